@@ -1,0 +1,47 @@
+import type { Readable } from 'node:stream';
+
+/**
+ * An image archive opened for reading, whatever it came as (a plain tar file read
+ * by offset, or a gzipped tar / stdin spooled once into ingest/). Format readers
+ * (docker-save, OCI layout) see only this interface.
+ */
+export interface ArchiveSource {
+  /** What the user called the input (a path, or `stdin`), for error messages. */
+  readonly displayName: string;
+  /** True when a regular file (after following in-archive symlinks) exists at `name`. */
+  has(name: string): boolean;
+  /** Byte size of the regular file at `name`, following in-archive symlinks. */
+  size(name: string): number;
+  /**
+   * Streams the file at `name`. Symlink and hardlink entries are followed to other
+   * entries of the same archive; a link that leaves the archive is EINVALIDARCHIVE.
+   * A missing entry is EINVALIDARCHIVE naming it.
+   */
+  open(name: string): Readable;
+  /** Reads and parses a JSON entry, refusing ones larger than `maxBytes`. */
+  readJson(name: string, maxBytes?: number): Promise<unknown>;
+  /** Releases file handles and removes any spool files. */
+  close(): Promise<void>;
+}
+
+/** One image found in an archive, before anything is stored. */
+export interface ArchiveImage {
+  /** Entry name of the config blob inside the archive. */
+  configPath: string;
+  /** Digest the config was named by (OCI descriptors; the docker-save file name). */
+  configDigest?: string;
+  /** Digest of the manifest, when the archive has one (OCI layout). */
+  manifestDigest?: string;
+  layers: ArchiveLayer[];
+  /** Normalised references to tag, e.g. `app:1.0`, `registry.example/ns/app:2`. */
+  repoTags: string[];
+}
+
+export interface ArchiveLayer {
+  /** Entry name of the layer blob inside the archive. */
+  path: string;
+  /** Digest and size the blob was named by, when the format names it (OCI descriptors). */
+  digest?: string;
+  size?: number;
+  mediaType?: string;
+}

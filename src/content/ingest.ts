@@ -1,0 +1,121 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import ssri from 'ssri';
+import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { fsyncDir, tempName } from '../store/atomic.js';
+import { fromIntegrity } from './digest.js';
+
+export interface IngestOptions {
+  /** The digest the content was named by; a mismatch rejects it before it is visible. */
+  expected?: string;
+  expectedSize?: number;
+  /** What to call the source in error messages (an archive entry name, usually). */
+  source: string;
+}
+
+export interface IngestResult {
+  digest: string;
+  size: number;
+}
+
+/**
+ * A blob being written into the content store. Bytes go to ingest/<tmp> while their
+ * sha256 is computed; nothing appears under blobs/ until `commit()` has checked size
+ * and digest and renamed the file into place — the rename is the commit.
+ *
+ * The two phases exist so a caller can tee one stream into a blob and an unpack and
+ * commit both only when both succeeded.
+ */
+export class Ingest {
+  readonly tempPath: string;
+  private size = 0;
+  private integrity: ssri.Integrity | undefined;
+
+  constructor(private readonly store: Store, private readonly options: IngestOptions) {
+    this.tempPath = path.join(store.paths.ingestDir, tempName());
+  }
+
+  /** Consumes `input` into the temp file; resolves when it is on disk and fsynced. */
+  async write(input: Readable): Promise<IngestResult> {
+    const hasher = ssri.integrityStream({ algorithms: ['sha256'] });
+    hasher.on('integrity', (i: ssri.Integrity) => { this.integrity = i; });
+    const counter = new Transform({
+      transform: (chunk: Buffer, _enc, done) => {
+        this.size += chunk.length;
+        if (this.options.expectedSize !== undefined && this.size > this.options.expectedSize) {
+          done(this.sizeError(this.size));
+          return;
+        }
+        done(null, chunk);
+      },
+    });
+    const fd = await fsp.open(this.tempPath, 'wx', 0o600);
+    try {
+      await pipeline(input, counter, hasher, fs.createWriteStream('', { fd: fd.fd, autoClose: false }) as Writable);
+      await fd.sync();
+    } finally {
+      await fd.close();
+    }
+    const digest = fromIntegrity(this.integrity!);
+    return { digest, size: this.size };
+  }
+
+  /**
+   * Verifies and publishes the blob. If the same digest is already stored (another
+   * load got there first), ours is dropped: content addressing makes them identical.
+   */
+  async commit(): Promise<IngestResult> {
+    if (!this.integrity) throw new StrataError('EUSAGE', 'ingest committed before it was written');
+    const digest = fromIntegrity(this.integrity);
+    const { expected, expectedSize, source } = this.options;
+    if (expectedSize !== undefined && this.size !== expectedSize) {
+      await this.abort();
+      throw this.sizeError(this.size);
+    }
+    if (expected !== undefined && digest !== expected) {
+      await this.abort();
+      throw new StrataError('EINTEGRITY', `${source}: digest mismatch (expected ${expected}, found ${digest})`, { path: source, expected, found: digest });
+    }
+    const target = this.store.paths.blob(digest);
+    await fsp.chmod(this.tempPath, 0o444);
+    await fsp.mkdir(path.dirname(target), { recursive: true });
+    await fsp.rename(this.tempPath, target);
+    await fsyncDir(path.dirname(target));
+    return { digest, size: this.size };
+  }
+
+  async abort(): Promise<void> {
+    await fsp.rm(this.tempPath, { force: true });
+  }
+
+  private sizeError(found: number): StrataError {
+    const { expectedSize, source } = this.options;
+    return new StrataError('EINTEGRITY', `${source}: size mismatch (expected ${expectedSize} bytes, found ${found}${found > expectedSize! ? ' or more' : ''})`,
+      { path: source, expected: expectedSize!, found });
+  }
+}
+
+/** Writes and commits in one step, for content nobody else needs to see on the way in. */
+export async function ingestBlob(store: Store, input: Readable, options: IngestOptions): Promise<IngestResult> {
+  const ingest = new Ingest(store, options);
+  try {
+    await ingest.write(input);
+    return await ingest.commit();
+  } catch (err) {
+    await ingest.abort();
+    throw err;
+  }
+}
+
+export async function hasBlob(store: Store, digest: string): Promise<boolean> {
+  try {
+    await fsp.access(store.paths.blob(digest));
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,31 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { setAttribute } from '@napi-rs/xattr';
+import { tempName } from './atomic.js';
+
+const run = promisify(execFile);
+
+export type WhiteoutFormat = 'overlay' | 'oci';
+
+/**
+ * Decides which whiteout encoding a new store uses. The kernel's format (0/0 character
+ * devices and `trusted.overlay.opaque`) is only possible where this process may make
+ * device nodes and trusted.* xattrs — in practice root on Linux. Everyone else gets the
+ * OCI encoding, which any filesystem and any user can hold.
+ */
+export async function probeWhiteoutFormat(root: string): Promise<WhiteoutFormat> {
+  if (process.platform !== 'linux') return 'oci';
+  const probe = path.join(root, tempName('probe'));
+  await fs.mkdir(probe);
+  try {
+    await run('mknod', [path.join(probe, 'wh'), 'c', '0', '0']);
+    await setAttribute(probe, 'trusted.overlay.opaque', 'y');
+    return 'overlay';
+  } catch {
+    return 'oci';
+  } finally {
+    await fs.rm(probe, { recursive: true, force: true });
+  }
+}
