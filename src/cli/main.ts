@@ -1,0 +1,66 @@
+import { Command, CommanderError } from 'commander';
+import { isStrataError, isFsError, FS_ERROR_TEXT } from '../errors.js';
+import { CliContext, type CliIO, type GlobalOptions } from './context.js';
+import { registerImageCommands } from './image-commands.js';
+import { registerCheckCommand } from './check-command.js';
+
+/**
+ * The one error boundary and the only place exit codes are decided. Commands
+ * throw typed errors and never exit, so every command can be run in-process.
+ */
+export const EXIT = { ok: 0, failure: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const program = new Command('strata');
+  const ctx = new CliContext(io, () => program.opts<GlobalOptions>());
+  program
+    .description('A daemonless container layer store: images, layers and containers on an ordinary directory.')
+    .option('--root <dir>', 'store location (default: $STRATA_ROOT, /var/lib/strata for root, else ~/.local/share/strata)')
+    .option('--debug', 'print stack traces for errors')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+  registerImageCommands(program, ctx);
+  registerCheckCommand(program, ctx);
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
+  } catch (err) {
+    return report(err, io, program.opts<GlobalOptions>().debug === true);
+  }
+}
+
+/** A failing command's exit code without printing anything more (e.g. `check` found problems). */
+export class ExitStatus extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
+function report(err: unknown, io: CliIO, debug: boolean): number {
+  if (err instanceof ExitStatus) return err.code;
+  if (err instanceof CommanderError) {
+    // commander has already printed help or the usage error.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (debug && err instanceof Error) io.stderr.write(`${err.stack}\n`);
+  io.stderr.write(`strata: ${describe(err)}\n`);
+  if (isStrataError(err, 'EINTERRUPTED')) return io.signal?.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+  if (isStrataError(err, 'EUSAGE')) return EXIT.usage;
+  return EXIT.failure;
+}
+
+/** One line a user can act on: what failed, on which file, and why. */
+function describe(err: unknown): string {
+  if (isStrataError(err)) return err.message;
+  if (isFsError(err) && err.path) {
+    const text = FS_ERROR_TEXT[err.code] ?? err.code;
+    return `${err.path}: ${text}`;
+  }
+  if (err instanceof Error) return err.message.split('\n')[0]!;
+  return String(err);
+}

@@ -1,0 +1,44 @@
+import cliProgress from 'cli-progress';
+import type { LoadEvent } from '../image/load.js';
+import type { CliContext } from './context.js';
+import { humanSize } from './format.js';
+
+/**
+ * Per-layer progress for `load` on a terminal, one bar a layer with bytes and rate,
+ * like `docker load`. Returns undefined (no output at all) when piped or quiet.
+ */
+export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: LoadEvent) => void; stop: () => void } | undefined {
+  if (!ctx.interactive(quiet)) return undefined;
+  const bars = new cliProgress.MultiBar({
+    stream: ctx.io.stdout as NodeJS.WritableStream,
+    format: '{id}: {status} {bar} {done}/{size} {rate}',
+    hideCursor: true,
+    clearOnComplete: false,
+    barsize: 30,
+    fps: 10,
+  }, cliProgress.Presets.shades_classic);
+  const active = new Map<string, { bar: cliProgress.SingleBar; started: number; total: number }>();
+  const payload = (done: number, total: number, started: number, status: string) => ({
+    done: humanSize(done, 3),
+    size: humanSize(total, 3),
+    rate: `${humanSize(done / Math.max(0.001, (Date.now() - started) / 1000), 3)}/s`,
+    status,
+  });
+  return {
+    onEvent(event) {
+      if (event.type === 'layer-start') {
+        const total = event.total ?? 0;
+        const bar = bars.create(total, 0, { id: event.id, ...payload(0, total, Date.now(), 'Loading layer') });
+        active.set(event.id, { bar, started: Date.now(), total });
+      } else if (event.type === 'layer-progress') {
+        const entry = active.get(event.id);
+        entry?.bar.update(event.done, payload(event.done, entry.total, entry.started, 'Loading layer'));
+      } else {
+        const entry = active.get(event.id);
+        if (entry) entry.bar.update(entry.total, payload(entry.total, entry.total, entry.started, 'Loaded      '));
+        else bars.create(1, 1, { id: event.id, done: '', size: '', rate: '', status: 'Already exists' });
+      }
+    },
+    stop: () => bars.stop(),
+  };
+}

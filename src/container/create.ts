@@ -1,0 +1,82 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { withStoreLock } from '../store/lock.js';
+import { fsyncDir, tempName, writeJsonAtomic } from '../store/atomic.js';
+import { findImage } from '../image/lookup.js';
+import { readImageConfig } from '../image/inspect.js';
+import { ensureVolume } from '../volume/volume.js';
+import { generateName, isValidContainerName } from './names.js';
+import { listContainerRecords, CONFIG_FILE, type ContainerRecord, type MountSpec } from './record.js';
+
+export interface CreateOptions {
+  name?: string;
+  readOnly?: boolean;
+  mounts?: MountSpec[];
+  /** Overrides the image's Cmd, like arguments after IMAGE in `docker create`. */
+  command?: string[];
+}
+
+/**
+ * `docker create`: a container directory with upper/, work/, merged/ and tmpfs/ is
+ * built under a temp name with config.json inside, then renamed into place — the
+ * rename is the commit, so no half-made container is ever listed.
+ */
+export async function createContainer(store: Store, imageName: string, options: CreateOptions = {}): Promise<ContainerRecord> {
+  const image = await findImage(store, imageName);
+  const config = await readImageConfig(store, image);
+  const runConfig = (config.config ?? {}) as { Entrypoint?: string[] | null; Cmd?: string[] | null };
+  const command = [...(runConfig.Entrypoint ?? []), ...(options.command && options.command.length > 0 ? options.command : runConfig.Cmd ?? [])];
+  const mounts = options.mounts ?? [];
+  checkMountTargets(mounts);
+
+  return withStoreLock(store, async () => {
+    const existing = await listContainerRecords(store);
+    const taken = new Set(existing.map((c) => c.name));
+    let name = options.name;
+    if (name !== undefined) {
+      if (!isValidContainerName(name)) {
+        throw new StrataError('EUSAGE', `Invalid container name (${name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`);
+      }
+      name = name.replace(/^\//, '');
+      const owner = existing.find((c) => c.name === name);
+      if (owner) {
+        throw new StrataError('ECONFLICT', `Conflict. The container name "/${name}" is already in use by container "${owner.id}". You have to remove (or rename) that container to be able to reuse that name.`, { path: name });
+      }
+    }
+    for (const mount of mounts) {
+      if (mount.type === 'volume') await ensureVolume(store, mount.name, { anonymous: mount.anonymous });
+      if (mount.type === 'bind') await fs.mkdir(mount.source, { recursive: true });
+    }
+    // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
+    await findImage(store, image.id);
+    const record: ContainerRecord = {
+      id: randomBytes(32).toString('hex'),
+      name: name ?? generateName(taken),
+      image: image.id,
+      imageRef: imageName,
+      layers: image.layers.map((l) => l.chainId),
+      created: new Date().toISOString(),
+      readOnly: options.readOnly ?? false,
+      mounts,
+      command,
+      state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0 },
+    };
+    const tmp = path.join(store.paths.containersDir, tempName());
+    for (const dir of ['upper', 'work', 'merged', 'tmpfs']) await fs.mkdir(path.join(tmp, dir), { recursive: true, mode: 0o755 });
+    await writeJsonAtomic(path.join(tmp, CONFIG_FILE), record);
+    await fs.rename(tmp, store.paths.containerDir(record.id));
+    await fsyncDir(store.paths.containersDir);
+    return record;
+  });
+}
+
+function checkMountTargets(mounts: MountSpec[]): void {
+  const seen = new Set<string>();
+  for (const mount of mounts) {
+    if (seen.has(mount.destination)) throw new StrataError('EUSAGE', `Duplicate mount point: ${mount.destination}`);
+    seen.add(mount.destination);
+  }
+}

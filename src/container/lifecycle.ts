@@ -1,0 +1,73 @@
+import fs from 'node:fs/promises';
+import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { withStoreLock } from '../store/lock.js';
+import { removeByRename, removeTree } from '../store/atomic.js';
+import { removeVolume } from '../volume/volume.js';
+import { findContainer } from './lookup.js';
+import { containerDirs, writeContainerRecord, type ContainerRecord } from './record.js';
+
+/**
+ * Docker's container states without a process: `start` marks a container Up,
+ * `stop` marks it Exited. What users rely on is kept: --tmpfs content is gone after
+ * every stop, restart and removal, exactly as a real tmpfs would be.
+ */
+export async function startContainer(store: Store, name: string): Promise<ContainerRecord> {
+  return withStoreLock(store, async () => {
+    const record = await findContainer(store, name);
+    if (record.state.status === 'running') return record;
+    record.state = { status: 'running', startedAt: new Date().toISOString(), finishedAt: record.state.finishedAt, exitCode: 0 };
+    await writeContainerRecord(store, record);
+    return record;
+  });
+}
+
+export async function stopContainer(store: Store, name: string): Promise<ContainerRecord> {
+  return withStoreLock(store, async () => {
+    const record = await findContainer(store, name);
+    if (record.state.status !== 'running') return record;
+    await emptyTmpfs(store, record);
+    record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString(), exitCode: 0 };
+    await writeContainerRecord(store, record);
+    return record;
+  });
+}
+
+export async function restartContainer(store: Store, name: string): Promise<ContainerRecord> {
+  await stopContainer(store, name);
+  return startContainer(store, name);
+}
+
+export interface RemoveContainerOptions {
+  /** Remove a running container too (docker rm -f). */
+  force?: boolean;
+  /** Also remove the container's anonymous volumes (docker rm -v). */
+  volumes?: boolean;
+}
+
+/**
+ * Removes upper/, work/ and tmpfs/ with the record. The directory is first renamed
+ * to a trash name, so a crash mid-delete never leaves something that looks live.
+ */
+export async function removeContainer(store: Store, name: string, options: RemoveContainerOptions = {}): Promise<ContainerRecord> {
+  return withStoreLock(store, async () => {
+    const record = await findContainer(store, name);
+    if (record.state.status === 'running' && !options.force) {
+      throw new StrataError('ECONFLICT',
+        `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`, { path: name });
+    }
+    await removeByRename(store.paths.containerDir(record.id));
+    if (options.volumes) {
+      for (const mount of record.mounts) {
+        if (mount.type === 'volume' && mount.anonymous) await removeVolume(store, mount.name).catch(() => {});
+      }
+    }
+    return record;
+  });
+}
+
+async function emptyTmpfs(store: Store, record: ContainerRecord): Promise<void> {
+  const { tmpfs } = containerDirs(store, record.id);
+  await removeTree(tmpfs);
+  await fs.mkdir(tmpfs, { mode: 0o755 });
+}

@@ -1,0 +1,84 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { writeJsonAtomic } from '../store/atomic.js';
+import { readJsonRecord } from '../store/records.js';
+import { isLeftoverName } from '../store/paths.js';
+
+/** A --tmpfs or -v mount, resolved before the layers at `destination`. */
+export type MountSpec =
+  | { type: 'tmpfs'; destination: string }
+  | { type: 'volume'; name: string; destination: string; readOnly: boolean; anonymous: boolean }
+  | { type: 'bind'; source: string; destination: string; readOnly: boolean };
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+/**
+ * containers/<id>/config.json. The container directory appears by rename with this
+ * file already inside, so a directory without it is a half-made container, never a
+ * live one. State changes rewrite it atomically under the store lock.
+ */
+export interface ContainerRecord {
+  id: string;
+  name: string;
+  /** Image ID (config digest) the container was created from. */
+  image: string;
+  /** What the user typed for the image; `ps` shows it, as Docker does. */
+  imageRef: string;
+  /** chainIDs of the image's layers, bottom first: the container keeps them alive. */
+  layers: string[];
+  created: string;
+  readOnly: boolean;
+  mounts: MountSpec[];
+  /** The image's entrypoint + cmd, or what was given after IMAGE; shown as COMMAND. */
+  command: string[];
+  state: { status: ContainerStatus; startedAt: string | null; finishedAt: string | null; exitCode: number };
+}
+
+export const CONFIG_FILE = 'config.json';
+
+export function containerFile(store: Store, id: string): string {
+  return path.join(store.paths.containerDir(id), CONFIG_FILE);
+}
+
+export async function readContainerRecord(store: Store, id: string): Promise<ContainerRecord> {
+  const file = containerFile(store, id);
+  const raw = await readJsonRecord(file, { optional: true });
+  if (raw === null) throw new StrataError('ENOTFOUND', `No such container: ${id}`, { path: id });
+  const record = raw as ContainerRecord;
+  if (typeof record.id !== 'string' || !Array.isArray(record.layers) || typeof record.state !== 'object') {
+    throw new StrataError('EBADRECORD', `${file}: not a container record`, { path: file });
+  }
+  return record;
+}
+
+export async function writeContainerRecord(store: Store, record: ContainerRecord): Promise<void> {
+  await writeJsonAtomic(containerFile(store, record.id), record);
+}
+
+export async function listContainerRecords(store: Store): Promise<ContainerRecord[]> {
+  const names = await fs.readdir(store.paths.containersDir).catch(() => [] as string[]);
+  const records: ContainerRecord[] = [];
+  for (const name of names) {
+    if (isLeftoverName(name)) continue;
+    try {
+      records.push(await readContainerRecord(store, name));
+    } catch (err) {
+      // Removed between readdir and read: simply gone.
+      if ((err as StrataError).code !== 'ENOTFOUND') throw err;
+    }
+  }
+  return records;
+}
+
+/** The directories a container owns, all under containers/<id>/. */
+export function containerDirs(store: Store, id: string): { upper: string; work: string; merged: string; tmpfs: string } {
+  const dir = store.paths.containerDir(id);
+  return { upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged'), tmpfs: path.join(dir, 'tmpfs') };
+}
+
+/** Where a --tmpfs mount keeps its files: one directory per mount under tmpfs/. */
+export function tmpfsBacking(store: Store, id: string, destination: string): string {
+  return path.join(containerDirs(store, id).tmpfs, Buffer.from(destination).toString('hex'));
+}

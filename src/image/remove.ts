@@ -1,0 +1,78 @@
+import fs from 'node:fs/promises';
+import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { withStoreLock } from '../store/lock.js';
+import { removeByRename } from '../store/atomic.js';
+import { shortId } from '../content/digest.js';
+import { listContainerRecords } from '../container/record.js';
+import { markLive } from '../gc/mark.js';
+import { findImage } from './lookup.js';
+import { normalizeReference } from './reference.js';
+import { removeImageRecord, type ImageRecord } from './record.js';
+import { readTags, tagsOf, writeTags } from './tags.js';
+
+export type RemoveEvent = { type: 'untagged'; ref: string } | { type: 'deleted'; id: string };
+
+/**
+ * `rmi`, with Docker's rules: removing one of several tags only untags; removing the
+ * last tag (or the ID) deletes the image and then the layers and blobs nothing else
+ * uses. An image a container uses, or an ID with several tags, needs `force`.
+ */
+export async function removeImage(store: Store, name: string, options: { force?: boolean } = {}): Promise<RemoveEvent[]> {
+  return withStoreLock(store, async () => {
+    const image = await findImage(store, name);
+    const tags = await readTags(store);
+    const imageTags = tagsOf(tags, image.id);
+    const byTag = imageTags.includes(tryFamiliar(name) ?? '');
+    const users = (await listContainerRecords(store)).filter((c) => c.image === image.id);
+    const events: RemoveEvent[] = [];
+
+    if (byTag && imageTags.length > 1) {
+      delete tags[tryFamiliar(name)!];
+      await writeTags(store, tags);
+      return [{ type: 'untagged', ref: tryFamiliar(name)! }];
+    }
+    if (!options.force && users.length > 0) {
+      const what = byTag ? `repository reference "${name}"` : shortId(image.id);
+      throw new StrataError('ECONFLICT',
+        `conflict: unable to remove ${what} (must force) - container ${users[0]!.id.slice(0, 12)} is using its referenced image ${shortId(image.id)}`,
+        { path: name });
+    }
+    if (!options.force && !byTag && imageTags.length > 1) {
+      throw new StrataError('ECONFLICT', `conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`, { path: name });
+    }
+    for (const ref of imageTags) {
+      delete tags[ref];
+      events.push({ type: 'untagged', ref });
+    }
+    await writeTags(store, tags);
+    await removeImageRecord(store, image.id);
+    events.push({ type: 'deleted', id: image.id });
+    events.push(...await sweepImageContent(store, image));
+    return events;
+  });
+}
+
+/** Removes this image's layers and blobs that no other image, container or load still needs. */
+async function sweepImageContent(store: Store, image: ImageRecord): Promise<RemoveEvent[]> {
+  const live = await markLive(store);
+  const events: RemoveEvent[] = [];
+  for (const layer of [...image.layers].reverse()) {
+    if (!live.layers.has(layer.chainId) && await removeByRename(store.paths.layerDir(layer.chainId))) {
+      events.push({ type: 'deleted', id: layer.chainId });
+    }
+  }
+  const blobs = [image.configDigest, image.manifestDigest, ...image.layers.map((l) => l.blobDigest)];
+  for (const blob of blobs) {
+    if (blob && !live.blobs.has(blob)) await fs.rm(store.paths.blob(blob), { force: true });
+  }
+  return events;
+}
+
+function tryFamiliar(name: string): string | null {
+  try {
+    return normalizeReference(name).full;
+  } catch {
+    return null;
+  }
+}

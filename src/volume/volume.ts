@@ -1,0 +1,90 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
+import { readJsonRecord } from '../store/records.js';
+import { isLeftoverName } from '../store/paths.js';
+import { listContainerRecords } from '../container/record.js';
+
+/**
+ * Named volumes live in volumes/<name>/{_data, volume.json}, like Docker's local
+ * driver. They outlive containers; only `volume rm`, `volume prune` or `rm -v`
+ * (for anonymous ones) remove them.
+ */
+export interface VolumeRecord {
+  name: string;
+  created: string;
+  /** Made by `-v /path` without a name; `rm -v` removes it with its container. */
+  anonymous: boolean;
+  labels: Record<string, string>;
+}
+
+const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
+
+export function volumeDataDir(store: Store, name: string): string {
+  return path.join(store.paths.volumeDir(name), '_data');
+}
+
+export function anonymousVolumeName(): string {
+  return randomBytes(32).toString('hex');
+}
+
+/** Creates the volume if it does not exist (as `-v name:/path` does) and returns its record. */
+export async function ensureVolume(store: Store, name: string, options: { anonymous?: boolean } = {}): Promise<VolumeRecord> {
+  if (!VALID_NAME.test(name)) {
+    throw new StrataError('EUSAGE', `"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`, { path: name });
+  }
+  const existing = await readVolume(store, name).catch(() => null);
+  if (existing) return existing;
+  const record: VolumeRecord = { name, created: new Date().toISOString(), anonymous: options.anonymous ?? false, labels: {} };
+  // Built under a temp name and renamed: a volume directory is never half made.
+  const tmp = path.join(store.paths.volumesDir, tempName(name));
+  await fs.mkdir(path.join(tmp, '_data'), { recursive: true, mode: 0o755 });
+  await writeJsonAtomic(path.join(tmp, 'volume.json'), record);
+  try {
+    await fs.rename(tmp, store.paths.volumeDir(name));
+  } catch (err) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return readVolume(store, name);
+    throw err;
+  }
+  await fsyncDir(store.paths.volumesDir);
+  return record;
+}
+
+export async function readVolume(store: Store, name: string): Promise<VolumeRecord> {
+  const file = path.join(store.paths.volumeDir(name), 'volume.json');
+  const raw = VALID_NAME.test(name) ? await readJsonRecord(file, { optional: true }) : null;
+  if (raw === null) throw new StrataError('ENOTFOUND', `get ${name}: no such volume`, { path: name });
+  return raw as VolumeRecord;
+}
+
+export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
+  const names = (await fs.readdir(store.paths.volumesDir).catch(() => [] as string[])).filter((n) => !isLeftoverName(n));
+  const records = await Promise.all(names.map((n) => readVolume(store, n).catch(() => null)));
+  return records.filter((r): r is VolumeRecord => r !== null).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** IDs of the containers that mount each volume (Docker's LINKS / RefCount). */
+export async function volumeUsers(store: Store): Promise<Map<string, string[]>> {
+  const users = new Map<string, string[]>();
+  for (const container of await listContainerRecords(store)) {
+    for (const mount of container.mounts) {
+      if (mount.type === 'volume') users.set(mount.name, [...(users.get(mount.name) ?? []), container.id]);
+    }
+  }
+  return users;
+}
+
+/** Call with the store lock held, so no container starts using it meanwhile. */
+export async function removeVolume(store: Store, name: string, options: { force?: boolean } = {}): Promise<void> {
+  await readVolume(store, name);
+  const users = (await volumeUsers(store)).get(name) ?? [];
+  if (users.length > 0 && !options.force) {
+    throw new StrataError('ECONFLICT', `remove ${name}: volume is in use - [${users.join(', ')}]`, { path: name });
+  }
+  await removeByRename(store.paths.volumeDir(name));
+}
