@@ -8,7 +8,11 @@ import type { Readable } from 'node:stream';
 export interface ArchiveSource {
   /** What the user called the input (a path, or `stdin`), for error messages. */
   readonly displayName: string;
-  /** True when a regular file (after following in-archive symlinks) exists at `name`. */
+  /**
+   * True when a regular file (after following in-archive links) exists at `name`;
+   * false when nothing is there. A link that is broken, loops or leaves the archive
+   * is EINVALIDARCHIVE naming the link, not false.
+   */
   has(name: string): boolean;
   /** Byte size of the regular file at `name`, following in-archive symlinks. */
   size(name: string): number;
@@ -18,10 +22,21 @@ export interface ArchiveSource {
    * A missing entry is EINVALIDARCHIVE naming it.
    */
   open(name: string): Readable;
-  /** Reads and parses a JSON entry, refusing ones larger than `maxBytes`. */
-  readJson(name: string, maxBytes?: number): Promise<unknown>;
+  /**
+   * Reads and parses a JSON entry, refusing ones larger than `maxBytes` (ELIMIT;
+   * default: the archive's maxJsonBytes). With `digest`, the bytes must hash to it
+   * (EINTEGRITY) — how manifests and indexes named by a descriptor are verified.
+   * A bare number is `maxBytes`.
+   */
+  readJson(name: string, options?: number | ReadJsonOptions): Promise<unknown>;
   /** Releases file handles and removes any spool files. */
   close(): Promise<void>;
+}
+
+export interface ReadJsonOptions {
+  maxBytes?: number;
+  /** `sha256:<hex>` the entry's bytes must have. */
+  digest?: string;
 }
 
 /** One image found in an archive, before anything is stored. */
@@ -32,6 +47,8 @@ export interface ArchiveImage {
   configDigest?: string;
   /** Digest of the manifest, when the archive has one (OCI layout). */
   manifestDigest?: string;
+  /** Entry name of the manifest blob, stored with the image so `check` and a later save can use it. */
+  manifestPath?: string;
   layers: ArchiveLayer[];
   /** Normalised references to tag, e.g. `app:1.0`, `registry.example/ns/app:2`. */
   repoTags: string[];

@@ -12,7 +12,7 @@ import { normalizeReference } from '../image/reference.js';
 import { DEFAULT_LIMITS } from '../layer/limits.js';
 import type { CliContext } from './context.js';
 import { ellipsis, humanSize, since } from './format.js';
-import { printInspect, printListing } from './output.js';
+import { eachName, printInspect, printListing } from './output.js';
 import { loadProgress } from './progress.js';
 
 export function registerImageCommands(program: Command, ctx: CliContext): void {
@@ -22,7 +22,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
     parent.command('load')
       .description('Load images from a tar archive (docker save or OCI layout; plain or gzip) or STDIN')
       .option('-i, --input <file>', 'read from a tar archive file instead of STDIN')
-      .option('-q, --quiet', 'suppress the load output')
+      .option('-q, --quiet', 'suppress the progress output')
       .option('--platform <os/arch[/variant]>', 'pick this platform from a multi-platform image')
       .option('--max-layer-entries <n>', 'refuse layers with more tar entries than this', toPositiveInt, DEFAULT_LIMITS.maxEntries)
       .option('--max-layer-size <bytes>', 'refuse layers that unpack to more bytes than this', toPositiveInt, DEFAULT_LIMITS.maxBytes)
@@ -47,10 +47,6 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
       .option('-f, --format <format>', 'format the output using a Go template')
       .action((names: string[], opts) => inspect(ctx, names, opts.format));
   }
-  program.command('inspect').description('Return low-level information on images')
-    .argument('<name...>')
-    .option('-f, --format <format>', 'format the output using a Go template')
-    .action((names: string[], opts) => inspect(ctx, names, opts.format));
 
   for (const parent of [program, image]) {
     parent.command('history').description('Show the history of an image')
@@ -90,7 +86,7 @@ async function load(ctx: CliContext, opts: { input?: string; quiet?: boolean; pl
   } finally {
     progress?.stop();
   }
-  if (opts.quiet) return;
+  // Like docker, -q hides progress only: the result lines are what scripts read.
   for (const image of loaded) {
     for (const { tag, previous } of image.retagged) {
       ctx.print(`The image ${tag} already exists, renaming the old one with ID ${previous} to empty string`);
@@ -180,19 +176,11 @@ async function history(ctx: CliContext, name: string, opts: { human: boolean; qu
 
 async function rmi(ctx: CliContext, names: string[], force: boolean): Promise<void> {
   const store = await ctx.store();
-  let failure: unknown;
-  // Like docker: try every name, report each failure, fail at the end if any did.
-  for (const name of names) {
-    try {
-      for (const event of await removeImage(store, name, { force })) {
-        ctx.print(event.type === 'untagged' ? `Untagged: ${event.ref}` : `Deleted: ${event.id}`);
-      }
-    } catch (err) {
-      if (failure !== undefined) ctx.io.stderr.write(`strata: ${(failure as Error).message}\n`);
-      failure = err;
+  await eachName(ctx, names, async (name) => {
+    for (const event of await removeImage(store, name, { force })) {
+      ctx.print(event.type === 'untagged' ? `Untagged: ${event.ref}` : `Deleted: ${event.id}`);
     }
-  }
-  if (failure !== undefined) throw failure;
+  });
 }
 
 function toPositiveInt(value: string): number {

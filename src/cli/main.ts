@@ -3,6 +3,9 @@ import { isStrataError, isFsError, FS_ERROR_TEXT } from '../errors.js';
 import { CliContext, type CliIO, type GlobalOptions } from './context.js';
 import { registerImageCommands } from './image-commands.js';
 import { registerCheckCommand } from './check-command.js';
+import { registerContainerCommands } from './container-commands.js';
+import { registerInspectCommand } from './inspect-command.js';
+import { registerVolumeCommands } from './volume-commands.js';
 
 /**
  * The one error boundary and the only place exit codes are decided. Commands
@@ -24,6 +27,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       writeErr: (s) => io.stderr.write(s),
     });
   registerImageCommands(program, ctx);
+  registerContainerCommands(program, ctx);
+  registerVolumeCommands(program, ctx);
+  registerInspectCommand(program, ctx);
   registerCheckCommand(program, ctx);
 
   try {

@@ -53,3 +53,18 @@ export function printInspect(ctx: CliContext, objects: object[], format?: string
   const template = compileTemplate(format === 'json' ? '{{json .}}' : format);
   for (const object of objects) ctx.print(template.render(object));
 }
+
+/** docker's multi-name commands: act on each, report each failure, fail at the end if any did. */
+export async function eachName(ctx: CliContext, names: string[], act: (name: string) => Promise<void>): Promise<void> {
+  let failure: unknown;
+  for (const name of names) {
+    try {
+      await act(name);
+    } catch (err) {
+      if (failure !== undefined) ctx.io.stderr.write(`strata: ${(failure as Error).message}\n`);
+      failure = err;
+    }
+  }
+  if (failure !== undefined) throw failure;
+}
+

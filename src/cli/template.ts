@@ -84,9 +84,16 @@ function argument(token: string, dot: unknown, source: string): unknown {
 function field(dot: unknown, pathText: string, source: string): unknown {
   if (pathText === '.') return dot;
   let value = dot;
-  for (const name of pathText.slice(1).split('.')) {
-    if (value === null || typeof value !== 'object' || !(name in (value as object))) {
+  const names = pathText.slice(1).split('.');
+  for (const [depth, name] of names.entries()) {
+    if (value === null || typeof value !== 'object') {
       throw new StrataError('EUSAGE', `template: can't evaluate field ${name} in ${JSON.stringify(source)}`);
+    }
+    if (!(name in (value as object))) {
+      // Like Go: a missing field of the top-level object is an error, a missing key of
+      // a nested map (GraphDriver.Data.LowerDir of a one-layer image) is `<no value>`.
+      if (depth === 0) throw new StrataError('EUSAGE', `template: can't evaluate field ${name} in ${JSON.stringify(source)}`);
+      return undefined;
     }
     value = (value as Record<string, unknown>)[name];
   }

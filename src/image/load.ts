@@ -2,7 +2,7 @@ import { PassThrough, type Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
-import { Ingest, hasBlob } from '../content/ingest.js';
+import { Ingest, hasBlob, ingestBlob } from '../content/ingest.js';
 import { readBlob } from '../content/read.js';
 import { shortId } from '../content/digest.js';
 import { openArchive } from '../archive/open-archive.js';
@@ -81,14 +81,11 @@ export async function loadImages(store: Store, input: ArchiveInput, options: Loa
 
 async function storeImage(store: Store, source: ArchiveSource, image: ArchiveImage, lease: Lease, options: LoadOptions): Promise<ImageRecord> {
   const where = `${source.displayName}: ${image.configPath}`;
-  const configIngest = new Ingest(store, { source: where, expected: image.configDigest });
-  let configDigest: string;
-  try {
-    await configIngest.write(source.open(image.configPath));
-    configDigest = (await configIngest.commit()).digest;
-  } catch (err) {
-    await configIngest.abort();
-    throw err;
+  // Lease what is already named before storing it, so a concurrent gc cannot sweep it in between.
+  await lease.add({ blobs: [image.configDigest, image.manifestDigest].filter((d): d is string => d !== undefined) });
+  const { digest: configDigest } = await ingestBlob(store, source.open(image.configPath), { source: where, expected: image.configDigest });
+  if (image.manifestPath !== undefined) {
+    await ingestBlob(store, source.open(image.manifestPath), { source: `${source.displayName}: ${image.manifestPath}`, expected: image.manifestDigest });
   }
   await lease.add({ blobs: [configDigest] });
   const config = parseImageConfig(JSON.parse((await readBlob(store, configDigest)).toString('utf8')), where);

@@ -1,7 +1,7 @@
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { digestHex } from '../content/digest.js';
-import { normalizeReference } from './reference.js';
+import { familiarName } from './reference.js';
 import { listImageIds, readImageRecord, type ImageRecord } from './record.js';
 import { readTags } from './tags.js';
 
@@ -28,7 +28,7 @@ export async function findImage(store: Store, name: string): Promise<ImageRecord
 
 function tryNormalize(name: string): string | null {
   try {
-    return normalizeReference(name).full;
+    return familiarName(name);
   } catch {
     return null;
   }

@@ -7,7 +7,7 @@ import { shortId } from '../content/digest.js';
 import { listContainerRecords } from '../container/record.js';
 import { markLive } from '../gc/mark.js';
 import { findImage } from './lookup.js';
-import { normalizeReference } from './reference.js';
+import { familiarName } from './reference.js';
 import { removeImageRecord, type ImageRecord } from './record.js';
 import { readTags, tagsOf, writeTags } from './tags.js';
 
@@ -71,7 +71,7 @@ async function sweepImageContent(store: Store, image: ImageRecord): Promise<Remo
 
 function tryFamiliar(name: string): string | null {
   try {
-    return normalizeReference(name).full;
+    return familiarName(name);
   } catch {
     return null;
   }

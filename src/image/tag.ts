@@ -6,7 +6,8 @@ import { readTags, writeTags } from './tags.js';
 
 /** `docker tag SOURCE TARGET`: TARGET now names SOURCE's image (moved if it named another). */
 export async function tagImage(store: Store, source: string, target: string): Promise<void> {
-  const ref = normalizeReference(target).full;
+  const { repository, tag } = normalizeReference(target);
+  const ref = `${repository}:${tag}`;
   await withStoreLock(store, async () => {
     const image = await findImage(store, source);
     const tags = await readTags(store);

@@ -1,0 +1,142 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { Writable, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
+import { StrataError } from '../errors.js';
+import { removeTree, tempName } from '../store/atomic.js';
+import { decompress, peek } from './compression.js';
+import { IndexedSource, type SourceEntry } from './indexed-source.js';
+import { DEFAULT_MAX_ENTRIES, normalizeEntryName, type EntryType } from './tar-index.js';
+
+/**
+ * A gzipped tarball or a pipe cannot seek, so it is read exactly once: every regular
+ * entry goes to its own file in a private spool directory (under the store's ingest/,
+ * so a crash leaves only a `.tmp-*` that gc removes), and the archive is then served
+ * from there. Small entries (manifests, configs) stay in memory up to a fixed budget;
+ * a layer is never buffered, so memory does not grow with the image.
+ */
+export interface SpoolOptions {
+  /** Directory to create the spool directory in (the store's ingest/). */
+  spoolDir: string;
+  maxJsonBytes?: number;
+  maxEntries?: number;
+}
+
+const SMALL_ENTRY_BYTES = 64 * 1024;
+const MEMORY_BUDGET_BYTES = 16 * 1024 * 1024;
+
+export async function spoolArchive(input: Readable, displayName: string, options: SpoolOptions): Promise<IndexedSource> {
+  await fsp.mkdir(options.spoolDir, { recursive: true });
+  const dir = path.join(options.spoolDir, tempName('spool'));
+  await fsp.mkdir(dir, { mode: 0o700 });
+  try {
+    const entries = await extractTo(dir, input, displayName, options.maxEntries ?? DEFAULT_MAX_ENTRIES);
+    return new IndexedSource(displayName, entries, {
+      ...(options.maxJsonBytes !== undefined ? { maxJsonBytes: options.maxJsonBytes } : {}),
+      onClose: () => removeTree(dir),
+    });
+  } catch (err) {
+    input.destroy();
+    await removeTree(dir);
+    throw err;
+  }
+}
+
+async function extractTo(dir: string, input: Readable, displayName: string, maxEntries: number): Promise<Map<string, SourceEntry>> {
+  const { stream, compression } = await decompress(input);
+  let head: Buffer;
+  try {
+    head = await peek(stream, 1);
+  } catch (err) {
+    throw describeError(err, compression, false, displayName);
+  }
+  if (head.length === 0) {
+    const why = compression === 'none' ? 'not a tar archive (empty input)' : `not a tar archive (empty ${compression} data)`;
+    throw new StrataError('EINVALIDARCHIVE', `${displayName}: ${why}`, { path: displayName });
+  }
+
+  const table = new Map<string, SourceEntry>();
+  let count = 0;
+  let inMemory = 0;
+  // Like the in-place index, any header with a valid checksum is accepted (v7 tars too).
+  const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
+  extract.on('entry', (header, source, next) => {
+    const entry = source as unknown as Readable;
+    count++;
+    const save = async (): Promise<void> => {
+      if (count > maxEntries) {
+        throw new StrataError('ELIMIT', `${displayName}: more than ${maxEntries} entries`, { path: displayName });
+      }
+      const name = normalizeEntryName(header.name);
+      const type = entryType(header.type);
+      const size = header.size ?? 0;
+      if (name === null || type !== 'file') {
+        await drain(entry);
+        if (name !== null) setEntry(table, name, { type, size: 0, linkname: header.linkname ?? '' });
+        return;
+      }
+      if (size <= SMALL_ENTRY_BYTES && inMemory + size <= MEMORY_BUDGET_BYTES) {
+        const chunks: Buffer[] = [];
+        for await (const chunk of entry) chunks.push(chunk as Buffer);
+        inMemory += size;
+        setEntry(table, name, { type, size, linkname: '', data: { buffer: Buffer.concat(chunks) } });
+        return;
+      }
+      const file = path.join(dir, `entry-${count}`);
+      await pipeline(entry, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
+      setEntry(table, name, { type, size, linkname: '', data: { file, start: 0 } });
+    };
+    save().then(() => next(), (err: unknown) => next(err as Error));
+  });
+  try {
+    await pipeline(stream, extract as unknown as Writable);
+  } catch (err) {
+    throw describeError(err, compression, count > 0, displayName);
+  }
+  return table;
+}
+
+function setEntry(table: Map<string, SourceEntry>, name: string, entry: SourceEntry): void {
+  table.delete(name); // a later entry of the same name replaces the earlier, as tar does
+  table.set(name, entry);
+}
+
+function entryType(type: tar.Header['type']): EntryType {
+  switch (type) {
+    case 'file': case 'contiguous-file': return 'file';
+    case 'link': return 'hardlink';
+    case 'symlink': return 'symlink';
+    case 'directory': return 'directory';
+    default: return 'other';
+  }
+}
+
+async function drain(entry: Readable): Promise<void> {
+  await pipeline(entry, new Writable({ write: (_c, _e, done) => done() }));
+}
+
+/**
+ * tar-stream and zlib speak in their own words; the user gets one line that says
+ * what is wrong with which file. Errors of our own (limits) and I/O errors of the
+ * input pass through unchanged.
+ */
+function describeError(err: unknown, compression: string, sawEntry: boolean, displayName: string): unknown {
+  if (err instanceof StrataError) return err;
+  const fail = (why: string) => new StrataError('EINVALIDARCHIVE', `${displayName}: ${why}`, { path: displayName, cause: err });
+  const e = err as NodeJS.ErrnoException;
+  const message = e?.message ?? String(err);
+  if (typeof e?.code === 'string' && e.code.startsWith('Z_')) {
+    return fail(e.code === 'Z_BUF_ERROR' ? 'truncated gzip data' : `corrupt gzip data (${message})`);
+  }
+  // fzstd's errors carry a numeric code (ZstdErrorCode).
+  if (compression === 'zstd' && typeof (err as { code?: unknown })?.code === 'number') return fail(`corrupt zstd data (${message})`);
+  if (/Unexpected end of data/i.test(message)) return fail('truncated archive: data ends inside an entry');
+  if (/Header exceeds max size/i.test(message)) {
+    return new StrataError('ELIMIT', `${displayName}: an extended (PAX or long-name) header exceeds 4 MiB`, { path: displayName, cause: err });
+  }
+  if (/Invalid tar header|Invalid header/i.test(message)) return fail(sawEntry ? 'bad header checksum (corrupt tar header)' : 'not a tar archive');
+  if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return fail('truncated archive');
+  return err;
+}

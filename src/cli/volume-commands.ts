@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { withStoreLock } from '../store/lock.js';
+import { ensureVolume, listVolumes, readVolume, removeVolume, volumeDataDir, volumeUsers, anonymousVolumeName, type VolumeRecord } from '../volume/volume.js';
+import type { Store } from '../store/root.js';
+import type { CliContext } from './context.js';
+import { eachName, printInspect, printListing } from './output.js';
+
+export function registerVolumeCommands(program: Command, ctx: CliContext): void {
+  const volume = program.command('volume').description('Manage volumes');
+  volume.command('create').description('Create a volume').argument('[name]')
+    .action(async (name?: string) => {
+      const store = await ctx.store();
+      const record = await withStoreLock(store, () => ensureVolume(store, name ?? anonymousVolumeName(), { anonymous: name === undefined }));
+      ctx.print(record.name);
+    });
+  volume.command('ls').alias('list').description('List volumes')
+    .option('-q, --quiet', 'only display volume names')
+    .option('--format <format>', 'json, table, or a Go template')
+    .action(async (opts: { quiet?: boolean; format?: string }) => {
+      const store = await ctx.store();
+      printListing(ctx, await listVolumes(store), opts, {
+        headers: ['DRIVER', 'VOLUME NAME'],
+        row: (v) => ['local', v.name],
+        quiet: (v) => v.name,
+        json: (v) => volumeView(store, v),
+      });
+    });
+  volume.command('inspect').description('Display detailed information on one or more volumes').argument('<name...>')
+    .option('-f, --format <format>', 'format the output using a Go template')
+    .action(async (names: string[], opts: { format?: string }) => {
+      const store = await ctx.store();
+      const records = [];
+      for (const name of names) records.push(volumeView(store, await readVolume(store, name)));
+      printInspect(ctx, records, opts.format);
+    });
+  volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<name...>')
+    .option('-f, --force', 'remove even if a container uses it')
+    .action(async (names: string[], opts: { force?: boolean }) => {
+      const store = await ctx.store();
+      await eachName(ctx, names, async (name) => {
+        await withStoreLock(store, () => removeVolume(store, name, opts));
+        ctx.print(name);
+      });
+    });
+  volume.command('prune').description('Remove unused volumes (anonymous ones unless --all)')
+    .option('-a, --all', 'remove all unused volumes, not just anonymous ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (opts: { all?: boolean }) => {
+      const store = await ctx.store();
+      const removed = await pruneVolumes(store, opts.all === true);
+      if (removed.length > 0) ctx.print(`Deleted Volumes:\n${removed.join('\n')}\n`);
+      ctx.print(`Total reclaimed space: ${removed.length === 0 ? '0B' : 'see above'}`);
+    });
+}
+
+/** Docker's volume inspect shape. */
+function volumeView(store: Store, v: VolumeRecord): object {
+  return { CreatedAt: v.created, Driver: 'local', Labels: v.labels, Mountpoint: volumeDataDir(store, v.name), Name: v.name, Options: {}, Scope: 'local' };
+}
+
+export async function pruneVolumes(store: Store, all: boolean): Promise<string[]> {
+  return withStoreLock(store, async () => {
+    const users = await volumeUsers(store);
+    const removed: string[] = [];
+    for (const v of await listVolumes(store)) {
+      if ((users.get(v.name) ?? []).length > 0 || (!all && !v.anonymous)) continue;
+      await removeVolume(store, v.name);
+      removed.push(v.name);
+    }
+    return removed;
+  });
+}
