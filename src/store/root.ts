@@ -13,6 +13,11 @@ export const STORE_FORMAT_VERSION = 1;
 export interface StoreInfo {
   formatVersion: number;
   whiteoutFormat: WhiteoutFormat;
+  /**
+   * Made by a user who cannot chown: layer files belong to that user, and ownership
+   * from the image lives in layer.json instead (the resolver reports it).
+   */
+  rootless: boolean;
   created: string;
 }
 
@@ -61,7 +66,7 @@ async function readStoreInfo(paths: StorePaths): Promise<StoreInfo | null> {
       `${paths.storeFile}: store format ${info.formatVersion} was written by a newer strata (this one reads up to ${STORE_FORMAT_VERSION})`,
       { path: paths.storeFile, expected: STORE_FORMAT_VERSION, found: info.formatVersion });
   }
-  return info as StoreInfo;
+  return { rootless: false, ...info } as StoreInfo;
 }
 
 async function createStore(paths: StorePaths, wanted?: WhiteoutFormat): Promise<StoreInfo> {
@@ -74,7 +79,9 @@ async function createStore(paths: StorePaths, wanted?: WhiteoutFormat): Promise<
   if (whiteoutFormat === 'overlay' && probed !== 'overlay') {
     throw new StrataError('EUSAGE', `${paths.root}: the overlay whiteout format needs device nodes and trusted.* xattrs, which this process cannot make`);
   }
-  const info: StoreInfo = { formatVersion: STORE_FORMAT_VERSION, whiteoutFormat, created: new Date().toISOString() };
+  const info: StoreInfo = {
+    formatVersion: STORE_FORMAT_VERSION, whiteoutFormat, rootless: process.geteuid?.() !== 0, created: new Date().toISOString(),
+  };
   await writeFileAtomic(paths.cacheDirTag, CACHEDIR_TAG);
   // Two processes may create the same store at once; the first store.json wins and
   // the loser adopts it, so a store never changes format under a running process.
