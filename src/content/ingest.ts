@@ -20,6 +20,8 @@ export interface IngestOptions {
 export interface IngestResult {
   digest: string;
   size: number;
+  /** False when the blob was already stored (by an earlier or concurrent load). */
+  created?: boolean;
 }
 
 /**
@@ -69,23 +71,35 @@ export class Ingest {
    * load got there first), ours is dropped: content addressing makes them identical.
    */
   async commit(): Promise<IngestResult> {
-    if (!this.integrity) throw new StrataError('EUSAGE', 'ingest committed before it was written');
-    const digest = fromIntegrity(this.integrity);
-    const { expected, expectedSize, source } = this.options;
-    if (expectedSize !== undefined && this.size !== expectedSize) {
+    let digest: string;
+    try {
+      digest = this.verify();
+    } catch (err) {
       await this.abort();
-      throw this.sizeError(this.size);
-    }
-    if (expected !== undefined && digest !== expected) {
-      await this.abort();
-      throw new StrataError('EINTEGRITY', `${source}: digest mismatch (expected ${expected}, found ${digest})`, { path: source, expected, found: digest });
+      throw err;
     }
     const target = this.store.paths.blob(digest);
+    if (await hasBlob(this.store, digest)) {
+      await this.abort();
+      return { digest, size: this.size, created: false };
+    }
     await fsp.chmod(this.tempPath, 0o444);
     await fsp.mkdir(path.dirname(target), { recursive: true });
     await fsp.rename(this.tempPath, target);
     await fsyncDir(path.dirname(target));
-    return { digest, size: this.size };
+    return { digest, size: this.size, created: true };
+  }
+
+  /** Throws EINTEGRITY unless what was written has the expected size and digest. */
+  verify(): string {
+    if (!this.integrity) throw new StrataError('EUSAGE', 'ingest verified before it was written');
+    const digest = fromIntegrity(this.integrity);
+    const { expected, expectedSize, source } = this.options;
+    if (expectedSize !== undefined && this.size !== expectedSize) throw this.sizeError(this.size);
+    if (expected !== undefined && digest !== expected) {
+      throw new StrataError('EINTEGRITY', `${source}: digest mismatch (expected ${expected}, found ${digest})`, { path: source, expected, found: digest });
+    }
+    return digest;
   }
 
   async abort(): Promise<void> {

@@ -23,6 +23,8 @@ const LEASES = 'leases';
 
 export class Lease {
   private readonly record: LeaseRecord = { pid: process.pid, created: new Date().toISOString(), blobs: [], layers: [] };
+  /** What this operation itself added to the store: the only things a rollback may remove. */
+  readonly created = { blobs: new Set<string>(), layers: new Set<string>() };
   private constructor(private readonly store: Store, readonly file: string) {}
 
   static async create(store: Store): Promise<Lease> {

@@ -39,3 +39,13 @@ export function parseImageConfig(raw: unknown, where: string): ImageConfig {
   }
   return config;
 }
+
+export function parseImageConfigBytes(bytes: Buffer, where: string): ImageConfig {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(bytes.toString('utf8'));
+  } catch (err) {
+    throw new StrataError('EINVALIDARCHIVE', `${where}: image config is not valid JSON (${(err as Error).message})`, { path: where });
+  }
+  return parseImageConfig(raw, where);
+}

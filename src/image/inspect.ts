@@ -1,6 +1,6 @@
 import type { Store } from '../store/root.js';
 import { readBlob } from '../content/read.js';
-import { parseImageConfig, type HistoryEntry, type ImageConfig } from './config.js';
+import { parseImageConfigBytes, type HistoryEntry, type ImageConfig } from './config.js';
 import type { ImageRecord } from './record.js';
 
 /**
@@ -27,7 +27,7 @@ export interface ImageInspect {
 }
 
 export async function readImageConfig(store: Store, image: ImageRecord): Promise<ImageConfig> {
-  return parseImageConfig(JSON.parse((await readBlob(store, image.configDigest)).toString('utf8')), image.configDigest);
+  return parseImageConfigBytes(await readBlob(store, image.configDigest), store.paths.blob(image.configDigest));
 }
 
 export async function inspectImage(store: Store, image: ImageRecord, repoTags: string[]): Promise<ImageInspect> {

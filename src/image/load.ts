@@ -12,7 +12,8 @@ import { chainIds } from '../layer/chain-id.js';
 import { layerExists, prepareLayer, readLayerRecord } from '../layer/unpack.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../gc/lease.js';
-import { parseImageConfig } from './config.js';
+import { rollbackCreated } from '../gc/rollback.js';
+import { parseImageConfigBytes } from './config.js';
 import { writeImageRecord, type ImageLayer, type ImageRecord } from './record.js';
 import { readTags, writeTags } from './tags.js';
 
@@ -73,6 +74,9 @@ export async function loadImages(store: Store, input: ArchiveInput, options: Loa
       await writeTags(store, tags);
       return loaded;
     });
+  } catch (err) {
+    await rollbackCreated(store, lease);
+    throw err;
   } finally {
     await lease.release();
     await source.close();
@@ -83,12 +87,15 @@ async function storeImage(store: Store, source: ArchiveSource, image: ArchiveIma
   const where = `${source.displayName}: ${image.configPath}`;
   // Lease what is already named before storing it, so a concurrent gc cannot sweep it in between.
   await lease.add({ blobs: [image.configDigest, image.manifestDigest].filter((d): d is string => d !== undefined) });
-  const { digest: configDigest } = await ingestBlob(store, source.open(image.configPath), { source: where, expected: image.configDigest });
+  const configBlob = await ingestBlob(store, source.open(image.configPath), { source: where, expected: image.configDigest });
+  const configDigest = configBlob.digest;
+  if (configBlob.created) lease.created.blobs.add(configDigest);
   if (image.manifestPath !== undefined) {
-    await ingestBlob(store, source.open(image.manifestPath), { source: `${source.displayName}: ${image.manifestPath}`, expected: image.manifestDigest });
+    const manifest = await ingestBlob(store, source.open(image.manifestPath), { source: `${source.displayName}: ${image.manifestPath}`, expected: image.manifestDigest });
+    if (manifest.created) lease.created.blobs.add(manifest.digest);
   }
   await lease.add({ blobs: [configDigest] });
-  const config = parseImageConfig(JSON.parse((await readBlob(store, configDigest)).toString('utf8')), where);
+  const config = parseImageConfigBytes(await readBlob(store, configDigest), where);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== image.layers.length) {
     throw new StrataError('EINVALIDARCHIVE',
@@ -173,19 +180,35 @@ async function storeLayer(store: Store, source: ArchiveSource, layer: ArchiveLay
   };
   input.on('error', failAll);
 
-  const writing = ingest.write(toBlob).catch((err) => { failAll(err); throw err; });
+  const writing = ingest.write(toBlob).catch((err: Error) => { failAll(err); throw err; });
   const unpacking = toUnpack
     ? prepareLayer(toUnpack as Readable, { store, diffId: ident.diffId, chainId: ident.chainId, parent: ident.parent, limits: options.limits, source: where })
-      .catch((err: Error) => { failAll(err); throw err; })
+      .catch((err: Error) => {
+        // With a digest to check, let the blob side finish: if the bytes are not what
+        // they were named, that — not the unpack error it caused — is the diagnosis.
+        if (layer.digest !== undefined) {
+          input.unpipe(toUnpack);
+          toUnpack.resume();
+        } else {
+          failAll(err);
+        }
+        throw err;
+      })
     : Promise.resolve(null);
   const [wrote, unpacked] = await Promise.allSettled([writing, unpacking]);
   options.signal?.removeEventListener('abort', stopOnAbort);
   try {
+    if (wrote.status === 'fulfilled' && unpacked.status === 'rejected') ingest.verify();
     const failure = firstFailure(wrote, unpacked);
     if (failure) throw failure;
-    const { digest } = await ingest.commit();
+    const { digest, created } = await ingest.commit();
     await lease.add({ blobs: [digest] });
-    if (unpacked.status === 'fulfilled' && unpacked.value) await unpacked.value.commit(digest);
+    if (created) lease.created.blobs.add(digest);
+    if (unpacked.status === 'fulfilled' && unpacked.value) {
+      // Another load may have committed the same chainID meanwhile; then it is theirs.
+      if (!(await layerExists(store, ident.chainId))) lease.created.layers.add(ident.chainId);
+      await unpacked.value.commit(digest);
+    }
     return digest;
   } catch (err) {
     await ingest.abort();

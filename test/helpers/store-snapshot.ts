@@ -1,0 +1,23 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * Every path under `root` with its type and size, sorted — what "the store is left
+ * exactly as it was" is checked against. The store lock is excluded: it comes and
+ * goes with every mutation by design.
+ */
+export async function snapshotTree(root: string): Promise<string[]> {
+  const rows: string[] = [];
+  async function walk(dir: string): Promise<void> {
+    for (const name of (await fs.readdir(dir).catch(() => [] as string[])).sort()) {
+      const full = path.join(dir, name);
+      const rel = path.relative(root, full);
+      if (rel === 'store.json.lock') continue;
+      const st = await fs.lstat(full);
+      rows.push(`${rel}\t${st.isDirectory() ? 'dir' : st.isFile() ? `file:${st.size}` : 'other'}`);
+      if (st.isDirectory()) await walk(full);
+    }
+  }
+  await walk(root);
+  return rows;
+}
