@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { createContainer } from '../container/create.js';
+import { containerChanges } from '../container/diff.js';
+import { findContainer } from '../container/lookup.js';
 import { removeContainer, restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
@@ -44,6 +46,15 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .action(async (names: string[], opts: { force?: boolean; volumes?: boolean }) => {
         const store = await ctx.store();
         await eachName(ctx, names, async (n) => { await removeContainer(store, n, opts); ctx.print(n); });
+      });
+    parent.command('diff').description("Inspect changes to files or directories on a container's filesystem")
+      .argument('<container>')
+      .option('--format <format>', 'json for one {"Kind","Path"} object per line')
+      .action(async (name: string, opts: { format?: string }) => {
+        const store = await ctx.store();
+        for (const change of await containerChanges(store, await findContainer(store, name))) {
+          ctx.print(opts.format === 'json' ? JSON.stringify({ Kind: change.kind, Path: change.path }) : `${change.kind} ${change.path}`);
+        }
       });
     const psCmd = parent === program ? parent.command('ps') : parent.command('ls').alias('list');
     psCmd.description('List containers')
