@@ -1,0 +1,120 @@
+import test from 'ava';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { strata, repoRoot } from '../helpers/cli.js';
+import { tmpStore } from '../helpers/tmp-store.js';
+import { containerView } from '../../src/container/view.js';
+import { findContainer } from '../../src/container/lookup.js';
+
+const demo = path.join(repoRoot, 'fixtures', 'demo.tar');
+
+async function withDemo(t: Parameters<typeof tmpStore>[0]) {
+  const { store, dir } = await tmpStore(t);
+  t.is((await strata(store.root, ['load', '-q', '-i', demo])).code, 0);
+  return { store, dir };
+}
+
+test('create prints the full ID; ps -a shows it Created, ps hides it until started', async (t) => {
+  const { store } = await withDemo(t);
+  const created = await strata(store.root, ['create', '--name', 'web', 'demo']);
+  t.is(created.code, 0);
+  t.regex(created.stdout, /^[0-9a-f]{64}\n$/);
+  const id = created.stdout.trim();
+  t.is((await strata(store.root, ['ps', '-q'])).stdout, '');
+  t.is((await strata(store.root, ['ps', '-aq'])).stdout, `${id.slice(0, 12)}\n`);
+  const table = (await strata(store.root, ['ps', '-a'])).stdout.split('\n');
+  t.regex(table[0]!, /^CONTAINER ID +IMAGE +COMMAND +CREATED +STATUS +PORTS +NAMES$/);
+  t.regex(table[1]!, new RegExp(`^${id.slice(0, 12)} +demo +"/bin/hello" +Less than a second ago +Created +web$`));
+  t.is((await strata(store.root, ['start', 'web'])).stdout, 'web\n');
+  t.regex((await strata(store.root, ['ps'])).stdout, /Up Less than a second +web/);
+  await strata(store.root, ['stop', 'web']);
+  t.regex((await strata(store.root, ['ps', '-a'])).stdout, /Exited \(0\) Less than a second ago +web/);
+  const json = JSON.parse((await strata(store.root, ['ps', '-a', '--format', 'json'])).stdout);
+  t.is(json.ID, id);
+  t.is(json.Names, 'web');
+  t.is(json.State, 'exited');
+});
+
+test('names are unique; IDs and unique prefixes name a container anywhere', async (t) => {
+  const { store } = await withDemo(t);
+  const id = (await strata(store.root, ['create', '--name', 'one', 'demo'])).stdout.trim();
+  const dup = await strata(store.root, ['create', '--name', 'one', 'demo']);
+  t.is(dup.code, 1);
+  t.is(dup.stderr, `strata: Conflict. The container name "/one" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n`);
+  t.is((await strata(store.root, ['inspect', '--format', '{{.Name}}', id.slice(0, 7)])).stdout, '/one\n');
+  t.is((await strata(store.root, ['inspect', '--format', '{{.Id}}', 'one'])).stdout, `${id}\n`);
+});
+
+test('inspect shows GraphDriver dirs that exist and HostConfig like docker', async (t) => {
+  const { store } = await withDemo(t);
+  await strata(store.root, ['create', '--name', 'ro1', '--read-only', '--tmpfs', '/tmp', '-v', 'labvol:/data', 'demo']);
+  const [info] = JSON.parse((await strata(store.root, ['inspect', 'ro1'])).stdout);
+  t.is(info.HostConfig.ReadonlyRootfs, true);
+  t.deepEqual(info.HostConfig.Tmpfs, { '/tmp': '' });
+  t.deepEqual(info.Mounts.map((m: { Type: string; Name: string; Destination: string; RW: boolean; Driver: string }) => [m.Type, m.Name, m.Destination, m.RW, m.Driver]), [['volume', 'labvol', '/data', true, 'local']]);
+  const data = info.GraphDriver.Data;
+  t.deepEqual(Object.keys(data).sort(), ['LowerDir', 'MergedDir', 'UpperDir', 'WorkDir']);
+  t.is(data.LowerDir.split(':').length, 2, 'both image layers, top first');
+  for (const dir of [data.UpperDir, data.WorkDir, ...data.LowerDir.split(':')]) t.true((await fs.stat(dir)).isDirectory(), dir);
+  t.is((await strata(store.root, ['inspect', '--format', '{{.GraphDriver.Data.UpperDir}}', 'ro1'])).stdout, `${data.UpperDir}\n`);
+  t.is((await strata(store.root, ['inspect', '--format', '{{json .HostConfig.ReadonlyRootfs}} {{json .HostConfig.Tmpfs}}', 'ro1'])).stdout, 'true {"/tmp":""}\n');
+});
+
+test('tmpfs content is gone after stop, restart and rm; it never reaches upper/', async (t) => {
+  const { store } = await withDemo(t);
+  await strata(store.root, ['create', '--name', 'tmpc', '--read-only', '--tmpfs', '/tmp', 'demo']);
+  await strata(store.root, ['start', 'tmpc']);
+  const record = await findContainer(store, 'tmpc');
+  await (await containerView(store, record)).writeFile('/tmp/t', 'hi\n');
+  t.is(await (await containerView(store, record)).readFile('/tmp/t', 'utf8'), 'hi\n');
+  t.deepEqual(await fs.readdir(path.join(store.paths.containerDir(record.id), 'upper')), []);
+  await strata(store.root, ['restart', 'tmpc']);
+  t.deepEqual(await (await containerView(store, record)).readdir('/tmp'), []);
+  await (await containerView(store, record)).writeFile('/tmp/u', 'again\n');
+  await strata(store.root, ['stop', 'tmpc']);
+  t.deepEqual(await (await containerView(store, record)).readdir('/tmp'), []);
+  t.is((await strata(store.root, ['rm', 'tmpc'])).stdout, 'tmpc\n');
+  await t.throwsAsync(fs.access(store.paths.containerDir(record.id)));
+});
+
+test('rm refuses a running container unless -f; rm -v removes anonymous volumes only', async (t) => {
+  const { store } = await withDemo(t);
+  await strata(store.root, ['create', '--name', 'vols', '-v', 'keepvol:/data', '-v', '/anon', 'demo']);
+  await strata(store.root, ['start', 'vols']);
+  const refused = await strata(store.root, ['rm', 'vols']);
+  t.is(refused.code, 1);
+  t.regex(refused.stderr, /^strata: You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove\n$/);
+  const volumes = (await strata(store.root, ['volume', 'ls', '-q'])).stdout.trim().split('\n');
+  t.is(volumes.length, 2);
+  t.true(volumes.includes('keepvol'));
+  t.is((await strata(store.root, ['rm', '-f', '-v', 'vols'])).code, 0);
+  t.is((await strata(store.root, ['volume', 'ls', '-q'])).stdout, 'keepvol\n');
+});
+
+test('volume commands: create, ls, inspect, rm refuses in-use, prune', async (t) => {
+  const { store } = await withDemo(t);
+  t.is((await strata(store.root, ['volume', 'create', 'v1'])).stdout, 'v1\n');
+  t.regex((await strata(store.root, ['volume', 'ls'])).stdout, /^DRIVER +VOLUME NAME\nlocal +v1\n$/);
+  const [info] = JSON.parse((await strata(store.root, ['volume', 'inspect', 'v1'])).stdout);
+  t.is(info.Name, 'v1');
+  t.is(info.Driver, 'local');
+  t.true((await fs.stat(info.Mountpoint)).isDirectory());
+  await strata(store.root, ['create', '--name', 'user', '-v', 'v1:/v', 'demo']);
+  const busy = await strata(store.root, ['volume', 'rm', 'v1']);
+  t.is(busy.code, 1);
+  t.regex(busy.stderr, /volume is in use/);
+  await strata(store.root, ['rm', 'user']);
+  t.is((await strata(store.root, ['volume', 'prune', '-f'])).stdout.includes('v1'), false, 'named volumes survive a plain prune');
+  t.regex((await strata(store.root, ['volume', 'prune', '-f', '-a'])).stdout, /Deleted Volumes:\nv1\n/);
+  t.is((await strata(store.root, ['volume', 'ls', '-q'])).stdout, '');
+  t.is((await strata(store.root, ['volume', 'inspect', 'v1'])).stderr, 'strata: get v1: no such volume\n');
+});
+
+test('bad -v and --tmpfs specifications are usage errors', async (t) => {
+  const { store } = await withDemo(t);
+  const relative = await strata(store.root, ['create', '-v', 'vol:relative', 'demo']);
+  t.is(relative.code, 2);
+  t.regex(relative.stderr, /mount path must be absolute/);
+  t.is((await strata(store.root, ['create', '-v', 'a:/x:rx', 'demo'])).code, 2);
+  t.is((await strata(store.root, ['create', 'nosuchimage'])).stderr, 'strata: No such image: nosuchimage\n');
+});
