@@ -1,8 +1,7 @@
 import type { Command } from 'commander';
 import { withStoreLock } from '../store/lock.js';
-import { ensureVolume, listVolumes, readVolume, removeVolume, volumeDataDir, volumeUsers, anonymousVolumeName, type VolumeRecord } from '../volume/volume.js';
+import { ensureVolume, listVolumes, pruneVolumes, readVolume, removeVolume, volumeDataDir, anonymousVolumeName, type VolumeRecord } from '../volume/volume.js';
 import type { Store } from '../store/root.js';
-import { measureTree } from '../layer/size.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 import { eachName, printInspect, printListing } from './output.js';
@@ -58,20 +57,4 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
 /** Docker's volume inspect shape. */
 function volumeView(store: Store, v: VolumeRecord): object {
   return { CreatedAt: v.created, Driver: 'local', Labels: v.labels, Mountpoint: volumeDataDir(store, v.name), Name: v.name, Options: {}, Scope: 'local' };
-}
-
-/** Docker's `volume prune`: unused anonymous volumes, or every unused one with `all`. */
-export async function pruneVolumes(store: Store, all: boolean): Promise<{ removed: string[]; bytes: number }> {
-  return withStoreLock(store, async () => {
-    const users = await volumeUsers(store);
-    const removed: string[] = [];
-    let bytes = 0;
-    for (const v of await listVolumes(store)) {
-      if ((users.get(v.name) ?? []).length > 0 || (!all && !v.anonymous)) continue;
-      bytes += (await measureTree(volumeDataDir(store, v.name))).size;
-      await removeVolume(store, v.name);
-      removed.push(v.name);
-    }
-    return { removed, bytes };
-  });
 }

@@ -7,6 +7,8 @@ import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/at
 import { readJsonRecord } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
 import { listContainerRecords } from '../container/record.js';
+import { withStoreLock } from '../store/lock.js';
+import { measureTree } from '../layer/size.js';
 
 /**
  * Named volumes live in volumes/<name>/{_data, volume.json}, like Docker's local
@@ -87,4 +89,20 @@ export async function removeVolume(store: Store, name: string, options: { force?
     throw new StrataError('ECONFLICT', `remove ${name}: volume is in use - [${users.join(', ')}]`, { path: name });
   }
   await removeByRename(store.paths.volumeDir(name));
+}
+
+/** Docker's `volume prune`: unused anonymous volumes, or every unused one with `all`. */
+export async function pruneVolumes(store: Store, all: boolean): Promise<{ removed: string[]; bytes: number }> {
+  return withStoreLock(store, async () => {
+    const users = await volumeUsers(store);
+    const removed: string[] = [];
+    let bytes = 0;
+    for (const v of await listVolumes(store)) {
+      if ((users.get(v.name) ?? []).length > 0 || (!all && !v.anonymous)) continue;
+      bytes += (await measureTree(volumeDataDir(store, v.name))).size;
+      await removeVolume(store, v.name);
+      removed.push(v.name);
+    }
+    return { removed, bytes };
+  });
 }
