@@ -5,8 +5,10 @@ import { findContainer } from '../container/lookup.js';
 import { removeContainer, restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
+import { listImageRecords } from '../image/record.js';
+import { containerUsage, type ContainerUsage } from '../usage/container-usage.js';
 import type { CliContext } from './context.js';
-import { ellipsis, humanDuration, since } from './format.js';
+import { ellipsis, humanDuration, humanSize, since } from './format.js';
 import { eachName, printListing } from './output.js';
 
 export function registerContainerCommands(program: Command, ctx: CliContext): void {
@@ -61,36 +63,56 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .option('-a, --all', 'show all containers (default shows just running)')
       .option('-q, --quiet', 'only display container IDs')
       .option('--no-trunc', "don't truncate output")
+      .option('-s, --size', 'display total file sizes (and, in json, copied-up and hidden bytes)')
       .option('--format <format>', 'json, table, or a Go template')
       .action((opts) => ps(ctx, opts));
   }
 }
 
-interface PsOptions { all?: boolean; quiet?: boolean; trunc: boolean; format?: string }
+interface PsOptions { all?: boolean; quiet?: boolean; trunc: boolean; size?: boolean; format?: string }
 
 async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const store = await ctx.store();
   const records = (await listContainerRecords(store))
     .filter((c) => opts.all || c.state.status === 'running')
     .sort((a, b) => b.created.localeCompare(a.created));
+  // Sizes cost a walk of each upper dir: only with -s, as in docker.
+  const sizes = new Map<string, { usage: ContainerUsage; virtual: number }>();
+  if (opts.size && !opts.quiet) {
+    const images = new Map((await listImageRecords(store)).map((i) => [i.id, i.size]));
+    for (const c of records) {
+      const usage = await containerUsage(store, c);
+      sizes.set(c.id, { usage, virtual: usage.sizeRw + (images.get(c.image) ?? 0) });
+    }
+  }
+  const sizeText = (c: ContainerRecord) => {
+    const s = sizes.get(c.id)!;
+    return `${humanSize(s.usage.sizeRw, 3)} (virtual ${humanSize(s.virtual, 3)})`;
+  };
   const id = (c: ContainerRecord) => (opts.trunc ? c.id.slice(0, 12) : c.id);
   const command = (c: ContainerRecord) => {
     const text = c.command.join(' ');
     return `"${opts.trunc ? ellipsis(text, 20) : text}"`;
   };
+  const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
   printListing(ctx, records, opts, {
-    headers: ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'],
-    row: (c) => [id(c), c.imageRef, command(c), since(c.created), containerStatus(c), '', c.name],
+    headers: opts.size ? [...headers, 'SIZE'] : headers,
+    row: (c) => [id(c), c.imageRef, command(c), since(c.created), containerStatus(c), '', c.name, ...(opts.size ? [sizeText(c)] : [])],
     quiet: id,
     json: (c) => ({
       ID: c.id, Names: c.name, Image: c.imageRef, ImageID: c.image, Command: command(c), CreatedAt: c.created,
       RunningFor: since(c.created), State: c.state.status, Status: containerStatus(c), Mounts: mountNames(c),
       LocalVolumes: c.mounts.filter((m) => m.type === 'volume').length,
+      ...(sizes.has(c.id) ? {
+        Size: sizes.get(c.id)!.usage.sizeRw, VirtualSize: sizes.get(c.id)!.virtual,
+        CopiedUp: sizes.get(c.id)!.usage.copiedUp, Hidden: sizes.get(c.id)!.usage.hidden,
+      } : {}),
     }),
     template: (c) => ({
       ID: id(c), Names: c.name, Image: c.imageRef, Command: command(c), CreatedAt: c.created, RunningFor: since(c.created),
       State: c.state.status, Status: containerStatus(c), Mounts: mountNames(c), Ports: '',
       LocalVolumes: String(c.mounts.filter((m) => m.type === 'volume').length),
+      Size: sizes.has(c.id) ? sizeText(c) : '',
     }),
   });
 }

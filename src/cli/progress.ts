@@ -42,3 +42,23 @@ export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: L
     stop: () => bars.stop(),
   };
 }
+
+/** One bar while `system df` or `gc` walks containers and volumes; terminal only. */
+export function dfProgress(ctx: CliContext, quiet?: boolean): { update: (done: number, total: number) => void; stop: () => void } | undefined {
+  if (!ctx.interactive(quiet)) return undefined;
+  const bar = new cliProgress.SingleBar({
+    stream: ctx.io.stdout as NodeJS.WritableStream,
+    format: 'Measuring {bar} {value}/{total}',
+    clearOnComplete: true,
+    hideCursor: true,
+    fps: 10,
+  }, cliProgress.Presets.shades_classic);
+  let started = false;
+  return {
+    update(done, total) {
+      if (!started) { bar.start(total, 0); started = true; }
+      bar.update(done);
+    },
+    stop: () => { if (started) bar.stop(); },
+  };
+}

@@ -21,7 +21,7 @@ export async function readTags(store: Store): Promise<TagMap> {
 }
 
 export async function writeTags(store: Store, tags: TagMap): Promise<void> {
-  const sorted = Object.fromEntries(Object.entries(tags).sort(([a], [b]) => a.localeCompare(b)));
+  const sorted = Object.fromEntries(Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   await writeJsonAtomic(store.paths.tagsFile, sorted);
 }
 

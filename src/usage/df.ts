@@ -1,0 +1,88 @@
+import type { Store } from '../store/root.js';
+import { listImageRecords } from '../image/record.js';
+import { readTags, tagsOf } from '../image/tags.js';
+import { listContainerRecords, type ContainerRecord } from '../container/record.js';
+import { listVolumes, volumeDataDir, volumeUsers } from '../volume/volume.js';
+import { measureTree } from '../layer/size.js';
+import { imageUsage, layersSize, type ImageUsage } from './image-usage.js';
+import { containerUsage, type ContainerUsage } from './container-usage.js';
+
+export interface ContainerDf { record: ContainerRecord; usage: ContainerUsage; imageSize: number }
+export interface VolumeDf { name: string; links: number; size: number }
+export interface SummaryRow { type: string; total: number; active: number; size: number; reclaimable: number }
+
+/** `system df`: Docker's three sections and summary, plus what Docker does not say. */
+export interface DiskUsage {
+  images: (ImageUsage & { repoTags: string[] })[];
+  containers: ContainerDf[];
+  volumes: VolumeDf[];
+  summary: SummaryRow[];
+  /** Σ of every distinct layer: the image bytes really on disk (Docker's LayersSize). */
+  layersSize: number;
+  /** Σ image sizes − layersSize: bytes stored once instead of once per image. */
+  savedBySharing: number;
+  /** Σ over containers of bytes copy-up duplicated from lower layers. */
+  copiedUp: number;
+  /** Σ over containers of image bytes their whiteouts and overwrites hide. */
+  hidden: number;
+}
+
+export interface DiskUsageOptions {
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function diskUsage(store: Store, options: DiskUsageOptions = {}): Promise<DiskUsage> {
+  const [records, tags, containerRecords, volumeRecords, users] = await Promise.all([
+    listImageRecords(store), readTags(store), listContainerRecords(store), listVolumes(store), volumeUsers(store),
+  ]);
+  const images = imageUsage(records, containerRecords).map((u) => ({ ...u, repoTags: tagsOf(tags, u.image.id) }));
+  const imageSizes = new Map(images.map((u) => [u.image.id, u.size]));
+  const total = containerRecords.length + volumeRecords.length;
+  let done = 0;
+  const containers: ContainerDf[] = [];
+  for (const record of containerRecords) {
+    containers.push({ record, usage: await containerUsage(store, record), imageSize: imageSizes.get(record.image) ?? 0 });
+    options.onProgress?.(++done, total);
+  }
+  const volumes: VolumeDf[] = [];
+  for (const v of volumeRecords) {
+    volumes.push({ name: v.name, links: (users.get(v.name) ?? []).length, size: (await measureTree(volumeDataDir(store, v.name))).size });
+    options.onProgress?.(++done, total);
+  }
+  const stored = layersSize(records);
+  return {
+    images,
+    containers,
+    volumes,
+    summary: summarize(images, containers, volumes, stored),
+    layersSize: stored,
+    savedBySharing: images.reduce((sum, i) => sum + i.size, 0) - stored,
+    copiedUp: containers.reduce((sum, c) => sum + c.usage.copiedUp, 0),
+    hidden: containers.reduce((sum, c) => sum + c.usage.hidden, 0),
+  };
+}
+
+/**
+ * Docker's summary table. Images RECLAIMABLE is Σ (size − shared) of images no
+ * container uses — which, as in Docker, misses layers shared only by unused images.
+ */
+function summarize(images: ImageUsage[], containers: ContainerDf[], volumes: VolumeDf[], stored: number): SummaryRow[] {
+  const running = (c: ContainerDf) => c.record.state.status === 'running';
+  return [
+    {
+      type: 'Images', total: images.length, active: images.filter((i) => i.containers > 0).length, size: stored,
+      reclaimable: images.filter((i) => i.containers === 0).reduce((sum, i) => sum + i.uniqueSize, 0),
+    },
+    {
+      type: 'Containers', total: containers.length, active: containers.filter(running).length,
+      size: containers.reduce((sum, c) => sum + c.usage.sizeRw, 0),
+      reclaimable: containers.filter((c) => !running(c)).reduce((sum, c) => sum + c.usage.sizeRw, 0),
+    },
+    {
+      type: 'Local Volumes', total: volumes.length, active: volumes.filter((v) => v.links > 0).length,
+      size: volumes.reduce((sum, v) => sum + v.size, 0),
+      reclaimable: volumes.filter((v) => v.links === 0).reduce((sum, v) => sum + v.size, 0),
+    },
+    { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
+  ];
+}
