@@ -82,7 +82,7 @@ function verboseText(usage: DiskUsage): string {
     ]),
   ]);
   const volumes = table([['VOLUME NAME', 'LINKS', 'SIZE'], ...usage.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)])]);
-  return `Images space usage:\n\n${images}\nContainers space usage:\n\n${containers}\nLocal Volumes space usage:\n\n${volumes}\nBuild cache usage: 0B\n${beyondDocker(usage)}`;
+  return `Images space usage:\n\n${images}\nContainers space usage:\n\n${containers}\nLocal Volumes space usage:\n\n${volumes}\nBuild cache usage: 0B\n\n${table([['CACHE ID', 'CACHE TYPE', 'SIZE', 'CREATED', 'LAST USED', 'USAGE', 'SHARED']])}${beyondDocker(usage)}`;
 }
 
 function repoAndTag(ref?: string): [string, string] {

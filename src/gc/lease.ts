@@ -77,3 +77,16 @@ function processAlive(pid: number): boolean {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
+
+/** Start time (ms) of the oldest load still in flight, or null when none is. */
+export async function oldestLiveLease(store: Store): Promise<number | null> {
+  const dir = path.join(store.root, LEASES);
+  let oldest: number | null = null;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const record = (await readJsonRecord(path.join(dir, name), { optional: true }).catch(() => null)) as LeaseRecord | null;
+    if (!record || !processAlive(record.pid)) continue;
+    const started = Date.parse(record.created);
+    if (oldest === null || started < oldest) oldest = started;
+  }
+  return oldest;
+}

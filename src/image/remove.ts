@@ -11,7 +11,8 @@ import { familiarName } from './reference.js';
 import { removeImageRecord, type ImageRecord } from './record.js';
 import { readTags, tagsOf, writeTags } from './tags.js';
 
-export type RemoveEvent = { type: 'untagged'; ref: string } | { type: 'deleted'; id: string };
+/** What rmi did, in Docker's order; `bytes` is what a deleted layer held. */
+export type RemoveEvent = { type: 'untagged'; ref: string } | { type: 'deleted'; id: string; bytes: number };
 
 /**
  * `rmi`, with Docker's rules: removing one of several tags only untags; removing the
@@ -47,7 +48,7 @@ export async function removeImage(store: Store, name: string, options: { force?:
     }
     await writeTags(store, tags);
     await removeImageRecord(store, image.id);
-    events.push({ type: 'deleted', id: image.id });
+    events.push({ type: 'deleted', id: image.id, bytes: 0 });
     events.push(...await sweepImageContent(store, image));
     return events;
   });
@@ -59,7 +60,7 @@ async function sweepImageContent(store: Store, image: ImageRecord): Promise<Remo
   const events: RemoveEvent[] = [];
   for (const layer of [...image.layers].reverse()) {
     if (!live.layers.has(layer.chainId) && await removeByRename(store.paths.layerDir(layer.chainId))) {
-      events.push({ type: 'deleted', id: layer.chainId });
+      events.push({ type: 'deleted', id: layer.chainId, bytes: layer.size });
     }
   }
   const blobs = [image.configDigest, image.manifestDigest, ...image.layers.map((l) => l.blobDigest)];

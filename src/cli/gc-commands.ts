@@ -1,0 +1,83 @@
+import type { Command } from 'commander';
+import { createInterface } from 'node:readline';
+import { collectGarbage } from '../gc/sweep.js';
+import { pruneContainers, pruneImages } from '../gc/prune.js';
+import { pruneVolumes } from '../volume/volume.js';
+import type { RemoveEvent } from '../image/remove.js';
+import type { CliContext } from './context.js';
+import { humanSize } from './format.js';
+import { dfProgress } from './progress.js';
+
+export function registerGcCommands(program: Command, ctx: CliContext): void {
+  program.command('gc').description('Remove unreferenced blobs and layers, and leftovers of interrupted operations')
+    .option('--dry-run', 'only list what would be removed')
+    .option('--grace <seconds>', 'leave leftovers younger than this (default 3600)', Number)
+    .option('-q, --quiet', 'print only the total')
+    .action(async (opts: { dryRun?: boolean; grace?: number; quiet?: boolean }) => {
+      const store = await ctx.store();
+      const progress = dfProgress(ctx, opts.quiet);
+      const report = await collectGarbage(store, {
+        dryRun: opts.dryRun, gracePeriodMs: opts.grace === undefined ? undefined : opts.grace * 1000, onProgress: progress?.update,
+      }).finally(() => progress?.stop());
+      if (!opts.quiet) for (const item of report.removed) ctx.print(`${opts.dryRun ? 'Would remove' : 'Removed'} ${item.kind} ${item.name} (${humanSize(item.bytes)})`);
+      ctx.print(`${opts.dryRun ? 'Would reclaim' : 'Total reclaimed space'}: ${humanSize(report.bytes)}`);
+    });
+
+  const image = program.commands.find((c) => c.name() === 'image')!;
+  image.command('prune').description('Remove unused images')
+    .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (opts: { all?: boolean; force?: boolean }) => {
+      if (!opts.force && !(await confirm(ctx, opts.all ? 'all images without at least one container associated to them' : 'all dangling images'))) return;
+      const { events, bytes } = await pruneImages(await ctx.store(), opts);
+      if (events.length > 0) ctx.print(`Deleted Images:\n${imageLines(events)}\n`);
+      ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
+    });
+
+  const container = program.commands.find((c) => c.name() === 'container')!;
+  container.command('prune').description('Remove all stopped containers')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (opts: { force?: boolean }) => {
+      if (!opts.force && !(await confirm(ctx, 'all stopped containers'))) return;
+      const { removed, bytes } = await pruneContainers(await ctx.store());
+      if (removed.length > 0) ctx.print(`Deleted Containers:\n${removed.join('\n')}\n`);
+      ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
+    });
+
+  const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('Manage strata');
+  system.command('prune').description('Remove stopped containers, unused images, and (with --volumes) unused volumes; then gc')
+    .option('-a, --all', 'remove all unused images, not just dangling ones')
+    .option('--volumes', 'prune anonymous volumes too')
+    .option('-f, --force', 'do not prompt for confirmation')
+    .action(async (opts: { all?: boolean; volumes?: boolean; force?: boolean }) => {
+      const what = ['all stopped containers', ...(opts.volumes ? ['all anonymous volumes not used by at least one container'] : []),
+        opts.all ? 'all images without at least one container associated to them' : 'all dangling images'];
+      if (!opts.force && !(await confirm(ctx, what.join('\n  - ')))) return;
+      const store = await ctx.store();
+      const containers = await pruneContainers(store);
+      const volumes = opts.volumes ? await pruneVolumes(store, false) : { removed: [], bytes: 0 };
+      const images = await pruneImages(store, opts);
+      const leftovers = await collectGarbage(store);
+      if (containers.removed.length > 0) ctx.print(`Deleted Containers:\n${containers.removed.join('\n')}\n`);
+      if (volumes.removed.length > 0) ctx.print(`Deleted Volumes:\n${volumes.removed.join('\n')}\n`);
+      if (images.events.length > 0) ctx.print(`Deleted Images:\n${imageLines(images.events)}\n`);
+      ctx.print(`Total reclaimed space: ${humanSize(containers.bytes + volumes.bytes + images.bytes + leftovers.bytes)}`);
+    });
+}
+
+function imageLines(events: RemoveEvent[]): string {
+  return events.map((e) => (e.type === 'untagged' ? `untagged: ${e.ref}` : `deleted: ${e.id}`)).join('\n');
+}
+
+/** Docker's prompt; anything but y/yes (or no terminal answer) declines. */
+async function confirm(ctx: CliContext, what: string): Promise<boolean> {
+  ctx.io.stdout.write(`WARNING! This will remove:\n  - ${what}\nAre you sure you want to continue? [y/N] `);
+  const rl = createInterface({ input: ctx.io.stdin as NodeJS.ReadableStream });
+  const answer = await new Promise<string>((resolve) => {
+    rl.once('line', resolve);
+    rl.once('close', () => resolve(''));
+  });
+  rl.close();
+  ctx.print('');
+  return /^y(es)?$/i.test(answer.trim());
+}
