@@ -49,8 +49,16 @@ export interface LoadedImage {
  */
 export async function loadImages(store: Store, input: ArchiveInput, options: LoadOptions = {}): Promise<LoadedImage[]> {
   throwIfAborted(options.signal);
-  const source = await openArchive(input, { spoolDir: store.paths.ingestDir });
+  // The lease comes first: from now on gc spares everything this load writes,
+  // including the spool files openArchive makes for a stream.
   const lease = await Lease.create(store);
+  let source: ArchiveSource;
+  try {
+    source = await openArchive(input, { spoolDir: store.paths.ingestDir });
+  } catch (err) {
+    await lease.release();
+    throw err;
+  }
   try {
     const images = await readImages(source, { platform: options.platform });
     if (images.length === 0) {
