@@ -6,6 +6,10 @@ import { registerCheckCommand } from './check-command.js';
 import { registerContainerCommands } from './container-commands.js';
 import { registerInspectCommand } from './inspect-command.js';
 import { registerVolumeCommands } from './volume-commands.js';
+import { registerUsageCommands } from './usage-commands.js';
+import { registerGcCommands } from './gc-commands.js';
+import { registerFsCommands, ToolError } from './fs-commands.js';
+import { registerCopyCommands } from './copy-commands.js';
 
 /**
  * The one error boundary and the only place exit codes are decided. Commands
@@ -29,7 +33,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   registerImageCommands(program, ctx);
   registerContainerCommands(program, ctx);
   registerVolumeCommands(program, ctx);
+  registerFsCommands(program, ctx);
+  registerCopyCommands(program, ctx);
   registerInspectCommand(program, ctx);
+  registerUsageCommands(program, ctx);
+  registerGcCommands(program, ctx);
   registerCheckCommand(program, ctx);
 
   try {
@@ -52,6 +60,11 @@ function report(err: unknown, io: CliIO, debug: boolean): number {
   if (err instanceof CommanderError) {
     // commander has already printed help or the usage error.
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  // A container tool's own words (`touch: /x: Read-only file system`), exactly as it prints them.
+  if (err instanceof ToolError) {
+    for (const line of err.lines) io.stderr.write(`${line}\n`);
+    return EXIT.failure;
   }
   if (debug && err instanceof Error) io.stderr.write(`${err.stack}\n`);
   io.stderr.write(`strata: ${describe(err)}\n`);

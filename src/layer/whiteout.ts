@@ -88,3 +88,21 @@ export function whiteoutTarget(name: string, st: Stats, format: WhiteoutFormat):
 export function isEncodingArtifact(name: string, format: WhiteoutFormat): boolean {
   return format === 'oci' && name.startsWith(WHITEOUT_PREFIX);
 }
+
+/**
+ * True for any `.wh.`-prefixed name. On the wire such a name is always a whiteout or
+ * an opaque marker, so it may never be used as a directory (`.wh.etc/file`): in the
+ * oci format that directory could not be told apart from a whiteout of `etc`.
+ */
+export function isWhiteoutName(name: string): boolean {
+  return name.startsWith(WHITEOUT_PREFIX);
+}
+
+/**
+ * The directory entry that holds the whiteout of `name` on disk: the name itself in
+ * the overlay format (a 0/0 device), `.wh.name` in the oci format. Unpack uses it to
+ * let a later entry for `name` replace an earlier whiteout of it.
+ */
+export function whiteoutEntryName(name: string, format: WhiteoutFormat): string {
+  return format === 'overlay' ? name : WHITEOUT_PREFIX + name;
+}

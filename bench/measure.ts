@@ -1,0 +1,110 @@
+/**
+ * How every contender of every benchmark is timed: as a child process under GNU time,
+ * so wall time, CPU time and peak RSS come from one place for strata, the coreutils
+ * baseline and umoci alike. Wall time is our own monotonic clock around the spawn;
+ * peak RSS is GNU time's %M, i.e. the kernel's ru_maxrss for the child — for a
+ * pipeline of processes, the largest single process, not their sum.
+ */
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+
+/** GNU time; the Debian package `time` installs it here (a shell's `time` keyword has no %M). */
+export const GNU_TIME = '/usr/bin/time';
+
+export interface Sample {
+  wallS: number;
+  peakRssMiB: number;
+  userS: number;
+  sysS: number;
+}
+
+export interface Command {
+  file: string;
+  args: string[];
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Null when GNU time is usable, else why not (printed as the reason the benchmark cannot run). */
+export async function gnuTimeProblem(): Promise<string | null> {
+  const { code, stdout, stderr } = await capture({ file: GNU_TIME, args: ['--version'] }).catch(() => ({ code: -1, stdout: '', stderr: '' }));
+  if (code === 0 && /GNU/.test(stdout + stderr)) return null;
+  return `${GNU_TIME} is missing or not GNU time (Debian: apt-get install time)`;
+}
+
+/** True when `file` can be run (e.g. `umoci --version`). */
+export async function available(file: string, args: string[] = ['--version']): Promise<boolean> {
+  return capture({ file, args }).then((r) => r.code === 0, () => false);
+}
+
+/**
+ * Runs `command` once under GNU time and measures it. A non-zero exit is an error
+ * carrying the command's stderr: a contender that failed has no time worth reporting.
+ */
+export async function measure(command: Command, scratch: string): Promise<Sample> {
+  const timeFile = path.join(scratch, `time-${process.pid}-${Date.now()}.txt`);
+  const started = process.hrtime.bigint();
+  const result = await capture({ ...command, file: GNU_TIME, args: ['-f', '%M %U %S', '-o', timeFile, command.file, ...command.args] });
+  const wallS = Number(process.hrtime.bigint() - started) / 1e9;
+  const report = await fsp.readFile(timeFile, 'utf8').finally(() => fsp.rm(timeFile, { force: true }));
+  if (result.code !== 0) {
+    throw new Error(`${path.basename(command.file)} ${command.args.join(' ')} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+  }
+  // GNU time prepends "Command exited with non-zero status N" on failure; the figures are the last line.
+  const [maxRssKiB, user, sys] = report.trim().split('\n').at(-1)!.split(' ').map(Number);
+  if (![maxRssKiB, user, sys].every((n) => Number.isFinite(n))) throw new Error(`unexpected GNU time output: ${JSON.stringify(report)}`);
+  return { wallS, peakRssMiB: maxRssKiB! / 1024, userS: user!, sysS: sys! };
+}
+
+/** Runs a setup or check step (not measured); throws with its stderr when it fails. */
+export async function run(command: Command): Promise<string> {
+  const result = await capture(command);
+  if (result.code !== 0) {
+    throw new Error(`${command.file} ${command.args.join(' ')} exited with ${result.code}: ${result.stderr.trim()}`);
+  }
+  return result.stdout;
+}
+
+function capture(command: Command): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    // Only the tail matters for an error message; a chatty child must not grow our RSS.
+    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-8192); });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
+  });
+}
+
+/**
+ * Flushes dirty pages before a measured run, so no contender pays for the previous
+ * one's writeback. Caches cannot be dropped without privileges we should not assume;
+ * a warm-up pass puts every input in the page cache instead.
+ */
+export async function settleDisk(): Promise<void> {
+  await run({ file: 'sync', args: [] });
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+export async function makeScratchDir(prefix: string): Promise<string> {
+  return fsp.mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
+}
+
+/** rm -rf of a contender's output; when a 000 directory stops a non-root rm, it is opened up and retried. */
+export async function removeTree(dir: string): Promise<void> {
+  try {
+    await run({ file: 'rm', args: ['-rf', dir] });
+  } catch {
+    await run({ file: 'chmod', args: ['-R', 'u+rwX', dir] }).catch(() => {});
+    await run({ file: 'rm', args: ['-rf', dir] });
+  }
+}

@@ -1,0 +1,301 @@
+import fs, { type Stats } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { Header } from 'tar-stream';
+import { setAttributeSync } from '@napi-rs/xattr';
+import { isStrataError } from '../errors.js';
+import type { WhiteoutFormat } from '../store/whiteout-probe.js';
+import type { LayerRecord } from './record.js';
+import {
+  deviceNumbers, entryKind, entryMeta, entryPath, hardlinkTargetPath, invalidEntry, symlinkTarget,
+  type EntryContext, type EntryMeta, type LayerPath,
+} from './entry-path.js';
+import { RootResolver } from './resolve-in-root.js';
+import { LayerTree, joinRel } from './safe-fs.js';
+import { markOpaque, parseWireWhiteout, whiteoutEntryName, whiteoutTarget, writeWhiteout } from './whiteout.js';
+
+const run = promisify(execFile);
+
+/** Final mode and mtime of a directory, applied once every entry is in (unpack.ts settleDirectories). */
+export interface DirMeta { mode: number; mtime: number | null }
+
+/**
+ * Applies tar entries, one at a time and in order, into one layer's empty `diff`
+ * directory. Every entry goes through the same pipeline: header and name checks
+ * (entry-path.ts) → parent resolved inside the root (resolve-in-root.ts) → the last
+ * component created without following it (safe-fs.ts). Nothing outside the root is
+ * ever named, so nothing outside it can be touched. File-system calls are
+ * synchronous for speed; safe-fs.ts says why.
+ */
+export class LayerWriter {
+  readonly tree: LayerTree;
+  readonly unapplied = new UnappliedLog();
+  /** Every directory made, by real path: its final mode and mtime wait for the end (umoci#222). */
+  readonly dirs = new Map<string, DirMeta>([['', { mode: 0o755, mtime: null }]]);
+  /** Directories this layer made opaque, for the overlay clean-up at the end. */
+  readonly opaqueDirs = new Set<string>();
+  /** oci format: directories holding a whiteout file of this layer, where a later entry must drop it. */
+  private readonly whiteoutDirs = new Set<string>();
+  private readonly resolver: RootResolver;
+  private readonly privileged = process.geteuid?.() === 0;
+
+  constructor(root: string, readonly format: WhiteoutFormat, readonly source: string) {
+    this.tree = new LayerTree(root, (rel, kind) => {
+      if (kind !== 'other') this.resolver.forget();
+      this.unapplied.forget(rel, kind === 'directory');
+    });
+    this.resolver = new RootResolver(this.tree, {
+      beforeImpliedDir: (parent, name, ctx) => this.refuseWhitedOut(parent, name, ctx),
+      afterImpliedDir: (rel) => { this.dirs.set(rel, { mode: 0o755, mtime: null }); },
+    });
+  }
+
+  async apply(header: Header, data: AsyncIterable<unknown>): Promise<void> {
+    const ctx: EntryContext = { source: this.source, entry: header.name };
+    const kind = entryKind(header, ctx);
+    const parts = entryPath(header.name, ctx);
+    const base = parts[parts.length - 1];
+    if (base === undefined) {
+      // `./` is in most layers; the root's own metadata is not layer content (overlay
+      // takes the merged root from the upper dir), so it changes nothing.
+      if (kind !== 'directory') throw invalidEntry(ctx, 'only a directory may name the layer root');
+      return;
+    }
+    const wire = wireWhiteout(base, ctx);
+    const parent = this.resolver.resolveDir(parts.slice(0, -1), ctx, true)!;
+    if (wire?.kind === 'opaque') return this.opaque(parent);
+    if (wire) return this.whiteout(parent, wire.target);
+
+    const meta = entryMeta(header, ctx);
+    const rel = joinRel(parent, base);
+    // A later entry for a path wins over this layer's earlier whiteout of it (in the
+    // overlay format the whiteout *is* the path, and createNew replaces it).
+    if (this.whiteoutDirs.has(parent)) await this.tree.remove(joinRel(parent, whiteoutEntryName(base, this.format)));
+    switch (kind) {
+      case 'file': return this.file(rel, data, meta);
+      case 'directory': return this.directory(parts, rel, meta);
+      case 'symlink': return this.symlink(rel, symlinkTarget(header, ctx), meta);
+      case 'hardlink': return this.hardlink(rel, header.linkname ?? '', ctx);
+      case 'fifo': return this.fifo(rel, meta);
+      case 'char':
+      case 'block': return this.device(rel, kind, deviceNumbers(header, ctx), meta);
+    }
+  }
+
+  private async file(rel: string, data: AsyncIterable<unknown>, meta: EntryMeta): Promise<void> {
+    const fd = (await this.tree.createNew(rel, () => fs.openSync(this.tree.abs(rel), 'wx', 0o600)))!;
+    try {
+      // Written chunk by chunk as tar-stream hands them over: never a whole file in memory.
+      for await (const chunk of data) writeAll(fd, chunk as Uint8Array);
+      this.finishNode(rel, meta, fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  private async directory(parts: LayerPath, rel: string, meta: EntryMeta): Promise<void> {
+    // Kept u+rwx while entries go in, whatever the tar says; the real mode comes last.
+    await this.tree.createNew(rel, () => fs.mkdirSync(this.tree.abs(rel), 0o700), (st) => st.isDirectory());
+    this.resolver.remember(parts, rel);
+    this.dirs.set(rel, { mode: meta.mode, mtime: meta.mtime });
+    applyOwner(this.tree.abs(rel), rel, meta, this.privileged, this.unapplied);
+    applyXattrs(this.tree.abs(rel), rel, meta, this.unapplied);
+  }
+
+  private async symlink(rel: string, target: string, meta: EntryMeta): Promise<void> {
+    const abs = this.tree.abs(rel);
+    // Data, stored exactly as written; only resolve-in-root.ts ever reads it back.
+    await this.tree.createNew(rel, () => fs.symlinkSync(target, abs));
+    applyOwner(abs, rel, meta, this.privileged, this.unapplied);
+    applyXattrs(abs, rel, meta, this.unapplied);
+    fs.lutimesSync(abs, meta.mtime, meta.mtime);
+  }
+
+  private async hardlink(rel: string, linkname: string, ctx: EntryContext): Promise<void> {
+    const parts = hardlinkTargetPath(linkname, ctx);
+    const parent = this.resolver.resolveDir(parts.slice(0, -1), ctx, false);
+    const targetName = parts[parts.length - 1]!;
+    const target = parent === null ? null : joinRel(parent, targetName);
+    const st = target === null ? null : this.tree.lstat(target);
+    if (target === null || st === null) throw invalidEntry(ctx, `hardlink target ${JSON.stringify(linkname)} is not in this layer`);
+    if (st.isDirectory()) throw invalidEntry(ctx, `hardlink target ${JSON.stringify(linkname)} is a directory`);
+    if (whiteoutTarget(targetName, st, this.format) !== null) throw invalidEntry(ctx, `hardlink target ${JSON.stringify(linkname)} is a whiteout`);
+    if (target === rel) return;
+    // link(2) does not follow a symlink target: a hardlink to a symlink links the symlink.
+    const sameInode = (existing: Stats) => existing.ino === st.ino && existing.dev === st.dev;
+    await this.tree.createNew(rel, () => fs.linkSync(this.tree.abs(target), this.tree.abs(rel)), sameInode);
+    this.unapplied.copy(target, rel);
+  }
+
+  private async device(rel: string, type: 'char' | 'block', numbers: { major: number; minor: number }, meta: EntryMeta): Promise<void> {
+    const abs = this.tree.abs(rel);
+    await this.tree.remove(rel);
+    const args = ['-m', '600', abs, type === 'char' ? 'c' : 'b', String(numbers.major), String(numbers.minor)];
+    // Root without CAP_MKNOD (a user namespace, a restricted container) fails like a user.
+    if (this.privileged && await run('mknod', args).then(() => true, () => false)) return this.finishNode(rel, meta);
+    // Rootless: an empty 0600 placeholder, and the device as a recorded fact in
+    // layer.json — never an error, never a real node.
+    fs.closeSync(fs.openSync(abs, 'wx', 0o600));
+    this.unapplied.devices.set(rel, { type, ...numbers, mode: meta.mode });
+    applyOwner(abs, rel, meta, this.privileged, this.unapplied);
+    fs.utimesSync(abs, meta.mtime, meta.mtime);
+  }
+
+  /** Node cannot make fifos (nor device nodes); the coreutils can. */
+  private async fifo(rel: string, meta: EntryMeta): Promise<void> {
+    await this.tree.remove(rel);
+    await run('mkfifo', ['-m', '600', this.tree.abs(rel)]);
+    this.finishNode(rel, meta);
+  }
+
+  /**
+   * Owner first (chown clears setuid/setgid and drops capabilities), then xattrs
+   * while the file is still writable to us (user.* needs write access rootless),
+   * then the mode, mtime last.
+   */
+  private finishNode(rel: string, meta: EntryMeta, fd?: number): void {
+    const abs = this.tree.abs(rel);
+    applyOwner(fd ?? abs, rel, meta, this.privileged, this.unapplied);
+    applyXattrs(abs, rel, meta, this.unapplied);
+    if (fd === undefined) fs.chmodSync(abs, meta.mode);
+    else fs.fchmodSync(fd, meta.mode);
+    if (fd === undefined) fs.utimesSync(abs, meta.mtime, meta.mtime);
+    else fs.futimesSync(fd, meta.mtime, meta.mtime);
+  }
+
+  /** An opaque marker hides the layers below, never this layer's own entries, in any order. */
+  private async opaque(dir: string): Promise<void> {
+    await markOpaque(this.tree.abs(dir), this.format);
+    if (this.format === 'overlay') this.opaqueDirs.add(dir);
+  }
+
+  private async whiteout(dir: string, name: string): Promise<void> {
+    // Whatever this layer put at the path before is deleted: a later whiteout wins.
+    await this.tree.remove(joinRel(dir, name));
+    const entry = joinRel(dir, whiteoutEntryName(name, this.format));
+    if (entry !== joinRel(dir, name)) {
+      this.whiteoutDirs.add(dir);
+      if (this.tree.lstat(entry)) return; // the same whiteout twice
+    }
+    await writeWhiteout(this.tree.abs(dir), name, this.format);
+  }
+
+  /**
+   * A missing parent may not be conjured where this layer whited the name out: that
+   * would resurrect the lower directory's contents. In the overlay format the whiteout
+   * is a device at that name and resolve-in-root refuses it as a non-directory; this
+   * is the same refusal for the oci format's `.wh.name` files.
+   */
+  private refuseWhitedOut(parent: string, name: string, ctx: EntryContext): void {
+    if (this.whiteoutDirs.has(parent) && this.tree.lstat(joinRel(parent, whiteoutEntryName(name, this.format)))) {
+      throw invalidEntry(ctx, `parent /${joinRel(parent, name)} was whited out earlier in this layer`);
+    }
+  }
+}
+
+function wireWhiteout(base: string, ctx: EntryContext): ReturnType<typeof parseWireWhiteout> {
+  try {
+    return parseWireWhiteout(base, ctx.entry);
+  } catch (err) {
+    // Re-said with the layer's name; whiteout.ts does not know which layer it is in.
+    if (isStrataError(err)) throw invalidEntry(ctx, `invalid whiteout name ${JSON.stringify(base)}`);
+    throw err;
+  }
+}
+
+function writeAll(fd: number, chunk: Uint8Array): void {
+  for (let offset = 0; offset < chunk.length;) offset += fs.writeSync(fd, chunk, offset);
+}
+
+/*
+ * Metadata that a process may not be allowed to apply. Ownership and xattrs are kept
+ * as data when privileges allow; when they do not, the fact goes into layer.json
+ * (DESIGN.md "Safety rules") for the resolver to report — a recorded fact, not an error.
+ */
+type Unapplied = LayerRecord['unapplied'];
+
+/** What could not be applied, by real layer path; forgets paths that later entries remove. */
+export class UnappliedLog {
+  readonly owners = new Map<string, Unapplied['owners'][string]>();
+  readonly devices = new Map<string, Unapplied['devices'][string]>();
+  readonly xattrs = new Map<string, string[]>();
+
+  forget(rel: string, subtree: boolean): void {
+    for (const map of [this.owners, this.devices, this.xattrs] as Map<string, unknown>[]) {
+      map.delete(rel);
+      // Rare (a directory replaced or whited out), so a scan is fine.
+      if (subtree) for (const key of map.keys()) if (key.startsWith(`${rel}/`)) map.delete(key);
+    }
+  }
+
+  /** A hardlink shares the inode, so it shares what the inode is missing. */
+  copy(from: string, to: string): void {
+    for (const map of [this.owners, this.devices, this.xattrs] as Map<string, unknown>[]) {
+      const value = map.get(from);
+      if (value === undefined) map.delete(to);
+      else map.set(to, value);
+    }
+  }
+
+  toRecord(): Unapplied {
+    return { owners: asRecord(this.owners), devices: asRecord(this.devices), xattrs: asRecord(this.xattrs) };
+  }
+}
+
+/** Keys as layer.json has them: `/`-rooted and sorted, so equal layers give equal records. */
+function asRecord<T>(map: Map<string, T>): Record<string, T> {
+  return Object.fromEntries([...map.keys()].sort().map((rel) => [`/${rel}`, map.get(rel)!]));
+}
+
+/**
+ * Files we create are ours: root's (0/0) when privileged, the user's when not. Root
+ * changes the owner to the header's; a rootless unpack records every owner that is
+ * not 0/0 (the resolver shows the rest as root-owned, as rootless Docker does).
+ * A root in a user namespace may be refused ids outside its map: recorded too.
+ */
+function applyOwner(target: string | number, rel: string, meta: EntryMeta, privileged: boolean, log: UnappliedLog): void {
+  if ((meta.uid === 0 && meta.gid === 0) || (privileged && changeOwner(target, meta))) log.owners.delete(rel);
+  else log.owners.set(rel, { uid: meta.uid, gid: meta.gid });
+}
+
+function changeOwner(target: string | number, meta: EntryMeta): boolean {
+  try {
+    if (typeof target === 'number') fs.fchownSync(target, meta.uid, meta.gid);
+    else fs.lchownSync(target, meta.uid, meta.gid);
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EPERM' || code === 'EINVAL') return false;
+    throw err;
+  }
+}
+
+/** errnos that say the store is in trouble rather than "this xattr is not allowed here". */
+const FATAL_XATTR_ERRNOS = new Set([5 /* EIO */, 28 /* ENOSPC */, 30 /* EROFS */, 122 /* EDQUOT */]);
+
+/**
+ * `trusted.overlay.*` is never taken from a tar: in the overlay format it is the
+ * store's own encoding and would let an image steer the kernel (redirects, metacopy);
+ * only whiteout.ts writes it. Values come from tar-stream as UTF-8 text, so binary
+ * values that are not valid UTF-8 cannot survive (a limit of tar-stream's pax parser).
+ */
+function applyXattrs(abs: string, rel: string, meta: EntryMeta, log: UnappliedLog): void {
+  if (meta.xattrs.length === 0 && !log.xattrs.has(rel)) return;
+  const refused: string[] = [];
+  for (const [name, value] of meta.xattrs) {
+    if (name.startsWith('trusted.overlay.')) {
+      refused.push(name);
+      continue;
+    }
+    try {
+      // @napi-rs/xattr sets on the link itself (lsetxattr), never through it.
+      setAttributeSync(abs, name, Buffer.from(value, 'utf8'));
+    } catch (err) {
+      const errno = Number(/\(os error (\d+)\)/.exec((err as Error).message)?.[1]);
+      if (FATAL_XATTR_ERRNOS.has(errno)) throw err;
+      refused.push(name);
+    }
+  }
+  if (refused.length > 0) log.xattrs.set(rel, refused);
+  else log.xattrs.delete(rel);
+}

@@ -1,0 +1,243 @@
+import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { Transform, pipeline as pipeCallback, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { extract as tarExtract } from 'tar-stream';
+import { StrataError, isStrataError } from '../errors.js';
+import { decompress, type Compression } from '../archive/compression.js';
+import { digestFromHex } from '../content/digest.js';
+import { readJsonRecord } from '../store/records.js';
+import { fsyncDir, removeTree, tempName, writeJsonAtomic } from '../store/atomic.js';
+import type { Store } from '../store/root.js';
+import { LayerWriter } from './apply-entry.js';
+import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
+import type { LayerRecord } from './record.js';
+import { joinRel } from './safe-fs.js';
+import { measureTree } from './size.js';
+import { isOpaqueDir, whiteoutTarget } from './whiteout.js';
+
+export interface UnpackOptions {
+  store: Store;
+  /** The diffID the image config names; the uncompressed bytes must hash to it. */
+  diffId: string;
+  chainId: string;
+  parent: string | null;
+  limits?: UnpackLimits;
+  /** Names the layer in every message, e.g. "app.tar: blobs/sha256/ab12…". */
+  source: string;
+  /** Called as the blob is read, with the total of (compressed) bytes read so far. */
+  onProgress?: (compressedBytes: number) => void;
+}
+
+/** An unpacked, verified layer that is not yet visible in the store. */
+export interface PreparedLayer {
+  chainId: string;
+  diffId: string;
+  record: Omit<LayerRecord, 'blobDigest'>;
+  /** Writes layer.json and renames the layer into place; the rename is the commit. */
+  commit(blobDigest: string): Promise<LayerRecord>;
+  /** Drops the unpacked layer; the store is as it was. */
+  abort(): Promise<void>;
+}
+
+/**
+ * Unpacks a layer blob (gzip, zstd or plain tar) into layers/<.tmp-…>/diff, streaming:
+ * decompress → hash (the diffID) → parse → apply each entry. The diffID is checked
+ * against the config before anything becomes visible; on any error the temp
+ * directory is removed before the error propagates, so the store is left as it was.
+ */
+export async function prepareLayer(blob: Readable, options: UnpackOptions): Promise<PreparedLayer> {
+  const { store, source } = options;
+  const temp = path.join(store.paths.layersDir, tempName());
+  await fs.mkdir(temp, { mode: 0o700 });
+  try {
+    const diffDir = path.join(temp, 'diff');
+    await fs.mkdir(diffDir);
+    const writer = new LayerWriter(diffDir, store.whiteoutFormat, source);
+    const { diffId, entries } = await readLayer(blob, writer, options);
+    if (diffId !== options.diffId) {
+      throw new StrataError('EINTEGRITY', `${source}: layer content has diffID ${diffId}, but the image config says ${options.diffId}`,
+        { path: source, expected: options.diffId, found: diffId });
+    }
+    // Measured before directory modes are settled: a rootless walk needs to get into 000 dirs.
+    const sizes = measureTree(diffDir);
+    await settleDirectories(writer, '');
+    const record: Omit<LayerRecord, 'blobDigest'> = {
+      chainId: options.chainId, diffId, parent: options.parent, size: sizes.size, allocatedSize: sizes.allocatedSize,
+      entries, whiteoutFormat: store.whiteoutFormat, unapplied: writer.unapplied.toRecord(), created: new Date().toISOString(),
+    };
+    return {
+      chainId: options.chainId, diffId, record,
+      commit: (blobDigest) => {
+        const { chainId, diffId: id, parent, ...rest } = record; // layer.json keeps LayerRecord's field order
+        return commitLayer(store, temp, { chainId, diffId: id, parent, blobDigest, ...rest });
+      },
+      abort: () => removeTree(temp),
+    };
+  } catch (err) {
+    blob.destroy();
+    await removeTree(temp);
+    throw err;
+  }
+}
+
+/**
+ * Streams the blob through decompression, the diffID hash and the tar parser into
+ * `writer`. Every stage reports its own failure, and the first one wins: a broken
+ * gzip stream is EINVALIDARCHIVE about the layer, not the "premature close" the tar
+ * parser sees after it; a read error of the blob itself stays what it was.
+ */
+async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOptions): Promise<{ diffId: string; entries: number }> {
+  const { source } = options;
+  const meter = new LimitMeter(options.limits ?? DEFAULT_LIMITS, source);
+  let failure: unknown;
+  const fail = (err: unknown) => { failure ??= err; };
+  blob.on('error', (err: Error) => fail(withSource(err, source)));
+
+  let compressedBytes = 0;
+  const counted = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      compressedBytes += chunk.length;
+      options.onProgress?.(compressedBytes);
+      done(null, chunk);
+    },
+  });
+  pipeCallback(blob, counted, () => {}); // failures are reported through `fail`
+  const { stream: decoded, compression } = await decompress(counted);
+  decoded.on('error', (err) => fail(corrupt(source, compression, err)));
+
+  const hash = createHash('sha256');
+  const hashing = new Transform({
+    // Lets decompression (in the thread pool) run up to 1 MiB ahead while this thread
+    // writes a burst of small files: the two overlap instead of taking turns.
+    highWaterMark: 1 << 20,
+    transform(chunk: Buffer, _encoding, done) {
+      try {
+        // Counted before it is parsed: a bomb stops here, after maxBytes, not at the end.
+        meter.addBytes(chunk.length);
+      } catch (err) {
+        done(err as Error);
+        return;
+      }
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  hashing.on('error', fail);
+  const extract = tarExtract();
+  extract.on('error', (err: Error) => fail(invalidTar(source, err)));
+  const feeding = pipeline(decoded, hashing, extract);
+  feeding.catch(() => {}); // its failure is reported through `fail`, and awaited below
+
+  try {
+    for await (const entry of extract) {
+      meter.addEntry();
+      try {
+        await writer.apply(entry.header, entry);
+      } catch (err) {
+        throw withEntry(err, source, entry.header.name);
+      }
+      entry.resume(); // whatever an entry carries that we did not write (links, whiteouts) is skipped
+    }
+    await feeding;
+  } catch (err) {
+    fail(err);
+    for (const stream of [blob, counted, decoded, hashing]) stream.destroy();
+    extract.destroy();
+    await feeding.catch(() => {});
+  }
+  if (failure !== undefined) throw failure;
+  return { diffId: digestFromHex(hash.digest('hex')), entries: meter.entries };
+}
+
+/**
+ * The last pass over the new layer, deepest first, discovering paths by readdir and
+ * never following a symlink: in the overlay format, whiteouts inside a directory
+ * this layer made opaque are removed (the kernel would list them in readdir); then
+ * each directory gets its real mode and mtime, after its children are done, so
+ * creating them could not disturb either and a 000 directory stayed enterable.
+ * Synchronous calls, like every per-entry call of the unpack (safe-fs.ts says why).
+ */
+async function settleDirectories(writer: LayerWriter, rel: string): Promise<void> {
+  const abs = writer.tree.abs(rel);
+  const tidy = writer.opaqueDirs.has(rel) && await isOpaqueDir(abs, writer.format);
+  for (const entry of fsSync.readdirSync(abs, { withFileTypes: true })) {
+    const child = joinRel(rel, entry.name);
+    if (entry.isDirectory()) await settleDirectories(writer, child);
+    else if (tidy && entry.isCharacterDevice()) {
+      const st = writer.tree.lstat(child);
+      if (st && whiteoutTarget(entry.name, st, writer.format) !== null) await writer.tree.remove(child, st);
+    }
+  }
+  const meta = writer.dirs.get(rel);
+  if (meta === undefined) return;
+  fsSync.chmodSync(abs, meta.mode);
+  if (meta.mtime !== null) fsSync.utimesSync(abs, meta.mtime, meta.mtime);
+}
+
+/**
+ * containerd's commit protocol for directories: the record goes in first, the rename
+ * makes the layer visible. If the chainID is already there (another process unpacked
+ * the same layer), ours is dropped and theirs returned: same chainID, same content.
+ */
+async function commitLayer(store: Store, temp: string, record: LayerRecord): Promise<LayerRecord> {
+  const target = store.paths.layerDir(record.chainId);
+  try {
+    await writeJsonAtomic(path.join(temp, 'layer.json'), record);
+    await fs.rename(temp, target);
+  } catch (err) {
+    await removeTree(temp);
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOTEMPTY' || code === 'EEXIST') return readLayerRecord(store, record.chainId);
+    throw err;
+  }
+  // After the rename there is nothing to roll back: a failed fsync is reported, not thrown.
+  await fsyncDir(store.paths.layersDir).catch((err: Error) => process.emitWarning(`${store.paths.layersDir}: fsync failed: ${err.message}`));
+  return record;
+}
+
+export async function layerExists(store: Store, chainId: string): Promise<boolean> {
+  try {
+    await fs.access(store.paths.layerRecord(chainId));
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
+  }
+}
+
+export async function readLayerRecord(store: Store, chainId: string): Promise<LayerRecord> {
+  const file = store.paths.layerRecord(chainId);
+  const raw = await readJsonRecord(file, { optional: true }) as Partial<LayerRecord> | null;
+  if (raw === null) throw new StrataError('ENOTFOUND', `layer ${chainId} is not in the store`, { path: chainId });
+  if (typeof raw !== 'object' || raw.chainId !== chainId || typeof raw.diffId !== 'string' || typeof raw.size !== 'number' ||
+      typeof raw.unapplied !== 'object' || raw.unapplied === null) {
+    throw new StrataError('EBADRECORD', `${file}: not a layer record for ${chainId}`, { path: file });
+  }
+  return raw as LayerRecord;
+}
+
+function corrupt(source: string, compression: Compression, err: Error): unknown {
+  if (isStrataError(err)) return err;
+  const what = compression === 'none' ? 'layer stream' : `${compression} data`;
+  return new StrataError('EINVALIDARCHIVE', `${source}: corrupt or truncated ${what} (${err.message})`, { path: source, cause: err });
+}
+
+function invalidTar(source: string, err: Error): unknown {
+  if (isStrataError(err)) return err;
+  return new StrataError('EINVALIDARCHIVE', `${source}: not a valid tar stream (${err.message})`, { path: source, cause: err });
+}
+
+/** File-system failures keep their errno code but say which layer and entry they hit. */
+function withEntry(err: unknown, source: string, entry: string): unknown {
+  return withSource(err, source, `entry ${JSON.stringify(entry)}: `);
+}
+
+function withSource(err: unknown, source: string, what = ''): unknown {
+  if (!isStrataError(err) && err instanceof Error && !err.message.startsWith(source)) {
+    err.message = `${source}: ${what}${err.message}`;
+  }
+  return err;
+}

@@ -1,0 +1,121 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { fsError, isFsError } from '../errors.js';
+import type { Context } from './options.js';
+import { onHost } from './host.js';
+import { resolveExisting, resolvePath } from './walk-path.js';
+import { ensureWritable } from './copy-up.js';
+import { assertCreatableName, assertWritable, placeNew } from './upper.js';
+import { statEntry } from './stat.js';
+
+export type WriteData = string | Uint8Array | AsyncIterable<string | Uint8Array>;
+
+/**
+ * open(O_WRONLY|O_CREAT|O_TRUNC or O_APPEND) + write: follows a final symlink (a
+ * dangling one creates its target, inside the root), copies a lower file up first
+ * — all of it for an append, only its metadata when it is about to be truncated.
+ */
+export async function writeData(ctx: Context, cpath: string, data: WriteData, append: boolean, mode = 0o666): Promise<void> {
+  const syscall = 'open';
+  const r = await resolvePath(ctx, cpath, true, syscall);
+  if (r.entry !== null) {
+    if (r.entry.type === 'dir') throw fsError('EISDIR', syscall, cpath);
+    assertWritable(ctx, r.entry, syscall, cpath);
+    if (r.entry.type !== 'file') throw fsError('EINVAL', syscall, cpath, 'not a regular file');
+    const host = await ensureWritable(ctx, r.entry, syscall, cpath, { truncate: !append });
+    await onHost(writeInto(host, append ? 'a' : 'w', data), 'write', cpath);
+    return;
+  }
+  assertWritable(ctx, r.parent, syscall, cpath);
+  assertCreatableName(ctx, r.name, syscall, cpath);
+  const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
+  const what = { kind: 'file' as const, mode: mode & ~ctx.umask & 0o7777 };
+  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => writeInto(host, 'wx', data)), 'write', cpath);
+}
+
+async function writeInto(host: string, flag: 'w' | 'a' | 'wx', data: WriteData): Promise<void> {
+  const handle = await fs.open(host, flag, 0o600);
+  try {
+    if (typeof data === 'string' || data instanceof Uint8Array) {
+      await handle.writeFile(data);
+    } else {
+      // Streams are written chunk by chunk: a file is never held in memory whole.
+      for await (const chunk of data) await handle.writeFile(chunk);
+    }
+  } finally {
+    await handle.close();
+  }
+}
+
+/** mkdir(2): never follows a final symlink (EEXIST); over a whiteout the new directory is opaque. */
+export async function mkdirOne(ctx: Context, cpath: string, mode = 0o777): Promise<void> {
+  const syscall = 'mkdir';
+  const r = await resolvePath(ctx, cpath, false, syscall);
+  if (r.entry !== null) throw fsError('EEXIST', syscall, cpath);
+  assertWritable(ctx, r.parent, syscall, cpath);
+  assertCreatableName(ctx, r.name, syscall, cpath);
+  const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
+  // mkdir(2) keeps only the permission and sticky bits of the mode it is given.
+  const what = { kind: 'dir' as const, mode: mode & ~ctx.umask & 0o1777 };
+  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => fs.mkdir(host, { mode: 0o700 })), syscall, cpath);
+}
+
+/**
+ * `mkdir -p` exactly as Node's fs.mkdir({recursive: true}) does it (MKDirp in
+ * node_file.cc), so callers see the codes they know: a file in the way is ENOTDIR
+ * below it and EEXIST at the end. Returns the first directory created.
+ */
+export async function mkdirRecursive(ctx: Context, cpath: string, mode = 0o777): Promise<string | undefined> {
+  // The path as given, like Node: `/file/../d` must meet the file (ENOTDIR), not be tidied away.
+  const pending = [cpath.length > 1 ? cpath.replace(/\/+$/, '') : cpath];
+  let first: string | undefined;
+  while (pending.length > 0) {
+    const next = pending.pop()!;
+    try {
+      await mkdirOne(ctx, next, mode);
+      first ??= next;
+      continue;
+    } catch (err) {
+      if (!isFsError(err)) throw err;
+      if (['EACCES', 'ENOSPC', 'ENOTDIR', 'EPERM'].includes(err.code)) throw err;
+      if (err.code === 'ENOENT') {
+        const parent = path.posix.dirname(next);
+        if (parent === next) throw fsError('EEXIST', 'mkdir', cpath);
+        pending.push(next, parent);
+        continue;
+      }
+      // EEXIST and everything else: fine if a directory is there (following symlinks).
+      const r = await resolveExisting(ctx, next, true, 'stat');
+      const st = await statEntry(ctx, r.entry);
+      if (st.type !== 'dir') throw fsError(err.code === 'EEXIST' && pending.length > 0 ? 'ENOTDIR' : 'EEXIST', 'mkdir', cpath);
+    }
+  }
+  return first;
+}
+
+/** symlink(2): the target is stored exactly as given, never resolved. */
+export async function symlink(ctx: Context, target: string, cpath: string): Promise<void> {
+  const syscall = 'symlink';
+  if (target === '') throw fsError('ENOENT', syscall, cpath);
+  const r = await resolvePath(ctx, cpath, false, syscall);
+  if (r.entry !== null) throw fsError('EEXIST', syscall, cpath);
+  assertWritable(ctx, r.parent, syscall, cpath);
+  assertCreatableName(ctx, r.name, syscall, cpath);
+  const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
+  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, { kind: 'symlink' }, (host) => fs.symlink(target, host)), syscall, cpath);
+}
+
+/** link(2): does not follow a final symlink; a lower file is copied up and linked in the upper (ovl_link). */
+export async function link(ctx: Context, existing: string, cpath: string): Promise<void> {
+  const syscall = 'link';
+  const src = await resolveExisting(ctx, existing, false, syscall);
+  const r = await resolvePath(ctx, cpath, false, syscall);
+  if (r.entry !== null) throw fsError('EEXIST', syscall, cpath);
+  assertWritable(ctx, r.parent, syscall, cpath);
+  if (src.entry.mount !== r.parent.mount) throw fsError('EXDEV', syscall, cpath);
+  if (src.entry.type === 'dir') throw fsError('EPERM', syscall, existing);
+  assertCreatableName(ctx, r.name, syscall, cpath);
+  const srcHost = await ensureWritable(ctx, src.entry, syscall, existing);
+  const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
+  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, { kind: 'link' }, (host) => fs.link(srcHost, host)), syscall, cpath);
+}

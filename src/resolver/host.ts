@@ -1,0 +1,26 @@
+import fs from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { fsError, isFsError } from '../errors.js';
+
+/**
+ * Runs a call on a host path and re-labels its error with the *container* path:
+ * users and callers must never see where a layer lives on this machine.
+ */
+export async function onHost<T>(call: Promise<T>, syscall: string, containerPath: string): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    if (isFsError(err)) throw fsError(err.code, syscall, containerPath);
+    throw err;
+  }
+}
+
+/** lstat that answers null for "nothing there" (ENOENT, or ENOTDIR for a path under a file). */
+export async function lstatOrNull(hostPath: string): Promise<Stats | null> {
+  try {
+    return await fs.lstat(hostPath);
+  } catch (err) {
+    if (isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR')) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,113 @@
+import path from 'node:path';
+import type { LayerRecord } from '../layer/record.js';
+import type { WhiteoutFormat } from '../store/whiteout-probe.js';
+import { StrataError } from '../errors.js';
+
+/** What a rootless unpack could not apply to one layer (layer.json `unapplied`). */
+export type LayerMetadata = LayerRecord['unapplied'];
+
+/** A --tmpfs, -v or bind mount: a container path served by a plain host path. */
+export interface ResolverMount {
+  /** Absolute container path, e.g. `/data`. */
+  path: string;
+  /** Host directory (or file) that serves it; its content is never whiteout-decoded. */
+  source: string;
+  readOnly: boolean;
+}
+
+export interface ResolverOptions {
+  /** Read-only layer directories, TOP layer first, as overlayfs `lowerdir=`. */
+  lowerDirs: string[];
+  /** The writable layer; absent = a read-only view of the lowers (image view). */
+  upperDir?: string;
+  /**
+   * Scratch space on the same filesystem as upperDir (overlayfs' workdir). Copy-ups,
+   * whiteouts over existing entries and directory removals are prepared here and
+   * renamed into place, so a crash never leaves a half-copied file in the upper.
+   * Without it the scratch entries are made next to their target.
+   */
+  workDir?: string;
+  /** The store's whiteout encoding; applies to upper and lowers alike. */
+  format: WhiteoutFormat;
+  /** Every change fails with EROFS (`docker run --read-only`). */
+  readOnly?: boolean;
+  /** Resolved before the layers; each obeys its own readOnly. */
+  mounts?: ResolverMount[];
+  /** Per lower dir, same order as lowerDirs: ownership and devices a rootless unpack recorded. */
+  lowerMetadata?: (LayerMetadata | undefined)[];
+  /** Ownership that was not recorded is reported as 0:0 (the container's root), as rootless Docker shows it. */
+  rootless?: boolean;
+  /** Applied to the mode of every created file and directory, as the kernel applies a process umask. Default 0o022. */
+  umask?: number;
+}
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
+
+/** Which layer served an entry: the upper, a lower (index into lowerDirs), or a mount. */
+export type LayerId = 'upper' | number | 'mount';
+
+export interface ResolverStats {
+  type: EntryType;
+  /** Permission bits including setuid, setgid and sticky (st_mode & 0o7777). */
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  atimeMs: number;
+  mtimeMs: number;
+  ctimeMs: number;
+  /** 1 for a directory merged from more than one layer, as overlayfs reports it. */
+  nlink: number;
+  rdev: number;
+  ino: number;
+  blocks: number;
+  layer: LayerId;
+  /** The host file that holds this entry (for du and export; never shown in errors). */
+  hostPath: string | null;
+}
+
+export interface ResolverDirent {
+  name: string;
+  type: EntryType;
+}
+
+/** Resolver options after validation, with every default applied in one place. */
+export interface Context {
+  lowers: string[];
+  upper: string | null;
+  work: string | null;
+  format: WhiteoutFormat;
+  readOnly: boolean;
+  mounts: ResolverMount[];
+  lowerMetadata: (LayerMetadata | undefined)[];
+  rootless: boolean;
+  /** Ownership is copied on copy-up and chown is real: root and not rootless. */
+  ownsFiles: boolean;
+  umask: number;
+}
+
+export function makeContext(o: ResolverOptions): Context {
+  for (const dir of [...o.lowerDirs, o.upperDir, o.workDir]) {
+    if (dir !== undefined && !path.isAbsolute(dir)) throw new StrataError('EUSAGE', `resolver: layer directories must be absolute paths: ${dir}`, { path: dir });
+  }
+  const mounts = (o.mounts ?? []).map((m) => ({ ...m, path: normalizeMountPath(m.path) }));
+  const rootless = o.rootless ?? false;
+  return {
+    lowers: [...o.lowerDirs],
+    upper: o.upperDir ?? null,
+    work: o.workDir ?? null,
+    format: o.format,
+    readOnly: o.readOnly ?? false,
+    mounts,
+    lowerMetadata: o.lowerMetadata ?? [],
+    rootless,
+    ownsFiles: !rootless && process.getuid?.() === 0,
+    umask: o.umask ?? 0o022,
+  };
+}
+
+function normalizeMountPath(p: string): string {
+  if (!p.startsWith('/')) throw new StrataError('EUSAGE', `resolver: mount paths must be absolute container paths: ${p}`, { path: p });
+  const n = path.posix.normalize(p);
+  return n.length > 1 ? n.replace(/\/+$/, '') : n;
+}

@@ -1,0 +1,157 @@
+import type { Readable } from 'node:stream';
+import { makeContext, type Context, type ResolverDirent, type ResolverOptions, type ResolverStats } from './options.js';
+import { childPath, lookupChild, type Entry } from './lookup.js';
+import { listDir } from './readdir.js';
+import { statEntry } from './stat.js';
+import { resolveExisting } from './walk-path.js';
+import { fsError } from '../errors.js';
+import * as read from './read.js';
+import * as create from './create.js';
+import * as remove from './remove.js';
+import * as attrs from './attrs.js';
+import { rename } from './rename.js';
+
+export interface WalkEntry {
+  /** Container path, below the walked root as the caller named it. */
+  path: string;
+  stats: ResolverStats;
+}
+
+/**
+ * The merged view of one upper directory over read-only lower directories, served
+ * the way Linux overlayfs serves it (DESIGN.md "Resolver rules"), with the names and
+ * error codes of node:fs. Container paths are absolute POSIX paths; symlinks resolve
+ * inside the container root. Changes are applied one at a time (a copy-up must not
+ * race another change of the same file); reads never wait.
+ */
+export class Resolver {
+  readonly #ctx: Context;
+  #changes: Promise<unknown> = Promise.resolve();
+
+  constructor(options: ResolverOptions) {
+    this.#ctx = makeContext(options);
+  }
+
+  /** Runs one change after the previous ones finished, whatever their outcome. */
+  #change<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#changes.then(work, work);
+    this.#changes = next.catch(() => undefined);
+    return next;
+  }
+
+  async lstat(path: string): Promise<ResolverStats> {
+    return statEntry(this.#ctx, (await resolveExisting(this.#ctx, path, false, 'lstat')).entry);
+  }
+
+  async stat(path: string): Promise<ResolverStats> {
+    return statEntry(this.#ctx, (await resolveExisting(this.#ctx, path, true, 'stat')).entry);
+  }
+
+  async exists(path: string): Promise<boolean> {
+    return this.stat(path).then(() => true, () => false);
+  }
+
+  readdir(path: string, options: { withFileTypes: true }): Promise<ResolverDirent[]>;
+  readdir(path: string, options?: { withFileTypes?: false }): Promise<string[]>;
+  async readdir(path: string, options: { withFileTypes?: boolean } = {}): Promise<string[] | ResolverDirent[]> {
+    const entries = await read.readdir(this.#ctx, path);
+    return options.withFileTypes ? entries : entries.map((d) => d.name);
+  }
+
+  readFile(path: string): Promise<Buffer>;
+  readFile(path: string, encoding: BufferEncoding): Promise<string>;
+  async readFile(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
+    const data = await read.readFile(this.#ctx, path);
+    return encoding === undefined ? data : data.toString(encoding);
+  }
+
+  createReadStream(path: string, options?: read.ReadStreamOptions): Promise<Readable> {
+    return read.createReadStream(this.#ctx, path, options);
+  }
+
+  readlink(path: string): Promise<string> {
+    return read.readlink(this.#ctx, path);
+  }
+
+  realpath(path: string): Promise<string> {
+    return read.realpath(this.#ctx, path);
+  }
+
+  writeFile(path: string, data: create.WriteData, options: { mode?: number } = {}): Promise<void> {
+    return this.#change(() => create.writeData(this.#ctx, path, data, false, options.mode));
+  }
+
+  appendFile(path: string, data: create.WriteData, options: { mode?: number } = {}): Promise<void> {
+    return this.#change(() => create.writeData(this.#ctx, path, data, true, options.mode));
+  }
+
+  truncate(path: string, len = 0): Promise<void> {
+    return this.#change(() => attrs.truncate(this.#ctx, path, len));
+  }
+
+  /** As fs.mkdir: with `recursive`, resolves to the first directory created (or undefined). */
+  mkdir(path: string, options: { recursive?: boolean; mode?: number } = {}): Promise<string | undefined> {
+    return this.#change(async () => {
+      if (options.recursive) return create.mkdirRecursive(this.#ctx, path, options.mode);
+      await create.mkdirOne(this.#ctx, path, options.mode);
+      return undefined;
+    });
+  }
+
+  unlink(path: string): Promise<void> {
+    return this.#change(() => remove.unlink(this.#ctx, path));
+  }
+
+  rmdir(path: string): Promise<void> {
+    return this.#change(() => remove.rmdir(this.#ctx, path));
+  }
+
+  rm(path: string, options: remove.RmOptions = {}): Promise<void> {
+    return this.#change(() => remove.rm(this.#ctx, path, options));
+  }
+
+  rename(from: string, to: string): Promise<void> {
+    return this.#change(() => rename(this.#ctx, from, to));
+  }
+
+  symlink(target: string, path: string): Promise<void> {
+    return this.#change(() => create.symlink(this.#ctx, target, path));
+  }
+
+  link(existing: string, newPath: string): Promise<void> {
+    return this.#change(() => create.link(this.#ctx, existing, newPath));
+  }
+
+  chmod(path: string, mode: number): Promise<void> {
+    return this.#change(() => attrs.chmod(this.#ctx, path, mode));
+  }
+
+  chown(path: string, uid: number, gid: number): Promise<void> {
+    return this.#change(() => attrs.chown(this.#ctx, path, uid, gid));
+  }
+
+  utimes(path: string, atime: attrs.TimeLike, mtime: attrs.TimeLike): Promise<void> {
+    return this.#change(() => attrs.utimes(this.#ctx, path, atime, mtime));
+  }
+
+  /**
+   * Every entry below `root` (following `root` itself if it is a symlink, nothing
+   * else), depth first, names in code-point order: the merged tree for export, diff
+   * and du, without re-walking each path from the root.
+   */
+  async *walk(root = '/'): AsyncGenerator<WalkEntry> {
+    const r = await resolveExisting(this.#ctx, root, true, 'scandir');
+    if (r.entry.type !== 'dir') throw fsError('ENOTDIR', 'scandir', root);
+    yield* this.#walkDir(r.entry, root === '/' ? '' : root.replace(/\/+$/, ''));
+  }
+
+  async *#walkDir(dir: Entry, prefix: string): AsyncGenerator<WalkEntry> {
+    for (const [name] of await listDir(this.#ctx, dir)) {
+      const { entry } = await lookupChild(this.#ctx, dir, name);
+      if (entry === null) continue; // removed while we walked
+      const path = prefix === '' ? childPath('/', name) : `${prefix}/${name}`;
+      yield { path, stats: await statEntry(this.#ctx, entry) };
+      if (entry.type === 'dir') yield* this.#walkDir(entry, path);
+    }
+  }
+}
