@@ -1,0 +1,31 @@
+/**
+ * strata as a library: everything the CLI does, without the CLI. Named re-exports only.
+ */
+export { StrataError, isStrataError, fsError, isFsError, type StrataErrorCode, type FsError } from './errors.js';
+export { openStore, defaultRoot, type Store, type StoreInfo, type OpenStoreOptions } from './store/root.js';
+export type { WhiteoutFormat } from './store/whiteout-probe.js';
+export { loadImages, type LoadOptions, type LoadEvent, type LoadedImage, type ArchiveInput } from './image/load.js';
+export { listImages, type ImageSummary } from './image/list.js';
+export { findImage } from './image/lookup.js';
+export { inspectImage, imageHistory } from './image/inspect.js';
+export { imageView } from './image/view.js';
+export { tagImage } from './image/tag.js';
+export { removeImage, type RemoveEvent } from './image/remove.js';
+export type { ImageRecord, ImageLayer } from './image/record.js';
+export { createContainer, type CreateOptions } from './container/create.js';
+export { findContainer } from './container/lookup.js';
+export { inspectContainer } from './container/inspect.js';
+export { startContainer, stopContainer, restartContainer, removeContainer } from './container/lifecycle.js';
+export { containerView } from './container/view.js';
+export { containerChanges, type Change } from './container/diff.js';
+export { parseVolumeFlag, parseTmpfsFlag } from './container/mount-spec.js';
+export { listContainerRecords, type ContainerRecord, type MountSpec } from './container/record.js';
+export { ensureVolume, listVolumes, removeVolume, pruneVolumes } from './volume/volume.js';
+export { Resolver } from './resolver/resolver.js';
+export type { ResolverOptions, ResolverStats } from './resolver/options.js';
+export { diskUsage, type DiskUsage } from './usage/df.js';
+export { containerUsage, type ContainerUsage } from './usage/container-usage.js';
+export { imageBreakdown, containerBreakdown } from './usage/layer-breakdown.js';
+export { collectGarbage, type GcReport } from './gc/sweep.js';
+export { pruneContainers, pruneImages } from './gc/prune.js';
+export { checkStore, type CheckReport, type Problem } from './check/check.js';
