@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { fsError, isFsError } from '../errors.js';
 import type { Context } from './options.js';
 import { onHost } from './host.js';
@@ -17,7 +16,9 @@ export type WriteData = string | Uint8Array | AsyncIterable<string | Uint8Array>
  */
 export async function writeData(ctx: Context, cpath: string, data: WriteData, append: boolean, mode = 0o666): Promise<void> {
   const syscall = 'open';
-  const r = await resolvePath(ctx, cpath, true, syscall);
+  // open(O_CREAT) of `name/` is EISDIR whatever is there, before the name is looked at (open_last_lookups).
+  const r = await resolvePath(ctx, cpath, !/[^/]\/+$/.test(cpath), syscall, 'name');
+  if (r.trailingSlash) throw fsError('EISDIR', syscall, cpath);
   if (r.entry !== null) {
     if (r.entry.type === 'dir') throw fsError('EISDIR', syscall, cpath);
     assertWritable(ctx, r.entry, syscall, cpath);
@@ -50,7 +51,7 @@ async function writeInto(host: string, flag: 'w' | 'a' | 'wx', data: WriteData):
 /** mkdir(2): never follows a final symlink (EEXIST); over a whiteout the new directory is opaque. */
 export async function mkdirOne(ctx: Context, cpath: string, mode = 0o777): Promise<void> {
   const syscall = 'mkdir';
-  const r = await resolvePath(ctx, cpath, false, syscall);
+  const r = await resolvePath(ctx, cpath, false, syscall, 'name');
   if (r.entry !== null) throw fsError('EEXIST', syscall, cpath);
   assertWritable(ctx, r.parent, syscall, cpath);
   assertCreatableName(ctx, r.name, syscall, cpath);
@@ -66,8 +67,9 @@ export async function mkdirOne(ctx: Context, cpath: string, mode = 0o777): Promi
  * below it and EEXIST at the end. Returns the first directory created.
  */
 export async function mkdirRecursive(ctx: Context, cpath: string, mode = 0o777): Promise<string | undefined> {
-  // The path as given, like Node: `/file/../d` must meet the file (ENOTDIR), not be tidied away.
-  const pending = [cpath.length > 1 ? cpath.replace(/\/+$/, '') : cpath];
+  // The path exactly as given, like Node: `/file/../d` must meet the file (ENOTDIR)
+  // and `link/` must follow the link, not be tidied away.
+  const pending = [cpath];
   let first: string | undefined;
   while (pending.length > 0) {
     const next = pending.pop()!;
@@ -79,7 +81,7 @@ export async function mkdirRecursive(ctx: Context, cpath: string, mode = 0o777):
       if (!isFsError(err)) throw err;
       if (['EACCES', 'ENOSPC', 'ENOTDIR', 'EPERM'].includes(err.code)) throw err;
       if (err.code === 'ENOENT') {
-        const parent = path.posix.dirname(next);
+        const parent = nodeDirname(next);
         if (parent === next) throw fsError('EEXIST', 'mkdir', cpath);
         pending.push(next, parent);
         continue;
@@ -93,12 +95,19 @@ export async function mkdirRecursive(ctx: Context, cpath: string, mode = 0o777):
   return first;
 }
 
+/** MKDirp's parent: everything before the last `/` (so `/e//a` → `/e/`, `/f/g/` → `/f/g`). */
+function nodeDirname(p: string): string {
+  const slash = p.lastIndexOf('/');
+  return slash < 0 ? p : p.slice(0, slash);
+}
+
 /** symlink(2): the target is stored exactly as given, never resolved. */
 export async function symlink(ctx: Context, target: string, cpath: string): Promise<void> {
   const syscall = 'symlink';
   if (target === '') throw fsError('ENOENT', syscall, cpath);
-  const r = await resolvePath(ctx, cpath, false, syscall);
+  const r = await resolvePath(ctx, cpath, false, syscall, 'name');
   if (r.entry !== null) throw fsError('EEXIST', syscall, cpath);
+  if (r.trailingSlash) throw fsError('ENOENT', syscall, cpath);
   assertWritable(ctx, r.parent, syscall, cpath);
   assertCreatableName(ctx, r.name, syscall, cpath);
   const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
@@ -109,8 +118,9 @@ export async function symlink(ctx: Context, target: string, cpath: string): Prom
 export async function link(ctx: Context, existing: string, cpath: string): Promise<void> {
   const syscall = 'link';
   const src = await resolveExisting(ctx, existing, false, syscall);
-  const r = await resolvePath(ctx, cpath, false, syscall);
+  const r = await resolvePath(ctx, cpath, false, syscall, 'name');
   if (r.entry !== null) throw fsError('EEXIST', syscall, cpath);
+  if (r.trailingSlash) throw fsError('ENOENT', syscall, cpath);
   assertWritable(ctx, r.parent, syscall, cpath);
   if (src.entry.mount !== r.parent.mount) throw fsError('EXDEV', syscall, cpath);
   if (src.entry.type === 'dir') throw fsError('EPERM', syscall, existing);

@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { fsError, isFsError } from '../errors.js';
 import type { Context } from './options.js';
 import { onHost } from './host.js';
@@ -13,11 +12,12 @@ import { assertWritable, discardDir, putWhiteout } from './upper.js';
 export async function unlink(ctx: Context, cpath: string): Promise<void> {
   const syscall = 'unlink';
   if (['.', '..', '/'].includes(lastComponent(cpath))) throw fsError('EISDIR', syscall, cpath);
-  const r = await resolvePath(ctx, cpath, false, syscall);
+  const r = await resolvePath(ctx, cpath, false, syscall, 'name');
   // mnt_want_write comes before the final lookup: a read-only view says EROFS even for a missing name.
   assertWritable(ctx, r.parent, syscall, cpath);
   if (r.entry === null) throw fsError('ENOENT', syscall, cpath);
   if (r.entry.type === 'dir') throw fsError('EISDIR', syscall, cpath);
+  if (r.trailingSlash) throw fsError('ENOTDIR', syscall, cpath);
   if (mountPointAt(ctx, r.path)) throw fsError('EBUSY', syscall, cpath);
   await removeEntry(ctx, r.parent, r.entry, syscall, cpath);
 }
@@ -29,7 +29,7 @@ export async function rmdir(ctx: Context, cpath: string): Promise<void> {
   if (last === '.') throw fsError('EINVAL', syscall, cpath);
   if (last === '..') throw fsError('ENOTEMPTY', syscall, cpath);
   if (last === '/') throw fsError('EBUSY', syscall, cpath);
-  const r = await resolvePath(ctx, cpath, false, syscall);
+  const r = await resolvePath(ctx, cpath, false, syscall, 'name');
   assertWritable(ctx, r.parent, syscall, cpath);
   if (r.entry === null) throw fsError('ENOENT', syscall, cpath);
   if (r.entry.type !== 'dir') throw fsError('ENOTDIR', syscall, cpath);
@@ -75,8 +75,11 @@ export async function rm(ctx: Context, cpath: string, opts: RmOptions): Promise<
   }
   if (r.entry.type !== 'dir') return unlink(ctx, cpath);
   if (!opts.recursive) throw fsError('EISDIR', 'rm', cpath, 'Path is a directory');
+  // Children by plain concatenation: path.join would fold `link/..` lexically and
+  // name another directory than the one just listed.
+  const base = cpath.endsWith('/') ? cpath : `${cpath}/`;
   for (const [name] of await listDir(ctx, r.entry)) {
-    await rm(ctx, path.posix.join(cpath, name), { recursive: true });
+    await rm(ctx, `${base}${name}`, { recursive: true });
   }
   await rmdir(ctx, cpath);
 }

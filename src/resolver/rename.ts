@@ -19,12 +19,13 @@ import { assertCreatableName, assertWritable, discardDir, putWhiteout } from './
  */
 export async function rename(ctx: Context, from: string, to: string): Promise<void> {
   const syscall = 'rename';
-  const src = await resolvePath(ctx, from, false, syscall);
-  const dst = await resolvePath(ctx, to, false, syscall);
+  const src = await resolvePath(ctx, from, false, syscall, 'name');
+  const dst = await resolvePath(ctx, to, false, syscall, 'name');
   if (src.parent.mount !== dst.parent.mount) throw fsError('EXDEV', syscall, to);
   if (!isPlainName(from) || !isPlainName(to)) throw fsError('EBUSY', syscall, from);
   assertWritable(ctx, src.parent, syscall, from);
   if (src.entry === null) throw fsError('ENOENT', syscall, from);
+  if (src.entry.type !== 'dir' && (src.trailingSlash || dst.trailingSlash)) throw fsError('ENOTDIR', syscall, from);
   if (isWithin(dst.parent.path, src.path)) throw fsError('EINVAL', syscall, from);
   if (isWithin(src.parent.path, dst.path)) throw fsError('ENOTEMPTY', syscall, to);
   if (sameInode(src, dst)) return;

@@ -18,7 +18,18 @@ export interface Resolved {
   upperWhiteout: boolean;
   /** Canonical container path of the final component. */
   path: string;
+  /** The caller wrote `name/`: the call must be about a directory (see resolvePath). */
+  trailingSlash: boolean;
 }
+
+/**
+ * How the final component is taken. `lookup` (stat, open, readlink…): a trailing
+ * slash follows a final symlink and demands a directory (ENOTDIR), as the kernel's
+ * lookup_last does. `name` (unlink, rmdir, rename, mkdir, the new name of symlink and
+ * link, O_CREAT): the name itself, never followed; the call decides what a trailing
+ * slash means.
+ */
+export type LastComponent = 'lookup' | 'name';
 
 /** Splits a container path into components; `.` and empty components vanish, `..` stays for the walk. */
 export function splitPath(cpath: string, syscall: string): string[] {
@@ -42,7 +53,17 @@ export function lastComponent(cpath: string): string {
  * each lstat'ed as a real directory before anything is joined below it, and a
  * symlink is read and re-resolved here, never followed by the host.
  */
-export async function resolvePath(ctx: Context, cpath: string, follow: boolean, syscall: string): Promise<Resolved> {
+export async function resolvePath(
+  ctx: Context, cpath: string, follow: boolean, syscall: string, last: LastComponent = 'lookup',
+): Promise<Resolved> {
+  const trailingSlash = /[^/]\/+$/.test(cpath);
+  const r = await walk(ctx, cpath, follow || (trailingSlash && last === 'lookup'), syscall);
+  r.trailingSlash = trailingSlash;
+  if (trailingSlash && last === 'lookup' && r.entry !== null && r.entry.type !== 'dir') throw fsError('ENOTDIR', syscall, cpath);
+  return r;
+}
+
+async function walk(ctx: Context, cpath: string, follow: boolean, syscall: string): Promise<Resolved> {
   const root = await rootEntry(ctx);
   let dirs: Entry[] = [root];
   let queue = splitPath(cpath, syscall);
@@ -57,7 +78,7 @@ export async function resolvePath(ctx: Context, cpath: string, follow: boolean, 
     const dir = dirs[dirs.length - 1]!;
     const { entry, upperWhiteout } = await lookupChild(ctx, dir, name);
     if (entry === null) {
-      if (last) return { parent: dir, name, entry: null, upperWhiteout, path: childPath(dir.path, name) };
+      if (last) return { parent: dir, name, entry: null, upperWhiteout, path: childPath(dir.path, name), trailingSlash: false };
       throw fsError('ENOENT', syscall, cpath);
     }
     if (entry.type === 'symlink' && (!last || follow)) {
@@ -68,13 +89,13 @@ export async function resolvePath(ctx: Context, cpath: string, follow: boolean, 
       queue = [...splitPath(target, syscall), ...queue];
       continue;
     }
-    if (last) return { parent: dir, name, entry, upperWhiteout, path: entry.path };
+    if (last) return { parent: dir, name, entry, upperWhiteout, path: entry.path, trailingSlash: false };
     if (entry.type !== 'dir') throw fsError('ENOTDIR', syscall, cpath);
     dirs.push(entry);
   }
   // The walk ended on a directory already entered: the root, a `..`, or a symlink to one.
   const at = dirs[dirs.length - 1]!;
-  return { parent: at.parent ?? at, name: at.name, entry: at, upperWhiteout: false, path: at.path };
+  return { parent: at.parent ?? at, name: at.name, entry: at, upperWhiteout: false, path: at.path, trailingSlash: false };
 }
 
 /** resolvePath for calls that need an existing entry. */

@@ -193,7 +193,7 @@ def mkdirp(p, mode):
             if e.errno in (errno.EACCES, errno.ENOSPC, errno.ENOTDIR, errno.EPERM):
                 raise
             if e.errno == errno.ENOENT:
-                parent = os.path.dirname(nxt)
+                parent = nxt[:nxt.rfind('/')] if '/' in nxt else nxt
                 if parent == nxt:
                     raise OSError(errno.EEXIST, 'exists')
                 pending += [nxt, parent]
@@ -247,7 +247,7 @@ def rm(p, recursive, force):
     if not recursive:
         raise OSError(errno.EISDIR, 'is a dir')
     for name in sorted(os.listdir(p)):
-        rm(os.path.join(p, name), True, False)
+        rm(p + name if p.endswith('/') else p + '/' + name, True, False)
     os.rmdir(p)
 
 OPS = {

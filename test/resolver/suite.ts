@@ -687,6 +687,20 @@ export const SUITE_CASES: SuiteCase[] = [
     ],
     tree: { '/d': 'dir', '/f': 'file x', '/l': 'symlink f', '/l2': 'symlink f' },
   },
+  {
+    name: 'a trailing slash asks for a directory, with each call\'s own code',
+    lowers: [[d('/d'), f('/d/x'), f('/f', 'x'), ln('/ld', 'd'), ln('/lf', 'f'), ln('/loop', 'loop')]],
+    steps: [
+      [o.lstat('/ld/'), v({ type: 'dir' })], [o.lstat('/lf/'), 'ENOTDIR'], [o.stat('/f/'), 'ENOTDIR'], [o.read('/f/'), 'ENOTDIR'],
+      [o.ls('/ld/'), v(['x'])], [o.readlink('/ld/'), 'EINVAL'], [o.write('/f/', 'y'), 'EISDIR'], [o.write('/new/', 'y'), 'EISDIR'],
+      [o.write('/loop/', 'y'), 'EISDIR'], [o.truncate('/f/', 0), 'ENOTDIR'], [o.chmod('/f/', 0o600), 'ENOTDIR'], [o.unlink('/f/'), 'ENOTDIR'],
+      [o.unlink('/ld/'), 'ENOTDIR'], [o.unlink('/d/'), 'EISDIR'], [o.unlink('/none/'), 'ENOENT'], [o.rmdir('/f/'), 'ENOTDIR'],
+      [o.rmdir('/ld/'), 'ENOTDIR'], [o.mkdir('/f/'), 'EEXIST'], [o.symlink('x', '/f/'), 'EEXIST'], [o.symlink('x', '/s/'), 'ENOENT'],
+      [o.link('/f', '/h/'), 'ENOENT'], [o.link('/f/', '/h'), 'ENOTDIR'], [o.rename('/f/', '/g'), 'ENOTDIR'], [o.rename('/f', '/g/'), 'ENOTDIR'],
+      [o.rename('/lf', '/g/'), 'ENOTDIR'], [o.mkdir('/n/'), 'ok'], [o.rename('/n/', '/m/'), 'ok'], [o.rmdir('/m/'), 'ok'], [o.rm('/lf/'), 'ENOTDIR'],
+    ],
+    tree: { '/d': 'dir', '/d/x': 'file', '/f': 'file x', '/ld': 'symlink d', '/lf': 'symlink f', '/loop': 'symlink loop' },
+  },
   // read-only views
   {
     name: 'a read-only container refuses every change with EROFS',
