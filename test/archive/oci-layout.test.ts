@@ -53,6 +53,7 @@ test('an OCI layout image gives config, manifest and layer descriptors', async (
     configPath: blob(image.configDigest),
     configDigest: image.configDigest,
     manifestDigest: image.manifestDigest,
+    manifestPath: blob(image.manifestDigest),
     layers: image.layers.map((l) => ({ path: blob(l.digest), digest: l.digest, size: l.size, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' })),
     repoTags: ['app:1.0'],
   });
