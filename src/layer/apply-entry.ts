@@ -46,7 +46,10 @@ export class LayerWriter {
     });
     this.resolver = new RootResolver(this.tree, {
       beforeImpliedDir: (parent, name, ctx) => this.refuseWhitedOut(parent, name, ctx),
-      afterImpliedDir: (rel) => { this.dirs.set(rel, { mode: 0o755, mtime: null }); },
+      afterImpliedDir: (rel) => {
+        this.dirs.set(rel, { mode: 0o755, mtime: null });
+        this.unapplied.forget(rel, false);
+      },
     });
   }
 
@@ -68,6 +71,7 @@ export class LayerWriter {
 
     const meta = entryMeta(header, ctx);
     const rel = joinRel(parent, base);
+    this.unapplied.forget(rel, false); // whatever an earlier entry here could not apply is its own
     // A later entry for a path wins over this layer's earlier whiteout of it (in the
     // overlay format the whiteout *is* the path, and createNew replaces it).
     if (this.whiteoutDirs.has(parent)) await this.tree.remove(joinRel(parent, whiteoutEntryName(base, this.format)));
@@ -136,7 +140,7 @@ export class LayerWriter {
     // Rootless: an empty 0600 placeholder, and the device as a recorded fact in
     // layer.json — never an error, never a real node.
     fs.closeSync(fs.openSync(abs, 'wx', 0o600));
-    this.unapplied.devices.set(rel, { type, ...numbers, mode: meta.mode });
+    this.unapplied.set('devices', rel, { type, ...numbers, mode: meta.mode });
     applyOwner(abs, rel, meta, this.privileged, this.unapplied);
     fs.utimesSync(abs, meta.mtime, meta.mtime);
   }
@@ -213,38 +217,56 @@ function writeAll(fd: number, chunk: Uint8Array): void {
  * (DESIGN.md "Safety rules") for the resolver to report — a recorded fact, not an error.
  */
 type Unapplied = LayerRecord['unapplied'];
+type UnappliedKind = keyof Unapplied;
+const UNAPPLIED_KINDS: UnappliedKind[] = ['owners', 'devices', 'xattrs'];
 
-/** What could not be applied, by real layer path; forgets paths that later entries remove. */
+/** What could not be applied, by real layer path, for the paths that still exist at the end. */
 export class UnappliedLog {
-  readonly owners = new Map<string, Unapplied['owners'][string]>();
-  readonly devices = new Map<string, Unapplied['devices'][string]>();
-  readonly xattrs = new Map<string, string[]>();
+  private readonly maps = { owners: new Map(), devices: new Map(), xattrs: new Map() } as { [K in UnappliedKind]: Map<string, Unapplied[K][string]> };
+  /** When each path's records were last written, and when each removed directory went. */
+  private readonly written = new Map<string, number>();
+  private readonly removedDirs = new Map<string, number>();
+  private clock = 0;
 
-  forget(rel: string, subtree: boolean): void {
-    for (const map of [this.owners, this.devices, this.xattrs] as Map<string, unknown>[]) {
-      map.delete(rel);
-      // Rare (a directory replaced or whited out), so a scan is fine.
-      if (subtree) for (const key of map.keys()) if (key.startsWith(`${rel}/`)) map.delete(key);
+  /** Records (or, with null, clears) what `rel` is missing of one kind. */
+  set<K extends UnappliedKind>(kind: K, rel: string, value: Unapplied[K][string] | null): void {
+    if (value === null) {
+      this.maps[kind].delete(rel);
+      return;
     }
+    this.maps[kind].set(rel, value);
+    this.written.set(rel, ++this.clock);
+  }
+
+  /** `rel` was removed or is being made anew; a directory takes everything below it along. */
+  forget(rel: string, subtree: boolean): void {
+    for (const kind of UNAPPLIED_KINDS) this.maps[kind].delete(rel);
+    // Deleting a subtree's records one by one would scan every record per removed
+    // directory (quadratic for a hostile layer); a timestamp drops them in toRecord().
+    if (subtree) this.removedDirs.set(rel, ++this.clock);
   }
 
   /** A hardlink shares the inode, so it shares what the inode is missing. */
   copy(from: string, to: string): void {
-    for (const map of [this.owners, this.devices, this.xattrs] as Map<string, unknown>[]) {
-      const value = map.get(from);
-      if (value === undefined) map.delete(to);
-      else map.set(to, value);
-    }
+    for (const kind of UNAPPLIED_KINDS) this.set(kind, to, this.maps[kind].get(from) ?? null);
   }
 
+  /** Keys as layer.json has them: `/`-rooted and sorted, so equal layers give equal records. */
   toRecord(): Unapplied {
-    return { owners: asRecord(this.owners), devices: asRecord(this.devices), xattrs: asRecord(this.xattrs) };
+    const live = (rel: string) => {
+      const written = this.written.get(rel) ?? 0;
+      for (let i = rel.indexOf('/'); i > 0; i = rel.indexOf('/', i + 1)) {
+        if ((this.removedDirs.get(rel.slice(0, i)) ?? 0) > written) return false;
+      }
+      return true;
+    };
+    const out = {} as { [K in UnappliedKind]: Record<string, unknown> };
+    for (const kind of UNAPPLIED_KINDS) {
+      const map = this.maps[kind] as Map<string, unknown>;
+      out[kind] = Object.fromEntries([...map.keys()].filter(live).sort().map((rel) => [`/${rel}`, map.get(rel)]));
+    }
+    return out as Unapplied;
   }
-}
-
-/** Keys as layer.json has them: `/`-rooted and sorted, so equal layers give equal records. */
-function asRecord<T>(map: Map<string, T>): Record<string, T> {
-  return Object.fromEntries([...map.keys()].sort().map((rel) => [`/${rel}`, map.get(rel)!]));
 }
 
 /**
@@ -254,8 +276,8 @@ function asRecord<T>(map: Map<string, T>): Record<string, T> {
  * A root in a user namespace may be refused ids outside its map: recorded too.
  */
 function applyOwner(target: string | number, rel: string, meta: EntryMeta, privileged: boolean, log: UnappliedLog): void {
-  if ((meta.uid === 0 && meta.gid === 0) || (privileged && changeOwner(target, meta))) log.owners.delete(rel);
-  else log.owners.set(rel, { uid: meta.uid, gid: meta.gid });
+  const applied = (meta.uid === 0 && meta.gid === 0) || (privileged && changeOwner(target, meta));
+  log.set('owners', rel, applied ? null : { uid: meta.uid, gid: meta.gid });
 }
 
 function changeOwner(target: string | number, meta: EntryMeta): boolean {
@@ -280,7 +302,7 @@ const FATAL_XATTR_ERRNOS = new Set([5 /* EIO */, 28 /* ENOSPC */, 30 /* EROFS */
  * values that are not valid UTF-8 cannot survive (a limit of tar-stream's pax parser).
  */
 function applyXattrs(abs: string, rel: string, meta: EntryMeta, log: UnappliedLog): void {
-  if (meta.xattrs.length === 0 && !log.xattrs.has(rel)) return;
+  if (meta.xattrs.length === 0) return;
   const refused: string[] = [];
   for (const [name, value] of meta.xattrs) {
     if (name.startsWith('trusted.overlay.')) {
@@ -296,6 +318,5 @@ function applyXattrs(abs: string, rel: string, meta: EntryMeta, log: UnappliedLo
       refused.push(name);
     }
   }
-  if (refused.length > 0) log.xattrs.set(rel, refused);
-  else log.xattrs.delete(rel);
+  log.set('xattrs', rel, refused.length > 0 ? refused : null);
 }

@@ -84,15 +84,19 @@ test('every entry type lands with its exact type, mode, owner and mtime', async 
   t.is(record.size, 45);
 });
 
-test('pax mtimes keep their fraction and symlinks keep their own mtime', async (t) => {
+test('pax records override the header: sub-second mtimes and ids beyond the octal fields', async (t) => {
   const { store } = await tmpStore(t);
   const tar = await makeTar([
     { name: 'precise', content: 'x', pax: { mtime: '1700000000.25' } },
+    { name: 'big-ids', content: 'x', uid: 7, gid: 7, pax: { uid: '3000000', gid: '3000001' } },
     { name: 'link', type: 'symlink', linkname: 'precise', mtime: new Date(1_600_000_000_000) },
   ]);
-  const { diff } = await unpack(store, tar);
+  const { record, diff } = await unpack(store, tar);
   t.is((await fs.lstat(path.join(diff, 'precise'))).mtimeMs, 1_700_000_000_250);
   t.is((await fs.lstat(path.join(diff, 'link'))).mtimeMs, 1_600_000_000_000);
+  const st = await fs.lstat(path.join(diff, 'big-ids'));
+  if (isRoot()) t.deepEqual([st.uid, st.gid, record.unapplied.owners], [3_000_000, 3_000_001, {}]);
+  else t.deepEqual(record.unapplied.owners, { '/big-ids': { uid: 3_000_000, gid: 3_000_001 } });
 });
 
 test('a directory entry over a directory only updates its metadata; any other entry replaces it', async (t) => {
@@ -141,15 +145,26 @@ test('xattrs from pax records are applied; trusted.overlay.* never is, and is re
 
 test('what an entry could not apply is forgotten when a later entry removes it', async (t) => {
   const { store } = await tmpStore(t);
+  const refused = { 'SCHILY.xattr.trusted.overlay.metacopy': '' };
   const tar = await makeTar([
     { name: 'd/', type: 'directory' },
-    { name: 'd/f', content: 'x', pax: { 'SCHILY.xattr.trusted.overlay.metacopy': '' } },
-    { name: 'g', content: 'x', pax: { 'SCHILY.xattr.trusted.overlay.metacopy': '' } },
+    { name: 'd/f', content: 'x', pax: refused },
+    { name: 'g', content: 'x', pax: refused },
     { name: '.wh.d' },
     { name: 'g', content: 'plain' },
+    // Removed with its parent, then made again as an implied directory: nothing to report.
+    { name: 'k/x/', type: 'directory', pax: refused },
+    { name: '.wh.k' },
+    { name: 'k/', type: 'directory' },
+    { name: 'k/x/f', content: 'again' },
+    // Removed, then made again by an entry that carries the same refusal: reported.
+    { name: 'm/n/', type: 'directory', pax: refused },
+    { name: '.wh.m' },
+    { name: 'm/', type: 'directory' },
+    { name: 'm/n/', type: 'directory', pax: refused },
   ]);
   const { record } = await unpack(store, tar);
-  t.deepEqual(record.unapplied, { owners: {}, devices: {}, xattrs: {} });
+  t.deepEqual(record.unapplied, { owners: {}, devices: {}, xattrs: { '/m/n': ['trusted.overlay.metacopy'] } });
 });
 
 test('sizes follow Docker: files and symlink targets by length, hardlinks once, dirs and whiteouts 0', async (t) => {
