@@ -7,6 +7,7 @@ import { Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { repoRoot, strata, strataProcess } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { bothFormats } from '../helpers/both-formats.js';
 import { buildImage, packTar, type LayerInput } from '../helpers/image-builder.js';
 import { findContainer } from '../../src/container/lookup.js';
 import { containerView } from '../../src/container/view.js';
@@ -41,22 +42,6 @@ const LAYERS: LayerInput[] = [
   [{ path: 'gone.txt', type: 'whiteout' }],
 ];
 
-const formatMacro = test.macro({
-  async exec(t, format: WhiteoutFormat, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>) {
-    if (format === 'overlay' && process.geteuid?.() !== 0) {
-      t.log('skipped: the overlay whiteout format needs root (mknod, trusted.* xattrs)');
-      t.pass();
-      return;
-    }
-    await body(t, format);
-  },
-  title: (title, format: WhiteoutFormat) => `${title ?? ''} (${format})`,
-});
-
-function both(title: string, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>): void {
-  for (const format of ['oci', 'overlay'] as const) test(title, formatMacro, format, body);
-}
-
 /** A store with app:1 loaded and container `app1` created with `createArgs`. */
 async function setup(t: ExecutionContext, format: WhiteoutFormat, createArgs: string[] = []): Promise<{ store: Store; dir: string; root: string }> {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
@@ -72,7 +57,7 @@ async function view(store: Store) {
   return containerView(store, await findContainer(store, 'app1'));
 }
 
-both('a read-only container refuses every change in busybox\'s words, and its --tmpfs stays writable', async (t, format) => {
+bothFormats('a read-only container refuses every change in busybox\'s words, and its --tmpfs stays writable', async (t, format) => {
   const { root, dir } = await setup(t, format, ['--read-only', '--tmpfs', '/tmp']);
   const cases: [string[], string][] = [
     [['touch', 'app1', '/x'], 'touch: /x: Read-only file system\n'],
@@ -98,7 +83,7 @@ both('a read-only container refuses every change in busybox\'s words, and its --
   t.deepEqual(await strata(root, ['cp', src, 'app1:/tmp']), { code: 0, stdout: '', stderr: '' });
 });
 
-both('cat prints each file and reports each one it cannot open', async (t, format) => {
+bothFormats('cat prints each file and reports each one it cannot open', async (t, format) => {
   const { root } = await setup(t, format);
   t.deepEqual(await strata(root, ['fs', 'cat', 'app1', '/etc/passwd', '/nope', 'srv/data/keep.txt']), {
     code: 1,
@@ -110,7 +95,7 @@ both('cat prints each file and reports each one it cannot open', async (t, forma
   t.deepEqual(await strata(root, ['fs', 'cat', 'nope', '/etc/passwd']), { code: 1, stdout: '', stderr: 'strata: No such container: nope\n' });
 });
 
-both('write and append stream stdin into the view; a missing parent is a nonexistent directory', async (t, format) => {
+bothFormats('write and append stream stdin into the view; a missing parent is a nonexistent directory', async (t, format) => {
   const { root, store } = await setup(t, format);
   const chunk = Buffer.alloc(64 * 1024, 'x');
   const input = Readable.from((function* () { for (let i = 0; i < 40; i++) yield chunk; })());
@@ -130,7 +115,7 @@ both('write and append stream stdin into the view; a missing parent is a nonexis
     { code: 1, stdout: '', stderr: "write: can't create /srv: Is a directory\n" });
 });
 
-both('ls sorts names, hides dotfiles without -a, and -l prints busybox columns', async (t, format) => {
+bothFormats('ls sorts names, hides dotfiles without -a, and -l prints busybox columns', async (t, format) => {
   const { root, store } = await setup(t, format);
   t.deepEqual(await strata(root, ['fs', 'ls', 'app1']), { code: 0, stdout: 'bin\ndev\netc\nsrv\n', stderr: '' });
   t.is((await strata(root, ['fs', 'ls', '-a', 'app1', '/'])).stdout, '.\n..\n.hidden\nbin\ndev\netc\nsrv\n');
@@ -163,7 +148,7 @@ both('ls sorts names, hides dotfiles without -a, and -l prints busybox columns',
   ]);
 });
 
-both('stat prints a small text block, or one JSON object per path', async (t, format) => {
+bothFormats('stat prints a small text block, or one JSON object per path', async (t, format) => {
   const { root, store } = await setup(t, format);
   const record = await findContainer(store, 'app1');
   t.deepEqual(await strata(root, ['fs', 'stat', 'app1', '/etc/passwd', '/nope']), {
@@ -190,7 +175,7 @@ both('stat prints a small text block, or one JSON object per path', async (t, fo
   t.deepEqual([dev.type, dev.devMajor, dev.devMinor, dev.modeString], ['char', 1, 3, 'crw-rw-rw-']);
 });
 
-both('mkdir, touch, chmod, ln and truncate change the view as busybox would', async (t, format) => {
+bothFormats('mkdir, touch, chmod, ln and truncate change the view as busybox would', async (t, format) => {
   const { root, store } = await setup(t, format);
   const fsc = (...args: string[]) => strata(root, ['fs', ...args]);
   const ok = { code: 0, stdout: '', stderr: '' };
@@ -226,7 +211,7 @@ both('mkdir, touch, chmod, ln and truncate change the view as busybox would', as
   t.is((await v.stat('/a/hard')).ino, (await v.stat('/etc/hostname')).ino);
 });
 
-both('rm removes files and trees, -f ignores what is missing, and every failure is reported', async (t, format) => {
+bothFormats('rm removes files and trees, -f ignores what is missing, and every failure is reported', async (t, format) => {
   const { root } = await setup(t, format);
   t.deepEqual(await strata(root, ['fs', 'rm', 'app1', '/srv/lower']), { code: 1, stdout: '', stderr: "rm: '/srv/lower' is a directory\n" });
   t.deepEqual(await strata(root, ['fs', 'rm', 'app1', '/nope', '/srv/data/keep.txt', '/nope2']), {
@@ -237,7 +222,7 @@ both('rm removes files and trees, -f ignores what is missing, and every failure 
   t.deepEqual(await strata(root, ['diff', 'app1']), { code: 0, stdout: 'C /srv\nC /srv/data\nD /srv/data/keep.txt\nD /srv/lower\n', stderr: '' });
 });
 
-both('mv of a lower directory is copied and deleted, and diff shows the move', async (t, format) => {
+bothFormats('mv of a lower directory is copied and deleted, and diff shows the move', async (t, format) => {
   const { root, store } = await setup(t, format);
   t.deepEqual(await strata(root, ['fs', 'mv', 'app1', '/srv/lower', '/srv/moved']), { code: 0, stdout: '', stderr: '' });
   t.is((await strata(root, ['fs', 'cat', 'app1', '/srv/moved/a.txt', '/srv/moved/sub/b.txt'])).stdout, 'alpha\nbravo\n');
@@ -267,7 +252,7 @@ async function tarNames(data: Buffer): Promise<string[]> {
   return names;
 }
 
-both('cp copies a tree out and back in, to and from a tar stream, with docker\'s argument rules', async (t, format) => {
+bothFormats('cp copies a tree out and back in, to and from a tar stream, with docker\'s argument rules', async (t, format) => {
   const { root, store, dir } = await setup(t, format);
   const out = path.join(dir, 'out');
   await fs.mkdir(out);
@@ -293,7 +278,7 @@ both('cp copies a tree out and back in, to and from a tar stream, with docker\'s
   t.deepEqual(await strata(root, ['cp', 'app1:/a', 'app1:/b']), { code: 2, stdout: '', stderr: 'strata: copying between containers is not supported\n' });
 });
 
-both('export writes the merged view as a tar to stdout or atomically to -o', async (t, format) => {
+bothFormats('export writes the merged view as a tar to stdout or atomically to -o', async (t, format) => {
   const { root, dir } = await setup(t, format);
   await strata(root, ['fs', 'write', 'app1', '/srv/new.txt'], { stdin: Buffer.from('new\n') });
   await strata(root, ['fs', 'rm', 'app1', '/srv/data/keep.txt']);

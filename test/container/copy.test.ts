@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { bothFormats } from '../helpers/both-formats.js';
 import { buildImage, packTar, type LayerInput } from '../helpers/image-builder.js';
 import { loadImages } from '../../src/image/load.js';
 import { createContainer, type CreateOptions } from '../../src/container/create.js';
@@ -44,22 +45,6 @@ const LAYERS: LayerInput[] = [
   [{ path: 'gone.txt', type: 'whiteout' }, { path: 'old', type: 'whiteout' }],
   [{ path: 'old/' }, { path: 'old/fresh.txt', content: 'fresh\n' }],
 ];
-
-const formatMacro = test.macro({
-  async exec(t, format: WhiteoutFormat, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>) {
-    if (format === 'overlay' && process.geteuid?.() !== 0) {
-      t.log('skipped: the overlay whiteout format needs root (mknod, trusted.* xattrs)');
-      t.pass();
-      return;
-    }
-    await body(t, format);
-  },
-  title: (title, format: WhiteoutFormat) => `${title ?? ''} (${format})`,
-});
-
-function both(title: string, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>): void {
-  for (const format of ['oci', 'overlay'] as const) test(title, formatMacro, format, body);
-}
 
 async function setup(t: ExecutionContext, format: WhiteoutFormat, options: CreateOptions = {}) {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
@@ -111,7 +96,7 @@ const LOWER_TREE = [
   `sub/b.txt file 4755 6 ${sha(Buffer.from('bravo\n'))}`,
 ];
 
-both('copy out writes the tree with modes, times, symlinks as links and hardlinks as one inode', async (t, format) => {
+bothFormats('copy out writes the tree with modes, times, symlinks as links and hardlinks as one inode', async (t, format) => {
   const { dir, view } = await setup(t, format);
   const out = path.join(dir, 'out');
   await fs.mkdir(out);
@@ -126,7 +111,7 @@ both('copy out writes the tree with modes, times, symlinks as links and hardlink
   t.is(a.nlink, 2);
 });
 
-both('copy out follows docker cp destination rules', async (t, format) => {
+bothFormats('copy out follows docker cp destination rules', async (t, format) => {
   const { dir, view } = await setup(t, format);
   const out = path.join(dir, 'out');
   await fs.mkdir(out);
@@ -147,7 +132,7 @@ both('copy out follows docker cp destination rules', async (t, format) => {
   await t.throwsAsync(copyFromView(view, '/etc/passwd', path.join(out, 'no', 'such', 'dir')), { code: 'ENOENT' });
 });
 
-both('copy out writes links as links and never through a link already on the host', async (t, format) => {
+bothFormats('copy out writes links as links and never through a link already on the host', async (t, format) => {
   const { dir, view } = await setup(t, format);
   const out = path.join(dir, 'out');
   const victim = path.join(dir, 'victim.txt');
@@ -165,14 +150,14 @@ both('copy out writes links as links and never through a link already on the hos
   t.is(await fs.readFile(path.join(out, 'sh-followed'), 'utf8'), '#!busybox\n');
 });
 
-both('copy out skips fifos and says so', async (t, format) => {
+bothFormats('copy out skips fifos and says so', async (t, format) => {
   const { dir, view } = await setup(t, format);
   const result = await copyFromView(view, '/srv/special', path.join(dir, 'special'));
   t.deepEqual(result.skipped, [{ path: '/pipe', type: 'fifo', reason: 'device nodes, fifos and sockets are not copied' }]);
   t.deepEqual(await fs.readdir(path.join(dir, 'special')), []);
 });
 
-both('a directory copied out and back in is the same tree, and lands in the upper dir', async (t, format) => {
+bothFormats('a directory copied out and back in is the same tree, and lands in the upper dir', async (t, format) => {
   const { dir, store, record, view } = await setup(t, format);
   const out = path.join(dir, 'out');
   await fs.mkdir(out);
@@ -189,7 +174,7 @@ both('a directory copied out and back in is the same tree, and lands in the uppe
   t.is(await view.readFile('/srv/data/sub/b.txt', 'utf8'), 'bravo\n');
 });
 
-both('copy in replaces a lower file and re-creates a deleted one, through copy-up and whiteouts', async (t, format) => {
+bothFormats('copy in replaces a lower file and re-creates a deleted one, through copy-up and whiteouts', async (t, format) => {
   const { dir, store, record, view } = await setup(t, format);
   const src = path.join(dir, 'gone.txt');
   await fs.writeFile(src, 'back again\n', { mode: 0o600 });
@@ -202,7 +187,7 @@ both('copy in replaces a lower file and re-creates a deleted one, through copy-u
   t.deepEqual(changes, ['A /gone.txt', 'C /srv', 'C /srv/data', 'C /srv/data/keep.txt']);
 });
 
-both('copy in to a read-only container fails with EROFS, and works into its tmpfs', async (t, format) => {
+bothFormats('copy in to a read-only container fails with EROFS, and works into its tmpfs', async (t, format) => {
   const { dir, view } = await setup(t, format, { readOnly: true, mounts: [parseTmpfsFlag('/tmp')] });
   const src = path.join(dir, 'in.txt');
   await fs.writeFile(src, 'in\n');
@@ -234,7 +219,7 @@ async function collect(write: (out: PassThrough) => Promise<unknown>): Promise<B
   return Buffer.concat(chunks);
 }
 
-both('a path archived to a stream is named from its basename, and dir/. from .', async (t, format) => {
+bothFormats('a path archived to a stream is named from its basename, and dir/. from .', async (t, format) => {
   const { view } = await setup(t, format);
   const names = (await tarEntries(await collect((out) => archiveFromView(view, '/srv/lower', out)))).map((e) => `${e.type} ${e.name}${e.linkname ? ` ${e.linkname}` : ''}`);
   t.deepEqual(names, ['directory lower/', 'file lower/a.txt', 'link lower/hard lower/a.txt', 'symlink lower/link a.txt', 'directory lower/sub/', 'file lower/sub/b.txt']);
@@ -244,7 +229,7 @@ both('a path archived to a stream is named from its basename, and dir/. from .',
   t.deepEqual(one, [{ name: 'passwd', type: 'file', size: 30, linkname: null, body: 'root:x:0:0:root:/root:/bin/sh\n' }]);
 });
 
-both('a tar from stdin is extracted into a directory; names climbing out are refused', async (t, format) => {
+bothFormats('a tar from stdin is extracted into a directory; names climbing out are refused', async (t, format) => {
   const { view } = await setup(t, format);
   const good = await packTar([
     { name: 'pkg/', type: 'directory', mode: 0o755 },
@@ -269,7 +254,7 @@ both('a tar from stdin is extracted into a directory; names climbing out are ref
   await t.throwsAsync(extractToView(view, Readable.from([Buffer.from('not a tar at all, just text'.repeat(40))]), '/srv/data'), { code: 'EINVALIDARCHIVE' });
 });
 
-both('mv of a lower directory falls back to copy and delete, keeping modes, owners, times and links', async (t, format) => {
+bothFormats('mv of a lower directory falls back to copy and delete, keeping modes, owners, times and links', async (t, format) => {
   const { store, record, view } = await setup(t, format);
   const before = await viewRows(view, '/srv/lower', { owners: true, times: true });
   await t.throwsAsync(view.rename('/srv/lower', '/srv/moved'), { code: 'EXDEV' });
@@ -285,7 +270,7 @@ both('mv of a lower directory falls back to copy and delete, keeping modes, owne
   ]);
 });
 
-both('mv renames what it can, and other errors are not turned into a copy', async (t, format) => {
+bothFormats('mv renames what it can, and other errors are not turned into a copy', async (t, format) => {
   const { view } = await setup(t, format);
   await moveInView(view, '/srv/data/keep.txt', '/srv/kept.txt');
   t.is(await view.readFile('/srv/kept.txt', 'utf8'), 'keep\n');

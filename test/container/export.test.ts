@@ -1,4 +1,4 @@
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import tar from 'tar-stream';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { bothFormats } from '../helpers/both-formats.js';
 import { buildImage, seededBytes, type LayerInput } from '../helpers/image-builder.js';
 import { loadImages } from '../../src/image/load.js';
 import { createContainer, type CreateOptions } from '../../src/container/create.js';
@@ -51,22 +52,6 @@ const LAYERS: LayerInput[] = [
   // Re-created in a later layer without an opaque marker, as Docker writes it (buildkit#2614).
   [{ path: 'old/' }, { path: 'old/fresh.txt', content: 'fresh\n' }, { path: 'etc/hostname', content: 'app\n' }],
 ];
-
-const formatMacro = test.macro({
-  async exec(t, format: WhiteoutFormat, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>) {
-    if (format === 'overlay' && process.geteuid?.() !== 0) {
-      t.log('skipped: the overlay whiteout format needs root (mknod, trusted.* xattrs)');
-      t.pass();
-      return;
-    }
-    await body(t, format);
-  },
-  title: (title, format: WhiteoutFormat) => `${title ?? ''} (${format})`,
-});
-
-function both(title: string, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>): void {
-  for (const format of ['oci', 'overlay'] as const) test(title, formatMacro, format, body);
-}
 
 async function setup(t: ExecutionContext, format: WhiteoutFormat, options: CreateOptions = {}) {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
@@ -158,7 +143,7 @@ async function exportBytes(...args: Parameters<typeof exportContainer>): Promise
   return Buffer.concat(chunks);
 }
 
-both('export holds exactly the merged view: names, types, modes, owners, sizes, times, contents and links', async (t, format) => {
+bothFormats('export holds exactly the merged view: names, types, modes, owners, sizes, times, contents and links', async (t, format) => {
   const { store, record, view } = await setup(t, format);
   await change(view);
   const { rows, links } = await tarRows(await exportBytes(store, record, new PassThrough()));
@@ -177,7 +162,7 @@ both('export holds exactly the merged view: names, types, modes, owners, sizes, 
   t.is(byName.get('etc/passwd')?.size, Buffer.byteLength('root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n'), 'the copied-up, appended passwd');
 });
 
-both('export never brings back what whiteouts hide, nor a deleted directory re-created later', async (t, format) => {
+bothFormats('export never brings back what whiteouts hide, nor a deleted directory re-created later', async (t, format) => {
   const { store, record, view } = await setup(t, format);
   await change(view);
   const names = (await tarRows(await exportBytes(store, record, new PassThrough()))).rows.map((r) => r.name);
@@ -189,7 +174,7 @@ both('export never brings back what whiteouts hide, nor a deleted directory re-c
   t.is(names[0], 'bin/');
 });
 
-both('export leaves out volumes and tmpfs mounts, showing the directory below a volume', async (t, format) => {
+bothFormats('export leaves out volumes and tmpfs mounts, showing the directory below a volume', async (t, format) => {
   const { store, record, view } = await setup(t, format, { mounts: [parseVolumeFlag('exportvol:/srv/data'), parseTmpfsFlag('/scratch')] });
   await view.writeFile('/srv/data/in-volume.txt', 'volume\n');
   await view.writeFile('/scratch/in-tmpfs.txt', 'tmpfs\n');
@@ -200,7 +185,7 @@ both('export leaves out volumes and tmpfs mounts, showing the directory below a 
   t.false(names.some((n) => n.startsWith('scratch')));
 });
 
-both('export is a valid archive for GNU tar', async (t, format) => {
+bothFormats('export is a valid archive for GNU tar', async (t, format) => {
   const { store, record, view, dir } = await setup(t, format);
   await change(view);
   const file = path.join(dir, 'export.tar');
@@ -226,7 +211,7 @@ both('export is a valid archive for GNU tar', async (t, format) => {
   t.regex(listing, /^prw------- 0\/0 +0 2023-11-14 22:13 run\/pipe$/m);
 });
 
-both('export -o is atomic: a failed export leaves the old file and no temp file', async (t, format) => {
+bothFormats('export -o is atomic: a failed export leaves the old file and no temp file', async (t, format) => {
   const { store, record, dir } = await setup(t, format);
   const outDir = path.join(dir, 'out');
   await fs.mkdir(outDir);
