@@ -4,6 +4,8 @@ import { readTags, tagsOf } from '../image/tags.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { listVolumes, volumeDataDir, volumeUsers } from '../volume/volume.js';
 import { measureTree } from '../layer/size.js';
+import { imageView } from '../image/view.js';
+import type { Resolver } from '../resolver/resolver.js';
 import { imageUsage, layersSize, type ImageUsage } from './image-usage.js';
 import { containerUsage, type ContainerUsage } from './container-usage.js';
 
@@ -40,8 +42,12 @@ export async function diskUsage(store: Store, options: DiskUsageOptions = {}): P
   const total = containerRecords.length + volumeRecords.length;
   let done = 0;
   const containers: ContainerDf[] = [];
+  // Containers of one image share its read-only view: lower lookups are not repeated per container.
+  const views = new Map<string, Resolver>();
   for (const record of containerRecords) {
-    containers.push({ record, usage: await containerUsage(store, record), imageSize: imageSizes.get(record.image) ?? 0 });
+    const chain = record.layers.join(' ');
+    if (!views.has(chain)) views.set(chain, await imageView(store, record.layers));
+    containers.push({ record, usage: await containerUsage(store, record, views.get(chain)), imageSize: imageSizes.get(record.image) ?? 0 });
     options.onProgress?.(++done, total);
   }
   const volumes: VolumeDf[] = [];
