@@ -28,7 +28,8 @@ const AREAS: Array<[RegExp, string]> = [
   [/^node:internal\/crypto\//, 'sha256 hashing'],
   [/^node:zlib$|^node:internal\/zlib/, 'zlib (JS side; inflate itself runs on the thread pool)'],
   [/^node:internal\/streams\//, 'node streams'],
-  [/^node:internal\/fs\//, 'fs calls (JS side)'],
+  [/^node:fs$|^node:internal\/fs\//, 'file system calls (sync ones run on the main thread)'],
+  [/^node:buffer$|^node:internal\/buffer/, 'buffer allocation'],
   [/^node:internal\/(process\/task_queues|async_hooks|promise)/, 'promise and tick machinery'],
   [/^node:/, 'other node internals'],
 ];

@@ -89,6 +89,25 @@ export async function settleDisk(): Promise<void> {
   await run({ file: 'sync', args: [] });
 }
 
+/** Bytes free for an unprivileged writer on the file system holding `dir`. */
+export async function freeBytes(dir: string): Promise<number> {
+  const st = await fsp.statfs(dir);
+  return st.bavail * st.bsize;
+}
+
+/**
+ * ext4 without a journal (common on VMs and CI disks) will not reuse an inode freed in
+ * the last 30 s: each new inode is found by skipping every recently freed one, so
+ * creating 40,000 files just after deleting 40,000 costs several times the normal
+ * system time (measured here: 22–25 s of sys instead of 5–11 s for the same load).
+ * A benchmark that deletes a tree between runs waits this long before the next one.
+ */
+export const INODE_REUSE_COOLDOWN_S = 35;
+
+export function sleep(seconds: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
+}
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

@@ -35,6 +35,8 @@ export interface ContenderResult {
   peakRssMiB: number | null;
   /** wallS over the baseline's wallS. */
   ratio: number | null;
+  /** cpuS over the baseline's cpuS: steadier than wall time on a busy machine. */
+  cpuRatio: number | null;
 }
 
 export type TargetStatus = 'PASS' | 'MISS' | 'SKIP';
@@ -51,20 +53,23 @@ export interface BenchReport {
   contenders: ContenderResult[];
   targets: TargetResult[];
   notes: string[];
+  /** Extra lines printed as they are (a profile summary). */
+  details?: string[];
 }
 
-export function summarize(name: string, command: string, samples: Sample[], baselineWallS: number | null): ContenderResult {
+export function summarize(name: string, command: string, samples: Sample[], baselineWallS: number | null, baselineCpuS: number | null = null): ContenderResult {
   const wallS = median(samples.map((s) => s.wallS));
+  const cpuS = median(samples.map((s) => s.userS + s.sysS));
   return {
-    name, command, samples, wallS,
-    cpuS: median(samples.map((s) => s.userS + s.sysS)),
+    name, command, samples, wallS, cpuS,
     peakRssMiB: Math.max(...samples.map((s) => s.peakRssMiB)),
     ratio: baselineWallS ? wallS / baselineWallS : null,
+    cpuRatio: baselineCpuS ? cpuS / baselineCpuS : null,
   };
 }
 
 export function skipped(name: string, command: string, why: string): ContenderResult {
-  return { name, command, skipped: why, samples: [], wallS: null, cpuS: null, peakRssMiB: null, ratio: null };
+  return { name, command, skipped: why, samples: [], wallS: null, cpuS: null, peakRssMiB: null, ratio: null, cpuRatio: null };
 }
 
 export function machine(): Record<string, string | number> {
@@ -82,16 +87,17 @@ export function renderHeader(source: string): string {
 }
 
 export function renderTable(report: BenchReport): string {
-  const rows = [['contender', 'wall s (median)', 'min–max', 'CPU s', 'peak RSS MiB', 'vs baseline']];
+  const rows = [['contender', 'wall s (median)', 'min–max', 'vs baseline', 'CPU s', 'CPU vs baseline', 'peak RSS MiB']];
+  const times = (r: number | null) => (r === null ? '' : `${r.toFixed(2)}x`);
   for (const c of report.contenders) {
     if (c.skipped !== undefined) {
-      rows.push([c.name, 'skipped', '', '', '', '']);
+      rows.push([c.name, 'skipped', '', '', '', '', '']);
       continue;
     }
     const walls = c.samples.map((s) => s.wallS);
     rows.push([
-      c.name, c.wallS!.toFixed(2), `${Math.min(...walls).toFixed(2)}–${Math.max(...walls).toFixed(2)}`,
-      c.cpuS!.toFixed(2), c.peakRssMiB!.toFixed(1), c.ratio === null ? '' : `${c.ratio.toFixed(2)}x`,
+      c.name, c.wallS!.toFixed(2), `${Math.min(...walls).toFixed(2)}–${Math.max(...walls).toFixed(2)}`, times(c.ratio),
+      c.cpuS!.toFixed(2), times(c.cpuRatio), c.peakRssMiB!.toFixed(1),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
@@ -102,5 +108,6 @@ export function renderTable(report: BenchReport): string {
   if (skips.length > 0 || report.notes.length > 0) out.push('', 'notes:');
   for (const c of skips) out.push(`  - ${c.name} skipped: ${c.skipped}`);
   for (const note of report.notes) out.push(`  - ${note}`);
+  if (report.details?.length) out.push('', ...report.details.map((l) => `  ${l}`));
   return `${out.join('\n')}\n`;
 }

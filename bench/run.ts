@@ -16,6 +16,8 @@ import { renderHeader, renderJson, renderTable, type BenchContext, type BenchRep
 
 const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = {
   load: runLoadBench,
+  resolver: async (ctx) => (await import('./resolver-bench.js')).runResolverBench(ctx),
+  df: async (ctx) => (await import('./df-bench.js')).runDfBench(ctx),
 };
 
 // dist/bench/run.js → the repository root is two levels up.

@@ -94,7 +94,9 @@ export class IndexedSource implements ArchiveSource {
     try {
       return JSON.parse(bytes.toString('utf8')) as unknown;
     } catch (err) {
-      throw new StrataError('EINVALIDARCHIVE', `${where}: invalid JSON: ${(err as Error).message}`, { path: name, cause: err });
+      // V8 quotes the bad input in its message, newlines and all: the error stays one line.
+      const why = (err as Error).message.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+      throw new StrataError('EINVALIDARCHIVE', `${where}: invalid JSON: ${why}`, { path: name, cause: err });
     }
   }
 

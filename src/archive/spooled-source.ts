@@ -73,7 +73,10 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
       const type = entryType(header.type);
       const size = header.size ?? 0;
       if (name === null || type !== 'file') {
-        await drain(entry);
+        // A directory has no data whatever its size field says (GNU tar and
+        // tar-index.ts agree); tar-stream never ends its entry stream, so draining
+        // one with a non-zero size would wait forever.
+        if (header.type !== 'directory') await drain(entry);
         if (name !== null) setEntry(table, name, { type, size: 0, linkname: header.linkname ?? '' });
         return;
       }

@@ -6,145 +6,102 @@ import { createHash } from 'node:crypto';
 import type { Store } from '../store/root.js';
 import { isLeftoverName } from '../store/paths.js';
 import { readJsonRecord } from '../store/records.js';
+import { withStoreLock } from '../store/lock.js';
 import { digestFromHex } from '../content/digest.js';
-import { listImageIds, readImageRecord } from '../image/record.js';
-import { readTags } from '../image/tags.js';
-import type { LayerRecord } from '../layer/record.js';
+import { readLayerRecord } from '../layer/unpack.js';
+import { measureTree, type TreeSize } from '../layer/size.js';
+import { emptyReport, problem, type CheckReport } from './problem.js';
+import { exists, readdirOrEmpty } from './scan.js';
+import { checkContainers, checkImages, checkLayers, checkTags, checkVolumes } from './records.js';
+import { checkLeases, checkLeftovers, checkLocks } from './leftovers.js';
 
-/** One inconsistency, with the file it is about. */
-export interface Problem {
-  kind: 'blob-corrupt' | 'blob-missing' | 'layer-missing' | 'layer-record' | 'image-record' | 'tag-dangling' | 'leftover';
-  path: string;
-  message: string;
-}
-
-export interface CheckReport {
-  problems: Problem[];
-  checked: { blobs: number; layers: number; images: number; tags: number };
-}
+export type { CheckReport, Problem, ProblemKind, Fix } from './problem.js';
 
 /**
  * `strata check`: reads everything and trusts nothing. Each step is a named function
- * that appends problems; none of them changes the store.
+ * that appends problems (with the fix `--repair` may apply); none changes the store.
+ *
+ * The slow steps — hashing every blob, measuring every layer tree — run without the
+ * store lock: blobs and layers never change once visible, they only disappear, and
+ * what disappeared meanwhile is not reported. Every record step then runs under the
+ * lock, so a load or rmi in another process is seen either before or after, never
+ * half done; what loads still in flight have made is theirs, not a leftover.
  */
 export async function checkStore(store: Store): Promise<CheckReport> {
-  const report: CheckReport = { problems: [], checked: { blobs: 0, layers: 0, images: 0, tags: 0 } };
-  await checkBlobs(store, report);
-  await checkLayers(store, report);
-  await checkImages(store, report);
-  await checkTags(store, report);
-  await checkLeftovers(store, report);
+  const report = emptyReport();
+  await checkStoreRecord(store, report);
+  await checkBlobContent(store, report);
+  const measured = await measureLayers(store);
+  await withStoreLock(store, async () => {
+    await dropVanished(report);
+    await checkLayers(store, report, measured);
+    await checkImages(store, report);
+    await checkTags(store, report);
+    await checkContainers(store, report);
+    await checkVolumes(store, report);
+    await checkLeases(store, report);
+    await checkLocks(store, report);
+    await checkLeftovers(store, report);
+  });
   return report;
 }
 
-async function checkBlobs(store: Store, report: CheckReport): Promise<void> {
+async function checkStoreRecord(store: Store, report: CheckReport): Promise<void> {
+  const file = store.paths.storeFile;
+  try {
+    const info = (await readJsonRecord(file)) as { formatVersion?: unknown; whiteoutFormat?: unknown } | null;
+    if (typeof info?.formatVersion !== 'number' || (info.whiteoutFormat !== 'overlay' && info.whiteoutFormat !== 'oci')) {
+      problem(report, 'store-record', file, `${file}: not a strata store record`);
+    }
+  } catch (err) {
+    problem(report, 'store-record', file, (err as Error).message);
+  }
+}
+
+async function checkBlobContent(store: Store, report: CheckReport): Promise<void> {
   for (const name of await readdirOrEmpty(store.paths.blobsDir)) {
-    const file = path.join(store.paths.blobsDir, name);
     if (isLeftoverName(name)) continue;
+    const file = path.join(store.paths.blobsDir, name);
     report.checked.blobs++;
+    const says = `removed corrupt blob ${file}`;
     if (!/^[0-9a-f]{64}$/.test(name)) {
-      report.problems.push({ kind: 'blob-corrupt', path: file, message: `${file}: not a sha256 blob name` });
+      problem(report, 'blob-corrupt', file, `${file}: not a sha256 blob name`, { action: 'remove', path: file, says });
       continue;
     }
     const hash = createHash('sha256');
-    await pipeline(fs.createReadStream(file), hash);
+    try {
+      await pipeline(fs.createReadStream(file), hash);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed by an rmi or gc meanwhile
+      throw err;
+    }
     const found = hash.digest('hex');
     if (found !== name) {
-      report.problems.push({ kind: 'blob-corrupt', path: file, message: `${file}: content does not match its digest (found sha256:${found})` });
+      problem(report, 'blob-corrupt', file, `${file}: content does not match its digest (found sha256:${found})`, { action: 'remove', path: file, says });
     }
   }
 }
 
-async function checkLayers(store: Store, report: CheckReport): Promise<void> {
+/** Tree sizes of every layer that has a readable record; a tree this user cannot read is skipped. */
+async function measureLayers(store: Store): Promise<Map<string, TreeSize>> {
+  const sizes = new Map<string, TreeSize>();
   for (const name of await readdirOrEmpty(store.paths.layersDir)) {
-    if (isLeftoverName(name)) continue;
-    report.checked.layers++;
-    const dir = path.join(store.paths.layersDir, name);
-    const recordFile = path.join(dir, 'layer.json');
-    let record: LayerRecord | null;
+    if (isLeftoverName(name) || !/^[0-9a-f]{64}$/.test(name)) continue;
+    const chainId = digestFromHex(name);
+    const record = await readLayerRecord(store, chainId).catch(() => null);
+    if (record === null) continue;
     try {
-      record = (await readJsonRecord(recordFile, { optional: true })) as LayerRecord | null;
-    } catch (err) {
-      report.problems.push({ kind: 'layer-record', path: recordFile, message: (err as Error).message });
-      continue;
-    }
-    if (record === null) {
-      report.problems.push({ kind: 'layer-record', path: dir, message: `${dir}: layer directory has no layer.json` });
-      continue;
-    }
-    if (record.chainId !== digestFromHex(name)) {
-      report.problems.push({ kind: 'layer-record', path: recordFile, message: `${recordFile}: records chainID ${record.chainId}, but lives under ${name}` });
-    }
-    const diff = await fsp.lstat(path.join(dir, 'diff')).catch(() => null);
-    if (!diff?.isDirectory()) {
-      report.problems.push({ kind: 'layer-missing', path: dir, message: `${dir}: layer has no diff directory` });
+      sizes.set(chainId, measureTree(store.paths.layerDiff(chainId)));
+    } catch {
+      // Gone meanwhile, no diff/ (reported under the lock), or a rootless 000 directory.
     }
   }
+  return sizes;
 }
 
-async function checkImages(store: Store, report: CheckReport): Promise<void> {
-  for (const id of await listImageIds(store)) {
-    report.checked.images++;
-    let image;
-    try {
-      image = await readImageRecord(store, id);
-    } catch (err) {
-      report.problems.push({ kind: 'image-record', path: store.paths.imageRecord(id), message: (err as Error).message });
-      continue;
-    }
-    const file = store.paths.imageRecord(id);
-    const blobs = [image.configDigest, ...image.layers.map((l) => l.blobDigest)];
-    if (image.manifestDigest) blobs.push(image.manifestDigest);
-    for (const blob of blobs) {
-      if (!(await exists(store.paths.blob(blob)))) {
-        report.problems.push({ kind: 'blob-missing', path: file, message: `${file}: names blob ${blob}, which is missing` });
-      }
-    }
-    for (const layer of image.layers) {
-      if (!(await exists(store.paths.layerRecord(layer.chainId)))) {
-        report.problems.push({ kind: 'layer-missing', path: file, message: `${file}: names layer ${layer.chainId}, which is missing` });
-      }
-    }
-  }
-}
-
-async function checkTags(store: Store, report: CheckReport): Promise<void> {
-  let tags;
-  try {
-    tags = await readTags(store);
-  } catch (err) {
-    report.problems.push({ kind: 'tag-dangling', path: store.paths.tagsFile, message: (err as Error).message });
-    return;
-  }
-  for (const [ref, id] of Object.entries(tags)) {
-    report.checked.tags++;
-    if (!(await exists(store.paths.imageRecord(id)))) {
-      report.problems.push({ kind: 'tag-dangling', path: store.paths.tagsFile, message: `${store.paths.tagsFile}: tag ${ref} names image ${id}, which is missing` });
-    }
-  }
-}
-
-/** Temp and trash entries mean an operation was interrupted; gc finishes them off. */
-async function checkLeftovers(store: Store, report: CheckReport): Promise<void> {
-  const dirs = [store.paths.root, store.paths.blobsDir, store.paths.layersDir, store.paths.imagesDir, store.paths.containersDir, store.paths.volumesDir];
-  for (const dir of dirs) {
-    for (const name of await readdirOrEmpty(dir)) {
-      if (isLeftoverName(name)) {
-        const file = path.join(dir, name);
-        report.problems.push({ kind: 'leftover', path: file, message: `${file}: leftover of an interrupted operation` });
-      }
-    }
-  }
-  for (const name of await readdirOrEmpty(store.paths.ingestDir)) {
-    const file = path.join(store.paths.ingestDir, name);
-    report.problems.push({ kind: 'leftover', path: file, message: `${file}: leftover of an interrupted operation` });
-  }
-}
-
-async function readdirOrEmpty(dir: string): Promise<string[]> {
-  return fsp.readdir(dir).catch(() => [] as string[]);
-}
-
-async function exists(file: string): Promise<boolean> {
-  return fsp.access(file).then(() => true, () => false);
+/** Problems of the unlocked steps about files that an rmi or gc has removed since. */
+async function dropVanished(report: CheckReport): Promise<void> {
+  const kept = [];
+  for (const p of report.problems) if (p.kind !== 'blob-corrupt' || (await exists(p.path))) kept.push(p);
+  report.problems = kept;
 }

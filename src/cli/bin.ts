@@ -1,22 +1,43 @@
-import { main } from './main.js';
+import { main, EXIT } from './main.js';
+import { StrataError } from '../errors.js';
+import { faultPoint } from '../store/fault-points.js';
 
 /**
- * Process entry: wires the real streams and signals to main(). SIGINT/SIGTERM abort
- * the running operation, which cleans up after itself; main maps it to 130/143.
+ * Process entry: wires the real streams and signals to main().
+ *
+ * The first SIGINT/SIGTERM aborts the running operation, which stops at its next
+ * step and removes what it made (a load: spool, ingest files, unpacked layers it
+ * created, its lease); main maps that to 130/143. stdin is destroyed at once, so a
+ * load spooling a pipe stops now, not when the writer closes it. Once interrupted,
+ * the exit is 130/143 whatever the command made of it — also when it was past its
+ * last step and finished: it was interrupted, as a shell would report. A second signal exits at once, leaving
+ * whatever was in flight to `strata check --repair` and gc — both recognise it.
  */
 const controller = new AbortController();
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => controller.abort(signal));
+  process.on(signal, () => {
+    const code = signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+    if (controller.signal.aborted) {
+      process.stderr.write('strata: interrupted again; exiting without cleaning up (`strata check --repair` finishes it)\n');
+      process.exit(code);
+    }
+    controller.abort(signal);
+    const interrupted = new StrataError('EINTERRUPTED', `stdin: interrupted by ${signal}`);
+    // Without a reader listening for errors, an error would only crash the process.
+    if (process.stdin.listenerCount('error') > 0) process.stdin.destroy(interrupted);
+    else process.stdin.destroy();
+  });
 }
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   // `strata images | head` closes the pipe early; that is not an error.
   if (err.code === 'EPIPE') process.exit(0);
 });
 
+faultPoint('cli.start');
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   stdin: process.stdin,
   signal: controller.signal,
 });
-process.exitCode = code;
+process.exitCode = controller.signal.aborted ? (controller.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint) : code;

@@ -1,21 +1,52 @@
+import path from 'node:path';
 import type { Command } from 'commander';
-import { checkStore } from '../check/check.js';
-import type { CliContext } from './context.js';
+import { checkStore, type CheckReport } from '../check/check.js';
+import { repairStore } from '../check/repair.js';
+import { isStrataError } from '../errors.js';
+import { defaultRoot, type Store } from '../store/root.js';
+import { StorePaths } from '../store/paths.js';
+import type { CliContext, GlobalOptions } from './context.js';
 import { ExitStatus } from './main.js';
 
 export function registerCheckCommand(program: Command, ctx: CliContext): void {
   program.command('check')
     .description('Verify every blob digest, layer directory and record; list each problem')
-    .option('--format <format>', 'json for one JSON object per problem')
-    .action(async (opts: { format?: string }) => {
-      const report = await checkStore(await ctx.store());
+    .option('--repair', 'fix what can be fixed without guessing (leftovers, stale leases and locks, records whose data is gone); one line per fix')
+    .option('--format <format>', 'json for one JSON object per problem (and per fix)')
+    .action(async (opts: { repair?: boolean; format?: string }) => {
+      const json = opts.format === 'json';
+      const store = await storeForCheck(ctx, program.opts<GlobalOptions>());
+      const report: CheckReport & { fixed?: string[] } = opts.repair
+        ? await repairStore(store, { onFix: (line) => ctx.print(json ? JSON.stringify({ fixed: line }) : line) })
+        : await checkStore(store);
       for (const problem of report.problems) {
-        ctx.print(opts.format === 'json' ? JSON.stringify(problem) : problem.message);
+        ctx.print(json ? JSON.stringify(problem) : problem.message);
       }
-      if (opts.format !== 'json') {
-        const { blobs, layers, images, tags } = report.checked;
-        ctx.io.stderr.write(`checked ${blobs} blobs, ${layers} layers, ${images} images, ${tags} tags: ${report.problems.length === 0 ? 'no problems' : `${report.problems.length} problems`}\n`);
+      if (!json) {
+        const { blobs, layers, images, tags, containers } = report.checked;
+        const fixed = report.fixed === undefined ? '' : `${report.fixed.length} fixed, `;
+        const left = report.problems.length === 0 ? 'no problems' : `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`;
+        ctx.io.stderr.write(`checked ${blobs} blobs, ${layers} layers, ${images} images, ${tags} tags, ${containers} containers: ${fixed}${left}\n`);
       }
       if (report.problems.length > 0) throw new ExitStatus(1);
     });
+}
+
+/**
+ * check must work on the store it is asked to check even when store.json itself is
+ * what is damaged: then the store is opened without it (whiteout format unknown, so
+ * 'oci'), and checkStore reports the file.
+ */
+async function storeForCheck(ctx: CliContext, globals: GlobalOptions): Promise<Store> {
+  try {
+    return await ctx.store();
+  } catch (err) {
+    const root = path.resolve(globals.root ?? defaultRoot());
+    const paths = new StorePaths(root);
+    if (!isStrataError(err, 'EBADRECORD') || err.path !== paths.storeFile) throw err;
+    return {
+      root, paths, whiteoutFormat: 'oci',
+      info: { formatVersion: 0, whiteoutFormat: 'oci', rootless: process.geteuid?.() !== 0, created: '' },
+    };
+  }
 }

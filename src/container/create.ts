@@ -10,6 +10,7 @@ import { readImageConfig } from '../image/inspect.js';
 import { ensureVolume } from '../volume/volume.js';
 import { generateName, isValidContainerName } from './names.js';
 import { listContainerRecords, CONFIG_FILE, type ContainerRecord, type MountSpec } from './record.js';
+import { faultPoint } from '../store/fault-points.js';
 
 export interface CreateOptions {
   name?: string;
@@ -67,6 +68,7 @@ export async function createContainer(store: Store, imageName: string, options: 
     const tmp = path.join(store.paths.containersDir, tempName());
     for (const dir of ['upper', 'work', 'merged', 'tmpfs']) await fs.mkdir(path.join(tmp, dir), { recursive: true, mode: 0o755 });
     await writeJsonAtomic(path.join(tmp, CONFIG_FILE), record);
+    faultPoint('create.commit');
     await fs.rename(tmp, store.paths.containerDir(record.id));
     await fsyncDir(store.paths.containersDir);
     return record;

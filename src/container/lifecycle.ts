@@ -6,6 +6,7 @@ import { removeByRename, removeTree } from '../store/atomic.js';
 import { removeVolume } from '../volume/volume.js';
 import { findContainer } from './lookup.js';
 import { containerDirs, writeContainerRecord, type ContainerRecord } from './record.js';
+import { faultPoint } from '../store/fault-points.js';
 
 /**
  * Docker's container states without a process: `start` marks a container Up,
@@ -56,6 +57,7 @@ export async function removeContainer(store: Store, name: string, options: Remov
       throw new StrataError('ECONFLICT',
         `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`, { path: name });
     }
+    faultPoint('rm.container');
     await removeByRename(store.paths.containerDir(record.id));
     if (options.volumes) {
       for (const mount of record.mounts) {

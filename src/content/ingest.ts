@@ -1,13 +1,14 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, Writable, type Readable } from 'node:stream';
+import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import ssri from 'ssri';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { fsyncDir, tempName } from '../store/atomic.js';
 import { fromIntegrity } from './digest.js';
+import { faultPoint } from '../store/fault-points.js';
 
 export interface IngestOptions {
   /** The digest the content was named by; a mismatch rejects it before it is visible. */
@@ -48,6 +49,7 @@ export class Ingest {
     const counter = new Transform({
       transform: (chunk: Buffer, _enc, done) => {
         this.size += chunk.length;
+        faultPoint('ingest.chunk');
         if (this.options.expectedSize !== undefined && this.size > this.options.expectedSize) {
           done(this.sizeError(this.size));
           return;
@@ -55,12 +57,14 @@ export class Ingest {
         done(null, chunk);
       },
     });
-    const fd = await fsp.open(this.tempPath, 'wx', 0o600);
+    // The stream owns the file: it is fsynced before it is closed (flush), and closed
+    // exactly once, also when the copy fails. (It used to be handed a FileHandle's fd:
+    // pipeline's destroy closed that fd on error, and closing the handle again gave
+    // EBADF instead of the real error — or closed a file opened meanwhile.)
     try {
-      await pipeline(input, counter, hasher, fs.createWriteStream('', { fd: fd.fd, autoClose: false }) as Writable);
-      await fd.sync();
-    } finally {
-      await fd.close();
+      await pipeline(input, counter, hasher, fs.createWriteStream(this.tempPath, { flags: 'wx', mode: 0o600, flush: true }));
+    } catch (err) {
+      throw named(err, this.options.source);
     }
     const digest = fromIntegrity(this.integrity!);
     return { digest, size: this.size };
@@ -83,6 +87,7 @@ export class Ingest {
       await this.abort();
       return { digest, size: this.size, created: false };
     }
+    faultPoint('ingest.commit');
     await fsp.chmod(this.tempPath, 0o444);
     await fsp.mkdir(path.dirname(target), { recursive: true });
     await fsp.rename(this.tempPath, target);
@@ -111,6 +116,15 @@ export class Ingest {
     return new StrataError('EINTEGRITY', `${source}: size mismatch (expected ${expectedSize} bytes, found ${found}${found > expectedSize! ? ' or more' : ''})`,
       { path: source, expected: expectedSize!, found });
   }
+}
+
+/** A file-system error without a path (a failed write: ENOSPC, EIO) says which content it hit. */
+function named(err: unknown, source: string): unknown {
+  const e = err as NodeJS.ErrnoException;
+  if (err instanceof Error && !(err instanceof StrataError) && typeof e.code === 'string' && e.path === undefined && !e.message.startsWith(source)) {
+    e.message = `${source}: ${e.message}`;
+  }
+  return err;
 }
 
 /** Writes and commits in one step, for content nobody else needs to see on the way in. */

@@ -3,17 +3,21 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/root.js';
 import { writeJsonAtomic } from '../store/atomic.js';
-import { withStoreLock } from '../store/lock.js';
+import { holderState, self, withStoreLock, type ProcessIdentity } from '../store/lock.js';
 import { readJsonRecord } from '../store/records.js';
+import { isLeftoverName } from '../store/paths.js';
 
 /**
  * A lease names blobs and layers that an operation in flight (a load) is about to
  * reference. Anything that deletes content (rmi, gc) holds the store lock and spares
  * leased objects, so it never removes a layer a concurrent load has just decided to
- * reuse. Leases of dead processes are ignored and swept.
+ * reuse. Leases of dead processes are ignored and swept; "dead" is judged as for
+ * locks (pid and start time), so a reused pid never keeps a crashed load's lease alive.
  */
 export interface LeaseRecord {
   pid: number;
+  /** Who holds it, as the store lock records its owner; absent in leases of older strata. */
+  owner?: ProcessIdentity;
   created: string;
   blobs: string[];
   layers: string[];
@@ -22,7 +26,7 @@ export interface LeaseRecord {
 const LEASES = 'leases';
 
 export class Lease {
-  private readonly record: LeaseRecord = { pid: process.pid, created: new Date().toISOString(), blobs: [], layers: [] };
+  private readonly record: LeaseRecord = { pid: process.pid, owner: self(), created: new Date().toISOString(), blobs: [], layers: [] };
   /** What this operation itself added to the store: the only things a rollback may remove. */
   readonly created = { blobs: new Set<string>(), layers: new Set<string>() };
   private constructor(private readonly store: Store, readonly file: string) {}
@@ -49,43 +53,72 @@ export class Lease {
   }
 }
 
-/** Everything live leases protect. Call with the store lock held. */
+export function leasesDir(store: Store): string {
+  return path.join(store.root, LEASES);
+}
+
+export interface LeaseEntry {
+  file: string;
+  /** null when the file is not a readable lease. */
+  record: LeaseRecord | null;
+  live: boolean;
+}
+
+/** Every lease file, with whether its process still runs. Temp files of lease writes are not listed. */
+export async function listLeases(store: Store): Promise<LeaseEntry[]> {
+  const dir = leasesDir(store);
+  const out: LeaseEntry[] = [];
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!name.endsWith('.json') || isLeftoverName(name)) continue;
+    const file = path.join(dir, name);
+    const raw = await readJsonRecord(file, { optional: true }).catch(() => undefined);
+    if (raw === null) continue; // released while we looked
+    const record = isLeaseRecord(raw) ? raw : null;
+    out.push({ file, record, live: record !== null && leaseHolderAlive(record) });
+  }
+  return out;
+}
+
+function isLeaseRecord(raw: unknown): raw is LeaseRecord {
+  const r = raw as LeaseRecord | undefined;
+  return typeof r === 'object' && r !== null && typeof r.pid === 'number' && typeof r.created === 'string' &&
+    Array.isArray(r.blobs) && Array.isArray(r.layers);
+}
+
+export function leaseHolderAlive(record: Pick<LeaseRecord, 'pid' | 'owner'>): boolean {
+  return holderState(record.owner ?? { ...self(), pid: record.pid, start: null }) !== 'dead';
+}
+
+/** Everything live leases protect. Call with the store lock held; leases of dead processes are removed. */
 export async function activeLeases(store: Store): Promise<{ blobs: Set<string>; layers: Set<string> }> {
-  const dir = path.join(store.root, LEASES);
   const blobs = new Set<string>();
   const layers = new Set<string>();
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    if (!name.endsWith('.json')) continue;
-    const file = path.join(dir, name);
-    const record = (await readJsonRecord(file, { optional: true }).catch(() => null)) as LeaseRecord | null;
-    if (!record) continue;
-    if (!processAlive(record.pid)) {
-      await fs.rm(file, { force: true });
+  for (const lease of await listLeases(store)) {
+    if (lease.record === null) continue;
+    if (!lease.live) {
+      await fs.rm(lease.file, { force: true });
       continue;
     }
-    record.blobs.forEach((b) => blobs.add(b));
-    record.layers.forEach((l) => layers.add(l));
+    lease.record.blobs.forEach((b) => blobs.add(b));
+    lease.record.layers.forEach((l) => layers.add(l));
   }
   return { blobs, layers };
 }
 
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+/**
+ * File times come from the kernel's coarse clock, which may lag Date.now() by a
+ * scheduler tick: a file a load makes just after its lease can look older than the
+ * lease. Leftover sweeps therefore treat everything from this much before the oldest
+ * lease on as possibly in flight.
+ */
+const CLOCK_SLACK_MS = 1000;
 
-/** Start time (ms) of the oldest load still in flight, or null when none is. */
+/** Start time (ms, minus the clock slack) of the oldest load still in flight, or null when none is. */
 export async function oldestLiveLease(store: Store): Promise<number | null> {
-  const dir = path.join(store.root, LEASES);
   let oldest: number | null = null;
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    const record = (await readJsonRecord(path.join(dir, name), { optional: true }).catch(() => null)) as LeaseRecord | null;
-    if (!record || !processAlive(record.pid)) continue;
-    const started = Date.parse(record.created);
+  for (const lease of await listLeases(store)) {
+    if (!lease.record || !lease.live) continue;
+    const started = Date.parse(lease.record.created) - CLOCK_SLACK_MS;
     if (oldest === null || started < oldest) oldest = started;
   }
   return oldest;

@@ -10,6 +10,7 @@ import { measureTree } from '../layer/size.js';
 import type { LayerRecord } from '../layer/record.js';
 import { markLive } from './mark.js';
 import { oldestLiveLease } from './lease.js';
+import { faultPoint } from '../store/fault-points.js';
 
 export interface GcOptions {
   dryRun?: boolean;
@@ -43,6 +44,7 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
     ];
     const removed: GcItem[] = [];
     for (const [i, item] of candidates.entries()) {
+      faultPoint('gc.remove');
       if (!options.dryRun) await remove(item);
       removed.push({ kind: item.kind, name: item.name, bytes: item.bytes });
       options.onProgress?.(i + 1, candidates.length);

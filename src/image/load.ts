@@ -14,8 +14,9 @@ import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../gc/lease.js';
 import { rollbackCreated } from '../gc/rollback.js';
 import { parseImageConfigBytes } from './config.js';
-import { writeImageRecord, type ImageLayer, type ImageRecord } from './record.js';
+import { imageExists, removeImageRecord, writeImageRecord, type ImageLayer, type ImageRecord } from './record.js';
 import { readTags, writeTags } from './tags.js';
+import { faultPoint } from '../store/fault-points.js';
 
 /** A tarball on disk (read by offset when plain), or a stream such as stdin. */
 export type ArchiveInput = { path: string } | { stream: Readable; displayName: string };
@@ -48,6 +49,20 @@ export interface LoadedImage {
  * and unreferenced ones are swept by gc.
  */
 export async function loadImages(store: Store, input: ArchiveInput, options: LoadOptions = {}): Promise<LoadedImage[]> {
+  try {
+    return await load(store, input, options);
+  } catch (err) {
+    // A failed write (ENOSPC, EIO) carries no path: say at least which load it broke.
+    const e = err as NodeJS.ErrnoException;
+    const name = 'path' in input ? input.path : input.displayName;
+    if (err instanceof Error && !(err instanceof StrataError) && typeof e.code === 'string' && e.path === undefined && !e.message.startsWith(name)) {
+      e.message = `${name}: ${e.message}`;
+    }
+    throw err;
+  }
+}
+
+async function load(store: Store, input: ArchiveInput, options: LoadOptions): Promise<LoadedImage[]> {
   throwIfAborted(options.signal);
   // The lease comes first: from now on gc spares everything this load writes,
   // including the spool files openArchive makes for a stream.
@@ -66,20 +81,30 @@ export async function loadImages(store: Store, input: ArchiveInput, options: Loa
     }
     const records: { record: ImageRecord; archive: ArchiveImage }[] = [];
     for (const image of images) records.push({ record: await storeImage(store, source, image, lease, options), archive: image });
+    faultPoint('load.records');
     return await withStoreLock(store, async () => {
       const tags = await readTags(store);
       const loaded: LoadedImage[] = [];
-      for (const { record, archive } of records) {
-        await writeImageRecord(store, record);
-        const retagged = [];
-        for (const tag of archive.repoTags) {
-          const previous = tags[tag];
-          if (previous !== undefined && previous !== record.id) retagged.push({ tag, previous });
-          tags[tag] = record.id;
+      // Records this load adds are taken back if a later one or the tags cannot be
+      // written (a full disk, a read-only store): a failed load leaves no image behind.
+      const added: string[] = [];
+      try {
+        for (const { record, archive } of records) {
+          if (!(await imageExists(store, record.id))) added.push(record.id);
+          await writeImageRecord(store, record);
+          const retagged = [];
+          for (const tag of archive.repoTags) {
+            const previous = tags[tag];
+            if (previous !== undefined && previous !== record.id) retagged.push({ tag, previous });
+            tags[tag] = record.id;
+          }
+          loaded.push({ id: record.id, repoTags: archive.repoTags, retagged });
         }
-        loaded.push({ id: record.id, repoTags: archive.repoTags, retagged });
+        await writeTags(store, tags);
+      } catch (err) {
+        for (const id of added) await removeImageRecord(store, id).catch(() => {});
+        throw err;
       }
-      await writeTags(store, tags);
       return loaded;
     });
   } catch (err) {
@@ -117,6 +142,7 @@ async function storeImage(store: Store, source: ArchiveSource, image: ArchiveIma
   const layers: ImageLayer[] = [];
   for (const [i, layer] of image.layers.entries()) {
     throwIfAborted(options.signal);
+    faultPoint('load.layer');
     const chainId = chain[i]!;
     const diffId = diffIds[i]!;
     const parent = i === 0 ? null : chain[i - 1]!;
@@ -179,6 +205,9 @@ async function storeLayer(store: Store, source: ArchiveSource, layer: ArchiveLay
   const ingest = new Ingest(store, { source: where, expected: layer.digest, expectedSize: layer.size });
   const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
   const toUnpack = unpackNeeded ? new PassThrough({ highWaterMark: 1 << 20 }) : null;
+  // prepareLayer may fail before it reads (layers/ not writable): failAll's error on a
+  // sink nobody listens to yet would crash the process. Failures come back as promises.
+  toUnpack?.on('error', () => {});
   const sinks: PassThrough[] = toUnpack ? [toBlob, toUnpack] : [toBlob];
   for (const sink of sinks) input.pipe(sink);
   // If any side fails, stop the others: otherwise backpressure would stall them forever.

@@ -10,6 +10,7 @@ import { findImage } from './lookup.js';
 import { familiarName } from './reference.js';
 import { removeImageRecord, type ImageRecord } from './record.js';
 import { readTags, tagsOf, writeTags } from './tags.js';
+import { faultPoint } from '../store/fault-points.js';
 
 /** What rmi did, in Docker's order; `bytes` is what a deleted layer held. */
 export type RemoveEvent = { type: 'untagged'; ref: string } | { type: 'deleted'; id: string; bytes: number };
@@ -47,6 +48,7 @@ export async function removeImage(store: Store, name: string, options: { force?:
       events.push({ type: 'untagged', ref });
     }
     await writeTags(store, tags);
+    faultPoint('rmi.untagged');
     await removeImageRecord(store, image.id);
     events.push({ type: 'deleted', id: image.id, bytes: 0 });
     events.push(...await sweepImageContent(store, image));
@@ -59,6 +61,7 @@ async function sweepImageContent(store: Store, image: ImageRecord): Promise<Remo
   const live = await markLive(store);
   const events: RemoveEvent[] = [];
   for (const layer of [...image.layers].reverse()) {
+    faultPoint('rmi.layer');
     if (!live.layers.has(layer.chainId) && await removeByRename(store.paths.layerDir(layer.chainId))) {
       events.push({ type: 'deleted', id: layer.chainId, bytes: layer.size });
     }

@@ -1,4 +1,5 @@
 import fs, { type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Header } from 'tar-stream';
@@ -32,6 +33,11 @@ export class LayerWriter {
   readonly unapplied = new UnappliedLog();
   /** Every directory made, by real path: its final mode and mtime wait for the end (umoci#222). */
   readonly dirs = new Map<string, DirMeta>([['', { mode: 0o755, mtime: null }]]);
+  /**
+   * sha256 and size of every regular file this layer wrote, by real path, hashed
+   * while it streamed to disk (files.sha256; unpack.ts keeps the paths still there).
+   */
+  readonly fileDigests = new Map<string, { digest: string; size: number }>();
   /** Directories this layer made opaque, for the overlay clean-up at the end. */
   readonly opaqueDirs = new Set<string>();
   /** oci format: directories holding a whiteout file of this layer, where a later entry must drop it. */
@@ -90,7 +96,14 @@ export class LayerWriter {
     const fd = (await this.tree.createNew(rel, () => fs.openSync(this.tree.abs(rel), 'wx', 0o600)))!;
     try {
       // Written chunk by chunk as tar-stream hands them over: never a whole file in memory.
-      for await (const chunk of data) writeAll(fd, chunk as Uint8Array);
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of data) {
+        writeAll(fd, chunk as Uint8Array);
+        hash.update(chunk as Uint8Array);
+        size += (chunk as Uint8Array).length;
+      }
+      this.fileDigests.set(rel, { digest: hash.digest('hex'), size });
       this.finishNode(rel, meta, fd);
     } finally {
       fs.closeSync(fd);
@@ -129,6 +142,8 @@ export class LayerWriter {
     const sameInode = (existing: Stats) => existing.ino === st.ino && existing.dev === st.dev;
     await this.tree.createNew(rel, () => fs.linkSync(this.tree.abs(target), this.tree.abs(rel)), sameInode);
     this.unapplied.copy(target, rel);
+    const content = this.fileDigests.get(target);
+    if (content) this.fileDigests.set(rel, content);
   }
 
   private async device(rel: string, type: 'char' | 'block', numbers: { major: number; minor: number }, meta: EntryMeta): Promise<void> {

@@ -14,10 +14,11 @@ export interface TreeSize {
  * empty (a 0/0 device or an empty `.wh.` file), so they count 0.
  * Symlinks are never followed; directories are entered by readdir types only.
  *
+ * `onFile` is told each regular file's path and size, on the same walk.
  * One lstat per entry, made synchronously: tens of thousands of tiny calls cost
  * several times more as thread-pool round trips than as the calls themselves.
  */
-export function measureTree(root: string): TreeSize {
+export function measureTree(root: string, onFile?: (file: string, size: number) => void): TreeSize {
   const total: TreeSize = { size: 0, allocatedSize: 0 };
   const seen = new Set<string>();
   const pending = [root];
@@ -30,6 +31,8 @@ export function measureTree(root: string): TreeSize {
       }
       // bigint: inode numbers of large file systems do not all fit a double.
       const st = fs.lstatSync(full, { bigint: true });
+      // Every path of a regular file, hardlinks too (unpack records each one's digest).
+      if (onFile && st.isFile()) onFile(full, Number(st.size));
       if (st.nlink > 1n) {
         const inode = `${st.dev}:${st.ino}`;
         if (seen.has(inode)) continue;

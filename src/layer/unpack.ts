@@ -9,9 +9,10 @@ import { StrataError, isStrataError } from '../errors.js';
 import { decompress, type Compression } from '../archive/compression.js';
 import { digestFromHex } from '../content/digest.js';
 import { readJsonRecord } from '../store/records.js';
-import { fsyncDir, removeTree, tempName, writeJsonAtomic } from '../store/atomic.js';
+import { fsyncDir, removeTree, tempName, writeFileAtomic, writeJsonAtomic } from '../store/atomic.js';
 import type { Store } from '../store/root.js';
 import { LayerWriter } from './apply-entry.js';
+import { EMPTY_SHA256, FILE_DIGESTS, formatFileDigests, hashFileSync } from './file-digests.js';
 import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
 import type { LayerRecord } from './record.js';
 import { joinRel } from './safe-fs.js';
@@ -62,7 +63,16 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
         { path: source, expected: options.diffId, found: diffId });
     }
     // Measured before directory modes are settled: a rootless walk needs to get into 000 dirs.
-    const sizes = measureTree(diffDir);
+    const files: [string, number][] = [];
+    const sizes = measureTree(diffDir, (file, size) => files.push([file, size]));
+    // Inside the temp dir, so the digests appear with the layer (check --deep reads them).
+    await writeFileAtomic(path.join(temp, FILE_DIGESTS), formatFileDigests(files.map(([file, size]) => {
+      const rel = file.slice(diffDir.length + 1);
+      const written = writer.fileDigests.get(rel);
+      // Regular files this layer did not stream (oci whiteouts, rootless device placeholders) are empty.
+      const hex = written?.size === size ? written.digest : size === 0 ? EMPTY_SHA256 : hashFileSync(file);
+      return [rel, hex];
+    })));
     await settleDirectories(writer, '');
     const record: Omit<LayerRecord, 'blobDigest'> = {
       chainId: options.chainId, diffId, parent: options.parent, size: sizes.size, allocatedSize: sizes.allocatedSize,

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { TEMP_PREFIX, TRASH_PREFIX } from './paths.js';
+import { faultPoint } from './fault-points.js';
 
 /**
  * Durable replacement of files and directories. A reader sees either the old
@@ -10,6 +11,7 @@ import { TEMP_PREFIX, TRASH_PREFIX } from './paths.js';
  * rename itself survives a crash.
  */
 export function tempName(base = ''): string {
+  faultPoint('atomic.temp');
   return `${TEMP_PREFIX}${randomBytes(6).toString('hex')}${base ? `-${base}` : ''}`;
 }
 
@@ -35,12 +37,14 @@ export async function writeFileAtomic(file: string, data: string | Buffer, mode 
     throw err;
   }
   await handle.close();
+  faultPoint('atomic.before-rename');
   try {
     await fs.rename(tmp, file);
   } catch (err) {
     await fs.rm(tmp, { force: true });
     throw err;
   }
+  faultPoint('atomic.renamed');
   await fsyncDir(dir);
 }
 
@@ -62,6 +66,7 @@ export async function removeByRename(target: string): Promise<boolean> {
     throw err;
   }
   await fsyncDir(path.dirname(target));
+  faultPoint('atomic.trashed');
   await removeTree(trash);
   return true;
 }

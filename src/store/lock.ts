@@ -1,34 +1,363 @@
-import lockfile from 'proper-lockfile';
+import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { StrataError } from '../errors.js';
 import type { Store } from './root.js';
+import { removeTree } from './atomic.js';
+import { TEMP_PREFIX, TRASH_PREFIX } from './paths.js';
+import { faultPoint } from './fault-points.js';
 
 /**
- * The store lock serialises record mutations between processes (there is no daemon
- * to do it). proper-lockfile makes the lock with mkdir, which is atomic on every
- * local filesystem, and refreshes its mtime while held; a lock whose holder died
- * goes stale after STALE_MS and is taken over.
+ * Locks between strata processes (there is no daemon to serialise them), with one
+ * promise: a lock is only ever taken over from a holder that is provably dead.
+ *
+ * Why not proper-lockfile (what we had): its staleness is an mtime the holder must
+ * keep refreshing. A live holder whose event loop stalls past the stale time (a
+ * long synchronous walk, a swapped-out process, SIGSTOP) loses its lock to another
+ * process while it still works — two holders. Node has no flock(2), which the
+ * kernel would release on death, so death is proven instead:
+ *
+ * - A lock is a directory `locks/<name>/` holding `owner.json`: pid, the process's
+ *   start time (/proc/<pid>/stat field 22), boot ID, pid namespace and host. It is
+ *   built (and fsynced) under a temp name and renamed into place, and rename(2) of a
+ *   directory onto a non-empty one fails: the lock appears with its owner, atomically,
+ *   or not at all.
+ * - The holder is dead when its pid no longer exists, or exists with another start
+ *   time (a reused pid), or is a zombie, or the machine rebooted. A holder on another
+ *   host or pid namespace cannot be judged, so it is waited for, never taken over.
+ *   No time limit ever turns a live holder into a stale one.
+ * - Taking over: several waiters may see the same dead holder at once. Each renames a
+ *   claim directory to `locks/<name>/break-<nonce of the dead owner>`; rename makes
+ *   exactly one of them win inside that lock instance. The winner re-reads the owner:
+ *   only if it is still the dead one (same random nonce) does it rename the lock away,
+ *   and nothing else can remove a dead owner's lock meanwhile. A claim that landed in
+ *   a newer lock is named after an owner that no longer exists, so removing it again
+ *   harms nobody. A claimer that died is itself a dead owner, broken the same way.
+ * - Release renames the lock to a `.rm-*` trash name first, so it vanishes at once.
+ *
+ * Within one process, waiters queue on a promise instead of polling the disk, and
+ * a nested call from code already holding the same lock simply runs.
  */
-const STALE_MS = 10_000;
-const UPDATE_MS = 2_000;
+export interface LockOwner {
+  pid: number;
+  /** Clock ticks after boot the process started; null where /proc is not available. */
+  start: number | null;
+  bootId: string | null;
+  pidNamespace: string | null;
+  host: string;
+  /** Random, unique to one lock instance: what a breaker checks before removing it. */
+  nonce: string;
+  acquired: string;
+}
 
+export type HolderState = 'alive' | 'dead' | 'unknown';
+
+export interface LockOptions {
+  /** How long to wait for a live holder; 0 tries once. Default $STRATA_LOCK_TIMEOUT seconds, else 120 s. */
+  timeoutMs?: number;
+}
+
+const OWNER_FILE = 'owner.json';
+const BREAK_PREFIX = 'break-';
+const MAX_BREAK_DEPTH = 8;
+
+export function locksDir(store: Store): string {
+  return path.join(store.root, 'locks');
+}
+
+/** The store lock: every mutation of records, and gc, run under it. */
 export async function withStoreLock<T>(store: Store, work: () => Promise<T>): Promise<T> {
-  let release: () => Promise<void>;
+  return withNamedLock(store, 'store', work);
+}
+
+type HeldMap = Map<string, { released: boolean }>;
+const heldHere = new AsyncLocalStorage<HeldMap>();
+const queues = new Map<string, Promise<void>>();
+
+export async function withNamedLock<T>(store: Store, name: string, work: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const target = path.join(locksDir(store), name);
+  const outer = heldHere.getStore();
+  if (outer?.get(target)?.released === false) return work();
+
+  const before = queues.get(target) ?? Promise.resolve();
+  let leave!: () => void;
+  const tail = before.then(() => new Promise<void>((resolve) => { leave = resolve; }));
+  queues.set(target, tail);
   try {
-    release = await lockfile.lock(store.paths.lockTarget, {
-      stale: STALE_MS,
-      update: UPDATE_MS,
-      realpath: false,
-      retries: { retries: 600, minTimeout: 20, maxTimeout: 200, factor: 1.2 },
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ELOCKED') {
-      throw new StrataError('ELOCKED', `${store.paths.lockTarget}: store is locked by another strata process`, { path: store.root });
+    await before;
+    const lock = await acquire(locksDir(store), name, options.timeoutMs ?? defaultTimeoutMs());
+    const entry = { released: false };
+    try {
+      faultPoint('lock.acquired');
+      return await heldHere.run(new Map([...(outer ?? []), [target, entry]]), work);
+    } finally {
+      entry.released = true;
+      await release(lock);
     }
+  } finally {
+    leave();
+    if (queues.get(target) === tail) queues.delete(target);
+  }
+}
+
+function defaultTimeoutMs(): number {
+  const seconds = Number(process.env.STRATA_LOCK_TIMEOUT);
+  return Number.isFinite(seconds) && seconds >= 0 && process.env.STRATA_LOCK_TIMEOUT !== '' ? seconds * 1000 : 120_000;
+}
+
+interface HeldLock { dir: string; name: string; owner: LockOwner }
+
+async function acquire(dir: string, name: string, timeoutMs: number): Promise<HeldLock> {
+  const target = path.join(dir, name);
+  const deadline = Date.now() + timeoutMs;
+  let delay = 2;
+  let candidate: Instance | null = null;
+  try {
+    for (;;) {
+      candidate ??= await prepareInstance(dir);
+      try {
+        await fs.rename(candidate.path, target);
+        return { dir, name, owner: candidate.owner };
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') { candidate = null; continue; } // our claim or locks/ vanished (a repair): start again
+        if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
+      }
+      const holder = await readOwner(target);
+      if (holder === null) continue; // released between our rename and our look
+      // Taken away: try again at once. A live breaker at work: wait like any waiter.
+      if (holder !== 'unreadable' && holderState(holder) === 'dead' && await breakInstance(dir, target, holder, 0)) continue;
+      if (Date.now() >= deadline) throw lockedError(target, holder);
+      await sleep(delay + Math.random() * delay);
+      delay = Math.min(delay * 2, 100);
+    }
+  } finally {
+    if (candidate) await fs.rm(candidate.path, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+/**
+ * Removes the lock instance at `target` whose owner was read as `dead`, unless it is
+ * no longer that instance. False, having done nothing, while a live breaker works on it.
+ */
+async function breakInstance(dir: string, target: string, dead: LockOwner, depth: number): Promise<boolean> {
+  if (depth > MAX_BREAK_DEPTH) throw lockedError(target, dead);
+  const claimPath = path.join(target, `${BREAK_PREFIX}${dead.nonce}`);
+  const claim = await prepareInstance(dir);
+  try {
+    for (;;) {
+      try {
+        await fs.rename(claim.path, claimPath);
+        break;
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT') return true; // the dead lock is gone already
+        if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
+      }
+      const other = await readOwner(claimPath);
+      if (other === null) continue;
+      if (other === 'unreadable' || holderState(other) !== 'dead') return false;
+      if (!(await breakInstance(dir, claimPath, other, depth + 1))) return false;
+    }
+    const now = await readOwner(target);
+    if (now !== null && now !== 'unreadable' && now.nonce === dead.nonce) {
+      // Still the dead owner's lock, and our claim is the only one in it.
+      await discard(dir, target, path.basename(target));
+    } else {
+      await discard(dir, claimPath, 'claim');
+    }
+    return true;
+  } finally {
+    await fs.rm(claim.path, { recursive: true, force: true }).catch(() => {});
+  }
+}
+
+async function release(lock: HeldLock): Promise<void> {
+  const target = path.join(lock.dir, lock.name);
+  const trash = await discard(lock.dir, target, lock.name, true);
+  const owner = trash === null ? null : await readOwner(trash);
+  if (owner === null || owner === 'unreadable' || owner.nonce !== lock.owner.nonce) {
+    // Cannot happen while holder liveness is judged right; say so loudly if it ever does.
+    process.emitWarning(`${target}: the lock released was not this process's (found ${JSON.stringify(owner)})`);
+  }
+  if (trash !== null) await removeTree(trash).catch(() => {});
+}
+
+/** Renames `from` to a trash name in `dir` (then deletes it, unless `keep`); null when it was gone. */
+async function discard(dir: string, from: string, label: string, keep = false): Promise<string | null> {
+  const trash = path.join(dir, stampedName(TRASH_PREFIX, label));
+  try {
+    await fs.rename(from, trash);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  if (!keep) await removeTree(trash).catch(() => {});
+  return trash;
+}
+
+interface Instance { path: string; owner: LockOwner }
+
+/**
+ * Temp and trash names in locks/ carry their maker's pid and start time, so check can
+ * tell one in use from one a crash left, even when its owner.json was never written
+ * or is already deleted.
+ */
+function stampedName(prefix: string, label: string): string {
+  const { pid, start } = self();
+  return `${prefix}${randomBytes(6).toString('hex')}-${pid}-${start ?? 0}-${label}`;
+}
+
+function makerOf(name: string): ProcessIdentity | null {
+  const m = /^\.(?:tmp|rm)-[0-9a-f]{12}-(\d+)-(\d+)-/.exec(name);
+  if (!m) return null;
+  const here = self();
+  return { ...here, pid: Number(m[1]), start: m[2] === '0' ? null : Number(m[2]) };
+}
+
+async function prepareInstance(dir: string): Promise<Instance> {
+  const owner: LockOwner = { ...self(), nonce: randomBytes(16).toString('hex'), acquired: new Date().toISOString() };
+  const where = path.join(dir, stampedName(TEMP_PREFIX, 'lock'));
+  await fs.mkdir(where, { recursive: true, mode: 0o700 });
+  // fsynced before the lock can appear: after a power cut a lock never lacks its owner.
+  const handle = await fs.open(path.join(where, OWNER_FILE), 'wx', 0o600);
+  try {
+    await handle.writeFile(`${JSON.stringify(owner)}\n`);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  return { path: where, owner };
+}
+
+/** The owner of the lock instance at `dir`: null when there is none, 'unreadable' when damaged. */
+export async function readOwner(dir: string): Promise<LockOwner | 'unreadable' | null> {
+  let text: string;
+  try {
+    text = await fs.readFile(path.join(dir, OWNER_FILE), 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') return fsSync.existsSync(dir) ? 'unreadable' : null;
     throw err;
   }
   try {
-    return await work();
-  } finally {
-    await release().catch(() => {});
+    const owner = JSON.parse(text) as LockOwner;
+    if (typeof owner.pid === 'number' && typeof owner.nonce === 'string' && typeof owner.host === 'string') return owner;
+  } catch { /* reported as unreadable */ }
+  return 'unreadable';
+}
+
+function lockedError(target: string, holder: LockOwner | 'unreadable'): StrataError {
+  const who = holder === 'unreadable'
+    ? `a lock whose ${OWNER_FILE} is unreadable (remove ${target} if no strata process is running)`
+    : `strata process ${holder.pid} on ${holder.host} (since ${holder.acquired})`;
+  return new StrataError('ELOCKED', `${target}: locked by ${who}`, { path: target });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// ---- process identity and liveness (also used by leases) ----
+
+export type ProcessIdentity = Omit<LockOwner, 'nonce' | 'acquired'>;
+
+let me: ProcessIdentity | undefined;
+
+/** Who this process is, in the terms holderState() compares. */
+export function self(): ProcessIdentity {
+  me ??= {
+    pid: process.pid,
+    start: procStat(process.pid)?.start ?? null,
+    bootId: readOrNull(() => fsSync.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
+    pidNamespace: readOrNull(() => fsSync.readlinkSync('/proc/self/ns/pid')),
+    host: os.hostname(),
+  };
+  return me;
+}
+
+/** 'dead' only with proof; a process this host cannot see into is 'unknown', never 'dead'. */
+export function holderState(owner: ProcessIdentity): HolderState {
+  const here = self();
+  if (owner.host !== here.host) return 'unknown';
+  if (owner.bootId && here.bootId && owner.bootId !== here.bootId) return 'dead'; // rebooted since
+  if ((owner.pidNamespace ?? null) !== here.pidNamespace) return 'unknown';
+  try {
+    process.kill(owner.pid, 0);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ESRCH') return 'dead';
+    if (code !== 'EPERM') return 'unknown';
   }
+  if (owner.start === null || here.start === null) return 'alive';
+  const stat = procStat(owner.pid);
+  if (stat === null) return 'dead'; // exited between kill() and the read
+  if (stat.state === 'Z' || stat.state === 'X') return 'dead';
+  return stat.start === owner.start ? 'alive' : 'dead';
+}
+
+/** Fields 3 (state) and 22 (starttime) of /proc/<pid>/stat; the command name may hold spaces and parens. */
+function procStat(pid: number): { state: string; start: number } | null {
+  let text: string;
+  try {
+    text = fsSync.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return Number.isFinite(start) ? { state: fields[0] ?? '', start } : null;
+}
+
+function readOrNull(read: () => string): string | null {
+  try {
+    return read();
+  } catch {
+    return null;
+  }
+}
+
+// ---- for check and repair ----
+
+export interface LockEntry {
+  path: string;
+  /** A held lock, a lock being built (`.tmp-*`), a released one being deleted (`.rm-*`). */
+  kind: 'lock' | 'building' | 'trash';
+  owner: LockOwner | 'unreadable' | null;
+  state: HolderState;
+}
+
+export async function listLocks(store: Store): Promise<LockEntry[]> {
+  const dir = locksDir(store);
+  const out: LockEntry[] = [];
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    const where = path.join(dir, name);
+    if (name.startsWith(TEMP_PREFIX) || name.startsWith(TRASH_PREFIX)) {
+      // Never a held lock: whether its maker still runs says whether it is left over.
+      const maker = makerOf(name);
+      out.push({ path: where, kind: name.startsWith(TEMP_PREFIX) ? 'building' : 'trash', owner: null, state: maker ? holderState(maker) : 'dead' });
+      continue;
+    }
+    const owner = await readOwner(where);
+    if (owner === null) continue; // released while we looked
+    out.push({ path: where, kind: 'lock', owner, state: owner === 'unreadable' ? 'unknown' : holderState(owner) });
+  }
+  return out;
+}
+
+/** Removes a temp or trash entry of locks/: by rename first, so an acquirer racing for it simply retries. */
+export async function removeLockLeftover(store: Store, entry: LockEntry): Promise<void> {
+  await discard(locksDir(store), entry.path, 'leftover');
+}
+
+/** Takes a dead holder's lock away, by the same protocol waiters use. True when it is gone. */
+export async function breakStaleLock(store: Store, entry: LockEntry): Promise<boolean> {
+  const owner = entry.owner;
+  if (owner === null || owner === 'unreadable' || holderState(owner) !== 'dead') return false;
+  await breakInstance(locksDir(store), entry.path, owner, 0);
+  const now = await readOwner(entry.path);
+  return now === null || now === 'unreadable' || now.nonce !== owner.nonce;
 }

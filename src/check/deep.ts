@@ -1,0 +1,117 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { pipeline } from 'node:stream/promises';
+import type { Store } from '../store/root.js';
+import { digestFromHex } from '../content/digest.js';
+import { FILE_DIGESTS, parseFileDigests } from '../layer/file-digests.js';
+import type { Problem } from './check.js';
+
+/**
+ * `check --deep`: bit rot inside unpacked layers. Every regular file of a layer's
+ * diff/ is hashed again and compared with the digest recorded while it was unpacked
+ * (layers/<chainID>/files.sha256); a changed, missing or unrecorded file is one
+ * problem naming the file. Reads only: a layer that fails needs its image loaded
+ * again, which no repair can do from what is on disk.
+ */
+export async function deepCheckLayer(store: Store, chainId: string): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const corrupt = (file: string, why: string) => problems.push({ kind: 'layer-corrupt', path: file, message: `${file}: ${why}` });
+  const sidecar = path.join(store.paths.layerDir(chainId), FILE_DIGESTS);
+  const diff = store.paths.layerDiff(chainId);
+  let text: string;
+  try {
+    text = await fsp.readFile(sidecar, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    corrupt(sidecar, code === 'ENOENT' ? 'missing: the per-file digests of this layer are gone, so its files cannot be verified' : `unreadable (${code ?? (err as Error).message})`);
+    return problems;
+  }
+  const { files: recorded, badLines } = parseFileDigests(text);
+  if (badLines.length > 0) corrupt(sidecar, `malformed line(s) ${badLines.slice(0, 10).join(', ')}${badLines.length > 10 ? ', …' : ''}`);
+
+  const seen = new Set<string>();
+  await walk(diff, '', async (rel, abs, type) => {
+    const want = recorded.get(rel);
+    if (want !== undefined) seen.add(rel);
+    if (type !== 'file') {
+      if (want !== undefined) corrupt(abs, `was a regular file when unpacked, is now a ${type}`);
+      return;
+    }
+    let found: string;
+    try {
+      found = await hashFile(abs);
+    } catch (err) {
+      corrupt(abs, `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+      return;
+    }
+    if (want === undefined) corrupt(abs, `was not in the layer when it was unpacked (sha256:${found})`);
+    else if (found !== want) corrupt(abs, `content does not match the digest recorded at unpack (recorded sha256:${want}, found sha256:${found})`);
+  });
+  for (const rel of recorded.keys()) {
+    if (!seen.has(rel)) {
+      corrupt(path.join(diff, rel), 'missing: the file was in the layer when it was unpacked');
+    }
+  }
+  return problems;
+}
+
+/** Every chainID-named layer of the store, deep-checked in turn. */
+export async function deepCheckStore(store: Store): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const names = await fsp.readdir(store.paths.layersDir).catch(() => [] as string[]);
+  for (const name of names.sort()) {
+    if (/^[0-9a-f]{64}$/.test(name)) problems.push(...await deepCheckLayer(store, digestFromHex(name)));
+  }
+  return problems;
+}
+
+type EntryType = 'file' | 'directory' | 'symlink' | 'other';
+const PRIVILEGED = process.geteuid?.() === 0;
+
+/**
+ * Depth-first over `dir`, never following a symlink. A store made without root owns
+ * its layers, but an image's 000 directories and unreadable files lock their owner
+ * out too: they are opened up for the moment they are read and put back at once
+ * (the unpack does the same, umoci#222).
+ */
+async function walk(root: string, rel: string, visit: (rel: string, abs: string, type: EntryType) => Promise<void>): Promise<void> {
+  const dir = rel === '' ? root : path.join(root, rel);
+  await withAccess(dir, 0o500, async () => {
+    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+    for (const entry of entries) {
+      const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
+      const abs = path.join(dir, entry.name);
+      if (entry.isDirectory()) {
+        await visit(childRel, abs, 'directory');
+        await walk(root, childRel, visit);
+      } else if (entry.isFile()) {
+        await withAccess(abs, 0o400, () => visit(childRel, abs, 'file'));
+      } else {
+        await visit(childRel, abs, entry.isSymbolicLink() ? 'symlink' : 'other');
+      }
+    }
+  });
+}
+
+/** Runs `fn` with the owner bits `need` set on `file` when a rootless owner lacks them. */
+async function withAccess<T>(file: string, need: number, fn: () => Promise<T>): Promise<T> {
+  if (PRIVILEGED) return fn();
+  const st = await fsp.lstat(file).catch(() => null);
+  if (st === null || st.uid !== process.geteuid?.() || (st.mode & need) === need) return fn();
+  await fsp.chmod(file, (st.mode & 0o7777) | need);
+  try {
+    return await fn();
+  } finally {
+    await fsp.chmod(file, st.mode & 0o7777).catch(() => {});
+  }
+}
+
+async function hashFile(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  // O_NOFOLLOW: a file swapped for a symlink since the readdir is not followed out of the layer.
+  const handle = await fsp.open(file, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  await pipeline(handle.createReadStream({ highWaterMark: 1 << 20 }), hash);
+  return hash.digest('hex');
+}
