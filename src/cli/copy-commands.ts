@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import { findContainer } from '../container/lookup.js';
 import { containerView } from '../container/view.js';
+import { withContainerLock } from '../container/lock.js';
 import { archiveFromView, copyFromView, copyToView, extractToView, type CopyResult } from '../container/copy.js';
 import { exportContainer, exportContainerToFile } from '../container/export.js';
 import type { CliContext } from './context.js';
@@ -62,10 +63,11 @@ async function cp(ctx: CliContext, srcArg: string, destArg: string, opts: { foll
       ? await archiveFromView(view, src.path, ctx.io.stdout, options)
       : await copyFromView(view, src.path, dest.path, options);
   } else {
-    const view = await containerView(store, await findContainer(store, dest.container!));
-    result = src.path === '-'
-      ? await extractToView(view, ctx.io.stdin as Readable, dest.path, options)
-      : await copyToView(view, src.path, dest.path, options);
+    const record = await findContainer(store, dest.container!);
+    const view = await containerView(store, record);
+    result = await withContainerLock(store, record.id, () => (src.path === '-'
+      ? extractToView(view, ctx.io.stdin as Readable, dest.path, options)
+      : copyToView(view, src.path, dest.path, options)));
   }
   warnSkipped(ctx, result);
   // docker prints this only for a person watching; scripts get silence.

@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { FS_ERROR_TEXT, isFsError, isStrataError, type FsError } from '../errors.js';
 import { findContainer } from '../container/lookup.js';
 import { containerView } from '../container/view.js';
+import { withContainerLock } from '../container/lock.js';
 import { moveInView } from '../container/copy.js';
 import type { ContainerRecord } from '../container/record.js';
 import type { Resolver } from '../resolver/resolver.js';
@@ -67,6 +68,13 @@ async function writeAll(source: AsyncIterable<unknown>, out: Writable): Promise<
 
 export function registerFsCommands(program: Command, ctx: CliContext): void {
   const fsCmd = program.command('fs').description("Read and change files in a container's merged view, as its busybox tools would");
+  // Changes from two processes to one container serialise: a copy-up racing another
+  // write of the same file would otherwise lose one of them.
+  const locked = <A extends [string, ...unknown[]]>(action: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
+    const store = await ctx.store();
+    const record = await findContainer(store, args[0]);
+    await withContainerLock(store, record.id, () => action(...args));
+  };
   const view = async (name: string): Promise<{ view: Resolver; record: ContainerRecord }> => {
     const store = await ctx.store();
     const record = await findContainer(store, name);
@@ -128,51 +136,51 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   for (const verb of ['write', 'append'] as const) {
     fsCmd.command(verb).description(verb === 'write' ? 'Replace a file with stdin (sh: cat > PATH)' : 'Append stdin to a file (sh: cat >> PATH)')
       .argument('<container>').argument('<path>')
-      .action(async (c: string, p: string) => {
+      .action(locked(async (c: string, p: string) => {
         const { view: v } = await view(c);
         // Streamed from stdin to the file: the input is never held whole.
         const input = ctx.io.stdin as AsyncIterable<Buffer>;
         await eachPath([p], (q) => (verb === 'write' ? v.writeFile(inRoot(q), input) : v.appendFile(inRoot(q), input)),
           (err, q) => `${verb}: can't create ${q}: ${shellCreateError(err)}`);
-      });
+      }));
   }
 
   fsCmd.command('mkdir').description('Create directories').argument('<container>').argument('<path...>')
     .option('-p', 'create parents as needed; no error if the directory exists')
     .option('-m <mode>', 'octal mode of the new directories')
-    .action(async (c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
+    .action(locked(async (c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
       const { view: v } = await view(c);
       const mode = opts.m === undefined ? undefined : octalMode('mkdir', opts.m);
       await eachPath(paths, async (p) => {
         await v.mkdir(inRoot(p), { recursive: opts.p === true, ...(mode === undefined ? {} : { mode }) });
         if (mode !== undefined) await v.chmod(inRoot(p), mode);
       }, (err, p) => `mkdir: can't create directory '${opts.p && err.path ? err.path : p}': ${strerror(err)}`);
-    });
+    }));
 
   fsCmd.command('rm').description('Remove files or directories').argument('<container>').argument('<path...>')
     .option('-r', 'remove directories and their contents')
     .option('-f', 'ignore missing files')
-    .action(async (c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
+    .action(locked(async (c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
       const { view: v } = await view(c);
       const lines: string[] = [];
       for (const p of paths) await removePath(v, p, opts, lines);
       if (lines.length > 0) throw new ToolError(lines);
-    });
+    }));
 
   fsCmd.command('mv').description('Move or rename; a directory of a lower layer is copied and deleted')
     .argument('<container>').argument('<paths...>', 'SOURCE... DEST').usage('[options] <container> <source...> <dest>')
-    .action(async (c: string, args: string[]) => {
+    .action(locked(async (c: string, args: string[]) => {
       const [sources, dest] = splitLast('mv', args);
       const { view: v } = await view(c);
       const destIsDir = await v.stat(inRoot(dest)).then((s) => s.type === 'dir', () => false);
       if (sources.length > 1 && !destIsDir) throw new ToolError([`mv: '${dest}' is not a directory`]);
       await eachPath(sources, (s) => moveInView(v, inRoot(s), destIsDir ? path.posix.join(inRoot(dest), path.posix.basename(s)) : inRoot(dest)),
         (err, s) => `mv: can't rename '${s}': ${strerror(err)}`);
-    });
+    }));
 
   fsCmd.command('ln').description('Make a hard link, or a symbolic link with -s').argument('<container>').argument('<paths...>', 'TARGET... LINK_NAME').usage('[options] <container> <target...> <link>')
     .option('-s', 'make a symbolic link (its target is stored as given)')
-    .action(async (c: string, args: string[], opts: { s?: boolean }) => {
+    .action(locked(async (c: string, args: string[], opts: { s?: boolean }) => {
       const [targets, link] = splitLast('ln', args);
       const { view: v } = await view(c);
       const linkIsDir = await v.stat(inRoot(link)).then((s) => s.type === 'dir', () => false);
@@ -180,18 +188,18 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       const nameOf = (t: string) => (linkIsDir ? path.posix.join(link, path.posix.basename(t)) : link);
       await eachPath(targets, (t) => (opts.s ? v.symlink(t, inRoot(nameOf(t))) : v.link(inRoot(t), inRoot(nameOf(t)))),
         (err, t) => `ln: ${!opts.s && err.path === inRoot(t) ? t : nameOf(t)}: ${strerror(err)}`);
-    });
+    }));
 
   fsCmd.command('chmod').description('Change permission bits (octal mode)').argument('<container>').argument('<mode>').argument('<path...>')
-    .action(async (c: string, modeText: string, paths: string[]) => {
+    .action(locked(async (c: string, modeText: string, paths: string[]) => {
       const mode = octalMode('chmod', modeText);
       const { view: v } = await view(c);
       await eachPath(paths, (p) => v.chmod(inRoot(p), mode), (err, p) => `chmod: ${p}: ${strerror(err)}`);
-    });
+    }));
 
   fsCmd.command('touch').description('Update times, creating empty files that do not exist').argument('<container>').argument('<path...>')
     .option('-c', 'do not create files')
-    .action(async (c: string, paths: string[], opts: { c?: boolean }) => {
+    .action(locked(async (c: string, paths: string[], opts: { c?: boolean }) => {
       const { view: v } = await view(c);
       await eachPath(paths, async (p) => {
         const now = new Date();
@@ -203,12 +211,12 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
           if (!opts.c) await v.appendFile(inRoot(p), '');
         }
       }, (err, p) => `touch: ${p}: ${strerror(err)}`);
-    });
+    }));
 
   fsCmd.command('truncate').description('Shrink or extend files to a size, creating them if missing').argument('<container>').argument('<path...>')
     .option('-s <size>', 'size in bytes, or with a K, M or G suffix (powers of 1024)', '0')
     .option('-c', 'do not create files')
-    .action(async (c: string, paths: string[], opts: { s: string; c?: boolean }) => {
+    .action(locked(async (c: string, paths: string[], opts: { s: string; c?: boolean }) => {
       const size = parseSize(opts.s);
       const { view: v } = await view(c);
       await eachPath(paths, async (p) => {
@@ -223,7 +231,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
           await v.truncate(inRoot(p), size);
         }
       }, (err, p) => `truncate: ${p}: open: ${strerror(err)}`);
-    });
+    }));
 }
 
 /** busybox remove_file(): lstat, refuse a directory without -r, empty it depth first, report each failure. */
