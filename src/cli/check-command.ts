@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { checkStore, type CheckReport } from '../check/check.js';
 import { repairStore } from '../check/repair.js';
+import { deepCheckStore } from '../check/deep.js';
 import { isStrataError } from '../errors.js';
 import { defaultRoot, type Store } from '../store/root.js';
 import { StorePaths } from '../store/paths.js';
@@ -12,13 +13,16 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
   program.command('check')
     .description('Verify every blob digest, layer directory and record; list each problem')
     .option('--repair', 'fix what can be fixed without guessing (leftovers, stale leases and locks, records whose data is gone); one line per fix')
+    .option('--deep', 'also re-hash every file of every unpacked layer against the digests recorded at unpack')
     .option('--format <format>', 'json for one JSON object per problem (and per fix)')
-    .action(async (opts: { repair?: boolean; format?: string }) => {
+    .action(async (opts: { repair?: boolean; deep?: boolean; format?: string }) => {
       const json = opts.format === 'json';
       const store = await storeForCheck(ctx, program.opts<GlobalOptions>());
       const report: CheckReport & { fixed?: string[] } = opts.repair
         ? await repairStore(store, { onFix: (line) => ctx.print(json ? JSON.stringify({ fixed: line }) : line) })
         : await checkStore(store);
+      // Deep problems are reported, never repaired: a rotten layer file cannot be fixed without guessing.
+      if (opts.deep) report.problems.push(...await deepCheckStore(store));
       for (const problem of report.problems) {
         ctx.print(json ? JSON.stringify(problem) : problem.message);
       }
