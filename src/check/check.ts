@@ -32,7 +32,7 @@ export async function checkStore(store: Store): Promise<CheckReport> {
   await checkStoreRecord(store, report);
   await checkBlobContent(store, report);
   const measured = await measureLayers(store);
-  await withStoreLock(store, async () => {
+  await lockedUnlessReadOnly(store, async () => {
     await dropVanished(report);
     await checkLayers(store, report, measured);
     await checkImages(store, report);
@@ -104,4 +104,15 @@ async function dropVanished(report: CheckReport): Promise<void> {
   const kept = [];
   for (const p of report.problems) if (p.kind !== 'blob-corrupt' || (await exists(p.path))) kept.push(p);
   report.problems = kept;
+}
+
+/**
+ * A store this user may only read (a backup, a read-only mount) can still be checked:
+ * nobody can change it through us, and we cannot take its lock, so the record steps
+ * run without it.
+ */
+async function lockedUnlessReadOnly(store: Store, steps: () => Promise<void>): Promise<void> {
+  const writable = await fsp.access(store.root, fs.constants.W_OK).then(() => true, () => false);
+  if (writable) await withStoreLock(store, steps);
+  else await steps();
 }

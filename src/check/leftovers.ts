@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Store } from '../store/root.js';
 import { isLeftoverName } from '../store/paths.js';
-import { holderState, listLocks, locksDir, readOwner, self } from '../store/lock.js';
+import { holderState, locksDir, readOwner, self } from '../store/lock.js';
+import { listLocks } from './locks.js';
 import { containerLockName } from '../container/lock.js';
 import { leasesDir, listLeases, oldestLiveLease } from '../gc/lease.js';
 import { problem, type CheckReport } from './problem.js';

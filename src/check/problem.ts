@@ -1,4 +1,4 @@
-import type { LockEntry } from '../store/lock.js';
+import type { LockEntry } from './locks.js';
 
 /**
  * What `strata check` finds and what `check --repair` may do about it. A problem

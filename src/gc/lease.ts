@@ -6,6 +6,7 @@ import { writeJsonAtomic } from '../store/atomic.js';
 import { holderState, self, withStoreLock, type ProcessIdentity } from '../store/lock.js';
 import { readJsonRecord } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
+import { faultPoint } from '../store/fault-points.js';
 
 /**
  * A lease names blobs and layers that an operation in flight (a load) is about to
@@ -50,6 +51,7 @@ export class Lease {
 
   async release(): Promise<void> {
     await fs.rm(this.file, { force: true });
+    faultPoint('lease.released');
   }
 }
 

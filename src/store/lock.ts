@@ -211,7 +211,7 @@ function stampedName(prefix: string, label: string): string {
   return `${prefix}${randomBytes(6).toString('hex')}-${pid}-${start ?? 0}-${label}`;
 }
 
-function makerOf(name: string): ProcessIdentity | null {
+export function makerOf(name: string): ProcessIdentity | null {
   const m = /^\.(?:tmp|rm)-[0-9a-f]{12}-(\d+)-(\d+)-/.exec(name);
   if (!m) return null;
   const here = self();
@@ -221,7 +221,9 @@ function makerOf(name: string): ProcessIdentity | null {
 async function prepareInstance(dir: string): Promise<Instance> {
   const owner: LockOwner = { ...self(), nonce: randomBytes(16).toString('hex'), acquired: new Date().toISOString() };
   const where = path.join(dir, stampedName(TEMP_PREFIX, 'lock'));
-  await fs.mkdir(where, { recursive: true, mode: 0o700 });
+  // Not `recursive`: on a full disk that reports ENOENT; one level at a time says ENOSPC.
+  await fs.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
+  await fs.mkdir(where, { mode: 0o700 });
   // fsynced before the lock can appear: after a power cut a lock never lacks its owner.
   const handle = await fs.open(path.join(where, OWNER_FILE), 'wx', 0o600);
   try {
@@ -253,7 +255,8 @@ export async function readOwner(dir: string): Promise<LockOwner | 'unreadable' |
 function lockedError(target: string, holder: LockOwner | 'unreadable'): StrataError {
   const who = holder === 'unreadable'
     ? `a lock whose ${OWNER_FILE} is unreadable (remove ${target} if no strata process is running)`
-    : `strata process ${holder.pid} on ${holder.host} (since ${holder.acquired})`;
+    : `strata process ${holder.pid} on ${holder.host} (since ${holder.acquired})${holder.host === self().host ? ''
+      : `; a process on another host cannot be proven dead: remove ${target} by hand once it is gone`}`;
   return new StrataError('ELOCKED', `${target}: locked by ${who}`, { path: target });
 }
 
@@ -320,44 +323,17 @@ function readOrNull(read: () => string): string | null {
   }
 }
 
-// ---- for check and repair ----
+// ---- for check and repair (src/check/locks.ts) ----
 
-export interface LockEntry {
-  path: string;
-  /** A held lock, a lock being built (`.tmp-*`), a released one being deleted (`.rm-*`). */
-  kind: 'lock' | 'building' | 'trash';
-  owner: LockOwner | 'unreadable' | null;
-  state: HolderState;
-}
-
-export async function listLocks(store: Store): Promise<LockEntry[]> {
-  const dir = locksDir(store);
-  const out: LockEntry[] = [];
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
-    const where = path.join(dir, name);
-    if (name.startsWith(TEMP_PREFIX) || name.startsWith(TRASH_PREFIX)) {
-      // Never a held lock: whether its maker still runs says whether it is left over.
-      const maker = makerOf(name);
-      out.push({ path: where, kind: name.startsWith(TEMP_PREFIX) ? 'building' : 'trash', owner: null, state: maker ? holderState(maker) : 'dead' });
-      continue;
-    }
-    const owner = await readOwner(where);
-    if (owner === null) continue; // released while we looked
-    out.push({ path: where, kind: 'lock', owner, state: owner === 'unreadable' ? 'unknown' : holderState(owner) });
-  }
-  return out;
+/** Takes the lock at `target` away from its dead `owner`, by the protocol waiters use. True when it is gone. */
+export async function breakDeadLock(store: Store, target: string, owner: LockOwner): Promise<boolean> {
+  if (holderState(owner) !== 'dead') return false;
+  await breakInstance(locksDir(store), target, owner, 0);
+  const now = await readOwner(target);
+  return now === null || now === 'unreadable' || now.nonce !== owner.nonce;
 }
 
 /** Removes a temp or trash entry of locks/: by rename first, so an acquirer racing for it simply retries. */
-export async function removeLockLeftover(store: Store, entry: LockEntry): Promise<void> {
-  await discard(locksDir(store), entry.path, 'leftover');
-}
-
-/** Takes a dead holder's lock away, by the same protocol waiters use. True when it is gone. */
-export async function breakStaleLock(store: Store, entry: LockEntry): Promise<boolean> {
-  const owner = entry.owner;
-  if (owner === null || owner === 'unreadable' || holderState(owner) !== 'dead') return false;
-  await breakInstance(locksDir(store), entry.path, owner, 0);
-  const now = await readOwner(entry.path);
-  return now === null || now === 'unreadable' || now.nonce !== owner.nonce;
+export async function discardLockEntry(store: Store, entry: string): Promise<void> {
+  await discard(locksDir(store), entry, 'leftover');
 }

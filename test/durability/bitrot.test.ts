@@ -8,6 +8,7 @@ import { findImage } from '../../src/image/lookup.js';
 import { checkStore } from '../../src/check/check.js';
 import { deepCheckLayer } from '../../src/check/deep.js';
 import type { Store } from '../../src/store/root.js';
+import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { strataProcess } from '../helpers/cli.js';
 import { buildImageWithInfo, type LayerEntry } from '../helpers/image-builder.js';
@@ -41,8 +42,8 @@ const layers: LayerEntry[][] = [
   ],
 ];
 
-async function loaded(t: ExecutionContext): Promise<{ store: Store; chain: string[] }> {
-  const { store, dir } = await tmpStore(t);
+async function loaded(t: ExecutionContext, whiteoutFormat: WhiteoutFormat = 'oci'): Promise<{ store: Store; chain: string[] }> {
+  const { store, dir } = await tmpStore(t, { whiteoutFormat });
   const { tar } = await buildImageWithInfo({ format: 'oci', repoTags: ['rot:1'], layers, compression: 'gzip' });
   await fs.writeFile(path.join(dir, 'rot.tar'), tar);
   await loadImages(store, { path: path.join(dir, 'rot.tar') });
@@ -115,6 +116,21 @@ test('deep check passes an intact store and reports one flipped byte in a layer 
   t.regex(problems[0]!.message, /content does not match the digest recorded at unpack \(recorded sha256:[0-9a-f]{64}, found sha256:[0-9a-f]{64}\)$/);
   t.true(problems[0]!.message.startsWith(file));
   t.deepEqual(await deepCheckLayer(store, chain[1]!), [], 'the other layer is not blamed');
+});
+
+test('deep check in the kernel (overlay) whiteout format: device whiteouts are not files, rot is still found', async (t) => {
+  if (process.geteuid?.() !== 0) {
+    t.log('skipped: the overlay whiteout format needs root');
+    t.pass();
+    return;
+  }
+  const { store, chain } = await loaded(t, 'overlay');
+  const top = (await fs.readFile(path.join(store.paths.layerDir(chain[1]!), 'files.sha256'), 'utf8')).split('\n').filter(Boolean);
+  t.deepEqual(top.map((l) => l.slice(66)), ['etc/motd'], 'the 0/0 device of the whiteout is not listed');
+  for (const chainId of chain) t.deepEqual(await deepCheckLayer(store, chainId), []);
+  const file = path.join(store.paths.layerDiff(chain[1]!), 'etc', 'motd');
+  await flipByte(file, 0);
+  t.deepEqual((await deepCheckLayer(store, chain[1]!)).map((p) => p.path), [file]);
 });
 
 test('deep check finds rot in a big file, a hardlinked inode, an unreadable directory and odd names', async (t) => {

@@ -110,6 +110,7 @@ const readOnly = test.macro({
     const line = oneLine(t, await w.strata(['load', '-i', w.archive]));
     t.regex(line, /^strata: .*Permission denied/);
     t.true(line.includes(w.root), `names the file it could not write: ${line}`);
+    t.log(line);
     t.deepEqual(await snapshotTree(w.root), before, 'nothing half-made is left');
     await fs.chmod(target, mode);
     const check = await w.strata(['check']);

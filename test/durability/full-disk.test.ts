@@ -107,6 +107,7 @@ test.serial('strata load on a full disk prints one line naming the file and exit
   t.is(lines.length, 1, failed.stderr);
   t.regex(lines[0]!, /^strata: .*no space left on device/i);
   t.true(lines[0]!.includes(store.root) || lines[0]!.includes(archive), `names a file: ${lines[0]}`);
+  t.log(lines[0]);
   t.deepEqual(await snapshotTree(store.root), before);
   const check = await strataProcess(store.root, ['check']);
   t.is(check.code, 0, check.stdout + check.stderr);

@@ -190,6 +190,7 @@ function uncleanError(err: unknown): string | null {
   }
   // A Node fs error is a plain Error whose code is an errno name (ENOENT, EISDIR…).
   if (err.constructor !== Error || typeof code !== 'string' || !/^E[A-Z0-9]+$/.test(code)) return `not a clean error: ${shown}`;
+  if (err.message.includes('\n')) return `fs error without a one-line message: ${shown}`;
   return null;
 }
 
