@@ -29,3 +29,7 @@ export { imageBreakdown, containerBreakdown } from './usage/layer-breakdown.js';
 export { collectGarbage, type GcReport } from './gc/sweep.js';
 export { pruneContainers, pruneImages } from './gc/prune.js';
 export { checkStore, type CheckReport, type Problem } from './check/check.js';
+export { repairStore } from './check/repair.js';
+export { deepCheckStore } from './check/deep.js';
+export { withContainerLock } from './container/lock.js';
+export { withStoreLock } from './store/lock.js';

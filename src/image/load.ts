@@ -108,11 +108,16 @@ async function load(store: Store, input: ArchiveInput, options: LoadOptions): Pr
       return loaded;
     });
   } catch (err) {
+    // The spool goes first: until it is gone, the lease must still cover it.
+    await source.close();
     await rollbackCreated(store, lease);
     throw err;
   } finally {
-    await lease.release();
-    await source.close();
+    try {
+      await source.close();
+    } finally {
+      await lease.release();
+    }
   }
 }
 
@@ -238,6 +243,9 @@ async function storeLayer(store: Store, source: ArchiveSource, layer: ArchiveLay
     if (wrote.status === 'fulfilled' && unpacked.status === 'rejected') ingest.verify();
     const failure = firstFailure(wrote, unpacked);
     if (failure) throw failure;
+    // Lease the digest before the blob becomes visible: docker-save names none in advance,
+    // and a gc between commit and lease would otherwise sweep a blob this load reports.
+    await lease.add({ blobs: [ingest.verify()] });
     const { digest, created } = await ingest.commit();
     await lease.add({ blobs: [digest] });
     if (created) lease.created.blobs.add(digest);

@@ -46,7 +46,9 @@ class UpperWalker {
     const own = new Set<string>();
     for (const name of names) {
       const host = path.join(hostDir, name);
-      const st = await fs.lstat(host);
+      // Another process may remove a container or file while we measure it: gone is not an error.
+      const st = await fs.lstat(host).catch(() => null);
+      if (st === null) continue;
       const hidden = whiteoutTarget(name, st, format);
       const cpath = `${containerDir}/${hidden ?? name}`;
       if (hidden !== null) {

@@ -8,9 +8,6 @@
 import { PassThrough, Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { main } from '../../src/cli/main.js';
-import { openStore } from '../../src/store/root.js';
-import { withContainerLock } from '../../src/container/lock.js';
-import { findContainer } from '../../src/container/lookup.js';
 
 export interface WorkerJob {
   root: string;
@@ -55,8 +52,6 @@ async function run(args: string[], options: { stdin?: Buffer; mayConflict?: bool
   return { code, stdout: Buffer.concat(out).toString() };
 }
 
-const store = await openStore({ root: job.root });
-const sharedRecord = await findContainer(store, job.shared);
 const alive: { name: string; files: Record<string, string> }[] = [];
 const loadedTags: string[] = [];
 const w = job.worker;
@@ -80,10 +75,9 @@ for (let i = 0; Date.now() < job.deadline; i++) {
     alive.push({ name, files });
   }
   // Every worker appends to the same lower file of one container: copy-ups race unless
-  // the container lock serialises them. Taken here around the CLI's `fs append`: once
-  // the fs commands take it themselves, theirs is a nested take and simply runs.
+  // the fs command's container lock serialises them.
   const line = `w${w} ${i}\n`;
-  const appended = await withContainerLock(store, sharedRecord.id, () => run(['fs', 'append', job.shared, '/shared.log'], { stdin: Buffer.from(line) }));
+  const appended = await run(['fs', 'append', job.shared, '/shared.log'], { stdin: Buffer.from(line) });
   if (appended.code === 0) report.appended.push(line.trim());
   if (i % 3 === 0) {
     await run(['images', '--format', 'json']);
