@@ -9,7 +9,6 @@ export class StorePaths {
   constructor(readonly root: string) {}
 
   get storeFile(): string { return path.join(this.root, 'store.json'); }
-  get lockTarget(): string { return path.join(this.root, 'store.json'); }
   get cacheDirTag(): string { return path.join(this.root, 'CACHEDIR.TAG'); }
 
   get blobsDir(): string { return path.join(this.root, 'blobs', 'sha256'); }

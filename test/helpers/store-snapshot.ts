@@ -3,8 +3,8 @@ import path from 'node:path';
 
 /**
  * Every path under `root` with its type and size, sorted — what "the store is left
- * exactly as it was" is checked against. The store lock is excluded: it comes and
- * goes with every mutation by design.
+ * exactly as it was" is checked against. Locks are released by removing them, so a
+ * finished operation leaves none to exclude.
  */
 export async function snapshotTree(root: string): Promise<string[]> {
   const rows: string[] = [];
@@ -12,7 +12,6 @@ export async function snapshotTree(root: string): Promise<string[]> {
     for (const name of (await fs.readdir(dir).catch(() => [] as string[])).sort()) {
       const full = path.join(dir, name);
       const rel = path.relative(root, full);
-      if (rel === 'store.json.lock') continue;
       const st = await fs.lstat(full);
       rows.push(`${rel}\t${st.isDirectory() ? 'dir' : st.isFile() ? `file:${st.size}` : 'other'}`);
       if (st.isDirectory()) await walk(full);

@@ -5,6 +5,7 @@ import path from 'node:path';
 import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import { Resolver, formatTreeTsv } from '../../src/resolver/index.js';
 import { kernelOverlaySkipReason, mountOverlay } from '../helpers/kernel-overlay.js';
+import { Rng } from '../helpers/rng.js';
 import {
   buildLayer, kernelDriver, resolverDriver, snapshotOf, type Driver, type LayerEntry, type Op, type Outcome, type StatView,
 } from './suite.js';
@@ -23,28 +24,6 @@ const SEED = Number(process.env.STRATA_DIFF_SEED ?? 20_260_101);
 const ONLY = process.env.STRATA_DIFF_ONLY === undefined ? null : Number(process.env.STRATA_DIFF_ONLY);
 /** Sequences in flight at once: most of a sequence's time is spent waiting on mount, mknod and python. */
 const JOBS = Number(process.env.STRATA_DIFF_JOBS ?? 3);
-
-/** mulberry32: a tiny, well-mixed 32-bit PRNG, so a seed replays exactly. */
-class Rng {
-  #s: number;
-  constructor(seed: number) { this.#s = seed >>> 0; }
-  next(): number {
-    this.#s = (this.#s + 0x6d2b79f5) >>> 0;
-    let t = this.#s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  }
-  int(n: number): number { return Math.floor(this.next() * n); }
-  pick<T>(items: readonly T[]): T { return items[this.int(items.length)]!; }
-  chance(p: number): boolean { return this.next() < p; }
-  weighted<T extends string>(table: Record<T, number>): T {
-    const entries = Object.entries(table) as [T, number][];
-    let x = this.next() * entries.reduce((s, [, w]) => s + w, 0);
-    for (const [k, w] of entries) if ((x -= w) < 0) return k;
-    return entries[entries.length - 1]![0];
-  }
-}
 
 const NAMES = ['a', 'b', 'c', 'd'] as const;
 
