@@ -22,7 +22,6 @@ import { randomBytes } from 'node:crypto';
 import { Session } from 'node:inspector/promises';
 import { Resolver } from '../src/resolver/resolver.js';
 import { writeWhiteout } from '../src/layer/whiteout.js';
-import { compareNames } from '../src/resolver/readdir.js';
 import { makeScratchDir, measure, median, removeTree, run, settleDisk, type Sample } from './measure.js';
 import { skipped, summarize, type BenchContext, type BenchReport, type ContenderResult, type TargetResult } from './report.js';
 import { summarizeCpuProfile } from './cpu-profile.js';
@@ -47,6 +46,8 @@ interface LookupOp {
   resolver: () => Promise<unknown>;
   kernel: () => Promise<unknown>;
   describe: string;
+  /** Whether the issue's 3x target applies (the first-call rows are shown for what they cost, not judged). */
+  judged: boolean;
 }
 
 interface Section { contenders: ContenderResult[]; targets: TargetResult[]; notes: string[]; details?: string[] }
@@ -92,19 +93,21 @@ async function runLookups(ctx: BenchContext, dir: string): Promise<Section> {
     return skip(`mount -t overlay failed here: ${(err as Error).message.split('\n')[0]}`);
   }
   try {
-    const resolver = new Resolver({ lowerDirs: layers.dirs, format: 'overlay', readOnly: true });
+    const options = { lowerDirs: layers.dirs, format: 'overlay', readOnly: true } as const;
+    const resolver = new Resolver(options);
     await verifyLookups(resolver, merged);
     const section: Section = { contenders: [], targets: [], notes: [] };
-    for (const op of lookupOps(resolver, merged)) {
+    for (const op of lookupOps(resolver, () => new Resolver(options), merged)) {
       const [kernel, ours] = await timeLookupPair(ctx, op);
       section.contenders.push(kernel, ours);
-      section.targets.push(lookupTarget(op.label, kernel, ours));
+      if (op.judged) section.targets.push(lookupTarget(op.label, kernel, ours));
     }
     section.notes.push(`lookup rows: wall/CPU s per 1,000 sequential awaited calls (= ms per call), median of ${ctx.runs} batches of ~${BATCH_S} s after a calibration batch, kernel and resolver batches alternating; RSS is the bench process's after the batch`,
       `lower dirs: ${LAYERS} plain directories (overlay whiteout format); ${deepFile(50).replace('50', 'N')} lives only in layer N from the top and its three directories exist in all ${LAYERS}; ` +
         `${WIDE_DIR} is in every ${WIDE_LAYER_STEP}th layer (10) with ${WIDE_OWN} names of its own + ${WIDE_SHARED} in all ten, and ${WIDE_GONE} more names of the bottom one whited out by the top one (10,000 visible)`,
-      'kernel = node:fs/promises on a read-only overlay mount of the same 50 dirs (lowerdir given relative to the layers dir, mount run there); both sides checked equal before timing');
-    if (section.targets.some((t) => t.status === 'MISS') || ctx.cpuProfDir !== null) section.details = await profileLookups(ctx, resolver, layers.dirs, dir);
+      'kernel = node:fs/promises on a read-only overlay mount of the same 50 dirs (lowerdir given relative to the layers dir, mount run there); both sides checked equal before timing',
+      'resolver rows reuse one Resolver, which remembers what the lower layers hold (they never change); "first call" rows make a new Resolver for every call, so every lower lookup is done afresh (the kernel side keeps its dentry cache)');
+    if (section.targets.some((t) => t.status === 'MISS') || ctx.cpuProfDir !== null) section.details = await profileLookups(ctx, resolver, dir);
     return section;
   } finally {
     await unmount();
@@ -141,12 +144,14 @@ async function mountReadOnly(layers: LookupLayers, merged: string): Promise<() =
   return async () => { await run({ file: 'umount', args: [merged] }).catch(() => run({ file: 'umount', args: ['-l', merged] })); };
 }
 
-function lookupOps(resolver: Resolver, merged: string): LookupOp[] {
+function lookupOps(resolver: Resolver, fresh: () => Resolver, merged: string): LookupOp[] {
   const k = (p: string) => path.join(merged, p);
   return [
-    ...DEPTHS.map((d) => ({ label: `stat depth ${d}`, describe: `stat('${deepFile(d)}')`, resolver: () => resolver.stat(deepFile(d)), kernel: () => fsp.stat(k(deepFile(d))) })),
-    ...DEPTHS.map((d) => ({ label: `readFile depth ${d}`, describe: `readFile('${deepFile(d)}'), 4 KiB`, resolver: () => resolver.readFile(deepFile(d)), kernel: () => fsp.readFile(k(deepFile(d))) })),
-    { label: 'readdir 10,000 entries', describe: `readdir('${WIDE_DIR}')`, resolver: () => resolver.readdir(WIDE_DIR), kernel: () => fsp.readdir(k(WIDE_DIR)) },
+    ...DEPTHS.map((d) => ({ label: `stat depth ${d}`, describe: `stat('${deepFile(d)}')`, resolver: () => resolver.stat(deepFile(d)), kernel: () => fsp.stat(k(deepFile(d))), judged: true })),
+    ...DEPTHS.map((d) => ({ label: `readFile depth ${d}`, describe: `readFile('${deepFile(d)}'), 4 KiB`, resolver: () => resolver.readFile(deepFile(d)), kernel: () => fsp.readFile(k(deepFile(d))), judged: true })),
+    { label: 'readdir 10,000 entries', describe: `readdir('${WIDE_DIR}')`, resolver: () => resolver.readdir(WIDE_DIR), kernel: () => fsp.readdir(k(WIDE_DIR)), judged: true },
+    { label: 'stat depth 50, first call', describe: `new Resolver, stat('${deepFile(50)}')`, resolver: () => fresh().stat(deepFile(50)), kernel: () => fsp.stat(k(deepFile(50))), judged: false },
+    { label: 'readdir 10,000, first call', describe: `new Resolver, readdir('${WIDE_DIR}')`, resolver: () => fresh().readdir(WIDE_DIR), kernel: () => fsp.readdir(k(WIDE_DIR)), judged: false },
   ];
 }
 
@@ -216,47 +221,10 @@ function lookupTarget(label: string, kernel: ContenderResult, ours: ContenderRes
   };
 }
 
-/**
- * Where a resolver lookup's time goes: host calls per merged call (fs.lstat counted
- * on the default export the resolver calls through; getxattr counted by rule), their
- * cost alone, and a CPU profile of the main thread during a batch.
- */
-async function profileLookups(ctx: BenchContext, resolver: Resolver, dirs: string[], scratch: string): Promise<string[]> {
+/** Where a resolver lookup's time goes: a CPU profile of the main thread during a batch of warm calls. */
+async function profileLookups(ctx: BenchContext, resolver: Resolver, scratch: string): Promise<string[]> {
   ctx.log('profiling resolver lookups …');
   const lines = ['resolver lookup profile (one extra, unmeasured pass):'];
-  const counted = { lstat: 0, readdir: 0 };
-  const original = { lstat: fsp.lstat, readdir: fsp.readdir };
-  const wrap = <K extends keyof typeof counted>(key: K) => ((...args: unknown[]) => { counted[key]++; return (original[key] as (...a: unknown[]) => unknown)(...args); }) as never;
-  const perCall = async (call: () => Promise<unknown>): Promise<typeof counted> => {
-    Object.assign(counted, { lstat: 0, readdir: 0 });
-    Object.assign(fsp, { lstat: wrap('lstat'), readdir: wrap('readdir') });
-    try { await call(); } finally { Object.assign(fsp, original); }
-    return { ...counted };
-  };
-  for (const d of DEPTHS) {
-    const c = await perCall(() => resolver.stat(deepFile(d)));
-    // isOpaqueDir (getxattr via @napi-rs/xattr) runs once per directory branch but the last: 3 dirs x 49.
-    lines.push(`  stat depth ${d}: ${c.lstat} fs.lstat + ${3 * (LAYERS - 1)} getxattr(trusted.overlay.opaque) on the thread pool`);
-  }
-  const rd = await perCall(() => resolver.readdir(WIDE_DIR));
-  const readdirUs = await perCallUs(() => resolver.readdir(WIDE_DIR), 20);
-  // listDir sorts the names in the order the layers listed them, top layer first.
-  const visible = new Set(await resolver.readdir(WIDE_DIR));
-  const found = new Set<string>();
-  for (const [i, d] of dirs.entries()) if (i % WIDE_LAYER_STEP === 0) for (const n of await fsp.readdir(path.join(d, WIDE_DIR))) if (visible.has(n)) found.add(n);
-  const unsorted = [...found];
-  const sortUs = await perCallUs(async () => [...unsorted].sort(compareNames), 20);
-  const fastSortUs = await perCallUs(async () => [...unsorted].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)), 20);
-  lines.push(`  readdir ${WIDE_DIR} = ${readdirUs.toFixed(0)} µs: ${rd.readdir} fs.readdir + ${rd.lstat} fs.lstat (path walk, then one per whiteout device); ` +
-    `sorting the ${found.size.toLocaleString('en-US')} names with compareNames (two Buffer.from per comparison) takes ${sortUs.toFixed(0)} µs of it, a plain string comparison ${fastSortUs.toFixed(0)} µs`);
-  const { getAttribute } = await import('@napi-rs/xattr');
-  const host = path.join(dirs[LAYERS - 1]!, deepFile(50));
-  const lstatUs = await perCallUs(() => fsp.lstat(host), 5000);
-  const xattrUs = await perCallUs(() => getAttribute(path.dirname(host), 'trusted.overlay.opaque'), 5000);
-  const statUs = await perCallUs(() => resolver.stat(deepFile(50)), 200);
-  const calls = 3 * LAYERS + 50 + 3 * (LAYERS - 1);
-  lines.push(`  stat depth 50 = ${statUs.toFixed(0)} µs for ${calls} sequential awaited host calls = ${(statUs / calls).toFixed(1)} µs per call; ` +
-    `alone, fs.lstat takes ${lstatUs.toFixed(1)} µs and getAttribute ${xattrUs.toFixed(1)} µs per awaited call (one thread-pool round trip each)`);
   const dir = ctx.cpuProfDir ?? scratch;
   await fsp.mkdir(dir, { recursive: true });
   const file = path.join(dir, `resolver-lookups-${process.pid}.cpuprofile`);
@@ -272,7 +240,7 @@ async function profileLookups(ctx: BenchContext, resolver: Resolver, dirs: strin
   } finally {
     session.disconnect();
   }
-  lines.push(`  cpu profile of 300 stat depth 50 + 20 readdir (main thread; "(idle)" = waiting for the thread pool)${ctx.cpuProfDir ? `: ${path.relative(ctx.repoRoot, file)}` : ''}`);
+  lines.push(`  cpu profile of 300 stat depth 50 + 20 readdir (main thread)${ctx.cpuProfDir ? `: ${path.relative(ctx.repoRoot, file)}` : ''}`);
   return [...lines, ...(await summarizeCpuProfile(file, ctx.repoRoot, 10)).map((l) => `    ${l}`)];
 }
 

@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import type { Stats } from 'node:fs';
+import { lstatSync, type Stats } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { getAttribute, setAttribute } from '@napi-rs/xattr';
+import { getAttribute, getAttributeSync, setAttribute } from '@napi-rs/xattr';
 import { StrataError } from '../errors.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 
@@ -66,6 +66,24 @@ export async function isOpaqueDir(dir: string, format: WhiteoutFormat): Promise<
   try {
     await fs.lstat(path.join(dir, OPAQUE_MARKER));
     return true;
+  } catch {
+    return false;
+  }
+}
+
+/** isOpaqueDir for hot lookup paths: one syscall, no thread pool, no thrown error for "not opaque". */
+export function isOpaqueDirSync(dir: string, format: WhiteoutFormat): boolean {
+  if (format === 'overlay') {
+    let value: Buffer | null;
+    try {
+      value = getAttributeSync(dir, OPAQUE_XATTR);
+    } catch {
+      return false;
+    }
+    return value !== null && value.toString() === 'y';
+  }
+  try {
+    return lstatSync(path.join(dir, OPAQUE_MARKER), { throwIfNoEntry: false }) !== undefined;
   } catch {
     return false;
   }

@@ -2,10 +2,11 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { fsError, isFsError } from '../errors.js';
-import { isEncodingArtifact, isOpaqueDir, whiteoutEntryName, whiteoutTarget } from '../layer/whiteout.js';
+import { isEncodingArtifact, isOpaqueDir, isOpaqueDirSync, whiteoutEntryName, whiteoutTarget } from '../layer/whiteout.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import type { Context, EntryType, LayerId } from './options.js';
-import { lstatOrNull } from './host.js';
+import { lstatOrNull, lstatOrNullSync } from './host.js';
+import { LowerCache, perContext } from './lower-cache.js';
 import { readUpperMeta } from './upper-meta.js';
 
 /** One layer's copy of an entry. */
@@ -142,31 +143,78 @@ export async function lookupChild(ctx: Context, dir: Entry, name: string): Promi
   return { entry: { path: cpath, name, parent: dir, type, stack, mount: dir.mount }, upperWhiteout };
 }
 
-/** Fills `stack` with the branches of `name` below `dir`; answers whether the upper whites it out. */
+/**
+ * Fills `stack` with the branches of `name` below `dir`; answers whether the upper
+ * whites it out. The upper is looked at afresh; the lowers' part comes from
+ * lowerBranches, which remembers it.
+ */
 async function collectStack(ctx: Context, dir: Entry, name: string, stack: Branch[]): Promise<boolean> {
-  for (let i = 0; i < dir.stack.length; i++) {
-    const b = dir.stack[i]!;
-    const host = path.join(b.host, name);
+  const top = dir.stack[0];
+  const lowerFrom = top?.layer === 'upper' ? 1 : 0;
+  const hasLowers = lowerFrom < dir.stack.length;
+  if (top !== undefined && top.layer === 'upper') {
+    const host = path.join(top.host, name);
     const st = await lstatOrNull(host);
     if (st !== null && whiteoutTarget(name, st, ctx.format) === null) {
-      if (!st.isDirectory()) {
-        // Below a directory a non-directory ends the merge and is ignored (ovl_lookup_single).
-        if (stack.length === 0) stack.push({ layer: b.layer, host, st });
-        return false;
-      }
-      stack.push({ layer: b.layer, host, st });
-      if (i === dir.stack.length - 1) return false;
-      // An opaque directory stops the merge; so does a whiteout of the same name in
-      // the same layer (the oci rule: a layer's own entry shows, its whiteout hides below).
+      stack.push({ layer: 'upper', host, st });
+      // Below a directory a non-directory ends the merge (ovl_lookup_single); an opaque
+      // directory ends it; so does the oci whiteout of the same name in the same layer
+      // (a layer's own entry shows, its whiteout hides what is below).
+      if (!st.isDirectory() || !hasLowers) return false;
       if (await isOpaqueDir(host, ctx.format)) return false;
-      if (await separateWhiteout(b.host, name, ctx.format)) return false;
-      continue;
-    }
-    if (st !== null || await separateWhiteout(b.host, name, ctx.format)) {
-      return stack.length === 0 && b.layer === 'upper';
+      if (await separateWhiteout(top.host, name, ctx.format)) return false;
+    } else if (st !== null || await separateWhiteout(top.host, name, ctx.format)) {
+      return true;
     }
   }
+  if (!hasLowers) return false;
+  const lower = await lowerBranches(ctx, dir, lowerFrom, name);
+  // Below an upper directory only lower directories merge; a lower non-directory is ignored.
+  if (lower.length > 0 && (stack.length === 0 || lower[0]!.st.isDirectory())) stack.push(...lower);
   return false;
+}
+
+const lowerLookups = perContext<Branch[]>(() => new LowerCache(200_000, () => 1));
+
+/**
+ * What the lower part of `dir`'s merge stack (from index `from`) holds for `name`,
+ * as if there were no upper: one non-directory, or the directories that merge (cut
+ * at an opaque one or a whiteout), or nothing. The lower part of a merge stack is
+ * the same for every path that reaches it, so the key is its top host dir and depth.
+ */
+function lowerBranches(ctx: Context, dir: Entry, from: number, name: string): Promise<Branch[]> {
+  const first = dir.stack[from]!;
+  const key = `${dir.stack.length - from}:${first.host}/${name}`;
+  return lowerLookups(ctx).get(key, async () => scanLowers(ctx, dir.stack.slice(from), name));
+}
+
+function scanLowers(ctx: Context, lowers: Branch[], name: string): Branch[] {
+  const found: Branch[] = [];
+  for (let i = 0; i < lowers.length; i++) {
+    const b = lowers[i]!;
+    const host = path.join(b.host, name);
+    const st = lstatOrNullSync(host);
+    if (st !== null && whiteoutTarget(name, st, ctx.format) === null) {
+      if (!st.isDirectory()) {
+        if (found.length === 0) found.push({ layer: b.layer, host, st });
+        return found;
+      }
+      found.push({ layer: b.layer, host, st });
+      if (i === lowers.length - 1) return found;
+      if (isOpaqueDirSync(host, ctx.format)) return found;
+      if (separateWhiteoutSync(b.host, name, ctx.format)) return found;
+      continue;
+    }
+    if (st !== null || separateWhiteoutSync(b.host, name, ctx.format)) return found;
+  }
+  return found;
+}
+
+function separateWhiteoutSync(dir: string, name: string, format: WhiteoutFormat): boolean {
+  const entryName = whiteoutEntryName(name, format);
+  if (entryName === name) return false;
+  const st = lstatOrNullSync(path.join(dir, entryName));
+  return st !== null && whiteoutTarget(entryName, st, format) === name;
 }
 
 /**
@@ -176,13 +224,9 @@ async function collectStack(ctx: Context, dir: Entry, name: string, stack: Branc
  */
 export async function lowerPositive(ctx: Context, dir: Entry, name: string): Promise<boolean> {
   if (dir.mount !== null) return false;
-  for (const b of dir.stack) {
-    if (b.layer === 'upper') continue;
-    const st = await lstatOrNull(path.join(b.host, name));
-    if (st !== null) return whiteoutTarget(name, st, ctx.format) === null;
-    if (await separateWhiteout(b.host, name, ctx.format)) return false;
-  }
-  return false;
+  const from = dir.stack[0]?.layer === 'upper' ? 1 : 0;
+  if (from >= dir.stack.length) return false;
+  return (await lowerBranches(ctx, dir, from, name)).length > 0;
 }
 
 /** Does a merged directory have any lower layer (so that its upper copy merges)? */

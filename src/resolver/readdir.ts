@@ -4,33 +4,72 @@ import type { Dirent } from 'node:fs';
 import { isEncodingArtifact, whiteoutTarget } from '../layer/whiteout.js';
 import type { Context, EntryType, LayerId } from './options.js';
 import { branchType, childPath, typeOfStats, type Entry } from './lookup.js';
+import { LowerCache, perContext } from './lower-cache.js';
 
 /** Orders names by code point (UTF-8 byte order), as Python's sort in list_tree.py does. */
 export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  if (SURROGATE.test(a) || SURROGATE.test(b)) return Buffer.compare(Buffer.from(a), Buffer.from(b));
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * JavaScript compares strings by UTF-16 code unit, which is code-point order except
+ * where a surrogate pair meets a character from U+E000 to U+FFFF.
+ */
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+type Listing = [string, EntryType][];
+
+/** Sorts a listing by compareNames; names without surrogates (nearly all) compare as plain strings. */
+function sortListing(entries: Listing): Listing {
+  if (!entries.some(([name]) => SURROGATE.test(name))) return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const keyed = entries.map((e) => ({ e, key: Buffer.from(e[0]) }));
+  return keyed.sort((x, y) => Buffer.compare(x.key, y.key)).map(({ e }) => e);
 }
 
 /**
  * The names of a merged directory with their types: the union of every layer in its
  * merge stack, minus whiteouts and encoding artifacts, a name taking the type of its
  * topmost copy. The merge stack already stops at an opaque directory. Mount points
- * directly below show as their source. Sorted by compareNames.
+ * directly below show as their source. Sorted by compareNames. The lowers' part of
+ * the listing never changes and is remembered (lower-cache.ts); the upper's is read
+ * on every call and laid over it.
  */
-export async function listDir(ctx: Context, dir: Entry): Promise<[string, EntryType][]> {
+export async function listDir(ctx: Context, dir: Entry): Promise<Listing> {
   const found = new Map<string, EntryType>();
+  let lower: Listing = [];
   if (dir.mount !== null) {
     const top = dir.stack[0];
     if (top !== undefined) await addLayer(ctx, dir, 'mount', top.host, found, new Set());
   } else {
-    // Names whited out by a layer above the one being read.
+    const from = dir.stack[0]?.layer === 'upper' ? 1 : 0;
     const hidden = new Set<string>();
-    for (const b of dir.stack) {
-      const whiteouts = await addLayer(ctx, dir, b.layer, b.host, found, hidden);
-      for (const name of whiteouts) hidden.add(name);
+    if (from === 1) for (const name of await addLayer(ctx, dir, 'upper', dir.stack[0]!.host, found, hidden)) hidden.add(name);
+    if (from < dir.stack.length) {
+      lower = await lowerListing(ctx, dir, from);
+      if (found.size > 0 || hidden.size > 0) lower = lower.filter(([name]) => !found.has(name) && !hidden.has(name));
     }
   }
   await addMountPoints(ctx, dir.path, found);
-  return [...found].sort(([a], [b]) => compareNames(a, b));
+  if (found.size === 0) return [...lower];
+  for (const [name, type] of lower) if (!found.has(name)) found.set(name, type);
+  return sortListing([...found]);
+}
+
+const lowerListings = perContext<Listing>(() => new LowerCache(2_000_000, (listing) => listing.length));
+
+/** The sorted listing of `dir`'s lower merge stack (from index `from`) alone. */
+function lowerListing(ctx: Context, dir: Entry, from: number): Promise<Listing> {
+  const first = dir.stack[from]!;
+  return lowerListings(ctx).get(`${dir.stack.length - from}:${first.host}`, async () => {
+    const found = new Map<string, EntryType>();
+    // Names whited out by a layer above the one being read.
+    const hidden = new Set<string>();
+    for (const b of dir.stack.slice(from)) {
+      for (const name of await addLayer(ctx, dir, b.layer, b.host, found, hidden)) hidden.add(name);
+    }
+    return sortListing([...found]);
+  });
 }
 
 /** Adds one layer's visible names to `found`; returns the names this layer whites out. */

@@ -402,6 +402,17 @@ export const SUITE_CASES: SuiteCase[] = [
     tree: { '/d': 'dir', '/d/low': 'file 2', '/d/top': 'file 1' },
   },
   {
+    // JavaScript's own string order would put the emoji (a surrogate pair) before U+FF41.
+    name: 'readdir lists names in code-point order, across layers and after writes',
+    lowers: [[d('/d'), f('/d/\u{1F600}', '1'), f('/d/\uFF41', '2')], [d('/d'), f('/d/b', '3'), f('/d/~', '4')]],
+    steps: [
+      [o.ls('/d'), v(['b', '~', '\uFF41', '\u{1F600}'])],
+      [o.write('/d/\uE000', 'new'), v(null)],
+      [o.unlink('/d/~'), v(null)],
+      [o.ls('/d'), v(['b', '\uE000', '\uFF41', '\u{1F600}'])],
+    ],
+  },
+  {
     name: 'a whiteout hides the lower entry and is never listed',
     lowers: [[wh('/a'), wh('/never')], [f('/a', 'x'), f('/b', 'y')]],
     steps: [[o.ls('/'), v(['b'])], [o.lstat('/a'), 'ENOENT'], [o.lstat('/never'), 'ENOENT'], [o.exists('/a'), v(false)]],
