@@ -84,3 +84,11 @@ export const FS_ERROR_TEXT: Record<string, string> = {
   EMFILE: 'Too many open files',
   EBUSY: 'Device or resource busy',
 };
+
+/**
+ * Why JSON.parse refused, on one line: V8 quotes the bad input in its message,
+ * newlines and all, and an error strata prints must stay one line.
+ */
+export function jsonErrorReason(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+}

@@ -3,7 +3,7 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { StrataError } from '../errors.js';
+import { StrataError, jsonErrorReason } from '../errors.js';
 import type { ArchiveSource, ReadJsonOptions } from './source.js';
 import { normalizeEntryName, type EntryType, type TarEntry } from './tar-index.js';
 
@@ -94,9 +94,7 @@ export class IndexedSource implements ArchiveSource {
     try {
       return JSON.parse(bytes.toString('utf8')) as unknown;
     } catch (err) {
-      // V8 quotes the bad input in its message, newlines and all: the error stays one line.
-      const why = (err as Error).message.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
-      throw new StrataError('EINVALIDARCHIVE', `${where}: invalid JSON: ${why}`, { path: name, cause: err });
+      throw new StrataError('EINVALIDARCHIVE', `${where}: invalid JSON: ${jsonErrorReason(err)}`, { path: name, cause: err });
     }
   }
 

@@ -1,4 +1,4 @@
-import { StrataError } from '../errors.js';
+import { StrataError, jsonErrorReason } from '../errors.js';
 import { parseDigest } from '../content/digest.js';
 
 /** The parts of an OCI/Docker image config strata reads. Everything else is kept as-is. */
@@ -45,7 +45,7 @@ export function parseImageConfigBytes(bytes: Buffer, where: string): ImageConfig
   try {
     raw = JSON.parse(bytes.toString('utf8'));
   } catch (err) {
-    throw new StrataError('EINVALIDARCHIVE', `${where}: image config is not valid JSON (${(err as Error).message})`, { path: where });
+    throw new StrataError('EINVALIDARCHIVE', `${where}: image config is not valid JSON (${jsonErrorReason(err)})`, { path: where });
   }
   return parseImageConfig(raw, where);
 }

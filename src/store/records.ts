@@ -1,5 +1,5 @@
 import fs from 'node:fs/promises';
-import { StrataError } from '../errors.js';
+import { StrataError, jsonErrorReason } from '../errors.js';
 
 /** Records are small; anything bigger is damage or an attack, never a record. */
 const MAX_RECORD_BYTES = 64 * 1024 * 1024;
@@ -23,6 +23,6 @@ export async function readJsonRecord(file: string, options: { optional?: boolean
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new StrataError('EBADRECORD', `${file}: invalid JSON (${(err as Error).message})`, { path: file, cause: err });
+    throw new StrataError('EBADRECORD', `${file}: invalid JSON (${jsonErrorReason(err)})`, { path: file, cause: err });
   }
 }
