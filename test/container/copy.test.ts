@@ -5,12 +5,10 @@ import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { tmpStore } from '../helpers/tmp-store.js';
+import { containerFromLayers } from '../helpers/container-fixture.js';
 import { bothFormats } from '../helpers/both-formats.js';
-import { buildImage, packTar, type LayerInput } from '../helpers/image-builder.js';
-import { loadImages } from '../../src/image/load.js';
-import { createContainer, type CreateOptions } from '../../src/container/create.js';
-import { containerView } from '../../src/container/view.js';
+import { packTar, type LayerInput } from '../helpers/image-builder.js';
+import type { CreateOptions } from '../../src/container/create.js';
 import { containerChanges } from '../../src/container/diff.js';
 import { parseTmpfsFlag } from '../../src/container/mount-spec.js';
 import { archiveFromView, copyFromView, copyToView, extractToView, moveInView } from '../../src/container/copy.js';
@@ -46,13 +44,8 @@ const LAYERS: LayerInput[] = [
   [{ path: 'old/' }, { path: 'old/fresh.txt', content: 'fresh\n' }],
 ];
 
-async function setup(t: ExecutionContext, format: WhiteoutFormat, options: CreateOptions = {}) {
-  const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
-  const file = path.join(dir, 'app.tar');
-  await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: ['app:1'], layers: LAYERS }));
-  await loadImages(store, { path: file });
-  const record = await createContainer(store, 'app:1', { name: 'app1', ...options });
-  return { store, dir, record, view: await containerView(store, record) };
+function setup(t: ExecutionContext, format: WhiteoutFormat, options: CreateOptions = {}) {
+  return containerFromLayers(t, format, LAYERS, options);
 }
 
 const sha = (data: Buffer) => createHash('sha256').update(data).digest('hex').slice(0, 16);

@@ -6,12 +6,10 @@ import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
 import { PassThrough, Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { tmpStore } from '../helpers/tmp-store.js';
+import { containerFromLayers } from '../helpers/container-fixture.js';
 import { bothFormats } from '../helpers/both-formats.js';
-import { buildImage, seededBytes, type LayerInput } from '../helpers/image-builder.js';
-import { loadImages } from '../../src/image/load.js';
-import { createContainer, type CreateOptions } from '../../src/container/create.js';
-import { containerView } from '../../src/container/view.js';
+import { seededBytes, type LayerInput } from '../helpers/image-builder.js';
+import type { CreateOptions } from '../../src/container/create.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../../src/container/mount-spec.js';
 import { exportContainer, exportContainerToFile, exportView } from '../../src/container/export.js';
 import type { Resolver } from '../../src/resolver/resolver.js';
@@ -53,13 +51,8 @@ const LAYERS: LayerInput[] = [
   [{ path: 'old/' }, { path: 'old/fresh.txt', content: 'fresh\n' }, { path: 'etc/hostname', content: 'app\n' }],
 ];
 
-async function setup(t: ExecutionContext, format: WhiteoutFormat, options: CreateOptions = {}) {
-  const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
-  const file = path.join(dir, 'app.tar');
-  await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: ['app:1'], layers: LAYERS }));
-  await loadImages(store, { path: file });
-  const record = await createContainer(store, 'app:1', { name: 'app1', ...options });
-  return { store, dir, record, view: await containerView(store, record) };
+function setup(t: ExecutionContext, format: WhiteoutFormat, options: CreateOptions = {}) {
+  return containerFromLayers(t, format, LAYERS, options);
 }
 
 /** Changes a running container would make: a new file, a change to a lower file, a delete, a hardlink, a new dir. */
