@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
 import { isLeftoverName } from '../store/paths.js';
@@ -17,6 +18,8 @@ export interface GcOptions {
   /** Leftovers younger than this may belong to an operation still running. Default one hour. */
   gracePeriodMs?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Stops between two removals (each one is whole: renamed away, then deleted). */
+  signal?: AbortSignal;
 }
 
 export type GcItem = { kind: 'layer' | 'blob' | 'leftover'; name: string; bytes: number };
@@ -44,6 +47,9 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
     ];
     const removed: GcItem[] = [];
     for (const [i, item] of candidates.entries()) {
+      if (options.signal?.aborted) {
+        throw new StrataError('EINTERRUPTED', `gc interrupted after removing ${i} of ${candidates.length} items (${reclaimedText(removed)})`);
+      }
       faultPoint('gc.remove');
       if (!options.dryRun) await remove(item);
       removed.push({ kind: item.kind, name: item.name, bytes: item.bytes });
@@ -51,6 +57,10 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
     }
     return { removed, bytes: removed.reduce((sum, r) => sum + r.bytes, 0) };
   });
+}
+
+function reclaimedText(removed: GcItem[]): string {
+  return `${removed.reduce((sum, r) => sum + r.bytes, 0)} bytes reclaimed`;
 }
 
 interface Candidate extends GcItem { path: string }

@@ -1,6 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
+import { createHash } from 'node:crypto';
 import { loadImages } from '../../src/image/load.js';
 import { removeImage } from '../../src/image/remove.js';
 import { createContainer } from '../../src/container/create.js';
@@ -35,6 +36,26 @@ test('gc after rmi of every image leaves blobs/ and layers/ empty, and check is 
   t.deepEqual(await fs.readdir(store.paths.blobsDir), []);
   t.deepEqual(await fs.readdir(store.paths.layersDir), []);
   t.deepEqual((await checkStore(store)).problems, []);
+});
+
+test('gc stops between removals when interrupted; what it left is whole and the next gc finishes', async (t) => {
+  const { store } = await loadTwo(t);
+  // Unreferenced but sound blobs, as crashes between commit and record would leave.
+  const orphanNames: string[] = [];
+  for (let i = 0; i < 6; i++) {
+    const content = `orphan ${i}`;
+    orphanNames.push(createHash('sha256').update(content).digest('hex'));
+    await fs.writeFile(path.join(store.paths.blobsDir, orphanNames[i]!), content);
+  }
+  const orphans = async () => (await fs.readdir(store.paths.blobsDir)).filter((n) => orphanNames.includes(n));
+  const controller = new AbortController();
+  const err = await t.throwsAsync(collectGarbage(store, { signal: controller.signal, onProgress: (done) => { if (done === 1) controller.abort('SIGINT'); } }));
+  t.is((err as { code?: string }).code, 'EINTERRUPTED');
+  t.regex(err!.message, /^gc interrupted after removing 1 of 6 items \(\d+ bytes reclaimed\)$/);
+  t.is((await orphans()).length, 5, 'one removed, five left untouched');
+  t.deepEqual((await checkStore(store)).problems, [], 'an interrupted gc leaves nothing half-removed');
+  t.is((await collectGarbage(store)).removed.length, 5);
+  t.deepEqual(await orphans(), []);
 });
 
 test('gc keeps the layers of an image a container still uses', async (t) => {
