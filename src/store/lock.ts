@@ -224,13 +224,19 @@ async function prepareInstance(dir: string): Promise<Instance> {
   // Not `recursive`: on a full disk that reports ENOENT; one level at a time says ENOSPC.
   await fs.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
   await fs.mkdir(where, { mode: 0o700 });
-  // fsynced before the lock can appear: after a power cut a lock never lacks its owner.
-  const handle = await fs.open(path.join(where, OWNER_FILE), 'wx', 0o600);
   try {
-    await handle.writeFile(`${JSON.stringify(owner)}\n`);
-    await handle.sync();
-  } finally {
-    await handle.close();
+    // fsynced before the lock can appear: after a power cut a lock never lacks its owner.
+    const handle = await fs.open(path.join(where, OWNER_FILE), 'wx', 0o600);
+    try {
+      await handle.writeFile(`${JSON.stringify(owner)}\n`);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch (err) {
+    // A full disk fails the owner write: the half-made instance must not stay behind.
+    await fs.rm(where, { recursive: true, force: true }).catch(() => {});
+    throw err;
   }
   return { path: where, owner };
 }
