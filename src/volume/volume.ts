@@ -6,7 +6,7 @@ import type { Store } from '../store/root.js';
 import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
 import { readJsonRecord } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
-import { listContainerRecords } from '../container/record.js';
+import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { withStoreLock } from '../store/lock.js';
 import { measureTree } from '../layer/size.js';
 
@@ -71,9 +71,9 @@ export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
 }
 
 /** IDs of the containers that mount each volume (Docker's LINKS / RefCount). */
-export async function volumeUsers(store: Store): Promise<Map<string, string[]>> {
+export async function volumeUsers(store: Store, containers?: ContainerRecord[]): Promise<Map<string, string[]>> {
   const users = new Map<string, string[]>();
-  for (const container of await listContainerRecords(store)) {
+  for (const container of containers ?? await listContainerRecords(store)) {
     for (const mount of container.mounts) {
       if (mount.type === 'volume') users.set(mount.name, [...(users.get(mount.name) ?? []), container.id]);
     }
