@@ -83,6 +83,16 @@ export function containerDirs(store: Store, id: string): { upper: string; work: 
   return { upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged'), tmpfs: path.join(dir, 'tmpfs') };
 }
 
+/**
+ * The cache of the upper dir's measured usage (usage.json) and the token every change
+ * strata makes to the upper rewrites (usage.token); see src/usage/usage-cache.ts.
+ * Both are plain files beside config.json, removed with the container.
+ */
+export function containerUsageFiles(store: Store, id: string): { cache: string; token: string } {
+  const dir = store.paths.containerDir(id);
+  return { cache: path.join(dir, 'usage.json'), token: path.join(dir, 'usage.token') };
+}
+
 /** Where a --tmpfs mount keeps its files: one directory per mount under tmpfs/. */
 export function tmpfsBacking(store: Store, id: string, destination: string): string {
   return path.join(containerDirs(store, id).tmpfs, Buffer.from(destination).toString('hex'));
