@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
-import { readJsonRecord } from '../store/records.js';
+import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { withStoreLock } from '../store/lock.js';
@@ -66,7 +66,14 @@ export async function readVolume(store: Store, name: string): Promise<VolumeReco
 
 export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
   const names = (await fs.readdir(store.paths.volumesDir).catch(() => [] as string[])).filter((n) => !isLeftoverName(n));
-  const records = await Promise.all(names.map((n) => readVolume(store, n).catch(() => null)));
+  // Synchronous, as for containers: df reads every record, and each awaited read is several thread-pool round trips.
+  const records = names.map((name) => {
+    try {
+      return VALID_NAME.test(name) ? readJsonRecordSync(path.join(store.paths.volumeDir(name), 'volume.json'), { optional: true }) as VolumeRecord | null : null;
+    } catch {
+      return null;
+    }
+  });
   return records.filter((r): r is VolumeRecord => r !== null).sort((a, b) => a.name.localeCompare(b.name));
 }
 
