@@ -74,7 +74,10 @@ export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
       return null;
     }
   });
-  return records.filter((r): r is VolumeRecord => r !== null).sort((a, b) => a.name.localeCompare(b.name));
+  // Byte order, not localeCompare: names are ASCII (VALID_NAME), docker compares them
+  // bytewise too, the order does not depend on LANG, and the first localeCompare
+  // loads ICU's collator — 7 ms and more, a large part of a df.
+  return records.filter((r): r is VolumeRecord => r !== null).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /** IDs of the containers that mount each volume (Docker's LINKS / RefCount). */
