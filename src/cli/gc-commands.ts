@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline';
 import type { RemoveEvent } from '../image/remove.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
@@ -76,6 +75,7 @@ function imageLines(events: RemoveEvent[]): string {
 /** Docker's prompt; anything but y/yes (or no terminal answer) declines. */
 async function confirm(ctx: CliContext, what: string): Promise<boolean> {
   ctx.io.stdout.write(`WARNING! This will remove:\n  - ${what}\nAre you sure you want to continue? [y/N] `);
+  const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: ctx.io.stdin as NodeJS.ReadableStream });
   const answer = await new Promise<string>((resolve) => {
     rl.once('line', resolve);

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../store/random.js';
 import type { Store } from '../store/root.js';
 import { containerUsageFiles } from './record.js';
 
@@ -19,7 +19,7 @@ export type UsageToken = string | null | 'unreadable';
 export async function bumpUsageToken(store: Store, id: string): Promise<void> {
   const files = containerUsageFiles(store, id);
   try {
-    await fsp.writeFile(files.token, randomBytes(16).toString('hex'));
+    await fsp.writeFile(files.token, randomHex(16));
   } catch (err) {
     // A full disk or a read-only token file must not leave a stale cache behind:
     // removing the cache needs no space. Without either, the change must not happen.

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random.js';
 import { TEMP_PREFIX, TRASH_PREFIX } from './paths.js';
 import { faultPoint } from './fault-points.js';
 
@@ -12,7 +12,7 @@ import { faultPoint } from './fault-points.js';
  */
 export function tempName(base = ''): string {
   faultPoint('atomic.temp');
-  return `${TEMP_PREFIX}${randomBytes(6).toString('hex')}${base ? `-${base}` : ''}`;
+  return `${TEMP_PREFIX}${randomHex(6)}${base ? `-${base}` : ''}`;
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -75,7 +75,7 @@ export async function writeCacheFile(file: string, data: string): Promise<void> 
  * entry is recognised by its prefix and finished by gc or `check --repair`.
  */
 export async function removeByRename(target: string): Promise<boolean> {
-  const trash = path.join(path.dirname(target), `${TRASH_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(target)}`);
+  const trash = path.join(path.dirname(target), `${TRASH_PREFIX}${randomHex(6)}-${path.basename(target)}`);
   try {
     await fs.rename(target, trash);
   } catch (err) {

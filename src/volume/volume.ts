@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../store/random.js';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
@@ -30,7 +30,7 @@ export function volumeDataDir(store: Store, name: string): string {
 }
 
 export function anonymousVolumeName(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 
 /** Creates the volume if it does not exist (as `-v name:/path` does) and returns its record. */
