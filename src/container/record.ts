@@ -79,8 +79,9 @@ export async function listContainerRecords(store: Store): Promise<ContainerRecor
 
 /** The directories a container owns, all under containers/<id>/. */
 export function containerDirs(store: Store, id: string): { upper: string; work: string; merged: string; tmpfs: string } {
+  // Plain concatenation: fixed names below an already normalised directory (df calls this per container).
   const dir = store.paths.containerDir(id);
-  return { upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged'), tmpfs: path.join(dir, 'tmpfs') };
+  return { upper: `${dir}/upper`, work: `${dir}/work`, merged: `${dir}/merged`, tmpfs: `${dir}/tmpfs` };
 }
 
 /**
@@ -90,7 +91,7 @@ export function containerDirs(store: Store, id: string): { upper: string; work: 
  */
 export function containerUsageFiles(store: Store, id: string): { cache: string; token: string } {
   const dir = store.paths.containerDir(id);
-  return { cache: path.join(dir, 'usage.json'), token: path.join(dir, 'usage.token') };
+  return { cache: `${dir}/usage.json`, token: `${dir}/usage.token` };
 }
 
 /** Where a --tmpfs mount keeps its files: one directory per mount under tmpfs/. */
