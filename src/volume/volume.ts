@@ -7,7 +7,6 @@ import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/at
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
-import { withStoreLock } from '../store/lock.js';
 import { measureTree } from '../layer/size.js';
 
 /**
@@ -103,6 +102,8 @@ export async function removeVolume(store: Store, name: string, options: { force?
 
 /** Docker's `volume prune`: unused anonymous volumes, or every unused one with `all`. */
 export async function pruneVolumes(store: Store, all: boolean): Promise<{ removed: string[]; bytes: number }> {
+  // The lock module loads here: listing and measuring volumes (df) never takes it.
+  const { withStoreLock } = await import('../store/lock.js');
   return withStoreLock(store, async () => {
     const users = await volumeUsers(store);
     const removed: string[] = [];
