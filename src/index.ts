@@ -23,7 +23,7 @@ export { listContainerRecords, type ContainerRecord, type MountSpec } from './co
 export { ensureVolume, listVolumes, removeVolume, pruneVolumes } from './volume/volume.js';
 export { Resolver } from './resolver/resolver.js';
 export type { ResolverOptions, ResolverStats } from './resolver/options.js';
-export { diskUsage, type DiskUsage } from './usage/df.js';
+export { diskUsage, type DiskUsage, type DiskUsageOptions } from './usage/df.js';
 export { containerUsage, type ContainerUsage } from './usage/container-usage.js';
 export { imageBreakdown, containerBreakdown } from './usage/layer-breakdown.js';
 export { collectGarbage, type GcReport } from './gc/sweep.js';

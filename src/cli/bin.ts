@@ -14,6 +14,8 @@ import { faultPoint } from '../store/fault-points.js';
  * whatever was in flight to `strata check --repair` and gc — both recognise it.
  */
 const controller = new AbortController();
+// process.stdin is created on first access (several milliseconds); most commands never read it.
+let stdinUsed = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
     const code = signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
@@ -24,6 +26,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     controller.abort(signal);
     const interrupted = new StrataError('EINTERRUPTED', `stdin: interrupted by ${signal}`);
     // Without a reader listening for errors, an error would only crash the process.
+    if (!stdinUsed) return;
     if (process.stdin.listenerCount('error') > 0) process.stdin.destroy(interrupted);
     else process.stdin.destroy();
   });
@@ -37,7 +40,10 @@ faultPoint('cli.start');
 const code = await main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
-  stdin: process.stdin,
+  get stdin() {
+    stdinUsed = true;
+    return process.stdin;
+  },
   signal: controller.signal,
 });
 process.exitCode = controller.signal.aborted ? (controller.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint) : code;

@@ -1,11 +1,8 @@
 import path from 'node:path';
 import type { Command } from 'commander';
-import { checkStore, type CheckReport } from '../check/check.js';
-import { repairStore } from '../check/repair.js';
-import { deepCheckStore } from '../check/deep.js';
+import type { CheckReport } from '../check/check.js';
 import { isStrataError } from '../errors.js';
-import { defaultRoot, type Store } from '../store/root.js';
-import { StorePaths } from '../store/paths.js';
+import type { Store } from '../store/root.js';
 import type { CliContext, GlobalOptions } from './context.js';
 import { ExitStatus } from './main.js';
 
@@ -17,6 +14,10 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
     .option('--format <format>', 'json for one JSON object per problem (and per fix)')
     .action(async (opts: { repair?: boolean; deep?: boolean; format?: string }) => {
       const json = opts.format === 'json';
+      // Loaded here: defining the command must not cost what only running it needs.
+      const [{ checkStore }, { repairStore }, { deepCheckStore }] = await Promise.all([
+        import('../check/check.js'), import('../check/repair.js'), import('../check/deep.js'),
+      ]);
       const store = await storeForCheck(ctx, program.opts<GlobalOptions>());
       const report: CheckReport & { fixed?: string[] } = opts.repair
         ? await repairStore(store, { onFix: (line) => ctx.print(json ? JSON.stringify({ fixed: line }) : line) })
@@ -45,6 +46,7 @@ async function storeForCheck(ctx: CliContext, globals: GlobalOptions): Promise<S
   try {
     return await ctx.store();
   } catch (err) {
+    const [{ defaultRoot }, { StorePaths }] = await Promise.all([import('../store/root.js'), import('../store/paths.js')]);
     const root = path.resolve(globals.root ?? defaultRoot());
     const paths = new StorePaths(root);
     if (!isStrataError(err, 'EBADRECORD') || err.path !== paths.storeFile) throw err;

@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { openStore, type Store } from '../store/root.js';
+import type { Store } from '../store/root.js';
 
 /** What a command needs from the outside world; tests pass their own streams. */
 export interface CliIO {
@@ -21,7 +21,7 @@ export class CliContext {
 
   /** Opened on first use, so `--help` never creates a store. */
   store(): Promise<Store> {
-    this.storePromise ??= openStore({ root: this.globals().root });
+    this.storePromise ??= import('../store/root.js').then(({ openStore }) => openStore({ root: this.globals().root }));
     return this.storePromise;
   }
 

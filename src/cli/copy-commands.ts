@@ -1,11 +1,7 @@
 import type { Command } from 'commander';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
-import { findContainer } from '../container/lookup.js';
-import { containerView } from '../container/view.js';
-import { withContainerLock } from '../container/lock.js';
-import { archiveFromView, copyFromView, copyToView, extractToView, type CopyResult } from '../container/copy.js';
-import { exportContainer, exportContainerToFile } from '../container/export.js';
+import type { CopyResult } from '../container/copy.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 
@@ -24,6 +20,7 @@ export function registerCopyCommands(program: Command, ctx: CliContext): void {
       .option('-o, --output <file>', 'write to a file (atomically) instead of STDOUT')
       .action(async (name: string, opts: { output?: string }) => {
         const store = await ctx.store();
+        const [{ findContainer }, { exportContainer, exportContainerToFile }] = await Promise.all([import('../container/lookup.js'), import('../container/export.js')]);
         const record = await findContainer(store, name);
         const options = { signal: ctx.io.signal };
         if (opts.output !== undefined) {
@@ -55,6 +52,9 @@ async function cp(ctx: CliContext, srcArg: string, destArg: string, opts: { foll
   if (src.container !== undefined && dest.container !== undefined) throw new StrataError('EUSAGE', 'copying between containers is not supported');
   if (src.container === undefined && dest.container === undefined) throw new StrataError('EUSAGE', 'must specify at least one container source');
   const store = await ctx.store();
+  const [{ findContainer }, { containerView }, { withContainerLock }, { archiveFromView, copyFromView, copyToView, extractToView }] = await Promise.all([
+    import('../container/lookup.js'), import('../container/view.js'), import('../container/lock.js'), import('../container/copy.js'),
+  ]);
   const options = { followLink: opts.followLink === true, signal: ctx.io.signal };
   let result: CopyResult;
   if (src.container !== undefined) {

@@ -1,3 +1,5 @@
+import type { ContainerRecord } from '../container/record.js';
+
 /**
  * Docker's text conventions, so output reads (and parses) like docker's:
  * go-units sizes and durations, and the tabwriter column layout of docker/cli.
@@ -62,4 +64,11 @@ export function table(rows: string[][]): string {
 export function ellipsis(text: string, max: number): string {
   const chars = [...text];
   return chars.length <= max ? text : `${chars.slice(0, max - 1).join('')}…`;
+}
+
+/** Docker's STATUS column: `Created`, `Up 5 seconds`, `Exited (0) 3 minutes ago`. */
+export function containerStatus(c: ContainerRecord, now = Date.now()): string {
+  if (c.state.status === 'running') return `Up ${humanDuration(now - Date.parse(c.state.startedAt ?? c.created))}`;
+  if (c.state.status === 'exited') return `Exited (${c.state.exitCode}) ${since(c.state.finishedAt ?? c.created, now)}`;
+  return 'Created';
 }

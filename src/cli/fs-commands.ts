@@ -3,28 +3,14 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import type { Writable } from 'node:stream';
 import { FS_ERROR_TEXT, isFsError, isStrataError, type FsError } from '../errors.js';
-import { findContainer } from '../container/lookup.js';
-import { containerView } from '../container/view.js';
-import { withContainerLock } from '../container/lock.js';
-import { moveInView } from '../container/copy.js';
 import type { ContainerRecord } from '../container/record.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { CliContext } from './context.js';
-import { compareNames } from '../resolver/readdir.js';
-import { devMajor, devMinor } from '../resolver/upper-meta.js';
-import type { ResolverStats } from '../resolver/options.js';
+import type { Listed } from './fs-listing.js';
+import { ToolError } from './tool-error.js';
 
-/**
- * A failure a container tool reports in its own words (`touch: /x: Read-only file
- * system`): main.ts prints the lines as they are, without the `strata:` prefix, and
- * exits 1 — the output a script would get from the same tool inside the container.
- */
-export class ToolError extends Error {
-  constructor(readonly lines: string[]) {
-    super(lines.join('\n'));
-    this.name = 'ToolError';
-  }
-}
+// The container, resolver and listing modules load inside the actions: defining the
+// commands (for parsing and --help) must not cost what only running one needs.
 
 /** busybox's strerror texts; its shell says "nonexistent directory" where a redirect's parent is missing. */
 function strerror(err: FsError): string {
@@ -72,11 +58,13 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   // write of the same file would otherwise lose one of them.
   const locked = <A extends [string, ...unknown[]]>(action: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
     const store = await ctx.store();
+    const [{ findContainer }, { withContainerLock }] = await Promise.all([import('../container/lookup.js'), import('../container/lock.js')]);
     const record = await findContainer(store, args[0]);
     await withContainerLock(store, record.id, () => action(...args));
   };
   const view = async (name: string): Promise<{ view: Resolver; record: ContainerRecord }> => {
     const store = await ctx.store();
+    const [{ findContainer }, { containerView }] = await Promise.all([import('../container/lookup.js'), import('../container/view.js')]);
     const record = await findContainer(store, name);
     return { view: await containerView(store, record), record };
   };
@@ -95,6 +83,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .option('--format <format>', 'json: one object per entry')
     .action(async (c: string, paths: string[], opts: { l?: boolean; a?: boolean; d?: boolean; format?: string }) => {
       const { view: v, record } = await view(c);
+      const { listed, listDirectory, lsLines, sortByName, statJson } = await import('./fs-listing.js');
       const args = paths.length > 0 ? paths : ['/'];
       const singles: Listed[] = [];
       const dirs: string[] = [];
@@ -110,7 +99,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
         const lines = opts.format === 'json' ? items.map((i) => JSON.stringify(statJson(i, record))) : lsLines(items, opts.l === true, now);
         for (const line of lines) ctx.print(line);
       };
-      print(singles.sort((a, b) => compareNames(a.name, b.name)));
+      print(sortByName(singles));
       for (const [i, dir] of dirs.entries()) {
         if (args.length > 1 && opts.format !== 'json') ctx.print(`${i === 0 && singles.length === 0 ? '' : '\n'}${dir}:`);
         const items = await listDirectory(v, inRoot(dir), opts.a === true);
@@ -126,6 +115,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .option('--format <format>', 'json: one object per path')
     .action(async (c: string, paths: string[], opts: { L?: boolean; format?: string }) => {
       const { view: v, record } = await view(c);
+      const { listed, statJson, statText } = await import('./fs-listing.js');
       await eachPath(paths, async (p) => {
         const stats = await (opts.L ? v.stat(inRoot(p)) : v.lstat(inRoot(p)));
         const item = await listed(v, p, inRoot(p), stats);
@@ -172,6 +162,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .action(locked(async (c: string, args: string[]) => {
       const [sources, dest] = splitLast('mv', args);
       const { view: v } = await view(c);
+      const { moveInView } = await import('../container/copy.js');
       const destIsDir = await v.stat(inRoot(dest)).then((s) => s.type === 'dir', () => false);
       if (sources.length > 1 && !destIsDir) throw new ToolError([`mv: '${dest}' is not a directory`]);
       await eachPath(sources, (s) => moveInView(v, inRoot(s), destIsDir ? path.posix.join(inRoot(dest), path.posix.basename(s)) : inRoot(dest)),
@@ -284,134 +275,4 @@ function parseSize(text: string): number {
   const match = /^(\d+)([kKmMgG]?)$/.exec(text);
   if (match === null) throw new ToolError([`truncate: invalid number '${text}'`]);
   return Number(match[1]) * SIZE_SUFFIXES[match[2]!]!;
-}
-
-/* ---- what ls and stat print ---- */
-
-interface Listed {
-  /** As shown: the argument as typed, or the name inside a listed directory. */
-  name: string;
-  /** The container path. */
-  path: string;
-  stats: ResolverStats;
-  target?: string;
-}
-
-async function listed(v: Resolver, name: string, p: string, stats: ResolverStats): Promise<Listed> {
-  return { name, path: p, stats, ...(stats.type === 'symlink' ? { target: await v.readlink(p) } : {}) };
-}
-
-/** A directory's entries, sorted by name as ls sorts them; with -a also dotfiles, `.` and `..`. */
-async function listDirectory(v: Resolver, dir: string, all: boolean): Promise<Listed[]> {
-  const items: Listed[] = [];
-  if (all) {
-    items.push(await listed(v, '.', dir, await v.stat(dir)));
-    items.push(await listed(v, '..', path.posix.join(dir, '..'), await v.stat(`${dir.replace(/\/+$/, '')}/..`)));
-  }
-  for (const name of await v.readdir(dir)) {
-    if (!all && name.startsWith('.')) continue;
-    const p = path.posix.join(dir, name);
-    items.push(await listed(v, name, p, await v.lstat(p)));
-  }
-  return items.sort((a, b) => compareNames(a.name, b.name));
-}
-
-const TYPE_LETTER: Record<ResolverStats['type'], string> = { file: '-', dir: 'd', symlink: 'l', fifo: 'p', char: 'c', block: 'b', socket: 's' };
-
-/** `drwxr-xr-x`, with s/S, s/S and t/T for setuid, setgid and sticky, as ls prints it. */
-export function modeString(type: ResolverStats['type'], mode: number): string {
-  let text = TYPE_LETTER[type];
-  for (const [shift, special, letter] of [[6, 0o4000, 's'], [3, 0o2000, 's'], [0, 0o1000, 't']] as const) {
-    const bits = (mode >> shift) & 7;
-    text += bits & 4 ? 'r' : '-';
-    text += bits & 2 ? 'w' : '-';
-    const x = (bits & 1) !== 0;
-    text += mode & special ? (x ? letter : letter.toUpperCase()) : x ? 'x' : '-';
-  }
-  return text;
-}
-
-const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
-const HALF_YEAR_MS = (365 * 24 * 3600 * 1000) / 2;
-
-/** busybox ls: `Nov 23 05:31` within half a year (and up to 15 minutes ahead), else `Nov 23  2019`; UTC, as in a container. */
-export function lsDate(ms: number, now: number): string {
-  const d = new Date(ms);
-  const head = `${MONTHS[d.getUTCMonth()]} ${String(d.getUTCDate()).padStart(2)}`;
-  const age = now - ms;
-  if (age < HALF_YEAR_MS && age > -15 * 60 * 1000) {
-    return `${head} ${String(d.getUTCHours()).padStart(2, '0')}:${String(d.getUTCMinutes()).padStart(2, '0')}`;
-  }
-  return `${head}  ${d.getUTCFullYear()}`;
-}
-
-/** busybox `ls -ln` columns: mode, links, uid, gid, size (or major, minor), date, name, `-> target`. */
-function lsLines(items: Listed[], long: boolean, now: number): string[] {
-  if (!long) return items.map((i) => i.name);
-  return items.map(({ name, stats: s, target }) => {
-    const size = s.type === 'char' || s.type === 'block'
-      ? `${String(devMajor(s.rdev)).padStart(4)}, ${String(devMinor(s.rdev)).padStart(3)}`
-      : String(s.size).padStart(9);
-    const link = target === undefined ? '' : ` -> ${target}`;
-    return `${modeString(s.type, s.mode)} ${String(s.nlink).padStart(4)} ${String(s.uid).padEnd(8)} ${String(s.gid).padEnd(8)} ${size} ${lsDate(s.mtimeMs, now)} ${name}${link}`;
-  });
-}
-
-/** Which layer serves an entry, in the words of `inspect`: the upper dir, a mount, or a layer's chainID. */
-function layerName(record: ContainerRecord, layer: ResolverStats['layer']): string {
-  if (typeof layer !== 'number') return layer;
-  // The resolver numbers lower dirs top first; the record lists chainIDs bottom first.
-  return record.layers[record.layers.length - 1 - layer] ?? `lower ${layer}`;
-}
-
-const TYPE_NAME: Record<ResolverStats['type'], string> = {
-  file: 'regular file', dir: 'directory', symlink: 'symbolic link', fifo: 'fifo', char: 'character special file',
-  block: 'block special file', socket: 'socket',
-};
-
-function octal(mode: number): string {
-  return mode.toString(8).padStart(4, '0');
-}
-
-/** `2026-11-23 04:37:00.000000000 +0000`, stat(1)'s time format, in UTC. */
-function statTime(ms: number): string {
-  const iso = new Date(Math.floor(ms)).toISOString();
-  const nanos = String(Math.round((ms - Math.floor(ms / 1000) * 1000) * 1e6)).padStart(9, '0').slice(0, 9);
-  return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${nanos} +0000`;
-}
-
-function statText(item: Listed, record: ContainerRecord): string {
-  const s = item.stats;
-  const type = s.type === 'file' && s.size === 0 ? 'regular empty file' : TYPE_NAME[s.type];
-  const lines = [
-    `  File: ${item.name}${item.target === undefined ? '' : ` -> ${item.target}`}`,
-    `  Size: ${String(s.size).padEnd(10)}  Links: ${String(s.nlink).padEnd(6)}  ${type}`,
-  ];
-  if (s.type === 'char' || s.type === 'block') lines.push(`Device: ${devMajor(s.rdev)},${devMinor(s.rdev)}`);
-  lines.push(
-    `Access: (${octal(s.mode)}/${modeString(s.type, s.mode)})  Uid: ${s.uid}  Gid: ${s.gid}`,
-    `Modify: ${statTime(s.mtimeMs)}`,
-    ` Layer: ${layerName(record, s.layer)}`,
-  );
-  return lines.join('\n');
-}
-
-/** One object per path for scripts: numbers as numbers, the mode also as ls prints it. */
-function statJson(item: Listed, record: ContainerRecord): object {
-  const s = item.stats;
-  return {
-    name: item.name,
-    path: item.path,
-    type: s.type,
-    mode: octal(s.mode),
-    modeString: modeString(s.type, s.mode),
-    uid: s.uid,
-    gid: s.gid,
-    size: s.size,
-    nlink: s.nlink,
-    ...(s.type === 'char' || s.type === 'block' ? { devMajor: devMajor(s.rdev), devMinor: devMinor(s.rdev) } : {}),
-    mtime: new Date(s.mtimeMs).toISOString(),
-    ...(item.target === undefined ? {} : { linkTarget: item.target }),
-    layer: layerName(record, s.layer),
-  };
 }

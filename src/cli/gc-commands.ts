@@ -1,12 +1,11 @@
 import type { Command } from 'commander';
-import { createInterface } from 'node:readline';
-import { collectGarbage } from '../gc/sweep.js';
-import { pruneContainers, pruneImages } from '../gc/prune.js';
-import { pruneVolumes } from '../volume/volume.js';
 import type { RemoveEvent } from '../image/remove.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
-import { dfProgress } from './progress.js';
+
+// What the commands do loads inside their actions, so defining them costs nothing.
+const sweep = () => import('../gc/sweep.js');
+const prune = () => import('../gc/prune.js');
 
 export function registerGcCommands(program: Command, ctx: CliContext): void {
   program.command('gc').description('Remove unreferenced blobs and layers, and leftovers of interrupted operations')
@@ -15,6 +14,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
     .option('-q, --quiet', 'print only the total')
     .action(async (opts: { dryRun?: boolean; grace?: number; quiet?: boolean }) => {
       const store = await ctx.store();
+      const [{ collectGarbage }, { dfProgress }] = await Promise.all([sweep(), import('./progress.js')]);
       const progress = dfProgress(ctx, opts.quiet);
       const report = await collectGarbage(store, {
         dryRun: opts.dryRun, gracePeriodMs: opts.grace === undefined ? undefined : opts.grace * 1000, onProgress: progress?.update,
@@ -29,6 +29,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { all?: boolean; force?: boolean }) => {
       if (!opts.force && !(await confirm(ctx, opts.all ? 'all images without at least one container associated to them' : 'all dangling images'))) return;
+      const { pruneImages } = await prune();
       const { events, bytes } = await pruneImages(await ctx.store(), opts);
       if (events.length > 0) ctx.print(`Deleted Images:\n${imageLines(events)}\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
@@ -39,6 +40,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { force?: boolean }) => {
       if (!opts.force && !(await confirm(ctx, 'all stopped containers'))) return;
+      const { pruneContainers } = await prune();
       const { removed, bytes } = await pruneContainers(await ctx.store());
       if (removed.length > 0) ctx.print(`Deleted Containers:\n${removed.join('\n')}\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
@@ -54,6 +56,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
         opts.all ? 'all images without at least one container associated to them' : 'all dangling images'];
       if (!opts.force && !(await confirm(ctx, what.join('\n  - ')))) return;
       const store = await ctx.store();
+      const [{ collectGarbage }, { pruneContainers, pruneImages }, { pruneVolumes }] = await Promise.all([sweep(), prune(), import('../volume/volume.js')]);
       const containers = await pruneContainers(store);
       const volumes = opts.volumes ? await pruneVolumes(store, false) : { removed: [], bytes: 0 };
       const images = await pruneImages(store, opts);
@@ -72,6 +75,7 @@ function imageLines(events: RemoveEvent[]): string {
 /** Docker's prompt; anything but y/yes (or no terminal answer) declines. */
 async function confirm(ctx: CliContext, what: string): Promise<boolean> {
   ctx.io.stdout.write(`WARNING! This will remove:\n  - ${what}\nAre you sure you want to continue? [y/N] `);
+  const { createInterface } = await import('node:readline');
   const rl = createInterface({ input: ctx.io.stdin as NodeJS.ReadableStream });
   const answer = await new Promise<string>((resolve) => {
     rl.once('line', resolve);

@@ -1,10 +1,5 @@
 import type { Command } from 'commander';
 import { isStrataError } from '../errors.js';
-import { findContainer } from '../container/lookup.js';
-import { inspectContainer } from '../container/inspect.js';
-import { findImage } from '../image/lookup.js';
-import { inspectImage } from '../image/inspect.js';
-import { readTags, tagsOf } from '../image/tags.js';
 import type { CliContext } from './context.js';
 import { printInspect } from './output.js';
 
@@ -16,6 +11,9 @@ export function registerInspectCommand(program: Command, ctx: CliContext): void 
     .option('--type <type>', 'only look for a container or an image')
     .action(async (names: string[], opts: { format?: string; type?: 'container' | 'image' }) => {
       const store = await ctx.store();
+      const [{ findContainer }, { inspectContainer }, { findImage }, { inspectImage }, { readTags, tagsOf }] = await Promise.all([
+        import('../container/lookup.js'), import('../container/inspect.js'), import('../image/lookup.js'), import('../image/inspect.js'), import('../image/tags.js'),
+      ]);
       const objects: object[] = [];
       for (const name of names) {
         if (opts.type !== 'image') {

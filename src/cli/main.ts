@@ -8,7 +8,9 @@ import { registerInspectCommand } from './inspect-command.js';
 import { registerVolumeCommands } from './volume-commands.js';
 import { registerUsageCommands } from './usage-commands.js';
 import { registerGcCommands } from './gc-commands.js';
-import { registerFsCommands, ToolError } from './fs-commands.js';
+import { registerFsCommands } from './fs-commands.js';
+import { ToolError } from './tool-error.js';
+import { strataVersion, versionText } from './version.js';
 import { registerCopyCommands } from './copy-commands.js';
 
 /**
@@ -24,6 +26,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .description('A daemonless container layer store: images, layers and containers on an ordinary directory.')
     .option('--root <dir>', 'store location (default: $STRATA_ROOT, /var/lib/strata for root, else ~/.local/share/strata)')
     .option('--debug', 'print stack traces for errors')
+    .option('--version', 'print the version and exit')
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({
@@ -39,6 +42,14 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
   registerUsageCommands(program, ctx);
   registerGcCommands(program, ctx);
   registerCheckCommand(program, ctx);
+  program.command('version').description('Show the strata version information')
+    .action(() => ctx.print(versionText()));
+  // As `docker --version`: one line, whatever else was typed (commander's own .version() would read package.json at every start).
+  program.on('option:version', () => {
+    const line = `strata version ${strataVersion()}\n`;
+    io.stdout.write(line);
+    throw new CommanderError(0, 'commander.version', line);
+  });
 
   try {
     await program.parseAsync(argv, { from: 'user' });

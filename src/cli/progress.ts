@@ -1,7 +1,16 @@
-import cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
+import type cliProgressModule from 'cli-progress';
 import type { LoadEvent } from '../image/load.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
+
+let loaded: typeof cliProgressModule | undefined;
+
+/** cli-progress is loaded only when a bar will be drawn: piped and scripted runs never pay for it. */
+function cliProgress(): typeof cliProgressModule {
+  loaded ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
+  return loaded;
+}
 
 /**
  * Per-layer progress for `load` on a terminal, one bar a layer with bytes and rate,
@@ -9,15 +18,15 @@ import { humanSize } from './format.js';
  */
 export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: LoadEvent) => void; stop: () => void } | undefined {
   if (!ctx.interactive(quiet)) return undefined;
-  const bars = new cliProgress.MultiBar({
+  const bars = new (cliProgress().MultiBar)({
     stream: ctx.io.stdout as NodeJS.WritableStream,
     format: '{id}: {status} {bar} {done}/{size} {rate}',
     hideCursor: true,
     clearOnComplete: false,
     barsize: 30,
     fps: 10,
-  }, cliProgress.Presets.shades_classic);
-  const active = new Map<string, { bar: cliProgress.SingleBar; started: number; total: number }>();
+  }, cliProgress().Presets.shades_classic);
+  const active = new Map<string, { bar: cliProgressModule.SingleBar; started: number; total: number }>();
   const payload = (done: number, total: number, started: number, status: string) => ({
     done: humanSize(done, 3),
     size: humanSize(total, 3),
@@ -46,13 +55,13 @@ export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: L
 /** One bar while `system df` or `gc` walks containers and volumes; terminal only. */
 export function dfProgress(ctx: CliContext, quiet?: boolean): { update: (done: number, total: number) => void; stop: () => void } | undefined {
   if (!ctx.interactive(quiet)) return undefined;
-  const bar = new cliProgress.SingleBar({
+  const bar = new (cliProgress().SingleBar)({
     stream: ctx.io.stdout as NodeJS.WritableStream,
     format: 'Measuring {bar} {value}/{total}',
     clearOnComplete: true,
     hideCursor: true,
     fps: 10,
-  }, cliProgress.Presets.shades_classic);
+  }, cliProgress().Presets.shades_classic);
   let started = false;
   return {
     update(done, total) {

@@ -1,16 +1,19 @@
 import type { Command } from 'commander';
-import { withStoreLock } from '../store/lock.js';
-import { ensureVolume, listVolumes, pruneVolumes, readVolume, removeVolume, volumeDataDir, anonymousVolumeName, type VolumeRecord } from '../volume/volume.js';
-import type { Store } from '../store/root.js';
+import type { VolumeRecord } from '../volume/volume.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 import { eachName, printInspect, printListing } from './output.js';
+
+// The volume and lock modules load inside the actions, so defining these commands costs nothing.
+const volumes = () => import('../volume/volume.js');
+const storeLock = async () => (await import('../store/lock.js')).withStoreLock;
 
 export function registerVolumeCommands(program: Command, ctx: CliContext): void {
   const volume = program.command('volume').description('Manage volumes');
   volume.command('create').description('Create a volume').argument('[name]')
     .action(async (name?: string) => {
       const store = await ctx.store();
+      const [{ ensureVolume, anonymousVolumeName }, withStoreLock] = await Promise.all([volumes(), storeLock()]);
       const record = await withStoreLock(store, () => ensureVolume(store, name ?? anonymousVolumeName(), { anonymous: name === undefined }));
       ctx.print(record.name);
     });
@@ -19,25 +22,28 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
     .option('--format <format>', 'json, table, or a Go template')
     .action(async (opts: { quiet?: boolean; format?: string }) => {
       const store = await ctx.store();
+      const { listVolumes, volumeDataDir } = await volumes();
       printListing(ctx, await listVolumes(store), opts, {
         headers: ['DRIVER', 'VOLUME NAME'],
         row: (v) => ['local', v.name],
         quiet: (v) => v.name,
-        json: (v) => volumeView(store, v),
+        json: (v) => volumeView(v, volumeDataDir(store, v.name)),
       });
     });
   volume.command('inspect').description('Display detailed information on one or more volumes').argument('<name...>')
     .option('-f, --format <format>', 'format the output using a Go template')
     .action(async (names: string[], opts: { format?: string }) => {
       const store = await ctx.store();
+      const { readVolume, volumeDataDir } = await volumes();
       const records = [];
-      for (const name of names) records.push(volumeView(store, await readVolume(store, name)));
+      for (const name of names) records.push(volumeView(await readVolume(store, name), volumeDataDir(store, name)));
       printInspect(ctx, records, opts.format);
     });
   volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<name...>')
     .option('-f, --force', 'remove even if a container uses it')
     .action(async (names: string[], opts: { force?: boolean }) => {
       const store = await ctx.store();
+      const [{ removeVolume }, withStoreLock] = await Promise.all([volumes(), storeLock()]);
       await eachName(ctx, names, async (name) => {
         await withStoreLock(store, () => removeVolume(store, name, opts));
         ctx.print(name);
@@ -48,6 +54,7 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { all?: boolean }) => {
       const store = await ctx.store();
+      const { pruneVolumes } = await volumes();
       const { removed, bytes } = await pruneVolumes(store, opts.all === true);
       if (removed.length > 0) ctx.print(`Deleted Volumes:\n${removed.join('\n')}\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
@@ -55,6 +62,6 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
 }
 
 /** Docker's volume inspect shape. */
-function volumeView(store: Store, v: VolumeRecord): object {
-  return { CreatedAt: v.created, Driver: 'local', Labels: v.labels, Mountpoint: volumeDataDir(store, v.name), Name: v.name, Options: {}, Scope: 'local' };
+function volumeView(v: VolumeRecord, mountpoint: string): object {
+  return { CreatedAt: v.created, Driver: 'local', Labels: v.labels, Mountpoint: mountpoint, Name: v.name, Options: {}, Scope: 'local' };
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../store/random.js';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
@@ -54,7 +54,7 @@ export async function createContainer(store: Store, imageName: string, options: 
     // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
     await findImage(store, image.id);
     const record: ContainerRecord = {
-      id: randomBytes(32).toString('hex'),
+      id: randomHex(32),
       name: name ?? generateName(taken),
       image: image.id,
       imageRef: imageName,

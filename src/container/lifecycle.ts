@@ -7,6 +7,7 @@ import { removeVolume } from '../volume/volume.js';
 import { findContainer } from './lookup.js';
 import { containerDirs, writeContainerRecord, type ContainerRecord } from './record.js';
 import { faultPoint } from '../store/fault-points.js';
+import { bumpUsageToken } from './usage-token.js';
 
 /**
  * Docker's container states without a process: `start` marks a container Up,
@@ -18,6 +19,8 @@ export async function startContainer(store: Store, name: string): Promise<Contai
     const record = await findContainer(store, name);
     if (record.state.status === 'running') return record;
     record.state = { status: 'running', startedAt: new Date().toISOString(), finishedAt: record.state.finishedAt, exitCode: 0 };
+    // A runtime may write the upper while it runs: its cached usage is over from here on.
+    await bumpUsageToken(store, record.id);
     await writeContainerRecord(store, record);
     return record;
   });
@@ -30,6 +33,8 @@ export async function stopContainer(store: Store, name: string): Promise<Contain
     await emptyTmpfs(store, record);
     record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString(), exitCode: 0 };
     await writeContainerRecord(store, record);
+    // Whatever ran meanwhile may have written the upper; a df during the run cached nothing, but be sure.
+    await bumpUsageToken(store, record.id);
     return record;
   });
 }

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { writeJsonAtomic } from '../store/atomic.js';
-import { readJsonRecord } from '../store/records.js';
+import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
 
 /** A --tmpfs or -v mount, resolved before the layers at `destination`. */
@@ -44,7 +44,10 @@ export function containerFile(store: Store, id: string): string {
 
 export async function readContainerRecord(store: Store, id: string): Promise<ContainerRecord> {
   const file = containerFile(store, id);
-  const raw = await readJsonRecord(file, { optional: true });
+  return asContainerRecord(file, id, await readJsonRecord(file, { optional: true }));
+}
+
+function asContainerRecord(file: string, id: string, raw: unknown): ContainerRecord {
   if (raw === null) throw new StrataError('ENOTFOUND', `No such container: ${id}`, { path: id });
   const record = raw as ContainerRecord;
   if (typeof record.id !== 'string' || !Array.isArray(record.layers) || typeof record.state !== 'object') {
@@ -63,7 +66,9 @@ export async function listContainerRecords(store: Store): Promise<ContainerRecor
   for (const name of names) {
     if (isLeftoverName(name)) continue;
     try {
-      records.push(await readContainerRecord(store, name));
+      // Synchronous: df and ps read every record, and each async read is several thread-pool round trips.
+      const file = containerFile(store, name);
+      records.push(asContainerRecord(file, name, readJsonRecordSync(file, { optional: true })));
     } catch (err) {
       // Removed between readdir and read: simply gone.
       if ((err as StrataError).code !== 'ENOTFOUND') throw err;
@@ -74,8 +79,19 @@ export async function listContainerRecords(store: Store): Promise<ContainerRecor
 
 /** The directories a container owns, all under containers/<id>/. */
 export function containerDirs(store: Store, id: string): { upper: string; work: string; merged: string; tmpfs: string } {
+  // Plain concatenation: fixed names below an already normalised directory (df calls this per container).
   const dir = store.paths.containerDir(id);
-  return { upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), merged: path.join(dir, 'merged'), tmpfs: path.join(dir, 'tmpfs') };
+  return { upper: `${dir}/upper`, work: `${dir}/work`, merged: `${dir}/merged`, tmpfs: `${dir}/tmpfs` };
+}
+
+/**
+ * The cache of the upper dir's measured usage (usage.json) and the token every change
+ * strata makes to the upper rewrites (usage.token); see src/usage/usage-cache.ts.
+ * Both are plain files beside config.json, removed with the container.
+ */
+export function containerUsageFiles(store: Store, id: string): { cache: string; token: string } {
+  const dir = store.paths.containerDir(id);
+  return { cache: `${dir}/usage.json`, token: `${dir}/usage.token` };
 }
 
 /** Where a --tmpfs mount keeps its files: one directory per mount under tmpfs/. */

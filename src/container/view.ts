@@ -5,6 +5,7 @@ import { Resolver } from '../resolver/resolver.js';
 import type { ResolverMount } from '../resolver/options.js';
 import { volumeDataDir } from '../volume/volume.js';
 import { containerDirs, tmpfsBacking, type ContainerRecord } from './record.js';
+import { bumpUsageToken } from './usage-token.js';
 
 /**
  * The merged view a process in the container would see: its upper dir over the
@@ -32,5 +33,7 @@ export async function containerView(store: Store, record: ContainerRecord): Prom
     workDir: dirs.work,
     readOnly: record.readOnly,
     mounts,
+    // Every change to the upper invalidates its cached usage (a read-only root has none to make).
+    ...(record.readOnly ? {} : { onChange: () => bumpUsageToken(store, record.id) }),
   });
 }

@@ -1,4 +1,5 @@
-import ssri from 'ssri';
+import { createRequire } from 'node:module';
+import type ssriModule from 'ssri';
 import { StrataError } from '../errors.js';
 
 /**
@@ -33,17 +34,28 @@ export function toIntegrity(digest: string): string {
   return `sha256-${Buffer.from(digestHex(digest), 'hex').toString('base64')}`;
 }
 
-export function fromIntegrity(integrity: ssri.Integrity | string): string {
-  const parsed = typeof integrity === 'string' ? ssri.parse(integrity) : integrity;
+export function fromIntegrity(integrity: ssriModule.Integrity | string): string {
+  const parsed = typeof integrity === 'string' ? ssri().parse(integrity) : integrity;
   if (parsed.pickAlgorithm() !== 'sha256') throw new StrataError('EUSAGE', 'integrity has no sha256 hash');
   return `sha256:${parsed.hexDigest()}`;
 }
 
 export function digestOf(data: Buffer | string): string {
-  return fromIntegrity(ssri.fromData(data, { algorithms: ['sha256'] }));
+  return fromIntegrity(ssri().fromData(data, { algorithms: ['sha256'] }));
 }
 
 /** sha256 of a short ID prefix form: `sha256:abc…` → `abc…` (12 chars), as Docker prints. */
 export function shortId(digest: string): string {
   return digestHex(digest).slice(0, 12);
+}
+
+let loaded: typeof ssriModule | undefined;
+
+/**
+ * ssri on first use: every command maps digests to paths (digestHex), few convert to
+ * SRI, and loading ssri costs more than a small command's whole run.
+ */
+function ssri(): typeof ssriModule {
+  loaded ??= createRequire(import.meta.url)('ssri') as typeof ssriModule;
+  return loaded;
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../store/random.js';
 import type { Store } from '../store/root.js';
 import { writeJsonAtomic } from '../store/atomic.js';
 import { holderState, self, withStoreLock, type ProcessIdentity } from '../store/lock.js';
@@ -35,7 +35,7 @@ export class Lease {
   static async create(store: Store): Promise<Lease> {
     const dir = path.join(store.root, LEASES);
     await fs.mkdir(dir, { recursive: true });
-    const lease = new Lease(store, path.join(dir, `${process.pid}-${randomBytes(6).toString('hex')}.json`));
+    const lease = new Lease(store, path.join(dir, `${process.pid}-${randomHex(6)}.json`));
     await writeJsonAtomic(lease.file, lease.record);
     return lease;
   }

@@ -29,17 +29,20 @@ export function measureTree(root: string, onFile?: (file: string, size: number) 
         pending.push(full);
         continue;
       }
-      // bigint: inode numbers of large file systems do not all fit a double.
-      const st = fs.lstatSync(full, { bigint: true });
+      const st = fs.lstatSync(full);
       // Every path of a regular file, hardlinks too (unpack records each one's digest).
-      if (onFile && st.isFile()) onFile(full, Number(st.size));
-      if (st.nlink > 1n) {
-        const inode = `${st.dev}:${st.ino}`;
+      if (onFile && st.isFile()) onFile(full, st.size);
+      if (st.nlink > 1) {
+        // Inode numbers of large file systems do not all fit a double: key hardlinks by
+        // the bigint ones (a second lstat, only for the few files with several links;
+        // bigint stats for every file cost twice the allocation).
+        const big = fs.lstatSync(full, { bigint: true });
+        const inode = `${big.dev}:${big.ino}`;
         if (seen.has(inode)) continue;
         seen.add(inode);
       }
-      total.size += Number(st.size);
-      total.allocatedSize += Number(st.blocks) * 512;
+      total.size += st.size;
+      total.allocatedSize += st.blocks * 512;
     }
   }
   return total;

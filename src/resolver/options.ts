@@ -39,6 +39,14 @@ export interface ResolverOptions {
   rootless?: boolean;
   /** Applied to the mode of every created file and directory, as the kernel applies a process umask. Default 0o022. */
   umask?: number;
+  /**
+   * Awaited before and after every change (after also when the change failed), so
+   * whoever caches facts about the upper dir (du's usage cache) can tell that it
+   * moved. Before and after, because a reader may be walking the upper meanwhile:
+   * its snapshot is stale whichever side of the change it read. A throw before the
+   * change stops it; a throw after a failed change is dropped for the change's error.
+   */
+  onChange?: () => Promise<void>;
 }
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
@@ -84,6 +92,7 @@ export interface Context {
   /** Ownership is copied on copy-up and chown is real: root and not rootless. */
   ownsFiles: boolean;
   umask: number;
+  onChange: (() => Promise<void>) | null;
 }
 
 export function makeContext(o: ResolverOptions): Context {
@@ -103,6 +112,7 @@ export function makeContext(o: ResolverOptions): Context {
     rootless,
     ownsFiles: !rootless && process.getuid?.() === 0,
     umask: o.umask ?? 0o022,
+    onChange: o.onChange ?? null,
   };
 }
 

@@ -34,7 +34,9 @@ export class Resolver {
 
   /** Runs one change after the previous ones finished, whatever their outcome. */
   #change<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.#changes.then(work, work);
+    const hook = this.#ctx.onChange;
+    const run = hook === null ? work : () => aroundChange(hook, work);
+    const next = this.#changes.then(run, run);
     this.#changes = next.catch(() => undefined);
     return next;
   }
@@ -154,4 +156,18 @@ export class Resolver {
       if (entry.type === 'dir') yield* this.#walkDir(entry, path);
     }
   }
+}
+
+/** `onChange` on both sides of one change; the change's own error wins over the hook's. */
+async function aroundChange<T>(hook: () => Promise<void>, work: () => Promise<T>): Promise<T> {
+  await hook();
+  let result: T;
+  try {
+    result = await work();
+  } catch (err) {
+    await hook().catch(() => undefined);
+    throw err;
+  }
+  await hook();
+  return result;
 }

@@ -1,6 +1,6 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random.js';
 import { TEMP_PREFIX, TRASH_PREFIX } from './paths.js';
 import { faultPoint } from './fault-points.js';
 
@@ -12,7 +12,7 @@ import { faultPoint } from './fault-points.js';
  */
 export function tempName(base = ''): string {
   faultPoint('atomic.temp');
-  return `${TEMP_PREFIX}${randomBytes(6).toString('hex')}${base ? `-${base}` : ''}`;
+  return `${TEMP_PREFIX}${randomHex(6)}${base ? `-${base}` : ''}`;
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -53,12 +53,29 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
 }
 
 /**
+ * A cache file: replaced by rename, so a reader never sees a torn write while the
+ * system runs, but not fsynced — after a crash the file may be old, empty or
+ * missing, and a cache's reader must treat all of those as a miss. Saves the two
+ * fsyncs (tens of milliseconds on a busy disk) per file that a record needs.
+ */
+export async function writeCacheFile(file: string, data: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), tempName(path.basename(file)));
+  try {
+    await fs.writeFile(tmp, data, { flag: 'wx', mode: 0o644 });
+    await fs.rename(tmp, file);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => {});
+    throw err;
+  }
+}
+
+/**
  * Removes a directory tree so that no crash can leave something that looks live:
  * first a rename to a trash name (atomic), then the slow delete. A leftover trash
  * entry is recognised by its prefix and finished by gc or `check --repair`.
  */
 export async function removeByRename(target: string): Promise<boolean> {
-  const trash = path.join(path.dirname(target), `${TRASH_PREFIX}${randomBytes(6).toString('hex')}-${path.basename(target)}`);
+  const trash = path.join(path.dirname(target), `${TRASH_PREFIX}${randomHex(6)}-${path.basename(target)}`);
   try {
     await fs.rename(target, trash);
   } catch (err) {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from './random.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { StrataError } from '../errors.js';
 import type { Store } from './root.js';
@@ -208,7 +208,7 @@ interface Instance { path: string; owner: LockOwner }
  */
 function stampedName(prefix: string, label: string): string {
   const { pid, start } = self();
-  return `${prefix}${randomBytes(6).toString('hex')}-${pid}-${start ?? 0}-${label}`;
+  return `${prefix}${randomHex(6)}-${pid}-${start ?? 0}-${label}`;
 }
 
 export function makerOf(name: string): ProcessIdentity | null {
@@ -219,7 +219,7 @@ export function makerOf(name: string): ProcessIdentity | null {
 }
 
 async function prepareInstance(dir: string): Promise<Instance> {
-  const owner: LockOwner = { ...self(), nonce: randomBytes(16).toString('hex'), acquired: new Date().toISOString() };
+  const owner: LockOwner = { ...self(), nonce: randomHex(16), acquired: new Date().toISOString() };
   const where = path.join(dir, stampedName(TEMP_PREFIX, 'lock'));
   // Not `recursive`: on a full disk that reports ENOENT; one level at a time says ENOSPC.
   await fs.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });

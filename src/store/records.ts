@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import { StrataError, jsonErrorReason } from '../errors.js';
 
 /** Records are small; anything bigger is damage or an attack, never a record. */
@@ -20,6 +21,29 @@ export async function readJsonRecord(file: string, options: { optional?: boolean
     if (options.optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
     throw err;
   }
+  return parseRecord(file, text);
+}
+
+/**
+ * readJsonRecord without thread-pool round trips, for listings that read hundreds of
+ * small records at once (df and ps over every container): same size cap, same errors.
+ */
+export function readJsonRecordSync(file: string, options: { optional?: boolean } = {}): unknown {
+  let text: string;
+  try {
+    const st = fsSync.statSync(file);
+    if (st.size > MAX_RECORD_BYTES) {
+      throw new StrataError('EBADRECORD', `${file}: record is ${st.size} bytes, more than any record can be`, { path: file });
+    }
+    text = fsSync.readFileSync(file, 'utf8');
+  } catch (err) {
+    if (options.optional && (err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
+  return parseRecord(file, text);
+}
+
+function parseRecord(file: string, text: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {

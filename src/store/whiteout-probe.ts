@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { setAttribute } from '@napi-rs/xattr';
 import { tempName } from './atomic.js';
 
 const run = promisify(execFile);
@@ -21,6 +20,8 @@ export async function probeWhiteoutFormat(root: string): Promise<WhiteoutFormat>
   await fs.mkdir(probe);
   try {
     await run('mknod', [path.join(probe, 'wh'), 'c', '0', '0']);
+    // Loaded here, once per new store: opening a store must not load the native module.
+    const { setAttribute } = await import('@napi-rs/xattr');
     await setAttribute(probe, 'trusted.overlay.opaque', 'y');
     return 'overlay';
   } catch {

@@ -1,11 +1,12 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
-import type { Stats } from 'node:fs';
+import fs, { type Dirent, type Stats } from 'node:fs';
 import type { Store } from '../store/root.js';
 import type { Resolver } from '../resolver/resolver.js';
+import type { EntryType } from '../resolver/options.js';
 import { imageView } from '../image/view.js';
-import { isEncodingArtifact, isOpaqueDir, whiteoutTarget } from '../layer/whiteout.js';
+import { isEncodingArtifact, isOpaqueDirSync, whiteoutTarget, WHITEOUT_PREFIX } from '../layer/whiteout.js';
+import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { containerDirs, type ContainerRecord } from '../container/record.js';
+import { LowerIndex } from './lower-index.js';
 
 /**
  * What one container's writable layer costs. `sizeRw` is Docker's SIZE (the layer
@@ -25,60 +26,81 @@ export interface ContainerUsage {
 }
 
 /**
- * Walks upper/ once. Lower lookups happen only under directories that exist in the
- * image; everything below a new directory is new without asking.
+ * Walks upper/ once, measuring it as the kernel sees it. Host calls on the upper are
+ * synchronous: tens of thousands of tiny calls cost several times more as thread-pool
+ * round trips than as the calls themselves. The image is asked per directory, not per
+ * path, and only under directories it has: everything below a new directory is new
+ * without asking. Pass the same LowerIndex for containers on one layer chain and they
+ * share its answers.
  */
-export async function containerUsage(store: Store, record: ContainerRecord, lower?: Resolver): Promise<ContainerUsage> {
+export async function containerUsage(store: Store, record: ContainerRecord, lower?: Resolver | LowerIndex): Promise<ContainerUsage> {
   const usage: ContainerUsage = { sizeRw: 0, copiedUp: 0, added: 0, hidden: 0, entries: { added: 0, copiedUp: 0, whiteouts: 0 } };
-  const view = lower ?? await imageView(store, record.layers);
-  const walker = new UpperWalker(store, view, usage);
+  const index = lower instanceof LowerIndex ? lower : new LowerIndex(lower ?? await imageView(store, record.layers));
+  const walker = new UpperWalker(store.whiteoutFormat, index, usage);
   await walker.walk(containerDirs(store, record.id).upper, '', true);
   return usage;
 }
 
 class UpperWalker {
   private readonly seenInodes = new Set<string>();
-  constructor(private readonly store: Store, private readonly lower: Resolver, private readonly usage: ContainerUsage) {}
+  constructor(private readonly format: WhiteoutFormat, private readonly lower: LowerIndex, private readonly usage: ContainerUsage) {}
 
   async walk(hostDir: string, containerDir: string, lowerHasDir: boolean): Promise<void> {
-    const format = this.store.whiteoutFormat;
-    const names = await fs.readdir(hostDir).catch(() => [] as string[]);
+    const format = this.format;
+    const below = lowerHasDir ? await this.lower.names(containerDir) : null;
+    const items: Item[] = [];
+    // Another process may remove a container or file while we measure it: gone is not an error.
+    for (const entry of readdirOrEmpty(hostDir)) {
+      const name = entry.name;
+      const host = `${hostDir}/${name}`;
+      // A directory needs no lstat (it counts 0 and is no whiteout) unless its name is
+      // whiteout-shaped; unknown dirent types are not directories here and get one.
+      let st: Stats | null = null;
+      if (!entry.isDirectory() || name.startsWith(WHITEOUT_PREFIX)) {
+        st = lstatOrNull(host);
+        if (st === null) continue;
+      }
+      const whiteout = st === null ? null : whiteoutTarget(name, st, format);
+      if (whiteout === null && isEncodingArtifact(name, format)) continue;
+      const item: Item = { name, host, st, whiteout, cpath: `${containerDir}/${whiteout ?? name}`, belowType: null, lowerBytes: null };
+      if (whiteout === null) item.belowType = below?.get(name) ?? null;
+      items.push(item);
+    }
+    // What the image has under the names the upper replaces, asked all at once: the
+    // questions go to the thread pool together instead of one round trip after another.
+    await Promise.all(items.map(async (item) => {
+      if (item.whiteout !== null) item.lowerBytes = lowerHasDir ? await this.lower.bytes(item.cpath) : 0;
+      else if (item.belowType === 'dir' && item.st !== null && !item.st.isDirectory()) item.lowerBytes = await this.lower.bytes(item.cpath);
+      else if (item.belowType !== null && item.belowType !== 'dir') item.lowerBytes = (await this.lower.stats(item.cpath))?.size ?? 0;
+    }));
     const own = new Set<string>();
-    for (const name of names) {
-      const host = path.join(hostDir, name);
-      // Another process may remove a container or file while we measure it: gone is not an error.
-      const st = await fs.lstat(host).catch(() => null);
-      if (st === null) continue;
-      const hidden = whiteoutTarget(name, st, format);
-      const cpath = `${containerDir}/${hidden ?? name}`;
-      if (hidden !== null) {
+    for (const item of items) {
+      if (item.whiteout !== null) {
         this.usage.entries.whiteouts++;
-        if (lowerHasDir) this.usage.hidden += await this.lowerBytes(cpath);
+        this.usage.hidden += item.lowerBytes ?? 0;
         continue;
       }
-      if (isEncodingArtifact(name, format)) continue;
-      own.add(name);
-      const below = lowerHasDir ? await this.lower.lstat(cpath).catch(() => null) : null;
-      if (st.isDirectory()) {
-        await this.walk(host, cpath, below?.type === 'dir');
-        if (below !== null && below.type !== 'dir') this.usage.hidden += below.size;
+      own.add(item.name);
+      if (item.st === null || item.st.isDirectory()) {
+        await this.walk(item.host, item.cpath, item.belowType === 'dir');
+        // A directory over a lower file or symlink hides it.
+        if (item.belowType !== null && item.belowType !== 'dir') this.usage.hidden += item.lowerBytes ?? 0;
         continue;
       }
-      const bytes = this.count(st);
-      if (below === null) {
+      const bytes = this.count(item.st);
+      if (item.belowType === null) {
         this.usage.added += bytes;
         this.usage.entries.added++;
       } else {
         this.usage.copiedUp += bytes;
         this.usage.entries.copiedUp++;
-        this.usage.hidden += below.type === 'dir' ? await this.lowerBytes(cpath) : below.size;
+        this.usage.hidden += item.lowerBytes ?? 0;
       }
     }
     // A directory deleted and re-created (opaque) hides every lower entry it does not replace.
-    if (lowerHasDir && containerDir !== '' && await isOpaqueDir(hostDir, format)) {
-      for (const name of await this.lower.readdir(containerDir).catch(() => [] as string[])) {
-        if (!own.has(name)) this.usage.hidden += await this.lowerBytes(`${containerDir}/${name}`);
-      }
+    if (below !== null && containerDir !== '' && isOpaqueDirSync(hostDir, format)) {
+      const masked = [...below.keys()].filter((name) => !own.has(name));
+      for (const bytes of await Promise.all(masked.map((name) => this.lower.bytes(`${containerDir}/${name}`)))) this.usage.hidden += bytes;
     }
   }
 
@@ -92,14 +114,35 @@ class UpperWalker {
     this.usage.sizeRw += st.size;
     return st.size;
   }
+}
 
-  /** Bytes the image shows at `cpath` (a whole subtree for a directory). */
-  private async lowerBytes(cpath: string): Promise<number> {
-    const st = await this.lower.lstat(cpath).catch(() => null);
-    if (st === null) return 0;
-    if (st.type !== 'dir') return st.size;
-    let total = 0;
-    for await (const entry of this.lower.walk(cpath)) if (entry.stats.type !== 'dir') total += entry.stats.size;
-    return total;
+/** One upper entry between the synchronous scan and the tally. */
+interface Item {
+  name: string;
+  host: string;
+  /** null: a directory by its dirent, not lstat'ed. */
+  st: Stats | null;
+  /** The name this entry whites out, or null. */
+  whiteout: string | null;
+  cpath: string;
+  /** The image's entry at the same path (by readdir type), or null. */
+  belowType: EntryType | null;
+  /** Image bytes this entry masks, once asked. */
+  lowerBytes: number | null;
+}
+
+function readdirOrEmpty(dir: string): Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
+
+function lstatOrNull(file: string): Stats | null {
+  try {
+    return fs.lstatSync(file, { throwIfNoEntry: false }) ?? null;
+  } catch {
+    return null;
   }
 }

@@ -4,10 +4,9 @@ import { readTags, tagsOf } from '../image/tags.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { listVolumes, volumeDataDir, volumeUsers } from '../volume/volume.js';
 import { measureTree } from '../layer/size.js';
-import { imageView } from '../image/view.js';
-import type { Resolver } from '../resolver/resolver.js';
 import { imageUsage, layersSize, type ImageUsage } from './image-usage.js';
-import { containerUsage, type ContainerUsage } from './container-usage.js';
+import type { ContainerUsage } from './container-usage.js';
+import { UsageMeter } from './usage-meter.js';
 
 export interface ContainerDf { record: ContainerRecord; usage: ContainerUsage; imageSize: number }
 export interface VolumeDf { name: string; links: number; size: number }
@@ -31,25 +30,23 @@ export interface DiskUsage {
 
 export interface DiskUsageOptions {
   onProgress?: (done: number, total: number) => void;
+  /** Walk every container's upper dir instead of trusting its cached usage (`system df --no-cache`). */
+  noCache?: boolean;
 }
 
 export async function diskUsage(store: Store, options: DiskUsageOptions = {}): Promise<DiskUsage> {
-  const [records, tags, containerRecords, volumeRecords, users] = await Promise.all([
-    listImageRecords(store), readTags(store), listContainerRecords(store), listVolumes(store), volumeUsers(store),
+  const [records, tags, containerRecords, volumeRecords] = await Promise.all([
+    listImageRecords(store), readTags(store), listContainerRecords(store), listVolumes(store),
   ]);
+  const users = await volumeUsers(store, containerRecords);
   const images = imageUsage(records, containerRecords).map((u) => ({ ...u, repoTags: tagsOf(tags, u.image.id) }));
   const imageSizes = new Map(images.map((u) => [u.image.id, u.size]));
   const total = containerRecords.length + volumeRecords.length;
   let done = 0;
-  const containers: ContainerDf[] = [];
-  // Containers of one image share its read-only view: lower lookups are not repeated per container.
-  const views = new Map<string, Resolver>();
-  for (const record of containerRecords) {
-    const chain = record.layers.join(' ');
-    if (!views.has(chain)) views.set(chain, await imageView(store, record.layers));
-    containers.push({ record, usage: await containerUsage(store, record, views.get(chain)), imageSize: imageSizes.get(record.image) ?? 0 });
-    options.onProgress?.(++done, total);
-  }
+  // Cached usage where still valid; containers of one layer chain share one index of the image.
+  const meter = new UsageMeter(store, { noCache: options.noCache });
+  const usages = await meter.all(containerRecords, () => options.onProgress?.(++done, total));
+  const containers: ContainerDf[] = containerRecords.map((record, i) => ({ record, usage: usages[i]!, imageSize: imageSizes.get(record.image) ?? 0 }));
   const volumes: VolumeDf[] = [];
   for (const v of volumeRecords) {
     volumes.push({ name: v.name, links: (users.get(v.name) ?? []).length, size: (await measureTree(volumeDataDir(store, v.name))).size });

@@ -1,0 +1,93 @@
+import { createContainer } from '../container/create.js';
+import { containerChanges } from '../container/diff.js';
+import { findContainer } from '../container/lookup.js';
+import { removeContainer, restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
+import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
+import { listContainerRecords, type ContainerRecord } from '../container/record.js';
+import { listImageRecords } from '../image/record.js';
+import type { ContainerUsage } from '../usage/container-usage.js';
+import { UsageMeter } from '../usage/usage-meter.js';
+import type { CliContext } from './context.js';
+import { containerStatus, ellipsis, humanSize, since } from './format.js';
+import { eachName, printListing } from './output.js';
+
+/** What the container commands do; container-commands.ts defines them and loads this when one runs. */
+
+export async function create(ctx: CliContext, image: string, command: string[], opts: { name?: string; readOnly?: boolean; tmpfs: string[]; volume: string[] }): Promise<void> {
+  const record = await createContainer(await ctx.store(), image, {
+    name: opts.name,
+    readOnly: opts.readOnly === true,
+    mounts: [...opts.tmpfs.map(parseTmpfsFlag), ...opts.volume.map(parseVolumeFlag)],
+    command,
+  });
+  ctx.print(record.id);
+}
+
+const LIFECYCLE = { start: startContainer, stop: stopContainer, restart: restartContainer } as const;
+
+export async function lifecycle(ctx: CliContext, verb: keyof typeof LIFECYCLE, names: string[]): Promise<void> {
+  const store = await ctx.store();
+  await eachName(ctx, names, async (n) => { await LIFECYCLE[verb](store, n); ctx.print(n); });
+}
+
+export async function rm(ctx: CliContext, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
+  const store = await ctx.store();
+  await eachName(ctx, names, async (n) => { await removeContainer(store, n, opts); ctx.print(n); });
+}
+
+export async function diff(ctx: CliContext, name: string, opts: { format?: string }): Promise<void> {
+  const store = await ctx.store();
+  for (const change of await containerChanges(store, await findContainer(store, name))) {
+    ctx.print(opts.format === 'json' ? JSON.stringify({ Kind: change.kind, Path: change.path }) : `${change.kind} ${change.path}`);
+  }
+}
+
+export interface PsOptions { all?: boolean; quiet?: boolean; trunc: boolean; size?: boolean; cache: boolean; format?: string }
+
+export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
+  const store = await ctx.store();
+  const records = (await listContainerRecords(store))
+    .filter((c) => opts.all || c.state.status === 'running')
+    .sort((a, b) => b.created.localeCompare(a.created));
+  // Sizes may cost a walk of each upper dir: only with -s, as in docker. Cached where still valid, as in df.
+  const sizes = new Map<string, { usage: ContainerUsage; virtual: number }>();
+  if (opts.size && !opts.quiet) {
+    const images = new Map((await listImageRecords(store)).map((i) => [i.id, i.size]));
+    const usages = await new UsageMeter(store, { noCache: !opts.cache }).all(records);
+    for (const [i, c] of records.entries()) sizes.set(c.id, { usage: usages[i]!, virtual: usages[i]!.sizeRw + (images.get(c.image) ?? 0) });
+  }
+  const sizeText = (c: ContainerRecord) => {
+    const s = sizes.get(c.id)!;
+    return `${humanSize(s.usage.sizeRw, 3)} (virtual ${humanSize(s.virtual, 3)})`;
+  };
+  const id = (c: ContainerRecord) => (opts.trunc ? c.id.slice(0, 12) : c.id);
+  const command = (c: ContainerRecord) => {
+    const text = c.command.join(' ');
+    return `"${opts.trunc ? ellipsis(text, 20) : text}"`;
+  };
+  const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
+  printListing(ctx, records, opts, {
+    headers: opts.size ? [...headers, 'SIZE'] : headers,
+    row: (c) => [id(c), c.imageRef, command(c), since(c.created), containerStatus(c), '', c.name, ...(opts.size ? [sizeText(c)] : [])],
+    quiet: id,
+    json: (c) => ({
+      ID: c.id, Names: c.name, Image: c.imageRef, ImageID: c.image, Command: command(c), CreatedAt: c.created,
+      RunningFor: since(c.created), State: c.state.status, Status: containerStatus(c), Mounts: mountNames(c),
+      LocalVolumes: c.mounts.filter((m) => m.type === 'volume').length,
+      ...(sizes.has(c.id) ? {
+        Size: sizes.get(c.id)!.usage.sizeRw, VirtualSize: sizes.get(c.id)!.virtual,
+        CopiedUp: sizes.get(c.id)!.usage.copiedUp, Hidden: sizes.get(c.id)!.usage.hidden,
+      } : {}),
+    }),
+    template: (c) => ({
+      ID: id(c), Names: c.name, Image: c.imageRef, Command: command(c), CreatedAt: c.created, RunningFor: since(c.created),
+      State: c.state.status, Status: containerStatus(c), Mounts: mountNames(c), Ports: '',
+      LocalVolumes: String(c.mounts.filter((m) => m.type === 'volume').length),
+      Size: sizes.has(c.id) ? sizeText(c) : '',
+    }),
+  });
+}
+
+function mountNames(c: ContainerRecord): string {
+  return c.mounts.map((m) => (m.type === 'volume' ? ellipsis(m.name, 15) : m.type === 'bind' ? m.source : m.destination)).join(',');
+}

@@ -1,0 +1,130 @@
+import { StrataError } from '../errors.js';
+import { shortId } from '../content/digest.js';
+import { loadImages } from '../image/load.js';
+import { listImages, type ImageSummary } from '../image/list.js';
+import { findImage } from '../image/lookup.js';
+import { imageHistory, inspectImage } from '../image/inspect.js';
+import { removeImage } from '../image/remove.js';
+import { readTags, tagsOf } from '../image/tags.js';
+import { normalizeReference } from '../image/reference.js';
+import type { CliContext } from './context.js';
+import { ellipsis, humanSize, since } from './format.js';
+import { eachName, printInspect, printListing } from './output.js';
+import { loadProgress } from './progress.js';
+
+/** What the image commands do; image-commands.ts defines them and loads this when one runs. */
+
+export async function load(ctx: CliContext, opts: { input?: string; quiet?: boolean; platform?: string; maxLayerEntries: number; maxLayerSize: number }): Promise<void> {
+  const store = await ctx.store();
+  if (opts.input === undefined && (ctx.io.stdin as { isTTY?: boolean }).isTTY) {
+    throw new StrataError('EUSAGE', 'requested load from stdin, but stdin is empty: use -i FILE or pipe an archive in');
+  }
+  const input = opts.input !== undefined ? { path: opts.input } : { stream: ctx.io.stdin as NodeJS.ReadableStream as import('node:stream').Readable, displayName: 'stdin' };
+  const progress = loadProgress(ctx, opts.quiet);
+  let loaded;
+  try {
+    loaded = await loadImages(store, input, {
+      platform: opts.platform,
+      limits: { maxEntries: opts.maxLayerEntries, maxBytes: opts.maxLayerSize },
+      onEvent: progress?.onEvent,
+      signal: ctx.io.signal,
+    });
+  } finally {
+    progress?.stop();
+  }
+  // Like docker, -q hides progress only: the result lines are what scripts read.
+  for (const image of loaded) {
+    for (const { tag, previous } of image.retagged) {
+      ctx.print(`The image ${tag} already exists, renaming the old one with ID ${previous} to empty string`);
+    }
+    if (image.repoTags.length === 0) ctx.print(`Loaded image ID: ${image.id}`);
+    for (const tag of image.repoTags) ctx.print(`Loaded image: ${tag}`);
+  }
+}
+
+export interface ImagesOptions { quiet?: boolean; trunc: boolean; format?: string }
+
+export async function images(ctx: CliContext, repository: string | undefined, opts: ImagesOptions): Promise<void> {
+  const store = await ctx.store();
+  const rows = (await listImages(store)).flatMap(expandTags).filter((r) => matchesRepository(r, repository));
+  const id = (r: Row) => (opts.trunc ? shortId(r.image.record.id) : r.image.record.id);
+  const seen = new Set<string>();
+  printListing(ctx, rows, opts, {
+    headers: ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
+    row: (r) => [r.repository, r.tag, id(r), since(r.image.record.created), humanSize(r.image.record.size, 3)],
+    // docker images -q prints each image once, even when it has several tags.
+    quiet: (r) => (seen.has(r.image.record.id) ? '' : (seen.add(r.image.record.id), id(r))),
+    json: (r) => ({
+      ID: r.image.record.id,
+      Repository: r.repository,
+      Tag: r.tag,
+      Digest: '<none>',
+      CreatedAt: r.image.record.created,
+      CreatedSince: since(r.image.record.created),
+      Size: r.image.record.size,
+      Containers: r.image.containers,
+    }),
+    template: (r) => ({
+      ID: id(r), Repository: r.repository, Tag: r.tag, Digest: '<none>', CreatedAt: r.image.record.created,
+      CreatedSince: since(r.image.record.created), Size: humanSize(r.image.record.size, 3), Containers: String(r.image.containers),
+    }),
+  });
+}
+
+interface Row { image: ImageSummary; repository: string; tag: string }
+
+function expandTags(image: ImageSummary): Row[] {
+  if (image.repoTags.length === 0) return [{ image, repository: '<none>', tag: '<none>' }];
+  return image.repoTags.map((ref) => {
+    const { repository, tag } = normalizeReference(ref);
+    return { image, repository, tag };
+  });
+}
+
+function matchesRepository(row: Row, filter?: string): boolean {
+  if (filter === undefined) return true;
+  const [repo, tag] = filter.includes(':') ? [filter.slice(0, filter.lastIndexOf(':')), filter.slice(filter.lastIndexOf(':') + 1)] : [filter, undefined];
+  return row.repository === normalizeReference(`${repo}:x`).repository && (tag === undefined || row.tag === tag);
+}
+
+export async function inspect(ctx: CliContext, names: string[], format?: string): Promise<void> {
+  const store = await ctx.store();
+  const tags = await readTags(store);
+  const objects = [];
+  for (const name of names) {
+    const record = await findImage(store, name);
+    objects.push(await inspectImage(store, record, tagsOf(tags, record.id)));
+  }
+  printInspect(ctx, objects, format);
+}
+
+export async function history(ctx: CliContext, name: string, opts: { human: boolean; quiet?: boolean; trunc: boolean; format?: string }): Promise<void> {
+  const store = await ctx.store();
+  const rows = await imageHistory(store, await findImage(store, name));
+  const id = (r: { id: string }) => (r.id === '<missing>' || !opts.trunc ? r.id : shortId(r.id));
+  printListing(ctx, rows, opts, {
+    headers: ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
+    row: (r) => [
+      id(r),
+      opts.human ? since(r.created) : r.created,
+      opts.trunc ? ellipsis(r.createdBy.replace(/\s+/g, ' '), 45) : r.createdBy,
+      opts.human ? humanSize(r.size, 3) : String(r.size),
+      r.comment,
+    ],
+    quiet: (r) => id(r),
+    json: (r) => ({ ID: r.id, CreatedAt: r.created, CreatedSince: since(r.created), CreatedBy: r.createdBy, Size: r.size, Comment: r.comment }),
+    template: (r) => ({
+      ID: id(r), CreatedAt: r.created, CreatedSince: since(r.created),
+      CreatedBy: opts.trunc ? ellipsis(r.createdBy, 45) : r.createdBy, Size: humanSize(r.size, 3), Comment: r.comment,
+    }),
+  });
+}
+
+export async function rmi(ctx: CliContext, names: string[], force: boolean): Promise<void> {
+  const store = await ctx.store();
+  await eachName(ctx, names, async (name) => {
+    for (const event of await removeImage(store, name, { force })) {
+      ctx.print(event.type === 'untagged' ? `Untagged: ${event.ref}` : `Deleted: ${event.id}`);
+    }
+  });
+}

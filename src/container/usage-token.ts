@@ -1,0 +1,44 @@
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import { randomHex } from '../store/random.js';
+import type { Store } from '../store/root.js';
+import { containerUsageFiles } from './record.js';
+
+/**
+ * The change token of a container's upper dir. Every change strata makes to the upper
+ * (through the container's Resolver, start and stop) writes a fresh random token; the
+ * usage cache records the token it read before walking and is trusted only while the
+ * file still holds it. A plain write, not an atomic one: any difference, a torn or
+ * missing file included, only makes the cache miss, so there is nothing to fsync.
+ */
+const TOKEN = /^[0-9a-f]{32}$/;
+
+/** What the token file held: a token, `null` when there is none yet, or `'unreadable'` (never matches). */
+export type UsageToken = string | null | 'unreadable';
+
+export async function bumpUsageToken(store: Store, id: string): Promise<void> {
+  const files = containerUsageFiles(store, id);
+  try {
+    await fsp.writeFile(files.token, randomHex(16));
+  } catch (err) {
+    // A full disk or a read-only token file must not leave a stale cache behind:
+    // removing the cache needs no space. Without either, the change must not happen.
+    try {
+      await fsp.unlink(files.cache);
+    } catch (rmErr) {
+      if ((rmErr as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+  }
+}
+
+/** Read synchronously: df reads one per container, and a thread-pool round trip costs more than the read. */
+export function readUsageToken(store: Store, id: string): UsageToken {
+  let text: string;
+  try {
+    text = fs.readFileSync(containerUsageFiles(store, id).token, 'latin1');
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? null : 'unreadable';
+  }
+  // Caught between truncate and write, the file is empty: that is no token at all.
+  return TOKEN.test(text) ? text : 'unreadable';
+}

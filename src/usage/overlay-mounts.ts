@@ -1,0 +1,34 @@
+import fs from 'node:fs';
+
+/**
+ * The upper dirs of the overlay mounts this process can see, from /proc/self/mountinfo
+ * (read once per df). A container whose upper dir is mounted may be written by the
+ * kernel at any moment, so its cached usage is never trusted. Without the file (not
+ * Linux, no /proc) the set is empty and only the work/ stamp tells of mounts.
+ */
+export function overlayUpperDirs(mountinfo = '/proc/self/mountinfo'): Set<string> {
+  const uppers = new Set<string>();
+  let text: string;
+  try {
+    text = fs.readFileSync(mountinfo, 'utf8');
+  } catch {
+    return uppers;
+  }
+  for (const line of text.split('\n')) {
+    // `<id> <parent> <dev> <root> <point> <options> [optional…] - <fstype> <source> <super options>`
+    const dash = line.indexOf(' - ');
+    if (dash < 0) continue;
+    const [fstype, , superOptions] = line.slice(dash + 3).split(' ');
+    if (fstype !== 'overlay' || superOptions === undefined) continue;
+    // The kernel escapes `,`, space, tab, newline and backslash in option values as \ooo.
+    for (const option of superOptions.split(',')) {
+      if (option.startsWith('upperdir=')) uppers.add(unescapeOctal(option.slice('upperdir='.length)));
+    }
+  }
+  return uppers;
+}
+
+function unescapeOctal(s: string): string {
+  if (!s.includes('\\')) return s;
+  return Buffer.from(s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1').toString('utf8');
+}
