@@ -73,6 +73,8 @@ export async function runDfBench(ctx: BenchContext, shape: DfShape = DF_SHAPE): 
       { name: 'strata system df -v', describe: 'node bin/strata.js --root <store> system df -v --format json: every usage.json valid (the warm-up run filled them)', once: () => measure(dfCommand, scratch) },
       { name: 'system df -v --no-cache', describe: 'the same with --no-cache: every upper walked, as on the first df after changes', once: () => measure(coldCommand, scratch) },
       { name: 'diskUsage() in-process', describe: 'openStore + diskUsage(store) in the bench process (no Node start-up), caches valid', once: () => timeInProcess(async () => diskUsage(await openStore({ root }))) },
+      // What any Node CLI pays before its first line runs: the floor under the system df rows.
+      { name: "node -e '' (start-up only)", describe: "bare node -e '': Node's own start-up, no strata code", once: () => measure({ file: process.execPath, args: ['-e', ''], cwd: ctx.repoRoot }, scratch) },
     ];
     const samples = new Map<string, Sample[]>(sides.map((s) => [s.name, []]));
     for (let round = 0; round <= ctx.runs; round++) {
@@ -85,12 +87,12 @@ export async function runDfBench(ctx: BenchContext, shape: DfShape = DF_SHAPE): 
     }
     const baseWall = summarize('', '', samples.get(sides[0]!.name)!, null).wallS!;
     const results = sides.map((s) => summarize(s.name, s.describe, samples.get(s.name)!, baseWall));
-    const [du, df, cold, inProcess] = [results[0]!, results[1]!, results[2]!, results[3]!];
+    const [du, df, cold, inProcess, bareNode] = [results[0]!, results[1]!, results[2]!, results[3]!, results[4]!];
     const targets: TargetResult[] = [{
       status: baseWall / df.wallS! >= DF_TARGETS.minSpeedupVsDu ? 'PASS' : 'MISS',
       target: `system df at least ${DF_TARGETS.minSpeedupVsDu}x faster than du -sb (container sizes cached)`,
       found: `${(baseWall / df.wallS!).toFixed(2)}x (${df.wallS!.toFixed(3)} s vs ${du.wallS!.toFixed(3)} s; in-process diskUsage ${inProcess.wallS!.toFixed(3)} s = ${(baseWall / inProcess.wallS!).toFixed(2)}x; ` +
-        `cold, --no-cache: ${cold.wallS!.toFixed(2)} s = ${(baseWall / cold.wallS!).toFixed(2)}x)`,
+        `cold, --no-cache: ${cold.wallS!.toFixed(2)} s = ${(baseWall / cold.wallS!).toFixed(2)}x; bare node -e '' alone ${bareNode.wallS!.toFixed(3)} s)`,
     }];
     const where = path.join('$TMPDIR', path.relative(os.tmpdir(), path.dirname(root)));
     const notes = [
