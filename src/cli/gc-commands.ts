@@ -17,7 +17,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       const [{ collectGarbage }, { dfProgress }] = await Promise.all([sweep(), import('./progress.js')]);
       const progress = dfProgress(ctx, opts.quiet);
       const report = await collectGarbage(store, {
-        dryRun: opts.dryRun, gracePeriodMs: opts.grace === undefined ? undefined : opts.grace * 1000, onProgress: progress?.update,
+        dryRun: opts.dryRun, gracePeriodMs: opts.grace === undefined ? undefined : opts.grace * 1000, onProgress: progress?.update, signal: ctx.io.signal,
       }).finally(() => progress?.stop());
       if (!opts.quiet) for (const item of report.removed) ctx.print(`${opts.dryRun ? 'Would remove' : 'Removed'} ${item.kind} ${item.name} (${humanSize(item.bytes)})`);
       ctx.print(`${opts.dryRun ? 'Would reclaim' : 'Total reclaimed space'}: ${humanSize(report.bytes)}`);
@@ -60,7 +60,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       const containers = await pruneContainers(store);
       const volumes = opts.volumes ? await pruneVolumes(store, false) : { removed: [], bytes: 0 };
       const images = await pruneImages(store, opts);
-      const leftovers = await collectGarbage(store);
+      const leftovers = await collectGarbage(store, { signal: ctx.io.signal });
       if (containers.removed.length > 0) ctx.print(`Deleted Containers:\n${containers.removed.join('\n')}\n`);
       if (volumes.removed.length > 0) ctx.print(`Deleted Volumes:\n${volumes.removed.join('\n')}\n`);
       if (images.events.length > 0) ctx.print(`Deleted Images:\n${imageLines(images.events)}\n`);
