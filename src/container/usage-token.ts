@@ -1,5 +1,4 @@
 import fs from 'node:fs';
-import fsp from 'node:fs/promises';
 import { randomHex } from '../store/random.js';
 import type { Store } from '../store/root.js';
 import { containerUsageFiles } from './record.js';
@@ -19,15 +18,38 @@ export type UsageToken = string | null | 'unreadable';
 export async function bumpUsageToken(store: Store, id: string): Promise<void> {
   const files = containerUsageFiles(store, id);
   try {
-    await fsp.writeFile(files.token, randomHex(16));
+    writeToken(files.token, randomHex(16));
   } catch (err) {
     // A full disk or a read-only token file must not leave a stale cache behind:
     // removing the cache needs no space. Without either, the change must not happen.
     try {
-      await fsp.unlink(files.cache);
+      fs.unlinkSync(files.cache);
     } catch (rmErr) {
       if ((rmErr as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+  }
+}
+
+/**
+ * Overwrites the token in place, synchronously. It runs twice around every change
+ * (each `fs write`, each file a `cp` puts in): truncating and rewriting the file cost
+ * ~0.4 ms on ext4 (a block freed and allocated again) and made a small write 2–3x
+ * slower; a same-length pwrite is microseconds. A reader that catches it half-written
+ * sees neither token, which is a miss like any other.
+ */
+function writeToken(file: string, token: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, 'r+');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    fs.writeFileSync(file, token, { flag: 'wx' });
+    return;
+  }
+  try {
+    fs.writeSync(fd, token, 0);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
