@@ -5,6 +5,7 @@ import { withStoreLock } from '../store/lock.js';
 import { removeByRename, removeTree } from '../store/atomic.js';
 import { removeVolume } from '../volume/volume.js';
 import { findContainer } from './lookup.js';
+import { withContainerLock } from './lock.js';
 import { containerDirs, writeContainerRecord, type ContainerRecord } from './record.js';
 import { faultPoint } from '../store/fault-points.js';
 import { bumpUsageToken } from './usage-token.js';
@@ -30,7 +31,8 @@ export async function stopContainer(store: Store, name: string): Promise<Contain
   return withStoreLock(store, async () => {
     const record = await findContainer(store, name);
     if (record.state.status !== 'running') return record;
-    await emptyTmpfs(store, record);
+    // A write into a --tmpfs path in flight finishes before the tmpfs is emptied.
+    await withContainerLock(store, record.id, () => emptyTmpfs(store, record));
     record.state = { ...record.state, status: 'exited', finishedAt: new Date().toISOString(), exitCode: 0 };
     await writeContainerRecord(store, record);
     // Whatever ran meanwhile may have written the upper; a df during the run cached nothing, but be sure.
@@ -62,8 +64,11 @@ export async function removeContainer(store: Store, name: string, options: Remov
       throw new StrataError('ECONFLICT',
         `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`, { path: name });
     }
-    faultPoint('rm.container');
-    await removeByRename(store.paths.containerDir(record.id));
+    // An fs write or cp in flight finishes first (lock order: store, then container).
+    await withContainerLock(store, record.id, async () => {
+      faultPoint('rm.container');
+      await removeByRename(store.paths.containerDir(record.id));
+    });
     if (options.volumes) {
       for (const mount of record.mounts) {
         if (mount.type === 'volume' && mount.anonymous) await removeVolume(store, mount.name).catch(() => {});

@@ -217,3 +217,22 @@ test('a container lock held by a killed fs command does not block the next one, 
   await gc.exit;
   t.is(await withStoreLock(store, async () => 'after gc', ), 'after gc');
 });
+
+test('rm waits for an fs write in flight on the container, which then succeeds; the container goes after it', async (t) => {
+  const { store, dir } = await tmpStore(t);
+  const tar = path.join(dir, 'img.tar');
+  await fs.writeFile(tar, await buildImage({ format: 'oci', repoTags: ['img:1'], layers: [[{ path: 'f', content: 'x' }]] }));
+  await loadImages(store, { path: tar });
+  await createContainer(store, 'img:1', { name: 'box' });
+  // The write freezes for 1.5 s right after it took the container lock.
+  const write = startStrata(store.root, ['fs', 'write', 'box', '/f'], { pauseAt: 'lock.acquired#1:1500', stdin: Buffer.from('written\n') });
+  t.truthy(await write.waitFor((m) => m.name === 'lock.acquired'));
+  const rm = startStrata(store.root, ['rm', 'box']);
+  const [wrote, removed] = await Promise.all([write.exit, rm.exit]);
+  // Had rm not waited, the write would have resumed into a container already gone.
+  t.is(wrote.code, 0, wrote.stderr);
+  t.is(removed.code, 0, removed.stderr);
+  t.deepEqual(await fs.readdir(store.paths.containersDir), []);
+  t.deepEqual(await fs.readdir(locksDir(store)), []);
+  t.deepEqual((await checkStore(store)).problems, []);
+});
