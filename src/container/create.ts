@@ -4,7 +4,7 @@ import { randomHex } from '../store/random.js';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
-import { fsyncDir, tempName, writeJsonAtomic } from '../store/atomic.js';
+import { fsyncDir, removeTree, tempName, writeJsonAtomic } from '../store/atomic.js';
 import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
 import { ensureVolume } from '../volume/volume.js';
@@ -66,10 +66,17 @@ export async function createContainer(store: Store, imageName: string, options: 
       state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0 },
     };
     const tmp = path.join(store.paths.containersDir, tempName());
-    for (const dir of ['upper', 'work', 'merged', 'tmpfs']) await fs.mkdir(path.join(tmp, dir), { recursive: true, mode: 0o755 });
-    await writeJsonAtomic(path.join(tmp, CONFIG_FILE), record);
-    faultPoint('create.commit');
-    await fs.rename(tmp, store.paths.containerDir(record.id));
+    try {
+      // One level at a time, not `recursive`: on a full disk that reports ENOENT (nodejs/node#42808).
+      await fs.mkdir(tmp, { mode: 0o755 });
+      for (const dir of ['upper', 'work', 'merged', 'tmpfs']) await fs.mkdir(path.join(tmp, dir), { mode: 0o755 });
+      await writeJsonAtomic(path.join(tmp, CONFIG_FILE), record);
+      faultPoint('create.commit');
+      await fs.rename(tmp, store.paths.containerDir(record.id));
+    } catch (err) {
+      await removeTree(tmp).catch(() => undefined);
+      throw err;
+    }
     await fsyncDir(store.paths.containersDir);
     return record;
   });

@@ -163,3 +163,17 @@ async function regularFiles(dir: string): Promise<string[]> {
   }
   return out.sort();
 }
+
+test.serial('create on a full disk fails with ENOSPC (not ENOENT), leaves no half-made container, and works once space is freed', async (t) => {
+  if (await skipUnlessRoot(t)) return;
+  const { disk, store } = await setup(t, {});
+  const before = await snapshotTree(store.root);
+  // Room for one directory block: the container's temp dir is made, its upper/ is not.
+  await disk.fill(4096);
+  const err = await t.throwsAsync(createContainer(store, 'baseline:1', { name: 'box' }));
+  t.is((err as NodeJS.ErrnoException).code, 'ENOSPC', err!.message);
+  t.deepEqual(await snapshotTree(store.root), before, 'the store is exactly as it was');
+  await disk.free();
+  t.is((await createContainer(store, 'baseline:1', { name: 'box' })).name, 'box');
+  t.deepEqual((await checkStore(store)).problems, []);
+});
