@@ -1,22 +1,11 @@
 import fs from 'node:fs/promises';
-import { constants, type Stats } from 'node:fs';
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { extract as tarExtract } from 'tar-stream';
-import { StrataError, fsError, isFsError, isStrataError } from '../errors.js';
+import { StrataError, fsError, isFsError } from '../errors.js';
 import type { Resolver } from '../resolver/resolver.js';
-import type { ResolverStats } from '../resolver/options.js';
-import { typeOfStats } from '../resolver/lookup.js';
-import { compareNames } from '../resolver/readdir.js';
-import { makeDev } from '../resolver/upper-meta.js';
-import { decompress } from '../archive/compression.js';
-import {
-  throwIfAborted, viewTree, writeTar, type SkippedEntry, type TarResult, type TreeEntry, type TreeOptions,
-} from '../archive/tar-writer.js';
-import {
-  cleanPath, deviceNumbers, entryKind, entryMeta, hardlinkTargetPath, symlinkTarget, type EntryContext,
-} from '../layer/entry-path.js';
+import { throwIfAborted, viewTree, writeTar, type SkippedEntry, type TarResult, type TreeEntry } from '../archive/tar-writer.js';
+import { hostTree, tarTree } from './copy-sources.js';
+import { HostSink, ViewSink, nullIfMissing, type Sink } from './copy-sinks.js';
 
 /**
  * `docker cp` in both directions, and the copy + delete that `mv` falls back to. A
@@ -146,90 +135,7 @@ async function viewDestination(view: Resolver, dest: string): Promise<Destinatio
   return { isDir: st.type === 'dir', real: link ? await view.realpath(dest) : dest };
 }
 
-function nullIfMissing(err: unknown): null {
-  if (isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR')) return null;
-  throw err;
-}
 
-/* ---- sources ---- */
-
-/** A host file or directory as a tree; symlinks below the root are entries, never followed. */
-export async function* hostTree(root: string, options: TreeOptions = {}): AsyncGenerator<TreeEntry> {
-  const st = await (options.followRoot ? fs.stat(root) : fs.lstat(root));
-  yield* hostEntries(root, [], st, new Map(), options.signal);
-}
-
-async function* hostEntries(abs: string, rel: string[], st: Stats, inodes: Map<string, string[]>, signal?: AbortSignal): AsyncGenerator<TreeEntry> {
-  throwIfAborted(signal);
-  const type = typeOfStats(st);
-  const entry: TreeEntry = {
-    rel, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0,
-    atimeMs: st.atimeMs, mtimeMs: st.mtimeMs, rdev: st.rdev,
-  };
-  if (type === 'symlink') entry.linkTarget = await fs.readlink(abs);
-  if (type === 'file') {
-    const first = st.nlink > 1 ? inodes.get(`${st.dev}:${st.ino}`) : undefined;
-    if (first !== undefined) Object.assign(entry, { hardlinkTo: first, size: 0 });
-    else {
-      if (st.nlink > 1) inodes.set(`${st.dev}:${st.ino}`, rel);
-      // O_NOFOLLOW: what was lstat'ed as a file is not swapped for a link under us.
-      entry.open = async () => (await fs.open(abs, constants.O_RDONLY | constants.O_NOFOLLOW)).createReadStream();
-    }
-  }
-  yield entry;
-  if (type !== 'dir') return;
-  for (const name of (await fs.readdir(abs)).sort(compareNames)) {
-    const child = path.join(abs, name);
-    yield* hostEntries(child, [...rel, name], await fs.lstat(child), inodes, signal);
-  }
-}
-
-/** The entries of a tar stream (plain, gzip or zstd), checked by the unpack name and header rules. */
-export async function* tarTree(input: Readable, source: string): AsyncGenerator<TreeEntry> {
-  const { stream } = await decompress(input);
-  const extract = tarExtract();
-  const feeding = pipeline(stream, extract);
-  feeding.catch(() => {}); // surfaced below, through the iterator or the final await
-  try {
-    for await (const item of extract) {
-      const header = item.header;
-      const ctx: EntryContext = { source, entry: header.name };
-      const kind = entryKind(header, ctx);
-      const rel = cleanPath(header.name, ctx, 'name');
-      const meta = entryMeta(header, ctx);
-      const mtimeMs = meta.mtime * 1000;
-      const entry: TreeEntry = {
-        rel, type: 'file', mode: meta.mode, uid: meta.uid, gid: meta.gid, size: 0, atimeMs: mtimeMs, mtimeMs, rdev: 0,
-      };
-      if (kind === 'file') Object.assign(entry, { size: header.size ?? 0, open: async () => item });
-      else if (kind === 'hardlink') entry.hardlinkTo = hardlinkTargetPath(header.linkname ?? '', ctx);
-      else if (kind === 'directory') entry.type = 'dir';
-      else if (kind === 'symlink') Object.assign(entry, { type: 'symlink', linkTarget: symlinkTarget(header, ctx) });
-      else {
-        const { major, minor } = deviceNumbers(header, ctx);
-        Object.assign(entry, { type: kind, rdev: makeDev(major, minor) });
-      }
-      yield entry;
-      item.resume(); // whatever the sink did not read (a skipped entry) is drained
-    }
-    await feeding;
-  } catch (err) {
-    if (isStrataError(err) || isFsError(err)) throw err;
-    throw new StrataError('EINVALIDARCHIVE', `${source}: not a valid tar archive: ${(err as Error).message}`, { path: source, cause: err });
-  } finally {
-    extract.destroy();
-    stream.destroy();
-  }
-}
-
-/* ---- sinks ---- */
-
-interface Sink {
-  /** Creates one entry; answers why not when this sink cannot hold an entry of its type. */
-  put(entry: TreeEntry): Promise<string | null>;
-  /** Gives directories their modes and times, deepest first, once their contents are in. */
-  finish(): Promise<void>;
-}
 
 async function copyTree(entries: AsyncIterable<TreeEntry>, sink: Sink, options: { skipRoot?: boolean; strict?: boolean; signal?: AbortSignal }): Promise<CopyResult> {
   const result: CopyResult = { entries: 0, bytes: 0, skipped: [] };
@@ -248,122 +154,4 @@ async function copyTree(entries: AsyncIterable<TreeEntry>, sink: Sink, options: 
   }
   await sink.finish();
   return result;
-}
-
-const UNSUPPORTED = 'device nodes, fifos and sockets are not copied';
-
-/** Writes entries through the resolver at `root` (+ rel). */
-class ViewSink implements Sink {
-  private readonly dirs: { path: string; entry: TreeEntry }[] = [];
-  private readonly knownDirs = new Set<string>();
-
-  constructor(private readonly view: Resolver, private readonly root: string,
-    private readonly options: { preserveOwner?: boolean; mkdirParents?: boolean } = {}) {}
-
-  private pathOf(rel: string[]): string {
-    return rel.length === 0 ? this.root : path.posix.join(this.root, ...rel);
-  }
-
-  async put(entry: TreeEntry): Promise<string | null> {
-    const p = this.pathOf(entry.rel);
-    if (this.options.mkdirParents && entry.rel.length > 1) await this.ensureDir(this.pathOf(entry.rel.slice(0, -1)));
-    const existing = await this.view.lstat(p).catch(nullIfMissing);
-    if (entry.type === 'dir') {
-      if (existing === null) await this.view.mkdir(p, { mode: 0o700 });
-      else if (existing.type !== 'dir') throw fsError('ENOTDIR', 'mkdir', p, 'cannot overwrite non-directory with directory');
-      this.knownDirs.add(p);
-      this.dirs.push({ path: p, entry });
-      return null;
-    }
-    if (entry.type !== 'file' && entry.type !== 'symlink') return UNSUPPORTED;
-    if (existing?.type === 'dir') throw fsError('EISDIR', 'open', p, 'cannot overwrite directory with non-directory');
-    if (existing !== null) await this.view.unlink(p);
-    if (entry.hardlinkTo !== undefined) await this.view.link(this.pathOf(entry.hardlinkTo), p);
-    else if (entry.type === 'symlink') await this.view.symlink(entry.linkTarget!, p);
-    else {
-      const content = await entry.open!();
-      try {
-        await this.view.writeFile(p, content, { mode: 0o600 });
-      } catch (err) {
-        content.destroy(); // a write refused before the first read (EROFS) must not leak the source's fd
-        throw err;
-      }
-      await this.settle(p, entry);
-    }
-    return null;
-  }
-
-  private async ensureDir(p: string): Promise<void> {
-    if (this.knownDirs.has(p)) return;
-    await this.view.mkdir(p, { recursive: true });
-    this.knownDirs.add(p);
-  }
-
-  /** Owner first: chown clears setuid and setgid bits, which chmod then puts back. */
-  private async settle(p: string, entry: TreeEntry): Promise<void> {
-    if (this.options.preserveOwner) {
-      const now: ResolverStats = await this.view.stat(p);
-      if (now.uid !== entry.uid || now.gid !== entry.gid) await this.view.chown(p, entry.uid, entry.gid);
-    }
-    await this.view.chmod(p, entry.mode);
-    await this.view.utimes(p, entry.atimeMs / 1000, entry.mtimeMs / 1000);
-  }
-
-  async finish(): Promise<void> {
-    for (const { path: p, entry } of this.dirs.reverse()) await this.settle(p, entry);
-  }
-}
-
-/**
- * Writes entries under a host path. Every name is created exclusively and never
- * followed: a symlink already at a file's place is removed, not written through, and
- * one at a directory's place is an error, so nothing lands outside `root`.
- */
-class HostSink implements Sink {
-  private readonly dirs: { path: string; entry: TreeEntry }[] = [];
-
-  constructor(private readonly root: string) {}
-
-  private pathOf(rel: string[]): string {
-    return rel.length === 0 ? this.root : path.join(this.root, ...rel);
-  }
-
-  async put(entry: TreeEntry): Promise<string | null> {
-    const p = this.pathOf(entry.rel);
-    const existing = await fs.lstat(p).catch(nullIfMissing);
-    if (entry.type === 'dir') {
-      if (existing === null) await fs.mkdir(p, { mode: 0o700 });
-      else if (!existing.isDirectory()) throw fsError('ENOTDIR', 'mkdir', p, 'cannot overwrite non-directory with directory');
-      this.dirs.push({ path: p, entry });
-      return null;
-    }
-    if (entry.type !== 'file' && entry.type !== 'symlink') return UNSUPPORTED;
-    if (existing?.isDirectory()) throw fsError('EISDIR', 'open', p, 'cannot overwrite directory with non-directory');
-    if (existing !== null) await fs.unlink(p);
-    if (entry.hardlinkTo !== undefined) await fs.link(this.pathOf(entry.hardlinkTo), p);
-    else if (entry.type === 'symlink') {
-      await fs.symlink(entry.linkTarget!, p);
-      await fs.lutimes(p, entry.atimeMs / 1000, entry.mtimeMs / 1000);
-    } else await this.file(p, entry);
-    return null;
-  }
-
-  private async file(p: string, entry: TreeEntry): Promise<void> {
-    const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
-    const handle = await fs.open(p, flags, 0o600);
-    try {
-      for await (const chunk of await entry.open!()) await handle.writeFile(chunk as Buffer);
-      await handle.chmod(entry.mode);
-      await handle.utimes(entry.atimeMs / 1000, entry.mtimeMs / 1000);
-    } finally {
-      await handle.close();
-    }
-  }
-
-  async finish(): Promise<void> {
-    for (const { path: p, entry } of this.dirs.reverse()) {
-      await fs.chmod(p, entry.mode);
-      await fs.utimes(p, entry.atimeMs / 1000, entry.mtimeMs / 1000);
-    }
-  }
 }
