@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { Store } from '../store/root.js';
 import { isLeftoverName } from '../store/paths.js';
-import { holderState, locksDir, readOwner, self } from '../store/lock.js';
+import { locksDir, readOwner } from '../store/lock.js';
+import { holderState, self } from '../store/process-identity.js';
 import { listLocks } from './locks.js';
 import { containerLockName } from '../container/lock.js';
 import { leasesDir, listLeases, oldestLiveLease } from '../gc/lease.js';

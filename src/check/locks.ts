@@ -2,7 +2,8 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Store } from '../store/root.js';
 import { TEMP_PREFIX, TRASH_PREFIX } from '../store/paths.js';
-import { breakDeadLock, discardLockEntry, holderState, locksDir, makerOf, readOwner, type HolderState, type LockOwner } from '../store/lock.js';
+import { breakDeadLock, discardLockEntry, locksDir, makerOf, readOwner, type LockOwner } from '../store/lock.js';
+import { holderState, type HolderState } from '../store/process-identity.js';
 
 /** One entry of locks/, as check sees it. */
 export interface LockEntry {

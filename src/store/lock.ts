@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { randomHex } from './random.js';
 import { AsyncLocalStorage } from 'node:async_hooks';
@@ -9,6 +8,7 @@ import type { Store } from './root.js';
 import { removeTree } from './atomic.js';
 import { TEMP_PREFIX, TRASH_PREFIX } from './paths.js';
 import { faultPoint } from './fault-points.js';
+import { holderState, self, type ProcessIdentity } from './process-identity.js';
 
 /**
  * Locks between strata processes (there is no daemon to serialise them), with one
@@ -41,19 +41,11 @@ import { faultPoint } from './fault-points.js';
  * Within one process, waiters queue on a promise instead of polling the disk, and
  * a nested call from code already holding the same lock simply runs.
  */
-export interface LockOwner {
-  pid: number;
-  /** Clock ticks after boot the process started; null where /proc is not available. */
-  start: number | null;
-  bootId: string | null;
-  pidNamespace: string | null;
-  host: string;
+export interface LockOwner extends ProcessIdentity {
   /** Random, unique to one lock instance: what a breaker checks before removing it. */
   nonce: string;
   acquired: string;
 }
-
-export type HolderState = 'alive' | 'dead' | 'unknown';
 
 export interface LockOptions {
   /** How long to wait for a live holder; 0 tries once. Default $STRATA_LOCK_TIMEOUT seconds, else 120 s. */
@@ -268,65 +260,6 @@ function lockedError(target: string, holder: LockOwner | 'unreadable'): StrataEr
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-// ---- process identity and liveness (also used by leases) ----
-
-export type ProcessIdentity = Omit<LockOwner, 'nonce' | 'acquired'>;
-
-let me: ProcessIdentity | undefined;
-
-/** Who this process is, in the terms holderState() compares. */
-export function self(): ProcessIdentity {
-  me ??= {
-    pid: process.pid,
-    start: procStat(process.pid)?.start ?? null,
-    bootId: readOrNull(() => fsSync.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim()),
-    pidNamespace: readOrNull(() => fsSync.readlinkSync('/proc/self/ns/pid')),
-    host: os.hostname(),
-  };
-  return me;
-}
-
-/** 'dead' only with proof; a process this host cannot see into is 'unknown', never 'dead'. */
-export function holderState(owner: ProcessIdentity): HolderState {
-  const here = self();
-  if (owner.host !== here.host) return 'unknown';
-  if (owner.bootId && here.bootId && owner.bootId !== here.bootId) return 'dead'; // rebooted since
-  if ((owner.pidNamespace ?? null) !== here.pidNamespace) return 'unknown';
-  try {
-    process.kill(owner.pid, 0);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ESRCH') return 'dead';
-    if (code !== 'EPERM') return 'unknown';
-  }
-  if (owner.start === null || here.start === null) return 'alive';
-  const stat = procStat(owner.pid);
-  if (stat === null) return 'dead'; // exited between kill() and the read
-  if (stat.state === 'Z' || stat.state === 'X') return 'dead';
-  return stat.start === owner.start ? 'alive' : 'dead';
-}
-
-/** Fields 3 (state) and 22 (starttime) of /proc/<pid>/stat; the command name may hold spaces and parens. */
-function procStat(pid: number): { state: string; start: number } | null {
-  let text: string;
-  try {
-    text = fsSync.readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return null;
-  }
-  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  const start = Number(fields[19]);
-  return Number.isFinite(start) ? { state: fields[0] ?? '', start } : null;
-}
-
-function readOrNull(read: () => string): string | null {
-  try {
-    return read();
-  } catch {
-    return null;
-  }
 }
 
 // ---- for check and repair (src/check/locks.ts) ----
