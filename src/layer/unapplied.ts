@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { setAttributeSync } from '@napi-rs/xattr';
+import { xattr } from '../xattr.js';
 import type { LayerRecord } from './record.js';
 import type { EntryMeta } from './entry-path.js';
 
@@ -103,7 +103,7 @@ export function applyXattrs(abs: string, rel: string, meta: EntryMeta, log: Unap
     }
     try {
       // @napi-rs/xattr sets on the link itself (lsetxattr), never through it.
-      setAttributeSync(abs, name, Buffer.from(value, 'utf8'));
+      xattr().setAttributeSync(abs, name, Buffer.from(value, 'utf8'));
     } catch (err) {
       const errno = Number(/\(os error (\d+)\)/.exec((err as Error).message)?.[1]);
       if (FATAL_XATTR_ERRNOS.has(errno)) throw err;

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { lstatSync, type Stats } from 'node:fs';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { getAttribute, getAttributeSync, setAttribute } from '@napi-rs/xattr';
+import { xattr } from '../xattr.js';
 import { StrataError } from '../errors.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 
@@ -51,7 +51,7 @@ export async function writeWhiteout(dir: string, name: string, format: WhiteoutF
 /** Marks `dir` opaque: nothing of the same path in lower layers shows through. */
 export async function markOpaque(dir: string, format: WhiteoutFormat): Promise<void> {
   if (format === 'overlay') {
-    await setAttribute(dir, OPAQUE_XATTR, 'y');
+    await xattr().setAttribute(dir, OPAQUE_XATTR, 'y');
   } else {
     const handle = await fs.open(path.join(dir, OPAQUE_MARKER), 'w', 0o600);
     await handle.close();
@@ -60,7 +60,7 @@ export async function markOpaque(dir: string, format: WhiteoutFormat): Promise<v
 
 export async function isOpaqueDir(dir: string, format: WhiteoutFormat): Promise<boolean> {
   if (format === 'overlay') {
-    const value = await getAttribute(dir, OPAQUE_XATTR).catch(() => null);
+    const value = await xattr().getAttribute(dir, OPAQUE_XATTR).catch(() => null);
     return value !== null && value.toString() === 'y';
   }
   try {
@@ -76,7 +76,7 @@ export function isOpaqueDirSync(dir: string, format: WhiteoutFormat): boolean {
   if (format === 'overlay') {
     let value: Buffer | null;
     try {
-      value = getAttributeSync(dir, OPAQUE_XATTR);
+      value = xattr().getAttributeSync(dir, OPAQUE_XATTR);
     } catch {
       return false;
     }

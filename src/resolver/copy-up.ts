@@ -3,7 +3,7 @@ import { constants as fsConstants } from 'node:fs';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { getAttribute, listAttributes, setAttribute } from '@napi-rs/xattr';
+import { xattr } from '../xattr.js';
 import { fsError } from '../errors.js';
 import { whiteoutTarget } from '../layer/whiteout.js';
 import type { Context } from './options.js';
@@ -128,13 +128,13 @@ async function copyMetadata(ctx: Context, from: Branch, type: string, tmp: strin
  * (EPERM, EOPNOTSUPP) are skipped, as ovl_copy_xattr skips unsupported ones.
  */
 async function copyXattrs(from: string, to: string): Promise<void> {
-  const names = await listAttributes(from).catch(() => [] as string[]);
+  const names = await xattr().listAttributes(from).catch(() => [] as string[]);
   for (const name of names) {
     if (name.startsWith(OVERLAY_PRIVATE_XATTRS)) continue;
-    const value = await getAttribute(from, name);
+    const value = await xattr().getAttribute(from, name);
     if (value === null) continue;
     try {
-      await setAttribute(to, name, value);
+      await xattr().setAttribute(to, name, value);
     } catch (err) {
       if (!/\(os error (1|95)\)/.test(String((err as Error).message))) throw err;
     }

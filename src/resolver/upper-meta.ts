@@ -1,4 +1,4 @@
-import { getAttribute, setAttribute } from '@napi-rs/xattr';
+import { xattr } from '../xattr.js';
 
 /**
  * Rootless containers cannot chown or mknod in their upper dir, so what the container
@@ -15,7 +15,7 @@ export interface UpperMeta {
 }
 
 export async function readUpperMeta(hostPath: string): Promise<UpperMeta | null> {
-  const raw = await getAttribute(hostPath, UPPER_META_XATTR).catch(() => null);
+  const raw = await xattr().getAttribute(hostPath, UPPER_META_XATTR).catch(() => null);
   if (raw === null) return null;
   try {
     const value = JSON.parse(raw.toString()) as UpperMeta;
@@ -26,7 +26,7 @@ export async function readUpperMeta(hostPath: string): Promise<UpperMeta | null>
 }
 
 export async function writeUpperMeta(hostPath: string, meta: UpperMeta): Promise<void> {
-  await setAttribute(hostPath, UPPER_META_XATTR, JSON.stringify(meta));
+  await xattr().setAttribute(hostPath, UPPER_META_XATTR, JSON.stringify(meta));
 }
 
 /** Linux's makedev(3): the st_rdev a recorded device would have had. */

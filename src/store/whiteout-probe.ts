@@ -3,6 +3,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { tempName } from './atomic.js';
+import { xattr } from '../xattr.js';
 
 const run = promisify(execFile);
 
@@ -20,9 +21,7 @@ export async function probeWhiteoutFormat(root: string): Promise<WhiteoutFormat>
   await fs.mkdir(probe);
   try {
     await run('mknod', [path.join(probe, 'wh'), 'c', '0', '0']);
-    // Loaded here, once per new store: opening a store must not load the native module.
-    const { setAttribute } = await import('@napi-rs/xattr');
-    await setAttribute(probe, 'trusted.overlay.opaque', 'y');
+    await xattr().setAttribute(probe, 'trusted.overlay.opaque', 'y');
     return 'overlay';
   } catch {
     return 'oci';
