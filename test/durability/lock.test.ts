@@ -8,15 +8,13 @@ import { randomBytes } from 'node:crypto';
 import { withStoreLock, withNamedLock, locksDir, type LockOwner } from '../../src/store/lock.js';
 import { self, holderState } from '../../src/store/process-identity.js';
 import { withContainerLock, containerLockName } from '../../src/container/lock.js';
-import { loadImages } from '../../src/image/load.js';
-import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { checkStore } from '../../src/check/check.js';
 import { repairStore } from '../../src/check/repair.js';
 import { isStrataError } from '../../src/errors.js';
 import type { Store } from '../../src/store/root.js';
 import { tmpStore } from '../helpers/tmp-store.js';
-import { buildImage } from '../helpers/image-builder.js';
+import { containerFromLayers } from '../helpers/container-fixture.js';
 import { startStrata } from '../helpers/crash.js';
 import type { LockJob } from '../helpers/lock-worker.js';
 
@@ -182,11 +180,7 @@ for (const kind of ['store', 'container'] as const) {
 }
 
 test('processes appending to the same lower file of one container under its lock lose nothing', async (t) => {
-  const { store, dir } = await tmpStore(t);
-  const tar = path.join(dir, 'img.tar');
-  await fs.writeFile(tar, await buildImage({ format: 'oci', repoTags: ['img:1'], layers: [[{ path: 'shared.log', content: 'base\n' }]] }));
-  await loadImages(store, { path: tar });
-  const record = await createContainer(store, 'img:1', { name: 'box' });
+  const { store, dir, record } = await containerFromLayers(t, 'oci', [[{ path: 'shared.log', content: 'base\n' }]], { name: 'box' });
   const workers = Array.from({ length: 4 }, (_, w) => startWorker({
     root: store.root, mode: 'append', lock: 'box', rounds: 10, log: path.join(dir, 'unused'), file: '/shared.log', tag: `w${w}`,
   }));
@@ -197,11 +191,7 @@ test('processes appending to the same lower file of one container under its lock
 });
 
 test('a container lock held by a killed fs command does not block the next one, and check --repair clears it', async (t) => {
-  const { store, dir } = await tmpStore(t);
-  const tar = path.join(dir, 'img.tar');
-  await fs.writeFile(tar, await buildImage({ format: 'oci', repoTags: ['img:1'], layers: [[{ path: 'f', content: 'x' }]] }));
-  await loadImages(store, { path: tar });
-  const record = await createContainer(store, 'img:1', { name: 'box' });
+  const { store, record } = await containerFromLayers(t, 'oci', [[{ path: 'f', content: 'x' }]], { name: 'box' });
   // As an fs command killed inside withContainerLock would leave it.
   const stale = await plantLock(store, containerLockName(record.id), { pid: await deadPid() });
   const report = await checkStore(store);
@@ -220,11 +210,7 @@ test('a container lock held by a killed fs command does not block the next one, 
 });
 
 test('rm waits for an fs write in flight on the container, which then succeeds; the container goes after it', async (t) => {
-  const { store, dir } = await tmpStore(t);
-  const tar = path.join(dir, 'img.tar');
-  await fs.writeFile(tar, await buildImage({ format: 'oci', repoTags: ['img:1'], layers: [[{ path: 'f', content: 'x' }]] }));
-  await loadImages(store, { path: tar });
-  await createContainer(store, 'img:1', { name: 'box' });
+  const { store } = await containerFromLayers(t, 'oci', [[{ path: 'f', content: 'x' }]], { name: 'box' });
   // The write freezes for 1.5 s right after it took the container lock.
   const write = startStrata(store.root, ['fs', 'write', 'box', '/f'], { pauseAt: 'lock.acquired#1:1500', stdin: Buffer.from('written\n') });
   t.truthy(await write.waitFor((m) => m.name === 'lock.acquired'));
