@@ -45,7 +45,7 @@ async function walkUpper(store: Store, lower: Resolver, hostDir: string, contain
     if (st.isDirectory()) {
       const mergesBelow = below?.type === 'dir';
       await walkUpper(store, lower, hostPath, containerPath, !mergesBelow, out);
-      if (mergesBelow && await isOpaqueDir(hostPath, format)) await reportHidden(lower, containerPath, out);
+      if (mergesBelow && isOpaqueDir(hostPath, format)) await reportHidden(lower, containerPath, out);
     }
   }
 }

@@ -172,7 +172,7 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
  */
 async function settleDirectories(writer: LayerWriter, rel: string): Promise<void> {
   const abs = writer.tree.abs(rel);
-  const tidy = writer.opaqueDirs.has(rel) && await isOpaqueDir(abs, writer.format);
+  const tidy = writer.opaqueDirs.has(rel) && isOpaqueDir(abs, writer.format);
   for (const entry of fsSync.readdirSync(abs, { withFileTypes: true })) {
     const child = joinRel(rel, entry.name);
     if (entry.isDirectory()) await settleDirectories(writer, child);

@@ -58,21 +58,11 @@ export async function markOpaque(dir: string, format: WhiteoutFormat): Promise<v
   }
 }
 
-export async function isOpaqueDir(dir: string, format: WhiteoutFormat): Promise<boolean> {
-  if (format === 'overlay') {
-    const value = await xattr().getAttribute(dir, OPAQUE_XATTR).catch(() => null);
-    return value !== null && value.toString() === 'y';
-  }
-  try {
-    await fs.lstat(path.join(dir, OPAQUE_MARKER));
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** isOpaqueDir for hot lookup paths: one syscall, no thread pool, no thrown error for "not opaque". */
-export function isOpaqueDirSync(dir: string, format: WhiteoutFormat): boolean {
+/**
+ * Whether `dir` is marked opaque. Synchronous: it is asked on lookup and walk paths
+ * where nearly every answer is "no", and one syscall beats a thread-pool round trip.
+ */
+export function isOpaqueDir(dir: string, format: WhiteoutFormat): boolean {
   if (format === 'overlay') {
     let value: Buffer | null;
     try {

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Stats } from 'node:fs';
 import { fsError, isFsError } from '../errors.js';
-import { isEncodingArtifact, isOpaqueDir, isOpaqueDirSync, whiteoutEntryName, whiteoutTarget } from '../layer/whiteout.js';
+import { isEncodingArtifact, isOpaqueDir, whiteoutEntryName, whiteoutTarget } from '../layer/whiteout.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import type { Context, EntryType, LayerId } from './options.js';
 import { lstatOrNull, lstatOrNullSync } from './host.js';
@@ -63,9 +63,9 @@ export async function branchType(ctx: Context, b: Branch, containerPath: string)
 }
 
 /** True when `dir` (a host directory of one layer) holds a whiteout for `name`. */
-export async function hasWhiteout(dir: string, name: string, format: WhiteoutFormat): Promise<boolean> {
+export function hasWhiteout(dir: string, name: string, format: WhiteoutFormat): boolean {
   const entryName = whiteoutEntryName(name, format);
-  const st = await lstatOrNull(path.join(dir, entryName));
+  const st = lstatOrNullSync(path.join(dir, entryName));
   return st !== null && whiteoutTarget(entryName, st, format) === name;
 }
 
@@ -73,13 +73,13 @@ export async function hasWhiteout(dir: string, name: string, format: WhiteoutFor
  * hasWhiteout for an encoding whose whiteout is a separate entry (oci `.wh.name`);
  * in the overlay encoding the whiteout *is* `name`, which the caller already lstat'ed.
  */
-async function separateWhiteout(dir: string, name: string, format: WhiteoutFormat): Promise<boolean> {
-  return whiteoutEntryName(name, format) !== name && await hasWhiteout(dir, name, format);
+function separateWhiteout(dir: string, name: string, format: WhiteoutFormat): boolean {
+  return whiteoutEntryName(name, format) !== name && hasWhiteout(dir, name, format);
 }
 
 /** Removes the whiteout for `name` from `dir`, if it holds one. */
 export async function removeWhiteout(dir: string, name: string, format: WhiteoutFormat): Promise<void> {
-  if (await hasWhiteout(dir, name, format)) await fs.unlink(path.join(dir, whiteoutEntryName(name, format)));
+  if (hasWhiteout(dir, name, format)) await fs.unlink(path.join(dir, whiteoutEntryName(name, format)));
 }
 
 export async function rootEntry(ctx: Context): Promise<Entry> {
@@ -161,9 +161,9 @@ async function collectStack(ctx: Context, dir: Entry, name: string, stack: Branc
       // directory ends it; so does the oci whiteout of the same name in the same layer
       // (a layer's own entry shows, its whiteout hides what is below).
       if (!st.isDirectory() || !hasLowers) return false;
-      if (await isOpaqueDir(host, ctx.format)) return false;
-      if (await separateWhiteout(top.host, name, ctx.format)) return false;
-    } else if (st !== null || await separateWhiteout(top.host, name, ctx.format)) {
+      if (isOpaqueDir(host, ctx.format)) return false;
+      if (separateWhiteout(top.host, name, ctx.format)) return false;
+    } else if (st !== null || separateWhiteout(top.host, name, ctx.format)) {
       return true;
     }
   }
@@ -201,21 +201,15 @@ function scanLowers(ctx: Context, lowers: Branch[], name: string): Branch[] {
       }
       found.push({ layer: b.layer, host, st });
       if (i === lowers.length - 1) return found;
-      if (isOpaqueDirSync(host, ctx.format)) return found;
-      if (separateWhiteoutSync(b.host, name, ctx.format)) return found;
+      if (isOpaqueDir(host, ctx.format)) return found;
+      if (separateWhiteout(b.host, name, ctx.format)) return found;
       continue;
     }
-    if (st !== null || separateWhiteoutSync(b.host, name, ctx.format)) return found;
+    if (st !== null || separateWhiteout(b.host, name, ctx.format)) return found;
   }
   return found;
 }
 
-function separateWhiteoutSync(dir: string, name: string, format: WhiteoutFormat): boolean {
-  const entryName = whiteoutEntryName(name, format);
-  if (entryName === name) return false;
-  const st = lstatOrNullSync(path.join(dir, entryName));
-  return st !== null && whiteoutTarget(entryName, st, format) === name;
-}
 
 /**
  * overlayfs' ovl_lower_positive: does deleting `name` from `dir` need a whiteout? The

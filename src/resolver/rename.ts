@@ -59,7 +59,7 @@ async function move(ctx: Context, src: Resolved & { entry: Entry }, dst: Resolve
   if (isDir) await removeWhiteout(dstParentHost, dst.name, ctx.format);
   await fs.rename(srcHost, target);
   await removeWhiteout(dstParentHost, dst.name, ctx.format);
-  if (isDir && hasLowerBranch(dst.parent) && !(await isOpaqueDir(target, ctx.format))) {
+  if (isDir && hasLowerBranch(dst.parent) && !isOpaqueDir(target, ctx.format)) {
     await markOpaque(target, ctx.format);
   }
   // Not atomic with the rename as the kernel's RENAME_WHITEOUT is: a crash in between

@@ -3,10 +3,11 @@ import type { Store } from '../store/root.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { EntryType } from '../resolver/options.js';
 import { imageView } from '../image/view.js';
-import { isEncodingArtifact, isOpaqueDirSync, whiteoutTarget, WHITEOUT_PREFIX } from '../layer/whiteout.js';
+import { isEncodingArtifact, isOpaqueDir, whiteoutTarget, WHITEOUT_PREFIX } from '../layer/whiteout.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { containerDirs, type ContainerRecord } from '../container/record.js';
 import { LowerIndex } from './lower-index.js';
+import { lstatOrNullSync } from '../resolver/host.js';
 
 /**
  * What one container's writable layer costs. `sizeRw` is Docker's SIZE (the layer
@@ -57,7 +58,7 @@ class UpperWalker {
       // whiteout-shaped; unknown dirent types are not directories here and get one.
       let st: Stats | null = null;
       if (!entry.isDirectory() || name.startsWith(WHITEOUT_PREFIX)) {
-        st = lstatOrNull(host);
+        st = lstatOrNullSync(host);
         if (st === null) continue;
       }
       const whiteout = st === null ? null : whiteoutTarget(name, st, format);
@@ -98,7 +99,7 @@ class UpperWalker {
       }
     }
     // A directory deleted and re-created (opaque) hides every lower entry it does not replace.
-    if (below !== null && containerDir !== '' && isOpaqueDirSync(hostDir, format)) {
+    if (below !== null && containerDir !== '' && isOpaqueDir(hostDir, format)) {
       const masked = [...below.keys()].filter((name) => !own.has(name));
       for (const bytes of await Promise.all(masked.map((name) => this.lower.bytes(`${containerDir}/${name}`)))) this.usage.hidden += bytes;
     }
@@ -136,13 +137,5 @@ function readdirOrEmpty(dir: string): Dirent[] {
     return fs.readdirSync(dir, { withFileTypes: true });
   } catch {
     return [];
-  }
-}
-
-function lstatOrNull(file: string): Stats | null {
-  try {
-    return fs.lstatSync(file, { throwIfNoEntry: false }) ?? null;
-  } catch {
-    return null;
   }
 }

@@ -4,14 +4,13 @@ import type { EntryType, ResolverStats } from '../resolver/options.js';
 import { imageView } from '../image/view.js';
 
 /**
- * What an image's read-only view holds, asked per directory and remembered. Lower
- * layers never change once committed, so one answer serves every container on the
- * same layer chain: each directory is listed once, and only names that exist below
- * are looked up for their sizes.
+ * What an image's read-only view holds, asked per directory. Lower layers never
+ * change once committed, so one answer serves every container on the same layer
+ * chain: each directory's names become a map once, subtree sizes are summed once,
+ * and only names that exist below are looked up for their sizes.
  */
 export class LowerIndex {
   readonly #names = new Map<string, Promise<Map<string, EntryType>>>();
-  readonly #stats = new Map<string, Promise<ResolverStats | null>>();
   readonly #bytes = new Map<string, Promise<number>>();
 
   constructor(readonly view: Resolver) {}
@@ -24,8 +23,9 @@ export class LowerIndex {
     });
   }
 
+  /** The image's entry at `cpath`, or null; the view itself remembers lower lookups. */
   stats(cpath: string): Promise<ResolverStats | null> {
-    return remember(this.#stats, cpath, () => this.view.lstat(cpath).catch(() => null));
+    return this.view.lstat(cpath).catch(() => null);
   }
 
   /** Bytes the image shows at `cpath`: a file's size, a whole subtree for a directory. */
