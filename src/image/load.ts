@@ -1,21 +1,22 @@
-import { PassThrough, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
-import { withStoreLock } from '../store/lock.js';
-import { Ingest, hasBlob, ingestBlob } from '../content/ingest.js';
+import { ingestBlob } from '../content/ingest.js';
+import { StoreContentProvider, type BlobDescriptor } from '../content/provider.js';
 import { readBlob } from '../content/read.js';
 import { shortId } from '../content/digest.js';
 import { openArchive } from '../archive/open-archive.js';
 import { readImages } from '../archive/read-images.js';
 import type { ArchiveImage, ArchiveLayer, ArchiveSource } from '../archive/source.js';
 import { chainIds } from '../layer/chain-id.js';
-import { layerExists, prepareLayer, readLayerRecord } from '../layer/unpack.js';
+import { importLayer, reusableLayer, type ImportedLayer } from '../layer/import.js';
+import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../gc/lease.js';
 import { rollbackCreated } from '../gc/rollback.js';
 import { parseImageConfigBytes } from './config.js';
-import { imageExists, removeImageRecord, writeImageRecord, type ImageLayer, type ImageRecord } from './record.js';
-import { readTags, writeTags } from './tags.js';
+import type { ImageLayer, ImageRecord } from './record.js';
+import { publishImages, type ImageToPublish, type PublishedImage } from './publish.js';
 import { faultPoint } from '../store/fault-points.js';
 
 /** A tarball on disk (read by offset when plain), or a stream such as stdin. */
@@ -35,18 +36,15 @@ export type LoadEvent =
   | { type: 'layer-progress'; id: string; done: number }
   | { type: 'layer-done'; id: string; reused: boolean };
 
-export interface LoadedImage {
-  id: string;
-  repoTags: string[];
-  /** Tags that pointed at another image before this load moved them here. */
-  retagged: { tag: string; previous: string }[];
-}
+/** An image this load published, with the tags it moved (see image/publish.ts). */
+export type LoadedImage = PublishedImage;
 
 /**
- * `strata load`: archive → verified blobs → unpacked layers → image records → tags.
- * Records are the commit point and are written last, so a failure at any step leaves
- * no image behind; blobs and layers committed before it are complete and verified,
- * and unreferenced ones are swept by gc.
+ * `strata load`: walks the archive and hands each piece to its stage — configs and
+ * manifests to the content store, layer blobs to the import stage (layer/import.ts),
+ * the finished records to the publish stage (image/publish.ts). Records are the
+ * commit point and are written last; a failure at any step rolls back what this
+ * load created, so the store is as it was.
  */
 export async function loadImages(store: Store, input: ArchiveInput, options: LoadOptions = {}): Promise<LoadedImage[]> {
   try {
@@ -79,34 +77,10 @@ async function load(store: Store, input: ArchiveInput, options: LoadOptions): Pr
     if (images.length === 0) {
       throw new StrataError('EINVALIDARCHIVE', `${source.displayName}: archive holds no images`, { path: source.displayName });
     }
-    const records: { record: ImageRecord; archive: ArchiveImage }[] = [];
-    for (const image of images) records.push({ record: await storeImage(store, source, image, lease, options), archive: image });
+    const stored: ImageToPublish[] = [];
+    for (const image of images) stored.push({ record: await storeImage(store, source, image, lease, options), repoTags: image.repoTags });
     faultPoint('load.records');
-    return await withStoreLock(store, async () => {
-      const tags = await readTags(store);
-      const loaded: LoadedImage[] = [];
-      // Records this load adds are taken back if a later one or the tags cannot be
-      // written (a full disk, a read-only store): a failed load leaves no image behind.
-      const added: string[] = [];
-      try {
-        for (const { record, archive } of records) {
-          if (!(await imageExists(store, record.id))) added.push(record.id);
-          await writeImageRecord(store, record);
-          const retagged = [];
-          for (const tag of archive.repoTags) {
-            const previous = tags[tag];
-            if (previous !== undefined && previous !== record.id) retagged.push({ tag, previous });
-            tags[tag] = record.id;
-          }
-          loaded.push({ id: record.id, repoTags: archive.repoTags, retagged });
-        }
-        await writeTags(store, tags);
-      } catch (err) {
-        for (const id of added) await removeImageRecord(store, id).catch(() => {});
-        throw err;
-      }
-      return loaded;
-    });
+    return await publishImages(store, stored);
   } catch (err) {
     // The spool goes first: until it is gone, the lease must still cover it.
     await source.close();
@@ -121,6 +95,7 @@ async function load(store: Store, input: ArchiveInput, options: LoadOptions): Pr
   }
 }
 
+/** Stores one image's config, manifest and layers, and returns the record that will publish it. */
 async function storeImage(store: Store, source: ArchiveSource, image: ArchiveImage, lease: Lease, options: LoadOptions): Promise<ImageRecord> {
   const where = `${source.displayName}: ${image.configPath}`;
   // Lease what is already named before storing it, so a concurrent gc cannot sweep it in between.
@@ -144,23 +119,23 @@ async function storeImage(store: Store, source: ArchiveSource, image: ArchiveIma
   // Lease first, then look: a layer seen as present can no longer be swept under us.
   await lease.add({ layers: chain, blobs: image.layers.flatMap((l) => (l.digest ? [l.digest] : [])) });
 
+  const content = new StoreContentProvider(store);
   const layers: ImageLayer[] = [];
   for (const [i, layer] of image.layers.entries()) {
     throwIfAborted(options.signal);
     faultPoint('load.layer');
     const chainId = chain[i]!;
     const diffId = diffIds[i]!;
-    const parent = i === 0 ? null : chain[i - 1]!;
     const id = shortId(layer.digest ?? diffId);
-    const reused = await reusableLayer(store, chainId, layer, lease);
+    const reused = await reusableLayer(store, lease, chainId, layer.digest);
     if (reused) {
+      const blob = await storedLayerDescriptor(content, reused.blobDigest, layer.mediaType);
       options.onEvent?.({ type: 'layer-done', id, reused: true });
-      layers.push({ diffId, chainId, ...reused });
+      layers.push(imageLayer(diffId, chainId, blob, reused.layer.size));
       continue;
     }
-    const blobDigest = await storeLayer(store, source, layer, { chainId, diffId, parent, id }, lease, options);
-    const record = await readLayerRecord(store, chainId);
-    layers.push({ diffId, chainId, blobDigest, size: record.size });
+    const imported = await importArchiveLayer(store, source, layer, { diffId, parent: i === 0 ? null : chain[i - 1]!, id }, lease, options);
+    layers.push(imageLayer(diffId, chainId, imported.blob, imported.layer.size));
     options.onEvent?.({ type: 'layer-done', id, reused: false });
   }
   return {
@@ -174,101 +149,23 @@ async function storeImage(store: Store, source: ArchiveSource, image: ArchiveIma
   };
 }
 
-/**
- * A layer already unpacked under the same chainID is the same content, whatever
- * compression this archive used: reuse it when its blob is stored too. Without a
- * digest from the archive (docker-save names none), the blob recorded at unpack serves.
- */
-async function reusableLayer(store: Store, chainId: string, layer: ArchiveLayer, lease: Lease): Promise<{ blobDigest: string; size: number } | null> {
-  if (!(await layerExists(store, chainId))) return null;
-  const existing = await readLayerRecord(store, chainId);
-  const blobDigest = layer.digest ?? existing.blobDigest;
-  await lease.add({ blobs: [blobDigest] });
-  return (await hasBlob(store, blobDigest)) ? { blobDigest, size: existing.size } : null;
+function imageLayer(diffId: string, chainId: string, blob: BlobDescriptor, size: number): ImageLayer {
+  return { diffId, chainId, blobDigest: blob.digest, blobMediaType: blob.mediaType, blobSize: blob.size, size };
 }
 
-interface LayerIdentity { chainId: string; diffId: string; parent: string | null; id: string }
-
-/**
- * One read of the layer blob feeds both the content store (compressed digest) and
- * the unpacker (diffID). Both are committed only when both verified; the blob first,
- * so a layer never names a blob that is not there.
- */
-async function storeLayer(store: Store, source: ArchiveSource, layer: ArchiveLayer, ident: LayerIdentity, lease: Lease, options: LoadOptions): Promise<string> {
-  const where = `${source.displayName}: ${layer.path}`;
-  const unpackNeeded = !(await layerExists(store, ident.chainId));
+/** Streams one layer entry of the archive into the import stage, reporting progress as load events. */
+async function importArchiveLayer(store: Store, source: ArchiveSource, layer: ArchiveLayer, ident: { diffId: string; parent: string | null; id: string },
+  lease: Lease, options: LoadOptions): Promise<ImportedLayer> {
   const input = source.open(layer.path);
-  const stopOnAbort = () => input.destroy(new StrataError('EINTERRUPTED', `${where}: interrupted`));
-  options.signal?.addEventListener('abort', stopOnAbort, { once: true });
   options.onEvent?.({ type: 'layer-start', id: ident.id, total: layer.size ?? source.size(layer.path) });
-  let done = 0;
-  input.on('data', (chunk: Buffer) => {
-    done += chunk.length;
-    options.onEvent?.({ type: 'layer-progress', id: ident.id, done });
+  return importLayer(input, {
+    store, lease, source: `${source.displayName}: ${layer.path}`,
+    parent: ident.parent, diffId: ident.diffId, digest: layer.digest, size: layer.size, mediaType: layer.mediaType,
+    limits: options.limits, signal: options.signal,
+    onProgress: (done) => options.onEvent?.({ type: 'layer-progress', id: ident.id, done }),
   });
-
-  const ingest = new Ingest(store, { source: where, expected: layer.digest, expectedSize: layer.size });
-  const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
-  const toUnpack = unpackNeeded ? new PassThrough({ highWaterMark: 1 << 20 }) : null;
-  // prepareLayer may fail before it reads (layers/ not writable): failAll's error on a
-  // sink nobody listens to yet would crash the process. Failures come back as promises.
-  toUnpack?.on('error', () => {});
-  const sinks: PassThrough[] = toUnpack ? [toBlob, toUnpack] : [toBlob];
-  for (const sink of sinks) input.pipe(sink);
-  // If any side fails, stop the others: otherwise backpressure would stall them forever.
-  const failAll = (err: Error) => {
-    input.destroy(err);
-    for (const sink of sinks) sink.destroy(err);
-  };
-  input.on('error', failAll);
-
-  const writing = ingest.write(toBlob).catch((err: Error) => { failAll(err); throw err; });
-  const unpacking = toUnpack
-    ? prepareLayer(toUnpack as Readable, { store, diffId: ident.diffId, chainId: ident.chainId, parent: ident.parent, limits: options.limits, source: where })
-      .catch((err: Error) => {
-        // With a digest to check, let the blob side finish: if the bytes are not what
-        // they were named, that — not the unpack error it caused — is the diagnosis.
-        if (layer.digest !== undefined) {
-          input.unpipe(toUnpack);
-          toUnpack.resume();
-        } else {
-          failAll(err);
-        }
-        throw err;
-      })
-    : Promise.resolve(null);
-  const [wrote, unpacked] = await Promise.allSettled([writing, unpacking]);
-  options.signal?.removeEventListener('abort', stopOnAbort);
-  try {
-    if (wrote.status === 'fulfilled' && unpacked.status === 'rejected') ingest.verify();
-    const failure = firstFailure(wrote, unpacked);
-    if (failure) throw failure;
-    // Lease the digest before the blob becomes visible: docker-save names none in advance,
-    // and a gc between commit and lease would otherwise sweep a blob this load reports.
-    await lease.add({ blobs: [ingest.verify()] });
-    const { digest, created } = await ingest.commit();
-    await lease.add({ blobs: [digest] });
-    if (created) lease.created.blobs.add(digest);
-    if (unpacked.status === 'fulfilled' && unpacked.value) {
-      // Another load may have committed the same chainID meanwhile; then it is theirs.
-      if (!(await layerExists(store, ident.chainId))) lease.created.layers.add(ident.chainId);
-      await unpacked.value.commit(digest);
-    }
-    return digest;
-  } catch (err) {
-    await ingest.abort();
-    if (unpacked.status === 'fulfilled' && unpacked.value) await unpacked.value.abort();
-    throw err;
-  }
-}
-
-/** The root cause, not the "stream destroyed" echo it caused on the other side. */
-function firstFailure(...results: PromiseSettledResult<unknown>[]): unknown {
-  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected').map((r) => r.reason);
-  return failures.find((e) => e instanceof StrataError) ?? failures[0];
 }
 
 function throwIfAborted(signal?: AbortSignal): void {
   if (signal?.aborted) throw new StrataError('EINTERRUPTED', 'load interrupted');
 }
-

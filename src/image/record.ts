@@ -10,6 +10,14 @@ export interface ImageLayer {
   diffId: string;
   chainId: string;
   blobDigest: string;
+  /**
+   * The blob as the image's manifest named it (media type, byte size), so save and
+   * push can write a manifest for the stored blob as it is. Optional because records
+   * written by earlier versions lack both: `imageLayerDescriptors` then takes them
+   * from the stored manifest, or from the blob itself (see image/descriptors.ts).
+   */
+  blobMediaType?: string;
+  blobSize?: number;
   /** The layer's own size (Docker's rule), copied from layer.json at load time. */
   size: number;
 }

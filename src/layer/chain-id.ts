@@ -7,9 +7,11 @@ import { digestOf } from '../content/digest.js';
  */
 export function chainIds(diffIds: string[]): string[] {
   const out: string[] = [];
-  for (const diffId of diffIds) {
-    const below = out[out.length - 1];
-    out.push(below === undefined ? diffId : digestOf(`${below} ${diffId}`));
-  }
+  for (const diffId of diffIds) out.push(chainIdOf(out[out.length - 1] ?? null, diffId));
   return out;
+}
+
+/** The chainID of a layer with content `diffId` on top of the layer `parent` (a chainID, or null for a base layer). */
+export function chainIdOf(parent: string | null, diffId: string): string {
+  return parent === null ? diffId : digestOf(`${parent} ${diffId}`);
 }

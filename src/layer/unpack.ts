@@ -12,6 +12,7 @@ import { readJsonRecord } from '../store/records.js';
 import { fsyncDir, removeTree, tempName, writeFileAtomic, writeJsonAtomic } from '../store/atomic.js';
 import type { Store } from '../store/root.js';
 import { LayerWriter } from './apply-entry.js';
+import { chainIdOf } from './chain-id.js';
 import { EMPTY_SHA256, FILE_DIGESTS, formatFileDigests, hashFileSync } from './file-digests.js';
 import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
 import type { LayerRecord } from './record.js';
@@ -21,9 +22,13 @@ import { isOpaqueDir, whiteoutTarget } from './whiteout.js';
 
 export interface UnpackOptions {
   store: Store;
-  /** The diffID the image config names; the uncompressed bytes must hash to it. */
-  diffId: string;
-  chainId: string;
+  /**
+   * The diffID the image config names; the uncompressed bytes must hash to it.
+   * Absent when nothing names it yet (a layer made from a directory): the content's own.
+   */
+  diffId?: string;
+  /** Absent: derived from `parent` and the diffID, as the OCI spec defines it. */
+  chainId?: string;
   parent: string | null;
   limits?: UnpackLimits;
   /** Names the layer in every message, e.g. "app.tar: blobs/sha256/ab12…". */
@@ -58,7 +63,7 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
     await fs.mkdir(diffDir);
     const writer = new LayerWriter(diffDir, store.whiteoutFormat, source);
     const { diffId, entries } = await readLayer(blob, writer, options);
-    if (diffId !== options.diffId) {
+    if (options.diffId !== undefined && diffId !== options.diffId) {
       throw new StrataError('EINTEGRITY', `${source}: layer content has diffID ${diffId}, but the image config says ${options.diffId}`,
         { path: source, expected: options.diffId, found: diffId });
     }
@@ -74,12 +79,13 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
       return [rel, hex];
     })));
     await settleDirectories(writer, '');
+    const chainId = options.chainId ?? chainIdOf(options.parent, diffId);
     const record: Omit<LayerRecord, 'blobDigest'> = {
-      chainId: options.chainId, diffId, parent: options.parent, size: sizes.size, allocatedSize: sizes.allocatedSize,
+      chainId, diffId, parent: options.parent, size: sizes.size, allocatedSize: sizes.allocatedSize,
       entries, whiteoutFormat: store.whiteoutFormat, unapplied: writer.unapplied.toRecord(), created: new Date().toISOString(),
     };
     return {
-      chainId: options.chainId, diffId, record,
+      chainId, diffId, record,
       commit: (blobDigest) => {
         const { chainId, diffId: id, parent, ...rest } = record; // layer.json keeps LayerRecord's field order
         return commitLayer(store, temp, { chainId, diffId: id, parent, blobDigest, ...rest });
