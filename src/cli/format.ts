@@ -94,6 +94,21 @@ export function humanDuration(ms: number): string {
   return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
 }
 
+/**
+ * Go's `time.Unix(t, 0).Format(time.RFC3339)` as docker/cli prints a date when not
+ * asked for human text: whole seconds, in the local time zone (`Z` for UTC).
+ */
+export function rfc3339(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const date = new Date(Math.floor(ms / 1000) * 1000);
+  const offset = -date.getTimezoneOffset();
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const local = new Date(date.getTime() + offset * 60_000);
+  const zone = offset === 0 ? 'Z' : `${offset > 0 ? '+' : '-'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  return `${local.toISOString().slice(0, 19)}${zone}`;
+}
+
 export function since(iso: string, now = Date.now()): string {
   const then = Date.parse(iso);
   return Number.isNaN(then) ? 'N/A' : `${humanDuration(Math.max(0, now - then))} ago`;

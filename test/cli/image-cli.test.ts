@@ -177,3 +177,27 @@ test('a store written by a newer strata is refused with a clear message', async 
   t.is(out.code, 1);
   t.regex(out.stderr, /^strata: .*store\.json: store format 99 was written by a newer strata/);
 });
+
+test('history -H=false and --human=false print RFC 3339 dates and sizes in bytes; CREATED BY keeps its spacing', async (t) => {
+  const { store, dir } = await tmpStore(t);
+  const file = path.join(dir, 'spaced.tar');
+  await fs.writeFile(file, await buildImage({
+    format: 'docker', repoTags: ['spaced:1'],
+    layers: [{ entries: [{ path: 'a.bin', size: 12_345, seed: 1 }], createdBy: '/bin/sh -c #(nop)  CMD ["sh"]\tdone' }],
+  }));
+  await strata(store.root, ['load', '-i', file]);
+  const human = await strata(store.root, ['history', 'spaced:1']);
+  // docker/cli turns a tab into one space and keeps the double space; SIZE is %.3g.
+  t.regex(human.stdout.split('\n')[1]!, /^[0-9a-f]{12} {3}\d+ years ago {3}\/bin\/sh -c #\(nop\) {2}CMD \["sh"\] done {3}12\.3kB$/);
+  for (const flag of ['-H=false', '--human=false', '-H=0']) {
+    const out = await strata(store.root, ['history', flag, 'spaced:1']);
+    t.is(out.code, 0, flag);
+    // The builder's fixed time, 2023-11-14T22:13:20Z, in Go's RFC 3339 (the suite runs in UTC or any zone).
+    const row = out.stdout.split('\n')[1]!;
+    t.regex(row, /^[0-9a-f]{12} {3}2023-11-1[45]T\d\d:\d3:20(Z|[+-]\d\d:\d\d) {3}/, flag);
+    t.regex(row, / {3}12345$/, flag);
+  }
+  const bad = await strata(store.root, ['history', '-H=maybe', 'spaced:1']);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /invalid boolean value "maybe"/);
+});
