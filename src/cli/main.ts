@@ -28,6 +28,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--debug', 'print stack traces for errors')
     .option('--version', 'print the version and exit')
     .showHelpAfterError()
+    // As docker: global options come before the command, and `create IMAGE sh -c …`
+    // hands `-c` to the container's command (create and run pass options through).
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),

@@ -118,3 +118,27 @@ test('bad -v and --tmpfs specifications are usage errors', async (t) => {
   t.is((await strata(store.root, ['create', '-v', 'a:/x:rx', 'demo'])).code, 2);
   t.is((await strata(store.root, ['create', 'nosuchimage'])).stderr, 'strata: No such image: nosuchimage\n');
 });
+
+test("options after the image belong to the container's command: create IMAGE sh -c 'echo hi'", async (t) => {
+  const { store } = await withDemo(t);
+  const created = await strata(store.root, ['create', '--name', 'sh', 'demo', 'sh', '-c', 'echo hi', '--name', 'x']);
+  t.is(created.code, 0, created.stderr);
+  const inspect = await strata(store.root, ['inspect', 'sh', '--format', '{{json .Config.Cmd}}']);
+  t.is(inspect.stdout, '["sh","-c","echo hi","--name","x"]\n');
+  t.is((await strata(store.root, ['container', 'create', 'demo', 'ls', '-l'])).code, 0, 'the same under `container create`');
+});
+
+test('export -o into a missing or non-directory path is one line naming the file, and leaves nothing', async (t) => {
+  const { store, dir } = await withDemo(t);
+  await strata(store.root, ['create', '--name', 'web', 'demo']);
+  const missing = path.join(dir, 'missing', 'x.tar');
+  const out = await strata(store.root, ['export', 'web', '-o', missing]);
+  t.is(out.code, 1);
+  t.is(out.stderr, `strata: ${missing}: No such file or directory\n`);
+  await fs.writeFile(path.join(dir, 'plain'), '');
+  const notDir = path.join(dir, 'plain', 'x.tar');
+  const second = await strata(store.root, ['export', 'web', '-o', notDir]);
+  t.is(second.code, 1);
+  t.is(second.stderr, `strata: ${notDir}: Not a directory\n`);
+  t.deepEqual((await fs.readdir(dir)).filter((n) => n.includes('x.tar')), []);
+});
