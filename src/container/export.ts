@@ -57,7 +57,7 @@ export async function exportContainerToFile(store: Store, record: ContainerRecor
     if (err.path === tmp) err.path = target;
     throw err;
   });
-  const stream = createWriteStream('', { fd: handle.fd, mode: 0o666 });
+  const stream = handle.createWriteStream();
   const closed = finished(stream);
   closed.catch(() => {}); // also the stream's error listener; awaited below
   try {
