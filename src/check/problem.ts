@@ -19,6 +19,7 @@ export type ProblemKind =
   | 'tag-dangling' // a tag names an image that is not there
   | 'container-record' // a container directory whose config.json cannot be read
   | 'container-layers' // a container stands on layers that are gone
+  | 'container-image' // a container's image record is gone
   | 'volume-record' // a volume directory whose volume.json cannot be read
   | 'leftover' // temp, trash or ingest entry of an interrupted operation
   | 'lease-stale' // the lease of a load whose process is gone

@@ -164,6 +164,10 @@ export async function checkContainers(store: Store, report: CheckReport): Promis
       problem(report, 'container-layers', dir,
         `${dir}: container ${record.name} stands on ${gone.length} layer(s) that are gone (${gone[0]}${gone.length > 1 ? ', …' : ''}); load its image ${record.imageRef} again`);
     }
+    if (!(await exists(store.paths.imageRecord(record.image)))) {
+      problem(report, 'container-image', dir,
+        `${dir}: container ${record.name} was made from image ${record.image}, whose record is gone (du, inspect and commit need it); load ${record.imageRef} again`);
+    }
     await containerScratch(store, report, record.id, containerDirs(store, record.id).work);
   }
 }

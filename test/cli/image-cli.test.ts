@@ -94,6 +94,39 @@ test('rmi refuses an image a container uses unless -f, and the container keeps i
   t.is((await fs.readdir(store.paths.layersDir)).length, 2, 'layers stay while the container needs them');
 });
 
+test('rmi -f of an image a container uses only untags it, as Docker does; it goes with the last container', async (t) => {
+  const { store } = await tmpStore(t);
+  await strata(store.root, ['load', '-i', demo]);
+  await strata(store.root, ['create', '--name', 'c1', 'demo']);
+  await strata(store.root, ['create', '--name', 'c2', 'demo']);
+  const forced = await strata(store.root, ['rmi', '-f', 'demo']);
+  t.deepEqual([forced.code, forced.stdout], [0, 'Untagged: demo:latest\n']);
+  t.regex((await strata(store.root, ['images'])).stdout.split('\n')[1]!, /^<none> {7}<none> {4}8ebcc1861988 /);
+  const df = JSON.parse((await strata(store.root, ['system', 'df', '--format', 'json'])).stdout.split('\n')[0]!);
+  t.true(df.Size > 0, 'system df still counts the image');
+  t.is((await strata(store.root, ['du', 'c1'])).code, 0);
+  t.is((await strata(store.root, ['check'])).code, 0);
+  const byId = await strata(store.root, ['rmi', '-f', '8ebcc1861988']);
+  t.is(byId.code, 1, 'nothing left to untag: an image in use cannot be deleted');
+  t.regex(byId.stderr, /image is being used by container [0-9a-f]{12}\n$/);
+  await strata(store.root, ['rm', 'c1']);
+  t.is((await strata(store.root, ['images', '-q'])).stdout, '8ebcc1861988\n', 'c2 still uses it');
+  await strata(store.root, ['rm', 'c2']);
+  t.is((await strata(store.root, ['images', '-q'])).stdout, '', 'gone with the last container');
+  t.deepEqual(await fs.readdir(store.paths.layersDir), []);
+  t.is((await strata(store.root, ['check'])).code, 0);
+});
+
+test('check names a container whose image record is gone', async (t) => {
+  const { store } = await tmpStore(t);
+  await strata(store.root, ['load', '-i', demo]);
+  await strata(store.root, ['create', '--name', 'c1', 'demo']);
+  await fs.rm(store.paths.imageRecord(DEMO_ID));
+  const check = await strata(store.root, ['check']);
+  t.is(check.code, 1);
+  t.regex(check.stdout, new RegExp(`container c1 was made from image ${DEMO_ID}, whose record is gone .*; load demo(:latest)? again\n`));
+});
+
 test('an ID with several tags needs -f to delete', async (t) => {
   const { store } = await tmpStore(t);
   await strata(store.root, ['load', '-i', demo]);
