@@ -19,6 +19,7 @@ export type ProblemKind =
   | 'tag-dangling' // a tag names an image that is not there
   | 'container-record' // a container directory whose config.json cannot be read
   | 'container-layers' // a container stands on layers that are gone
+  | 'container-image' // a container's image record is gone
   | 'volume-record' // a volume directory whose volume.json cannot be read
   | 'leftover' // temp, trash or ingest entry of an interrupted operation
   | 'lease-stale' // the lease of a load whose process is gone
@@ -32,7 +33,8 @@ export type Fix =
   | { action: 'drop-image'; id: string; says: string }
   | { action: 'drop-tag'; ref: string; says: string }
   | { action: 'layer-size'; chainId: string; size: number; allocatedSize: number; says: string }
-  | { action: 'image-size'; id: string; says: string };
+  | { action: 'image-size'; id: string; says: string }
+  | { action: 'mark-blobs-missing'; id: string; digests: string[]; says: string };
 
 /** One inconsistency, with the file it is about. */
 export interface Problem {
@@ -44,11 +46,13 @@ export interface Problem {
 
 export interface CheckReport {
   problems: Problem[];
+  /** What is known and accepted, not a problem: e.g. blobs repair marked missing. */
+  notes: string[];
   checked: { blobs: number; layers: number; images: number; tags: number; containers: number; volumes: number };
 }
 
 export function emptyReport(): CheckReport {
-  return { problems: [], checked: { blobs: 0, layers: 0, images: 0, tags: 0, containers: 0, volumes: 0 } };
+  return { problems: [], notes: [], checked: { blobs: 0, layers: 0, images: 0, tags: 0, containers: 0, volumes: 0 } };
 }
 
 export function problem(report: CheckReport, kind: ProblemKind, path: string, message: string, fix?: Fix): void {

@@ -7,21 +7,52 @@ import { readLayerRecord } from '../layer/unpack.js';
 import type { TreeSize } from '../layer/size.js';
 import { chainIds } from '../layer/chain-id.js';
 import { listImageIds, readImageRecord, type ImageRecord } from '../image/record.js';
-import { readTags } from '../image/tags.js';
+import { readTags, tagsOf } from '../image/tags.js';
 import { containerDirs, readContainerRecord } from '../container/record.js';
 import { readVolume } from '../volume/volume.js';
 import { problem, type CheckReport } from './problem.js';
 import { exists, isDirectory, readdirOrEmpty } from './scan.js';
 import { containerScratch } from './leftovers.js';
 
-/** Every layer directory has a layer.json for its own chainID, a diff/, and the size the tree has. */
+/** The names of the containers that stand on each layer and were made from each image. */
+interface ContainerUses {
+  layers: Map<string, string[]>;
+  images: Map<string, string[]>;
+}
+
+/** Who depends on what, from every container record that can be read (checkContainers reports the rest). */
+async function containerUses(store: Store): Promise<ContainerUses> {
+  const uses: ContainerUses = { layers: new Map(), images: new Map() };
+  const add = (map: Map<string, string[]>, key: string, name: string) => map.set(key, [...(map.get(key) ?? []), name]);
+  for (const name of await readdirOrEmpty(store.paths.containersDir)) {
+    if (isLeftoverName(name)) continue;
+    const record = await readContainerRecord(store, name).catch(() => null);
+    if (record === null) continue;
+    for (const chainId of record.layers) add(uses.layers, chainId, record.name);
+    add(uses.images, record.image, record.name);
+  }
+  return uses;
+}
+
+/** `container web stands`, `containers a, b stand`: who depends on something, and the verb to go with them. */
+const usedBy = (names: string[], verb: 'stand' | 'use') =>
+  `container${names.length === 1 ? '' : 's'} ${names.slice(0, 3).join(', ')}${names.length > 3 ? ', …' : ''} ${verb}${names.length === 1 ? 's' : ''}`;
+
+/**
+ * Every layer directory has a layer.json for its own chainID, a diff/, and the size the
+ * tree has. A broken layer nothing else needs is removed by repair; one a container
+ * stands on is only reported: its files may still be what the container reads.
+ */
 export async function checkLayers(store: Store, report: CheckReport, measured: Map<string, TreeSize>): Promise<void> {
+  const uses = await containerUses(store);
   for (const name of await readdirOrEmpty(store.paths.layersDir)) {
     if (isLeftoverName(name)) continue;
     report.checked.layers++;
     const dir = path.join(store.paths.layersDir, name);
-    const broken = (why: string) => problem(report, 'layer-record', dir, `${dir}: ${why}`,
-      { action: 'remove', path: dir, says: `removed layer ${dir} (${why})` });
+    const users = /^[0-9a-f]{64}$/.test(name) ? uses.layers.get(digestFromHex(name)) : undefined;
+    const broken = (why: string) => (users
+      ? problem(report, 'layer-record', dir, `${dir}: ${why}; ${usedBy(users, 'stand')} on it, so it is kept: load its image again`)
+      : problem(report, 'layer-record', dir, `${dir}: ${why}`, { action: 'remove', path: dir, says: `removed layer ${dir} (${why})` }));
     if (!/^[0-9a-f]{64}$/.test(name)) {
       broken('not a chainID-named layer directory');
       continue;
@@ -49,13 +80,23 @@ export async function checkLayers(store: Store, report: CheckReport, measured: M
   }
 }
 
-/** An image record is whole: its chain matches its diffIDs, and every blob and layer it names is there. */
+/**
+ * An image record is whole: its chain matches its diffIDs, and every blob and layer it
+ * names is there. Repair never drops an image a container was made from. A missing
+ * blob of an image whose layers are intact is only marked (missingBlobs): the image
+ * stays usable, and loading or pulling it again restores the blob.
+ */
 export async function checkImages(store: Store, report: CheckReport): Promise<void> {
+  const uses = await containerUses(store);
+  const tags = await readTags(store).catch(() => ({}) as Record<string, string>);
   for (const id of await listImageIds(store)) {
     report.checked.images++;
     const file = store.paths.imageRecord(id);
-    const drop = (kind: 'image-record' | 'blob-missing' | 'layer-missing', why: string) =>
-      problem(report, kind, file, `${file}: ${why}`, { action: 'drop-image', id, says: `dropped image ${id} (${why})` });
+    const users = uses.images.get(id);
+    const name = tagsOf(tags, id)[0] ?? id;
+    const drop = (kind: 'image-record' | 'blob-missing' | 'layer-missing', why: string) => (users
+      ? problem(report, kind, file, `${file}: ${why}; ${usedBy(users, 'use')} this image, so it is kept: load ${name} again`)
+      : problem(report, kind, file, `${file}: ${why}`, { action: 'drop-image', id, says: `dropped image ${id} (${why})` }));
     let image: ImageRecord;
     try {
       image = await readImageRecord(store, id);
@@ -69,18 +110,22 @@ export async function checkImages(store: Store, report: CheckReport): Promise<vo
       drop('image-record', malformed);
       continue;
     }
-    const blobs = [image.configDigest, ...image.layers.map((l) => l.blobDigest)];
-    if (image.manifestDigest) blobs.push(image.manifestDigest);
-    const missingBlob = await firstMissing(blobs, (b) => store.paths.blob(b));
-    if (missingBlob) {
-      drop('blob-missing', `names blob ${missingBlob}, which is missing`);
-      continue;
-    }
     const missingLayer = await firstMissing(image.layers.map((l) => l.chainId), (c) => store.paths.layerRecord(c));
     if (missingLayer) {
       drop('layer-missing', `names layer ${missingLayer}, which is missing`);
       continue;
     }
+    const blobs = [image.configDigest, ...image.layers.map((l) => l.blobDigest)];
+    if (image.manifestDigest) blobs.push(image.manifestDigest);
+    const missing = await allMissing(blobs, (b) => store.paths.blob(b));
+    const unmarked = missing.filter((b) => !image.missingBlobs?.includes(b));
+    if (unmarked.length > 0) {
+      const restore = `the unpacked layers are intact, so the image stays usable; load or pull ${name} again to restore ${unmarked.length === 1 ? 'it' : 'them'}`;
+      problem(report, 'blob-missing', file, `${file}: names blob ${unmarked.join(', ')}, which is missing; ${restore}`,
+        { action: 'mark-blobs-missing', id, digests: unmarked, says: `marked blob ${unmarked.join(', ')} of image ${name} missing (${restore})` });
+    }
+    const marked = missing.filter((b) => image.missingBlobs?.includes(b));
+    if (marked.length > 0) report.notes.push(`image ${name} lacks blob ${marked.join(', ')} (removed as corrupt); load or pull it again to restore it`);
     await checkImageSizes(store, report, image, file);
   }
 }
@@ -164,6 +209,10 @@ export async function checkContainers(store: Store, report: CheckReport): Promis
       problem(report, 'container-layers', dir,
         `${dir}: container ${record.name} stands on ${gone.length} layer(s) that are gone (${gone[0]}${gone.length > 1 ? ', …' : ''}); load its image ${record.imageRef} again`);
     }
+    if (!(await exists(store.paths.imageRecord(record.image)))) {
+      problem(report, 'container-image', dir,
+        `${dir}: container ${record.name} was made from image ${record.image}, whose record is gone (du, inspect and commit need it); load ${record.imageRef} again`);
+    }
     await containerScratch(store, report, record.id, containerDirs(store, record.id).work);
   }
 }
@@ -186,4 +235,10 @@ export async function checkVolumes(store: Store, report: CheckReport): Promise<v
 async function firstMissing(names: string[], where: (name: string) => string): Promise<string | null> {
   for (const name of names) if (!(await exists(where(name)))) return name;
   return null;
+}
+
+async function allMissing(names: string[], where: (name: string) => string): Promise<string[]> {
+  const missing = [];
+  for (const name of new Set(names)) if (!(await exists(where(name)))) missing.push(name);
+  return missing;
 }

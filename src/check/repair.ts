@@ -49,7 +49,7 @@ export async function repairStore(store: Store, options: { onFix?: (line: string
 }
 
 /** Leftovers and locks first, then layers, then what records name them. */
-const ORDER: Fix['action'][] = ['remove-lock-leftover', 'break-lock', 'remove-scratch', 'remove', 'layer-size', 'drop-image', 'image-size', 'drop-tag'];
+const ORDER: Fix['action'][] = ['remove-lock-leftover', 'break-lock', 'remove-scratch', 'remove', 'layer-size', 'drop-image', 'mark-blobs-missing', 'image-size', 'drop-tag'];
 
 function uniqueFixes(problems: Problem[]): Fix[] {
   const byKey = new Map<string, Fix>();
@@ -61,7 +61,7 @@ function keyOf(fix: Fix): string {
   switch (fix.action) {
     case 'remove': case 'remove-scratch': return `${fix.action} ${fix.path}`;
     case 'remove-lock-leftover': case 'break-lock': return `${fix.action} ${fix.entry.path}`;
-    case 'drop-image': case 'image-size': return `${fix.action} ${fix.id}`;
+    case 'drop-image': case 'image-size': case 'mark-blobs-missing': return `${fix.action} ${fix.id}`;
     case 'drop-tag': return `${fix.action} ${fix.ref}`;
     case 'layer-size': return `${fix.action} ${fix.chainId}`;
   }
@@ -99,6 +99,11 @@ async function apply(store: Store, fix: Fix): Promise<boolean> {
       const file = store.paths.layerRecord(fix.chainId);
       const record = (await readJsonRecord(file)) as Record<string, unknown>;
       await writeJsonAtomic(file, { ...record, size: fix.size, allocatedSize: fix.allocatedSize });
+      return true;
+    }
+    case 'mark-blobs-missing': {
+      const image = await readImageRecord(store, fix.id);
+      await writeImageRecord(store, { ...image, missingBlobs: [...new Set([...(image.missingBlobs ?? []), ...fix.digests])] });
       return true;
     }
     case 'image-size': {

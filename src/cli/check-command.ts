@@ -27,6 +27,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
       for (const problem of report.problems) {
         ctx.print(json ? JSON.stringify(problem) : problem.message);
       }
+      for (const note of report.notes) ctx.print(json ? JSON.stringify({ note }) : `note: ${note}`);
       if (!json) {
         const { blobs, layers, images, tags, containers } = report.checked;
         const fixed = report.fixed === undefined ? '' : `${report.fixed.length} fixed, `;

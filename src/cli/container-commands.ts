@@ -5,10 +5,11 @@ import type { CliContext } from './context.js';
 const actions = () => import('./container-actions.js');
 
 export function registerContainerCommands(program: Command, ctx: CliContext): void {
-  const container = program.command('container').description('Manage containers');
+  const container = program.command('container').description('Manage containers').enablePositionalOptions();
   for (const parent of [program, container]) {
     parent.command('create').description('Create a new container')
-      .argument('<image>').argument('[command...]')
+      .argument('<image>').argument('[command...]', "the container's command and its arguments; options after IMAGE belong to it")
+      .passThroughOptions()
       .option('--name <name>', 'assign a name to the container')
       .option('--read-only', "mount the container's root filesystem as read only")
       .option('--tmpfs <path>', 'mount a tmpfs directory (emptied on every stop)', collect, [])

@@ -6,7 +6,12 @@ import type { ContainerRecord } from '../container/record.js';
  */
 const DECIMAL_UNITS = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
 
-/** go-units HumanSizeWithPrecision: base 1000, `%.<precision>g`. */
+/**
+ * go-units HumanSizeWithPrecision: base 1000, `%.<precision>g`. Docker prints most sizes
+ * with 4 significant digits (HumanSize) and image, history and container sizes with 3.
+ * The value is divided by 1000 step by step exactly as go-units does, so the same bytes
+ * give the same float and the same text (`999999` with 3 digits is `1e+03kB`).
+ */
 export function humanSize(bytes: number, precision = 4): string {
   let value = bytes;
   let unit = 0;
@@ -17,10 +22,57 @@ export function humanSize(bytes: number, precision = 4): string {
   return `${formatG(value, precision)}${DECIMAL_UNITS[unit]}`;
 }
 
-/** Go's %.<p>g for the small positive values humanSize produces: no exponent, no trailing zeros. */
-function formatG(value: number, precision: number): string {
-  const text = value.toPrecision(precision);
-  if (text.includes('e')) return String(Number(text));
+/**
+ * Go's `%.<precision>g` for a finite value: `precision` significant digits, rounded half
+ * to even on the double's exact decimal value (as strconv does), trailing zeros dropped,
+ * and the exponent form (`1e+03`) when the exponent is < -4 or >= precision.
+ */
+export function formatG(value: number, precision: number): string {
+  if (value === 0) return '0';
+  const sign = value < 0 ? '-' : '';
+  const { digits, exponent } = roundHalfEven(exactDecimal(Math.abs(value)), precision);
+  if (exponent < -4 || exponent >= precision) {
+    const mantissa = trimFraction(`${digits[0]}.${digits.slice(1)}`);
+    return `${sign}${mantissa}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  if (exponent < 0) return `${sign}${trimFraction(`0.${'0'.repeat(-exponent - 1)}${digits}`)}`;
+  const whole = digits.slice(0, exponent + 1).padEnd(exponent + 1, '0');
+  const fraction = digits.slice(exponent + 1);
+  return `${sign}${fraction === '' ? whole : trimFraction(`${whole}.${fraction}`)}`;
+}
+
+/** Every decimal digit of a positive double, and the power of ten of the first one. */
+function exactDecimal(value: number): { digits: string; exponent: number } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, value);
+  const bits = view.getBigUint64(0);
+  const biased = Number((bits >> 52n) & 0x7ffn);
+  const fraction = bits & ((1n << 52n) - 1n);
+  // value = mantissa × 2^power, exactly.
+  const mantissa = biased === 0 ? fraction : fraction | (1n << 52n);
+  const power = (biased === 0 ? 1 : biased) - 1075;
+  // 2^-k = 5^k / 10^k, so a negative power of two is a whole number over a power of ten.
+  const whole = power >= 0 ? mantissa << BigInt(power) : mantissa * 5n ** BigInt(-power);
+  const scale = power >= 0 ? 0 : -power;
+  const digits = whole.toString();
+  return { digits, exponent: digits.length - 1 - scale };
+}
+
+function roundHalfEven(exact: { digits: string; exponent: number }, precision: number): { digits: string; exponent: number } {
+  const { digits, exponent } = exact;
+  if (digits.length <= precision) return exact;
+  const kept = digits.slice(0, precision);
+  const next = digits[precision]!;
+  const restIsZero = /^0*$/.test(digits.slice(precision + 1));
+  const lastIsOdd = Number(kept[kept.length - 1]) % 2 === 1;
+  const up = next > '5' || (next === '5' && (!restIsZero || lastIsOdd));
+  if (!up) return { digits: kept, exponent };
+  const rounded = (BigInt(kept) + 1n).toString();
+  // 999 → 1000: one more digit, one higher exponent.
+  return rounded.length > precision ? { digits: rounded.slice(0, precision), exponent: exponent + 1 } : { digits: rounded, exponent };
+}
+
+function trimFraction(text: string): string {
   return text.includes('.') ? text.replace(/\.?0+$/, '') : text;
 }
 
@@ -40,6 +92,21 @@ export function humanDuration(ms: number): string {
   if (hours < 24 * 30 * 2) return `${Math.floor(hours / 24 / 7)} weeks`;
   if (hours < 24 * 365 * 2) return `${Math.floor(hours / 24 / 30)} months`;
   return `${Math.floor(ms / 3_600_000 / 24 / 365)} years`;
+}
+
+/**
+ * Go's `time.Unix(t, 0).Format(time.RFC3339)` as docker/cli prints a date when not
+ * asked for human text: whole seconds, in the local time zone (`Z` for UTC).
+ */
+export function rfc3339(iso: string): string {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const date = new Date(Math.floor(ms / 1000) * 1000);
+  const offset = -date.getTimezoneOffset();
+  const pad = (n: number) => String(n).padStart(2, '0');
+  const local = new Date(date.getTime() + offset * 60_000);
+  const zone = offset === 0 ? 'Z' : `${offset > 0 ? '+' : '-'}${pad(Math.floor(Math.abs(offset) / 60))}:${pad(Math.abs(offset) % 60)}`;
+  return `${local.toISOString().slice(0, 19)}${zone}`;
 }
 
 export function since(iso: string, now = Date.now()): string {

@@ -8,7 +8,7 @@ import { removeImage } from '../image/remove.js';
 import { readTags, tagsOf } from '../image/tags.js';
 import { normalizeReference } from '../image/reference.js';
 import type { CliContext } from './context.js';
-import { ellipsis, humanSize, since } from './format.js';
+import { ellipsis, humanSize, rfc3339, since } from './format.js';
 import { eachName, printInspect, printListing } from './output.js';
 import { loadProgress } from './progress.js';
 
@@ -102,21 +102,16 @@ export async function history(ctx: CliContext, name: string, opts: { human: bool
   const store = await ctx.store();
   const rows = await imageHistory(store, await findImage(store, name));
   const id = (r: { id: string }) => (r.id === '<missing>' || !opts.trunc ? r.id : shortId(r.id));
+  // docker/cli: tabs become spaces (a tab would break the table), other spacing stays.
+  const createdBy = (r: { createdBy: string }) => (opts.trunc ? ellipsis(r.createdBy.replaceAll('\t', ' '), 45) : r.createdBy.replaceAll('\t', ' '));
+  const created = (r: { created: string }) => (opts.human ? since(r.created) : rfc3339(r.created));
+  const size = (r: { size: number }) => (opts.human ? humanSize(r.size, 3) : String(r.size));
   printListing(ctx, rows, opts, {
     headers: ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
-    row: (r) => [
-      id(r),
-      opts.human ? since(r.created) : r.created,
-      opts.trunc ? ellipsis(r.createdBy.replace(/\s+/g, ' '), 45) : r.createdBy,
-      opts.human ? humanSize(r.size, 3) : String(r.size),
-      r.comment,
-    ],
+    row: (r) => [id(r), created(r), createdBy(r), size(r), r.comment],
     quiet: (r) => id(r),
     json: (r) => ({ ID: r.id, CreatedAt: r.created, CreatedSince: since(r.created), CreatedBy: r.createdBy, Size: r.size, Comment: r.comment }),
-    template: (r) => ({
-      ID: id(r), CreatedAt: r.created, CreatedSince: since(r.created),
-      CreatedBy: opts.trunc ? ellipsis(r.createdBy, 45) : r.createdBy, Size: humanSize(r.size, 3), Comment: r.comment,
-    }),
+    template: (r) => ({ ID: id(r), CreatedAt: rfc3339(r.created), CreatedSince: created(r), CreatedBy: createdBy(r), Size: size(r), Comment: r.comment }),
   });
 }
 

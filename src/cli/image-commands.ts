@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { StrataError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../layer/limits.js';
 import type { CliContext } from './context.js';
+import { parseGoBool } from './go-flags.js';
 
 /** What the commands do (image-actions.ts) loads when one runs, not when they are defined. */
 const actions = () => import('./image-actions.js');
@@ -42,7 +43,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
   for (const parent of [program, image]) {
     parent.command('history').description('Show the history of an image')
       .argument('<image>')
-      .option('-H, --human [bool]', 'print sizes and dates in human readable format', (v) => v !== 'false', true)
+      .option('-H, --human [bool]', 'print sizes and dates in human readable format (-H=false: RFC 3339 dates, sizes in bytes)', parseGoBool, true)
       .option('-q, --quiet', 'only show image IDs')
       .option('--no-trunc', "don't truncate output")
       .option('--format <format>', 'json, table, or a Go template')

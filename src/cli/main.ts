@@ -12,12 +12,16 @@ import { registerFsCommands } from './fs-commands.js';
 import { ToolError } from './tool-error.js';
 import { strataVersion, versionText } from './version.js';
 import { registerCopyCommands } from './copy-commands.js';
+import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
  * The one error boundary and the only place exit codes are decided. Commands
  * throw typed errors and never exit, so every command can be run in-process.
  */
-export const EXIT = { ok: 0, failure: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+export const EXIT = { ok: 0, failure: 1, sigint: 130, sigterm: 143 } as const;
+
+/** docker create (and run) report every failure of their own with 125, not 1. */
+const EXIT_125_COMMANDS = new Set(['create']);
 
 export async function main(argv: string[], io: CliIO): Promise<number> {
   const program = new Command('strata');
@@ -27,11 +31,15 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     .option('--root <dir>', 'store location (default: $STRATA_ROOT, /var/lib/strata for root, else ~/.local/share/strata)')
     .option('--debug', 'print stack traces for errors')
     .option('--version', 'print the version and exit')
-    .showHelpAfterError()
+    // As docker: global options come before the command, and `create IMAGE sh -c …`
+    // hands `-c` to the container's command (create and run pass options through).
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),
+      // Parse errors are printed by report(), in Docker's words.
+      outputError: () => {},
     });
   registerImageCommands(program, ctx);
   registerContainerCommands(program, ctx);
@@ -51,11 +59,19 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     throw new CommanderError(0, 'commander.version', line);
   });
 
+  const parsedCommand = trackParsedCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
-    return report(err, io, program.opts<GlobalOptions>().debug === true);
+    // `strata` or `strata image` alone print their help, as docker does, and that is no error.
+    if (err instanceof CommanderError && err.exitCode !== 0 && err.code !== 'commander.help') {
+      const usage = usageErrorReport(err, parsedCommand());
+      for (const line of usage.lines) io.stderr.write(`${line}\n`);
+      return usage.exitCode;
+    }
+    const code = report(err, io, program.opts<GlobalOptions>().debug === true);
+    return code === EXIT.failure && EXIT_125_COMMANDS.has(parsedCommand().name()) ? FLAG_ERROR_EXIT : code;
   }
 }
 
@@ -68,10 +84,8 @@ export class ExitStatus extends Error {
 
 function report(err: unknown, io: CliIO, debug: boolean): number {
   if (err instanceof ExitStatus) return err.code;
-  if (err instanceof CommanderError) {
-    // commander has already printed help or the usage error.
-    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
+  // Help and --version: commander has printed them.
+  if (err instanceof CommanderError) return EXIT.ok;
   // A container tool's own words (`touch: /x: Read-only file system`), exactly as it prints them.
   if (err instanceof ToolError) {
     for (const line of err.lines) io.stderr.write(`${line}\n`);
@@ -80,7 +94,6 @@ function report(err: unknown, io: CliIO, debug: boolean): number {
   if (debug && err instanceof Error) io.stderr.write(`${err.stack}\n`);
   io.stderr.write(`strata: ${describe(err)}\n`);
   if (isStrataError(err, 'EINTERRUPTED')) return io.signal?.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
-  if (isStrataError(err, 'EUSAGE')) return EXIT.usage;
   return EXIT.failure;
 }
 

@@ -53,9 +53,12 @@ function summaryText(usage: DiskUsage): string {
 /** What Docker does not say, after its table. */
 function beyondDocker(usage: DiskUsage): string {
   const imagesTotal = usage.images.reduce((sum, i) => sum + i.size, 0);
+  const dockerReclaimable = usage.summary[0]!.reclaimable;
+  const reclaimable = usage.unusedLayersSize === dockerReclaimable ? ''
+    : `Unused images: ${humanSize(usage.unusedLayersSize)} of layers no container's image holds (what rmi of unused images and gc free; Docker's RECLAIMABLE above counts ${humanSize(dockerReclaimable)})\n`;
   return `\nShared layers: ${humanSize(imagesTotal)} of image content stored as ${humanSize(usage.layersSize)} (${humanSize(usage.savedBySharing)} saved by sharing)\n` +
     `Copy-up: ${humanSize(usage.copiedUp)} of container data duplicates lower files\n` +
-    `Hidden: ${humanSize(usage.hidden)} of image content is masked by whiteouts and overwrites\n`;
+    `Hidden: ${humanSize(usage.hidden)} of image content is masked by whiteouts and overwrites\n` + reclaimable;
 }
 
 function verboseText(usage: DiskUsage): string {
@@ -70,7 +73,7 @@ function verboseText(usage: DiskUsage): string {
     ['CONTAINER ID', 'IMAGE', 'COMMAND', 'LOCAL VOLUMES', 'SIZE', 'CREATED', 'STATUS', 'NAMES'],
     ...usage.containers.sort((a, b) => b.record.created.localeCompare(a.record.created)).map((c) => [
       c.record.id.slice(0, 12), c.record.imageRef, `"${ellipsis(c.record.command.join(' '), 20)}"`,
-      String(c.record.mounts.filter((m) => m.type === 'volume').length), humanSize(c.usage.sizeRw), since(c.record.created), containerStatus(c.record), c.record.name,
+      String(c.record.mounts.filter((m) => m.type === 'volume').length), humanSize(c.usage.sizeRw, 3), since(c.record.created), containerStatus(c.record), c.record.name,
     ]),
   ]);
   const volumes = table([['VOLUME NAME', 'LINKS', 'SIZE'], ...usage.volumes.map((v) => [v.name, String(v.links), humanSize(v.size)])]);
@@ -105,6 +108,7 @@ function verboseJson(usage: DiskUsage): object {
     SavedBySharing: usage.savedBySharing,
     CopiedUp: usage.copiedUp,
     Hidden: usage.hidden,
+    UnusedLayersSize: usage.unusedLayersSize,
   };
 }
 

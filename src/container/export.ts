@@ -51,7 +51,13 @@ export async function exportContainerToFile(store: Store, record: ContainerRecor
   const target = path.resolve(file);
   const dir = path.dirname(target);
   const tmp = path.join(dir, tempName(path.basename(target)));
-  const stream = createWriteStream(tmp, { flags: 'wx', mode: 0o666 });
+  // Opened before anything streams, so a missing or unwritable directory is one clear
+  // error about FILE (the temp name is ours, not something the user typed).
+  const handle = await fs.open(tmp, 'wx', 0o666).catch((err: NodeJS.ErrnoException) => {
+    if (err.path === tmp) err.path = target;
+    throw err;
+  });
+  const stream = handle.createWriteStream();
   const closed = finished(stream);
   closed.catch(() => {}); // also the stream's error listener; awaited below
   try {

@@ -6,7 +6,8 @@ import { removeByRename, removeTree } from '../store/atomic.js';
 import { removeVolume } from '../volume/volume.js';
 import { findContainer } from './lookup.js';
 import { withContainerLock } from './lock.js';
-import { containerDirs, writeContainerRecord, type ContainerRecord } from './record.js';
+import { containerDirs, listContainerRecords, writeContainerRecord, type ContainerRecord } from './record.js';
+import { releaseImage } from '../image/remove.js';
 import { faultPoint } from '../store/fault-points.js';
 import { bumpUsageToken } from './usage-token.js';
 
@@ -74,6 +75,8 @@ export async function removeContainer(store: Store, name: string, options: Remov
         if (mount.type === 'volume' && mount.anonymous) await removeVolume(store, mount.name).catch(() => {});
       }
     }
+    // An image `rmi -f` could only untag while this container used it goes now.
+    await releaseImage(store, record.image, await listContainerRecords(store));
     return record;
   });
 }

@@ -36,6 +36,16 @@ export interface ImageRecord {
   /** From the image config (`created`), or the load time when the config has none. */
   created: string;
   loaded: string;
+  /**
+   * Set by `rmi -f` while containers use the image: it is untagged (shows as <none>)
+   * and kept, as Docker keeps it, and removed when the last of them is removed.
+   */
+  removeWhenUnused?: boolean;
+  /**
+   * Blobs `check --repair` found corrupt and removed while the unpacked layers were
+   * intact: the image stays usable; loading or pulling it again restores them.
+   */
+  missingBlobs?: string[];
 }
 
 export async function writeImageRecord(store: Store, record: ImageRecord): Promise<void> {

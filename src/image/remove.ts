@@ -8,7 +8,7 @@ import { listContainerRecords } from '../container/record.js';
 import { markLive } from '../gc/mark.js';
 import { findImage } from './lookup.js';
 import { familiarName } from './reference.js';
-import { removeImageRecord, type ImageRecord } from './record.js';
+import { readImageRecord, removeImageRecord, writeImageRecord, type ImageRecord } from './record.js';
 import { readTags, tagsOf, writeTags } from './tags.js';
 import { faultPoint } from '../store/fault-points.js';
 
@@ -18,7 +18,9 @@ export type RemoveEvent = { type: 'untagged'; ref: string } | { type: 'deleted';
 /**
  * `rmi`, with Docker's rules: removing one of several tags only untags; removing the
  * last tag (or the ID) deletes the image and then the layers and blobs nothing else
- * uses. An image a container uses, or an ID with several tags, needs `force`.
+ * uses. An image a container uses, or an ID with several tags, needs `force` — and
+ * even then an image containers use is only untagged, as Docker does: it stays as
+ * `<none>` (marked removeWhenUnused) and goes with the last container (releaseImage).
  */
 export async function removeImage(store: Store, name: string, options: { force?: boolean } = {}): Promise<RemoveEvent[]> {
   return withStoreLock(store, async () => {
@@ -43,9 +45,20 @@ export async function removeImage(store: Store, name: string, options: { force?:
     if (!options.force && !byTag && imageTags.length > 1) {
       throw new StrataError('ECONFLICT', `conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`, { path: name });
     }
+    if (users.length > 0 && imageTags.length === 0) {
+      throw new StrataError('ECONFLICT',
+        `conflict: unable to delete ${shortId(image.id)} (cannot be forced) - image is being used by container ${users[0]!.id.slice(0, 12)}`, { path: name });
+    }
     for (const ref of imageTags) {
       delete tags[ref];
       events.push({ type: 'untagged', ref });
+    }
+    if (users.length > 0) {
+      // Marked first: a crash between the two writes leaves a tagged image marked,
+      // which goes only when unused and untagged (releaseImage checks both).
+      await writeImageRecord(store, { ...image, removeWhenUnused: true });
+      await writeTags(store, tags);
+      return events;
     }
     await writeTags(store, tags);
     faultPoint('rmi.untagged');
@@ -54,6 +67,19 @@ export async function removeImage(store: Store, name: string, options: { force?:
     events.push(...await sweepImageContent(store, image));
     return events;
   });
+}
+
+/**
+ * After a container is removed: its image goes too if `rmi -f` asked for that while
+ * the container used it, and no other container and no tag needs it now. Call with
+ * the store lock held.
+ */
+export async function releaseImage(store: Store, imageId: string, containers: { image: string }[]): Promise<RemoveEvent[]> {
+  const image = await readImageRecord(store, imageId).catch(() => null);
+  if (!image?.removeWhenUnused || containers.some((c) => c.image === imageId)) return [];
+  if (tagsOf(await readTags(store), imageId).length > 0) return [];
+  await removeImageRecord(store, imageId);
+  return [{ type: 'deleted', id: imageId, bytes: 0 }, ...await sweepImageContent(store, image)];
 }
 
 /** Removes this image's layers and blobs that no other image, container or load still needs. */

@@ -26,6 +26,13 @@ export interface DiskUsage {
   copiedUp: number;
   /** Σ over containers of image bytes their whiteouts and overwrites hide. */
   hidden: number;
+  /**
+   * Bytes of the distinct layers that no image in use by a container holds: what
+   * removing every unused image and running gc would really free. Docker's RECLAIMABLE
+   * (the summary row) is LayersSize − Σ unique sizes of used images instead, which
+   * also counts layers that used images share with each other.
+   */
+  unusedLayersSize: number;
 }
 
 export interface DiskUsageOptions {
@@ -62,19 +69,21 @@ export async function diskUsage(store: Store, options: DiskUsageOptions = {}): P
     savedBySharing: images.reduce((sum, i) => sum + i.size, 0) - stored,
     copiedUp: containers.reduce((sum, c) => sum + c.usage.copiedUp, 0),
     hidden: containers.reduce((sum, c) => sum + c.usage.hidden, 0),
+    unusedLayersSize: stored - layersSize(images.filter((i) => i.containers > 0).map((i) => i.image)),
   };
 }
 
 /**
- * Docker's summary table. Images RECLAIMABLE is Σ (size − shared) of images no
- * container uses — which, as in Docker, misses layers shared only by unused images.
+ * Docker's summary table. Images RECLAIMABLE is docker/cli's formula: all layer bytes
+ * minus the unique bytes of every image a container uses (DiskUsage.unusedLayersSize
+ * is what could really be freed).
  */
 function summarize(images: ImageUsage[], containers: ContainerDf[], volumes: VolumeDf[], stored: number): SummaryRow[] {
   const running = (c: ContainerDf) => c.record.state.status === 'running';
   return [
     {
       type: 'Images', total: images.length, active: images.filter((i) => i.containers > 0).length, size: stored,
-      reclaimable: images.filter((i) => i.containers === 0).reduce((sum, i) => sum + i.uniqueSize, 0),
+      reclaimable: stored - images.filter((i) => i.containers > 0).reduce((sum, i) => sum + i.uniqueSize, 0),
     },
     {
       type: 'Containers', total: containers.length, active: containers.filter(running).length,

@@ -39,7 +39,7 @@ test('names are unique; IDs and unique prefixes name a container anywhere', asyn
   const { store } = await withDemo(t);
   const id = (await strata(store.root, ['create', '--name', 'one', 'demo'])).stdout.trim();
   const dup = await strata(store.root, ['create', '--name', 'one', 'demo']);
-  t.is(dup.code, 1);
+  t.is(dup.code, 125, 'docker create reports its failures with 125');
   t.is(dup.stderr, `strata: Conflict. The container name "/one" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n`);
   t.is((await strata(store.root, ['inspect', '--format', '{{.Name}}', id.slice(0, 7)])).stdout, '/one\n');
   t.is((await strata(store.root, ['inspect', '--format', '{{.Id}}', 'one'])).stdout, `${id}\n`);
@@ -110,11 +110,53 @@ test('volume commands: create, ls, inspect, rm refuses in-use, prune', async (t)
   t.is((await strata(store.root, ['volume', 'inspect', 'v1'])).stderr, 'strata: get v1: no such volume\n');
 });
 
-test('bad -v and --tmpfs specifications are usage errors', async (t) => {
+test('bad -v and --tmpfs specifications fail create with exit 125, as docker create', async (t) => {
   const { store } = await withDemo(t);
   const relative = await strata(store.root, ['create', '-v', 'vol:relative', 'demo']);
-  t.is(relative.code, 2);
+  t.is(relative.code, 125);
   t.regex(relative.stderr, /mount path must be absolute/);
-  t.is((await strata(store.root, ['create', '-v', 'a:/x:rx', 'demo'])).code, 2);
+  t.is((await strata(store.root, ['create', '-v', 'a:/x:rx', 'demo'])).code, 125);
   t.is((await strata(store.root, ['create', 'nosuchimage'])).stderr, 'strata: No such image: nosuchimage\n');
+});
+
+test("options after the image belong to the container's command: create IMAGE sh -c 'echo hi'", async (t) => {
+  const { store } = await withDemo(t);
+  const created = await strata(store.root, ['create', '--name', 'sh', 'demo', 'sh', '-c', 'echo hi', '--name', 'x']);
+  t.is(created.code, 0, created.stderr);
+  const inspect = await strata(store.root, ['inspect', 'sh', '--format', '{{json .Config.Cmd}}']);
+  t.is(inspect.stdout, '["sh","-c","echo hi","--name","x"]\n');
+  t.is((await strata(store.root, ['container', 'create', 'demo', 'ls', '-l'])).code, 0, 'the same under `container create`');
+});
+
+test('export -o into a missing or non-directory path is one line naming the file, and leaves nothing', async (t) => {
+  const { store, dir } = await withDemo(t);
+  await strata(store.root, ['create', '--name', 'web', 'demo']);
+  const missing = path.join(dir, 'missing', 'x.tar');
+  const out = await strata(store.root, ['export', 'web', '-o', missing]);
+  t.is(out.code, 1);
+  t.is(out.stderr, `strata: ${missing}: No such file or directory\n`);
+  await fs.writeFile(path.join(dir, 'plain'), '');
+  const notDir = path.join(dir, 'plain', 'x.tar');
+  const second = await strata(store.root, ['export', 'web', '-o', notDir]);
+  t.is(second.code, 1);
+  t.is(second.stderr, `strata: ${notDir}: Not a directory\n`);
+  t.deepEqual((await fs.readdir(dir)).filter((n) => n.includes('x.tar')), []);
+});
+
+test("usage errors are docker/cli's two lines: 125 for a bad flag, 1 for a wrong argument count", async (t) => {
+  const { store } = await tmpStore(t);
+  const cases: [string[], number, string][] = [
+    [['images', '--bogus'], 125, "unknown flag: --bogus\nSee 'strata images --help'.\n"],
+    [['ps', '-z'], 125, "unknown shorthand flag: 'z' in -z\nSee 'strata ps --help'.\n"],
+    [['create', '--name'], 125, "flag needs an argument: --name\nSee 'strata create --help'.\n"],
+    [['rm'], 1, '"strata rm" requires at least 1 argument.\nSee \'strata rm --help\'.\n'],
+    [['container', 'rm'], 1, '"strata container rm" requires at least 1 argument.\nSee \'strata container rm --help\'.\n'],
+    [['diff', 'a', 'b'], 1, '"strata diff" requires exactly 1 argument.\nSee \'strata diff --help\'.\n'],
+    [['frobnicate'], 1, "strata: 'frobnicate' is not a strata command.\nSee 'strata --help'\n"],
+  ];
+  for (const [args, code, stderr] of cases) {
+    const out = await strata(store.root, args);
+    t.deepEqual([out.code, out.stderr], [code, stderr], args.join(' '));
+  }
+  t.is((await strata(store.root, [])).code, 0, 'strata alone prints its help');
 });

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { ellipsis, humanDuration, humanSize, table } from '../../src/cli/format.js';
+import { ellipsis, formatG, humanDuration, humanSize, table } from '../../src/cli/format.js';
 import { compileTemplate, goString } from '../../src/cli/template.js';
 
 // Expected strings are what Docker 20.10 printed for the same numbers (../shared/conformance/docker).
@@ -13,6 +13,31 @@ test('sizes print like docker: %.3g in image tables, %.4g in system df', (t) => 
   t.is(humanSize(3_146_000), '3.146MB');
   t.is(humanSize(8_390_000, 3), '8.39MB');
   t.is(humanSize(12_500, 3), '12.5kB');
+});
+
+// go-units formats with Go's %g: an exponent once the value needs more digits than the
+// precision, and exact ties rounded to even. Expected strings are what Go prints.
+test('sizes just under a unit boundary print as Go prints them (1e+03kB)', (t) => {
+  t.is(humanSize(999_999, 3), '1e+03kB');
+  t.is(humanSize(999_999), '1000kB');
+  t.is(humanSize(999_500, 3), '1e+03kB');
+  t.is(humanSize(999_499, 3), '999kB');
+  t.is(humanSize(999, 3), '999B');
+  t.is(humanSize(1_000, 3), '1kB');
+  t.is(humanSize(8_389_000, 3), '8.39MB');
+  t.is(humanSize(8_389_000), '8.389MB');
+});
+
+test('%g rounds the exact value of the double, ties to even, as Go does', (t) => {
+  t.is(humanSize(1_125, 3), '1.12kB'); // 1.125 is exact: a tie, 2 is even
+  t.is(humanSize(1_135, 3), '1.14kB'); // 1.135 is 1.13500000000000000888…: not a tie
+  t.is(formatG(0.125, 2), '0.12');
+  t.is(formatG(2.5, 1), '2');
+  t.is(formatG(3.5, 1), '4');
+  t.is(formatG(123_456, 3), '1.23e+05');
+  t.is(formatG(0.000_012_34, 3), '1.23e-05');
+  t.is(formatG(0.000_123_4, 3), '0.000123');
+  t.is(formatG(100, 3), '100');
 });
 
 test('durations print like docker', (t) => {

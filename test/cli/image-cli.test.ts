@@ -94,6 +94,39 @@ test('rmi refuses an image a container uses unless -f, and the container keeps i
   t.is((await fs.readdir(store.paths.layersDir)).length, 2, 'layers stay while the container needs them');
 });
 
+test('rmi -f of an image a container uses only untags it, as Docker does; it goes with the last container', async (t) => {
+  const { store } = await tmpStore(t);
+  await strata(store.root, ['load', '-i', demo]);
+  await strata(store.root, ['create', '--name', 'c1', 'demo']);
+  await strata(store.root, ['create', '--name', 'c2', 'demo']);
+  const forced = await strata(store.root, ['rmi', '-f', 'demo']);
+  t.deepEqual([forced.code, forced.stdout], [0, 'Untagged: demo:latest\n']);
+  t.regex((await strata(store.root, ['images'])).stdout.split('\n')[1]!, /^<none> {7}<none> {4}8ebcc1861988 /);
+  const df = JSON.parse((await strata(store.root, ['system', 'df', '--format', 'json'])).stdout.split('\n')[0]!);
+  t.true(df.Size > 0, 'system df still counts the image');
+  t.is((await strata(store.root, ['du', 'c1'])).code, 0);
+  t.is((await strata(store.root, ['check'])).code, 0);
+  const byId = await strata(store.root, ['rmi', '-f', '8ebcc1861988']);
+  t.is(byId.code, 1, 'nothing left to untag: an image in use cannot be deleted');
+  t.regex(byId.stderr, /image is being used by container [0-9a-f]{12}\n$/);
+  await strata(store.root, ['rm', 'c1']);
+  t.is((await strata(store.root, ['images', '-q'])).stdout, '8ebcc1861988\n', 'c2 still uses it');
+  await strata(store.root, ['rm', 'c2']);
+  t.is((await strata(store.root, ['images', '-q'])).stdout, '', 'gone with the last container');
+  t.deepEqual(await fs.readdir(store.paths.layersDir), []);
+  t.is((await strata(store.root, ['check'])).code, 0);
+});
+
+test('check names a container whose image record is gone', async (t) => {
+  const { store } = await tmpStore(t);
+  await strata(store.root, ['load', '-i', demo]);
+  await strata(store.root, ['create', '--name', 'c1', 'demo']);
+  await fs.rm(store.paths.imageRecord(DEMO_ID));
+  const check = await strata(store.root, ['check']);
+  t.is(check.code, 1);
+  t.regex(check.stdout, new RegExp(`container c1 was made from image ${DEMO_ID}, whose record is gone .*; load demo(:latest)? again\n`));
+});
+
 test('an ID with several tags needs -f to delete', async (t) => {
   const { store } = await tmpStore(t);
   await strata(store.root, ['load', '-i', demo]);
@@ -142,7 +175,7 @@ test('unknown image and unknown command exit non-zero with Docker\'s words', asy
   const none = await strata(store.root, ['image', 'inspect', 'ghost']);
   t.is(none.code, 1);
   t.is(none.stderr, 'strata: No such image: ghost\n');
-  t.is((await strata(store.root, ['frobnicate'])).code, 2);
+  t.is((await strata(store.root, ['frobnicate'])).code, 1);
 });
 
 test('load reads the archive from stdin when -i is not given', async (t) => {
@@ -176,4 +209,28 @@ test('a store written by a newer strata is refused with a clear message', async 
   const out = await strata(store.root, ['images']);
   t.is(out.code, 1);
   t.regex(out.stderr, /^strata: .*store\.json: store format 99 was written by a newer strata/);
+});
+
+test('history -H=false and --human=false print RFC 3339 dates and sizes in bytes; CREATED BY keeps its spacing', async (t) => {
+  const { store, dir } = await tmpStore(t);
+  const file = path.join(dir, 'spaced.tar');
+  await fs.writeFile(file, await buildImage({
+    format: 'docker', repoTags: ['spaced:1'],
+    layers: [{ entries: [{ path: 'a.bin', size: 12_345, seed: 1 }], createdBy: '/bin/sh -c #(nop)  CMD ["sh"]\tdone' }],
+  }));
+  await strata(store.root, ['load', '-i', file]);
+  const human = await strata(store.root, ['history', 'spaced:1']);
+  // docker/cli turns a tab into one space and keeps the double space; SIZE is %.3g.
+  t.regex(human.stdout.split('\n')[1]!, /^[0-9a-f]{12} {3}\d+ years ago {3}\/bin\/sh -c #\(nop\) {2}CMD \["sh"\] done {3}12\.3kB$/);
+  for (const flag of ['-H=false', '--human=false', '-H=0']) {
+    const out = await strata(store.root, ['history', flag, 'spaced:1']);
+    t.is(out.code, 0, flag);
+    // The builder's fixed time, 2023-11-14T22:13:20Z, in Go's RFC 3339 (the suite runs in UTC or any zone).
+    const row = out.stdout.split('\n')[1]!;
+    t.regex(row, /^[0-9a-f]{12} {3}2023-11-1[45]T\d\d:\d3:20(Z|[+-]\d\d:\d\d) {3}/, flag);
+    t.regex(row, / {3}12345$/, flag);
+  }
+  const bad = await strata(store.root, ['history', '-H=maybe', 'spaced:1']);
+  t.not(bad.code, 0);
+  t.regex(bad.stderr, /invalid boolean value "maybe"/);
 });

@@ -92,4 +92,9 @@ test('system df -v sizes equal what Docker printed for the same images', async (
   const api = readDockerRecord('03-two-containers-df.txt').find((c) => c.command.includes('/system/df'))!;
   const layersSize = Number(/"LayersSize": (\d+)/.exec(api.output.join('\n'))![1]);
   t.is(usage.layersSize, layersSize, 'the bytes of all distinct layers, as Docker\'s API reports them');
+  // Docker's summary row: `Images 8 2 69.09MB 1.984MB (2%)`.
+  const summary = readDockerRecord('03-two-containers-df.txt').find((c) => c.command === 'docker system df')!;
+  const imagesRow = summary.output.find((l) => l.startsWith('Images'))!.split(/ {2,}/);
+  const images = usage.summary[0]!;
+  t.deepEqual([String(images.total), String(images.active), humanSize(images.size), `${humanSize(images.reclaimable)} (${Math.floor((100 * images.reclaimable) / images.size)}%)`], imagesRow.slice(1));
 });

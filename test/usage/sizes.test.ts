@@ -94,8 +94,8 @@ for (const format of formats) {
     await (await containerView(store, stopped)).writeFile('/s.txt', 's'.repeat(30));
     const usage = await diskUsage(store);
     t.deepEqual(usage.summary, [
-      // Only b:1 and base:1 are unused; base:1's layer is shared, so only b's 4000 unique bytes are reclaimable.
-      { type: 'Images', total: 3, active: 1, size: BASE + 300 + 4000, reclaimable: 4000 },
+      // docker/cli's formula: every layer byte minus the unique bytes of a:1, the one image in use.
+      { type: 'Images', total: 3, active: 1, size: BASE + 300 + 4000, reclaimable: BASE + 4000 },
       { type: 'Containers', total: 2, active: 1, size: 40, reclaimable: 30 },
       { type: 'Local Volumes', total: 1, active: 1, size: 70, reclaimable: 0 },
       { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
@@ -103,13 +103,26 @@ for (const format of formats) {
     const out = await strata(store.root, ['system', 'df']);
     t.is(out.stdout.split('\n').slice(0, 5).join('\n'),
       'TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n' +
-      'Images          3         1         10.5kB    4kB (38%)\n' +
+      'Images          3         1         10.5kB    10.2kB (97%)\n' +
       'Containers      2         1         40B       30B (75%)\n' +
       'Local Volumes   1         1         70B       0B (0%)\n' +
       'Build Cache     0         0         0B        0B');
+    // What would really be freed: only b:1's layer, since a:1 needs the base.
+    t.is(usage.unusedLayersSize, 4000);
+    t.regex(out.stdout, /\nUnused images: 4kB of layers no container's image holds .*Docker's RECLAIMABLE above counts 10\.2kB\)\n/);
     const json = JSON.parse((await strata(store.root, ['system', 'df', '-v', '--format', 'json'])).stdout);
     t.deepEqual(Object.keys(json).slice(0, 3), ['Images', 'Containers', 'Volumes']);
     t.deepEqual(json.Volumes, [{ Name: 'vol', Links: 1, Size: 70 }]);
     t.is(json.Images.find((i: { Tag: string; Repository: string }) => i.Repository === 'b').UniqueSize, 4000);
   });
 }
+
+test('system df -v prints container sizes with 3 significant digits, as Docker does', async (t) => {
+  const store = await lab(t, 'oci');
+  const c = await createContainer(store, 'a:1', { name: 'sized' });
+  await (await containerView(store, c)).writeFile('/n.bin', Buffer.alloc(12_345, 1));
+  const out = (await strata(store.root, ['system', 'df', '-v'])).stdout;
+  const row = out.split('\n').find((l) => l.endsWith(' sized'))!;
+  // Docker: HumanSizeWithPrecision(SizeRw, 3), so 12.3kB where %.4g would say 12.35kB.
+  t.regex(row, / 12\.3kB {3}/);
+});
