@@ -5,7 +5,7 @@ import { locksDir, readOwner } from '../store/lock.js';
 import { holderState, self } from '../store/process-identity.js';
 import { listLocks } from './locks.js';
 import { containerLockName } from '../container/lock.js';
-import { leasesDir, listLeases, oldestLiveLease } from '../gc/lease.js';
+import { listLeases, oldestLiveLease } from '../store/lease.js';
 import { problem, type CheckReport } from './problem.js';
 import { mtimeMs, readdirOrEmpty } from './scan.js';
 
@@ -29,12 +29,12 @@ export async function checkLeftovers(store: Store, report: CheckReport): Promise
     if (mtime >= cutoff) continue;
     leftover(report, file);
   }
-  for (const name of await readdirOrEmpty(leasesDir(store))) {
+  for (const name of await readdirOrEmpty(store.paths.leasesDir)) {
     // A lease being written: `.tmp-<hex>-<pid>-<hex>.json`, the pid of the load writing it.
     const m = /^\.tmp-[0-9a-f]{12}-(\d+)-/.exec(name);
     if (!isLeftoverName(name)) continue;
     if (m && holderState({ ...self(), pid: Number(m[1]), start: null }) !== 'dead') continue;
-    leftover(report, path.join(leasesDir(store), name));
+    leftover(report, path.join(store.paths.leasesDir, name));
   }
 }
 

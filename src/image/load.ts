@@ -11,7 +11,7 @@ import type { ArchiveImage, ArchiveLayer, ArchiveSource } from '../archive/sourc
 import { chainIds } from '../layer/chain-id.js';
 import { layerExists, prepareLayer, readLayerRecord } from '../layer/unpack.js';
 import type { UnpackLimits } from '../layer/limits.js';
-import { Lease } from '../gc/lease.js';
+import { Lease } from '../store/lease.js';
 import { rollbackCreated } from '../gc/rollback.js';
 import { parseImageConfigBytes } from './config.js';
 import { imageExists, removeImageRecord, writeImageRecord, type ImageLayer, type ImageRecord } from './record.js';
