@@ -140,3 +140,15 @@ permissionTest(`the reported case: gc --dry-run with images/ at mode 000 lists n
   refusedInOneLine(t, await withMode(images, 0o000, () => strataUnprivileged(w.root, ['gc', '--dry-run'], w.home)), images);
   t.deepEqual(await snapshotContent(w.root), before);
 });
+
+for (const args of [['check'], ['check', '--repair']]) {
+  permissionTest(`${args.join(' ')} with images/ at mode 000 refuses in one line instead of dropping the tags as dangling${skipped}`, async (t) => {
+    const w = await world(t);
+    const images = path.join(w.root, 'images');
+    const before = await snapshotContent(w.root);
+    refusedInOneLine(t, await withMode(images, 0o000, () => strataUnprivileged(w.root, args, w.home)), images);
+    t.deepEqual(await snapshotContent(w.root), before);
+    const clean = await strataUnprivileged(w.root, ['check'], w.home);
+    t.is(clean.code, 0, `the store itself is sound: ${clean.stdout}${clean.stderr}`);
+  });
+}
