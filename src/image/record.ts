@@ -46,12 +46,17 @@ export async function readImageRecord(store: Store, id: string): Promise<ImageRe
   return record;
 }
 
+/**
+ * Only ENOENT is "no such image": a load takes back the records it believes it
+ * added, so an image record it merely could not see must not count as one of them.
+ */
 export async function imageExists(store: Store, id: string): Promise<boolean> {
   try {
     await fs.access(store.paths.imageRecord(id));
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
 }
 
