@@ -11,12 +11,13 @@ import { readTags } from '../image/tags.js';
 import { containerDirs, readContainerRecord } from '../container/record.js';
 import { readVolume } from '../volume/volume.js';
 import { problem, type CheckReport } from './problem.js';
-import { exists, isDirectory, readdirOrEmpty } from './scan.js';
+import { exists, isDirectory } from './scan.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { containerScratch } from './leftovers.js';
 
 /** Every layer directory has a layer.json for its own chainID, a diff/, and the size the tree has. */
 export async function checkLayers(store: Store, report: CheckReport, measured: Map<string, TreeSize>): Promise<void> {
-  for (const name of await readdirOrEmpty(store.paths.layersDir)) {
+  for (const name of await listStoreDir(store.paths.layersDir)) {
     if (isLeftoverName(name)) continue;
     report.checked.layers++;
     const dir = path.join(store.paths.layersDir, name);
@@ -139,7 +140,7 @@ export async function checkTags(store: Store, report: CheckReport): Promise<void
  * scratch in work/ (overlayfs' private space) is a leftover repair may remove.
  */
 export async function checkContainers(store: Store, report: CheckReport): Promise<void> {
-  for (const name of await readdirOrEmpty(store.paths.containersDir)) {
+  for (const name of await listStoreDir(store.paths.containersDir)) {
     if (isLeftoverName(name)) continue;
     report.checked.containers++;
     const dir = store.paths.containerDir(name);
@@ -169,7 +170,7 @@ export async function checkContainers(store: Store, report: CheckReport): Promis
 }
 
 export async function checkVolumes(store: Store, report: CheckReport): Promise<void> {
-  for (const name of await readdirOrEmpty(store.paths.volumesDir)) {
+  for (const name of await listStoreDir(store.paths.volumesDir)) {
     if (isLeftoverName(name)) continue;
     report.checked.volumes++;
     try {

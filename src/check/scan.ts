@@ -1,14 +1,4 @@
 import fsp from 'node:fs/promises';
-import { listStoreDir } from '../store/record-dir.js';
-
-/**
- * A directory check walks may be missing (a store made by an older strata): that is
- * an empty one. One it cannot read stops the check: repair would otherwise act on
- * "missing" records that are only unreadable.
- */
-export async function readdirOrEmpty(dir: string): Promise<string[]> {
-  return listStoreDir(dir);
-}
 
 /** lstat, not access: a dangling name is still a name that is there. Only ENOENT/ENOTDIR mean absent. */
 export async function exists(file: string): Promise<boolean> {
