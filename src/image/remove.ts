@@ -23,7 +23,7 @@ export type RemoveEvent = { type: 'untagged'; ref: string } | { type: 'deleted';
  */
 export async function removeImage(store: Store, name: string, options: { force?: boolean } = {}): Promise<RemoveEvent[]> {
   return withStoreLock(store, async () => {
-    // Before the first change: what the image's content is kept for is read only after the untag.
+    // Refuse before the first change: the keep-list is read only after the untag, too late to stop cleanly.
     await requireReadableRecordDirs(store);
     const image = await findImage(store, name);
     const tags = await readTags(store);

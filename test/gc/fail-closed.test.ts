@@ -152,3 +152,16 @@ for (const args of [['check'], ['check', '--repair']]) {
     t.is(clean.code, 0, `the store itself is sound: ${clean.stdout}${clean.stderr}`);
   });
 }
+
+permissionTest(`gc with a lease file it cannot read refuses naming it, instead of sweeping what the lease protects${skipped}`, async (t) => {
+  const w = await world(t);
+  const leases = path.join(w.root, 'leases');
+  const [name] = (await fs.readdir(leases)).filter((n) => n.endsWith('.json'));
+  const lease = path.join(leases, name!);
+  const before = await snapshotContent(w.root);
+  const result = await withMode(lease, 0o000, () => strataUnprivileged(w.root, ['gc'], w.home));
+  t.is(result.code, 1, result.stderr);
+  t.deepEqual(result.stderr.split('\n').filter(Boolean), [`strata: ${lease}: Permission denied`]);
+  t.is(result.stdout, '');
+  t.deepEqual(await snapshotContent(w.root), before);
+});
