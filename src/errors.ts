@@ -83,6 +83,7 @@ export const FS_ERROR_TEXT: Record<string, string> = {
   ENOSPC: 'No space left on device',
   EMFILE: 'Too many open files',
   EBUSY: 'Device or resource busy',
+  EIO: 'Input/output error',
 };
 
 /**

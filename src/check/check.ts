@@ -11,7 +11,8 @@ import { digestFromHex } from '../content/digest.js';
 import { readLayerRecord } from '../layer/unpack.js';
 import { measureTree, type TreeSize } from '../layer/size.js';
 import { emptyReport, problem, type CheckReport } from './problem.js';
-import { exists, readdirOrEmpty } from './scan.js';
+import { exists } from './scan.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { checkContainers, checkImages, checkLayers, checkTags, checkVolumes } from './records.js';
 import { checkLeases, checkLeftovers, checkLocks } from './leftovers.js';
 
@@ -59,7 +60,7 @@ async function checkStoreRecord(store: Store, report: CheckReport): Promise<void
 }
 
 async function checkBlobContent(store: Store, report: CheckReport): Promise<void> {
-  for (const name of await readdirOrEmpty(store.paths.blobsDir)) {
+  for (const name of await listStoreDir(store.paths.blobsDir)) {
     if (isLeftoverName(name)) continue;
     const file = path.join(store.paths.blobsDir, name);
     report.checked.blobs++;
@@ -85,7 +86,7 @@ async function checkBlobContent(store: Store, report: CheckReport): Promise<void
 /** Tree sizes of every layer that has a readable record; a tree this user cannot read is skipped. */
 async function measureLayers(store: Store): Promise<Map<string, TreeSize>> {
   const sizes = new Map<string, TreeSize>();
-  for (const name of await readdirOrEmpty(store.paths.layersDir)) {
+  for (const name of await listStoreDir(store.paths.layersDir)) {
     if (isLeftoverName(name) || !/^[0-9a-f]{64}$/.test(name)) continue;
     const chainId = digestFromHex(name);
     const record = await readLayerRecord(store, chainId).catch(() => null);

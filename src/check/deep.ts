@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/root.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { digestFromHex } from '../content/digest.js';
 import { FILE_DIGESTS, parseFileDigests } from '../layer/file-digests.js';
 import type { Problem } from './check.js';
@@ -60,7 +61,7 @@ export async function deepCheckLayer(store: Store, chainId: string): Promise<Pro
 /** Every chainID-named layer of the store, deep-checked in turn. */
 export async function deepCheckStore(store: Store): Promise<Problem[]> {
   const problems: Problem[] = [];
-  const names = await fsp.readdir(store.paths.layersDir).catch(() => [] as string[]);
+  const names = await listStoreDir(store.paths.layersDir);
   for (const name of names.sort()) {
     if (/^[0-9a-f]{64}$/.test(name)) problems.push(...await deepCheckLayer(store, digestFromHex(name)));
   }

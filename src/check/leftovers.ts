@@ -5,9 +5,10 @@ import { locksDir, readOwner } from '../store/lock.js';
 import { holderState, self } from '../store/process-identity.js';
 import { listLocks } from './locks.js';
 import { containerLockName } from '../container/lock.js';
-import { leasesDir, listLeases, oldestLiveLease } from '../gc/lease.js';
+import { listLeases, oldestLiveLease } from '../store/lease.js';
 import { problem, type CheckReport } from './problem.js';
-import { mtimeMs, readdirOrEmpty } from './scan.js';
+import { mtimeMs } from './scan.js';
+import { listStoreDir } from '../store/record-dir.js';
 
 /**
  * What interrupted operations leave behind: temp (`.tmp-*`) and trash (`.rm-*`)
@@ -20,21 +21,21 @@ export async function checkLeftovers(store: Store, report: CheckReport): Promise
   const found: { file: string; mtime: number }[] = [];
   const dirs = [store.paths.root, store.paths.blobsDir, store.paths.layersDir, store.paths.imagesDir, store.paths.containersDir, store.paths.volumesDir];
   for (const dir of dirs) {
-    for (const name of await readdirOrEmpty(dir)) if (isLeftoverName(name)) await note(found, path.join(dir, name));
+    for (const name of await listStoreDir(dir)) if (isLeftoverName(name)) await note(found, path.join(dir, name));
   }
-  for (const name of await readdirOrEmpty(store.paths.ingestDir)) await note(found, path.join(store.paths.ingestDir, name));
+  for (const name of await listStoreDir(store.paths.ingestDir)) await note(found, path.join(store.paths.ingestDir, name));
   // Leases are read after the scan: a load whose files the scan saw took its lease before making them.
   const cutoff = (await oldestLiveLease(store)) ?? Infinity;
   for (const { file, mtime } of found) {
     if (mtime >= cutoff) continue;
     leftover(report, file);
   }
-  for (const name of await readdirOrEmpty(leasesDir(store))) {
+  for (const name of await listStoreDir(store.paths.leasesDir)) {
     // A lease being written: `.tmp-<hex>-<pid>-<hex>.json`, the pid of the load writing it.
     const m = /^\.tmp-[0-9a-f]{12}-(\d+)-/.exec(name);
     if (!isLeftoverName(name)) continue;
     if (m && holderState({ ...self(), pid: Number(m[1]), start: null }) !== 'dead') continue;
-    leftover(report, path.join(leasesDir(store), name));
+    leftover(report, path.join(store.paths.leasesDir, name));
   }
 }
 
@@ -49,7 +50,7 @@ function leftover(report: CheckReport, file: string): void {
 
 /** Scratch entries in a container's work/, unless a live process holds the container's lock. */
 export async function containerScratch(store: Store, report: CheckReport, id: string, work: string): Promise<void> {
-  const names = (await readdirOrEmpty(work)).filter(isLeftoverName);
+  const names = (await listStoreDir(work)).filter(isLeftoverName);
   if (names.length === 0) return;
   const owner = await readOwner(path.join(locksDir(store), containerLockName(id)));
   if (owner === 'unreadable' || (owner !== null && holderState(owner) !== 'dead')) return;

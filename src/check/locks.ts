@@ -1,7 +1,7 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { Store } from '../store/root.js';
 import { TEMP_PREFIX, TRASH_PREFIX } from '../store/paths.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { breakDeadLock, discardLockEntry, locksDir, makerOf, readOwner, type LockOwner } from '../store/lock.js';
 import { holderState, type HolderState } from '../store/process-identity.js';
 
@@ -17,7 +17,7 @@ export interface LockEntry {
 export async function listLocks(store: Store): Promise<LockEntry[]> {
   const dir = locksDir(store);
   const out: LockEntry[] = [];
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+  for (const name of await listStoreDir(dir)) {
     const where = path.join(dir, name);
     if (name.startsWith(TEMP_PREFIX) || name.startsWith(TRASH_PREFIX)) {
       // Never a held lock: whether its maker still runs says whether it is left over.

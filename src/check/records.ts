@@ -11,7 +11,8 @@ import { readTags, tagsOf } from '../image/tags.js';
 import { containerDirs, readContainerRecord } from '../container/record.js';
 import { readVolume } from '../volume/volume.js';
 import { problem, type CheckReport } from './problem.js';
-import { exists, isDirectory, readdirOrEmpty } from './scan.js';
+import { exists, isDirectory } from './scan.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { containerScratch } from './leftovers.js';
 
 /** The names of the containers that stand on each layer and were made from each image. */
@@ -24,7 +25,7 @@ interface ContainerUses {
 async function containerUses(store: Store): Promise<ContainerUses> {
   const uses: ContainerUses = { layers: new Map(), images: new Map() };
   const add = (map: Map<string, string[]>, key: string, name: string) => map.set(key, [...(map.get(key) ?? []), name]);
-  for (const name of await readdirOrEmpty(store.paths.containersDir)) {
+  for (const name of await listStoreDir(store.paths.containersDir)) {
     if (isLeftoverName(name)) continue;
     const record = await readContainerRecord(store, name).catch(() => null);
     if (record === null) continue;
@@ -45,7 +46,7 @@ const usedBy = (names: string[], verb: 'stand' | 'use') =>
  */
 export async function checkLayers(store: Store, report: CheckReport, measured: Map<string, TreeSize>): Promise<void> {
   const uses = await containerUses(store);
-  for (const name of await readdirOrEmpty(store.paths.layersDir)) {
+  for (const name of await listStoreDir(store.paths.layersDir)) {
     if (isLeftoverName(name)) continue;
     report.checked.layers++;
     const dir = path.join(store.paths.layersDir, name);
@@ -184,7 +185,7 @@ export async function checkTags(store: Store, report: CheckReport): Promise<void
  * scratch in work/ (overlayfs' private space) is a leftover repair may remove.
  */
 export async function checkContainers(store: Store, report: CheckReport): Promise<void> {
-  for (const name of await readdirOrEmpty(store.paths.containersDir)) {
+  for (const name of await listStoreDir(store.paths.containersDir)) {
     if (isLeftoverName(name)) continue;
     report.checked.containers++;
     const dir = store.paths.containerDir(name);
@@ -218,7 +219,7 @@ export async function checkContainers(store: Store, report: CheckReport): Promis
 }
 
 export async function checkVolumes(store: Store, report: CheckReport): Promise<void> {
-  for (const name of await readdirOrEmpty(store.paths.volumesDir)) {
+  for (const name of await listStoreDir(store.paths.volumesDir)) {
     if (isLeftoverName(name)) continue;
     report.checked.volumes++;
     try {

@@ -1,13 +1,8 @@
 import fsp from 'node:fs/promises';
 
-/** A directory check walks may be missing (a store made by an older strata): that is an empty one. */
-export async function readdirOrEmpty(dir: string): Promise<string[]> {
-  return fsp.readdir(dir).catch(() => [] as string[]);
-}
-
-/** lstat, not access: a dangling name is still a name that is there. */
+/** lstat, not access: a dangling name is still a name that is there. Only ENOENT/ENOTDIR mean absent. */
 export async function exists(file: string): Promise<boolean> {
-  return fsp.lstat(file).then(() => true, () => false);
+  return fsp.lstat(file).then(() => true, absentOrThrow);
 }
 
 export async function mtimeMs(file: string): Promise<number | null> {
@@ -15,5 +10,16 @@ export async function mtimeMs(file: string): Promise<number | null> {
 }
 
 export async function isDirectory(file: string): Promise<boolean> {
-  return fsp.lstat(file).then((st) => st.isDirectory(), () => false);
+  return fsp.lstat(file).then((st) => st.isDirectory(), absentOrThrow);
+}
+
+/**
+ * A path that is not there (or whose parent is not a directory) is absent; EACCES or
+ * EIO says nothing about whether it is, and check must not report — nor repair drop —
+ * a record for a file it merely could not see.
+ */
+function absentOrThrow(err: unknown): false {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT' || code === 'ENOTDIR') return false;
+  throw err;
 }

@@ -1,10 +1,10 @@
-import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { writeJsonAtomic } from '../store/atomic.js';
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
+import { listStoreDir } from '../store/record-dir.js';
 
 /** A --tmpfs or -v mount, resolved before the layers at `destination`. */
 export type MountSpec =
@@ -61,7 +61,7 @@ export async function writeContainerRecord(store: Store, record: ContainerRecord
 }
 
 export async function listContainerRecords(store: Store): Promise<ContainerRecord[]> {
-  const names = await fs.readdir(store.paths.containersDir).catch(() => [] as string[]);
+  const names = await listStoreDir(store.paths.containersDir);
   const records: ContainerRecord[] = [];
   for (const name of names) {
     if (isLeftoverName(name)) continue;

@@ -1,7 +1,8 @@
 import type { Store } from '../store/root.js';
 import { listImageRecords } from '../image/record.js';
 import { listContainerRecords } from '../container/record.js';
-import { activeLeases } from './lease.js';
+import { activeLeases } from '../store/lease.js';
+import { requireReadableRecordDirs } from '../store/record-dir.js';
 
 export interface LiveSet {
   blobs: Set<string>;
@@ -11,9 +12,11 @@ export interface LiveSet {
 /**
  * Everything that must survive a sweep: what image records name, the layer chains
  * containers stand on, and what loads in flight have leased. Call with the store
- * lock held, or the answer may be stale by the time it is used.
+ * lock held, or the answer may be stale by the time it is used. A record directory
+ * that cannot be listed stops it: a keep-list built without it would be too short.
  */
 export async function markLive(store: Store): Promise<LiveSet> {
+  await requireReadableRecordDirs(store);
   const live = await activeLeases(store);
   for (const image of await listImageRecords(store)) {
     live.blobs.add(image.configDigest);

@@ -1,4 +1,5 @@
 import type { Store } from '../store/root.js';
+import { requireReadableRecordDirs } from '../store/record-dir.js';
 import { listContainerRecords } from '../container/record.js';
 import { removeContainer } from '../container/lifecycle.js';
 import { containerUsage } from '../usage/container-usage.js';
@@ -9,6 +10,7 @@ import { removeImage, type RemoveEvent } from '../image/remove.js';
 export async function pruneContainers(store: Store): Promise<{ removed: string[]; bytes: number }> {
   const removed: string[] = [];
   let bytes = 0;
+  await requireReadableRecordDirs(store);
   for (const record of await listContainerRecords(store)) {
     if (record.state.status === 'running') continue;
     bytes += (await containerUsage(store, record)).sizeRw;
@@ -24,6 +26,7 @@ export async function pruneContainers(store: Store): Promise<{ removed: string[]
  */
 export async function pruneImages(store: Store, options: { all?: boolean } = {}): Promise<{ events: RemoveEvent[]; bytes: number }> {
   const events: RemoveEvent[] = [];
+  await requireReadableRecordDirs(store);
   for (const image of await listImages(store)) {
     if (image.containers > 0 || (!options.all && image.repoTags.length > 0)) continue;
     events.push(...await removeImage(store, image.record.id, { force: true }));

@@ -2,7 +2,7 @@ import fs from 'node:fs/promises';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
 import { removeByRename } from '../store/atomic.js';
-import type { Lease } from './lease.js';
+import type { Lease } from '../store/lease.js';
 import { markLive } from './mark.js';
 
 /**

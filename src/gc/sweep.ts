@@ -7,10 +7,11 @@ import { isLeftoverName } from '../store/paths.js';
 import { removeByRename, removeTree } from '../store/atomic.js';
 import { digestFromHex } from '../content/digest.js';
 import { readJsonRecord } from '../store/records.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { measureTree } from '../layer/size.js';
 import type { LayerRecord } from '../layer/record.js';
 import { markLive } from './mark.js';
-import { oldestLiveLease } from './lease.js';
+import { oldestLiveLease } from '../store/lease.js';
 import { faultPoint } from '../store/fault-points.js';
 
 export interface GcOptions {
@@ -67,7 +68,7 @@ interface Candidate extends GcItem { path: string }
 
 async function deadLayers(store: Store, live: Set<string>): Promise<Candidate[]> {
   const out: Candidate[] = [];
-  for (const name of await fs.readdir(store.paths.layersDir).catch(() => [] as string[])) {
+  for (const name of await listStoreDir(store.paths.layersDir)) {
     if (isLeftoverName(name) || live.has(digestFromHex(name))) continue;
     const dir = path.join(store.paths.layersDir, name);
     const record = (await readJsonRecord(path.join(dir, 'layer.json'), { optional: true }).catch(() => null)) as LayerRecord | null;
@@ -79,7 +80,7 @@ async function deadLayers(store: Store, live: Set<string>): Promise<Candidate[]>
 
 async function deadBlobs(store: Store, live: Set<string>): Promise<Candidate[]> {
   const out: Candidate[] = [];
-  for (const name of await fs.readdir(store.paths.blobsDir).catch(() => [] as string[])) {
+  for (const name of await listStoreDir(store.paths.blobsDir)) {
     if (isLeftoverName(name) || live.has(digestFromHex(name))) continue;
     const file = path.join(store.paths.blobsDir, name);
     out.push({ kind: 'blob', name: digestFromHex(name), bytes: (await fs.lstat(file)).size, path: file });
@@ -98,10 +99,10 @@ async function staleLeftovers(store: Store, graceMs: number): Promise<Candidate[
     out.push({ kind: 'leftover', name: path.relative(store.root, file), bytes, path: file });
   };
   for (const dir of dirs) {
-    for (const name of await fs.readdir(dir).catch(() => [] as string[])) if (isLeftoverName(name)) await consider(path.join(dir, name));
+    for (const name of await listStoreDir(dir)) if (isLeftoverName(name)) await consider(path.join(dir, name));
   }
   // Everything in ingest/ is in flight or left over; age tells which.
-  for (const name of await fs.readdir(store.paths.ingestDir).catch(() => [] as string[])) await consider(path.join(store.paths.ingestDir, name));
+  for (const name of await listStoreDir(store.paths.ingestDir)) await consider(path.join(store.paths.ingestDir, name));
   return out;
 }
 

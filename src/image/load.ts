@@ -12,7 +12,7 @@ import { chainIds } from '../layer/chain-id.js';
 import { importLayer, reusableLayer, type ImportedLayer } from '../layer/import.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
-import { Lease } from '../gc/lease.js';
+import { Lease } from '../store/lease.js';
 import { rollbackCreated } from '../gc/rollback.js';
 import { parseImageConfigBytes } from './config.js';
 import type { ImageLayer, ImageRecord } from './record.js';

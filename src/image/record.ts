@@ -3,6 +3,7 @@ import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { writeJsonAtomic } from '../store/atomic.js';
 import { readJsonRecord } from '../store/records.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { digestFromHex, isDigest } from '../content/digest.js';
 
 /** One layer of an image, bottom first, as the image record lists it. */
@@ -63,18 +64,23 @@ export async function readImageRecord(store: Store, id: string): Promise<ImageRe
   return record;
 }
 
+/**
+ * Only ENOENT is "no such image": a load takes back the records it believes it
+ * added, so an image record it merely could not see must not count as one of them.
+ */
 export async function imageExists(store: Store, id: string): Promise<boolean> {
   try {
     await fs.access(store.paths.imageRecord(id));
     return true;
-  } catch {
-    return false;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw err;
   }
 }
 
 /** IDs of every image record, in no particular order. Leftover temp files are skipped. */
 export async function listImageIds(store: Store): Promise<string[]> {
-  const names = await fs.readdir(store.paths.imagesDir).catch(() => [] as string[]);
+  const names = await listStoreDir(store.paths.imagesDir);
   return names
     .map((n) => /^([0-9a-f]{64})\.json$/.exec(n)?.[1])
     .filter((hex): hex is string => hex !== undefined)

@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
+import { requireReadableRecordDirs } from '../store/record-dir.js';
 import { removeByRename } from '../store/atomic.js';
 import { shortId } from '../content/digest.js';
 import { listContainerRecords } from '../container/record.js';
@@ -24,6 +25,8 @@ export type RemoveEvent = { type: 'untagged'; ref: string } | { type: 'deleted';
  */
 export async function removeImage(store: Store, name: string, options: { force?: boolean } = {}): Promise<RemoveEvent[]> {
   return withStoreLock(store, async () => {
+    // Refuse before the first change: the keep-list is read only after the untag, too late to stop cleanly.
+    await requireReadableRecordDirs(store);
     const image = await findImage(store, name);
     const tags = await readTags(store);
     const imageTags = tagsOf(tags, image.id);

@@ -3,7 +3,7 @@ import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { Ingest, hasBlob } from '../content/ingest.js';
 import type { BlobDescriptor } from '../content/provider.js';
-import type { Lease } from '../gc/lease.js';
+import type { Lease } from '../store/lease.js';
 import { chainIdOf } from './chain-id.js';
 import type { UnpackLimits } from './limits.js';
 import { MEDIA_TYPE_HEAD_BYTES, layerMediaTypeOf } from './media-type.js';

@@ -30,6 +30,8 @@ export class StorePaths {
 
   get volumesDir(): string { return path.join(this.root, 'volumes'); }
   volumeDir(name: string): string { return path.join(this.volumesDir, name); }
+
+  get leasesDir(): string { return path.join(this.root, 'leases'); }
 }
 
 /**

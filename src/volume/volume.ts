@@ -6,6 +6,7 @@ import type { Store } from '../store/root.js';
 import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
+import { listStoreDir, requireReadableRecordDirs } from '../store/record-dir.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { measureTree } from '../layer/size.js';
 import { compareNatural } from './natural-order.js';
@@ -65,7 +66,7 @@ export async function readVolume(store: Store, name: string): Promise<VolumeReco
 }
 
 export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
-  const names = (await fs.readdir(store.paths.volumesDir).catch(() => [] as string[])).filter((n) => !isLeftoverName(n));
+  const names = (await listStoreDir(store.paths.volumesDir)).filter((n) => !isLeftoverName(n));
   // Synchronous, as for containers: df reads every record, and each awaited read is several thread-pool round trips.
   const records = names.map((name) => {
     try {
@@ -105,6 +106,7 @@ export async function pruneVolumes(store: Store, all: boolean): Promise<{ remove
   // The lock module loads here: listing and measuring volumes (df) never takes it.
   const { withStoreLock } = await import('../store/lock.js');
   return withStoreLock(store, async () => {
+    await requireReadableRecordDirs(store);
     const users = await volumeUsers(store);
     const removed: string[] = [];
     let bytes = 0;

@@ -9,7 +9,7 @@ import { containerView } from '../../src/container/view.js';
 import { containerDirs } from '../../src/container/record.js';
 import { containerLockName } from '../../src/container/lock.js';
 import { ensureVolume } from '../../src/volume/volume.js';
-import { Lease } from '../../src/gc/lease.js';
+import { Lease } from '../../src/store/lease.js';
 import { locksDir } from '../../src/store/lock.js';
 import { self } from '../../src/store/process-identity.js';
 import { checkStore } from '../../src/check/check.js';

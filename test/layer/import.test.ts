@@ -10,7 +10,7 @@ import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import type { StrataError } from '../../src/errors.js';
 import type { Store } from '../../src/store/root.js';
-import { Lease } from '../../src/gc/lease.js';
+import { Lease } from '../../src/store/lease.js';
 import { chainIdOf } from '../../src/layer/chain-id.js';
 import { importLayer, reusableLayer, type LayerImportOptions } from '../../src/layer/import.js';
 import { layerExists, readLayerRecord } from '../../src/layer/unpack.js';

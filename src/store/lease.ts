@@ -1,13 +1,15 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { randomHex } from '../store/random.js';
-import type { Store } from '../store/root.js';
-import { writeJsonAtomic } from '../store/atomic.js';
-import { withStoreLock } from '../store/lock.js';
-import { holderState, self, type ProcessIdentity } from '../store/process-identity.js';
-import { readJsonRecord } from '../store/records.js';
-import { isLeftoverName } from '../store/paths.js';
-import { faultPoint } from '../store/fault-points.js';
+import { randomHex } from './random.js';
+import type { Store } from './root.js';
+import { writeJsonAtomic } from './atomic.js';
+import { withStoreLock } from './lock.js';
+import { holderState, self, type ProcessIdentity } from './process-identity.js';
+import { readJsonRecord } from './records.js';
+import { listStoreDir } from './record-dir.js';
+import { StrataError } from '../errors.js';
+import { isLeftoverName } from './paths.js';
+import { faultPoint } from './fault-points.js';
 
 /**
  * A lease names blobs and layers that an operation in flight (a load) is about to
@@ -25,8 +27,6 @@ export interface LeaseRecord {
   layers: string[];
 }
 
-const LEASES = 'leases';
-
 export class Lease {
   private readonly record: LeaseRecord = { pid: process.pid, owner: self(), created: new Date().toISOString(), blobs: [], layers: [] };
   /** What this operation itself added to the store: the only things a rollback may remove. */
@@ -34,7 +34,7 @@ export class Lease {
   private constructor(private readonly store: Store, readonly file: string) {}
 
   static async create(store: Store): Promise<Lease> {
-    const dir = path.join(store.root, LEASES);
+    const dir = store.paths.leasesDir;
     await fs.mkdir(dir, { recursive: true });
     const lease = new Lease(store, path.join(dir, `${process.pid}-${randomHex(6)}.json`));
     await writeJsonAtomic(lease.file, lease.record);
@@ -56,10 +56,6 @@ export class Lease {
   }
 }
 
-export function leasesDir(store: Store): string {
-  return path.join(store.root, LEASES);
-}
-
 export interface LeaseEntry {
   file: string;
   /** null when the file is not a readable lease. */
@@ -69,12 +65,17 @@ export interface LeaseEntry {
 
 /** Every lease file, with whether its process still runs. Temp files of lease writes are not listed. */
 export async function listLeases(store: Store): Promise<LeaseEntry[]> {
-  const dir = leasesDir(store);
+  const dir = store.paths.leasesDir;
   const out: LeaseEntry[] = [];
-  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+  for (const name of await listStoreDir(dir)) {
     if (!name.endsWith('.json') || isLeftoverName(name)) continue;
     const file = path.join(dir, name);
-    const raw = await readJsonRecord(file, { optional: true }).catch(() => undefined);
+    // Malformed JSON is a lease no process can hold (writes are atomic); a file that
+    // cannot be read at all (EACCES, EIO) may be a live load's, so that stops the caller.
+    const raw = await readJsonRecord(file, { optional: true }).catch((err: unknown) => {
+      if (err instanceof StrataError) return undefined;
+      throw err;
+    });
     if (raw === null) continue; // released while we looked
     const record = isLeaseRecord(raw) ? raw : null;
     out.push({ file, record, live: record !== null && leaseHolderAlive(record) });
