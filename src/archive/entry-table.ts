@@ -33,18 +33,30 @@ export class EntryTable {
   /** Adds an entry under its name as written in the tar; names outside the archive are never served. */
   add(rawName: string, entry: SourceEntry): void {
     const name = normalizeEntryName(rawName);
-    if (name === null) return;
-    const earlier = this.entries.get(name);
-    if (earlier !== undefined) {
-      if (earlier.type === 'directory' && entry.type === 'directory') return;
-      const first = this.written.get(name)!;
-      const spelled = first === rawName ? '' : ` (as ${JSON.stringify(first)} and ${JSON.stringify(rawName)})`;
-      throw new StrataError('EINVALIDARCHIVE',
-        `${this.displayName}: ${JSON.stringify(name)} appears twice in the archive${spelled}; readers would disagree on which one counts`,
-        { path: name });
-    }
+    if (name === null || this.isRepeat(name, rawName, entry.type)) return;
     this.entries.set(name, entry);
     this.written.set(name, rawName);
+  }
+
+  /**
+   * Refuses an entry of this name and type before its data is read, so a spooled
+   * archive does not copy a duplicate only to refuse it afterwards.
+   */
+  assertAddable(rawName: string, type: EntryType): void {
+    const name = normalizeEntryName(rawName);
+    if (name !== null) this.isRepeat(name, rawName, type);
+  }
+
+  /** True for a directory seen before (nothing to add); throws for any other repeat. */
+  private isRepeat(name: string, rawName: string, type: EntryType): boolean {
+    const earlier = this.entries.get(name);
+    if (earlier === undefined) return false;
+    if (earlier.type === 'directory' && type === 'directory') return true;
+    const first = this.written.get(name)!;
+    const spelled = first === rawName ? '' : ` (as ${JSON.stringify(first)} and ${JSON.stringify(rawName)})`;
+    throw new StrataError('EINVALIDARCHIVE',
+      `${this.displayName}: ${JSON.stringify(name)} appears twice in the archive${spelled}; readers would disagree on which one counts`,
+      { path: name });
   }
 
   /** The finished table, once no entry lies below a non-directory. */

@@ -82,6 +82,7 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
         table.add(rawName, { type, size: 0, linkname: header.linkname ?? '' });
         return;
       }
+      table.assertAddable(rawName, type);
       if (size <= SMALL_ENTRY_BYTES && inMemory + size <= MEMORY_BUDGET_BYTES) {
         const chunks: Buffer[] = [];
         for await (const chunk of entry) chunks.push(chunk as Buffer);
