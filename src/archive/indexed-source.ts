@@ -192,8 +192,8 @@ export class IndexedSource implements ArchiveSource {
  * The table for a plain tar file indexed in place: each file is a byte range of
  * `file`. An archive that names one path twice is refused (see entry-table.ts).
  */
-export function tableFromTarIndex(file: string, entries: readonly TarEntry[], displayName = file): Map<string, SourceEntry> {
-  const table = new EntryTable(displayName);
+export function tableFromTarIndex(file: string, entries: readonly TarEntry[]): Map<string, SourceEntry> {
+  const table = new EntryTable(file);
   for (const e of entries) {
     table.add(e.name, { type: e.type, size: e.size, linkname: e.linkname, ...(e.type === 'file' ? { data: { file, start: e.offset } } : {}) });
   }
