@@ -105,3 +105,12 @@ test('descriptors whose data is their blob, exactly, load as the same image', as
   t.is(loaded!.id, image.imageId);
   t.is((await readTags(store))['data:1'], image.imageId);
 });
+
+test('a descriptor whose data is null (Go\'s encoding of none) loads', async (t) => {
+  const { store, dir } = await storeWithOneImage(t);
+  const { tar, image } = await build(withLayerData(() => null));
+  const file = path.join(dir, 'null-data.tar');
+  await fs.writeFile(file, tar);
+  const [loaded] = await loadImages(store, { path: file });
+  t.is(loaded!.id, image.imageId);
+});
