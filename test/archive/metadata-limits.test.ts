@@ -1,16 +1,19 @@
 import test from 'ava';
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
+import zlib from 'node:zlib';
 import { createHash } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import tar from 'tar-stream';
 import { ARCHIVE_LIMITS } from '../../src/archive/limits.js';
 import { loadImages } from '../../src/image/load.js';
 import { readTags } from '../../src/image/tags.js';
 import { repoRoot } from '../helpers/cli.js';
-import { buildImageWithInfo, sha256, writeImage, type BuildImageOptions, type OuterEntry } from '../helpers/image-builder.js';
+import { buildImageWithInfo, sha256 } from '../helpers/image-builder.js';
 import { assertLoadRejected, storeWithOneImage } from '../helpers/load-rejection.js';
 import { snapshotTree } from '../helpers/store-snapshot.js';
 
@@ -24,68 +27,81 @@ const MiB = 1024 * 1024;
 
 /**
  * A valid config of exactly `size` bytes: the real one with a `"pad"` field of
- * letters, streamed into `file` while hashing (a 1 GiB config never sits in memory).
+ * letters, as chunks, so a 1 GiB config never sits in memory.
  */
-async function writePaddedConfig(file: string, original: Buffer, size: number): Promise<string> {
+function* paddedConfig(original: Buffer, size: number): Generator<Buffer> {
   const head = Buffer.concat([original.subarray(0, original.lastIndexOf('}')), Buffer.from(',"pad":"')]);
   const tail = Buffer.from('"}');
-  let left = size - head.length - tail.length;
-  const hash = createHash('sha256');
-  const out = fs.createWriteStream(file);
-  const write = async (chunk: Buffer) => {
-    hash.update(chunk);
-    if (!out.write(chunk)) await once(out, 'drain');
-  };
-  await write(head);
   const letters = Buffer.alloc(MiB, 'a');
-  while (left > 0) {
-    const n = Math.min(left, letters.length);
-    await write(letters.subarray(0, n));
-    left -= n;
-  }
-  await write(tail);
-  out.end();
-  await once(out, 'close');
-  return `sha256:${hash.digest('hex')}`;
+  yield head;
+  for (let left = size - head.length - tail.length; left > 0; left -= letters.length) yield letters.subarray(0, Math.min(left, letters.length));
+  yield tail;
 }
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
 
-/** A docker-save image whose config is padded to `size` bytes and named by its digest. */
-async function dockerWithConfig(work: string, size: number, extra: Partial<BuildImageOptions> = {}): Promise<{ options: BuildImageOptions; name: string }> {
+interface BigConfig {
+  /** The small image the big config replaces the config of. */
+  tar: Buffer;
+  oldName: string;
+  /** `<hex>.json`: docker save names a config by its digest. */
+  name: string;
+  size: number;
+  chunks: () => Iterable<Buffer>;
+}
+
+/** A docker-save image whose config is padded to `size` bytes (and named by its digest). */
+async function dockerWithConfig(size: number): Promise<BigConfig> {
   const plain = await buildImageWithInfo({ format: 'docker', layers, repoTags: ['big:1'] });
   const original = Buffer.from(JSON.stringify(plain.image.config));
-  const configFile = path.join(work, 'config.json');
-  const digest = await writePaddedConfig(configFile, original, size);
-  const name = `${hex(digest)}.json`;
-  const options: BuildImageOptions = {
-    format: 'docker', layers, repoTags: ['big:1'], ...extra,
-    editEntries: (entries: OuterEntry[]) => entries.map((e) => {
-      if (e.name === `${hex(plain.image.configDigest)}.json`) return { name, file: configFile };
-      if (e.name !== 'manifest.json') return e;
-      const manifest = JSON.parse(String(e.content)) as Array<Record<string, unknown>>;
-      return { ...e, content: JSON.stringify([{ ...manifest[0], Config: name }]) };
-    }),
+  const hash = createHash('sha256');
+  for (const chunk of paddedConfig(original, size)) hash.update(chunk);
+  return {
+    tar: plain.tar, oldName: `${hex(plain.image.configDigest)}.json`, name: `${hash.digest('hex')}.json`, size,
+    chunks: () => paddedConfig(original, size),
   };
-  return { options, name };
+}
+
+/** Writes the image to `file` with its config replaced by the padded one, streamed (the test's memory stays small). */
+async function writeWithBigConfig(big: BigConfig, file: string, gzip = false): Promise<void> {
+  const extract = tar.extract();
+  const pack = tar.pack();
+  const packed = pack as unknown as Readable;
+  const writing = gzip ? pipeline(packed, zlib.createGzip({ level: 1 }), fs.createWriteStream(file)) : pipeline(packed, fs.createWriteStream(file));
+  extract.on('entry', (header, stream, next) => {
+    void (async () => {
+      const content: Buffer[] = [];
+      for await (const chunk of stream) content.push(chunk as Buffer);
+      if (header.name === big.oldName) {
+        const entry = pack.entry({ ...header, name: big.name, size: big.size });
+        await pipeline(Readable.from(big.chunks()), entry as unknown as NodeJS.WritableStream);
+      } else if (header.name === 'manifest.json') {
+        const manifest = JSON.parse(Buffer.concat(content).toString()) as Array<Record<string, unknown>>;
+        const bytes = Buffer.from(JSON.stringify([{ ...manifest[0], Config: big.name }]));
+        pack.entry({ ...header, size: bytes.length }, bytes);
+      } else {
+        pack.entry(header, Buffer.concat(content));
+      }
+    })().then(() => next(), (err: Error) => next(err));
+  });
+  await pipeline(Readable.from([big.tar]), extract as unknown as NodeJS.WritableStream);
+  pack.finalize();
+  await writing;
 }
 
 for (const gzip of [false, true]) {
   test(`a config one byte over the limit is refused before it is read (${gzip ? 'gzip, spooled' : 'plain tar, indexed'})`, async (t) => {
-    const work = await fsp.mkdtemp(path.join(os.tmpdir(), 'strata-limits-'));
-    t.teardown(() => fsp.rm(work, { recursive: true, force: true }));
-    const { options, name } = await dockerWithConfig(work, MAX_CONFIG + 1, { outerGzip: gzip });
-    await assertLoadRejected(t, (file) => writeImage(file, options).then(() => {}), gzip ? 'input.tar.gz' : 'input.tar', {
-      code: 'ELIMIT', message: `ARCHIVE: ${name}: image config is ${MAX_CONFIG + 1} bytes (limit ${MAX_CONFIG})`,
+    const big = await dockerWithConfig(MAX_CONFIG + 1);
+    await assertLoadRejected(t, (file) => writeWithBigConfig(big, file, gzip), gzip ? 'input.tar.gz' : 'input.tar', {
+      code: 'ELIMIT', message: `ARCHIVE: ${big.name}: image config is ${MAX_CONFIG + 1} bytes (limit ${MAX_CONFIG})`,
     });
   });
 }
 
 test('a config of exactly the limit loads', async (t) => {
   const { store, dir } = await storeWithOneImage(t);
-  const { options } = await dockerWithConfig(dir, MAX_CONFIG);
   const file = path.join(dir, 'at-limit.tar');
-  await writeImage(file, options);
+  await writeWithBigConfig(await dockerWithConfig(MAX_CONFIG), file);
   const [loaded] = await loadImages(store, { path: file });
   t.is((await readTags(store))['big:1'], loaded!.id);
   t.is((await fsp.stat(path.join(store.root, 'blobs', 'sha256', hex(loaded!.id)))).size, MAX_CONFIG);
@@ -148,10 +164,9 @@ const REPORT_MAX_RSS = `data:text/javascript,${encodeURIComponent(
 
 test('a 1 GiB config (valid JSON, right digest) is refused by `strata load` with peak RSS under 300 MiB', async (t) => {
   const { store, dir, before } = await storeWithOneImage(t);
-  const { options, name } = await dockerWithConfig(dir, 1024 * MiB);
+  const big = await dockerWithConfig(1024 * MiB);
   const file = path.join(dir, 'huge-config.tar');
-  await writeImage(file, options);
-  await fsp.rm(path.join(dir, 'config.json'));
+  await writeWithBigConfig(big, file);
 
   const child = spawn(process.execPath, ['--import', REPORT_MAX_RSS, path.join(repoRoot, 'bin', 'strata.js'), '--root', store.root, 'load', '-i', file], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -165,7 +180,7 @@ test('a 1 GiB config (valid JSON, right digest) is refused by `strata load` with
   const maxRss = Number(/^maxrss=(\d+)$/.exec(lines.at(-1) ?? '')?.[1]);
   t.true(Number.isFinite(maxRss), `peak RSS reported: ${stderr}`);
   t.true(maxRss < 300 * 1024, `peak RSS ${Math.round(maxRss / 1024)} MiB, limit 300 MiB`);
-  t.is(lines.slice(0, -1).join('\n'), `strata: ${file}: ${name}: image config is ${1024 * MiB} bytes (limit ${MAX_CONFIG})`);
+  t.is(lines.slice(0, -1).join('\n'), `strata: ${file}: ${big.name}: image config is ${1024 * MiB} bytes (limit ${MAX_CONFIG})`);
   t.not(code, 0);
   t.deepEqual(await snapshotTree(store.root), before, 'store left exactly as it was');
 });
