@@ -4,6 +4,8 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { StrataError, jsonErrorReason } from '../errors.js';
+import { EntryTable } from './entry-table.js';
+import { ARCHIVE_LIMITS } from './limits.js';
 import type { ArchiveSource, ReadJsonOptions } from './source.js';
 import { normalizeEntryName, type EntryType, type TarEntry } from './tar-index.js';
 
@@ -23,7 +25,7 @@ export interface SourceEntry {
   data?: EntryData;
 }
 
-export const DEFAULT_MAX_JSON_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_MAX_JSON_BYTES = ARCHIVE_LIMITS.maxJsonBytes;
 /** Linux's MAXSYMLINKS, which is also what the resolver allows. */
 const MAX_LINK_HOPS = 40;
 
@@ -186,14 +188,14 @@ export class IndexedSource implements ArchiveSource {
   }
 }
 
-/** The table for a plain tar file indexed in place: each file is a byte range of `file`. */
+/**
+ * The table for a plain tar file indexed in place: each file is a byte range of
+ * `file`. An archive that names one path twice is refused (see entry-table.ts).
+ */
 export function tableFromTarIndex(file: string, entries: readonly TarEntry[]): Map<string, SourceEntry> {
-  const table = new Map<string, SourceEntry>();
+  const table = new EntryTable(file);
   for (const e of entries) {
-    const name = normalizeEntryName(e.name);
-    if (name === null) continue;
-    table.delete(name); // keep archive order for the replacing entry
-    table.set(name, { type: e.type, size: e.size, linkname: e.linkname, ...(e.type === 'file' ? { data: { file, start: e.offset } } : {}) });
+    table.add(e.name, { type: e.type, size: e.size, linkname: e.linkname, ...(e.type === 'file' ? { data: { file, start: e.offset } } : {}) });
   }
-  return table;
+  return table.finish();
 }

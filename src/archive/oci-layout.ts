@@ -1,6 +1,7 @@
 import { StrataError } from '../errors.js';
 import { parseDigest, digestHex } from '../content/digest.js';
 import { normalizeReference } from '../image/reference.js';
+import { verifyDescriptorData } from './descriptor-data.js';
 import { formatPlatform, normalizePlatform, platformScore, type Platform } from './platform.js';
 import type { ArchiveImage, ArchiveLayer, ArchiveSource } from './source.js';
 
@@ -191,6 +192,7 @@ class LayoutReader {
     const digest = parseDigest(r['digest'], `${this.source.displayName}: ${where}`);
     const size = r['size'];
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw this.invalid(where, `${where}: bad size ${JSON.stringify(size)}`);
+    verifyDescriptorData(r['data'], digest, size, `${this.source.displayName}: ${where}`, `blobs/sha256/${digestHex(digest)}`);
     const annotations: Record<string, string> = {};
     if (typeof r['annotations'] === 'object' && r['annotations'] !== null) {
       for (const [k, v] of Object.entries(r['annotations'])) if (typeof v === 'string') annotations[k] = v;

@@ -14,9 +14,9 @@ export type ArchiveInput = { path: string } | { stream: Readable; displayName: s
 export interface OpenArchiveOptions {
   /** Where a compressed or streamed archive is spooled: the store's ingest/. */
   spoolDir: string;
-  /** Largest JSON entry (manifest, index, config) readJson accepts; default 4 MiB. */
+  /** Largest JSON entry (manifest, index) readJson accepts; default ARCHIVE_LIMITS.maxJsonBytes (limits.ts). */
   maxJsonBytes?: number;
-  /** Most entries the outer tar may have; default 1,000,000. */
+  /** Most entries the outer tar may have; default ARCHIVE_LIMITS.maxEntries. */
   maxEntries?: number;
 }
 

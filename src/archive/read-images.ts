@@ -1,5 +1,6 @@
 import { StrataError } from '../errors.js';
 import { DOCKER_MANIFEST, readDockerSave } from './docker-save.js';
+import { ARCHIVE_LIMITS } from './limits.js';
 import { OCI_INDEX, OCI_LAYOUT_FILE, readOciLayout } from './oci-layout.js';
 import { hostPlatform, parsePlatform } from './platform.js';
 import type { ArchiveImage, ArchiveSource } from './source.js';
@@ -15,6 +16,12 @@ export interface ReadImagesOptions {
  * RepoTags the way `docker load` applies them.
  */
 export async function readImages(source: ArchiveSource, options: ReadImagesOptions = {}): Promise<ArchiveImage[]> {
+  const images = await readAnyFormat(source, options);
+  for (const image of images) refuseHugeConfig(source, image);
+  return images;
+}
+
+async function readAnyFormat(source: ArchiveSource, options: ReadImagesOptions): Promise<ArchiveImage[]> {
   if (source.has(DOCKER_MANIFEST)) return readDockerSave(source);
   if (source.has(OCI_INDEX) || source.has(OCI_LAYOUT_FILE)) {
     const explicit = options.platform !== undefined;
@@ -24,4 +31,19 @@ export async function readImages(source: ArchiveSource, options: ReadImagesOptio
   throw new StrataError('EINVALIDARCHIVE',
     `${source.displayName}: not an image archive (neither ${DOCKER_MANIFEST} from docker save nor ${OCI_INDEX} of an OCI layout)`,
     { path: source.displayName });
+}
+
+/**
+ * A config is parsed whole after it is stored, so its size is checked here, from the
+ * tar header (which an OCI descriptor's size already had to match), before anything
+ * reads it.
+ */
+function refuseHugeConfig(source: ArchiveSource, image: ArchiveImage): void {
+  const size = source.size(image.configPath);
+  const limit = ARCHIVE_LIMITS.maxConfigBytes;
+  if (size > limit) {
+    throw new StrataError('ELIMIT', `${source.displayName}: ${image.configPath}: image config is ${size} bytes (limit ${limit})`, {
+      path: image.configPath, expected: limit, found: size,
+    });
+  }
 }

@@ -7,6 +7,7 @@ import tar from 'tar-stream';
 import { StrataError } from '../errors.js';
 import { removeTree, tempName } from '../store/atomic.js';
 import { decompress, peek } from './compression.js';
+import { EntryTable } from './entry-table.js';
 import { IndexedSource, type SourceEntry } from './indexed-source.js';
 import { DEFAULT_MAX_ENTRIES, normalizeEntryName, type EntryType } from './tar-index.js';
 
@@ -57,7 +58,7 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
     throw new StrataError('EINVALIDARCHIVE', `${displayName}: ${why}`, { path: displayName });
   }
 
-  const table = new Map<string, SourceEntry>();
+  const table = new EntryTable(displayName);
   let count = 0;
   let inMemory = 0;
   // Like the in-place index, any header with a valid checksum is accepted (v7 tars too).
@@ -69,7 +70,8 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
       if (count > maxEntries) {
         throw new StrataError('ELIMIT', `${displayName}: more than ${maxEntries} entries`, { path: displayName });
       }
-      const name = normalizeEntryName(header.name);
+      const rawName = header.name;
+      const name = normalizeEntryName(rawName);
       const type = entryType(header.type);
       const size = header.size ?? 0;
       if (name === null || type !== 'file') {
@@ -77,19 +79,20 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
         // tar-index.ts agree); tar-stream never ends its entry stream, so draining
         // one with a non-zero size would wait forever.
         if (header.type !== 'directory') await drain(entry);
-        if (name !== null) setEntry(table, name, { type, size: 0, linkname: header.linkname ?? '' });
+        table.add(rawName, { type, size: 0, linkname: header.linkname ?? '' });
         return;
       }
+      table.assertAddable(rawName, type);
       if (size <= SMALL_ENTRY_BYTES && inMemory + size <= MEMORY_BUDGET_BYTES) {
         const chunks: Buffer[] = [];
         for await (const chunk of entry) chunks.push(chunk as Buffer);
         inMemory += size;
-        setEntry(table, name, { type, size, linkname: '', data: { buffer: Buffer.concat(chunks) } });
+        table.add(rawName, { type, size, linkname: '', data: { buffer: Buffer.concat(chunks) } });
         return;
       }
       const file = path.join(dir, `entry-${count}`);
       await pipeline(entry, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
-      setEntry(table, name, { type, size, linkname: '', data: { file, start: 0 } });
+      table.add(rawName, { type, size, linkname: '', data: { file, start: 0 } });
     };
     save().then(() => next(), (err: unknown) => next(err as Error));
   });
@@ -98,12 +101,7 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
   } catch (err) {
     throw describeError(err, compression, count > 0, displayName);
   }
-  return table;
-}
-
-function setEntry(table: Map<string, SourceEntry>, name: string, entry: SourceEntry): void {
-  table.delete(name); // a later entry of the same name replaces the earlier, as tar does
-  table.set(name, entry);
+  return table.finish();
 }
 
 function entryType(type: tar.Header['type']): EntryType {

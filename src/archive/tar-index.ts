@@ -1,6 +1,7 @@
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
+import { ARCHIVE_LIMITS } from './limits.js';
 
 /**
  * The index of a plain tar file on disk: where each entry's data starts, read from
@@ -28,12 +29,8 @@ export interface TarHeader {
 }
 
 const BLOCK = 512;
-/**
- * PAX and GNU long-name records are a few hundred bytes; anything huge is hostile.
- * The same bound tar-stream applies, so a plain and a spooled archive agree.
- */
-const MAX_META_BYTES = 4 * 1024 * 1024;
-export const DEFAULT_MAX_ENTRIES = 1_000_000;
+const MAX_META_BYTES = ARCHIVE_LIMITS.maxExtendedHeaderBytes;
+export const DEFAULT_MAX_ENTRIES = ARCHIVE_LIMITS.maxEntries;
 
 /**
  * Entry names are relative to the archive root: leading `/` and `./` mean nothing

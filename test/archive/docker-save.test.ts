@@ -92,7 +92,9 @@ test('several images in one manifest.json all load, duplicate tags once', async 
     ...JSON.parse(String(ea.find((e) => e.name === 'manifest.json')!.content)),
     ...JSON.parse(String(eb.find((e) => e.name === 'manifest.json')!.content)),
   ];
-  const merged = [...ea, ...eb].filter((e) => e.name !== 'manifest.json' && e.name !== 'repositories');
+  // docker save writes a layer both images share once; an archive naming a path twice is refused.
+  const merged = [...ea, ...eb].filter((e, i, all) => e.name !== 'manifest.json' && e.name !== 'repositories' &&
+    all.findIndex((o) => o.name === e.name) === i);
   const tar = await packTar([...merged, { name: 'manifest.json', content: JSON.stringify(manifest) }]);
   const found = await imagesOf(t, tar);
   t.deepEqual(found.map((i) => [i.configDigest, i.repoTags, i.layers.length]), [
