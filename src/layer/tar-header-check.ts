@@ -183,15 +183,13 @@ export class TarHeaderCheck {
     const size = paxSize !== undefined && paxSize.length > 0 ? Number(paxSize.toString('latin1')) : headerSize;
     // Go reads no data for these types, tar-stream reads `size` bytes (or, for a
     // directory, none), so data here would be a hidden entry for one of them.
-    // Old tars mark a directory by a trailing slash on a regular-file type: Go reads
-    // it so for type NUL on the final name, tar-stream for types NUL and '0' on the
-    // header's own name. Where the two disagree, one sees a file, the other a directory.
-    const streamDir = isRegularType(block) && rawNameIsDirectory(block);
-    if (streamDir !== (block[TYPEFLAG_AT] === 0 && name.endsWith('/'))) {
-      throw this.invalid(name, 'a regular-file type with a name ending in "/", which tar readers take for a file or a directory');
+    // Old tars mark a directory by a trailing slash on type NUL: Go reads a directory
+    // (and no data), tar-stream a regular file with `size` bytes of data.
+    if (block[TYPEFLAG_AT] === 0 && name.endsWith('/')) {
+      throw this.invalid(name, 'type NUL with a name ending in "/", which tar readers take for a file or a directory');
     }
-    const headerOnly = HEADER_ONLY_TYPES.has(type) || streamDir;
-    if (headerOnly && size > 0) throw this.invalid(name, `a ${TYPE_NAMES[type] ?? 'directory'} entry declares ${size} bytes of data`);
+    const headerOnly = HEADER_ONLY_TYPES.has(type);
+    if (headerOnly && size > 0) throw this.invalid(name, `a ${TYPE_NAMES[type]!} entry declares ${size} bytes of data`);
     const xattrs = this.xattrsOf(pax, name);
     this.extras.set(at + BLOCK, { xattrs });
     this.pax = null;
@@ -263,7 +261,7 @@ export class TarHeaderCheck {
       const value = map.get(key)?.toString('latin1');
       if (value === undefined || value === '') continue;
       const ok = key === 'mtime' ? /^[0-9]{1,16}(\.[0-9]*)?$/.test(value) : /^[0-9]{1,16}$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER;
-      if (!ok) throw this.invalid(header, `pax ${key} ${JSON.stringify(value)} is out of range: not a non-negative decimal number`);
+      if (!ok) throw this.invalid(header, `pax ${key} ${JSON.stringify(value)} is not a non-negative decimal number`);
     }
   }
 
@@ -363,17 +361,4 @@ function fieldText(block: Buffer, offset: number, length: number): string {
 function cString(buf: Buffer): string {
   const nul = buf.indexOf(0);
   return buf.toString('utf8', 0, nul < 0 ? buf.length : nul);
-}
-
-/** Types tar-stream decodes as a regular file: '0' and NUL. */
-function isRegularType(block: Buffer): boolean {
-  return block[TYPEFLAG_AT] === 0 || block[TYPEFLAG_AT] === 0x30;
-}
-
-/** tar-stream's "old tars mark directories with a trailing slash", on the header's own name. */
-function rawNameIsDirectory(block: Buffer): boolean {
-  const name = cString(block.subarray(0, 100));
-  const isUstar = block.toString('latin1', MAGIC_AT, MAGIC_AT + 6) === 'ustar\x00';
-  if (isUstar && block[PREFIX_AT] !== 0 && name === '') return true;
-  return name.endsWith('/');
 }
