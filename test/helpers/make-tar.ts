@@ -85,7 +85,7 @@ async function encodeEntry(entry: TarEntry): Promise<Buffer> {
   const raw = entry.mode === 0 ? { mode: '0000000', ...entry.raw } : entry.raw;
   if (raw) patchHeader(body, body.length - BLOCK - padded(content?.length ?? 0), raw);
   if (entry.paxBytes === undefined) return body;
-  const pax = await encodeEntry({ name: `PaxHeaders/${entry.name}`, content: entry.paxBytes, raw: { typeflag: 'x' } });
+  const pax = await encodeEntry({ name: `PaxHeaders/${entry.name.replace(/\/+$/, '')}`, type: 'file', content: entry.paxBytes, raw: { typeflag: 'x' } });
   return Buffer.concat([pax, body]);
 }
 
