@@ -1,5 +1,6 @@
 import { StrataError } from '../errors.js';
 import { PaxError, parsePaxRecords, type PaxRecord } from './pax-records.js';
+import { BLOCK, TYPEFLAG_AT, checksumProblem, cString, hasTarMagic, headerName, isZero, numberProblem, padding, readNumber } from './tar-header-fields.js';
 
 /**
  * Reads every 512-byte header block of a layer's tar stream before tar-stream does,
@@ -25,7 +26,6 @@ export interface TarXattr {
   value: Buffer;
 }
 
-const BLOCK = 512;
 /** tar-stream refuses larger header extensions (extract.js MAX_HEADER_SIZE); we buffer no more. */
 const MAX_EXTENSION_SIZE = 4 * 1024 * 1024;
 /** Linux's XATTR_NAME_MAX and XATTR_SIZE_MAX: setxattr(2) refuses anything larger, for any file system. */
@@ -39,15 +39,6 @@ const MAX_XATTR_VALUE = 65536;
 export const MAX_LAYER_XATTR_BYTES = 16 * 1024 * 1024;
 const XATTR_PAX_PREFIX = 'SCHILY.xattr.';
 
-/** The numeric fields of a header block: [name, offset, length]. */
-const NUMERIC_FIELDS = [
-  ['mode', 100, 8], ['uid', 108, 8], ['gid', 116, 8], ['size', 124, 12],
-  ['mtime', 136, 12], ['devmajor', 329, 8], ['devminor', 337, 8],
-] as const;
-const CHECKSUM_AT = 148;
-const TYPEFLAG_AT = 156;
-const MAGIC_AT = 257;
-const PREFIX_AT = 345;
 /** Entry types that carry no data in Go's archive/tar (link, symlink, char, block, directory, fifo). */
 const HEADER_ONLY_TYPES = new Set(['1', '2', '3', '4', '5', '6']);
 /** pax records tar-stream or entry-path.ts would apply from a global header, which Docker ignores. */
@@ -145,22 +136,22 @@ export class TarHeaderCheck {
   }
 
   private header(block: Buffer, at: number): void {
-    if (isZero(block, 0, BLOCK)) {
+    if (isZero(block)) {
       // Go's archive/tar: a zero block ends the archive only when another follows.
       if (++this.zeroBlocks === 2) this.ended = true;
       return;
     }
     const name = this.nameOf(block);
     if (this.zeroBlocks > 0) throw this.invalid(name, `a single zero block (at byte ${at - BLOCK}) comes before this header: the archive ended there for other tar readers`);
-    if (isZero(block, 0, CHECKSUM_AT) && isZero(block, TYPEFLAG_AT, BLOCK)) {
-      // tar-stream reads such a block as a zero block, Go as an empty header.
-      throw this.invalid(`tar header at byte ${at}`, 'a zero block with a checksum');
-    }
-    this.checkNumbers(block, at, name);
-    const magic = block.toString('latin1', MAGIC_AT, MAGIC_AT + 8);
-    if (magic !== 'ustar\x0000' && magic !== 'ustar  \x00') throw this.invalid(name, 'not a ustar, pax or GNU tar header');
+    // A header that fails its checksum is not a header: nothing in it, its name
+    // included, means anything, so the message names its place in the stream.
+    const badSum = checksumProblem(block);
+    if (badSum !== null) throw this.invalid(`tar header at byte ${at}`, `not a valid tar stream (${badSum})`);
+    const badNumber = numberProblem(block);
+    if (badNumber !== null) throw this.invalid(name, badNumber);
+    if (!hasTarMagic(block)) throw this.invalid(name, 'not a ustar, pax or GNU tar header');
     const type = String.fromCharCode(block[TYPEFLAG_AT]!);
-    const headerSize = readNumber(block, 124, 12)!;
+    const headerSize = readNumber(block, 'size')!;
     switch (type) {
       case 'x': return this.startExtension('pax', name, at, headerSize);
       case 'g': return this.startExtension('global', name, at, headerSize);
@@ -181,15 +172,14 @@ export class TarHeaderCheck {
     if (this.longLink && paxLink !== undefined && paxLink.length > 0) throw this.invalid(name, 'both a GNU long link name and a pax linkpath, which tar readers disagree on');
     const paxSize = pax.get('size');
     const size = paxSize !== undefined && paxSize.length > 0 ? Number(paxSize.toString('latin1')) : headerSize;
-    // Go reads no data for these types, tar-stream reads `size` bytes (or, for a
-    // directory, none), so data here would be a hidden entry for one of them.
     // Old tars mark a directory by a trailing slash on type NUL: Go reads a directory
     // (and no data), tar-stream a regular file with `size` bytes of data.
     if (block[TYPEFLAG_AT] === 0 && name.endsWith('/')) {
       throw this.invalid(name, 'type NUL with a name ending in "/", which tar readers take for a file or a directory');
     }
-    const headerOnly = HEADER_ONLY_TYPES.has(type);
-    if (headerOnly && size > 0) throw this.invalid(name, `a ${TYPE_NAMES[type]!} entry declares ${size} bytes of data`);
+    // Go reads no data for these types, tar-stream reads `size` bytes (or, for a
+    // directory, none), so data here would be a hidden entry for one of them.
+    if (HEADER_ONLY_TYPES.has(type) && size > 0) throw this.invalid(name, `a ${TYPE_NAMES[type]!} entry declares ${size} bytes of data`);
     const xattrs = this.xattrsOf(pax, name);
     this.extras.set(at + BLOCK, { xattrs });
     this.pax = null;
@@ -235,26 +225,6 @@ export class TarHeaderCheck {
     this.pax = records;
   }
 
-  private checkNumbers(block: Buffer, at: number, name: string): void {
-    // A header that fails its checksum is not a header: nothing in it, its name
-    // included, means anything, so the message names its place in the stream.
-    const sum = readOctal(block, CHECKSUM_AT, 8);
-    const where = `tar header at byte ${at}`;
-    if (sum === null) throw this.invalid(where, `not a valid tar stream (checksum field ${fieldText(block, CHECKSUM_AT, 8)} is not an octal number)`);
-    if (sum !== checksum(block)) throw this.invalid(where, `not a valid tar stream (header checksum is ${sum}, but the header sums to ${checksum(block)})`);
-    for (const [field, offset, length] of NUMERIC_FIELDS) {
-      const first = block[offset]!;
-      if (first & 0x80) {
-        // GNU base-256: 0x80 then a big-endian number; 0xff marks a negative one.
-        if (first === 0xff) throw this.invalid(name, `${field} ${base256Negative(block, offset, length)} is out of range: a negative number (GNU base-256)`);
-        if (first !== 0x80) throw this.invalid(name, `${field} field is not a valid GNU base-256 number`);
-        if (readNumber(block, offset, length) === null) throw this.invalid(name, `${field} is out of range: larger than 2^53`);
-      } else if (readOctal(block, offset, length) === null) {
-        throw this.invalid(name, `${field} field ${fieldText(block, offset, length)} is not an octal number`);
-      }
-    }
-  }
-
   /** Go's archive/tar refuses these unless they are plain decimal numbers. */
   private checkPaxNumbers(map: Map<string, Buffer>, header: string): void {
     for (const key of ['size', 'uid', 'gid', 'mtime']) {
@@ -287,9 +257,7 @@ export class TarHeaderCheck {
     const paxPath = this.pax === null ? undefined : paxMap(this.pax).get('path');
     if (paxPath !== undefined && paxPath.length > 0) return paxPath.toString('utf8');
     if (this.longName !== null) return this.longName;
-    const name = cString(block.subarray(0, 100));
-    const isUstar = block.toString('latin1', MAGIC_AT, MAGIC_AT + 6) === 'ustar\x00';
-    return isUstar && block[PREFIX_AT] !== 0 ? `${cString(block.subarray(PREFIX_AT, PREFIX_AT + 155))}/${name}` : name;
+    return headerName(block);
   }
 
   private invalid(entry: string, reason: string): StrataError {
@@ -308,57 +276,4 @@ function paxMap(records: PaxRecord[]): Map<string, Buffer> {
     map.set(key, value);
   }
   return map;
-}
-
-function padding(size: number): number {
-  return (BLOCK - (size % BLOCK)) % BLOCK;
-}
-
-function isZero(buf: Buffer, from: number, to: number): boolean {
-  for (let i = from; i < to; i++) if (buf[i] !== 0) return false;
-  return true;
-}
-
-/** The unsigned header sum, the checksum field counted as spaces. */
-function checksum(block: Buffer): number {
-  let sum = 8 * 0x20;
-  for (let i = 0; i < CHECKSUM_AT; i++) sum += block[i]!;
-  for (let i = CHECKSUM_AT + 8; i < BLOCK; i++) sum += block[i]!;
-  return sum;
-}
-
-/**
- * An octal field: leading spaces, then leading NULs, then octal digits, then only
- * spaces and NULs. Go's archive/tar trims spaces and NULs at both ends and wants
- * digits in between; tar-stream stops at the first space or non-digit. The grammar
- * is where both read the same number; anything else is refused, not guessed.
- */
-function readOctal(block: Buffer, offset: number, length: number): number | null {
-  const text = block.toString('latin1', offset, offset + length);
-  const match = /^ *\0*([0-7]*)[ \0]*$/.exec(text);
-  if (match === null) return null;
-  return match[1] === '' ? 0 : parseInt(match[1]!, 8);
-}
-
-/** A numeric field's value, octal or positive base-256; null past 2^53. */
-function readNumber(block: Buffer, offset: number, length: number): number | null {
-  if (!(block[offset]! & 0x80)) return readOctal(block, offset, length);
-  let n = 0n;
-  for (let i = offset + 1; i < offset + length; i++) n = (n << 8n) | BigInt(block[i]!);
-  return n > BigInt(Number.MAX_SAFE_INTEGER) ? null : Number(n);
-}
-
-function base256Negative(block: Buffer, offset: number, length: number): string {
-  let n = 0n;
-  for (let i = offset; i < offset + length; i++) n = (n << 8n) | BigInt(block[i]!);
-  return String(n - (1n << BigInt(8 * length)));
-}
-
-function fieldText(block: Buffer, offset: number, length: number): string {
-  return JSON.stringify(block.toString('latin1', offset, offset + length));
-}
-
-function cString(buf: Buffer): string {
-  const nul = buf.indexOf(0);
-  return buf.toString('utf8', 0, nul < 0 ? buf.length : nul);
 }
