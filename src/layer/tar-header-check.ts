@@ -44,7 +44,7 @@ const HEADER_ONLY_TYPES = new Set(['1', '2', '3', '4', '5', '6']);
 /** pax records tar-stream or entry-path.ts would apply from a global header, which Docker ignores. */
 const APPLIED_PAX_KEYS = new Set(['path', 'linkpath', 'size', 'uid', 'gid', 'mtime']);
 
-type Extension = { kind: 'pax' | 'global' | 'long-name' | 'long-link'; header: string; at: number; size: number; chunks: Buffer[]; got: number };
+type Extension = { kind: 'pax' | 'global' | 'long-name' | 'long-link'; header: string; size: number; chunks: Buffer[]; got: number };
 
 export class TarHeaderCheck {
   /** Stream offset of the next byte handed to write(). */
@@ -153,10 +153,10 @@ export class TarHeaderCheck {
     const type = String.fromCharCode(block[TYPEFLAG_AT]!);
     const headerSize = readNumber(block, 'size')!;
     switch (type) {
-      case 'x': return this.startExtension('pax', name, at, headerSize);
-      case 'g': return this.startExtension('global', name, at, headerSize);
-      case 'L': return this.startExtension('long-name', name, at, headerSize);
-      case 'K': return this.startExtension('long-link', name, at, headerSize);
+      case 'x': return this.startExtension('pax', name, headerSize);
+      case 'g': return this.startExtension('global', name, headerSize);
+      case 'L': return this.startExtension('long-name', name, headerSize);
+      case 'K': return this.startExtension('long-link', name, headerSize);
       // tar-stream takes the old GNU 'N' as a long name, Go as a regular file.
       case 'N': throw this.invalid(name, 'an old GNU long-name header (type N), which tar readers disagree on');
       default: return this.entry(block, type, name, at, headerSize);
@@ -189,10 +189,10 @@ export class TarHeaderCheck {
     this.current = { name, size, end: this.offset + size };
   }
 
-  private startExtension(kind: Extension['kind'], header: string, at: number, size: number): void {
+  private startExtension(kind: Extension['kind'], header: string, size: number): void {
     if (size > MAX_EXTENSION_SIZE) throw this.invalid(header, `header extension of ${size} bytes exceeds max size (${MAX_EXTENSION_SIZE} bytes)`);
     this.current = null;
-    this.extension = { kind, header, at, size, chunks: [], got: 0 };
+    this.extension = { kind, header, size, chunks: [], got: 0 };
     if (size === 0) this.gather(Buffer.alloc(0), 0);
   }
 
