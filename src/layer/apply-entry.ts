@@ -12,12 +12,20 @@ import {
 import { RootResolver } from './resolve-in-root.js';
 import { UnappliedLog, applyOwner, applyXattrs } from './unapplied.js';
 import { LayerTree, joinRel } from './safe-fs.js';
+import type { TarXattr } from './tar-header-check.js';
 import { markOpaque, parseWireWhiteout, whiteoutEntryName, whiteoutTarget, writeWhiteout } from './whiteout.js';
 
 const run = promisify(execFile);
 
 /** Final mode and mtime of a directory, applied once every entry is in (unpack.ts settleDirectories). */
 export interface DirMeta { mode: number; mtime: number | null }
+
+/**
+ * An entry's metadata with its xattrs as bytes, read from the raw pax records
+ * (tar-header-check.ts): entry-path.ts's are tar-stream's UTF-8 text, which binary
+ * values such as security.capability do not survive.
+ */
+type NodeMeta = Omit<EntryMeta, 'xattrs'> & { xattrs: readonly TarXattr[] };
 
 /**
  * Applies tar entries, one at a time and in order, into one layer's empty `diff`
@@ -58,7 +66,7 @@ export class LayerWriter {
     });
   }
 
-  async apply(header: Header, data: AsyncIterable<unknown>): Promise<void> {
+  async apply(header: Header, data: AsyncIterable<unknown>, xattrs: readonly TarXattr[] = []): Promise<void> {
     const ctx: EntryContext = { source: this.source, entry: header.name };
     const kind = entryKind(header, ctx);
     const parts = entryPath(header.name, ctx);
@@ -74,7 +82,7 @@ export class LayerWriter {
     if (wire?.kind === 'opaque') return this.opaque(parent);
     if (wire) return this.whiteout(parent, wire.target);
 
-    const meta = entryMeta(header, ctx);
+    const meta: NodeMeta = { ...entryMeta(header, ctx), xattrs };
     const rel = joinRel(parent, base);
     this.unapplied.forget(rel, false); // whatever an earlier entry here could not apply is its own
     // A later entry for a path wins over this layer's earlier whiteout of it (in the
@@ -91,7 +99,7 @@ export class LayerWriter {
     }
   }
 
-  private async file(rel: string, data: AsyncIterable<unknown>, meta: EntryMeta): Promise<void> {
+  private async file(rel: string, data: AsyncIterable<unknown>, meta: NodeMeta): Promise<void> {
     const fd = (await this.tree.createNew(rel, () => fs.openSync(this.tree.abs(rel), 'wx', 0o600)))!;
     try {
       // Written chunk by chunk as tar-stream hands them over: never a whole file in memory.
@@ -109,21 +117,21 @@ export class LayerWriter {
     }
   }
 
-  private async directory(parts: LayerPath, rel: string, meta: EntryMeta): Promise<void> {
+  private async directory(parts: LayerPath, rel: string, meta: NodeMeta): Promise<void> {
     // Kept u+rwx while entries go in, whatever the tar says; the real mode comes last.
     await this.tree.createNew(rel, () => fs.mkdirSync(this.tree.abs(rel), 0o700), (st) => st.isDirectory());
     this.resolver.remember(parts, rel);
     this.dirs.set(rel, { mode: meta.mode, mtime: meta.mtime });
     applyOwner(this.tree.abs(rel), rel, meta, this.privileged, this.unapplied);
-    applyXattrs(this.tree.abs(rel), rel, meta, this.unapplied);
+    applyXattrs(this.tree.abs(rel), rel, meta.xattrs, this.unapplied);
   }
 
-  private async symlink(rel: string, target: string, meta: EntryMeta): Promise<void> {
+  private async symlink(rel: string, target: string, meta: NodeMeta): Promise<void> {
     const abs = this.tree.abs(rel);
     // Data, stored exactly as written; only resolve-in-root.ts ever reads it back.
     await this.tree.createNew(rel, () => fs.symlinkSync(target, abs));
     applyOwner(abs, rel, meta, this.privileged, this.unapplied);
-    applyXattrs(abs, rel, meta, this.unapplied);
+    applyXattrs(abs, rel, meta.xattrs, this.unapplied);
     fs.lutimesSync(abs, meta.mtime, meta.mtime);
   }
 
@@ -145,7 +153,7 @@ export class LayerWriter {
     if (content) this.fileDigests.set(rel, content);
   }
 
-  private async device(rel: string, type: 'char' | 'block', numbers: { major: number; minor: number }, meta: EntryMeta): Promise<void> {
+  private async device(rel: string, type: 'char' | 'block', numbers: { major: number; minor: number }, meta: NodeMeta): Promise<void> {
     const abs = this.tree.abs(rel);
     await this.tree.remove(rel);
     const args = ['-m', '600', abs, type === 'char' ? 'c' : 'b', String(numbers.major), String(numbers.minor)];
@@ -156,11 +164,12 @@ export class LayerWriter {
     fs.closeSync(fs.openSync(abs, 'wx', 0o600));
     this.unapplied.set('devices', rel, { type, ...numbers, mode: meta.mode });
     applyOwner(abs, rel, meta, this.privileged, this.unapplied);
+    applyXattrs(abs, rel, meta.xattrs, this.unapplied);
     fs.utimesSync(abs, meta.mtime, meta.mtime);
   }
 
   /** Node cannot make fifos (nor device nodes); the coreutils can. */
-  private async fifo(rel: string, meta: EntryMeta): Promise<void> {
+  private async fifo(rel: string, meta: NodeMeta): Promise<void> {
     await this.tree.remove(rel);
     await run('mkfifo', ['-m', '600', this.tree.abs(rel)]);
     this.finishNode(rel, meta);
@@ -171,10 +180,10 @@ export class LayerWriter {
    * while the file is still writable to us (user.* needs write access rootless),
    * then the mode, mtime last.
    */
-  private finishNode(rel: string, meta: EntryMeta, fd?: number): void {
+  private finishNode(rel: string, meta: NodeMeta, fd?: number): void {
     const abs = this.tree.abs(rel);
     applyOwner(fd ?? abs, rel, meta, this.privileged, this.unapplied);
-    applyXattrs(abs, rel, meta, this.unapplied);
+    applyXattrs(abs, rel, meta.xattrs, this.unapplied);
     if (fd === undefined) fs.chmodSync(abs, meta.mode);
     else fs.fchmodSync(fd, meta.mode);
     if (fd === undefined) fs.utimesSync(abs, meta.mtime, meta.mtime);

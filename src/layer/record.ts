@@ -20,13 +20,20 @@ export interface LayerRecord {
   whiteoutFormat: WhiteoutFormat;
   /**
    * What the unpacking process could not apply (rootless): ownership that is not the
-   * store owner's, device nodes (left as an empty placeholder file), xattrs refused.
-   * Paths are layer-relative, starting with `/`. The resolver reports these.
+   * store owner's, device nodes (left as an empty placeholder file), xattrs not set.
+   * Paths are layer-relative, starting with `/`. The resolver reports owners and devices.
    */
   unapplied: {
     owners: Record<string, { uid: number; gid: number }>;
     devices: Record<string, { type: 'char' | 'block'; major: number; minor: number; mode: number }>;
-    xattrs: Record<string, string[]>;
+    /**
+     * Per path, xattr name → its value as standard base64 (padded): still the file's
+     * metadata, for export and commit to write back byte-exact. null: a reserved name
+     * (trusted.overlay.*, user.overlay.*, user.strata.*) dropped by rule, never written
+     * back. Read through recorded-xattrs.ts, which also reads records written before
+     * values were kept (a list of names).
+     */
+    xattrs: Record<string, Record<string, string | null>>;
   };
   created: string;
 }

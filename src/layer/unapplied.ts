@@ -2,6 +2,7 @@ import fs from 'node:fs';
 import { xattr } from '../xattr.js';
 import type { LayerRecord } from './record.js';
 import type { EntryMeta } from './entry-path.js';
+import type { TarXattr } from './tar-header-check.js';
 
 /*
  * Metadata that a process may not be allowed to apply. Ownership and xattrs are kept
@@ -67,12 +68,12 @@ export class UnappliedLog {
  * not 0/0 (the resolver shows the rest as root-owned, as rootless Docker does).
  * A root in a user namespace may be refused ids outside its map: recorded too.
  */
-export function applyOwner(target: string | number, rel: string, meta: EntryMeta, privileged: boolean, log: UnappliedLog): void {
+export function applyOwner(target: string | number, rel: string, meta: Pick<EntryMeta, 'uid' | 'gid'>, privileged: boolean, log: UnappliedLog): void {
   const applied = (meta.uid === 0 && meta.gid === 0) || (privileged && changeOwner(target, meta));
   log.set('owners', rel, applied ? null : { uid: meta.uid, gid: meta.gid });
 }
 
-function changeOwner(target: string | number, meta: EntryMeta): boolean {
+function changeOwner(target: string | number, meta: Pick<EntryMeta, 'uid' | 'gid'>): boolean {
   try {
     if (typeof target === 'number') fs.fchownSync(target, meta.uid, meta.gid);
     else fs.lchownSync(target, meta.uid, meta.gid);
@@ -88,27 +89,48 @@ function changeOwner(target: string | number, meta: EntryMeta): boolean {
 const FATAL_XATTR_ERRNOS = new Set([5 /* EIO */, 28 /* ENOSPC */, 30 /* EROFS */, 122 /* EDQUOT */]);
 
 /**
- * `trusted.overlay.*` is never taken from a tar: in the overlay format it is the
- * store's own encoding and would let an image steer the kernel (redirects, metacopy);
- * only whiteout.ts writes it. Values come from tar-stream as UTF-8 text, so binary
- * values that are not valid UTF-8 cannot survive (a limit of tar-stream's pax parser).
+ * Never taken from a tar: overlayfs' own namespaces (`trusted.overlay.*`, and
+ * `user.overlay.*` under the userxattr mount option), where an image could steer
+ * the kernel (redirects, metacopy, opaque), and strata's own rootless metadata
+ * (`user.strata.*`, resolver/upper-meta.ts), which copy-up would carry into an upper
+ * dir. Only whiteout.ts and the resolver write these. Recorded by name, value null.
  */
-export function applyXattrs(abs: string, rel: string, meta: EntryMeta, log: UnappliedLog): void {
-  if (meta.xattrs.length === 0) return;
-  const refused: string[] = [];
-  for (const [name, value] of meta.xattrs) {
-    if (name.startsWith('trusted.overlay.')) {
-      refused.push(name);
+const RESERVED_XATTR_PREFIXES = ['trusted.overlay.', 'user.overlay.', 'user.strata.'];
+/**
+ * What is set on the file. Other namespaces (`system.*` but ACLs, a file system's
+ * own) are kept as metadata without trying: setting them means something to one file
+ * system and nothing to an image.
+ */
+const APPLIED_XATTR_PREFIXES = ['security.', 'trusted.', 'user.', 'system.posix_acl_access', 'system.posix_acl_default'];
+
+/**
+ * Sets an entry's xattrs, byte-exact, on the link itself (@napi-rs/xattr calls
+ * lsetxattr). What is not set stays the file's metadata in layer.json, name → the
+ * value in base64, for a later export or commit to write back: rootless, security.*
+ * and trusted.* (EPERM), and anything the file system refuses (EOPNOTSUPP, ERANGE).
+ * Reserved names are recorded with a null value and never written back.
+ */
+export function applyXattrs(abs: string, rel: string, xattrs: readonly TarXattr[], log: UnappliedLog): void {
+  if (xattrs.length === 0) return;
+  const kept: Record<string, string | null> = {};
+  for (const { name, value } of xattrs) {
+    if (RESERVED_XATTR_PREFIXES.some((prefix) => name.startsWith(prefix))) {
+      kept[name] = null;
       continue;
     }
-    try {
-      // @napi-rs/xattr sets on the link itself (lsetxattr), never through it.
-      xattr().setAttributeSync(abs, name, Buffer.from(value, 'utf8'));
-    } catch (err) {
-      const errno = Number(/\(os error (\d+)\)/.exec((err as Error).message)?.[1]);
-      if (FATAL_XATTR_ERRNOS.has(errno)) throw err;
-      refused.push(name);
-    }
+    if (APPLIED_XATTR_PREFIXES.some((prefix) => name.startsWith(prefix)) && setXattr(abs, name, value)) continue;
+    kept[name] = value.toString('base64');
   }
-  log.set('xattrs', rel, refused.length > 0 ? refused : null);
+  log.set('xattrs', rel, Object.keys(kept).length > 0 ? kept : null);
+}
+
+function setXattr(abs: string, name: string, value: Buffer): boolean {
+  try {
+    xattr().setAttributeSync(abs, name, value);
+    return true;
+  } catch (err) {
+    const errno = Number(/\(os error (\d+)\)/.exec((err as Error).message)?.[1]);
+    if (FATAL_XATTR_ERRNOS.has(errno)) throw err;
+    return false;
+  }
 }

@@ -19,6 +19,7 @@ import type { LayerRecord } from './record.js';
 import { joinRel } from './safe-fs.js';
 import { measureTree } from './size.js';
 import { isOpaqueDir, whiteoutTarget } from './whiteout.js';
+import { TarHeaderCheck } from './tar-header-check.js';
 
 export interface UnpackOptions {
   store: Store;
@@ -125,6 +126,7 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
   decoded.on('error', (err) => fail(corrupt(source, compression, err)));
 
   const hash = createHash('sha256');
+  const check = new TarHeaderCheck(source);
   const hashing = new Transform({
     // Lets decompression (in the thread pool) run up to 1 MiB ahead while this thread
     // writes a burst of small files: the two overlap instead of taking turns.
@@ -133,12 +135,23 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
       try {
         // Counted before it is parsed: a bomb stops here, after maxBytes, not at the end.
         meter.addBytes(chunk.length);
+        // Every header is checked before tar-stream reads it (tar-header-check.ts says why);
+        // what follows the end-of-archive marker is hashed but never parsed.
+        const inArchive = check.write(chunk);
+        hash.update(chunk);
+        if (inArchive === 0) done();
+        else done(null, inArchive === chunk.length ? chunk : chunk.subarray(0, inArchive));
       } catch (err) {
         done(err as Error);
-        return;
       }
-      hash.update(chunk);
-      done(null, chunk);
+    },
+    flush(done) {
+      try {
+        check.end();
+        done();
+      } catch (err) {
+        done(err as Error);
+      }
     },
   });
   hashing.on('error', fail);
@@ -150,8 +163,10 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
   try {
     for await (const entry of extract) {
       meter.addEntry();
+      const extras = check.take((entry.header as { byteOffset?: number }).byteOffset ?? -1);
+      if (extras === undefined) throw new StrataError('EINVALIDARCHIVE', `${source}: entry ${JSON.stringify(entry.header.name)}: the tar parser found an entry the header check did not`, { path: entry.header.name });
       try {
-        await writer.apply(entry.header, entry);
+        await writer.apply(entry.header, entry, extras.xattrs);
       } catch (err) {
         throw withEntry(err, source, entry.header.name);
       }

@@ -27,14 +27,28 @@ export interface TarEntry {
   devminor?: number;
   /** Extra pax records (`path` here overrides the name, so a name may hold a NUL). */
   pax?: Record<string, string>;
-  /** Header fields written as given after encoding. Numbers may be negative or beyond octal. */
-  raw?: { typeflag?: string; mode?: string; uid?: number; gid?: number; devmajor?: number; devminor?: number };
+  /**
+   * pax records written byte-exact in an extended header of their own before the
+   * entry (tar-stream's `pax` writes strings as UTF-8): binary values, malformed records.
+   */
+  paxBytes?: Buffer;
+  /**
+   * Header fields written as given after encoding. Numbers may be negative or beyond
+   * octal (GNU base-256); a string is written into the field as it is (garbage).
+   * The checksum is fixed up afterwards unless `checksum` gives one.
+   */
+  raw?: {
+    typeflag?: string; mode?: string; uid?: RawNumber; gid?: RawNumber; size?: RawNumber; mtime?: RawNumber;
+    devmajor?: RawNumber; devminor?: RawNumber; checksum?: string;
+  };
 }
+
+type RawNumber = number | string;
 
 export const FIXED_MTIME = new Date('2024-01-02T03:04:05Z');
 
 const BLOCK = 512;
-const FIELDS = { mode: [100, 8], uid: [108, 8], gid: [116, 8], devmajor: [329, 8], devminor: [337, 8] } as const;
+const FIELDS = { mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12], mtime: [136, 12], devmajor: [329, 8], devminor: [337, 8] } as const;
 
 export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -70,7 +84,17 @@ async function encodeEntry(entry: TarEntry): Promise<Buffer> {
   // pack() replaces a mode of 0 with its default, so 0 is written afterwards.
   const raw = entry.mode === 0 ? { mode: '0000000', ...entry.raw } : entry.raw;
   if (raw) patchHeader(body, body.length - BLOCK - padded(content?.length ?? 0), raw);
-  return body;
+  if (entry.paxBytes === undefined) return body;
+  const pax = await encodeEntry({ name: `PaxHeaders/${entry.name.replace(/\/+$/, '')}`, type: 'file', content: entry.paxBytes, raw: { typeflag: 'x' } });
+  return Buffer.concat([pax, body]);
+}
+
+/** One pax record, `LEN KEY=VALUE\n`, its length counted in bytes as the format says. */
+export function paxRecord(key: string, value: Buffer | string): Buffer {
+  const rest = Buffer.concat([Buffer.from(` ${key}=`), Buffer.from(value), Buffer.from('\n')]);
+  let len = rest.length + 1;
+  while (String(len).length + rest.length !== len) len = String(len).length + rest.length;
+  return Buffer.concat([Buffer.from(String(len)), rest]);
 }
 
 function padded(size: number): number {
@@ -80,9 +104,14 @@ function padded(size: number): number {
 function patchHeader(buf: Buffer, at: number, raw: NonNullable<TarEntry['raw']>): void {
   if (raw.typeflag !== undefined) buf[at + 156] = raw.typeflag.charCodeAt(0);
   if (raw.mode !== undefined) writeField(buf, at + FIELDS.mode[0], FIELDS.mode[1], raw.mode);
-  for (const key of ['uid', 'gid', 'devmajor', 'devminor'] as const) {
+  for (const key of ['uid', 'gid', 'size', 'mtime', 'devmajor', 'devminor'] as const) {
     const value = raw[key];
-    if (value !== undefined) writeNumber(buf, at + FIELDS[key][0], FIELDS[key][1], value);
+    if (typeof value === 'string') writeField(buf, at + FIELDS[key][0], FIELDS[key][1], value);
+    else if (value !== undefined) writeNumber(buf, at + FIELDS[key][0], FIELDS[key][1], value);
+  }
+  if (raw.checksum !== undefined) {
+    writeField(buf, at + 148, 8, raw.checksum);
+    return;
   }
   buf.fill(0x20, at + 148, at + 156);
   let sum = 0;

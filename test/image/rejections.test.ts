@@ -141,6 +141,22 @@ test('layer entry that climbs out with ..', rejects, {
   code: 'EINVALIDARCHIVE', message: /\.\./,
 });
 
+test('layer entry with a negative mtime (GNU base-256), which tar-stream alone would accept', rejects, {
+  build: async () => {
+    const layer = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/old', content: 'x', raw: { mtime: -1 } }]);
+    return image({ layers: [base, { entries: [], compression: 'none' }], editEntries: swapLastLayer(layer) });
+  },
+  code: 'EINVALIDARCHIVE', message: /: entry "etc\/old": mtime -1 is out of range: a negative number \(GNU base-256\)$/,
+});
+
+test('layer entry whose size runs past the end of the layer', rejects, {
+  build: async () => {
+    const layer = await makeTar([{ name: 'big', content: 'ten bytes.', raw: { size: 5000 } }]);
+    return image({ layers: [base, { entries: [], compression: 'none' }], editEntries: swapLastLayer(layer) });
+  },
+  code: 'EINVALIDARCHIVE', message: /: entry "big": its size \(5000 bytes\) runs past the end of the layer stream: 3464 bytes of data missing$/,
+});
+
 test('decompression bomb over the size limit', rejects, {
   build: async () => image({ layers: [base, { entries: [{ path: 'zeros', content: Buffer.alloc(8 << 20) }], compression: 'gzip' }] }),
   limits: { maxEntries: 1000, maxBytes: 1 << 20 },

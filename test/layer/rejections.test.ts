@@ -39,7 +39,7 @@ const cases: Case[] = [
     build: async () => ({ blob: await small(), limits: { maxEntries: 100, maxBytes: 4096 } }) },
   { name: 'diffID mismatch', code: 'EINTEGRITY', reason: /but the image config says sha256:0{64}/,
     build: async () => ({ blob: await small(), diffId: `sha256:${'0'.repeat(64)}` }) },
-  { name: 'truncated tar', code: 'EINVALIDARCHIVE', reason: /not a valid tar stream \(Unexpected end of data\)/,
+  { name: 'truncated tar', code: 'EINVALIDARCHIVE', reason: /entry "etc\/passwd": its size \(2200 bytes\) runs past the end of the layer stream: 1900 bytes of data missing$/,
     build: async () => {
       const tar = await small();
       return { blob: tar.subarray(0, 1024 + 300), diffId: diffIdOf(tar) };
@@ -77,7 +77,7 @@ const cases: Case[] = [
       const z = zstd(tar);
       return z === null ? null : { blob: z.subarray(0, z.length - 10), diffId: diffIdOf(tar) };
     } },
-  { name: 'pax header larger than the parser buffers (5 MiB)', code: 'EINVALIDARCHIVE', reason: /Header exceeds max size/,
+  { name: 'pax header larger than the parser buffers (5 MiB)', code: 'EINVALIDARCHIVE', reason: /entry "PaxHeader": header extension of 5242906 bytes exceeds max size \(4194304 bytes\)$/,
     build: async () => ({ blob: await makeTar([{ name: 'f', content: 'x', pax: { comment: 'x'.repeat(5 << 20) } }]) }) },
 ];
 

@@ -79,7 +79,7 @@ test('rootless unpack records owners and devices in layer.json and still fills 0
       '/dev/null': { type: 'char', major: 1, minor: 3, mode: 0o666 },
       '/dev/sda': { type: 'block', major: 8, minor: 0, mode: 0o660 },
     },
-    xattrs: userXattrs ? {} : { '/etc/readonly': ['user.note'] },
+    xattrs: userXattrs ? {} : { '/etc/readonly': { 'user.note': Buffer.from('kept').toString('base64') } },
   });
   t.is(record.entries, 12);
 
