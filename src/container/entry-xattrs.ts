@@ -1,0 +1,37 @@
+import { xattr } from '../xattr.js';
+import { UPPER_META_XATTR } from '../resolver/upper-meta.js';
+
+/**
+ * The extended attributes of a file of a container's view that belong to the image
+ * and go into archives (export, `cp … -`): the namespaces unpack applies
+ * (`security.*`, `trusted.*`, `user.*`), as raw bytes. Left out:
+ * - overlayfs' own (`trusted.overlay.*`, and `user.overlay.*` of userxattr mounts):
+ *   an opaque or redirect marker belongs to the on-disk encoding, not to the file;
+ * - strata's own record of a rootless owner (`user.strata.meta`);
+ * - `security.selinux`: the label the host's policy gave the file here, which Docker
+ *   and containerd leave out of archives too;
+ * - `system.*`: POSIX ACLs, which tar carries in records of their own.
+ */
+export async function archivedXattrs(hostPath: string): Promise<Array<[string, Buffer]>> {
+  const names = await xattr().listAttributes(hostPath).catch(unsupportedIsNone);
+  const kept: Array<[string, Buffer]> = [];
+  for (const name of names.filter(isArchived).sort()) {
+    const value = await xattr().getAttribute(hostPath, name).catch(unsupportedIsNone);
+    // Removed between the list and the read: not there.
+    if (value === null || Array.isArray(value)) continue;
+    kept.push([name, value]);
+  }
+  return kept;
+}
+
+function isArchived(name: string): boolean {
+  if (!/^(security|trusted|user)\./.test(name)) return false;
+  if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) return false;
+  return name !== UPPER_META_XATTR && name !== 'security.selinux';
+}
+
+/** A filesystem without xattrs (EOPNOTSUPP) or an attribute gone since the list (ENODATA) is no attribute. */
+function unsupportedIsNone(err: unknown): never[] {
+  if (/\(os error (95|61)\)/.test(String((err as Error).message))) return [];
+  throw err;
+}
