@@ -73,9 +73,7 @@ function archiveName(entry: TarEntry): string {
   if (entry.kind === 'dir') return entry.path.endsWith('/') ? entry.path : `${entry.path}/`;
   if (entry.kind === 'opaque') return entry.path === '' ? OPAQUE_MARKER : path.posix.join(entry.path, OPAQUE_MARKER);
   if (entry.kind === 'whiteout') {
-    const dir = path.posix.dirname(entry.path);
-    const base = `${WHITEOUT_PREFIX}${path.posix.basename(entry.path)}`;
-    return dir === '.' ? base : `${dir}/${base}`;
+    return path.posix.join(path.posix.dirname(entry.path), `${WHITEOUT_PREFIX}${path.posix.basename(entry.path)}`);
   }
   return entry.path;
 }

@@ -1,25 +1,23 @@
 /**
- * strata builds its own test images with its own code: docker-save (Docker 20.10
- * legacy, Docker ≥ 25) and OCI-layout tarballs with chosen layer contents. Layers are
- * generated into temp files, hashed and compressed there, then streamed into the
- * outer tar, so a multi-GiB bench image never sits in memory. Everything is
- * deterministic (fixed mtimes, seeded content): the same spec gives the same bytes.
+ * strata builds its own test images with its own code: the archive writers of
+ * src/archive/ (image-writer.ts, layer-writer.ts) fed from declarative specs, with
+ * fixed mtimes and seeded content so the same spec gives the same bytes. What only
+ * tests want stays here: `editEntries` (drop a blob, add a hostile link…) and
+ * `packTar` (a raw outer tarball of exactly the given entries).
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
-import { createHash } from 'node:crypto';
 import { execFile } from 'node:child_process';
-import { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar from 'tar-stream';
+import { Writable } from 'node:stream';
 import { hostPlatform, parsePlatform, type Platform } from '../../src/archive/platform.js';
-import { normalizeReference } from '../../src/image/reference.js';
 import {
-  FIXED_MTIME, TYPE_BITS, buildLayer, entryDone, type BuiltLayer, type Compression, type LayerInput,
-} from './layer-tar.js';
+  MEDIA_TYPES as MEDIA, descriptor, docker25Entries, dockerLegacyEntries, imageBlobs, imageManifest, ociLayoutEntries, sha256,
+  writeArchive, type ImageBlob, type ImageParts, type OuterEntry, type SaveTag,
+} from '../../src/archive/image-writer.js';
+import { normalizeReference } from '../../src/image/reference.js';
+import { FIXED_MTIME, buildLayer, type BuiltLayer, type Compression, type LayerInput } from './layer-tar.js';
 
 export type ImageFormat = 'docker' | 'oci' | 'docker25';
 
@@ -38,16 +36,7 @@ export interface ImageConfig {
   [key: string]: unknown;
 }
 
-/** An entry of the outer tarball, as the builder is about to write it (tests may edit). */
-export interface OuterEntry {
-  name: string;
-  type?: 'file' | 'directory' | 'symlink' | 'link';
-  content?: Buffer | string;
-  /** Bytes from a file on disk (streamed), instead of `content`. */
-  file?: string;
-  linkname?: string;
-  mode?: number;
-}
+export { sha256, type OuterEntry } from '../../src/archive/image-writer.js';
 
 export interface ImageSpec {
   layers: LayerInput[];
@@ -81,13 +70,6 @@ export interface BuiltImage {
 }
 
 export const FIXED_CREATED = new Date(FIXED_MTIME * 1000).toISOString();
-const MEDIA = {
-  manifest: 'application/vnd.oci.image.manifest.v1+json',
-  index: 'application/vnd.oci.image.index.v1+json',
-  dockerList: 'application/vnd.docker.distribution.manifest.list.v2+json',
-  config: 'application/vnd.oci.image.config.v1+json',
-} as const;
-
 // ---------------------------------------------------------------- public API
 
 export async function buildImage(options: BuildImageOptions): Promise<Buffer> {
@@ -152,7 +134,7 @@ export async function writeMultiImageLayout(file: string, options: MultiLayoutOp
 /** A raw tarball of exactly these entries (for hostile archives). */
 export async function packTar(entries: OuterEntry[], options: { gzip?: boolean } = {}): Promise<Buffer> {
   const out = new Collector();
-  await writeOuter(entries, out, options.gzip ?? false);
+  await writeArchive(entries, out, { mtime: FIXED_MTIME, gzip: options.gzip ?? false });
   return out.buffer();
 }
 
@@ -161,19 +143,15 @@ export async function hasZstd(): Promise<boolean> {
   return new Promise((resolve) => execFile('zstd', ['--version'], (err) => resolve(!err)));
 }
 
-export function sha256(data: Buffer | string): string {
-  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
-}
-
-interface StagedBlob { digest: string; size: number; file?: string; data?: Buffer }
-
-// ---------------------------------------------------------------- images
-
-interface StagedImage extends BuiltImage { blobs: StagedBlob[]; manifestBytes: Buffer; configBytes: Buffer; layerFiles: string[] }
+interface StagedImage extends BuiltImage { parts: ImageParts }
 
 function platformOf(p: string | Platform | undefined): Platform {
   if (p === undefined) return hostPlatform();
   return typeof p === 'string' ? parsePlatform(p) : p;
+}
+
+function saveTag(name: string): SaveTag {
+  return { name, ...normalizeReference(name) };
 }
 
 async function stageImage(work: string, spec: ImageSpec, fallback: Compression, repoTags: string[]): Promise<StagedImage> {
@@ -197,28 +175,17 @@ async function stageImage(work: string, spec: ImageSpec, fallback: Compression, 
   };
   const configBytes = Buffer.from(JSON.stringify(config));
   const configDigest = sha256(configBytes);
-  const manifest = {
-    schemaVersion: 2,
-    mediaType: MEDIA.manifest,
-    config: { mediaType: MEDIA.config, digest: configDigest, size: configBytes.length },
-    layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
-  };
-  const manifestBytes = Buffer.from(JSON.stringify(manifest));
+  const manifestBytes = imageManifest(configBytes, layers);
   return {
-    imageId: configDigest, configDigest, manifestDigest: sha256(manifestBytes), config, manifest, platform, repoTags,
+    imageId: configDigest, configDigest, manifestDigest: sha256(manifestBytes), config,
+    manifest: JSON.parse(manifestBytes.toString()) as Record<string, unknown>, platform, repoTags,
     layers: layers.map(({ file: _file, ...l }) => l),
-    layerFiles: layers.map((l) => l.file),
-    configBytes, manifestBytes,
-    blobs: [
-      { digest: configDigest, size: configBytes.length, data: configBytes },
-      { digest: sha256(manifestBytes), size: manifestBytes.length, data: manifestBytes },
-      ...layers.map((l) => ({ digest: l.digest, size: l.size, file: l.file })),
-    ],
+    parts: { configDigest, configBytes, manifestBytes, layers, tags: repoTags.map(saveTag) },
   };
 }
 
 function publicImage(s: StagedImage): BuiltImage {
-  const { blobs: _b, manifestBytes: _m, configBytes: _c, layerFiles: _l, ...image } = s;
+  const { parts: _parts, ...image } = s;
   return image;
 }
 
@@ -227,106 +194,21 @@ async function buildInto(work: string, options: BuildImageOptions, out: Writable
   const repoTags = options.repoTags ?? [];
   const image = await stageImage(work, options, fallback, repoTags);
   let entries: OuterEntry[];
-  if (options.format === 'docker') entries = dockerLegacyEntries(image, options.layerLinks);
+  if (options.format === 'docker') entries = dockerLegacyEntries(image.parts, FIXED_CREATED, options.layerLinks);
   else if (options.format === 'oci') {
-    entries = ociEntries([image], [descriptor(image.manifestBytes, MEDIA.manifest, repoTags[0] ? { 'org.opencontainers.image.ref.name': familiar(repoTags[0]) } : {})]);
-  } else entries = docker25Entries(image);
-  await writeOuter(options.editEntries ? options.editEntries(entries) : entries, out, options.outerGzip ?? false);
+    const tag = image.parts.tags[0];
+    const ref: Record<string, string> = tag ? { 'org.opencontainers.image.ref.name': `${tag.repository}:${tag.tag}` } : {};
+    entries = ociLayoutEntries(imageBlobs(image.parts), [descriptor(image.parts.manifestBytes, MEDIA.manifest, ref)]);
+  } else entries = docker25Entries(image.parts);
+  await writeArchive(options.editEntries ? options.editEntries(entries) : entries, out, { mtime: FIXED_MTIME, gzip: options.outerGzip ?? false });
   return publicImage(image);
 }
 
-function familiar(tag: string): string {
-  const ref = normalizeReference(tag);
-  return `${ref.repository}:${ref.tag}`;
-}
-
-function descriptor(bytes: Buffer, mediaType: string, annotations: Record<string, string> = {}, platform?: Platform): Record<string, unknown> {
-  return {
-    mediaType, digest: sha256(bytes), size: bytes.length,
-    ...(Object.keys(annotations).length ? { annotations } : {}),
-    ...(platform ? { platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}) } } : {}),
-  };
-}
-
-const hex = (digest: string) => digest.slice('sha256:'.length);
 const json = (value: unknown) => Buffer.from(JSON.stringify(value));
-
-/** Docker 20.10 `docker save`: `<id>/{VERSION,json,layer.tar}`, `<imageID>.json`, manifest.json, repositories. */
-function dockerLegacyEntries(image: StagedImage, links?: 'symlink' | 'hardlink'): OuterEntry[] {
-  const entries: OuterEntry[] = [];
-  const layerPaths: string[] = [];
-  let parent = '';
-  for (const [i, layer] of image.layers.entries()) {
-    const id = hex(sha256(`${parent}\n${layer.digest}`));
-    entries.push({ name: `${id}/`, type: 'directory', mode: 0o755 });
-    entries.push({ name: `${id}/VERSION`, content: '1.0' });
-    entries.push({ name: `${id}/json`, content: JSON.stringify({ id, ...(parent ? { parent } : {}), created: FIXED_CREATED, container_config: {} }) });
-    if (links) {
-      const target = `${hex(layer.digest)}.tar`;
-      if (!entries.some((e) => e.name === target)) entries.push({ name: target, file: image.layerFiles[i]! });
-      entries.push(links === 'symlink'
-        ? { name: `${id}/layer.tar`, type: 'symlink', linkname: `../${target}` }
-        : { name: `${id}/layer.tar`, type: 'link', linkname: target });
-    } else {
-      entries.push({ name: `${id}/layer.tar`, file: image.layerFiles[i]! });
-    }
-    layerPaths.push(`${id}/layer.tar`);
-    parent = id;
-  }
-  entries.push({ name: `${hex(image.configDigest)}.json`, content: image.configBytes });
-  entries.push({ name: 'manifest.json', content: JSON.stringify([{ Config: `${hex(image.configDigest)}.json`, RepoTags: image.repoTags.length ? image.repoTags : null, Layers: layerPaths }]) });
-  if (image.repoTags.length) entries.push({ name: 'repositories', content: JSON.stringify(repositories(image.repoTags, parent)) });
-  return entries;
-}
-
-function repositories(tags: string[], id: string): Record<string, Record<string, string>> {
-  const repos: Record<string, Record<string, string>> = {};
-  for (const tag of tags) {
-    const ref = normalizeReference(tag);
-    (repos[ref.repository] ??= {})[ref.tag] = id;
-  }
-  return repos;
-}
-
-/** An OCI image layout: oci-layout, index.json, blobs/sha256/*. */
-function ociEntries(images: StagedImage[], top: Array<Record<string, unknown>>, extraBlobs: StagedBlob[] = []): OuterEntry[] {
-  const entries: OuterEntry[] = [
-    { name: 'oci-layout', content: JSON.stringify({ imageLayoutVersion: '1.0.0' }) },
-    { name: 'index.json', content: JSON.stringify({ schemaVersion: 2, mediaType: MEDIA.index, manifests: top }) },
-    { name: 'blobs/', type: 'directory', mode: 0o755 },
-    { name: 'blobs/sha256/', type: 'directory', mode: 0o755 },
-  ];
-  const seen = new Set<string>();
-  for (const blob of [...images.flatMap((i) => i.blobs), ...extraBlobs]) {
-    if (seen.has(blob.digest)) continue;
-    seen.add(blob.digest);
-    entries.push({ name: `blobs/sha256/${hex(blob.digest)}`, ...(blob.file ? { file: blob.file } : { content: blob.data! }) });
-  }
-  return entries;
-}
-
-/** Docker ≥ 25: an OCI layout plus manifest.json whose paths point into blobs/. */
-function docker25Entries(image: StagedImage): OuterEntry[] {
-  const top = image.repoTags.map((t) => {
-    const ref = normalizeReference(t);
-    return descriptor(image.manifestBytes, MEDIA.manifest, { 'io.containerd.image.name': ref.full, 'org.opencontainers.image.ref.name': ref.tag });
-  });
-  const entries = ociEntries([image], top.length ? top : [descriptor(image.manifestBytes, MEDIA.manifest)]);
-  entries.push({
-    name: 'manifest.json',
-    content: JSON.stringify([{
-      Config: `blobs/sha256/${hex(image.configDigest)}`,
-      RepoTags: image.repoTags.length ? image.repoTags : null,
-      Layers: image.layers.map((l) => `blobs/sha256/${hex(l.digest)}`),
-    }]),
-  });
-  if (image.repoTags.length) entries.push({ name: 'repositories', content: JSON.stringify(repositories(image.repoTags, hex(image.layers.at(-1)?.digest ?? image.configDigest))) });
-  return entries;
-}
 
 async function buildLayoutInto(work: string, options: MultiLayoutOptions, out: Writable): Promise<BuiltLayout> {
   const staged: StagedImage[] = [];
-  const extra: StagedBlob[] = [];
+  const extra: ImageBlob[] = [];
   const top: Array<Record<string, unknown>> = [];
   for (const spec of options.images) {
     const annotations = (s: { name?: string; refName?: string }) => ({
@@ -336,14 +218,14 @@ async function buildLayoutInto(work: string, options: MultiLayoutOptions, out: W
     if (!('index' in spec)) {
       const image = await stageImage(work, spec, 'gzip', []);
       staged.push(image);
-      top.push(descriptor(image.manifestBytes, MEDIA.manifest, annotations(spec), spec.describePlatform ? image.platform : undefined));
+      top.push(descriptor(image.parts.manifestBytes, MEDIA.manifest, annotations(spec), spec.describePlatform ? image.platform : undefined));
       continue;
     }
     const children: Array<Record<string, unknown>> = [];
     for (const child of spec.index) {
       const image = await stageImage(work, child, 'gzip', []);
       staged.push(image);
-      children.push(descriptor(image.manifestBytes, MEDIA.manifest, {}, image.platform));
+      children.push(descriptor(image.parts.manifestBytes, MEDIA.manifest, {}, image.platform));
     }
     const mediaType = spec.dockerList ? MEDIA.dockerList : MEDIA.index;
     let indexBytes = json({ schemaVersion: 2, mediaType, manifests: children });
@@ -354,39 +236,12 @@ async function buildLayoutInto(work: string, options: MultiLayoutOptions, out: W
     }
     top.push(descriptor(indexBytes, spec.nested ? MEDIA.index : mediaType, annotations(spec)));
   }
-  const entries = ociEntries(staged, top, extra);
-  await writeOuter(options.editEntries ? options.editEntries(entries) : entries, out, options.outerGzip ?? false);
+  const entries = ociLayoutEntries([...staged.flatMap((i) => imageBlobs(i.parts)), ...extra], top);
+  await writeArchive(options.editEntries ? options.editEntries(entries) : entries, out, { mtime: FIXED_MTIME, gzip: options.outerGzip ?? false });
   return { images: staged.map(publicImage), topDigests: top.map((d) => d['digest'] as string) };
 }
 
-// ---------------------------------------------------------------- outer tar
-
-async function writeOuter(entries: OuterEntry[], out: Writable, gzip: boolean): Promise<void> {
-  const pack = tar.pack();
-  const writing = gzip
-    ? pipeline(pack as unknown as Readable, zlib.createGzip({ level: 6 }), out)
-    : pipeline(pack as unknown as Readable, out);
-  try {
-    for (const e of entries) {
-      const type = e.type ?? 'file';
-      const header: tar.Header = {
-        name: e.name, type, mode: (e.mode ?? (type === 'directory' ? 0o755 : 0o644)) | TYPE_BITS[type]!,
-        uid: 0, gid: 0, uname: '', gname: '', mtime: new Date(FIXED_MTIME * 1000), size: 0,
-        linkname: e.linkname ?? '', devmajor: 0, devminor: 0,
-      };
-      if (type !== 'file') await entryDone(pack, header);
-      else if (e.file !== undefined) await entryDone(pack, { ...header, size: (await fsp.stat(e.file)).size }, fs.createReadStream(e.file));
-      else {
-        const content = typeof e.content === 'string' ? Buffer.from(e.content) : e.content ?? Buffer.alloc(0);
-        await entryDone(pack, { ...header, size: content.length }, content);
-      }
-    }
-    pack.finalize();
-  } catch (err) {
-    pack.destroy(err as Error);
-  }
-  await writing;
-}
+// ---------------------------------------------------------------- in memory
 
 class Collector extends Writable {
   private readonly chunks: Buffer[] = [];
