@@ -13,7 +13,7 @@ import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
 import type { Platform } from './platform.js';
 import { writeTar } from './tar-writer.js';
-import type { TarEntry } from './tar-entry.js';
+import type { PackEntry } from './pack-entry.js';
 
 export const MEDIA_TYPES = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
@@ -206,7 +206,7 @@ export async function writeArchive(entries: OuterEntry[], out: Writable, options
   await done;
 }
 
-async function* outerTarEntries(entries: OuterEntry[], mtime: number): AsyncGenerator<TarEntry> {
+async function* outerTarEntries(entries: OuterEntry[], mtime: number): AsyncGenerator<PackEntry> {
   for (const e of entries) {
     const type = e.type ?? 'file';
     const base = { path: e.name, mode: e.mode ?? (type === 'directory' ? 0o755 : 0o644), uid: 0, gid: 0, mtime };

@@ -13,7 +13,7 @@ import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { StrataError } from '../errors.js';
 import { writeTar } from './tar-writer.js';
-import type { TarEntry } from './tar-entry.js';
+import type { PackEntry } from './pack-entry.js';
 
 export type LayerCompression = 'gzip' | 'zstd' | 'none';
 
@@ -38,7 +38,7 @@ export interface WrittenLayer {
  * Writes the layer tar to `<base>.tar` and, compressed, its blob beside it. zstd is
  * the `zstd` command's (Node has no zstd compressor); without it the write fails.
  */
-export async function writeLayer(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>, base: string, compression: LayerCompression): Promise<WrittenLayer> {
+export async function writeLayer(entries: AsyncIterable<PackEntry> | Iterable<PackEntry>, base: string, compression: LayerCompression): Promise<WrittenLayer> {
   const tarFile = `${base}.tar`;
   const diff = hashing();
   const file = fs.createWriteStream(tarFile, { flags: 'wx' });

@@ -2,9 +2,9 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import { BLOCK_SIZE, encodeHeader, padding, type HeaderFields, type Typeflag } from './tar-header.js';
-import type { TarEntry, TarEntryKind } from './tar-entry.js';
+import type { PackEntry, PackEntryKind } from './pack-entry.js';
 
-export type { TarEntry, TarEntryKind } from './tar-entry.js';
+export type { PackEntry, PackEntryKind } from './pack-entry.js';
 
 export interface TarWriteResult {
   entries: number;
@@ -16,7 +16,7 @@ export interface TarWriteResult {
 const WHITEOUT_PREFIX = '.wh.';
 const OPAQUE_MARKER = '.wh..wh..opq';
 
-const TYPEFLAGS: Record<TarEntryKind, Typeflag> = {
+const TYPEFLAGS: Record<PackEntryKind, Typeflag> = {
   file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6', whiteout: '0', opaque: '0',
 };
 
@@ -27,7 +27,7 @@ const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_SIZE);
  * from their source with backpressure, so memory stays flat whatever the sizes.
  * `out` is not ended (it may be stdout); the caller ends or closes it.
  */
-export async function writeTar(entries: AsyncIterable<TarEntry> | Iterable<TarEntry>, out: Writable): Promise<TarWriteResult> {
+export async function writeTar(entries: AsyncIterable<PackEntry> | Iterable<PackEntry>, out: Writable): Promise<TarWriteResult> {
   const result: TarWriteResult = { entries: 0, bytes: 0 };
   for await (const entry of entries) {
     await writeEntry(entry, out);
@@ -39,7 +39,7 @@ export async function writeTar(entries: AsyncIterable<TarEntry> | Iterable<TarEn
 }
 
 /** One entry: its header block(s), then (files) its content padded to a whole block. */
-export async function writeEntry(entry: TarEntry, out: Writable): Promise<void> {
+export async function writeEntry(entry: PackEntry, out: Writable): Promise<void> {
   const fields = headerFields(entry);
   await write(out, encodeHeader(fields));
   if (entry.kind !== 'file') return;
@@ -53,7 +53,7 @@ export async function writeEntry(entry: TarEntry, out: Writable): Promise<void> 
 }
 
 /** The header of one entry, names in the encoding a reader of this kind expects. */
-export function headerFields(entry: TarEntry): HeaderFields {
+export function headerFields(entry: PackEntry): HeaderFields {
   const name = archiveName(entry);
   const size = entry.kind === 'file' ? entry.size ?? entry.content?.length ?? 0 : 0;
   const fields: HeaderFields = {
@@ -69,7 +69,7 @@ export function headerFields(entry: TarEntry): HeaderFields {
   return fields;
 }
 
-function archiveName(entry: TarEntry): string {
+function archiveName(entry: PackEntry): string {
   if (entry.kind === 'dir') return entry.path.endsWith('/') ? entry.path : `${entry.path}/`;
   if (entry.kind === 'opaque') return entry.path === '' ? OPAQUE_MARKER : path.posix.join(entry.path, OPAQUE_MARKER);
   if (entry.kind === 'whiteout') {

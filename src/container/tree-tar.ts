@@ -1,5 +1,5 @@
 import type { Writable } from 'node:stream';
-import { writeTar, type TarEntry } from '../archive/tar-writer.js';
+import { writeTar, type PackEntry } from '../archive/tar-writer.js';
 import type { EntryType } from '../resolver/options.js';
 import { devMajor, devMinor } from '../resolver/upper-meta.js';
 import type { TreeEntry } from './tree.js';
@@ -40,7 +40,7 @@ export async function writeTreeTar(tree: AsyncIterable<TreeEntry>, out: Writable
   return { ...written, skipped };
 }
 
-async function* tarEntries(tree: AsyncIterable<TreeEntry>, names: TarNames, skipped: SkippedEntry[]): AsyncGenerator<TarEntry> {
+async function* tarEntries(tree: AsyncIterable<TreeEntry>, names: TarNames, skipped: SkippedEntry[]): AsyncGenerator<PackEntry> {
   for await (const entry of tree) {
     const name = entryName(entry.rel, names);
     if (name === null) continue;
@@ -58,7 +58,7 @@ function entryName(rel: string[], names: TarNames): string | null {
 }
 
 /** One tree entry as the tar writer takes it; `nameOf` names a hardlink's first entry. */
-export function tarEntry(entry: TreeEntry, name: string, nameOf: (rel: string[]) => string): TarEntry {
+export function tarEntry(entry: TreeEntry, name: string, nameOf: (rel: string[]) => string): PackEntry {
   const base = {
     path: name, mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid,
     // Whole seconds, as docker's headers carry them (ustar, no pax mtime).

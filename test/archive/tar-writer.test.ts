@@ -6,7 +6,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PassThrough, Readable } from 'node:stream';
-import { writeTar, type TarEntry } from '../../src/archive/tar-writer.js';
+import { writeTar, type PackEntry } from '../../src/archive/tar-writer.js';
 import { paxRecord } from '../../src/archive/tar-header.js';
 import { isStrataError } from '../../src/errors.js';
 import { xattr } from '../../src/xattr.js';
@@ -14,7 +14,7 @@ import { parseTar } from '../helpers/raw-tar.js';
 
 const run = promisify(execFile);
 
-async function tarOf(entries: TarEntry[]): Promise<Buffer> {
+async function tarOf(entries: PackEntry[]): Promise<Buffer> {
   const out = new PassThrough();
   const chunks: Buffer[] = [];
   out.on('data', (c: Buffer) => chunks.push(c));

@@ -7,7 +7,7 @@ import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { LAYER_MEDIA_TYPES, writeLayer, type LayerCompression, type WrittenLayer } from '../../src/archive/layer-writer.js';
-import type { TarEntry } from '../../src/archive/tar-entry.js';
+import type { PackEntry } from '../../src/archive/pack-entry.js';
 
 export type Compression = LayerCompression;
 export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block' | 'whiteout' | 'opaque';
@@ -78,10 +78,10 @@ export async function buildLayer(work: string, input: LayerInput, fallback: Comp
 const DEFAULT_MODES: Partial<Record<EntryType, number>> = { dir: 0o755, symlink: 0o777, whiteout: 0o600, opaque: 0o600 };
 
 /** A spec as the tar writer's entry: defaults filled in, seeded content generated on open. */
-function tarEntry(e: LayerEntry): TarEntry {
+function tarEntry(e: LayerEntry): PackEntry {
   const type = e.type ?? (e.path.endsWith('/') ? 'dir' : 'file');
   const mtime = e.mtime instanceof Date ? Math.floor(e.mtime.getTime() / 1000) : e.mtime ?? FIXED_MTIME;
-  const entry: TarEntry = {
+  const entry: PackEntry = {
     path: e.path.replace(/\/+$/, ''), kind: type, mode: e.mode ?? DEFAULT_MODES[type] ?? 0o644,
     uid: e.uid ?? 0, gid: e.gid ?? 0, mtime,
   };

@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 
 /** What a tar entry is; `whiteout` and `opaque` are written in the OCI wire encoding. */
-export type TarEntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'whiteout' | 'opaque';
+export type PackEntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'block' | 'fifo' | 'whiteout' | 'opaque';
 
 /**
  * One entry for the tar writer, as plain data: whoever produces it (a container's
@@ -10,9 +10,9 @@ export type TarEntryKind = 'file' | 'dir' | 'symlink' | 'hardlink' | 'char' | 'b
  * `/`; a `whiteout` names the path it deletes and an `opaque` the directory it makes
  * opaque, and the writer turns them into `.wh.NAME` and `DIR/.wh..wh..opq`.
  */
-export interface TarEntry {
+export interface PackEntry {
   path: string;
-  kind: TarEntryKind;
+  kind: PackEntryKind;
   /** Permission bits with setuid, setgid and sticky (only & 0o7777 is written). */
   mode: number;
   uid: number;
