@@ -1,3 +1,5 @@
+import os from 'node:os';
+import { fsError } from '../errors.js';
 import { xattr } from '../xattr.js';
 import { UPPER_META_XATTR } from '../resolver/upper-meta.js';
 
@@ -12,11 +14,11 @@ import { UPPER_META_XATTR } from '../resolver/upper-meta.js';
  *   and containerd leave out of archives too;
  * - `system.*`: POSIX ACLs, which tar carries in records of their own.
  */
-export async function archivedXattrs(hostPath: string): Promise<Array<[string, Buffer]>> {
-  const names = await xattr().listAttributes(hostPath).catch(unsupportedIsNone);
+export async function archivedXattrs(hostPath: string, viewPath: string): Promise<Array<[string, Buffer]>> {
+  const names = await xattr().listAttributes(hostPath).catch((err: unknown) => unsupportedIsNone(err, 'listxattr', viewPath));
   const kept: Array<[string, Buffer]> = [];
   for (const name of names.filter(isArchived).sort()) {
-    const value = await xattr().getAttribute(hostPath, name).catch(unsupportedIsNone);
+    const value = await xattr().getAttribute(hostPath, name).catch((err: unknown) => unsupportedIsNone(err, 'getxattr', viewPath));
     // Removed between the list and the read: not there.
     if (value === null || Array.isArray(value)) continue;
     kept.push([name, value]);
@@ -30,8 +32,14 @@ function isArchived(name: string): boolean {
   return name !== UPPER_META_XATTR && name !== 'security.selinux';
 }
 
-/** A filesystem without xattrs (EOPNOTSUPP) or an attribute gone since the list (ENODATA) is no attribute. */
-function unsupportedIsNone(err: unknown): never[] {
-  if (/\(os error (95|61)\)/.test(String((err as Error).message))) return [];
-  throw err;
+/**
+ * A filesystem without xattrs (EOPNOTSUPP) or an attribute gone since the list
+ * (ENODATA) is no attribute. Anything else is an fs error naming the view's path
+ * (host paths stay out of messages); the addon reports only "(os error N)".
+ */
+function unsupportedIsNone(err: unknown, syscall: string, viewPath: string): never[] {
+  const errno = Number(/\(os error (\d+)\)/.exec(String((err as Error).message))?.[1]);
+  if (errno === os.constants.errno.EOPNOTSUPP || errno === os.constants.errno.ENODATA) return [];
+  const code = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? 'EIO';
+  throw fsError(code, syscall, viewPath);
 }

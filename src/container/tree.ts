@@ -68,7 +68,7 @@ async function viewEntry(view: Resolver, path: string, rel: string[], stats: Res
   };
   if (stats.type === 'symlink') entry.linkTarget = await view.readlink(path);
   if (withXattrs && stats.hostPath !== null) {
-    const xattrs = await archivedXattrs(stats.hostPath);
+    const xattrs = await archivedXattrs(stats.hostPath, path);
     if (xattrs.length > 0) entry.xattrs = xattrs;
   }
   if (stats.type !== 'file') return { ...entry, size: 0 };
