@@ -1,16 +1,17 @@
 /**
- * One layer of a test image from a list of entry specs (deterministic: fixed mtimes,
- * seeded content), written by src/archive/layer-writer.ts. image-builder.ts puts
- * layers into images and archives.
+ * A layer described as a list of entry specs, with defaults filled in (modes, owner
+ * root, a fixed mtime) and optionally generated content (seeded, for big files), and
+ * written by layer-writer.ts. Deterministic: the same spec gives the same bytes.
+ * image-builder.ts puts such layers into images and archives.
  */
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { LAYER_MEDIA_TYPES, writeLayer, type LayerCompression, type WrittenLayer } from '../../src/archive/layer-writer.js';
-import type { PackEntry } from '../../src/archive/pack-entry.js';
+import { LAYER_MEDIA_TYPES, writeLayer, type LayerCompression, type WrittenLayer } from './layer-writer.js';
+import type { PackEntry, PackEntryKind } from './pack-entry.js';
 
 export type Compression = LayerCompression;
-export type EntryType = 'file' | 'dir' | 'symlink' | 'hardlink' | 'fifo' | 'char' | 'block' | 'whiteout' | 'opaque';
+export type EntryType = PackEntryKind;
 
 /** One entry of a layer. `whiteout` deletes `path`; `opaque` makes directory `path` opaque. */
 export interface LayerEntry {
@@ -68,17 +69,17 @@ export function seededBytes(size: number, seed: number | string = 1): Readable {
   });
 }
 
-/** Writes one layer tar (and its compressed blob) into `work`, hashing both as they are written. */
+/** Writes one layer tar (and its compressed blob) into the directory `work`, hashing both as they are written. */
 export async function buildLayer(work: string, input: LayerInput, fallback: Compression): Promise<BuiltLayer & { file: string }> {
   const spec = Array.isArray(input) ? { entries: input } : input;
   const base = path.join(work, `layer-${randomUUID()}`);
-  return writeLayer(spec.entries.map(tarEntry), base, spec.compression ?? fallback);
+  return writeLayer(spec.entries.map(packEntry), base, spec.compression ?? fallback);
 }
 
 const DEFAULT_MODES: Partial<Record<EntryType, number>> = { dir: 0o755, symlink: 0o777, whiteout: 0o600, opaque: 0o600 };
 
 /** A spec as the tar writer's entry: defaults filled in, seeded content generated on open. */
-function tarEntry(e: LayerEntry): PackEntry {
+export function packEntry(e: LayerEntry): PackEntry {
   const type = e.type ?? (e.path.endsWith('/') ? 'dir' : 'file');
   const mtime = e.mtime instanceof Date ? Math.floor(e.mtime.getTime() / 1000) : e.mtime ?? FIXED_MTIME;
   const entry: PackEntry = {
