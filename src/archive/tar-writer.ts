@@ -1,6 +1,7 @@
 import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StrataError } from '../errors.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from '../layer/whiteout.js';
 import { BLOCK_SIZE, encodeHeader, padding, type HeaderFields, type Typeflag } from './tar-header.js';
 import type { PackEntry, PackEntryKind } from './pack-entry.js';
 
@@ -12,9 +13,6 @@ export interface TarWriteResult {
   bytes: number;
 }
 
-/** OCI's wire encoding of deletions (image-spec layer.md "Whiteouts"). */
-const WHITEOUT_PREFIX = '.wh.';
-const OPAQUE_MARKER = '.wh..wh..opq';
 
 const TYPEFLAGS: Record<PackEntryKind, Typeflag> = {
   file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6', whiteout: '0', opaque: '0',
@@ -32,7 +30,7 @@ export async function writeTar(entries: AsyncIterable<PackEntry> | Iterable<Pack
   for await (const entry of entries) {
     await writeEntry(entry, out);
     result.entries += 1;
-    if (entry.kind === 'file') result.bytes += entry.size ?? entry.content?.length ?? 0;
+    if (entry.kind === 'file') result.bytes += contentSize(entry);
   }
   await write(out, END_OF_ARCHIVE);
   return result;
@@ -55,7 +53,7 @@ export async function writeEntry(entry: PackEntry, out: Writable): Promise<void>
 /** The header of one entry, names in the encoding a reader of this kind expects. */
 export function headerFields(entry: PackEntry): HeaderFields {
   const name = archiveName(entry);
-  const size = entry.kind === 'file' ? entry.size ?? entry.content?.length ?? 0 : 0;
+  const size = entry.kind === 'file' ? contentSize(entry) : 0;
   const fields: HeaderFields = {
     name, typeflag: TYPEFLAGS[entry.kind], mode: entry.mode, uid: entry.uid, gid: entry.gid, size,
     mtime: Math.floor(entry.mtime),
@@ -69,6 +67,12 @@ export function headerFields(entry: PackEntry): HeaderFields {
   return fields;
 }
 
+/** In-memory content is its own size; streamed content is the size announced. */
+function contentSize(entry: PackEntry): number {
+  return entry.content?.length ?? entry.size ?? 0;
+}
+
+/** Whiteouts and opaque markers in OCI's wire encoding (image-spec layer.md "Whiteouts"), the one every layer tar uses. */
 function archiveName(entry: PackEntry): string {
   if (entry.kind === 'dir') return entry.path.endsWith('/') ? entry.path : `${entry.path}/`;
   if (entry.kind === 'opaque') return entry.path === '' ? OPAQUE_MARKER : path.posix.join(entry.path, OPAQUE_MARKER);
