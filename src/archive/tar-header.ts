@@ -47,6 +47,8 @@ export function encodeHeader(fields: HeaderFields): Buffer {
   // Go's archive/tar does the same: ids too big for the octal fields go into pax records.
   if (fields.uid > MAX_OCTAL_6) records.push(paxRecord('uid', String(fields.uid)));
   if (fields.gid > MAX_OCTAL_6) records.push(paxRecord('gid', String(fields.gid)));
+  // Before 1970 or past the 11-digit field (year 4147): the ustar field holds the nearest it can.
+  if (fields.mtime < 0 || fields.mtime > MAX_OCTAL_11) records.push(paxRecord('mtime', String(fields.mtime)));
   for (const [name, value] of fields.xattrs ?? []) records.push(paxRecord(XATTR_PREFIX + escapeKeyword(name), value));
 
   const ustar = ustarBlock({
@@ -103,7 +105,8 @@ function splitUstarName(full: string): { name: string; prefix: string } | null {
     prefix += prefix ? `/${name.slice(0, i)}` : name.slice(0, i);
     name = name.slice(i + 1);
   }
-  if (name.length > 100 || prefix.length > 155) return null;
+  // An empty name field would leave the prefix to name a directory by its parent's path.
+  if (name.length > 100 || name === '' || prefix.length > 155) return null;
   return { name, prefix };
 }
 

@@ -64,6 +64,7 @@ test('whiteout and opaque entries are written in the OCI encoding; long and non-
     { ...base, path: long, kind: 'symlink', linkTarget: `/${long}` },
     { ...base, path: 'café', kind: 'hardlink', linkTarget: 'bin/ping' },
     { ...base, path: 'dev/null', kind: 'char', devMajor: 1, devMinor: 3, uid: 3_000_000 },
+    { ...base, path: 'old', kind: 'file', mtime: -86_400, content: Buffer.alloc(0) },
   ]);
   const entries = parseTar(tar);
   t.deepEqual(entries.map((e) => [e.name, e.typeflag, e.mode, e.size, e.linkname, e.uid]), [
@@ -73,7 +74,9 @@ test('whiteout and opaque entries are written in the OCI encoding; long and non-
     [long, '2', 0o644, 0, `/${long}`, 0],
     ['café', '1', 0o644, 0, 'bin/ping', 0],
     ['dev/null', '3', 0o644, 0, '', 3_000_000],
+    ['old', '0', 0o644, 0, '', 0],
   ]);
+  t.deepEqual(entries[6]!.pax, new Map([['mtime', Buffer.from('-86400')]]));
   t.deepEqual(entries[4]!.pax, new Map([['path', Buffer.from('café')]]));
 });
 
