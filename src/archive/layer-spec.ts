@@ -7,7 +7,7 @@
 import path from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { LAYER_MEDIA_TYPES, writeLayer, type LayerCompression, type WrittenLayer } from './layer-writer.js';
+import { writeLayer, type LayerCompression, type WrittenLayer } from './layer-writer.js';
 import type { PackEntry, PackEntryKind } from './pack-entry.js';
 
 export type Compression = LayerCompression;
@@ -46,7 +46,6 @@ export type LayerInput = LayerSpec | LayerEntry[];
 export type BuiltLayer = Omit<WrittenLayer, 'file'>;
 
 export const FIXED_MTIME = 1_700_000_000; // 2023-11-14T22:13:20Z
-export const LAYER_MEDIA = LAYER_MEDIA_TYPES;
 
 /** Deterministic pseudo-random bytes (xorshift32 over a seed), streamed in 64 KiB chunks. */
 export function seededBytes(size: number, seed: number | string = 1): Readable {

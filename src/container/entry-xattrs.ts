@@ -1,7 +1,9 @@
 import os from 'node:os';
 import { fsError } from '../errors.js';
 import { xattr } from '../xattr.js';
-import { UPPER_META_XATTR } from '../resolver/upper-meta.js';
+
+/** strata's own bookkeeping namespace: resolver/upper-meta.ts keeps a rootless owner in `user.strata.meta`. */
+const STRATA_XATTRS = 'user.strata.';
 
 /**
  * The extended attributes of a file of a container's view that belong to the image
@@ -9,7 +11,7 @@ import { UPPER_META_XATTR } from '../resolver/upper-meta.js';
  * (`security.*`, `trusted.*`, `user.*`), as raw bytes. Left out:
  * - overlayfs' own (`trusted.overlay.*`, and `user.overlay.*` of userxattr mounts):
  *   an opaque or redirect marker belongs to the on-disk encoding, not to the file;
- * - strata's own record of a rootless owner (`user.strata.meta`);
+ * - strata's own (`user.strata.*`: the record of a rootless owner);
  * - `security.selinux`: the label the host's policy gave the file here, which Docker
  *   and containerd leave out of archives too;
  * - `system.*`: POSIX ACLs, which tar carries in records of their own.
@@ -29,7 +31,7 @@ export async function archivedXattrs(hostPath: string, viewPath: string): Promis
 function isArchived(name: string): boolean {
   if (!/^(security|trusted|user)\./.test(name)) return false;
   if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) return false;
-  return name !== UPPER_META_XATTR && name !== 'security.selinux';
+  return !name.startsWith(STRATA_XATTRS) && name !== 'security.selinux';
 }
 
 /**
