@@ -29,7 +29,9 @@ import { UsageMeter } from '../src/usage/usage-meter.js';
 import { measureTree } from '../src/layer/size.js';
 import { markOpaque, writeWhiteout } from '../src/layer/whiteout.js';
 import { Resolver } from '../src/resolver/resolver.js';
-import { writeImage, type LayerEntry } from '../test/helpers/image-builder.js';
+import { writeImage } from '../src/archive/image-builder.js';
+import type { LayerEntry } from '../src/archive/layer-spec.js';
+import { normalizeReference } from '../src/image/reference.js';
 import { benchCacheDir } from './bench-image.js';
 import { makeScratchDir, measure, removeTree, run, settleDisk, type Command, type Sample } from './measure.js';
 import { summarize, type BenchContext, type BenchReport, type ContenderResult, type TargetResult } from './report.js';
@@ -261,7 +263,7 @@ async function loadBenchImages(store: Store, shape: DfShape, dir: string, log: (
   const app = (i: number) => withParents(files(appFile, shape.appFiles, `app${i}`));
   const tarball = path.join(dir, 'image.tar');
   for (let i = 0; i < shape.images; i++) {
-    await writeImage(tarball, { format: 'docker25', repoTags: [imageRef(i)], compression: 'gzip', layers: [base, runtime(i % shape.runtimes), app(i)] });
+    await writeImage(tarball, { format: 'docker25', tags: [{ name: imageRef(i), ...normalizeReference(imageRef(i)) }], compression: 'gzip', layers: [base, runtime(i % shape.runtimes), app(i)] });
     await loadImages(store, { path: tarball });
     log(`  image ${i + 1}/${shape.images} loaded`);
   }

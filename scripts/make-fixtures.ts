@@ -7,7 +7,9 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { writeImage, type LayerEntry } from '../test/helpers/image-builder.js';
+import { writeImage } from '../src/archive/image-builder.js';
+import type { LayerEntry } from '../src/archive/layer-spec.js';
+import { normalizeReference } from '../src/image/reference.js';
 
 // dist/scripts/make-fixtures.js → the repository root is two levels up.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -44,7 +46,7 @@ async function main(): Promise<void> {
   const file = path.join(fixturesDir, 'demo.tar');
   const image = await writeImage(file, {
     format: 'docker',
-    repoTags: ['demo:latest'],
+    tags: [{ name: 'demo:latest', ...normalizeReference('demo:latest') }],
     platform: 'linux/amd64',
     layers: [
       { entries: demoBase, createdBy: 'ADD rootfs / # demo base' },

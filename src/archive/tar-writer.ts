@@ -1,152 +1,113 @@
-import fs from 'node:fs/promises';
+import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import tar, { type Header, type Pack } from 'tar-stream';
-
-type Headers = Partial<Header> & Pick<Header, 'name'>;
 import { StrataError } from '../errors.js';
-import type { Resolver } from '../resolver/resolver.js';
-import type { EntryType, ResolverStats } from '../resolver/options.js';
-import { devMajor, devMinor } from '../resolver/upper-meta.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from '../layer/whiteout.js';
+import { BLOCK_SIZE, encodeHeader, padding, type HeaderFields, type Typeflag } from './tar-header.js';
+import type { PackEntry, PackEntryKind } from './pack-entry.js';
 
-/**
- * One entry of a tree being copied or archived: what a tar header says about it,
- * and how to read its bytes. Export, `cp` in every direction and the `mv` fallback
- * all move trees of these, whatever they come from (a merged view, a host
- * directory, a tar) and wherever they go (a tar, a merged view, a host directory).
- */
-export interface TreeEntry {
-  /** Components below the root being copied; [] is the root itself. No `.`, `..` or `/` in them. */
-  rel: string[];
-  type: EntryType;
-  /** Permission bits with setuid, setgid and sticky. */
-  mode: number;
-  uid: number;
-  gid: number;
-  size: number;
-  atimeMs: number;
-  mtimeMs: number;
-  rdev: number;
-  /** Symlinks: the target, exactly as stored. */
-  linkTarget?: string;
-  /** Regular files that are the same inode as an earlier entry of this tree: that entry's rel. */
-  hardlinkTo?: string[];
-  /** Regular files (not hardlinks): opens the content as a stream; never buffered whole. */
-  open?: () => Promise<Readable>;
-}
+export type { PackEntry, PackEntryKind } from './pack-entry.js';
 
-export interface TreeOptions {
-  /** Follow the root itself when it is a symlink (`cp -L`); nothing below it is ever followed. */
-  followRoot?: boolean;
-  /** Checked between entries: an aborted walk stops with EINTERRUPTED. */
-  signal?: AbortSignal;
-}
-
-/**
- * The entries of a merged view at and below `root`, parents before children, names
- * in code-point order (the resolver's walk). Files of the view that share a host
- * inode are hardlinks: the first is an entry with content, the others point at it.
- */
-export async function* viewTree(view: Resolver, root: string, options: TreeOptions = {}): AsyncGenerator<TreeEntry> {
-  const rootStats = options.followRoot ? await view.stat(root) : await view.lstat(root);
-  const inodes = new Map<string, string[]>();
-  yield await viewEntry(view, root, [], rootStats, inodes);
-  if (rootStats.type !== 'dir') return;
-  // The prefix the resolver's walk puts before every child name (see Resolver.walk).
-  const prefix = root === '/' ? '' : root.replace(/\/+$/, '');
-  for await (const { path, stats } of view.walk(root)) {
-    throwIfAborted(options.signal);
-    yield await viewEntry(view, path, path.slice(prefix.length + 1).split('/'), stats, inodes);
-  }
-}
-
-async function viewEntry(view: Resolver, path: string, rel: string[], stats: ResolverStats, inodes: Map<string, string[]>): Promise<TreeEntry> {
-  const entry: TreeEntry = {
-    rel, type: stats.type, mode: stats.mode, uid: stats.uid, gid: stats.gid, size: stats.size,
-    atimeMs: stats.atimeMs, mtimeMs: stats.mtimeMs, rdev: stats.rdev,
-  };
-  if (stats.type === 'symlink') entry.linkTarget = await view.readlink(path);
-  if (stats.type !== 'file') return { ...entry, size: 0 };
-  if (stats.nlink > 1 && stats.hostPath !== null) {
-    // The resolver reports host inode numbers; two layers (or a mount) may be different devices.
-    const host = await fs.lstat(stats.hostPath).catch(() => null);
-    if (host !== null) {
-      const key = `${host.dev}:${host.ino}`;
-      const first = inodes.get(key);
-      if (first !== undefined) return { ...entry, size: 0, hardlinkTo: first };
-      inodes.set(key, rel);
-    }
-  }
-  entry.open = () => view.createReadStream(path);
-  return entry;
-}
-
-export interface TarNames {
-  /**
-   * The name of the root entry (`etc`, or `.` for a directory's contents, as docker
-   * cp names them); children are `<root>/<rel>`. Null: no root entry, and children
-   * are named by rel alone (docker export: `bin/`, `bin/sh`).
-   */
-  root: string | null;
-}
-
-export interface TarResult {
+export interface TarWriteResult {
   entries: number;
+  /** Content bytes written (file bodies, not headers). */
   bytes: number;
-  /** Entries a tar cannot hold (sockets), left out as docker leaves them out. */
-  skipped: SkippedEntry[];
 }
 
-export interface SkippedEntry {
-  /** The entry's name in the copy, root-relative (`/` joined). */
-  path: string;
-  type: EntryType;
-  reason: string;
-}
+
+const TYPEFLAGS: Record<PackEntryKind, Typeflag> = {
+  file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6', whiteout: '0', opaque: '0',
+};
+
+const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_SIZE);
 
 /**
- * Writes a tree as a tar stream into `out`, one entry at a time: file contents are
- * piped from their source into the tar, so memory stays flat whatever the sizes.
+ * Writes entries as a tar stream into `out`, one at a time: file contents are piped
+ * from their source with backpressure, so memory stays flat whatever the sizes.
  * `out` is not ended (it may be stdout); the caller ends or closes it.
  */
-export async function writeTar(entries: AsyncIterable<TreeEntry>, out: Writable, names: TarNames): Promise<TarResult> {
-  const pack = tar.pack();
-  const pumping = pump(pack, out);
-  const result: TarResult = { entries: 0, bytes: 0, skipped: [] };
+export async function writeTar(entries: AsyncIterable<PackEntry> | Iterable<PackEntry>, out: Writable): Promise<TarWriteResult> {
+  const result: TarWriteResult = { entries: 0, bytes: 0 };
+  for await (const entry of entries) {
+    await writeEntry(entry, out);
+    result.entries += 1;
+    if (entry.kind === 'file') result.bytes += contentSize(entry);
+  }
+  await write(out, END_OF_ARCHIVE);
+  return result;
+}
+
+/** One entry: its header block(s), then (files) its content padded to a whole block. */
+export async function writeEntry(entry: PackEntry, out: Writable): Promise<void> {
+  const fields = headerFields(entry);
+  await write(out, encodeHeader(fields));
+  if (entry.kind !== 'file') return;
+  if (entry.content !== undefined) {
+    await write(out, entry.content);
+  } else if (fields.size > 0 || entry.open !== undefined) {
+    if (entry.open === undefined) throw new StrataError('EUSAGE', `${entry.path}: a file entry needs its content`, { path: entry.path });
+    await copyContent(await entry.open(), fields.size, entry.path, out);
+  }
+  await write(out, padding(fields.size));
+}
+
+/** The header of one entry, names in the encoding a reader of this kind expects. */
+export function headerFields(entry: PackEntry): HeaderFields {
+  const name = archiveName(entry);
+  const size = entry.kind === 'file' ? contentSize(entry) : 0;
+  const fields: HeaderFields = {
+    name, typeflag: TYPEFLAGS[entry.kind], mode: entry.mode, uid: entry.uid, gid: entry.gid, size,
+    mtime: Math.floor(entry.mtime),
+  };
+  if (entry.kind === 'symlink' || entry.kind === 'hardlink') fields.linkname = entry.linkTarget ?? '';
+  if (entry.kind === 'char' || entry.kind === 'block') {
+    fields.devmajor = entry.devMajor ?? 0;
+    fields.devminor = entry.devMinor ?? 0;
+  }
+  if (entry.xattrs !== undefined) fields.xattrs = entry.xattrs;
+  return fields;
+}
+
+/** In-memory content is its own size; streamed content is the size announced. */
+function contentSize(entry: PackEntry): number {
+  return entry.content?.length ?? entry.size ?? 0;
+}
+
+/** Whiteouts and opaque markers in OCI's wire encoding (image-spec layer.md "Whiteouts"), the one every layer tar uses. */
+function archiveName(entry: PackEntry): string {
+  if (entry.kind === 'dir') return entry.path.endsWith('/') ? entry.path : `${entry.path}/`;
+  if (entry.kind === 'opaque') return entry.path === '' ? OPAQUE_MARKER : path.posix.join(entry.path, OPAQUE_MARKER);
+  if (entry.kind === 'whiteout') {
+    return path.posix.join(path.posix.dirname(entry.path), `${WHITEOUT_PREFIX}${path.posix.basename(entry.path)}`);
+  }
+  return entry.path;
+}
+
+/** Copies exactly `size` bytes: a file that grew or shrank while being read would corrupt the tar. */
+async function copyContent(content: Readable, size: number, name: string, out: Writable): Promise<void> {
+  let copied = 0;
   try {
-    for await (const entry of entries) {
-      const name = entryName(entry.rel, names);
-      if (name === null) continue;
-      const header = tarHeader(entry, name, (rel) => entryName(rel, names) ?? '');
-      if (header === null) {
-        result.skipped.push({ path: `/${entry.rel.join('/')}`, type: entry.type, reason: 'a tar archive cannot hold a socket' });
-        continue;
-      }
-      if (header.type === 'file') {
-        await pipeline(await entry.open!(), pack.entry(header));
-        result.bytes += entry.size;
-      } else {
-        await new Promise<void>((resolve, reject) => { pack.entry(header, (err) => (err ? reject(err) : resolve())); });
-      }
-      result.entries += 1;
+    for await (const chunk of content) {
+      const buf = chunk as Buffer;
+      copied += buf.length;
+      if (copied > size) break;
+      await write(out, buf);
     }
-    pack.finalize();
-    await pumping;
-    return result;
-  } catch (err) {
-    pack.destroy(err as Error);
-    await pumping.catch(() => {});
-    throw err;
+  } finally {
+    content.destroy();
+  }
+  if (copied !== size) {
+    throw new StrataError('ECONFLICT', `${name}: changed while being archived (expected ${size} bytes, found ${copied > size ? 'more' : copied})`, {
+      path: name, expected: size, found: copied,
+    });
   }
 }
 
-/** Copies the tar into `out` with backpressure, without ending `out`; fails when `out` fails or closes. */
-async function pump(pack: Pack, out: Writable): Promise<void> {
-  for await (const chunk of pack) {
-    if (out.errored !== null) throw out.errored;
-    if (out.destroyed) throw new StrataError('EINTERRUPTED', 'the output closed before the archive was written');
-    if (!out.write(chunk)) await drained(out);
-  }
+/** Writes with backpressure, without ending `out`; fails when `out` has failed or closed. */
+async function write(out: Writable, chunk: Buffer): Promise<void> {
+  if (chunk.length === 0) return;
+  if (out.errored) throw out.errored;
+  if (out.destroyed || out.writableEnded) throw new StrataError('EINTERRUPTED', 'the output closed before the archive was written');
+  if (!out.write(chunk)) await drained(out);
 }
 
 function drained(out: Writable): Promise<void> {
@@ -159,43 +120,4 @@ function drained(out: Writable): Promise<void> {
     const closed = () => done(out.errored ?? new StrataError('EINTERRUPTED', 'the output closed before the archive was written'));
     out.on('drain', done).on('error', done).on('close', closed);
   });
-}
-
-function entryName(rel: string[], names: TarNames): string | null {
-  if (names.root === null) return rel.length === 0 ? null : rel.join('/');
-  return rel.length === 0 ? names.root : `${names.root}/${rel.join('/')}`;
-}
-
-const TAR_TYPES: Partial<Record<EntryType, Header['type']>> = {
-  file: 'file', dir: 'directory', symlink: 'symlink', fifo: 'fifo', char: 'character-device', block: 'block-device',
-};
-/** tar-stream writes ids as 6 octal digits; bigger ones go into pax records, as Go's archive/tar does. */
-const USTAR_MAX_ID = 0o777777;
-
-/** The tar header of one entry; null for what tar cannot represent (a socket). */
-export function tarHeader(entry: TreeEntry, name: string, nameOf: (rel: string[]) => string): Headers | null {
-  const type = entry.hardlinkTo !== undefined ? 'link' : TAR_TYPES[entry.type];
-  if (type === undefined) return null;
-  const header: Headers = {
-    name: type === 'directory' && !name.endsWith('/') ? `${name}/` : name,
-    type,
-    mode: entry.mode & 0o7777,
-    uid: entry.uid,
-    gid: entry.gid,
-    size: type === 'file' ? entry.size : 0,
-    // Whole seconds, as docker's headers carry them (ustar, no pax mtime).
-    mtime: new Date(Math.floor(entry.mtimeMs / 1000) * 1000),
-  };
-  if (type === 'symlink') header.linkname = entry.linkTarget ?? '';
-  if (type === 'link') header.linkname = nameOf(entry.hardlinkTo!);
-  if (type === 'character-device' || type === 'block-device') {
-    header.devmajor = devMajor(entry.rdev);
-    header.devminor = devMinor(entry.rdev);
-  }
-  if (entry.uid > USTAR_MAX_ID || entry.gid > USTAR_MAX_ID) header.pax = { uid: String(entry.uid), gid: String(entry.gid) };
-  return header;
-}
-
-export function throwIfAborted(signal?: AbortSignal): void {
-  if (signal?.aborted) throw new StrataError('EINTERRUPTED', 'interrupted');
 }

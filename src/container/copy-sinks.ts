@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fsError, isFsError } from '../errors.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { ResolverStats } from '../resolver/options.js';
-import type { TreeEntry } from '../archive/tar-writer.js';
+import type { TreeEntry } from './tree.js';
 
 /*
  * Where a copy's entries go: through a merged view (so copy-up, whiteouts, mounts and

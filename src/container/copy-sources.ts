@@ -9,13 +9,13 @@ import { typeOfStats } from '../resolver/lookup.js';
 import { compareNames } from '../resolver/readdir.js';
 import { makeDev } from '../resolver/upper-meta.js';
 import { decompress } from '../archive/compression.js';
-import { throwIfAborted, type TreeEntry, type TreeOptions } from '../archive/tar-writer.js';
+import { throwIfAborted, type TreeEntry, type TreeOptions } from './tree.js';
 import {
   cleanPath, deviceNumbers, entryKind, entryMeta, hardlinkTargetPath, symlinkTarget, type EntryContext,
 } from '../layer/entry-path.js';
 
 /*
- * Where a copy's entries come from, besides a merged view (tar-writer.ts viewTree):
+ * Where a copy's entries come from, besides a merged view (tree.ts viewTree):
  * a host file or directory, or a tar stream.
  */
 

@@ -3,13 +3,14 @@ import path from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { StrataError, fsError, isFsError } from '../errors.js';
 import type { Resolver } from '../resolver/resolver.js';
-import { throwIfAborted, viewTree, writeTar, type SkippedEntry, type TarResult, type TreeEntry } from '../archive/tar-writer.js';
+import { throwIfAborted, viewTree, type TreeEntry } from './tree.js';
+import { writeTreeTar, type SkippedEntry, type TarResult } from './tree-tar.js';
 import { hostTree, tarTree } from './copy-sources.js';
 import { HostSink, ViewSink, nullIfMissing, type Sink } from './copy-sinks.js';
 
 /**
  * `docker cp` in both directions, and the copy + delete that `mv` falls back to. A
- * copy is a tree of entries (tar-writer.ts) from a source (a merged view, a host
+ * copy is a tree of entries (tree.ts) from a source (a merged view, a host
  * directory, a tar) put into a sink (a merged view, a host directory): the view sink
  * writes through the resolver, so copy-up, whiteouts, mounts and --read-only apply
  * as to any other change; the host sink never follows a symlink it meets.
@@ -42,7 +43,8 @@ export async function copyToView(view: Resolver, hostSrc: string, destPath: stri
 export async function archiveFromView(view: Resolver, srcPath: string, out: Writable, options: CopyOptions = {}): Promise<CopyResult> {
   const src = await (options.followLink ? view.stat(srcPath) : view.lstat(srcPath));
   const root = src.type === 'dir' && isContentsOnly(srcPath) ? '.' : baseName(srcPath);
-  return writeTar(viewTree(view, srcPath, { followRoot: options.followLink, signal: options.signal }), out, { root });
+  const entries = viewTree(view, srcPath, { followRoot: options.followLink, signal: options.signal, xattrs: true });
+  return writeTreeTar(entries, out, { root });
 }
 
 /**

@@ -7,7 +7,8 @@ import type { Store } from '../store/root.js';
 import { fsyncDir, tempName } from '../store/atomic.js';
 import { layerStackOptions } from '../image/view.js';
 import { Resolver } from '../resolver/resolver.js';
-import { viewTree, writeTar, type TarResult } from '../archive/tar-writer.js';
+import { viewTree } from './tree.js';
+import { writeTreeTar, type TarResult } from './tree-tar.js';
 import { containerDirs, type ContainerRecord } from './record.js';
 
 export interface ExportOptions {
@@ -35,11 +36,13 @@ export async function exportView(store: Store, record: ContainerRecord): Promise
  * resolver reports it), whole-second mtimes, symlinks, hardlinks (files sharing a
  * host inode become `link` entries after the first), fifos and device nodes. What
  * whiteouts and opaque directories hide is not in the view, so it is not in the tar.
+ * Extended attributes go in as pax SCHILY.xattr records, byte for byte (entry-xattrs.ts
+ * says which).
  * Streams file contents; `out` is not ended.
  */
 export async function exportContainer(store: Store, record: ContainerRecord, out: Writable, options: ExportOptions = {}): Promise<TarResult> {
   const view = await exportView(store, record);
-  return writeTar(viewTree(view, '/', { signal: options.signal }), out, { root: null });
+  return writeTreeTar(viewTree(view, '/', { signal: options.signal, xattrs: true }), out, { root: null });
 }
 
 /**

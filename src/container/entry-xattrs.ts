@@ -1,0 +1,47 @@
+import os from 'node:os';
+import { fsError } from '../errors.js';
+import { xattr } from '../xattr.js';
+
+/** strata's own bookkeeping namespace: resolver/upper-meta.ts keeps a rootless owner in `user.strata.meta`. */
+const STRATA_XATTRS = 'user.strata.';
+
+/**
+ * The extended attributes of a file of a container's view that belong to the image
+ * and go into archives (export, `cp … -`): the namespaces unpack applies
+ * (`security.*`, `trusted.*`, `user.*`), as raw bytes. Left out:
+ * - overlayfs' own (`trusted.overlay.*`, and `user.overlay.*` of userxattr mounts):
+ *   an opaque or redirect marker belongs to the on-disk encoding, not to the file;
+ * - strata's own (`user.strata.*`: the record of a rootless owner);
+ * - `security.selinux`: the label the host's policy gave the file here, which Docker
+ *   and containerd leave out of archives too;
+ * - `system.*`: POSIX ACLs, which tar carries in records of their own.
+ */
+export async function archivedXattrs(hostPath: string, viewPath: string): Promise<Array<[string, Buffer]>> {
+  const names = await xattr().listAttributes(hostPath).catch((err: unknown) => unsupportedIsNone(err, 'listxattr', viewPath));
+  const kept: Array<[string, Buffer]> = [];
+  for (const name of names.filter(isArchived).sort()) {
+    const value = await xattr().getAttribute(hostPath, name).catch((err: unknown) => unsupportedIsNone(err, 'getxattr', viewPath));
+    // Removed between the list and the read: not there.
+    if (value === null || Array.isArray(value)) continue;
+    kept.push([name, value]);
+  }
+  return kept;
+}
+
+function isArchived(name: string): boolean {
+  if (!/^(security|trusted|user)\./.test(name)) return false;
+  if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) return false;
+  return !name.startsWith(STRATA_XATTRS) && name !== 'security.selinux';
+}
+
+/**
+ * A filesystem without xattrs (EOPNOTSUPP) or an attribute gone since the list
+ * (ENODATA) is no attribute. Anything else is an fs error naming the view's path
+ * (host paths stay out of messages); the addon reports only "(os error N)".
+ */
+function unsupportedIsNone(err: unknown, syscall: string, viewPath: string): never[] {
+  const errno = Number(/\(os error (\d+)\)/.exec(String((err as Error).message))?.[1]);
+  if (errno === os.constants.errno.EOPNOTSUPP || errno === os.constants.errno.ENODATA) return [];
+  const code = Object.entries(os.constants.errno).find(([, n]) => n === errno)?.[0] ?? 'EIO';
+  throw fsError(code, syscall, viewPath);
+}
