@@ -41,9 +41,12 @@ export async function stopContainer(store: Store, name: string): Promise<Contain
   });
 }
 
+/** Stop then start under one hold of the store lock: no other process sees it stopped in between. */
 export async function restartContainer(store: Store, name: string): Promise<ContainerRecord> {
-  await stopContainer(store, name);
-  return startContainer(store, name);
+  return withStoreLock(store, async () => {
+    await stopContainer(store, name);
+    return startContainer(store, name);
+  });
 }
 
 export interface RemoveContainerOptions {
