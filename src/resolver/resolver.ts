@@ -22,7 +22,9 @@ export interface WalkEntry {
  * the way Linux overlayfs serves it (DESIGN.md "Resolver rules"), with the names and
  * error codes of node:fs. Container paths are absolute POSIX paths; symlinks resolve
  * inside the container root. Changes are applied one at a time (a copy-up must not
- * race another change of the same file); reads never wait.
+ * race another change of the same file), each under the `exclusive` lock when the
+ * view has one (a container's view: the container's lock, against other processes);
+ * reads never wait.
  */
 export class Resolver {
   readonly #ctx: Context;
