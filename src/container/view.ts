@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { layerStackOptions } from '../image/view.js';
@@ -28,8 +29,10 @@ import { bumpUsageToken } from './usage-token.js';
  */
 export async function containerView(store: Store, record: ContainerRecord): Promise<Resolver> {
   const dirs = containerDirs(store, record.id);
-  const exclusive: Exclusive = (work) => withContainerLock(store, record.id, async () => {
-    await ensureNotRemoved(store, record.id);
+  // The check is synchronous: a change made inside a batch (the lock already held)
+  // must join the view's queue at once, before the batch looks for changes in flight.
+  const exclusive: Exclusive = (work) => withContainerLock(store, record.id, () => {
+    ensureNotRemoved(store, record.id);
     return work();
   });
   const mounts: ResolverMount[] = [];
@@ -61,9 +64,9 @@ export async function containerView(store: Store, record: ContainerRecord): Prom
  * gone: a change that passes here cannot land in (or re-create a piece of) a removed
  * container — the resolver would otherwise make `work/` again for its scratch files.
  */
-async function ensureNotRemoved(store: Store, id: string): Promise<void> {
+function ensureNotRemoved(store: Store, id: string): void {
   try {
-    await fs.access(containerFile(store, id));
+    fsSync.accessSync(containerFile(store, id));
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT' || code === 'ENOTDIR') throw new StrataError('ENOTFOUND', `No such container: ${id}`, { path: id });
