@@ -8,6 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { containerView } from '../../src/container/view.js';
 import { withContainerLock } from '../../src/container/lock.js';
 import { removeContainer } from '../../src/container/lifecycle.js';
+import { findContainer } from '../../src/container/lookup.js';
 import { isStrataError } from '../../src/errors.js';
 import type { Resolver } from '../../src/resolver/resolver.js';
 import { containerFromLayers } from '../helpers/container-fixture.js';
@@ -87,4 +88,14 @@ test('a view of a removed container with a --tmpfs mount is refused with ENOTFOU
   const err = await t.throwsAsync(containerView(store, record));
   t.true(isStrataError(err, 'ENOTFOUND'));
   t.deepEqual(await fs.readdir(store.paths.containersDir), []);
+});
+
+test('inside a batch, a call that takes the store lock is refused with EUSAGE instead of risking a deadlock', async (t) => {
+  const { store, view } = await containerFromLayers(t, 'oci', layers, { name: 'box' });
+  const err = await t.throwsAsync(view.batch(() => removeContainer(store, 'box')));
+  t.true(isStrataError(err, 'EUSAGE'));
+  t.regex(err?.message ?? '', /locks\/store: the store lock is taken before any other lock, not while one is held$/);
+  t.is((await findContainer(store, 'box')).name, 'box', 'the container is still there');
+  await view.writeFile('/after', 'ok');
+  t.is(await view.readFile('/after', 'utf8'), 'ok');
 });
