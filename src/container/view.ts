@@ -20,8 +20,8 @@ import { bumpUsageToken } from './usage-token.js';
  * as it runs, and rewrites the container's usage token before and after. Reads take
  * no lock. `view.batch(work)` holds the lock once across every change `work` makes
  * (faster for many small changes, and no other process's change lands in between);
- * the per-change lock inside it costs nothing. A batch must not call anything that
- * takes the store lock (create, rm, rmi, gc…): the store lock is always taken first.
+ * the per-change lock inside it costs nothing. The store lock is always taken first,
+ * so inside a batch anything that takes it (create, rm, rmi, gc…) fails with EUSAGE.
  *
  * A container removed after its view was made (`strata rm -f` in another process)
  * takes no further change: each fails with StrataError ENOTFOUND `No such container`,
