@@ -4,8 +4,7 @@
  * process, so a command costs milliseconds, not a node start) and prints one JSON line:
  * each command's exit code and stderr.
  */
-import { Readable } from 'node:stream';
-import { PassThrough } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { main } from '../../src/cli/main.js';
 
@@ -57,8 +56,9 @@ async function run(root: string, command: CliLoopCommand): Promise<CliLoopResult
   return { args: command.args, code, stderr: Buffer.concat(err).toString() };
 }
 
-if (process.argv[2] !== undefined && import.meta.url.endsWith('cli-loop-worker.js') && process.argv[1]?.endsWith('cli-loop-worker.js')) {
-  const job = JSON.parse(process.argv[2]) as CliLoopJob;
+// Run as a script only: the test imports filled() from here too.
+if (process.argv[1]?.endsWith('cli-loop-worker.js')) {
+  const job = JSON.parse(process.argv[2]!) as CliLoopJob;
   const results: CliLoopResult[] = [];
   for (const command of job.commands) results.push(await run(job.root, command));
   process.stdout.write(`${JSON.stringify(results)}\n`);
