@@ -7,7 +7,7 @@ import fs from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { containerView } from '../../src/container/view.js';
 import { withContainerLock } from '../../src/container/lock.js';
-import { removeContainer } from '../../src/container/lifecycle.js';
+import { removeContainer, startContainer, stopContainer } from '../../src/container/lifecycle.js';
 import { findContainer } from '../../src/container/lookup.js';
 import { isStrataError } from '../../src/errors.js';
 import type { Resolver } from '../../src/resolver/resolver.js';
@@ -98,4 +98,15 @@ test('inside a batch, a call that takes the store lock is refused with EUSAGE in
   t.is((await findContainer(store, 'box')).name, 'box', 'the container is still there');
   await view.writeFile('/after', 'ok');
   t.is(await view.readFile('/after', 'utf8'), 'ok');
+});
+
+test('a view made before a stop in another process still serves its --tmpfs mount afterwards, empty, as a real tmpfs', async (t) => {
+  const { store, view } = await containerFromLayers(t, 'oci', layers, { name: 'box', mounts: [{ type: 'tmpfs', destination: '/scratch' }] });
+  await startContainer(store, 'box');
+  await view.writeFile('/scratch/before', 'x');
+  await stopContainer(store, 'box');
+  t.deepEqual(await view.readdir('/scratch'), []);
+  t.is((await view.stat('/scratch')).mode, 0o1777);
+  await view.writeFile('/scratch/after', 'y');
+  t.deepEqual(await view.readdir('/scratch'), ['after']);
 });
