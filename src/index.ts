@@ -22,7 +22,7 @@ export { parseVolumeFlag, parseTmpfsFlag } from './container/mount-spec.js';
 export { listContainerRecords, type ContainerRecord, type MountSpec } from './container/record.js';
 export { ensureVolume, listVolumes, removeVolume, pruneVolumes } from './volume/volume.js';
 export { Resolver } from './resolver/resolver.js';
-export type { ResolverOptions, ResolverStats } from './resolver/options.js';
+export type { ResolverOptions, ResolverStats, Exclusive } from './resolver/options.js';
 export { diskUsage, type DiskUsage, type DiskUsageOptions } from './usage/df.js';
 export { containerUsage, type ContainerUsage } from './usage/container-usage.js';
 export { imageBreakdown, containerBreakdown } from './usage/layer-breakdown.js';

@@ -52,8 +52,8 @@ async function cp(ctx: CliContext, srcArg: string, destArg: string, opts: { foll
   if (src.container !== undefined && dest.container !== undefined) throw new StrataError('EUSAGE', 'copying between containers is not supported');
   if (src.container === undefined && dest.container === undefined) throw new StrataError('EUSAGE', 'must specify at least one container source');
   const store = await ctx.store();
-  const [{ findContainer }, { containerView }, { withContainerLock }, { archiveFromView, copyFromView, copyToView, extractToView }] = await Promise.all([
-    import('../container/lookup.js'), import('../container/view.js'), import('../container/lock.js'), import('../container/copy.js'),
+  const [{ findContainer }, { containerView }, { archiveFromView, copyFromView, copyToView, extractToView }] = await Promise.all([
+    import('../container/lookup.js'), import('../container/view.js'), import('../container/copy.js'),
   ]);
   const options = { followLink: opts.followLink === true, signal: ctx.io.signal };
   let result: CopyResult;
@@ -63,11 +63,11 @@ async function cp(ctx: CliContext, srcArg: string, destArg: string, opts: { foll
       ? await archiveFromView(view, src.path, ctx.io.stdout, options)
       : await copyFromView(view, src.path, dest.path, options);
   } else {
-    const record = await findContainer(store, dest.container!);
-    const view = await containerView(store, record);
-    result = await withContainerLock(store, record.id, () => (src.path === '-'
-      ? extractToView(view, ctx.io.stdin as Readable, dest.path, options)
-      : copyToView(view, src.path, dest.path, options)));
+    // Both copy as one batch under the container's lock (src/container/copy.ts).
+    const view = await containerView(store, await findContainer(store, dest.container!));
+    result = src.path === '-'
+      ? await extractToView(view, ctx.io.stdin as Readable, dest.path, options)
+      : await copyToView(view, src.path, dest.path, options);
   }
   warnSkipped(ctx, result);
   // docker prints this only for a person watching; scripts get silence.

@@ -54,13 +54,12 @@ async function writeAll(source: AsyncIterable<unknown>, out: Writable): Promise<
 
 export function registerFsCommands(program: Command, ctx: CliContext): void {
   const fsCmd = program.command('fs').description("Read and change files in a container's merged view, as its busybox tools would");
-  // Changes from two processes to one container serialise: a copy-up racing another
-  // write of the same file would otherwise lose one of them.
-  const locked = <A extends [string, ...unknown[]]>(action: (...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
-    const store = await ctx.store();
-    const [{ findContainer }, { withContainerLock }] = await Promise.all([import('../container/lookup.js'), import('../container/lock.js')]);
-    const record = await findContainer(store, args[0]);
-    await withContainerLock(store, record.id, () => action(...args));
+  // Every change through a container's view takes the container's lock (containerView);
+  // a changing command runs as one batch, so another process's change cannot land
+  // between, say, an `rm -r`'s readdir and its rmdir, and the lock is taken once.
+  const batched = <A extends [string, ...unknown[]]>(action: (v: Resolver, ...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
+    const { view: v } = await view(args[0]);
+    await v.batch(() => action(v, ...args));
   };
   const view = async (name: string): Promise<{ view: Resolver; record: ContainerRecord }> => {
     const store = await ctx.store();
@@ -126,8 +125,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   for (const verb of ['write', 'append'] as const) {
     fsCmd.command(verb).description(verb === 'write' ? 'Replace a file with stdin (sh: cat > PATH)' : 'Append stdin to a file (sh: cat >> PATH)')
       .argument('<container>').argument('<path>')
-      .action(locked(async (c: string, p: string) => {
-        const { view: v } = await view(c);
+      .action(batched(async (v: Resolver, c: string, p: string) => {
         // Streamed from stdin to the file: the input is never held whole.
         const input = ctx.io.stdin as AsyncIterable<Buffer>;
         await eachPath([p], (q) => (verb === 'write' ? v.writeFile(inRoot(q), input) : v.appendFile(inRoot(q), input)),
@@ -138,8 +136,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   fsCmd.command('mkdir').description('Create directories').argument('<container>').argument('<path...>')
     .option('-p', 'create parents as needed; no error if the directory exists')
     .option('-m <mode>', 'octal mode of the new directories')
-    .action(locked(async (c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
-      const { view: v } = await view(c);
+    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
       const mode = opts.m === undefined ? undefined : octalMode('mkdir', opts.m);
       await eachPath(paths, async (p) => {
         await v.mkdir(inRoot(p), { recursive: opts.p === true, ...(mode === undefined ? {} : { mode }) });
@@ -150,8 +147,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   fsCmd.command('rm').description('Remove files or directories').argument('<container>').argument('<path...>')
     .option('-r', 'remove directories and their contents')
     .option('-f', 'ignore missing files')
-    .action(locked(async (c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
-      const { view: v } = await view(c);
+    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
       const lines: string[] = [];
       for (const p of paths) await removePath(v, p, opts, lines);
       if (lines.length > 0) throw new ToolError(lines);
@@ -159,9 +155,8 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
 
   fsCmd.command('mv').description('Move or rename; a directory of a lower layer is copied and deleted')
     .argument('<container>').argument('<paths...>', 'SOURCE... DEST').usage('[options] <container> <source...> <dest>')
-    .action(locked(async (c: string, args: string[]) => {
+    .action(batched(async (v: Resolver, c: string, args: string[]) => {
       const [sources, dest] = splitLast('mv', args);
-      const { view: v } = await view(c);
       const { moveInView } = await import('../container/copy.js');
       const destIsDir = await v.stat(inRoot(dest)).then((s) => s.type === 'dir', () => false);
       if (sources.length > 1 && !destIsDir) throw new ToolError([`mv: '${dest}' is not a directory`]);
@@ -171,9 +166,8 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
 
   fsCmd.command('ln').description('Make a hard link, or a symbolic link with -s').argument('<container>').argument('<paths...>', 'TARGET... LINK_NAME').usage('[options] <container> <target...> <link>')
     .option('-s', 'make a symbolic link (its target is stored as given)')
-    .action(locked(async (c: string, args: string[], opts: { s?: boolean }) => {
+    .action(batched(async (v: Resolver, c: string, args: string[], opts: { s?: boolean }) => {
       const [targets, link] = splitLast('ln', args);
-      const { view: v } = await view(c);
       const linkIsDir = await v.stat(inRoot(link)).then((s) => s.type === 'dir', () => false);
       if (targets.length > 1 && !linkIsDir) throw new ToolError([`ln: '${link}' is not a directory`]);
       const nameOf = (t: string) => (linkIsDir ? path.posix.join(link, path.posix.basename(t)) : link);
@@ -182,16 +176,14 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     }));
 
   fsCmd.command('chmod').description('Change permission bits (octal mode)').argument('<container>').argument('<mode>').argument('<path...>')
-    .action(locked(async (c: string, modeText: string, paths: string[]) => {
+    .action(batched(async (v: Resolver, c: string, modeText: string, paths: string[]) => {
       const mode = octalMode('chmod', modeText);
-      const { view: v } = await view(c);
       await eachPath(paths, (p) => v.chmod(inRoot(p), mode), (err, p) => `chmod: ${p}: ${strerror(err)}`);
     }));
 
   fsCmd.command('touch').description('Update times, creating empty files that do not exist').argument('<container>').argument('<path...>')
     .option('-c', 'do not create files')
-    .action(locked(async (c: string, paths: string[], opts: { c?: boolean }) => {
-      const { view: v } = await view(c);
+    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { c?: boolean }) => {
       await eachPath(paths, async (p) => {
         const now = new Date();
         try {
@@ -207,9 +199,8 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   fsCmd.command('truncate').description('Shrink or extend files to a size, creating them if missing').argument('<container>').argument('<path...>')
     .option('-s <size>', 'size in bytes, or with a K, M or G suffix (powers of 1024)', '0')
     .option('-c', 'do not create files')
-    .action(locked(async (c: string, paths: string[], opts: { s: string; c?: boolean }) => {
+    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { s: string; c?: boolean }) => {
       const size = parseSize(opts.s);
-      const { view: v } = await view(c);
       await eachPath(paths, async (p) => {
         try {
           await v.truncate(inRoot(p), size);

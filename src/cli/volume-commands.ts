@@ -4,17 +4,16 @@ import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 import { eachName, printInspect, printListing } from './output.js';
 
-// The volume and lock modules load inside the actions, so defining these commands costs nothing.
+// The volume module loads inside the actions, so defining these commands costs nothing.
 const volumes = () => import('../volume/volume.js');
-const storeLock = async () => (await import('../store/lock.js')).withStoreLock;
 
 export function registerVolumeCommands(program: Command, ctx: CliContext): void {
   const volume = program.command('volume').description('Manage volumes');
   volume.command('create').description('Create a volume').argument('[name]')
     .action(async (name?: string) => {
       const store = await ctx.store();
-      const [{ ensureVolume, anonymousVolumeName }, withStoreLock] = await Promise.all([volumes(), storeLock()]);
-      const record = await withStoreLock(store, () => ensureVolume(store, name ?? anonymousVolumeName(), { anonymous: name === undefined }));
+      const { ensureVolume, anonymousVolumeName } = await volumes();
+      const record = await ensureVolume(store, name ?? anonymousVolumeName(), { anonymous: name === undefined });
       ctx.print(record.name);
     });
   volume.command('ls').alias('list').description('List volumes')
@@ -43,9 +42,9 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
     .option('-f, --force', 'remove even if a container uses it')
     .action(async (names: string[], opts: { force?: boolean }) => {
       const store = await ctx.store();
-      const [{ removeVolume }, withStoreLock] = await Promise.all([volumes(), storeLock()]);
+      const { removeVolume } = await volumes();
       await eachName(ctx, names, async (name) => {
-        await withStoreLock(store, () => removeVolume(store, name, opts));
+        await removeVolume(store, name, opts);
         ctx.print(name);
       });
     });

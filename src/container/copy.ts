@@ -31,8 +31,15 @@ export async function copyFromView(view: Resolver, srcPath: string, hostDest: st
   return copyTree(entries, new HostSink(target.path), { skipRoot: target.merge, signal: options.signal });
 }
 
-/** `docker cp HOSTSRC CONTAINER:DEST`: copies a host file or directory into the view. */
+/**
+ * `docker cp HOSTSRC CONTAINER:DEST`: copies a host file or directory into the view,
+ * as one batch (Resolver.batch): a container view's lock is held for the whole copy.
+ */
 export async function copyToView(view: Resolver, hostSrc: string, destPath: string, options: CopyOptions = {}): Promise<CopyResult> {
+  return view.batch(() => copyToViewNow(view, hostSrc, destPath, options));
+}
+
+async function copyToViewNow(view: Resolver, hostSrc: string, destPath: string, options: CopyOptions): Promise<CopyResult> {
   const src = await (options.followLink ? fs.stat(hostSrc) : fs.lstat(hostSrc));
   const target = placeCopy(hostSrc, src.isDirectory(), destPath, await viewDestination(view, destPath));
   const entries = hostTree(hostSrc, { followRoot: options.followLink, signal: options.signal });
@@ -50,9 +57,14 @@ export async function archiveFromView(view: Resolver, srcPath: string, out: Writ
 /**
  * `docker cp - CONTAINER:DIR`: extracts a tar (plain, gzip or zstd) into a directory
  * of the view. Names are cleaned by the unpack name rule, so one whose `..` climbs
- * out of the directory is refused; parents missing from the tar are created.
+ * out of the directory is refused; parents missing from the tar are created. One
+ * batch, like copyToView.
  */
 export async function extractToView(view: Resolver, tar: Readable, destDir: string, options: CopyOptions = {}): Promise<CopyResult> {
+  return view.batch(() => extractToViewNow(view, tar, destDir, options));
+}
+
+async function extractToViewNow(view: Resolver, tar: Readable, destDir: string, options: CopyOptions): Promise<CopyResult> {
   const dest = await view.stat(destDir);
   if (dest.type !== 'dir') throw new StrataError('ECONFLICT', `destination "${destDir}" must be a directory`, { path: destDir });
   const sink = new ViewSink(view, await view.realpath(destDir), { mkdirParents: true });
@@ -63,9 +75,13 @@ export async function extractToView(view: Resolver, tar: Readable, destDir: stri
  * mv(1) inside the view: a rename, or — when the resolver answers EXDEV (a directory
  * that exists in a lower layer, or a move between mounts) — what coreutils does: copy
  * the whole tree with modes, owners and times, then delete the source. A copy that
- * fails is removed again and the source is left untouched.
+ * fails is removed again and the source is left untouched. One batch, like copyToView.
  */
 export async function moveInView(view: Resolver, from: string, to: string): Promise<void> {
+  return view.batch(() => moveInViewNow(view, from, to));
+}
+
+async function moveInViewNow(view: Resolver, from: string, to: string): Promise<void> {
   try {
     await view.rename(from, to);
     return;

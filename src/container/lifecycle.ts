@@ -6,7 +6,7 @@ import { removeByRename, removeTree } from '../store/atomic.js';
 import { removeVolume } from '../volume/volume.js';
 import { findContainer } from './lookup.js';
 import { withContainerLock } from './lock.js';
-import { containerDirs, listContainerRecords, writeContainerRecord, type ContainerRecord } from './record.js';
+import { containerDirs, listContainerRecords, tmpfsBacking, writeContainerRecord, type ContainerRecord } from './record.js';
 import { releaseImage } from '../image/remove.js';
 import { faultPoint } from '../store/fault-points.js';
 import { bumpUsageToken } from './usage-token.js';
@@ -42,9 +42,12 @@ export async function stopContainer(store: Store, name: string): Promise<Contain
   });
 }
 
+/** Stop then start under one hold of the store lock: no other process sees it stopped in between. */
 export async function restartContainer(store: Store, name: string): Promise<ContainerRecord> {
-  await stopContainer(store, name);
-  return startContainer(store, name);
+  return withStoreLock(store, async () => {
+    await stopContainer(store, name);
+    return startContainer(store, name);
+  });
 }
 
 export interface RemoveContainerOptions {
@@ -85,4 +88,12 @@ async function emptyTmpfs(store: Store, record: ContainerRecord): Promise<void> 
   const { tmpfs } = containerDirs(store, record.id);
   await removeTree(tmpfs);
   await fs.mkdir(tmpfs, { mode: 0o755 });
+  // Empty but still mounted, as a real tmpfs: a view made before the stop (a library
+  // user's, in another process) keeps serving and taking changes at its mount points.
+  for (const mount of record.mounts) {
+    if (mount.type !== 'tmpfs') continue;
+    const source = tmpfsBacking(store, record.id, mount.destination);
+    await fs.mkdir(source, { mode: 0o1777 });
+    await fs.chmod(source, 0o1777);
+  }
 }

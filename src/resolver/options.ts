@@ -47,7 +47,17 @@ export interface ResolverOptions {
    * change stops it; a throw after a failed change is dropped for the change's error.
    */
   onChange?: () => Promise<void>;
+  /**
+   * Wraps every change (and every `batch`): the caller's lock against other writers
+   * of the same upper dir, e.g. another process. containerView passes the container's
+   * lock. Taken before the change queues behind this view's earlier changes, so a
+   * change made inside a `batch` never waits for one that waits for the batch.
+   */
+  exclusive?: Exclusive;
 }
+
+/** Runs `work` while holding whatever keeps other writers out; re-entrant within `work`. */
+export type Exclusive = <T>(work: () => Promise<T>) => Promise<T>;
 
 export type EntryType = 'file' | 'dir' | 'symlink' | 'fifo' | 'char' | 'block' | 'socket';
 
@@ -93,6 +103,7 @@ export interface Context {
   ownsFiles: boolean;
   umask: number;
   onChange: (() => Promise<void>) | null;
+  exclusive: Exclusive | null;
 }
 
 export function makeContext(o: ResolverOptions): Context {
@@ -113,6 +124,7 @@ export function makeContext(o: ResolverOptions): Context {
     ownsFiles: !rootless && process.getuid?.() === 0,
     umask: o.umask ?? 0o022,
     onChange: o.onChange ?? null,
+    exclusive: o.exclusive ?? null,
   };
 }
 

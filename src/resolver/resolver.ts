@@ -22,7 +22,9 @@ export interface WalkEntry {
  * the way Linux overlayfs serves it (DESIGN.md "Resolver rules"), with the names and
  * error codes of node:fs. Container paths are absolute POSIX paths; symlinks resolve
  * inside the container root. Changes are applied one at a time (a copy-up must not
- * race another change of the same file); reads never wait.
+ * race another change of the same file), each under the `exclusive` lock when the
+ * view has one (a container's view: the container's lock, against other processes);
+ * reads never wait.
  */
 export class Resolver {
   readonly #ctx: Context;
@@ -32,13 +34,37 @@ export class Resolver {
     this.#ctx = makeContext(options);
   }
 
-  /** Runs one change after the previous ones finished, whatever their outcome. */
+  /** Runs one change under the `exclusive` lock, after this view's previous changes finished, whatever their outcome. */
   #change<T>(work: () => Promise<T>): Promise<T> {
+    const exclusive = this.#ctx.exclusive;
+    return exclusive === null ? this.#queue(work) : exclusive(() => this.#queue(work));
+  }
+
+  #queue<T>(work: () => Promise<T>): Promise<T> {
     const hook = this.#ctx.onChange;
     const run = hook === null ? work : () => aroundChange(hook, work);
     const next = this.#changes.then(run, run);
     this.#changes = next.catch(() => undefined);
     return next;
+  }
+
+  /**
+   * Runs `work` holding the view's `exclusive` lock (a container view: the container's
+   * lock) across every change it makes: no other writer's change lands in between —
+   * what `rm -r`, `mv` and `cp` need — and the lock is taken once instead of per change.
+   * Changes `work` starts without awaiting still finish before the lock is let go.
+   * A view without `exclusive` just runs `work`.
+   */
+  async batch<T>(work: () => Promise<T>): Promise<T> {
+    const exclusive = this.#ctx.exclusive;
+    if (exclusive === null) return work();
+    return exclusive(async () => {
+      try {
+        return await work();
+      } finally {
+        await this.#changes;
+      }
+    });
   }
 
   async lstat(path: string): Promise<ResolverStats> {

@@ -73,6 +73,11 @@ export async function withNamedLock<T>(store: Store, name: string, work: () => P
   const target = path.join(locksDir(store), name);
   const outer = heldHere.getStore();
   if (outer?.get(target)?.released === false) return work();
+  if (name === 'store' && [...(outer?.values() ?? [])].some((held) => !held.released)) {
+    // Another process may hold the store lock and wait for the lock held here: refuse
+    // rather than deadlock (a create or rm called inside a container view's batch).
+    throw new StrataError('EUSAGE', `${target}: the store lock is taken before any other lock, not while one is held`, { path: target });
+  }
 
   const before = queues.get(target) ?? Promise.resolve();
   let leave!: () => void;

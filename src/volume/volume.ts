@@ -34,13 +34,21 @@ export function anonymousVolumeName(): string {
   return randomHex(32);
 }
 
-/** Creates the volume if it does not exist (as `-v name:/path` does) and returns its record. */
+/**
+ * Creates the volume if it does not exist (as `-v name:/path` does) and returns its
+ * record. Takes the store lock to create one, so it never races a `volume rm` or prune.
+ */
 export async function ensureVolume(store: Store, name: string, options: { anonymous?: boolean } = {}): Promise<VolumeRecord> {
   if (!VALID_NAME.test(name)) {
     throw new StrataError('EUSAGE', `"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`, { path: name });
   }
   const existing = await readVolume(store, name).catch(() => null);
   if (existing) return existing;
+  const { withStoreLock } = await import('../store/lock.js');
+  return withStoreLock(store, async () => (await readVolume(store, name).catch(() => null)) ?? createVolume(store, name, options));
+}
+
+async function createVolume(store: Store, name: string, options: { anonymous?: boolean }): Promise<VolumeRecord> {
   const record: VolumeRecord = { name, created: new Date().toISOString(), anonymous: options.anonymous ?? false, labels: {} };
   // Built under a temp name and renamed: a volume directory is never half made.
   const tmp = path.join(store.paths.volumesDir, tempName(name));
@@ -91,14 +99,26 @@ export async function volumeUsers(store: Store, containers?: ContainerRecord[]):
   return users;
 }
 
-/** Call with the store lock held, so no container starts using it meanwhile. */
+/**
+ * `volume rm`. Under the store lock, so no container starts using the volume meanwhile;
+ * with `force`, also under the lock of every container that uses it, so a write into
+ * the volume through a container's view finishes first (then later ones fail ENOENT,
+ * as on a host whose mount source was deleted) and nothing lands in it while it goes.
+ */
 export async function removeVolume(store: Store, name: string, options: { force?: boolean } = {}): Promise<void> {
-  await readVolume(store, name);
-  const users = (await volumeUsers(store)).get(name) ?? [];
-  if (users.length > 0 && !options.force) {
-    throw new StrataError('ECONFLICT', `remove ${name}: volume is in use - [${users.join(', ')}]`, { path: name });
-  }
-  await removeByRename(store.paths.volumeDir(name));
+  const [{ withStoreLock }, { withContainerLock }] = await Promise.all([import('../store/lock.js'), import('../container/lock.js')]);
+  await withStoreLock(store, async () => {
+    await readVolume(store, name);
+    const users = (await volumeUsers(store)).get(name) ?? [];
+    if (users.length > 0 && !options.force) {
+      throw new StrataError('ECONFLICT', `remove ${name}: volume is in use - [${users.join(', ')}]`, { path: name });
+    }
+    // Store lock first, then container locks, as everywhere (src/container/lock.ts).
+    const underLocks = async (ids: string[]): Promise<unknown> => (ids.length === 0
+      ? removeByRename(store.paths.volumeDir(name))
+      : withContainerLock(store, ids[0]!, () => underLocks(ids.slice(1))));
+    await underLocks(users);
+  });
 }
 
 /** Docker's `volume prune`: unused anonymous volumes, or every unused one with `all`. */
