@@ -51,3 +51,40 @@ export class LimitMeter {
     }
   }
 }
+
+/** PATH_MAX of Linux, the terminating NUL included. */
+export const PATH_MAX = 4096;
+
+/**
+ * Bounds on names and on where they lead, so that no name costs more than a bounded
+ * amount of work to accept or refuse (an entry name of 100,000 components used to
+ * take tens of seconds to resolve). They are the kernel's own where it has one, so a
+ * layer refused here is one the kernel could not have held by name either:
+ *
+ * - `maxPathBytes`: PATH_MAX counts the terminating NUL, so the longest path a system
+ *   call takes is 4095 bytes. It bounds every entry name, hardlink target and symlink
+ *   target (symlink(2) refuses a longer target), and every path an entry resolves to
+ *   inside the layer, counted as the container sees it (`/a/b`), since symlinks can
+ *   make that longer than the name. The kernel can hold deeper trees (made and reached
+ *   only by relative walks), but a process in the container could not open such a
+ *   file by its path, and neither could strata, which names every file by its whole
+ *   host path (Node has no openat). So a layer whose nested directories pass PATH_MAX
+ *   is refused rather than unpacked half-reachable; and since the host path is the
+ *   layer directory's path plus the layer's own, a store deep in the host's tree
+ *   refuses such paths a little before 4095 bytes (resolve-in-root.ts says so).
+ * - `maxComponentBytes`: NAME_MAX (255), one component of a name.
+ * - `maxDepth`: 1024 components, node-tar's default `maxDepth` (its fix for
+ *   CVE-2024-28863). Checked on the cleaned name and again on the resolved path.
+ *   10,000 nested directories are refused at the 1,025th.
+ * - `maxSymlinks`: Linux gives up after 40 links in one lookup (MAXSYMLINKS, ELOOP),
+ *   counted over the whole lookup as the kernel counts them. With targets bounded by
+ *   `maxPathBytes`, this bounds the work of resolving any one name.
+ *
+ * Fixed rather than options: they describe what Linux can name, not a policy to tune.
+ */
+export const NAME_LIMITS = Object.freeze({
+  maxPathBytes: PATH_MAX - 1,
+  maxComponentBytes: 255,
+  maxDepth: 1024,
+  maxSymlinks: 40,
+});
