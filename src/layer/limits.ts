@@ -63,15 +63,14 @@ export const PATH_MAX = 4096;
  *
  * - `maxPathBytes`: PATH_MAX counts the terminating NUL, so the longest path a system
  *   call takes is 4095 bytes. It bounds every entry name, hardlink target and symlink
- *   target (symlink(2) refuses a longer target), and every path an entry resolves to
- *   inside the layer, counted as the container sees it (`/a/b`), since symlinks can
- *   make that longer than the name. The kernel can hold deeper trees (made and reached
- *   only by relative walks), but a process in the container could not open such a
- *   file by its path, and neither could strata, which names every file by its whole
- *   host path (Node has no openat). So a layer whose nested directories pass PATH_MAX
- *   is refused rather than unpacked half-reachable; and since the host path is the
- *   layer directory's path plus the layer's own, a store deep in the host's tree
- *   refuses such paths a little before 4095 bytes (resolve-in-root.ts says so).
+ *   target (symlink(2) refuses a longer target), and every path an entry resolves to,
+ *   which symlinks can make longer than the name. The kernel can hold deeper trees
+ *   (made and reached only by relative walks), but a process in the container could
+ *   not open such a file by its path, and neither could strata, which names every
+ *   file by its whole host path (Node has no openat). So a layer whose nested
+ *   directories pass PATH_MAX is refused rather than unpacked half-reachable. The
+ *   resolved path is counted as that host path (the layer directory's, `/`, the
+ *   layer's own), so a store deep in the host's tree refuses a few bytes earlier.
  * - `maxComponentBytes`: NAME_MAX (255), one component of a name.
  * - `maxDepth`: 1024 components, node-tar's default `maxDepth` (its fix for
  *   CVE-2024-28863). Checked on the cleaned name and again on the resolved path.

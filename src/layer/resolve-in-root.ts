@@ -141,16 +141,17 @@ export class RootResolver {
     // Checked before the lstat: a path past PATH_MAX would fail there with the whole
     // path in the message, and one past the depth limit should cost nothing more.
     const next = this.fits(below(at, name), ctx);
-    const st = this.tree.lstat(next.real);
-    if (st === null) return { at, missing: [name] };
-    if (st.isDirectory()) return { at: next, missing: [] };
-    if (!st.isSymbolicLink()) throw invalidEntry(ctx, `parent ${quoteName(layerRelative([next.real]))} is not a directory`);
+    // A cached link is still there: removing it would have dropped the cache.
     const known = this.links.get(next.real);
     if (known !== undefined) {
       hops.count += known.hops;
       if (hops.count > NAME_LIMITS.maxSymlinks) throw tooManyLinks(ctx);
       return { at: known.at, missing: [] };
     }
+    const st = this.tree.lstat(next.real);
+    if (st === null) return { at, missing: [name] };
+    if (st.isDirectory()) return { at: next, missing: [] };
+    if (!st.isSymbolicLink()) throw invalidEntry(ctx, `parent ${quoteName(layerRelative([next.real]))} is not a directory`);
     const before = hops.count;
     if (++hops.count > NAME_LIMITS.maxSymlinks) throw tooManyLinks(ctx);
     const target = this.tree.readlink(next.real);
@@ -178,19 +179,19 @@ export class RootResolver {
   }
 
   /**
-   * A path this layer may name: within the depth limit and PATH_MAX as the container
-   * sees it (`/` + the real path), and within PATH_MAX as the host path strata gives
-   * the kernel (the layer directory's path, `/`, the real path), which a store deep
-   * in the host's tree makes the stricter of the two.
+   * A path this layer may name: within the depth limit, and within PATH_MAX as the
+   * host path strata gives the kernel (the layer directory's path, `/`, the real
+   * path). That is always longer than the path the container sees (`/` and the real
+   * path), so it is the one PATH_MAX check; a store deep in the host's tree refuses a
+   * few bytes earlier than a shallow one.
    */
   private fits(place: Place, ctx: EntryContext): Place {
     const { maxDepth, maxPathBytes } = NAME_LIMITS;
     if (place.depth > maxDepth) throw nameLimitExceeded(ctx, `resolves to a path ${place.depth} levels deep`, maxDepth, place.depth);
-    const inLayer = place.bytes + 1;
-    if (inLayer > maxPathBytes) throw nameLimitExceeded(ctx, `resolves to a path of ${inLayer} bytes`, maxPathBytes, inLayer);
-    const onHost = this.rootBytes + inLayer;
+    const onHost = this.rootBytes + 1 + place.bytes;
     if (onHost > maxPathBytes) {
-      throw nameLimitExceeded(ctx, `resolves to a path of ${inLayer} bytes, ${onHost} with the layer directory's host path (PATH_MAX)`, maxPathBytes, onHost);
+      throw nameLimitExceeded(ctx, `resolves to a path of ${place.bytes + 1} bytes, a host path of ${onHost} bytes under the layer directory`,
+        maxPathBytes, onHost);
     }
     return place;
   }
