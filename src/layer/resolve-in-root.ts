@@ -45,6 +45,8 @@ export interface EntryPlace {
 export class RootResolver {
   private root = rootNode();
   private links = new Map<string, ResolvedLink>();
+  /** The last entry resolved and its parent's node: `remember` usually follows it, for the same name. */
+  private last: { parts: LayerPath; parent: Node } | null = null;
   /** UTF-8 bytes of the layer root's host path: every host path is this, a `/`, and the real path. */
   private readonly rootBytes: number;
 
@@ -56,11 +58,12 @@ export class RootResolver {
   forget(): void {
     this.root = rootNode();
     this.links = new Map();
+    this.last = null;
   }
 
   /** Records a directory this layer just created at `parts`, so its children need no lstat. */
   remember(parts: LayerPath, rel: string): void {
-    const parent = this.cached(parts.slice(0, -1));
+    const parent = this.last?.parts === parts ? this.last.parent : this.cached(parts.slice(0, -1));
     // The parent is cached unless a removal since the lookup dropped it; then a later
     // lookup finds the directory on disk instead.
     if (parent !== null) learn(parent, parts[parts.length - 1]!, { ...below(parent, parts[parts.length - 1]!), real: rel }, parent.hops);
@@ -75,6 +78,7 @@ export class RootResolver {
     const name = parts[parts.length - 1]!;
     const parent = this.resolvePlace(parts.slice(0, -1), ctx, create);
     if (parent === null) return null;
+    this.last = { parts, parent };
     return { parent: parent.real, rel: this.fits(below(parent, name), ctx).real };
   }
 
