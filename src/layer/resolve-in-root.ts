@@ -46,7 +46,7 @@ export class RootResolver {
   private root = rootNode();
   private links = new Map<string, ResolvedLink>();
   /** The last entry resolved and its parent's node: `remember` usually follows it, for the same name. */
-  private last: { parts: LayerPath; parent: Node } | null = null;
+  private last: { parts: LayerPath; parent: CachedDir } | null = null;
   /** UTF-8 bytes of the layer root's host path: every host path is this, a `/`, and the real path. */
   private readonly rootBytes: number;
 
@@ -86,7 +86,7 @@ export class RootResolver {
    * The real directory that `parts` names. Missing directories are created (0755 for
    * now; unpack settles modes at the end) when `create`, else the answer is null.
    */
-  private resolvePlace(parts: LayerPath, ctx: EntryContext, create: boolean): Node | null {
+  private resolvePlace(parts: LayerPath, ctx: EntryContext, create: boolean): CachedDir | null {
     let node = this.root;
     let i = 0;
     for (; i < parts.length; i++) {
@@ -130,7 +130,7 @@ export class RootResolver {
   }
 
   /** The cached directory at `parts`, or null. */
-  private cached(parts: LayerPath): Node | null {
+  private cached(parts: LayerPath): CachedDir | null {
     let node = this.root;
     for (const part of parts) {
       const next = node.children?.get(part);
@@ -214,10 +214,10 @@ interface Place {
 const ROOT: Place = Object.freeze({ real: '', bytes: 0, depth: 0 });
 
 /** A cached resolved directory: the links followed to reach it, and the names resolved below it. */
-interface Node extends Place {
+interface CachedDir extends Place {
   hops: number;
   /** Made on the first child: most directories are leaves of the cache. */
-  children: Map<string, Node> | null;
+  children: Map<string, CachedDir> | null;
 }
 
 /** A followed symlink that leads to an existing directory, and the links that took (itself included). */
@@ -235,12 +235,15 @@ interface Walk {
   missing: string[];
 }
 
-function rootNode(): Node {
+function rootNode(): CachedDir {
   return { ...ROOT, hops: 0, children: null };
 }
 
-function learn(parent: Node, name: string, place: Place, hops: number): Node {
-  const node: Node = { real: place.real, bytes: place.bytes, depth: place.depth, hops, children: null };
+function learn(parent: CachedDir, name: string, place: Place, hops: number): CachedDir {
+  // A directory listed twice keeps what is cached below it.
+  const known = parent.children?.get(name);
+  if (known !== undefined && known.real === place.real && known.hops === hops) return known;
+  const node: CachedDir = { real: place.real, bytes: place.bytes, depth: place.depth, hops, children: null };
   (parent.children ??= new Map()).set(name, node);
   return node;
 }

@@ -14,6 +14,7 @@ import { LayerTree } from '../../src/layer/safe-fs.js';
 interface Counted {
   root: string;
   tree: LayerTree;
+  resolver: RootResolver;
   calls: { lstat: number; readlink: number };
   /** Where the entry `name` goes (its parent made when missing), as a real path below the root. */
   place(name: string, create?: boolean): string | null;
@@ -30,7 +31,7 @@ function counted(t: ExecutionContext): Counted {
   tree.readlink = (rel) => { calls.readlink += 1; return readlink(rel); };
   const resolver = new RootResolver(tree, { beforeImpliedDir() {}, afterImpliedDir() {} });
   const place = (name: string, create = true) => resolver.resolveEntry(name.split('/'), { source: 'test layer', entry: name }, create)?.rel ?? null;
-  return { root, tree, calls, place };
+  return { root, tree, resolver, calls, place };
 }
 
 const nested = (n: number): string => Array.from({ length: n }, () => 'a').join('/');
@@ -85,4 +86,15 @@ test('a missing parent is not made when only looked up', (t) => {
   const { root, place } = counted(t);
   t.is(place('a/b/c', false), null);
   t.false(fs.existsSync(path.join(root, 'a')));
+});
+
+test('a directory listed twice keeps what is known below it', (t) => {
+  const { root, resolver, calls, place } = counted(t);
+  fs.mkdirSync(path.join(root, 'a'));
+  resolver.remember(['a'], 'a');
+  t.is(place('a/b/c/f'), 'a/b/c/f');
+  const before = calls.lstat;
+  resolver.remember(['a'], 'a');
+  t.is(place('a/b/c/g'), 'a/b/c/g');
+  t.is(calls.lstat, before, 'a/b and a/b/c are still known');
 });
