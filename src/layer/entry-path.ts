@@ -5,8 +5,9 @@ import { isWhiteoutName } from './whiteout.js';
 
 /**
  * Stage one of the unpack safety pipeline: the rule for entry names and hardlink
- * targets, and the checks on header types and numbers — all before any file-system
- * call. Everything that turns a tar name into a place on disk goes through here.
+ * targets, their length and depth (NAME_LIMITS in limits.ts, measured first, so a
+ * hostile name costs no more than its measurement), and the checks on header types
+ * and numbers — all before any file-system call. Everything that turns a tar name into a place on disk goes through here.
  *
  * The result is the list of path components below the layer root ([] is the root).
  * It holds no `.`, `..` or empty components, so later stages never see them.

@@ -32,8 +32,9 @@ export interface EntryPlace {
  * NAME_LIMITS (limits.ts): every path reached is checked against PATH_MAX and the
  * depth limit before it is named to the kernel, and a lookup follows at most 40 links.
  *
- * Two caches make the common case cost no system call, and neither builds a string
- * per lookup (joining a key for every prefix of a deep name made lookups quadratic):
+ * Two caches make the common case cost no system call, and a lookup they answer
+ * builds no string (joining a key for every prefix of a deep name made lookups
+ * quadratic):
  * - resolved directories, in a tree keyed one component at a time, so a name is
  *   looked up in as many steps as it has components;
  * - resolved symlinks, by the link's real path, so many entries that go through one
