@@ -77,13 +77,32 @@ export const PATH_MAX = 4096;
  *   10,000 nested directories are refused at the 1,025th.
  * - `maxSymlinks`: Linux gives up after 40 links in one lookup (MAXSYMLINKS, ELOOP),
  *   counted over the whole lookup as the kernel counts them. With targets bounded by
- *   `maxPathBytes`, this bounds the work of resolving any one name.
+ *   `maxPathBytes`, this bounds the work of resolving any one name: at most ~33,000
+ *   lstat calls (40 targets of `d/../d/../…`), as the kernel bounds one lookup.
+ * - `lookupBase` and `lookupsPerEntry`: what the whole layer may spend resolving its
+ *   names, in lstat and readlink calls. The bound per name is the kernel's, but the
+ *   kernel walks a cached component in nanoseconds and we make a system call, and
+ *   resolve-in-root.ts must drop its caches whenever the layer removes a directory or
+ *   a link: a layer that alternates such a removal with a name through a long chain of
+ *   links would pay the whole chain for every few entries, for minutes. Real layers
+ *   use a few calls per entry (none when the caches answer), far below either figure.
  *
  * Fixed rather than options: they describe what Linux can name, not a policy to tune.
  */
-export const NAME_LIMITS = Object.freeze({
+export interface NameLimits {
+  maxPathBytes: number;
+  maxComponentBytes: number;
+  maxDepth: number;
+  maxSymlinks: number;
+  lookupBase: number;
+  lookupsPerEntry: number;
+}
+
+export const NAME_LIMITS: Readonly<NameLimits> = Object.freeze({
   maxPathBytes: PATH_MAX - 1,
   maxComponentBytes: 255,
   maxDepth: 1024,
   maxSymlinks: 40,
+  lookupBase: 1_000_000,
+  lookupsPerEntry: 64,
 });

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import {
   checkComponentBytes, invalidEntry, layerRelative, nameLimitExceeded, quoteName, type EntryContext, type LayerPath,
 } from './entry-path.js';
-import { NAME_LIMITS } from './limits.js';
+import { NAME_LIMITS, type NameLimits } from './limits.js';
 import { joinRel, type LayerTree } from './safe-fs.js';
 import { isWhiteoutName } from './whiteout.js';
 
@@ -50,8 +50,16 @@ export class RootResolver {
   private last: { parts: LayerPath; parent: CachedDir } | null = null;
   /** UTF-8 bytes of the layer root's host path: every host path is this, a `/`, and the real path. */
   private readonly rootBytes: number;
+  /** Entries looked up and the lstat/readlink calls spent on them, for the layer's lookup budget. */
+  private entries = 0;
+  private lookups = 0;
 
-  constructor(private readonly tree: LayerTree, private readonly hooks: ResolveHooks) {
+  constructor(
+    private readonly tree: LayerTree,
+    private readonly hooks: ResolveHooks,
+    /** NAME_LIMITS; tests pass smaller ones. */
+    private readonly limits: NameLimits = NAME_LIMITS,
+  ) {
     this.rootBytes = Buffer.byteLength(tree.root);
   }
 
@@ -77,6 +85,7 @@ export class RootResolver {
    */
   resolveEntry(parts: LayerPath, ctx: EntryContext, create: boolean): EntryPlace | null {
     const name = parts[parts.length - 1]!;
+    this.entries += 1;
     const parent = this.resolvePlace(parts.slice(0, -1), ctx, create);
     if (parent === null) return null;
     this.last = { parts, parent };
@@ -150,15 +159,17 @@ export class RootResolver {
     const known = this.links.get(next.real);
     if (known !== undefined) {
       hops.count += known.hops;
-      if (hops.count > NAME_LIMITS.maxSymlinks) throw tooManyLinks(ctx);
+      if (hops.count > this.limits.maxSymlinks) throw tooManyLinks(ctx, this.limits);
       return { at: known.at, missing: [] };
     }
+    this.spend(ctx);
     const st = this.tree.lstat(next.real);
     if (st === null) return { at, missing: [name] };
     if (st.isDirectory()) return { at: next, missing: [] };
     if (!st.isSymbolicLink()) throw invalidEntry(ctx, `parent ${quoteName(layerRelative([next.real]))} is not a directory`);
     const before = hops.count;
-    if (++hops.count > NAME_LIMITS.maxSymlinks) throw tooManyLinks(ctx);
+    if (++hops.count > this.limits.maxSymlinks) throw tooManyLinks(ctx, this.limits);
+    this.spend(ctx);
     const target = this.tree.readlink(next.real);
     let walk: Walk = { at: target.startsWith('/') ? ROOT : at, missing: [] };
     for (const part of target.split('/')) {
@@ -190,8 +201,18 @@ export class RootResolver {
    * path), so it is the one PATH_MAX check; a store deep in the host's tree refuses a
    * few bytes earlier than a shallow one.
    */
+  /** One lstat or readlink, counted against the layer's budget (limits.ts says why). */
+  private spend(ctx: EntryContext): void {
+    const { lookupBase, lookupsPerEntry } = this.limits;
+    const budget = lookupBase + lookupsPerEntry * this.entries;
+    if (++this.lookups > budget) {
+      throw nameLimitExceeded(ctx, `resolving the layer's first ${this.entries} entries took ${this.lookups} lookups (${lookupBase} and ${lookupsPerEntry} per entry)`,
+        budget, this.lookups);
+    }
+  }
+
   private fits(place: Place, ctx: EntryContext): Place {
-    const { maxDepth, maxPathBytes } = NAME_LIMITS;
+    const { maxDepth, maxPathBytes } = this.limits;
     if (place.depth > maxDepth) throw nameLimitExceeded(ctx, `resolves to a path ${place.depth} levels deep`, maxDepth, place.depth);
     const onHost = this.rootBytes + 1 + place.bytes;
     if (onHost > maxPathBytes) {
@@ -264,6 +285,6 @@ function above(at: Place): Place {
   return { real: at.real.slice(0, cut), bytes: at.bytes - Buffer.byteLength(at.real.slice(cut)), depth: at.depth - 1 };
 }
 
-function tooManyLinks(ctx: EntryContext): Error {
-  return invalidEntry(ctx, `too many levels of symbolic links (more than ${NAME_LIMITS.maxSymlinks} in one lookup)`);
+function tooManyLinks(ctx: EntryContext, limits: NameLimits): Error {
+  return invalidEntry(ctx, `too many levels of symbolic links (more than ${limits.maxSymlinks} in one lookup)`);
 }

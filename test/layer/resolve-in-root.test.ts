@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { StrataError } from '../../src/errors.js';
+import { NAME_LIMITS, type NameLimits } from '../../src/layer/limits.js';
 import { RootResolver } from '../../src/layer/resolve-in-root.js';
 import { LayerTree } from '../../src/layer/safe-fs.js';
 
@@ -20,7 +21,7 @@ interface Counted {
   place(name: string, create?: boolean): string | null;
 }
 
-function counted(t: ExecutionContext): Counted {
+function counted(t: ExecutionContext, limits: NameLimits = NAME_LIMITS): Counted {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-resolve-'));
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
   const tree = new LayerTree(root, (_rel, kind) => { if (kind !== 'other') resolver.forget(); });
@@ -29,7 +30,7 @@ function counted(t: ExecutionContext): Counted {
   const readlink = tree.readlink.bind(tree);
   tree.lstat = (rel) => { calls.lstat += 1; return lstat(rel); };
   tree.readlink = (rel) => { calls.readlink += 1; return readlink(rel); };
-  const resolver = new RootResolver(tree, { beforeImpliedDir() {}, afterImpliedDir() {} });
+  const resolver = new RootResolver(tree, { beforeImpliedDir() {}, afterImpliedDir() {} }, limits);
   const place = (name: string, create = true) => resolver.resolveEntry(name.split('/'), { source: 'test layer', entry: name }, create)?.rel ?? null;
   return { root, tree, resolver, calls, place };
 }
@@ -97,4 +98,37 @@ test('a directory listed twice keeps what is known below it', (t) => {
   resolver.remember(['a'], 'a');
   t.is(place('a/b/c/g'), 'a/b/c/g');
   t.is(calls.lstat, before, 'a/b and a/b/c are still known');
+});
+
+/** Links l0 → … → l9 → d, each through `d/../` twenty times: 21 lstats (itself and 20 × d) and a readlink per link. */
+function costlyChain(root: string): void {
+  fs.mkdirSync(path.join(root, 'd'));
+  for (let i = 0; i < 10; i++) fs.symlinkSync(`${'d/../'.repeat(20)}${i === 9 ? 'd' : `l${i + 1}`}`, path.join(root, `l${i}`));
+}
+
+test('a layer that keeps dropping the caches to walk a costly chain again runs out of lookups', async (t) => {
+  const limits = { ...NAME_LIMITS, lookupBase: 500, lookupsPerEntry: 8 };
+  const { root, tree, calls, place } = counted(t, limits);
+  costlyChain(root);
+  let rounds = 0;
+  const err = await t.throwsAsync(async () => {
+    for (; rounds < 100; rounds++) {
+      fs.symlinkSync('l0', path.join(root, 'k'));
+      place(`k/f${rounds}`);
+      await tree.remove('k'); // a removed link drops every cached resolution
+    }
+  }) as StrataError;
+  t.is(err.code, 'ELIMIT');
+  t.regex(err.message, /^test layer: entry "k\/f2": resolving the layer's first 3 entries took 525 lookups \(500 and 8 per entry\), the limit is 524$/);
+  t.is(rounds, 2, 'the third walk of the chain is refused');
+  t.is(calls.lstat + calls.readlink - rounds, 524, 'and nothing past the budget was looked up (less the lstat of each removal)');
+});
+
+test('entries that reuse a costly chain through the caches stay far within the lookup budget', (t) => {
+  const limits = { ...NAME_LIMITS, lookupBase: 500, lookupsPerEntry: 8 };
+  const { root, calls, place } = counted(t, limits);
+  costlyChain(root);
+  fs.symlinkSync('l0', path.join(root, 'k'));
+  for (let i = 0; i < 1000; i++) t.is(place(`k/f${i}`), `d/f${i}`);
+  t.is(calls.lstat + calls.readlink, 10 * 22 + 2 + 1, 'the chain once (10 × 22), k once (2) and d at its end (1)');
 });
