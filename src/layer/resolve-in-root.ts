@@ -3,7 +3,8 @@ import {
   checkComponentBytes, invalidEntry, layerRelative, nameLimitExceeded, quoteName, type EntryContext, type LayerPath,
 } from './entry-path.js';
 import { NAME_LIMITS, type NameLimits } from './limits.js';
-import { joinRel, type LayerTree } from './safe-fs.js';
+import { ROOT, above, below, type Place } from './real-path.js';
+import type { LayerTree } from './safe-fs.js';
 import { isWhiteoutName } from './whiteout.js';
 
 export interface ResolveHooks {
@@ -223,18 +224,6 @@ export class RootResolver {
   }
 }
 
-/** A real directory (or name) inside the root, with the sizes its limits are checked on. */
-interface Place {
-  /** Relative to the layer root, '' for the root; no component is a symlink. */
-  real: string;
-  /** UTF-8 bytes of `real`. */
-  bytes: number;
-  /** Components of `real`. */
-  depth: number;
-}
-
-const ROOT: Place = Object.freeze({ real: '', bytes: 0, depth: 0 });
-
 /** A cached resolved directory: the links followed to reach it, and the names resolved below it. */
 interface CachedDir extends Place {
   hops: number;
@@ -268,21 +257,6 @@ function learn(parent: CachedDir, name: string, place: Place, hops: number): Cac
   const node: CachedDir = { real: place.real, bytes: place.bytes, depth: place.depth, hops, children: null };
   (parent.children ??= new Map()).set(name, node);
   return node;
-}
-
-function below(at: Place, name: string): Place {
-  return {
-    real: joinRel(at.real, name),
-    bytes: at.bytes + (at.depth === 0 ? 0 : 1) + Buffer.byteLength(name),
-    depth: at.depth + 1,
-  };
-}
-
-/** The parent of a real path; the root's parent is the root (`..` is clamped there). */
-function above(at: Place): Place {
-  if (at.depth <= 1) return ROOT;
-  const cut = at.real.lastIndexOf('/');
-  return { real: at.real.slice(0, cut), bytes: at.bytes - Buffer.byteLength(at.real.slice(cut)), depth: at.depth - 1 };
 }
 
 function tooManyLinks(ctx: EntryContext, limits: NameLimits): Error {
