@@ -87,7 +87,9 @@ export const PATH_MAX = 4096;
  *   links would pay the whole chain for every few entries, for minutes. Real layers
  *   use a few calls per entry (none when the caches answer), far below either figure.
  *
- * Fixed rather than options: they describe what Linux can name, not a policy to tune.
+ * Not options of a load, unlike UnpackLimits: they describe what Linux can name, and
+ * the lookup budget is a bound no real layer comes near. RootResolver takes them as
+ * a parameter only so that tests can reach the budget cheaply.
  */
 export interface NameLimits {
   maxPathBytes: number;
