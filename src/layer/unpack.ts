@@ -13,6 +13,7 @@ import { fsyncDir, removeTree, tempName, writeFileAtomic, writeJsonAtomic } from
 import type { Store } from '../store/root.js';
 import { LayerWriter } from './apply-entry.js';
 import { chainIdOf } from './chain-id.js';
+import { quoteName } from './entry-path.js';
 import { EMPTY_SHA256, FILE_DIGESTS, formatFileDigests, hashFileSync } from './file-digests.js';
 import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
 import type { LayerRecord } from './record.js';
@@ -263,7 +264,7 @@ function invalidTar(source: string, err: Error): unknown {
 
 /** File-system failures keep their errno code but say which layer and entry they hit. */
 function withEntry(err: unknown, source: string, entry: string): unknown {
-  return withSource(err, source, `entry ${JSON.stringify(entry)}: `);
+  return withSource(err, source, `entry ${quoteName(entry)}: `);
 }
 
 function withSource(err: unknown, source: string, what = ''): unknown {
