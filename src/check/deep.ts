@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/root.js';
 import { digestFromHex } from '../content/digest.js';
-import { FILE_DIGESTS, parseFileDigests } from '../layer/file-digests.js';
+import { parseFileDigests } from '../layer/file-digests.js';
 import type { Problem } from './check.js';
 
 /**
@@ -18,7 +18,7 @@ import type { Problem } from './check.js';
 export async function deepCheckLayer(store: Store, chainId: string): Promise<Problem[]> {
   const problems: Problem[] = [];
   const corrupt = (file: string, why: string) => problems.push({ kind: 'layer-corrupt', path: file, message: `${file}: ${why}` });
-  const sidecar = path.join(store.paths.layerDir(chainId), FILE_DIGESTS);
+  const sidecar = store.paths.layerFileDigests(chainId);
   const diff = store.paths.layerDiff(chainId);
   let text: string;
   try {

@@ -9,7 +9,8 @@ import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
 import { ensureVolume } from '../volume/volume.js';
 import { generateName, isValidContainerName } from './names.js';
-import { listContainerRecords, CONFIG_FILE, type ContainerRecord, type MountSpec } from './record.js';
+import { listContainerRecords, type ContainerRecord, type MountSpec } from './record.js';
+import { containerParts } from '../store/paths.js';
 import { faultPoint } from '../store/fault-points.js';
 
 export interface CreateOptions {
@@ -69,8 +70,9 @@ export async function createContainer(store: Store, imageName: string, options: 
     try {
       // One level at a time, not `recursive`: on a full disk that reports ENOENT (nodejs/node#42808).
       await fs.mkdir(tmp, { mode: 0o755 });
-      for (const dir of ['upper', 'work', 'merged', 'tmpfs']) await fs.mkdir(path.join(tmp, dir), { mode: 0o755 });
-      await writeJsonAtomic(path.join(tmp, CONFIG_FILE), record);
+      const parts = containerParts(tmp);
+      for (const dir of [parts.upper, parts.work, parts.merged, parts.tmpfs]) await fs.mkdir(dir, { mode: 0o755 });
+      await writeJsonAtomic(parts.config, record);
       faultPoint('create.commit');
       await fs.rename(tmp, store.paths.containerDir(record.id));
     } catch (err) {

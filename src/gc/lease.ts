@@ -25,8 +25,6 @@ export interface LeaseRecord {
   layers: string[];
 }
 
-const LEASES = 'leases';
-
 export class Lease {
   private readonly record: LeaseRecord = { pid: process.pid, owner: self(), created: new Date().toISOString(), blobs: [], layers: [] };
   /** What this operation itself added to the store: the only things a rollback may remove. */
@@ -34,7 +32,7 @@ export class Lease {
   private constructor(private readonly store: Store, readonly file: string) {}
 
   static async create(store: Store): Promise<Lease> {
-    const dir = path.join(store.root, LEASES);
+    const dir = store.paths.leasesDir;
     await fs.mkdir(dir, { recursive: true });
     const lease = new Lease(store, path.join(dir, `${process.pid}-${randomHex(6)}.json`));
     await writeJsonAtomic(lease.file, lease.record);
@@ -57,7 +55,7 @@ export class Lease {
 }
 
 export function leasesDir(store: Store): string {
-  return path.join(store.root, LEASES);
+  return store.paths.leasesDir;
 }
 
 export interface LeaseEntry {

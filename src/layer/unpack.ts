@@ -12,7 +12,8 @@ import { readJsonRecord } from '../store/records.js';
 import { fsyncDir, removeTree, tempName, writeFileAtomic, writeJsonAtomic } from '../store/atomic.js';
 import type { Store } from '../store/root.js';
 import { LayerWriter } from './apply-entry.js';
-import { EMPTY_SHA256, FILE_DIGESTS, formatFileDigests, hashFileSync } from './file-digests.js';
+import { EMPTY_SHA256, formatFileDigests, hashFileSync } from './file-digests.js';
+import { layerParts } from '../store/paths.js';
 import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
 import type { LayerRecord } from './record.js';
 import { joinRel } from './safe-fs.js';
@@ -54,7 +55,7 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
   const temp = path.join(store.paths.layersDir, tempName());
   await fs.mkdir(temp, { mode: 0o700 });
   try {
-    const diffDir = path.join(temp, 'diff');
+    const diffDir = layerParts(temp).diff;
     await fs.mkdir(diffDir);
     const writer = new LayerWriter(diffDir, store.whiteoutFormat, source);
     const { diffId, entries } = await readLayer(blob, writer, options);
@@ -66,7 +67,7 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
     const files: [string, number][] = [];
     const sizes = measureTree(diffDir, (file, size) => files.push([file, size]));
     // Inside the temp dir, so the digests appear with the layer (check --deep reads them).
-    await writeFileAtomic(path.join(temp, FILE_DIGESTS), formatFileDigests(files.map(([file, size]) => {
+    await writeFileAtomic(layerParts(temp).fileDigests, formatFileDigests(files.map(([file, size]) => {
       const rel = file.slice(diffDir.length + 1);
       const written = writer.fileDigests.get(rel);
       // Regular files this layer did not stream (oci whiteouts, rootless device placeholders) are empty.
@@ -195,7 +196,7 @@ async function settleDirectories(writer: LayerWriter, rel: string): Promise<void
 async function commitLayer(store: Store, temp: string, record: LayerRecord): Promise<LayerRecord> {
   const target = store.paths.layerDir(record.chainId);
   try {
-    await writeJsonAtomic(path.join(temp, 'layer.json'), record);
+    await writeJsonAtomic(layerParts(temp).record, record);
     await fs.rename(temp, target);
   } catch (err) {
     await removeTree(temp);

@@ -57,7 +57,7 @@ const BREAK_PREFIX = 'break-';
 const MAX_BREAK_DEPTH = 8;
 
 export function locksDir(store: Store): string {
-  return path.join(store.root, 'locks');
+  return store.paths.locksDir;
 }
 
 /** The store lock: every mutation of records, and gc, run under it. */

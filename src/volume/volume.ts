@@ -5,7 +5,7 @@ import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
-import { isLeftoverName } from '../store/paths.js';
+import { isLeftoverName, volumeParts } from '../store/paths.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { measureTree } from '../layer/size.js';
 import { compareNatural } from './natural-order.js';
@@ -26,7 +26,7 @@ export interface VolumeRecord {
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 export function volumeDataDir(store: Store, name: string): string {
-  return path.join(store.paths.volumeDir(name), '_data');
+  return store.paths.volume(name).data;
 }
 
 export function anonymousVolumeName(): string {
@@ -43,8 +43,8 @@ export async function ensureVolume(store: Store, name: string, options: { anonym
   const record: VolumeRecord = { name, created: new Date().toISOString(), anonymous: options.anonymous ?? false, labels: {} };
   // Built under a temp name and renamed: a volume directory is never half made.
   const tmp = path.join(store.paths.volumesDir, tempName(name));
-  await fs.mkdir(path.join(tmp, '_data'), { recursive: true, mode: 0o755 });
-  await writeJsonAtomic(path.join(tmp, 'volume.json'), record);
+  await fs.mkdir(volumeParts(tmp).data, { recursive: true, mode: 0o755 });
+  await writeJsonAtomic(volumeParts(tmp).record, record);
   try {
     await fs.rename(tmp, store.paths.volumeDir(name));
   } catch (err) {
@@ -58,7 +58,7 @@ export async function ensureVolume(store: Store, name: string, options: { anonym
 }
 
 export async function readVolume(store: Store, name: string): Promise<VolumeRecord> {
-  const file = path.join(store.paths.volumeDir(name), 'volume.json');
+  const file = store.paths.volume(name).record;
   const raw = VALID_NAME.test(name) ? await readJsonRecord(file, { optional: true }) : null;
   if (raw === null) throw new StrataError('ENOTFOUND', `get ${name}: no such volume`, { path: name });
   return raw as VolumeRecord;
@@ -69,7 +69,7 @@ export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
   // Synchronous, as for containers: df reads every record, and each awaited read is several thread-pool round trips.
   const records = names.map((name) => {
     try {
-      return VALID_NAME.test(name) ? readJsonRecordSync(path.join(store.paths.volumeDir(name), 'volume.json'), { optional: true }) as VolumeRecord | null : null;
+      return VALID_NAME.test(name) ? readJsonRecordSync(store.paths.volume(name).record, { optional: true }) as VolumeRecord | null : null;
     } catch {
       return null;
     }
