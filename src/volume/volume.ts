@@ -1,9 +1,9 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { randomHex } from '../store/random.js';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
-import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
+import { removeByRename, tempName, writeJsonAtomic } from '../store/atomic.js';
+import { createDirByRename } from '../store/dir-by-rename.js';
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName, volumeParts } from '../store/paths.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
@@ -41,20 +41,11 @@ export async function ensureVolume(store: Store, name: string, options: { anonym
   const existing = await readVolume(store, name).catch(() => null);
   if (existing) return existing;
   const record: VolumeRecord = { name, created: new Date().toISOString(), anonymous: options.anonymous ?? false, labels: {} };
-  // Built under a temp name and renamed: a volume directory is never half made.
-  const tmp = path.join(store.paths.volumesDir, tempName(name));
-  await fs.mkdir(volumeParts(tmp).data, { recursive: true, mode: 0o755 });
-  await writeJsonAtomic(volumeParts(tmp).record, record);
-  try {
-    await fs.rename(tmp, store.paths.volumeDir(name));
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') return readVolume(store, name);
-    throw err;
-  }
-  await fsyncDir(store.paths.volumesDir);
-  return record;
+  const created = await createDirByRename(store.paths.volumeDir(name), async (tmp) => {
+    await fs.mkdir(volumeParts(tmp).data, { mode: 0o755 });
+    await writeJsonAtomic(volumeParts(tmp).record, record);
+  }, { name: tempName(name) });
+  return created ? record : readVolume(store, name);
 }
 
 export async function readVolume(store: Store, name: string): Promise<VolumeRecord> {
