@@ -57,7 +57,7 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
   try {
     const diffDir = layerParts(temp).diff;
     await fs.mkdir(diffDir);
-    const writer = new LayerWriter(diffDir, store.whiteoutFormat, source);
+    const writer = new LayerWriter(diffDir, store.whiteoutFormat, source, store.privileged);
     const { diffId, entries } = await readLayer(blob, writer, options);
     if (diffId !== options.diffId) {
       throw new StrataError('EINTEGRITY', `${source}: layer content has diffID ${diffId}, but the image config says ${options.diffId}`,

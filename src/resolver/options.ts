@@ -37,6 +37,11 @@ export interface ResolverOptions {
   lowerMetadata?: (LayerMetadata | undefined)[];
   /** Ownership that was not recorded is reported as 0:0 (the container's root), as rootless Docker shows it. */
   rootless?: boolean;
+  /**
+   * The process runs as root (the caller says so; the resolver asks no uid): copy-up
+   * keeps owners and may copy device nodes, as the kernel does. Default false.
+   */
+  privileged?: boolean;
   /** Applied to the mode of every created file and directory, as the kernel applies a process umask. Default 0o022. */
   umask?: number;
   /**
@@ -110,7 +115,7 @@ export function makeContext(o: ResolverOptions): Context {
     mounts,
     lowerMetadata: o.lowerMetadata ?? [],
     rootless,
-    ownsFiles: !rootless && process.getuid?.() === 0,
+    ownsFiles: !rootless && (o.privileged ?? false),
     umask: o.umask ?? 0o022,
     onChange: o.onChange ?? null,
   };

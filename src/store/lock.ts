@@ -49,7 +49,7 @@ export interface LockOwner extends ProcessIdentity {
 }
 
 export interface LockOptions {
-  /** How long to wait for a live holder; 0 tries once. Default $STRATA_LOCK_TIMEOUT seconds, else 120 s. */
+  /** How long to wait for a live holder; 0 tries once. Default the store's lockTimeoutMs. */
   timeoutMs?: number;
 }
 
@@ -81,7 +81,7 @@ export async function withNamedLock<T>(store: Store, name: string, work: () => P
   queues.set(target, tail);
   try {
     await before;
-    const lock = await acquire(locksDir(store), name, options.timeoutMs ?? defaultTimeoutMs());
+    const lock = await acquire(locksDir(store), name, options.timeoutMs ?? store.lockTimeoutMs);
     const entry = { released: false };
     try {
       faultPoint('lock.acquired');
@@ -94,11 +94,6 @@ export async function withNamedLock<T>(store: Store, name: string, work: () => P
     leave();
     if (queues.get(target) === tail) queues.delete(target);
   }
-}
-
-function defaultTimeoutMs(): number {
-  const seconds = Number(process.env.STRATA_LOCK_TIMEOUT);
-  return Number.isFinite(seconds) && seconds >= 0 && process.env.STRATA_LOCK_TIMEOUT !== '' ? seconds * 1000 : 120_000;
 }
 
 interface HeldLock { dir: string; name: string; owner: LockOwner }
