@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { LayerRecord } from '../layer/record.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { StrataError } from '../errors.js';
+import { ResolverMemo } from './lower-cache.js';
 
 /** What a rootless unpack could not apply to one layer (layer.json `unapplied`). */
 export type LayerMetadata = LayerRecord['unapplied'];
@@ -98,6 +99,7 @@ export interface Context {
   ownsFiles: boolean;
   umask: number;
   onChange: (() => Promise<void>) | null;
+  memo: ResolverMemo;
 }
 
 export function makeContext(o: ResolverOptions): Context {
@@ -118,6 +120,7 @@ export function makeContext(o: ResolverOptions): Context {
     ownsFiles: !rootless && (o.privileged ?? false),
     umask: o.umask ?? 0o022,
     onChange: o.onChange ?? null,
+    memo: new ResolverMemo(),
   };
 }
 

@@ -67,6 +67,10 @@ export async function withStoreLock<T>(store: Store, work: () => Promise<T>): Pr
 }
 
 type HeldMap = Map<string, { released: boolean }>;
+// Process-wide on purpose, and no cache: a lock is held by this process, whichever
+// Store object asked for it. Two Store objects opened on one root must queue behind
+// each other here (the lock directory is one per process), and a nested call inside
+// a holder's work must see the lock as its own.
 const heldHere = new AsyncLocalStorage<HeldMap>();
 const queues = new Map<string, Promise<void>>();
 
