@@ -50,9 +50,8 @@ export class LayerWriter {
   /** oci format: directories holding a whiteout file of this layer, where a later entry must drop it. */
   private readonly whiteoutDirs = new Set<string>();
   private readonly resolver: RootResolver;
-  private readonly privileged = process.geteuid?.() === 0;
 
-  constructor(root: string, readonly format: WhiteoutFormat, readonly source: string) {
+  constructor(root: string, readonly format: WhiteoutFormat, readonly source: string, private readonly privileged: boolean) {
     this.tree = new LayerTree(root, (rel, kind) => {
       if (kind !== 'other') this.resolver.forget();
       this.unapplied.forget(rel, kind === 'directory');

@@ -1,11 +1,11 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { randomHex } from '../store/random.js';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
-import { removeByRename, tempName, writeJsonAtomic, fsyncDir } from '../store/atomic.js';
+import { removeByRename, tempName, writeJsonAtomic } from '../store/atomic.js';
+import { createDirByRename } from '../store/dir-by-rename.js';
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
-import { isLeftoverName } from '../store/paths.js';
+import { isLeftoverName, volumeParts } from '../store/paths.js';
 import { listStoreDir, requireReadableRecordDirs } from '../store/record-dir.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { measureTree } from '../layer/size.js';
@@ -27,7 +27,7 @@ export interface VolumeRecord {
 const VALID_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]+$/;
 
 export function volumeDataDir(store: Store, name: string): string {
-  return path.join(store.paths.volumeDir(name), '_data');
+  return store.paths.volume(name).data;
 }
 
 export function anonymousVolumeName(): string {
@@ -50,24 +50,15 @@ export async function ensureVolume(store: Store, name: string, options: { anonym
 
 async function createVolume(store: Store, name: string, options: { anonymous?: boolean }): Promise<VolumeRecord> {
   const record: VolumeRecord = { name, created: new Date().toISOString(), anonymous: options.anonymous ?? false, labels: {} };
-  // Built under a temp name and renamed: a volume directory is never half made.
-  const tmp = path.join(store.paths.volumesDir, tempName(name));
-  await fs.mkdir(path.join(tmp, '_data'), { recursive: true, mode: 0o755 });
-  await writeJsonAtomic(path.join(tmp, 'volume.json'), record);
-  try {
-    await fs.rename(tmp, store.paths.volumeDir(name));
-  } catch (err) {
-    await fs.rm(tmp, { recursive: true, force: true });
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') return readVolume(store, name);
-    throw err;
-  }
-  await fsyncDir(store.paths.volumesDir);
-  return record;
+  const created = await createDirByRename(store.paths.volumeDir(name), async (tmp) => {
+    await fs.mkdir(volumeParts(tmp).data, { mode: 0o755 });
+    await writeJsonAtomic(volumeParts(tmp).record, record);
+  }, { name: tempName(name) });
+  return created ? record : readVolume(store, name);
 }
 
 export async function readVolume(store: Store, name: string): Promise<VolumeRecord> {
-  const file = path.join(store.paths.volumeDir(name), 'volume.json');
+  const file = store.paths.volume(name).record;
   const raw = VALID_NAME.test(name) ? await readJsonRecord(file, { optional: true }) : null;
   if (raw === null) throw new StrataError('ENOTFOUND', `get ${name}: no such volume`, { path: name });
   return raw as VolumeRecord;
@@ -78,7 +69,7 @@ export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
   // Synchronous, as for containers: df reads every record, and each awaited read is several thread-pool round trips.
   const records = names.map((name) => {
     try {
-      return VALID_NAME.test(name) ? readJsonRecordSync(path.join(store.paths.volumeDir(name), 'volume.json'), { optional: true }) as VolumeRecord | null : null;
+      return VALID_NAME.test(name) ? readJsonRecordSync(store.paths.volume(name).record, { optional: true }) as VolumeRecord | null : null;
     } catch {
       return null;
     }
