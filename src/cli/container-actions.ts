@@ -1,7 +1,7 @@
 import { createContainer } from '../container/create.js';
 import { containerChanges } from '../container/diff.js';
 import { findContainer } from '../container/lookup.js';
-import { removeContainer, restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
+import { restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { listImageRecords } from '../image/record.js';
@@ -32,7 +32,8 @@ export async function lifecycle(ctx: CliContext, verb: keyof typeof LIFECYCLE, n
 
 export async function rm(ctx: CliContext, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
   const store = await ctx.store();
-  await eachName(ctx, names, async (n) => { await removeContainer(store, n, opts); ctx.print(n); });
+  const { removeContainerAndImage } = await import('../gc/remove-container.js');
+  await eachName(ctx, names, async (n) => { await removeContainerAndImage(store, n, opts); ctx.print(n); });
 }
 
 export async function diff(ctx: CliContext, name: string, opts: { format?: string }): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { RemoveEvent } from '../image/remove.js';
+import type { RemoveEvent } from '../gc/remove-image.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 
@@ -56,7 +56,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
         opts.all ? 'all images without at least one container associated to them' : 'all dangling images'];
       if (!opts.force && !(await confirm(ctx, what.join('\n  - ')))) return;
       const store = await ctx.store();
-      const [{ collectGarbage }, { pruneContainers, pruneImages }, { pruneVolumes }] = await Promise.all([sweep(), prune(), import('../volume/volume.js')]);
+      const [{ collectGarbage }, { pruneContainers, pruneImages }, { pruneVolumes }] = await Promise.all([sweep(), prune(), import('../container/volume-use.js')]);
       const containers = await pruneContainers(store);
       const volumes = opts.volumes ? await pruneVolumes(store, false) : { removed: [], bytes: 0 };
       const images = await pruneImages(store, opts);

@@ -1,10 +1,11 @@
 import { StrataError } from '../errors.js';
 import { shortId } from '../content/digest.js';
-import { loadImages } from '../image/load.js';
-import { listImages, type ImageSummary } from '../image/list.js';
+import { loadImages } from '../transfer/load.js';
+import { listImages, withContainerCounts, type ImageSummary } from '../image/list.js';
+import { listContainerRecords } from '../container/record.js';
 import { findImage } from '../image/lookup.js';
 import { imageHistory, inspectImage } from '../image/inspect.js';
-import { removeImage } from '../image/remove.js';
+import { removeImage } from '../gc/remove-image.js';
 import { readTags, tagsOf } from '../image/tags.js';
 import { normalizeReference } from '../image/reference.js';
 import type { CliContext } from './context.js';
@@ -46,7 +47,7 @@ export interface ImagesOptions { quiet?: boolean; trunc: boolean; format?: strin
 
 export async function images(ctx: CliContext, repository: string | undefined, opts: ImagesOptions): Promise<void> {
   const store = await ctx.store();
-  const rows = (await listImages(store)).flatMap(expandTags).filter((r) => matchesRepository(r, repository));
+  const rows = withContainerCounts(await listImages(store), await listContainerRecords(store)).flatMap(expandTags).filter((r) => matchesRepository(r, repository));
   const id = (r: Row) => (opts.trunc ? shortId(r.image.record.id) : r.image.record.id);
   const seen = new Set<string>();
   printListing(ctx, rows, opts, {
@@ -71,9 +72,9 @@ export async function images(ctx: CliContext, repository: string | undefined, op
   });
 }
 
-interface Row { image: ImageSummary; repository: string; tag: string }
+interface Row { image: ImageSummary & { containers: number }; repository: string; tag: string }
 
-function expandTags(image: ImageSummary): Row[] {
+function expandTags(image: ImageSummary & { containers: number }): Row[] {
   if (image.repoTags.length === 0) return [{ image, repository: '<none>', tag: '<none>' }];
   return image.repoTags.map((ref) => {
     const { repository, tag } = normalizeReference(ref);

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type cliProgressModule from 'cli-progress';
-import type { LoadEvent } from '../image/load.js';
+import type { LoadEvent } from '../transfer/load.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 

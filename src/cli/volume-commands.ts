@@ -5,7 +5,7 @@ import { humanSize } from './format.js';
 import { eachName, printInspect, printListing } from './output.js';
 
 // The volume module loads inside the actions, so defining these commands costs nothing.
-const volumes = () => import('../volume/volume.js');
+const volumes = async () => ({ ...(await import('../volume/volume.js')), ...(await import('../container/volume-use.js')) });
 
 export function registerVolumeCommands(program: Command, ctx: CliContext): void {
   const volume = program.command('volume').description('Manage volumes');

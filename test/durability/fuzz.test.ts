@@ -5,7 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../../src/errors.js';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { checkStore } from '../../src/check/check.js';
 import { openStore, type Store } from '../../src/store/root.js';
 import { removeTree } from '../../src/store/atomic.js';

@@ -14,9 +14,9 @@ import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
 import { rollbackCreated } from '../gc/rollback.js';
-import { parseImageConfigBytes } from './config.js';
-import type { ImageLayer, ImageRecord } from './record.js';
-import { publishImages, type ImageToPublish, type PublishedImage } from './publish.js';
+import { parseImageConfigBytes } from '../image/config.js';
+import type { ImageLayer, ImageRecord } from '../image/record.js';
+import { publishImages, type ImageToPublish, type PublishedImage } from '../image/publish.js';
 import { faultPoint } from '../store/fault-points.js';
 
 /** A tarball on disk (read by offset when plain), or a stream such as stdin. */
