@@ -33,7 +33,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       if (!opts.force && !(await confirm(ctx, `WARNING! This will remove ${what}.`))) return;
       const { pruneImages } = await prune();
       const { events, bytes } = await pruneImages(await ctx.store(), opts);
-      if (events.length > 0) ctx.print(`Deleted Images:\n${imageLines(events)}\n`);
+      if (events.length > 0) ctx.print(`Deleted Images:\n${imageLines(events)}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
     });
 
@@ -44,7 +44,7 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       if (!opts.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) return;
       const { pruneContainers } = await prune();
       const { removed, bytes } = await pruneContainers(await ctx.store());
-      if (removed.length > 0) ctx.print(`Deleted Containers:\n${removed.join('\n')}\n`);
+      if (removed.length > 0) ctx.print(`Deleted Containers:\n${removed.join('\n')}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
     });
 
@@ -64,9 +64,9 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       const volumes = opts.volumes ? await pruneVolumes(store, false) : { removed: [], bytes: 0 };
       const images = await pruneImages(store, opts);
       const leftovers = await collectGarbage(store, { signal: ctx.io.signal });
-      if (containers.removed.length > 0) ctx.print(`Deleted Containers:\n${containers.removed.join('\n')}\n`);
-      if (volumes.removed.length > 0) ctx.print(`Deleted Volumes:\n${volumes.removed.join('\n')}\n`);
-      if (images.events.length > 0) ctx.print(`Deleted Images:\n${imageLines(images.events)}\n`);
+      if (containers.removed.length > 0) ctx.print(`Deleted Containers:\n${containers.removed.join('\n')}\n\n`);
+      if (volumes.removed.length > 0) ctx.print(`Deleted Volumes:\n${volumes.removed.join('\n')}\n\n`);
+      if (images.events.length > 0) ctx.print(`Deleted Images:\n${imageLines(images.events)}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(containers.bytes + volumes.bytes + images.bytes + leftovers.bytes)}`);
     });
 }

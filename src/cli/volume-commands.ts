@@ -58,7 +58,7 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
       const store = await ctx.store();
       const { pruneVolumes } = await volumes();
       const { removed, bytes } = await pruneVolumes(store, opts.all === true);
-      if (removed.length > 0) ctx.print(`Deleted Volumes:\n${removed.join('\n')}\n`);
+      if (removed.length > 0) ctx.print(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
     });
 }
