@@ -77,6 +77,15 @@ test('tmpfs content is gone after stop, restart and rm; it never reaches upper/'
   await t.throwsAsync(fs.access(store.paths.containerDir(record.id)));
 });
 
+test('restart of a container that never ran still gives it an empty tmpfs', async (t) => {
+  const { store } = await withDemo(t);
+  await strata(store.root, ['create', '--name', 'fresh', '--tmpfs', '/tmp', 'demo']);
+  const record = await findContainer(store, 'fresh');
+  await (await containerView(store, record)).writeFile('/tmp/before', 'x');
+  t.is((await strata(store.root, ['restart', 'fresh'])).stdout, 'fresh\n');
+  t.deepEqual(await (await containerView(store, record)).readdir('/tmp'), []);
+});
+
 test('rm refuses a running container unless -f; rm -v removes anonymous volumes only', async (t) => {
   const { store } = await withDemo(t);
   await strata(store.root, ['create', '--name', 'vols', '-v', 'keepvol:/data', '-v', '/anon', 'demo']);
