@@ -25,7 +25,8 @@ function exitsWith125(command: Command): boolean {
   return command.name() === 'create' && (command.parent?.parent === null || command.parent?.name() === 'container');
 }
 
-export async function main(argv: string[], io: CliIO): Promise<number> {
+/** The whole command tree, wired to `io`: main() parses with it, tests walk it. */
+export function createProgram(io: CliIO): Command {
   const program = new Command('strata');
   const ctx = new CliContext(io, () => program.opts<GlobalOptions>());
   program
@@ -60,7 +61,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(line);
     throw new CommanderError(0, 'commander.version', line);
   });
+  return program;
+}
 
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const program = createProgram(io);
   const parsedCommand = trackParsedCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
