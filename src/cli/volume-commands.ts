@@ -3,7 +3,7 @@ import type { VolumeRecord } from '../volume/volume.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 import { confirm } from './confirm.js';
-import { eachName, printInspect, printListing } from './output.js';
+import { eachName, printInspectEach, printListing } from './output.js';
 
 // The volume module loads inside the actions, so defining these commands costs nothing.
 const volumes = async () => ({ ...(await import('../volume/volume.js')), ...(await import('../container/volume-use.js')) });
@@ -35,9 +35,7 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
     .action(async (names: string[], opts: { format?: string }) => {
       const store = await ctx.store();
       const { readVolume, volumeDataDir } = await volumes();
-      const records = [];
-      for (const name of names) records.push(volumeView(await readVolume(store, name), volumeDataDir(store, name)));
-      printInspect(ctx, records, opts.format);
+      await printInspectEach(ctx, names, async (name) => volumeView(await readVolume(store, name), volumeDataDir(store, name)), opts.format);
     });
   volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<name...>')
     .option('-f, --force', 'remove even if a container uses it')

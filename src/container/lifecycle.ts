@@ -44,7 +44,9 @@ export async function stopContainer(store: Store, name: string): Promise<Contain
 /** Stop then start under one hold of the store lock: no other process sees it stopped in between. */
 export async function restartContainer(store: Store, name: string): Promise<ContainerRecord> {
   return withStoreLock(store, async () => {
-    await stopContainer(store, name);
+    const stopped = await stopContainer(store, name);
+    // A never-started container was not stopped, but its restart still mounts a fresh tmpfs.
+    await withContainerLock(store, stopped.id, () => emptyTmpfs(store, stopped));
     return startContainer(store, name);
   });
 }

@@ -38,8 +38,14 @@ export function anonymousVolumeName(): string {
  * record. Takes the store lock to create one, so it never races a `volume rm` or prune.
  */
 export async function ensureVolume(store: Store, name: string, options: { anonymous?: boolean } = {}): Promise<VolumeRecord> {
+  // Docker's local driver's words (volume/local validateName).
+  if (name.length === 1) {
+    throw new StrataError('EUSAGE', `create ${name}: volume name is too short, names should be at least two alphanumeric characters`, { path: name });
+  }
   if (!VALID_NAME.test(name)) {
-    throw new StrataError('EUSAGE', `"${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed`, { path: name });
+    throw new StrataError('EUSAGE',
+      `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
+      { path: name });
   }
   const existing = await readVolume(store, name).catch(() => null);
   if (existing) return existing;
@@ -59,7 +65,7 @@ async function createVolume(store: Store, name: string, options: { anonymous?: b
 export async function readVolume(store: Store, name: string): Promise<VolumeRecord> {
   const file = store.paths.volume(name).record;
   const raw = VALID_NAME.test(name) ? await readJsonRecord(file, { optional: true }) : null;
-  if (raw === null) throw new StrataError('ENOTFOUND', `get ${name}: no such volume`, { path: name });
+  if (raw === null) throw new StrataError('ENOTFOUND', `No such volume: ${name}`, { path: name });
   return raw as VolumeRecord;
 }
 

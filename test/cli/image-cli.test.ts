@@ -234,3 +234,16 @@ test('history -H=false and --human=false print RFC 3339 dates and sizes in bytes
   t.not(bad.code, 0);
   t.regex(bad.stderr, /invalid boolean value "maybe"/);
 });
+
+test('load --platform that matches no image of a docker-save archive says which platforms it has, and loads nothing', async (t) => {
+  const { store } = await tmpStore(t);
+  const out = await strata(store.root, ['load', '-i', demo, '--platform', 'linux/s390x']);
+  t.deepEqual([out.code, out.stdout], [1, '']);
+  t.regex(out.stderr, /^strata: .*demo\.tar: no image for linux\/s390x; it has linux\/[a-z0-9]+\n$/);
+  t.is((await strata(store.root, ['images', '-q'])).stdout, '');
+});
+
+test('load --help says which compressions it reads', async (t) => {
+  const { store } = await tmpStore(t);
+  t.regex((await strata(store.root, ['load', '--help'])).stdout, /plain, gzip or zstd/);
+});
