@@ -47,7 +47,7 @@ test('a bad STRATA_WHITEOUT_FORMAT is one line from the CLI, and no store is mad
   const { dir } = await tmpStore(t);
   const root = path.join(dir, 'fresh');
   const result = await strataProcess(root, ['images'], { env: { STRATA_WHITEOUT_FORMAT: 'aufs' } });
-  t.is(result.code, 1, 'an error of strata'''s own exits 1, as docker'''s do');
+  t.is(result.code, 1, "an error of strata's own exits 1, as docker's do");
   t.is(result.stderr, 'strata: STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not "aufs"\n');
   await t.throwsAsync(fs.access(root), { code: 'ENOENT' });
 });
