@@ -53,6 +53,7 @@ test('collectFilter reads --filter as docker/cli: lower-cased trimmed key, trimm
   t.deepEqual(f.get('name'), ['web']);
   t.deepEqual(f.get('label'), ['a=b']);
   t.deepEqual(collectFilter('id=', undefined).get('id'), ['']);
+  t.deepEqual(collectFilter('=name=web', undefined).get('name'), ['web'], 'the short form -f=name=web');
   const err = t.throws(() => collectFilter('running', undefined));
   t.is(err?.message, 'bad format of filter (expected name=value)');
   t.is((err as { code?: string }).code, 'commander.invalidArgument');

@@ -53,10 +53,14 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
   }
 }
 
-/** pflag's IntVar: any whole number, negative too (`-n -1` is the default: no limit). */
+/**
+ * pflag's IntVar: any whole number, negative too (`-n -1` is the default: no limit).
+ * commander hands a short option's `-n=2` over with the `=`, so it is dropped here.
+ */
 function toInt(value: string): number {
-  if (!/^[+-]?[0-9]+$/.test(value)) throw new InvalidArgumentError(`strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`);
-  return Number(value);
+  const text = value.startsWith('=') ? value.slice(1) : value;
+  if (!/^[+-]?[0-9]+$/.test(text)) throw new InvalidArgumentError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  return Number(text);
 }
 
 function collect(value: string, previous: string[]): string[] {

@@ -121,6 +121,7 @@ test('ps -n N shows the N last created in any state, -l the latest; both work wi
   const { store, ids } = await threeContainers(t);
   t.is(names(await ps(store.root, '-n', '2')), 'job\ndb\n');
   t.is(names(await ps(store.root, '-l')), 'job\n');
+  t.is(names(await ps(store.root, '-n=2', '-f=status=created')), 'db\n', "pflag's short -n=2 and -f=KEY=VALUE");
   t.is(names(await ps(store.root, '--latest', '-n', '3')), 'job\ndb\nweb\n', '-n wins over -l, as in docker/cli');
   t.is(names(await ps(store.root, '-n', '0')), 'web\n', '-n 0 is no limit: running only');
   t.is((await strata(store.root, ['ps', '-l', '-q'])).stdout, `${ids.job!.slice(0, 12)}\n`);
