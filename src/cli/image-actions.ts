@@ -59,7 +59,8 @@ export async function images(ctx: CliContext, repository: string | undefined, op
   const seen = new Set<string>();
   const headers = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
   // A table template given with --digests gets the column appended, as docker/cli does.
-  const format = opts.digests && opts.format?.startsWith('table') && !opts.format.includes('{{.Digest}}') ? `${opts.format}\t{{.Digest}}` : opts.format;
+  const custom = opts.format !== undefined && opts.format.startsWith('table') && opts.format.trim() !== 'table';
+  const format = opts.digests && custom && !opts.format!.includes('{{.Digest}}') ? `${opts.format}\t{{.Digest}}` : opts.format;
   printListing(ctx, rows, { ...opts, format }, {
     headers,
     row: (r) => [r.repository, r.tag, ...(opts.digests ? [digest(r)] : []), id(r), since(r.image.record.created), humanSize(r.image.record.size, 3)],

@@ -246,6 +246,7 @@ test('images --digests adds a DIGEST column with the manifest digest recorded at
   t.is((await strata(store.root, ['images', '--format', '{{.Tag}} {{.Digest}}', 'app'])).stdout, `2 ${manifests.app2}\n1 ${manifests.app1}\n`);
   t.is((await strata(store.root, ['images', '--digests', '--format', 'table {{.Tag}}', 'app:1'])).stdout,
     `TAG       DIGEST\n1         ${manifests.app1}\n`, 'a table template gets the column appended');
+  t.is((await strata(store.root, ['images', '--digests', '--format', 'table', 'base'])).stdout, out.stdout, '--format table is the default table');
   const json = JSON.parse((await strata(store.root, ['images', '--digests', '--format', 'json', 'app:1'])).stdout);
   t.is(json.Digest, manifests.app1);
   t.is(JSON.parse((await strata(store.root, ['images', '--format', 'json', 'app:1'])).stdout).Digest, '<none>', 'only when asked, as docker/cli');
