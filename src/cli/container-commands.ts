@@ -42,7 +42,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .option('-s, --size', 'display total file sizes (and, in json, copied-up and hidden bytes)')
       .option('--no-cache', 'with -s: walk every upper dir instead of trusting cached sizes (see `system df --help`)')
       .option('--format <format>', 'json, table, or a Go template')
-      .option('-f, --filter <filter>', 'filter output based on conditions provided (name, id, status, ancestor, label, volume, before, since, exited)', collectFilter)
+      .option('-f, --filter <filter>', 'filter output based on conditions provided (name, id, status, ancestor, label, volume, before, since, exited; network, publish, expose, health, is-task and isolation as for a container without them)', collectFilter)
       .option('-n, --last <n>', 'show n last created containers (includes all states)', toInt, -1)
       .option('-l, --latest', 'show the latest created container (includes all states)')
       .action(async (opts) => (await actions()).ps(ctx, opts));

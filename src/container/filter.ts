@@ -4,6 +4,7 @@ import type { Store } from '../store/root.js';
 import { findImage } from '../image/lookup.js';
 import { listImageRecords, type ImageRecord } from '../image/record.js';
 import type { ContainerRecord } from './record.js';
+import { ABSENT_FEATURE_KEYS, absentFeaturesExcludeAll } from './filter-unsupported.js';
 
 /** What `ps` selects by: -a, -n/-l and --filter. */
 export interface ContainerListOptions {
@@ -14,8 +15,8 @@ export interface ContainerListOptions {
   filters?: FilterArgs;
 }
 
-/** The keys `ps --filter` takes; any other is `Invalid filter 'KEY'`, as in Docker. */
-export const CONTAINER_FILTER_KEYS = ['ancestor', 'before', 'exited', 'id', 'label', 'name', 'since', 'status', 'volume'] as const;
+/** The keys `ps --filter` takes (Docker's); any other is `Invalid filter 'KEY'`, as in Docker. */
+export const CONTAINER_FILTER_KEYS = ['ancestor', 'before', 'exited', 'id', 'label', 'name', 'since', 'status', 'volume', ...ABSENT_FEATURE_KEYS] as const;
 
 /** Docker's state names (container.IsValidStateString); strata containers are only ever the first three. */
 const STATES = ['created', 'running', 'exited', 'paused', 'restarting', 'removing', 'dead'];
@@ -36,11 +37,13 @@ export async function selectContainers(store: Store, records: ContainerRecord[],
     if (!STATES.includes(status)) throw invalidFilter('status', status);
     all = true;
   }
+  const noneCanMatch = absentFeaturesExcludeAll(filters);
   const newestFirst = [...records].sort((a, b) => b.created.localeCompare(a.created) || a.id.localeCompare(b.id));
   let before = referenceContainer(newestFirst, filters.get('before'));
   const since = referenceContainer(newestFirst, filters.get('since'));
   const ancestry = filters.contains('ancestor') ? await imagesDescendedFrom(store, filters.get('ancestor')) : null;
   const limit = options.limit ?? 0;
+  if (noneCanMatch) return [];
 
   const selected: ContainerRecord[] = [];
   for (const c of narrowByNameAndId(newestFirst, filters)) {

@@ -69,6 +69,33 @@ test('volume= matches volume names and destinations, never a --tmpfs mount', asy
 
 test('records without labels match no label= filter; an unknown key is refused before anything is read', async (t) => {
   t.deepEqual(await select({ all: true, filters: [['label', 'tier']] }), ['d4', 'c3', 'a1']);
-  await t.throwsAsync(select({ filters: [['network', 'host']] }), { message: "Invalid filter 'network'" });
+  await t.throwsAsync(select({ filters: [['colour', 'red']] }), { message: "Invalid filter 'colour'" });
   await t.throwsAsync(select({ filters: [['status', 'Running']] }), { message: "Invalid filter 'status=Running'" });
+});
+
+test("Docker's keys for networks, ports, health, tasks and isolation: a strata container has none of them", async (t) => {
+  const all = ['d4', 'c3', 'b2', 'a1'];
+  const cases: Array<[Array<[string, string]>, string[] | string]> = [
+    [[['network', 'bridge']], []],
+    [[['publish', '80']], []],
+    [[['expose', '8000-8080/udp']], []],
+    [[['health', 'none']], all],
+    [[['health', 'healthy']], []],
+    [[['health', 'healthy'], ['health', 'none']], all],
+    [[['is-task', 'false']], all],
+    [[['is-task', 'true']], []],
+    [[['isolation', 'hyperv']], all],
+    [[['health', 'ok']], 'Unrecognised filter value for health: ok'],
+    [[['is-task', 'yes']], "Invalid filter 'is-task=[yes]'"],
+    [[['publish', '8080:80']], "filter for 'publish' should not contain ':': 8080:80"],
+    [[['expose', '80x']], 'error while looking up for expose 80x: strconv.ParseUint: parsing "80x": invalid syntax'],
+    [[['publish', '70000']], 'error while looking up for publish 70000: strconv.ParseUint: parsing "70000": value out of range'],
+    [[['publish', '90-80']], 'error while looking up for publish 90-80: Invalid range specified for the Port: 90-80'],
+    [[['publish', '/tcp']], 'error while looking up for publish /tcp: Empty string specified for ports.'],
+  ];
+  for (const [filters, expected] of cases) {
+    const title = filters.map(([k, v]) => `${k}=${v}`).join(' ');
+    if (typeof expected === 'string') await t.throwsAsync(select({ all: true, filters }), { message: expected }, title);
+    else t.deepEqual(await select({ all: true, filters }), expected, title);
+  }
 });
