@@ -226,10 +226,11 @@ test('images --filter before=/since= compare creation times; label= matches conf
   t.deepEqual([unknown.code, unknown.stderr], [1, "strata: Invalid filter 'name'\n"]);
 });
 
-test('images filters apply to -q and --format json', async (t) => {
+test('images filters apply to -q and --format json, and to image ls', async (t) => {
   const { store, ids } = await fourImages(t);
   t.is((await strata(store.root, ['images', '-q', '-f', 'reference=app'])).stdout, `${ids.app2!.slice(7, 19)}\n${ids.app1!.slice(7, 19)}\n`);
   t.is((await strata(store.root, ['images', '-q', '--no-trunc', '-f', 'dangling=true'])).stdout, `${ids.loose}\n`);
+  t.is((await strata(store.root, ['image', 'ls', '-q', '--filter', 'reference=base'])).stdout, `${ids.base!.slice(7, 19)}\n`);
   const json = (await strata(store.root, ['images', '--format', 'json', '-f', 'label=v'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
   t.deepEqual(json.map((r: { ID: string; Repository: string; Tag: string }) => [r.ID, r.Repository, r.Tag]), [[ids.app1, 'app', '1']]);
 });
