@@ -6,6 +6,8 @@ export { openStore, defaultRoot, type Store, type StoreInfo, type OpenStoreOptio
 export type { WhiteoutFormat } from './store/whiteout-probe.js';
 export { loadImages, type LoadOptions, type LoadEvent, type LoadedImage, type ArchiveInput } from './transfer/load.js';
 export { listImages, type ImageSummary } from './image/list.js';
+export { selectImages, IMAGE_FILTER_KEYS } from './image/filter.js';
+export { FilterArgs } from './filter-args.js';
 export { findImage } from './image/lookup.js';
 export { inspectImage, imageHistory } from './image/inspect.js';
 export { imageView } from './image/view.js';
@@ -15,6 +17,8 @@ export { removeContainerAndImage } from './gc/remove-container.js';
 export type { ImageRecord, ImageLayer } from './image/record.js';
 export { createContainer, type CreateOptions } from './container/create.js';
 export { findContainer } from './container/lookup.js';
+export { selectContainers, CONTAINER_FILTER_KEYS, type ContainerListOptions } from './container/filter.js';
+export { renameContainer } from './container/rename.js';
 export { inspectContainer } from './container/inspect.js';
 export { startContainer, stopContainer, restartContainer, removeContainer } from './container/lifecycle.js';
 export { containerView } from './container/view.js';

@@ -1,10 +1,13 @@
 import { createContainer } from '../container/create.js';
 import { containerChanges } from '../container/diff.js';
+import { selectContainers } from '../container/filter.js';
 import { findContainer } from '../container/lookup.js';
+import { renameContainer } from '../container/rename.js';
 import { restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { listImageRecords } from '../image/record.js';
+import type { FilterArgs } from '../filter-args.js';
 import type { ContainerUsage } from '../usage/container-usage.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import type { CliContext } from './context.js';
@@ -36,6 +39,11 @@ export async function rm(ctx: CliContext, names: string[], opts: { force?: boole
   await eachName(ctx, names, async (n) => { await removeContainerAndImage(store, n, opts); ctx.print(n); });
 }
 
+export async function rename(ctx: CliContext, name: string, newName: string): Promise<void> {
+  // docker/cli trims both names before anything else.
+  await renameContainer(await ctx.store(), name.trim(), newName.trim());
+}
+
 export async function diff(ctx: CliContext, name: string, opts: { format?: string }): Promise<void> {
   const store = await ctx.store();
   for (const change of await containerChanges(store, await findContainer(store, name))) {
@@ -43,13 +51,16 @@ export async function diff(ctx: CliContext, name: string, opts: { format?: strin
   }
 }
 
-export interface PsOptions { all?: boolean; quiet?: boolean; trunc: boolean; size?: boolean; cache: boolean; format?: string }
+export interface PsOptions {
+  all?: boolean; quiet?: boolean; trunc: boolean; size?: boolean; cache: boolean; format?: string;
+  filter?: FilterArgs; last: number; latest?: boolean;
+}
 
 export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const store = await ctx.store();
-  const records = (await listContainerRecords(store))
-    .filter((c) => opts.all || c.state.status === 'running')
-    .sort((a, b) => b.created.localeCompare(a.created));
+  // docker/cli: -l is -n 1 unless -n was given.
+  const limit = opts.latest && opts.last === -1 ? 1 : opts.last;
+  const records = await selectContainers(store, await listContainerRecords(store), { all: opts.all, limit, filters: opts.filter });
   // Sizes may cost a walk of each upper dir: only with -s, as in docker. Cached where still valid, as in df.
   const sizes = new Map<string, { usage: ContainerUsage; virtual: number }>();
   if (opts.size && !opts.quiet) {
