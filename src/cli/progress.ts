@@ -55,12 +55,13 @@ export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: L
  * A layer's line must fit the terminal: a line longer than it is cut (cli-progress
  * turns auto-wrap off) or, where that is ignored, wraps and scrolls the bars away.
  * The text around the bar takes up to 56 columns (12-hex ID, status, sizes, rate);
- * the bar gets what is left, and a terminal too narrow for a bar gets the text alone.
+ * the bar gets what is left; narrower terminals drop the bar, then the status.
  */
 export function loadBarLayout(columns: number): { format: string; barsize: number } {
   const TEXT = 56;
   if (columns >= TEXT + 10) return { format: '{id}: {status} {bar} {done}/{size} {rate}', barsize: Math.min(30, columns - TEXT - 1) };
-  return { format: '{id}: {status} {done}/{size}', barsize: 0 };
+  if (columns >= 46) return { format: '{id}: {status} {done}/{size}', barsize: 0 };
+  return { format: '{id}: {done}/{size}', barsize: 0 };
 }
 
 /** One bar while `system df` or `gc` walks containers and volumes; terminal only. */

@@ -210,7 +210,7 @@ test('load progress fits a narrow terminal, and a layer already in the store sho
   const { tar } = await buildImageWithInfo({ format: 'oci', repoTags: ['p:1'], layers: [[{ path: 'big', size: 1 << 20, seed: 1 }]] });
   const file = path.join(dir, 'p.tar');
   await fs.writeFile(file, tar);
-  for (const columns of [40, 80, 120]) {
+  for (const columns of [40, 50, 80, 120]) {
     const out = await strata(store.root, ['load', '-i', file], { tty: true, columns });
     const long = screenLines(out.stdout).filter((l) => [...l].length > columns);
     t.deepEqual(long, [], `${columns} columns`);
