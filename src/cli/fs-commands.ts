@@ -76,13 +76,16 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     });
 
   fsCmd.command('ls').description('List directory contents (sorted; dotfiles only with -a)').argument('<container>').argument('[path...]')
-    .option('-l', 'long listing: mode, links, uid, gid, size, date, name')
+    .option('-l', "long listing: mode, links, owner, group, size, date, name (owner and group named by the container's /etc/passwd and /etc/group)")
+    .option('-n', 'long listing with numeric owner and group')
     .option('-a', 'include names starting with a dot, and . and ..')
     .option('-d', 'list directories themselves, not their contents')
     .option('--format <format>', 'json: one object per entry')
-    .action(async (c: string, paths: string[], opts: { l?: boolean; a?: boolean; d?: boolean; format?: string }) => {
+    .action(async (c: string, paths: string[], opts: { l?: boolean; n?: boolean; a?: boolean; d?: boolean; format?: string }) => {
       const { view: v, record } = await view(c);
-      const { listed, listDirectory, lsLines, sortByName, statJson } = await import('./fs-listing.js');
+      const { listed, listDirectory, lsLines, ownerNames, sortByName, statJson } = await import('./fs-listing.js');
+      if (opts.n) opts.l = true;
+      const names = opts.l && !opts.n && opts.format !== 'json' ? await ownerNames(v) : undefined;
       const args = paths.length > 0 ? paths : ['/'];
       const singles: Listed[] = [];
       const dirs: string[] = [];
@@ -95,7 +98,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       }, (err, p) => `ls: ${p}: ${strerror(err)}`, { defer: true });
       const now = Date.now();
       const print = (items: Listed[]) => {
-        const lines = opts.format === 'json' ? items.map((i) => JSON.stringify(statJson(i, record))) : lsLines(items, opts.l === true, now);
+        const lines = opts.format === 'json' ? items.map((i) => JSON.stringify(statJson(i, record))) : lsLines(items, opts.l === true, now, names);
         for (const line of lines) ctx.print(line);
       };
       print(sortByName(singles));
