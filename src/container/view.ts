@@ -6,6 +6,7 @@ import type { ResolverMount } from '../resolver/options.js';
 import { volumeDataDir } from '../volume/volume.js';
 import { containerDirs, tmpfsBacking, type ContainerRecord } from './record.js';
 import { bumpUsageToken } from './usage-token.js';
+import { parseTmpfsOptions } from './tmpfs-options.js';
 
 /**
  * The merged view a process in the container would see: its upper dir over the
@@ -16,11 +17,12 @@ export async function containerView(store: Store, record: ContainerRecord): Prom
   const mounts: ResolverMount[] = [];
   for (const mount of record.mounts) {
     if (mount.type === 'tmpfs') {
-      // A real tmpfs starts empty and world-writable with the sticky bit, like /tmp.
+      // A real tmpfs starts empty, its root of mode= (1777, like /tmp, unless given), and holds size= bytes.
+      const options = parseTmpfsOptions(mount.options ?? '');
       const source = tmpfsBacking(store, record.id, mount.destination);
-      await fs.mkdir(source, { recursive: true, mode: 0o1777 });
-      await fs.chmod(source, 0o1777);
-      mounts.push({ path: mount.destination, source, readOnly: false });
+      await fs.mkdir(source, { recursive: true, mode: options.mode });
+      await fs.chmod(source, options.mode);
+      mounts.push({ path: mount.destination, source, readOnly: options.readOnly, ...(options.sizeBytes === null ? {} : { sizeLimit: options.sizeBytes }) });
     } else if (mount.type === 'volume') {
       mounts.push({ path: mount.destination, source: volumeDataDir(store, mount.name), readOnly: mount.readOnly });
     } else {
