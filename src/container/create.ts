@@ -8,6 +8,8 @@ import { fsyncDir, removeTree, tempName, writeJsonAtomic } from '../store/atomic
 import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
 import { ensureVolume } from '../volume/volume.js';
+import { populateVolume } from '../volume/populate.js';
+import { imageView } from '../image/view.js';
 import { generateName, isValidContainerName } from './names.js';
 import { listContainerRecords, CONFIG_FILE, type ContainerRecord, type MountSpec } from './record.js';
 import { faultPoint } from '../store/fault-points.js';
@@ -53,6 +55,7 @@ export async function createContainer(store: Store, imageName: string, options: 
     }
     // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
     await findImage(store, image.id);
+    await populateVolumes(store, image.layers.map((l) => l.chainId), mounts);
     const record: ContainerRecord = {
       id: randomHex(32),
       name: name ?? generateName(taken),
@@ -80,6 +83,14 @@ export async function createContainer(store: Store, imageName: string, options: 
     await fsyncDir(store.paths.containersDir);
     return record;
   });
+}
+
+/** An empty volume gets the image's content at its mount point, as with Docker, unless `nocopy`; binds never do. */
+async function populateVolumes(store: Store, chain: string[], mounts: MountSpec[]): Promise<void> {
+  const copying = mounts.filter((m): m is Extract<MountSpec, { type: 'volume' }> => m.type === 'volume' && !m.noCopy);
+  if (copying.length === 0) return;
+  const image = await imageView(store, chain);
+  for (const mount of copying) await populateVolume(store, image, mount.name, mount.destination);
 }
 
 function checkMountTargets(mounts: MountSpec[]): void {
