@@ -49,7 +49,7 @@ export function inspectContainer(store: Store, record: ContainerRecord): Record<
     },
     Mounts: record.mounts.filter((m) => m.type !== 'tmpfs').map((m) => (m.type === 'bind'
       ? { Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode ?? (m.readOnly ? 'ro' : ''), RW: !m.readOnly, Propagation: 'rprivate' }
-      : { Type: 'volume', Name: m.name, Source: volumeDataDir(store, m.name), Destination: m.destination, Driver: 'local', Mode: m.mode ?? (m.readOnly ? 'ro' : 'z'), RW: !m.readOnly, Propagation: '' })),
+      : { Type: 'volume', Name: m.name, Source: volumeDataDir(store, m.name), Destination: m.destination, Driver: 'local', Mode: m.mode ?? (m.readOnly ? 'ro' : m.anonymous ? '' : 'z'), RW: !m.readOnly, Propagation: '' })),
     Config: { Image: record.imageRef, Cmd: record.command },
   };
 }
