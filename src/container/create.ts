@@ -7,7 +7,7 @@ import { withStoreLock } from '../store/lock.js';
 import { fsyncDir, removeTree, tempName, writeJsonAtomic } from '../store/atomic.js';
 import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
-import { ensureVolume } from '../volume/volume.js';
+import { ensureVolume, readVolume, removeVolume } from '../volume/volume.js';
 import { populateVolume } from '../volume/populate.js';
 import { imageView } from '../image/view.js';
 import { generateName, isValidContainerName } from './names.js';
@@ -49,13 +49,21 @@ export async function createContainer(store: Store, imageName: string, options: 
         throw new StrataError('ECONFLICT', `Conflict. The container name "/${name}" is already in use by container "${owner.id}". You have to remove (or rename) that container to be able to reuse that name.`, { path: name });
       }
     }
-    for (const mount of mounts) {
-      if (mount.type === 'volume') await ensureVolume(store, mount.name, { anonymous: mount.anonymous });
-      if (mount.type === 'bind') await fs.mkdir(mount.source, { recursive: true });
+    // Volumes this create makes go again if it fails: a failed create leaves no trace.
+    const newVolumes: string[] = [];
+    try {
+      for (const mount of mounts) {
+        if (mount.type === 'volume' && !await volumeExists(store, mount.name)) newVolumes.push(mount.name);
+        if (mount.type === 'volume') await ensureVolume(store, mount.name, { anonymous: mount.anonymous });
+        if (mount.type === 'bind') await fs.mkdir(mount.source, { recursive: true });
+      }
+      // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
+      await findImage(store, image.id);
+      await populateVolumes(store, image.layers.map((l) => l.chainId), mounts);
+    } catch (err) {
+      for (const name of newVolumes) await removeVolume(store, name, { force: true }).catch(() => undefined);
+      throw err;
     }
-    // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
-    await findImage(store, image.id);
-    await populateVolumes(store, image.layers.map((l) => l.chainId), mounts);
     const record: ContainerRecord = {
       id: randomHex(32),
       name: name ?? generateName(taken),
@@ -78,11 +86,16 @@ export async function createContainer(store: Store, imageName: string, options: 
       await fs.rename(tmp, store.paths.containerDir(record.id));
     } catch (err) {
       await removeTree(tmp).catch(() => undefined);
+      for (const name of newVolumes) await removeVolume(store, name, { force: true }).catch(() => undefined);
       throw err;
     }
     await fsyncDir(store.paths.containersDir);
     return record;
   });
+}
+
+async function volumeExists(store: Store, name: string): Promise<boolean> {
+  return readVolume(store, name).then(() => true, () => false);
 }
 
 /** An empty volume gets the image's content at its mount point, as with Docker, unless `nocopy`; binds never do. */

@@ -1,5 +1,6 @@
 import fs from 'node:fs/promises';
-import { constants as fsConstants } from 'node:fs';
+import { constants as fsConstants, createWriteStream } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -8,7 +9,7 @@ import type { Resolver } from '../resolver/resolver.js';
 import type { ResolverStats } from '../resolver/options.js';
 import { devMajor, devMinor } from '../resolver/upper-meta.js';
 import { fsyncDir, removeTree, tempName } from '../store/atomic.js';
-import { isFsError } from '../errors.js';
+import { fsError, isFsError } from '../errors.js';
 import { volumeDataDir } from './volume.js';
 
 const run = promisify(execFile);
@@ -43,9 +44,17 @@ export async function populateVolume(store: Store, image: Resolver, name: string
     await fs.mkdir(tmp, { mode: 0o700 });
     const made: [string, ResolverStats][] = [];
     const linked = new Map<number, string>();
-    for await (const { path: cpath, stats } of image.walk(destination)) {
-      const target = path.join(tmp, path.posix.relative(destination, cpath));
-      if (await makeEntry(image, cpath, stats, target, linked, ownsFiles)) made.push([target, stats]);
+    let current = destination;
+    try {
+      for await (const { path: cpath, stats } of image.walk(destination)) {
+        current = cpath;
+        const target = path.join(tmp, path.posix.relative(destination, cpath));
+        if (await makeEntry(image, cpath, stats, target, linked, ownsFiles)) made.push([target, stats]);
+      }
+    } catch (err) {
+      // Name what could not be copied in the container's terms, never a layer's host path.
+      if (isFsError(err)) throw fsError(err.code, 'copy', `volume ${name}: image path ${current}`);
+      throw err;
     }
     // Children first, so creating an entry cannot change its directory's times afterwards.
     for (const [target, stats] of made.reverse()) await applyMetadata(target, stats, ownsFiles);
@@ -76,7 +85,11 @@ async function makeEntry(
         await fs.link(first, target);
         return false;
       }
-      await fs.copyFile(stats.hostPath!, target, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL);
+      await fs.copyFile(stats.hostPath!, target, fsConstants.COPYFILE_FICLONE | fsConstants.COPYFILE_EXCL).catch(async (err: unknown) => {
+        // A layer file its rootless owner cannot open (mode 000): read it the way the view serves it.
+        if (!isFsError(err, 'EACCES')) throw err;
+        await pipeline(await image.createReadStream(cpath), createWriteStream(target, { flags: 'wx', mode: 0o600 }));
+      });
       if (stats.nlink > 1) linked.set(stats.ino, target);
       return true;
     }
