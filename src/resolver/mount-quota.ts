@@ -15,6 +15,8 @@ const INLINE_SYMLINK = 128;
  * write fails with ENOSPC and the file keeps what was written, like a short write
  * followed by a failed one. Pages are counted as tmpfs counts them: each file's size
  * rounded up to whole pages, each inode once (sparse files are counted as if full).
+ * The mount is walked afresh on every write: a tmpfs holds little, and a count kept
+ * anywhere else would miss what other processes wrote into it.
  */
 export async function writeWithinQuota(host: string, flag: 'w' | 'a' | 'wx', data: WriteData, root: string, limit: number): Promise<void> {
   const handle = await fs.open(host, flag, 0o600);

@@ -40,6 +40,7 @@ export async function populateVolume(store: Store, image: Resolver, name: string
   const ownsFiles = !store.info.rootless && process.getuid?.() === 0;
   // Beside the volumes, where check and gc look for what an interrupted copy left.
   const tmp = path.join(store.paths.volumesDir, tempName(`${name}-data`));
+  let renaming = false;
   try {
     await fs.mkdir(tmp, { mode: 0o700 });
     const made: [string, ResolverStats][] = [];
@@ -59,11 +60,12 @@ export async function populateVolume(store: Store, image: Resolver, name: string
     // Children first, so creating an entry cannot change its directory's times afterwards.
     for (const [target, stats] of made.reverse()) await applyMetadata(target, stats, ownsFiles);
     await applyMetadata(tmp, root, ownsFiles);
+    renaming = true;
     await fs.rename(tmp, data);
   } catch (err) {
     await removeTree(tmp).catch(() => undefined);
     // `_data` is no longer empty: something wrote to the volume while we copied; it wins.
-    if (isFsError(err, 'ENOTEMPTY') || isFsError(err, 'EEXIST')) return false;
+    if (renaming && (isFsError(err, 'ENOTEMPTY') || isFsError(err, 'EEXIST'))) return false;
     throw err;
   }
   await fsyncDir(store.paths.volumeDir(name));

@@ -104,21 +104,24 @@ bothFormats('a volume over a path the image does not have stays empty', async (t
   t.deepEqual(await view.readdir('/data'), []);
 });
 
+/** Copies into these directories fail with EIO; the others of this file's tests, running meanwhile, copy as usual. */
+const failingCopies = new Set<string>();
+const realCopyFile = fs.copyFile;
+fs.copyFile = async (from, to, mode) => {
+  if ([...failingCopies].some((dir) => String(to).startsWith(dir))) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
+  return realCopyFile(from, to, mode);
+};
+
 bothFormats('a create that fails while filling a new volume leaves neither the volume nor the container', async (t, format) => {
   const { store } = await containerFromLayers(t, format, LAYERS);
   await createContainer(store, 'app:1', { name: 'holder', mounts: [parseVolumeFlag('kept:/data')] });
-  const copyFile = fs.copyFile;
-  // Only this test's store fails: the other tests of this file run meanwhile.
-  fs.copyFile = async (from, to, mode) => {
-    if (String(to).startsWith(store.paths.volumesDir)) throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
-    return copyFile(from, to, mode);
-  };
+  failingCopies.add(store.paths.volumesDir);
   try {
     await t.throwsAsync(createContainer(store, 'app:1', { name: 'broken', mounts: [parseVolumeFlag('kept:/srv/app'), parseVolumeFlag('new:/srv/app/sub')] }), {
       code: 'EIO', message: /, copy 'volume kept: image path \/srv\/app\/a\.txt'$/,
     });
   } finally {
-    fs.copyFile = copyFile;
+    failingCopies.delete(store.paths.volumesDir);
   }
   t.deepEqual((await fs.readdir(store.paths.volumesDir)).sort(), ['kept'], 'the new volume is gone, the one that was there stays; no temp dir');
   t.deepEqual(await fs.readdir(volumeDataDir(store, 'kept')), []);
