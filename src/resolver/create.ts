@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { fsError, isFsError } from '../errors.js';
 import type { Context } from './options.js';
 import { onHost } from './host.js';
@@ -32,7 +33,17 @@ export async function writeData(ctx: Context, cpath: string, data: WriteData, ap
   assertCreatableName(ctx, r.name, syscall, cpath);
   const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
   const what = { kind: 'file' as const, mode: mode & ~ctx.umask & 0o7777 };
+  if (sizeLimited(ctx, r.parent.mount)) {
+    // Made whole (mode settled) before the data, so a write past the size leaves a proper file, as on a tmpfs.
+    await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => fs.writeFile(host, '', { flag: 'wx', mode: 0o600 })), 'write', cpath);
+    await onHost(writeInto(ctx, r.parent.mount, path.join(parentHost, r.name), 'w', data), 'write', cpath);
+    return;
+  }
   await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => writeInto(ctx, r.parent.mount, host, 'wx', data)), 'write', cpath);
+}
+
+function sizeLimited(ctx: Context, mount: number | null): boolean {
+  return mount !== null && ctx.mounts[mount]?.sizeLimit !== undefined;
 }
 
 async function writeInto(ctx: Context, mount: number | null, host: string, flag: 'w' | 'a' | 'wx', data: WriteData): Promise<void> {

@@ -71,6 +71,7 @@ test('writing past a tmpfs size= fails with ENOSPC and keeps the whole pages tha
   t.is((await view.stat('/tmp/f')).size, 65_536);
   await t.throwsAsync(view.writeFile('/tmp/g', 'x'), { code: 'ENOSPC' });
   t.is((await view.stat('/tmp/g')).size, 0, 'the file is made; no page is left for its byte');
+  t.is((await view.stat('/tmp/g')).mode, 0o644, 'with the mode it was made with');
   await view.mkdir('/tmp/dir');
   await view.writeFile('/tmp/f', Buffer.alloc(10_000));
   // Pages, not bytes: 10,000 bytes take 3 pages, so 13 pages (53,248 bytes) are left, and streams count too.
