@@ -13,8 +13,12 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .passThroughOptions()
       .option('--name <name>', 'assign a name to the container')
       .option('--read-only', "mount the container's root filesystem as read only")
-      .option('--tmpfs <path>', 'mount a tmpfs directory (emptied on every stop)', collect, [])
-      .option('-v, --volume <spec>', 'bind mount a volume: NAME:/path, /host:/path, or /path; add :ro for read-only', collect, [])
+      .option('--tmpfs <path[:options]>', 'mount a tmpfs directory (emptied on every stop); options as mount(8) takes them, e.g. ' +
+        'rw,size=64m,mode=1777: size= is enforced (ENOSPC past it; no limit without it, where a kernel tmpfs stops at half of RAM), mode= is the root\'s (default 1777), ' +
+        'ro makes it read-only; noexec, nosuid, nodev, uid=, gid= and the other tmpfs options are kept and shown by inspect', collect, [])
+      .option('-v, --volume <spec>', 'bind mount a volume: NAME:/path, /host:/path, or /path, then :OPTIONS, comma-separated: ' +
+        'ro or rw; nocopy (a new empty volume is not filled with the image\'s content at the path); z, Z (SELinux labels: ' +
+        'accepted and ignored, strata labels nothing), consistent, cached, delegated, and propagation modes for bind mounts (accepted, no effect)', collect, [])
       .action(async (image: string, command: string[], opts: { name?: string; readOnly?: boolean; tmpfs: string[]; volume: string[] }) => (await actions()).create(ctx, image, command, opts));
     for (const [name, verb] of [
       ['start', 'Start one or more stopped containers'],

@@ -36,18 +36,25 @@ export function inspectContainer(store: Store, record: ContainerRecord): Record<
     Name: `/${record.name}`,
     Driver: graphDriverName(store),
     HostConfig: {
-      Binds: record.mounts.flatMap((m) => (m.type === 'bind' ? [`${m.source}:${m.destination}${m.readOnly ? ':ro' : ''}`] :
-        m.type === 'volume' && !m.anonymous ? [`${m.name}:${m.destination}${m.readOnly ? ':ro' : ''}`] : [])),
+      // As typed: `-v NAME:/dst:ro,nocopy` keeps its options (older records only knew ro).
+      Binds: record.mounts.flatMap((m) => (m.type === 'bind' ? [`${m.source}:${m.destination}${typedMode(m)}`] :
+        m.type === 'volume' && !m.anonymous ? [`${m.name}:${m.destination}${typedMode(m)}`] : [])),
       ReadonlyRootfs: record.readOnly,
-      Tmpfs: Object.fromEntries(record.mounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, ''])),
+      // Docker's map of path → the options typed after `--tmpfs PATH:`, '' for none.
+      Tmpfs: Object.fromEntries(record.mounts.flatMap((m) => (m.type === 'tmpfs' ? [[m.destination, m.options ?? '']] : []))),
     },
     GraphDriver: {
       Name: graphDriverName(store),
       Data: { LowerDir: lower.join(':'), MergedDir: dirs.merged, UpperDir: dirs.upper, WorkDir: dirs.work },
     },
     Mounts: record.mounts.filter((m) => m.type !== 'tmpfs').map((m) => (m.type === 'bind'
-      ? { Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: 'rprivate' }
-      : { Type: 'volume', Name: m.name, Source: volumeDataDir(store, m.name), Destination: m.destination, Driver: 'local', Mode: m.readOnly ? 'ro' : 'z', RW: !m.readOnly, Propagation: '' })),
+      ? { Type: 'bind', Source: m.source, Destination: m.destination, Mode: m.mode ?? (m.readOnly ? 'ro' : ''), RW: !m.readOnly, Propagation: 'rprivate' }
+      : { Type: 'volume', Name: m.name, Source: volumeDataDir(store, m.name), Destination: m.destination, Driver: 'local', Mode: m.mode ?? (m.readOnly ? 'ro' : m.anonymous ? '' : 'z'), RW: !m.readOnly, Propagation: '' })),
     Config: { Image: record.imageRef, Cmd: record.command },
   };
+}
+
+function typedMode(m: { readOnly: boolean; mode?: string }): string {
+  if (m.mode !== undefined) return `:${m.mode}`;
+  return m.readOnly ? ':ro' : '';
 }
