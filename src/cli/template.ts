@@ -50,7 +50,7 @@ export function compileTemplate(source: string, options: TemplateOptions = {}): 
 interface Variable { name: string; value: unknown }
 
 /** Docker's table headers are the field names in capitals with spaces (`.LocalVolumes` → LOCAL VOLUMES). */
-const HEADERS: Record<string, string> = { CreatedSince: 'CREATED', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' };
+const HEADERS: Record<string, string> = { ID: 'IMAGE ID', CreatedSince: 'CREATED', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' };
 
 class Execution {
   constructor(
