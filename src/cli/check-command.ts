@@ -17,7 +17,10 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
       // A bad template fails before anything is checked or repaired.
       const [{ isTemplate }, { compileTemplate }] = await Promise.all([import('./output.js'), import('./template.js')]);
       const template = isTemplate(opts.format) ? compileTemplate(opts.format, { typeName: 'check result' }) : undefined;
-      const say = (line: string, object: object, fields: CheckLine) => ctx.print(template ? template.render(fields) : json ? JSON.stringify(object) : line);
+      const say = (line: string, object: object, fields: CheckLine) => {
+        if (template) ctx.io.stdout.write(`${template.render(fields)}\n`);
+        else ctx.print(json ? JSON.stringify(object) : line);
+      };
       // Loaded here: defining the command must not cost what only running it needs.
       const [{ checkStore }, { repairStore }, { deepCheckStore }] = await Promise.all([
         import('../check/check.js'), import('../check/repair.js'), import('../check/deep.js'),

@@ -2,6 +2,7 @@ import type { ContainerRecord } from '../container/record.js';
 import type { ImageRecord } from '../image/record.js';
 import type { Store } from '../store/root.js';
 import { containerStatus, ellipsis, humanSize, since } from './format.js';
+import { GO_TYPE } from './template.js';
 
 /**
  * The objects `--format` templates see for the listings docker also has: the fields of
@@ -28,9 +29,9 @@ export function labelsText(labels: Record<string, string> | null | undefined): s
   return Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(',');
 }
 
-/** docker/cli marshals its contexts as maps: keys in sorted order. */
-function sorted(fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.fromEntries(Object.keys(fields).sort().map((k) => [k, fields[k]]));
+/** docker/cli marshals its contexts as maps: keys in sorted order. `type` names the context in template errors. */
+function sorted(type: string, fields: Record<string, unknown>): Record<string, unknown> {
+  return Object.assign(Object.fromEntries(Object.keys(fields).sort().map((k) => [k, fields[k]])), { [GO_TYPE]: type });
 }
 
 export interface ContainerContextOptions {
@@ -46,7 +47,7 @@ export interface ContainerContextOptions {
 export function containerContext(c: ContainerRecord, o: ContainerContextOptions): Record<string, unknown> {
   const command = c.command.join(' ');
   const sizeRw = humanSize(o.sizeRw ?? 0, 3);
-  return sorted({
+  return sorted('container', {
     Command: goQuote(o.trunc ? ellipsis(command, 20) : command),
     CreatedAt: dockerTime(c.created),
     ID: o.trunc ? c.id.slice(0, 12) : c.id,
@@ -82,7 +83,7 @@ export interface ImageContextInput {
 
 /** docker/cli's imageContext (images, system df -v). */
 export function imageContext(i: ImageContextInput): Record<string, unknown> {
-  return sorted({
+  return sorted('image', {
     Containers: i.containers === undefined ? 'N/A' : String(i.containers),
     CreatedAt: dockerTime(i.created),
     CreatedSince: since(i.created),
@@ -99,7 +100,7 @@ export function imageContext(i: ImageContextInput): Record<string, unknown> {
 
 /** docker/cli's volumeContext (volume ls, system df -v); links and size only where measured. */
 export function volumeContext(v: { name: string; labels?: Record<string, string> | null }, mountpoint: string, usage?: { links: number; size: number }): Record<string, unknown> {
-  return sorted({
+  return sorted('volume', {
     Driver: 'local',
     Labels: labelsText(v.labels),
     Links: usage === undefined ? 'N/A' : String(usage.links),

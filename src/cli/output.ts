@@ -63,7 +63,8 @@ export function printTemplate(ctx: CliContext, template: CompiledTemplate, value
     const lines = [template.header(), ...rendered].flatMap((text) => text.split('\n'));
     ctx.io.stdout.write(table(lines.map((line) => line.split('\t'))));
   } else {
-    for (const text of rendered) ctx.print(text);
+    // Always a newline, even after an empty or newline-ended rendering, as docker/cli writes it.
+    for (const text of rendered) ctx.io.stdout.write(`${text}\n`);
   }
 }
 
@@ -74,7 +75,7 @@ export function printInspect(ctx: CliContext, objects: object[], format?: string
     return;
   }
   const template = compileTemplate(format === 'json' ? '{{json .}}' : format);
-  for (const object of objects) ctx.print(template.render(object));
+  for (const object of objects) ctx.io.stdout.write(`${template.render(object)}\n`);
 }
 
 /** docker's multi-name commands: act on each, report each failure, fail at the end if any did. */

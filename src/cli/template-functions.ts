@@ -5,6 +5,12 @@
  * truncate), with Go's way of printing values.
  */
 
+/**
+ * A struct's Go type as errors name it (`can't evaluate field X in type image`), set
+ * on the objects a listing gives its template; a symbol, so `{{json .}}` never shows it.
+ */
+export const GO_TYPE = Symbol('go type');
+
 /** Go field names whose values are maps in docker's types: a missing key there is `<no value>`, not an error. */
 const MAP_FIELDS = new Set([
   'Labels', 'Data', 'Options', 'Volumes', 'ExposedPorts', 'Tmpfs', 'DriverOpts', 'Ports', 'Networks',

@@ -1,8 +1,8 @@
 import { StrataError } from '../errors.js';
-import { FunctionError, TEMPLATE_FUNCTIONS, goString, isGoMap, truth } from './template-functions.js';
+import { FunctionError, GO_TYPE, TEMPLATE_FUNCTIONS, goString, isGoMap, truth } from './template-functions.js';
 import { lineOf, parseTemplate, type Command, type ControlNode, type Operand, type Pipe, type TemplateNode } from './template-parse.js';
 
-export { goString } from './template-functions.js';
+export { GO_TYPE, goString } from './template-functions.js';
 
 /**
  * A documented subset of Go's text/template, enough for the `--format` strings people
@@ -181,7 +181,8 @@ class Execution {
       } else if (isGoMap(value, via)) {
         value = undefined;
       } else {
-        throw this.failure(operand.pos, operand.text, `can't evaluate field ${name} in type ${via ?? this.options.typeName ?? 'object'}`);
+        const type = (value as { [GO_TYPE]?: string })[GO_TYPE] ?? (value === this.root ? this.options.typeName : via);
+        throw this.failure(operand.pos, operand.text, `can't evaluate field ${name} in type ${type ?? 'object'}`);
       }
       via = name;
     }

@@ -14,7 +14,9 @@ import { compileTemplate } from './template.js';
 
 export async function df(ctx: CliContext, opts: { verbose?: boolean; format?: string; cache: boolean }): Promise<void> {
   // A bad template fails before the walk, as docker parses it before asking the daemon.
-  const template = isTemplate(opts.format) ? compileTemplate(opts.format, { typeName: opts.verbose ? 'disk usage' : 'disk usage row' }) : undefined;
+  const template = isTemplate(opts.format)
+    ? compileTemplate(opts.format, { typeName: opts.verbose ? 'disk usage' : 'disk usage row', headers: { TotalCount: 'TOTAL' } })
+    : undefined;
   const store = await ctx.store();
   const progress = dfProgress(ctx, opts.format !== undefined);
   const usage = await diskUsage(store, { onProgress: progress?.update, noCache: !opts.cache }).finally(() => progress?.stop());
