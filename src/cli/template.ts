@@ -123,6 +123,15 @@ class Execution {
 
   private command(cmd: Command, dot: unknown, scope: Variable[], piped: boolean, final: unknown): unknown {
     const [head, ...rest] = cmd.args;
+    if (head!.kind === 'function' && (head!.name === 'and' || head!.name === 'or') && !piped && rest.length > 0) {
+      // Go (1.18+, which docker 20.10.24 is built with) stops at the first argument that decides.
+      let value: unknown;
+      for (const arg of rest) {
+        value = this.operand(arg, dot, scope);
+        if (truth(value) === (head!.name === 'or')) break;
+      }
+      return value;
+    }
     if (head!.kind === 'function') {
       const args = rest.map((a) => this.operand(a, dot, scope));
       if (piped) args.push(final);

@@ -131,6 +131,8 @@ test('templates: if, else if, with, comparisons and logic', (t) => {
   t.is(render('{{if gt .N 5}}big{{else if gt .N 2}}mid{{else}}small{{end}}'), 'mid');
   t.is(render('{{if and .Name (not .List)}}a{{else if or .Nothing .N}}b{{end}}', { ...lab, Nothing: '' }), 'b');
   t.is(render('{{with .GraphDriver}}{{.Name}} {{.Data.UpperDir}}{{end}}'), 'overlay2 /u');
+  // and/or stop at the argument that decides, so the guarded index never runs.
+  t.is(render('{{if and .Empty (index .Empty 0)}}x{{else}}guarded{{end}} {{or .Name (index .Empty 0)}}', { ...lab, Empty: [] }), 'guarded web');
   t.is(render('{{with .Labels.nope}}x{{else}}empty{{end}}'), 'empty');
   t.is(render('{{eq .N 1 2 3}} {{ne .Name "x"}} {{lt 1 2}} {{le "b" "a"}} {{ge .N 3}}'), 'true true true false true');
 });
