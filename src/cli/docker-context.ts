@@ -51,7 +51,7 @@ export function containerContext(c: ContainerRecord, o: ContainerContextOptions)
     Command: goQuote(o.trunc ? ellipsis(command, 20) : command),
     CreatedAt: dockerTime(c.created),
     ID: o.trunc ? c.id.slice(0, 12) : c.id,
-    Image: c.imageRef,
+    Image: o.trunc ? shortImage(c) : c.imageRef,
     Labels: labelsText(o.labels),
     LocalVolumes: String(c.mounts.filter((m) => m.type === 'volume').length),
     Mounts: c.mounts.map((m) => (m.type === 'volume' ? (o.trunc ? ellipsis(m.name, 15) : m.name) : m.type === 'bind' ? m.source : m.destination)).join(','),
@@ -64,6 +64,12 @@ export function containerContext(c: ContainerRecord, o: ContainerContextOptions)
     State: c.state.status,
     Status: containerStatus(c),
   });
+}
+
+/** docker/cli: a container created from an image ID shows the ID cut to 12 digits, unless --no-trunc. */
+function shortImage(c: ContainerRecord): string {
+  const hex = c.imageRef.replace(/^sha256:/, '');
+  return /^[0-9a-f]{1,64}$/.test(hex) && c.image.replace(/^sha256:/, '').startsWith(hex) ? hex.slice(0, 12) : c.imageRef;
 }
 
 export interface ImageContextInput {

@@ -66,6 +66,11 @@ test('ps: {{json .}} is docker\'s ContainerContext; a template that shows Size m
     `CONTAINER ID   NAMES     LOCAL VOLUMES\n${id.slice(0, 12)}   web       1\n`);
   t.is((await s(['ps', '--format', '{{range $i, $m := split .Labels ","}}{{if $i}};{{end}}{{$m}}{{end}} {{printf "%.5s" .State | upper}}'])).stdout,
     'org.example.a=x;org.example.tier=web RUNNI\n');
+  // A container made from an image ID shows it cut to 12 digits, whole with --no-trunc.
+  const fullId = JSON.parse((await s(['images', '--format', 'json'])).stdout).ID as string;
+  await s(['create', '--name', 'byid', fullId]);
+  t.is((await s(['ps', '-a', '--format', '{{if eq .Names "byid"}}{{.Image}}{{end}}'])).stdout.trim(), fullId.slice(7, 19));
+  t.is((await s(['ps', '-a', '--no-trunc', '--format', '{{if eq .Names "byid"}}{{.Image}}{{end}}'])).stdout.trim(), fullId);
   // --format json stays strata's: integer bytes and full IDs.
   const json = JSON.parse((await s(['ps', '-s', '--format', 'json'])).stdout);
   t.is(json.ID, id);
