@@ -36,7 +36,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .action(async (names: string[], opts: { force?: boolean; volumes?: boolean }) => (await actions()).rm(ctx, names, opts));
     parent.command('diff').description("Inspect changes to files or directories on a container's filesystem")
       .argument('<container>')
-      .option('--format <format>', 'json for one {"Kind","Path"} object per line')
+      .option('--format <format>', 'json for one {"Kind","Path"} object per line, or a Go template over .Kind and .Path')
       .action(async (name: string, opts: { format?: string }) => (await actions()).diff(ctx, name, opts));
     const psCmd = parent === program ? parent.command('ps') : parent.command('ls').alias('list');
     psCmd.description('List containers')

@@ -166,6 +166,31 @@ export function statJson(item: Listed, record: ContainerRecord): object {
   };
 }
 
+/**
+ * What `--format` templates see for an entry: statJson's facts with Go-style field
+ * names (`{{.Name}} {{.Permissions}} {{.Size}}`), every field present for every type.
+ */
+export function statFields(item: Listed, record: ContainerRecord): object {
+  const s = item.stats;
+  const device = s.type === 'char' || s.type === 'block';
+  return {
+    Name: item.name,
+    Path: item.path,
+    Type: s.type,
+    Mode: octal(s.mode),
+    Permissions: modeString(s.type, s.mode),
+    Uid: s.uid,
+    Gid: s.gid,
+    Size: s.size,
+    Links: s.nlink,
+    DevMajor: device ? devMajor(s.rdev) : 0,
+    DevMinor: device ? devMinor(s.rdev) : 0,
+    Modified: statTime(s.mtimeMs),
+    Target: item.target ?? '',
+    Layer: layerName(record, s.layer),
+  };
+}
+
 /** ls's order for names given on the command line, as for a directory's entries. */
 export function sortByName(items: Listed[]): Listed[] {
   return items.sort((a, b) => compareNames(a.name, b.name));
