@@ -28,6 +28,18 @@ export async function archivedXattrs(hostPath: string, viewPath: string): Promis
   return kept;
 }
 
+/**
+ * The xattrs on disk with those a rootless unpack could only record in layer.json
+ * (recorded-xattrs.ts: security.capability and the like, which an unprivileged user
+ * cannot set): an archive of a rootless store carries the image's values, as one of
+ * a root store does. A name kept without its value (null) cannot be written back.
+ */
+export function withRecordedXattrs(onDisk: Array<[string, Buffer]>, recorded: Map<string, Buffer | null>): Array<[string, Buffer]> {
+  const kept = new Map(onDisk);
+  for (const [name, value] of recorded) if (value !== null && isArchived(name) && !kept.has(name)) kept.set(name, value);
+  return [...kept].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+}
+
 function isArchived(name: string): boolean {
   if (!/^(security|trusted|user)\./.test(name)) return false;
   if (name.startsWith('trusted.overlay.') || name.startsWith('user.overlay.')) return false;

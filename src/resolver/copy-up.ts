@@ -8,6 +8,7 @@ import { fsError } from '../errors.js';
 import { whiteoutTarget } from '../layer/whiteout.js';
 import type { Context } from './options.js';
 import { lstatOrNull } from './host.js';
+import { reach, withOwnerFallback } from './owner-fallback.js';
 import { typeOfStats, type Branch, type Entry } from './lookup.js';
 import { assertWritable, scratchPath } from './upper.js';
 import { devMajor, devMinor, writeUpperMeta, type UpperMeta } from './upper-meta.js';
@@ -46,7 +47,10 @@ export async function ensureWritable(ctx: Context, entry: Entry, syscall: string
     // A directory that only exists because a mount lies below it: make it, as a runtime would.
     await fs.mkdir(host, { mode: 0o755 });
   } else {
-    await copyUp(ctx, top, entry, host, opts);
+    // A rootless store's 0000 lower file (or one below a 0000 directory, or into a 0000
+    // upper parent): copied with the owner bits of both sides opened for the moment.
+    const needs = () => [...reach(ctx, top.host, top.st.isDirectory() ? 0o500 : 0o400), ...reach(ctx, parentHost, 0o300)];
+    await withOwnerFallback(ctx, needs, () => copyUp(ctx, top, entry, host, opts));
   }
   entry.stack.unshift({ layer: entry.mount === null ? 'upper' : 'mount', host, st: await fs.lstat(host) });
   return host;

@@ -6,6 +6,7 @@ import { resolveExisting, resolvePath } from './walk-path.js';
 import { ensureWritable } from './copy-up.js';
 import { assertCreatableName, assertWritable, placeNew } from './upper.js';
 import { statEntry } from './stat.js';
+import { reach, withOwnerFallback } from './owner-fallback.js';
 
 export type WriteData = string | Uint8Array | AsyncIterable<string | Uint8Array>;
 
@@ -24,7 +25,8 @@ export async function writeData(ctx: Context, cpath: string, data: WriteData, ap
     assertWritable(ctx, r.entry, syscall, cpath);
     if (r.entry.type !== 'file') throw fsError('EINVAL', syscall, cpath, 'not a regular file');
     const host = await ensureWritable(ctx, r.entry, syscall, cpath, { truncate: !append });
-    await onHost(writeInto(host, append ? 'a' : 'w', data), 'write', cpath);
+    // A 0000 upper file of a rootless store is opened with its owner's write bit opened.
+    await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o200), () => writeInto(host, append ? 'a' : 'w', data)), 'write', cpath);
     return;
   }
   assertWritable(ctx, r.parent, syscall, cpath);

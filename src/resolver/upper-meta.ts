@@ -14,8 +14,17 @@ export interface UpperMeta {
   device?: { type: 'char' | 'block'; major: number; minor: number };
 }
 
-export async function readUpperMeta(hostPath: string): Promise<UpperMeta | null> {
-  const raw = await xattr().getAttribute(hostPath, UPPER_META_XATTR).catch(() => null);
+/**
+ * The recorded owner (and device) of an upper entry, null when none is recorded.
+ * `throwDenied`: a refusal for permissions (a user.* xattr needs read access, which
+ * a 0000 file denies even its owner) is thrown rather than read as "none", so the
+ * caller can retry with the owner bits opened (owner-fallback.ts).
+ */
+export async function readUpperMeta(hostPath: string, options: { throwDenied?: boolean } = {}): Promise<UpperMeta | null> {
+  const raw = await xattr().getAttribute(hostPath, UPPER_META_XATTR).catch((err: unknown) => {
+    if (options.throwDenied && /\(os error 13\)/.test(String((err as Error).message))) throw err;
+    return null;
+  });
   if (raw === null) return null;
   try {
     const value = JSON.parse(raw.toString()) as UpperMeta;
