@@ -21,8 +21,15 @@ export async function archivedXattrs(hostPath: string, viewPath: string): Promis
   const kept: Array<[string, Buffer]> = [];
   for (const name of names.filter(isArchived).sort()) {
     const value = await xattr().getAttribute(hostPath, name).catch((err: unknown) => unsupportedIsNone(err, 'getxattr', viewPath));
-    // Removed between the list and the read: not there.
-    if (value === null || Array.isArray(value)) continue;
+    if (Array.isArray(value)) continue;
+    if (value === null) {
+      // The addon answers null both for a name removed since the list (not there) and for
+      // a value it was refused (a user.* value of a 0000 file): still listed is a refusal,
+      // which the caller may retry as the owner (Resolver.readHost), never a silent gap.
+      const still = await xattr().listAttributes(hostPath).catch(() => [] as string[]);
+      if (still.includes(name)) throw fsError('EACCES', 'getxattr', viewPath);
+      continue;
+    }
     kept.push([name, value]);
   }
   return kept;

@@ -40,7 +40,7 @@ export async function utimes(ctx: Context, cpath: string, atime: TimeLike, mtime
   await onHost(fs.utimes(host, atime, mtime), 'utime', cpath);
 }
 
-/** truncate as Node does it (open O_RDWR + ftruncate): EISDIR before EROFS, a negative length is 0. */
+/** truncate as Node does it (open O_RDWR + ftruncate, so a 0000 file needs read and write opened): EISDIR before EROFS, a negative length is 0. */
 export async function truncate(ctx: Context, cpath: string, len = 0): Promise<void> {
   const r = await resolveExisting(ctx, cpath, true, 'open');
   if (r.entry.type === 'dir') throw fsError('EISDIR', 'open', cpath);
@@ -48,5 +48,5 @@ export async function truncate(ctx: Context, cpath: string, len = 0): Promise<vo
   if (r.entry.type !== 'file') throw fsError('EINVAL', 'open', cpath, 'not a regular file');
   const size = Math.max(0, len);
   const host = await ensureWritable(ctx, r.entry, 'open', cpath, { truncate: size === 0 });
-  await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o200), () => fs.truncate(host, size)), 'ftruncate', cpath);
+  await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o600), () => fs.truncate(host, size)), 'ftruncate', cpath);
 }

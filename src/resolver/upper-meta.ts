@@ -1,4 +1,5 @@
 import { xattr } from '../xattr.js';
+import { fsError } from '../errors.js';
 
 /**
  * Rootless containers cannot chown or mknod in their upper dir, so what the container
@@ -25,6 +26,11 @@ export async function readUpperMeta(hostPath: string, options: { throwDenied?: b
     if (options.throwDenied && /\(os error 13\)/.test(String((err as Error).message))) throw err;
     return null;
   });
+  // The addon answers null for a value it was refused: listed (listxattr needs no
+  // access to the file) yet unreadable is a refusal, not an absence.
+  if (raw === null && options.throwDenied && (await xattr().listAttributes(hostPath).catch(() => [] as string[])).includes(UPPER_META_XATTR)) {
+    throw fsError('EACCES', 'getxattr', UPPER_META_XATTR);
+  }
   if (raw === null) return null;
   try {
     const value = JSON.parse(raw.toString()) as UpperMeta;
