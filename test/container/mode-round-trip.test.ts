@@ -10,55 +10,14 @@ import { PassThrough, Readable } from 'node:stream';
 import { bothFormats } from '../helpers/both-formats.js';
 import { containerFromLayers } from '../helpers/container-fixture.js';
 import { parseTar } from '../helpers/raw-tar.js';
-import type { LayerEntry } from '../helpers/image-builder.js';
+import { DIR_MODES, LAYER, expected, hostModes, name, tarModes } from '../helpers/all-modes.js';
 import { exportContainer } from '../../src/container/export.js';
 import { archiveFromView, copyFromView, copyToView, extractToView } from '../../src/container/copy.js';
 import type { Resolver } from '../../src/resolver/resolver.js';
 
-const MODES = Array.from({ length: 0o10000 }, (_, mode) => mode);
-/**
- * Directories: every special bit and every owner/group/other permission alone and
- * combined, not all 4096 (each directory costs a mkdir, a chmod and a child file on
- * every copy, which made the suite take minutes).
- */
-const DIR_MODES = [
-  0o0000, 0o0001, 0o0002, 0o0004, 0o0007, 0o0010, 0o0020, 0o0040, 0o0070, 0o0100, 0o0200, 0o0300, 0o0400, 0o0500,
-  0o0600, 0o0700, 0o0711, 0o0750, 0o0755, 0o0777, 0o1000, 0o1777, 0o2000, 0o2755, 0o3000, 0o4000, 0o4755, 0o5000,
-  0o6000, 0o7000, 0o7777,
-];
-const name = (mode: number) => mode.toString(8).padStart(4, '0');
-
-/** /f/MODE: a file of each mode; /d/MODE/: a directory of each mode, holding a file `x`. */
-const LAYER: LayerEntry[] = [
-  { path: 'f/', mode: 0o755 },
-  ...MODES.map((mode): LayerEntry => ({ path: `f/${name(mode)}`, content: `${name(mode)}\n`, mode })),
-  { path: 'd/', mode: 0o755 },
-  ...DIR_MODES.flatMap((mode): LayerEntry[] => [
-    { path: `d/${name(mode)}/`, mode },
-    { path: `d/${name(mode)}/x`, content: 'x\n', mode: 0o644 },
-  ]),
-];
-
-/** `NAME MODE` for every file and directory of a tar, mode in octal. */
-function tarModes(tar: Buffer, prefix: string): string[] {
-  return parseTar(tar)
-    .filter((e) => e.name.startsWith(prefix) && e.name !== prefix && !e.name.endsWith('/x'))
-    .map((e) => `${e.name.slice(prefix.length).replace(/\/$/, '')} ${name(e.mode)}`);
-}
-
-function expected(modes = MODES): string[] {
-  return modes.map((mode) => `${name(mode)} ${name(mode)}`);
-}
-
 async function viewModes(view: Resolver, dir: string): Promise<string[]> {
   const rows: string[] = [];
   for (const entry of await view.readdir(dir)) rows.push(`${entry} ${name((await view.lstat(`${dir}/${entry}`)).mode)}`);
-  return rows;
-}
-
-async function hostModes(dir: string): Promise<string[]> {
-  const rows: string[] = [];
-  for (const entry of (await fs.readdir(dir)).sort()) rows.push(`${entry} ${name((await fs.lstat(path.join(dir, entry))).mode & 0o7777)}`);
   return rows;
 }
 
