@@ -15,6 +15,8 @@ import { readUpperMeta, writeUpperMeta, type UpperMeta } from './upper-meta.js';
  * are not ours are never touched, so the retry fails the same way for them.
  */
 
+const EUID = process.geteuid?.();
+
 /** A refusal for want of permission: EACCES from fs, or errno 13 from the xattr addon. */
 export function isAccessDenied(err: unknown): boolean {
   return isFsError(err, 'EACCES') || /\(os error 13\)/.test(String((err as Error | undefined)?.message));
@@ -64,6 +66,8 @@ function layerRootOf(ctx: Context, host: string): string | null {
 
 /** readUpperMeta of an upper entry that may be a 0000 file (user.* xattrs need read access). */
 export function readUpperMetaAsOwner(ctx: Context, host: string): Promise<UpperMeta | null> {
+  // Only a rootless user can be refused its own files; anyone else reads as before (one getxattr).
+  if (!ctx.rootless || EUID === 0) return readUpperMeta(host);
   return withOwnerFallback(ctx, () => reach(ctx, host, 0o400), () => readUpperMeta(host, { throwDenied: true }));
 }
 

@@ -75,7 +75,7 @@ export class Resolver {
    * store's 0000 file (or one below a 0000 directory) is read as its owner would be
    * let through (owner-fallback.ts).
    */
-  readHost<T>(stats: ResolverStats, read: (hostPath: string) => Promise<T>): Promise<T> {
+  async readHost<T>(stats: ResolverStats, read: (hostPath: string) => Promise<T>): Promise<T> {
     const host = stats.hostPath;
     if (host === null) throw fsError('ENOENT', 'open', '');
     return withOwnerFallback(this.#ctx, () => reach(this.#ctx, host, 0o400), () => read(host));

@@ -27,9 +27,14 @@ export async function readUpperMeta(hostPath: string, options: { throwDenied?: b
     return null;
   });
   // The addon answers null for a value it was refused: listed (listxattr needs no
-  // access to the file) yet unreadable is a refusal, not an absence.
-  if (raw === null && options.throwDenied && (await xattr().listAttributes(hostPath).catch(() => [] as string[])).includes(UPPER_META_XATTR)) {
-    throw fsError('EACCES', 'getxattr', UPPER_META_XATTR);
+  // access to the file itself) yet unreadable is a refusal, not an absence; a list
+  // refused too (a 0000 directory above) is thrown as it is.
+  if (raw === null && options.throwDenied) {
+    const names = await xattr().listAttributes(hostPath).catch((err: unknown) => {
+      if (/\(os error 13\)/.test(String((err as Error).message))) throw err;
+      return [] as string[];
+    });
+    if (names.includes(UPPER_META_XATTR)) throw fsError('EACCES', 'getxattr', UPPER_META_XATTR);
   }
   if (raw === null) return null;
   try {
