@@ -12,6 +12,9 @@ import fs from 'node:fs';
  * the last one out restores it, so one never takes the other's opened mode for the
  * original and leaves it behind. The chmods are synchronous for the same reason:
  * nothing else of this process runs between looking at a mode and changing it.
+ * Between processes there is no such count: a second process that needs other bits
+ * of a path the first holds open could take the opened mode for the original. Only
+ * the rare fallback pays this (owner-fallback.ts), never the fast path.
  */
 export interface AccessNeed {
   path: string;
