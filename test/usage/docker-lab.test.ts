@@ -15,6 +15,7 @@ import { tmpStore } from '../helpers/tmp-store.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
 import { readDockerRecord } from '../helpers/docker-record.js';
 import { makeTar } from '../helpers/make-tar.js';
+import { testUnless } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 
@@ -58,9 +59,7 @@ async function derive(work: string, baseTar: string, tag: string, sizes: number[
   return out;
 }
 
-test('system df -v sizes equal what Docker printed for the same images', async (t) => {
-  const skip = sharedSkipReason();
-  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+testUnless(sharedSkipReason())('system df -v sizes equal what Docker printed for the same images', async (t) => {
   const { store } = await tmpStore(t);
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-lab-'));
   t.teardown(() => fs.rm(work, { recursive: true, force: true }));
