@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { probeWhiteoutFormat, type WhiteoutFormat } from '../../src/store/whiteout-probe.js';
-import { testUnless } from './skip.js';
+import { firstReason, testUnless, type TestRegistrar } from './skip.js';
 
 /**
  * Why a store in the overlay whiteout format cannot be made here, or null when it can:
@@ -19,6 +19,11 @@ export const overlayFormatSkipReason: string | null = await (async () => {
   }
 })();
 
+/** `test` for a store in `format`: skipped, with the reason, where that format cannot be made. */
+export function testInFormat(format: WhiteoutFormat): TestRegistrar {
+  return testUnless(format === 'overlay' ? overlayFormatSkipReason : null);
+}
+
 /**
  * Registers one test per whiteout encoding, titled `<title> (<format>)`. Where the
  * overlay encoding cannot be made, that test is registered as skipped with the
@@ -29,7 +34,13 @@ const formatMacro = test.macro({
   title: (title, format: WhiteoutFormat) => `${title ?? ''} (${format})`,
 });
 
-export function bothFormats(title: string, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>): void {
-  test(title, formatMacro, 'oci', body);
-  testUnless(overlayFormatSkipReason)(title, formatMacro, 'overlay', body);
+/** `skipReason`: something both variants need that this machine lacks (a tool), or null. */
+export function bothFormats(
+  title: string,
+  body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>,
+  skipReason: string | null = null,
+): void {
+  for (const format of ['oci', 'overlay'] as const) {
+    testUnless(firstReason(skipReason, format === 'overlay' ? overlayFormatSkipReason : null))(title, formatMacro, format, body);
+  }
 }

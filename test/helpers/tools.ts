@@ -25,3 +25,7 @@ export function zstdSkipReason(): Promise<string | null> {
 export function gnuTarSkipReason(): Promise<string | null> {
   return commandSkipReason('tar', ['--version'], 'GNU tar is not installed', /GNU tar/);
 }
+
+export function setprivSkipReason(): Promise<string | null> {
+  return commandSkipReason('setpriv', ['--version'], 'setpriv (util-linux) is not installed');
+}

@@ -1,4 +1,3 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';

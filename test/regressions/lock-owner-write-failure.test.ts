@@ -1,4 +1,3 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
