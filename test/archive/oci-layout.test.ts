@@ -14,6 +14,8 @@ import {
   type LayerEntry, type MultiLayoutOptions, type OuterEntry,
 } from '../helpers/image-builder.js';
 
+const zstdMissing = await zstdSkipReason();
+
 async function imagesOf(t: ExecutionContext, tar: Buffer, platform?: string): Promise<ArchiveImage[]> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'strata-oci-'));
   t.teardown(() => fsp.rm(dir, { recursive: true, force: true }));
@@ -61,7 +63,7 @@ test('an OCI layout image gives config, manifest and layer descriptors', async (
   });
 });
 
-testUnless(await zstdSkipReason())('zstd and uncompressed layers keep their media types', async (t) => {
+testUnless(zstdMissing)('zstd and uncompressed layers keep their media types', async (t) => {
   const { tar } = await buildImageWithInfo({ format: 'oci', layers: [{ entries: small, compression: 'zstd' }, { entries: other, compression: 'none' }] });
   const [found] = await imagesOf(t, tar);
   t.deepEqual(found!.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar']);

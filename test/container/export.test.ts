@@ -17,6 +17,8 @@ import type { Resolver } from '../../src/resolver/resolver.js';
 import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import { devMajor, devMinor } from '../../src/resolver/upper-meta.js';
 
+const gnuTarMissing = await gnuTarSkipReason();
+
 const run = promisify(execFile);
 const BIG = 3 * 1024 * 1024 + 17;
 
@@ -193,7 +195,7 @@ bothFormats('export is a valid archive for GNU tar', async (t, format) => {
   t.regex(listing, /^hrw-r--r-- 1000\/1000 +0 2023-11-14 22:13 home\/user\/notes-link link to home\/user\/notes$/m);
   t.regex(listing, new RegExp(`^-rw-r--r-- 0/0 +${BIG} 2023-11-14 22:13 srv/big.bin$`, 'm'));
   t.regex(listing, /^prw------- 0\/0 +0 2023-11-14 22:13 run\/pipe$/m);
-}, await gnuTarSkipReason());
+}, gnuTarMissing);
 
 bothFormats('export -o is atomic: a failed export leaves the old file and no temp file', async (t, format) => {
   const { store, record, dir } = await setup(t, format);

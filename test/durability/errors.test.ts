@@ -83,6 +83,7 @@ function oneLine(t: ExecutionContext, result: CliResult): string {
 }
 
 const asUnprivileged = testUnless(await unprivilegedSkipReason());
+const prlimit = process.platform === 'linux' && (await run('prlimit', ['--version']).then(() => true, () => false));
 
 asUnprivileged('loading an archive the user cannot read: one line naming it, exit 1, the store untouched', async (t) => {
   const w = await world(t);
@@ -119,8 +120,6 @@ const readOnly = test.macro({
 });
 
 for (const part of ['', 'ingest', 'blobs/sha256', 'layers', 'images']) asUnprivileged(readOnly, part);
-
-const prlimit = process.platform === 'linux' && (await run('prlimit', ['--version']).then(() => true, () => false));
 
 testUnless(prlimit ? null : 'needs Linux and prlimit (util-linux)')('running out of file descriptors in the middle of a load ends in one line and leaves the store clean', async (t) => {
   const { store, dir } = await tmpStore(t);

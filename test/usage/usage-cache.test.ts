@@ -17,6 +17,8 @@ import { strata } from '../helpers/cli.js';
 import { kernelOverlaySkipReason, mountOverlay } from '../helpers/kernel-overlay.js';
 import { testUnless } from '../helpers/skip.js';
 
+const kernelMissing = await kernelOverlaySkipReason();
+
 // Every figure below follows from these sizes: the image holds /data/old.txt (400 B);
 // a file written behind strata's back into upper/ is 1000 B.
 const OLD = 400;
@@ -148,7 +150,7 @@ test('rm removes the cache with the container; check is clean with caches presen
   t.deepEqual((await checkStore(store)).problems, []);
 });
 
-testUnless(await kernelOverlaySkipReason())('a kernel overlay mount of the upper is seen: while mounted, and after it is gone', async (t) => {
+testUnless(kernelMissing)('a kernel overlay mount of the upper is seen: while mounted, and after it is gone', async (t) => {
   const { store, c, dir } = await lab(t, 'overlay');
   t.is(await dfSize(store), 0);
   const layerDir = store.paths.layerDiff(c.layers[0]!);
