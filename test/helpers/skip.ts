@@ -10,6 +10,9 @@ import test, { type Implementation, type Macro, type SkipFn } from 'ava';
  *   const maybe = testUnless(await kernelOverlaySkipReason());
  *   maybe('the kernel agrees', async (t) => { … });
  *   maybe.serial(someMacro, arg);
+ *
+ * Await every probe before the file's first test: ava stops taking declarations on the
+ * tick after the first one, and a test declared after a later await throws.
  */
 export type TestRegistrar = SkipFn & { serial: SkipFn };
 
