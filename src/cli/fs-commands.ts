@@ -165,8 +165,12 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .action(batched(async (v: Resolver, c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
       const mode = opts.m === undefined ? undefined : octalMode('mkdir', opts.m);
       await eachPath(paths, async (p) => {
-        await v.mkdir(inRoot(p), { recursive: opts.p === true, ...(mode === undefined ? {} : { mode }) });
-        if (mode !== undefined) await v.chmod(inRoot(p), mode);
+        // As busybox and GNU mkdir: -m is the mode of the directory named, exactly (no
+        // umask); parents -p creates get the default mode, and a directory that was
+        // already there keeps its own.
+        const existed = opts.p === true && (await v.stat(inRoot(p)).then((s) => s.type === 'dir', () => false));
+        await v.mkdir(inRoot(p), { recursive: opts.p === true });
+        if (mode !== undefined && !existed) await v.chmod(inRoot(p), mode);
       }, (err, p) => `mkdir: can't create directory '${opts.p && err.path ? err.path : p}': ${strerror(err)}`);
     }));
 

@@ -190,6 +190,10 @@ bothFormats('mkdir, touch, chmod, ln and truncate change the view as busybox wou
     code: 1, stdout: '', stderr: "mkdir: can't create directory '/a': File exists\nmkdir: can't create directory '/x/y': No such file or directory\n",
   });
   t.deepEqual(await fsc('mkdir', '-m', '700', 'app1', '/m'), ok);
+  // -p -m: the mode is the named directory's only; new parents get the default, an existing one keeps its own.
+  t.deepEqual(await fsc('mkdir', '-p', '-m', '1700', 'app1', '/p/q/r', '/a/b'), ok);
+  const made = await view(store);
+  t.deepEqual(await Promise.all(['/p', '/p/q', '/p/q/r', '/a/b'].map(async (p) => ((await made.stat(p)).mode & 0o7777).toString(8))), ['755', '755', '1700', '755']);
   t.deepEqual(await fsc('touch', 'app1', '/a/new', '/srv/data/keep.txt'), ok);
   t.deepEqual(await fsc('touch', '-c', 'app1', '/a/none'), ok);
   t.deepEqual(await fsc('touch', 'app1', '/no/dir/file'), { code: 1, stdout: '', stderr: 'touch: /no/dir/file: No such file or directory\n' });
