@@ -16,6 +16,8 @@ export async function findImage(store: Store, name: string): Promise<ImageRecord
   const familiar = tryNormalize(name);
   if (familiar !== null && tags[familiar] !== undefined) return readImageRecord(store, tags[familiar]!);
   const prefix = ID_PREFIX.exec(name)?.[1];
+  // Neither a reference nor an ID: say why it is not a reference, as Docker does, not "no such image".
+  if (familiar === null && prefix === undefined) familiarName(name);
   if (prefix !== undefined) {
     const matches = (await listImageIds(store)).filter((id) => digestHex(id).startsWith(prefix));
     if (matches.length === 1) return readImageRecord(store, matches[0]!);

@@ -199,3 +199,10 @@ test('create keeps -v and --tmpfs options; inspect shows them as docker does', a
   t.is(bad.stderr, "strata: invalid tmpfs option \"size=lots\" in '/tmp:size=lots'\n");
   t.is((await strata(store.root, ['create', '-v', 'labvol:/data:bogus', 'demo'])).stderr, "strata: invalid mode: bogus in volume specification 'labvol:/data:bogus'\n");
 });
+
+test('create of a name that is neither a reference nor an ID says why, with exit 125, not "No such image"', async (t) => {
+  const { store } = await withDemo(t);
+  t.deepEqual(await strata(store.root, ['create', 'bad@@ref']), { code: 125, stdout: '', stderr: 'strata: invalid reference "bad@@ref": bad digest "@ref"\n' });
+  const upper = await strata(store.root, ['image', 'inspect', 'App']);
+  t.deepEqual([upper.code, upper.stderr], [1, 'strata: invalid reference "App": repository names must be lowercase letters, digits and separators\n']);
+});
