@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
+import type { CreateFlags } from './container-actions.js';
 
 /** What the commands do (container-actions.ts) loads when one runs, not when they are defined. */
 const actions = () => import('./container-actions.js');
@@ -14,7 +15,19 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .option('--read-only', "mount the container's root filesystem as read only")
       .option('--tmpfs <path>', 'mount a tmpfs directory (emptied on every stop)', collect, [])
       .option('-v, --volume <spec>', 'bind mount a volume: NAME:/path, /host:/path, or /path; add :ro for read-only', collect, [])
-      .action(async (image: string, command: string[], opts: { name?: string; readOnly?: boolean; tmpfs: string[]; volume: string[] }) => (await actions()).create(ctx, image, command, opts));
+      .option('--mount <mount>', 'attach a mount: type=volume|bind|tmpfs,source=…,target=…[,readonly][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…][,bind-propagation=…]', collect, [])
+      .option('-e, --env <KEY=VALUE>', 'set an environment variable; a bare KEY takes its value from strata\'s environment', collect, [])
+      .option('--env-file <file>', 'read environment variables from a file (KEY=VALUE lines, # comments)', collect, [])
+      .option('--entrypoint <command>', 'overwrite the image\'s ENTRYPOINT ("" clears it)')
+      .option('-w, --workdir <dir>', 'working directory inside the container (absolute)')
+      .option('-u, --user <user>', 'username or UID (format: <name|uid>[:<group|gid>])')
+      .option('-l, --label <KEY=VALUE>', 'set metadata on the container', collect, [])
+      .option('--label-file <file>', 'read labels from a file (KEY=VALUE lines, # comments)', collect, [])
+      .option('-h, --hostname <name>', 'container host name (default: the first 12 hex digits of its ID)')
+      .option('--rm', 'remove the container when it stops (strata runs no process: at `stop`)')
+      // -h is the host name, as in docker create.
+      .helpOption('--help', 'display help for command')
+      .action(async (image: string, command: string[], opts: CreateFlags) => (await actions()).create(ctx, image, command, opts));
     for (const [name, verb] of [
       ['start', 'Start one or more stopped containers'],
       ['stop', 'Stop one or more running containers (empties their tmpfs mounts)'],

@@ -61,6 +61,6 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
 }
 
 /** Docker's volume inspect shape. */
-function volumeView(v: VolumeRecord, mountpoint: string): object {
+export function volumeView(v: VolumeRecord, mountpoint: string): object {
   return { CreatedAt: v.created, Driver: 'local', Labels: v.labels, Mountpoint: mountpoint, Name: v.name, Options: {}, Scope: 'local' };
 }

@@ -9,7 +9,9 @@ import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
 import { ensureVolume } from '../volume/volume.js';
 import { generateName, isValidContainerName } from './names.js';
-import { listContainerRecords, CONFIG_FILE, type ContainerRecord, type MountSpec } from './record.js';
+import { listContainerRecords, CONFIG_FILE, type ContainerConfig, type ContainerRecord, type MountSpec } from './record.js';
+import { mountSpecOf, type HostConfigMount } from './mount-flag.js';
+import { checkWorkingDir, entrypointAndCmd, mergeEnv, mergeLabels } from './run-config.js';
 import { faultPoint } from '../store/fault-points.js';
 
 export interface CreateOptions {
@@ -18,6 +20,22 @@ export interface CreateOptions {
   mounts?: MountSpec[];
   /** Overrides the image's Cmd, like arguments after IMAGE in `docker create`. */
   command?: string[];
+  /** `-e`/`--env-file` entries as KEY=VALUE, in order; image entries with other keys follow them. */
+  env?: string[];
+  /** `--entrypoint`: replaces the image's Entrypoint and drops its Cmd; '' clears it. */
+  entrypoint?: string;
+  /** `-w`: an absolute path; default the image's WorkingDir. */
+  workingDir?: string;
+  /** `-u`: default the image's User. */
+  user?: string;
+  /** `-l`/`--label-file`, over the image's labels. */
+  labels?: Record<string, string>;
+  /** `-h`: default the first 12 hex digits of the container ID, as Docker's. */
+  hostname?: string;
+  /** `--rm`: the container is removed when it stops. */
+  autoRemove?: boolean;
+  /** `--mount` flags, parsed (src/container/mount-flag.ts); checked and resolved here. */
+  hostMounts?: HostConfigMount[];
 }
 
 /**
@@ -28,9 +46,12 @@ export interface CreateOptions {
 export async function createContainer(store: Store, imageName: string, options: CreateOptions = {}): Promise<ContainerRecord> {
   const image = await findImage(store, imageName);
   const config = await readImageConfig(store, image);
-  const runConfig = (config.config ?? {}) as { Entrypoint?: string[] | null; Cmd?: string[] | null };
-  const command = [...(runConfig.Entrypoint ?? []), ...(options.command && options.command.length > 0 ? options.command : runConfig.Cmd ?? [])];
-  const mounts = options.mounts ?? [];
+  const runConfig = (config.config ?? {}) as ImageRunConfig;
+  const { entrypoint, cmd } = entrypointAndCmd(runConfig, options.entrypoint, options.command ?? []);
+  const command = [...(entrypoint ?? []), ...(cmd ?? [])];
+  if (options.workingDir !== undefined) checkWorkingDir(options.workingDir);
+  const hostMounts = options.hostMounts ?? [];
+  const mounts = [...(options.mounts ?? []), ...hostMounts.map(mountSpecOf)];
   checkMountTargets(mounts);
 
   return withStoreLock(store, async () => {
@@ -53,8 +74,9 @@ export async function createContainer(store: Store, imageName: string, options: 
     }
     // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
     await findImage(store, image.id);
+    const id = randomHex(32);
     const record: ContainerRecord = {
-      id: randomHex(32),
+      id,
       name: name ?? generateName(taken),
       image: image.id,
       imageRef: imageName,
@@ -64,6 +86,10 @@ export async function createContainer(store: Store, imageName: string, options: 
       mounts,
       command,
       state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0 },
+      config: containerConfig(runConfig, options, { entrypoint, cmd, hostname: options.hostname || id.slice(0, 12), mounts: options.mounts ?? [] }),
+      labels: mergeLabels(options.labels ?? {}, stringMap(runConfig.Labels)),
+      autoRemove: options.autoRemove === true,
+      ...(hostMounts.length > 0 ? { hostMounts } : {}),
     };
     const tmp = path.join(store.paths.containersDir, tempName());
     try {
@@ -80,6 +106,50 @@ export async function createContainer(store: Store, imageName: string, options: 
     await fsyncDir(store.paths.containersDir);
     return record;
   });
+}
+
+/** The fields of an image's config.config that a container inherits. */
+interface ImageRunConfig {
+  Entrypoint?: unknown;
+  Cmd?: unknown;
+  Env?: unknown;
+  WorkingDir?: unknown;
+  User?: unknown;
+  Labels?: unknown;
+  Volumes?: unknown;
+  ExposedPorts?: unknown;
+  StopSignal?: unknown;
+}
+
+/** Docker's merge of the image's config with create's flags (daemon/commit.go). */
+function containerConfig(image: ImageRunConfig, options: CreateOptions, resolved: {
+  entrypoint: string[] | null; cmd: string[] | null; hostname: string; mounts: MountSpec[];
+}): ContainerConfig {
+  // `-v /path` (and only -v: a --mount is HostConfig's) declares an anonymous volume in Config.Volumes, merged with the image's.
+  const anonymous = resolved.mounts.filter((m) => m.type === 'volume' && m.anonymous).map((m) => [m.destination, {}] as const);
+  const volumes = { ...objectMap(image.Volumes), ...Object.fromEntries(anonymous) };
+  const config: ContainerConfig = {
+    hostname: resolved.hostname,
+    user: options.user || (typeof image.User === 'string' ? image.User : ''),
+    env: mergeEnv(options.env ?? [], Array.isArray(image.Env) ? image.Env.filter((e): e is string => typeof e === 'string') : []),
+    cmd: resolved.cmd,
+    entrypoint: resolved.entrypoint,
+    workingDir: options.workingDir || (typeof image.WorkingDir === 'string' ? image.WorkingDir : ''),
+    volumes: Object.keys(volumes).length > 0 ? volumes : null,
+  };
+  const ports = objectMap(image.ExposedPorts);
+  if (Object.keys(ports).length > 0) config.exposedPorts = ports;
+  if (typeof image.StopSignal === 'string' && image.StopSignal !== '') config.stopSignal = image.StopSignal;
+  return config;
+}
+
+function objectMap(value: unknown): Record<string, object> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Record<string, object>) } : {};
+}
+
+function stringMap(value: unknown): Record<string, string> {
+  const entries: [string, unknown][] = Object.entries(objectMap(value));
+  return Object.fromEntries(entries.filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 function checkMountTargets(mounts: MountSpec[]): void {
