@@ -67,12 +67,29 @@ export function parseMountFlag(spec: string): HostConfigMount {
   for (const [options, kind] of [[mount.VolumeOptions, 'volume'], [mount.BindOptions, 'bind'], [mount.TmpfsOptions, 'tmpfs']] as const) {
     if (options !== undefined && mount.Type !== kind) throw flagError(spec, `cannot mix '${kind}-*' options with mount type '${mount.Type}'`);
   }
-  if (mount.VolumeOptions?.DriverConfig && Object.keys(mount.VolumeOptions.DriverConfig).length === 0) delete mount.VolumeOptions.DriverConfig;
-  if (mount.VolumeOptions?.Labels && Object.keys(mount.VolumeOptions.Labels).length === 0) delete mount.VolumeOptions.Labels;
-  // Go's field order, which `inspect` prints.
+  // Go's field order, which `inspect` prints, and its omitempty: no false, '' or empty map.
   const { Type, Source, Target, ReadOnly, Consistency, BindOptions, VolumeOptions, TmpfsOptions } = mount;
-  return Object.fromEntries(Object.entries({ Type, Source, Target, ReadOnly, Consistency, BindOptions, VolumeOptions, TmpfsOptions })
-    .filter(([, value]) => value !== undefined && value !== '' && value !== false)) as unknown as HostConfigMount;
+  // docker/cli makes DriverConfig with any volume-* option, and a pointer to an empty struct prints as {}.
+  const volume = VolumeOptions && omitEmpty({
+    NoCopy: VolumeOptions.NoCopy, Labels: VolumeOptions.Labels,
+    DriverConfig: VolumeOptions.DriverConfig && omitEmpty({ Name: VolumeOptions.DriverConfig.Name, Options: VolumeOptions.DriverConfig.Options }),
+  }, ['DriverConfig']);
+  return omitEmpty({
+    Type, Source, Target, ReadOnly, Consistency,
+    BindOptions: BindOptions && omitEmpty({ Propagation: BindOptions.Propagation, NonRecursive: BindOptions.NonRecursive }),
+    // Options given only to be false (`volume-nocopy=false`) still make the object, as in Go.
+    VolumeOptions: volume, TmpfsOptions: TmpfsOptions && omitEmpty({ SizeBytes: TmpfsOptions.SizeBytes, Mode: TmpfsOptions.Mode }),
+  }, ['BindOptions', 'VolumeOptions', 'TmpfsOptions']) as unknown as HostConfigMount;
+}
+
+/** Go's `omitempty`: drop undefined, false, 0, '' and empty maps, except the pointer fields `keep` names. */
+function omitEmpty(value: Record<string, unknown>, keep: string[] = []): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(value).filter(([key, v]) => {
+    if (v === undefined) return false;
+    if (keep.includes(key)) return true;
+    if (v === false || v === '' || v === 0) return false;
+    return !(typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+  }));
 }
 
 /**
