@@ -21,14 +21,25 @@ export function registerInspectCommand(program: Command, ctx: CliContext): void 
       if (opts.type !== undefined && !TYPES.includes(opts.type as InspectType)) {
         throw new StrataError('EUSAGE', `"${opts.type}" is not a valid value for --type`);
       }
-      const store = await ctx.store();
-      const objects: object[] = [];
-      try {
-        await eachName(ctx, names, async (name) => { objects.push(await inspectOne(store, name, opts.type as InspectType | undefined, opts.size === true)); });
-      } finally {
-        printInspect(ctx, objects, opts.format);
-      }
+      await inspectEach(ctx, names, opts.type as InspectType | undefined, opts);
     });
+  // `container inspect`: containers only, as `docker container inspect`.
+  const container = program.commands.find((c) => c.name() === 'container') ?? program.command('container').description('Manage containers');
+  container.command('inspect').description('Display detailed information on one or more containers')
+    .argument('<container...>', 'container names or IDs')
+    .option('-f, --format <format>', 'format the output using a Go template')
+    .option('-s, --size', 'display total file sizes (SizeRw, SizeRootFs)')
+    .action(async (names: string[], opts: { format?: string; size?: boolean }) => inspectEach(ctx, names, 'container', opts));
+}
+
+async function inspectEach(ctx: CliContext, names: string[], type: InspectType | undefined, opts: { format?: string; size?: boolean }): Promise<void> {
+  const store = await ctx.store();
+  const objects: object[] = [];
+  try {
+    await eachName(ctx, names, async (name) => { objects.push(await inspectOne(store, name, type, opts.size === true)); });
+  } finally {
+    printInspect(ctx, objects, opts.format);
+  }
 }
 
 async function inspectOne(store: Store, name: string, type: InspectType | undefined, size: boolean): Promise<object> {

@@ -129,3 +129,10 @@ function sizeText(bytes: number): string {
   if (bytes < 1000) return `${bytes}B`;
   return `${Number((bytes / 1000).toPrecision(4))}kB`;
 }
+
+test('container inspect looks at containers only and takes -s', async (t) => {
+  const { store } = await withImage(t);
+  await strata(store.root, ['create', '--name', 'box', 'app:1']);
+  t.is((await strata(store.root, ['container', 'inspect', '-s', '--format', '{{.Name}} {{.SizeRw}} {{.SizeRootFs}}', 'box'])).stdout, '/box 0 15\n');
+  t.deepEqual(await strata(store.root, ['container', 'inspect', 'app:1']), { code: 1, stdout: '[]\n', stderr: 'strata: No such container: app:1\n' });
+});
