@@ -9,9 +9,9 @@ import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
 import { ensureVolume } from '../volume/volume.js';
 import { generateName, isValidContainerName } from './names.js';
-import { listContainerRecords, CONFIG_FILE, type ContainerConfig, type ContainerRecord, type MountSpec } from './record.js';
+import { listContainerRecords, CONFIG_FILE, type ContainerRecord, type MountSpec } from './record.js';
 import { mountSpecOf, type HostConfigMount } from './mount-flag.js';
-import { checkWorkingDir, entrypointAndCmd, mergeEnv, mergeLabels } from './run-config.js';
+import { checkWorkingDir, entrypointAndCmd, mergeLabels, mergeRunConfig, type ImageRunConfig } from './run-config.js';
 import { faultPoint } from '../store/fault-points.js';
 
 export interface CreateOptions {
@@ -86,8 +86,8 @@ export async function createContainer(store: Store, imageName: string, options: 
       mounts,
       command,
       state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0 },
-      config: containerConfig(runConfig, options, { entrypoint, cmd, hostname: options.hostname || id.slice(0, 12), mounts: options.mounts ?? [] }),
-      labels: mergeLabels(options.labels ?? {}, stringMap(runConfig.Labels)),
+      config: mergeRunConfig(runConfig, options, { entrypoint, cmd, hostname: options.hostname || id.slice(0, 12), mounts: options.mounts ?? [] }),
+      labels: mergeLabels(options.labels ?? {}, runConfig.Labels),
       autoRemove: options.autoRemove === true,
       ...(hostMounts.length > 0 ? { hostMounts } : {}),
     };
@@ -106,50 +106,6 @@ export async function createContainer(store: Store, imageName: string, options: 
     await fsyncDir(store.paths.containersDir);
     return record;
   });
-}
-
-/** The fields of an image's config.config that a container inherits. */
-interface ImageRunConfig {
-  Entrypoint?: unknown;
-  Cmd?: unknown;
-  Env?: unknown;
-  WorkingDir?: unknown;
-  User?: unknown;
-  Labels?: unknown;
-  Volumes?: unknown;
-  ExposedPorts?: unknown;
-  StopSignal?: unknown;
-}
-
-/** Docker's merge of the image's config with create's flags (daemon/commit.go). */
-function containerConfig(image: ImageRunConfig, options: CreateOptions, resolved: {
-  entrypoint: string[] | null; cmd: string[] | null; hostname: string; mounts: MountSpec[];
-}): ContainerConfig {
-  // `-v /path` (and only -v: a --mount is HostConfig's) declares an anonymous volume in Config.Volumes, merged with the image's.
-  const anonymous = resolved.mounts.filter((m) => m.type === 'volume' && m.anonymous).map((m) => [m.destination, {}] as const);
-  const volumes = { ...objectMap(image.Volumes), ...Object.fromEntries(anonymous) };
-  const config: ContainerConfig = {
-    hostname: resolved.hostname,
-    user: options.user || (typeof image.User === 'string' ? image.User : ''),
-    env: mergeEnv(options.env ?? [], Array.isArray(image.Env) ? image.Env.filter((e): e is string => typeof e === 'string') : []),
-    cmd: resolved.cmd,
-    entrypoint: resolved.entrypoint,
-    workingDir: options.workingDir || (typeof image.WorkingDir === 'string' ? image.WorkingDir : ''),
-    volumes: Object.keys(volumes).length > 0 ? volumes : null,
-  };
-  const ports = objectMap(image.ExposedPorts);
-  if (Object.keys(ports).length > 0) config.exposedPorts = ports;
-  if (typeof image.StopSignal === 'string' && image.StopSignal !== '') config.stopSignal = image.StopSignal;
-  return config;
-}
-
-function objectMap(value: unknown): Record<string, object> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Record<string, object>) } : {};
-}
-
-function stringMap(value: unknown): Record<string, string> {
-  const entries: [string, unknown][] = Object.entries(objectMap(value));
-  return Object.fromEntries(entries.filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 function checkMountTargets(mounts: MountSpec[]): void {

@@ -1,4 +1,5 @@
 import { StrataError } from '../errors.js';
+import type { ContainerConfig, MountSpec } from './record.js';
 
 /**
  * What `create`'s -e, --env-file, -l, --label-file, --entrypoint, -w, -u and -h set,
@@ -101,8 +102,15 @@ function envKey(entry: string): string {
 }
 
 /** Image labels the container does not set itself are added; the container's win. */
-export function mergeLabels(own: Record<string, string>, image: Record<string, string> | null | undefined): Record<string, string> {
-  return { ...(image ?? {}), ...own };
+export function mergeLabels(own: Record<string, string>, image: unknown): Record<string, string> {
+  return { ...stringMap(image), ...own };
+}
+
+/** The flags of `create` that mergeRunConfig reads (a subset of CreateOptions). */
+export interface RunConfigFlags {
+  env?: string[];
+  user?: string;
+  workingDir?: string;
 }
 
 export interface EntrypointAndCmd {
@@ -139,4 +147,48 @@ export function checkWorkingDir(dir: string): void {
   if (dir !== '' && !dir.startsWith('/')) {
     throw new StrataError('EUSAGE', `the working directory '${dir}' is invalid, it needs to be an absolute path`, { path: dir });
   }
+}
+
+/** The fields of an image's config.config that a container inherits. */
+export interface ImageRunConfig {
+  Entrypoint?: unknown;
+  Cmd?: unknown;
+  Env?: unknown;
+  WorkingDir?: unknown;
+  User?: unknown;
+  Labels?: unknown;
+  Volumes?: unknown;
+  ExposedPorts?: unknown;
+  StopSignal?: unknown;
+}
+
+/** Docker's merge of the image's config with create's flags (daemon/commit.go). */
+export function mergeRunConfig(image: ImageRunConfig, options: RunConfigFlags, resolved: {
+  entrypoint: string[] | null; cmd: string[] | null; hostname: string; mounts: MountSpec[];
+}): ContainerConfig {
+  // `-v /path` (and only -v: a --mount is HostConfig's) declares an anonymous volume in Config.Volumes, merged with the image's.
+  const anonymous = resolved.mounts.filter((m) => m.type === 'volume' && m.anonymous).map((m) => [m.destination, {}] as const);
+  const volumes = { ...objectMap(image.Volumes), ...Object.fromEntries(anonymous) };
+  const config: ContainerConfig = {
+    hostname: resolved.hostname,
+    user: options.user || (typeof image.User === 'string' ? image.User : ''),
+    env: mergeEnv(options.env ?? [], Array.isArray(image.Env) ? image.Env.filter((e): e is string => typeof e === 'string') : []),
+    cmd: resolved.cmd,
+    entrypoint: resolved.entrypoint,
+    workingDir: options.workingDir || (typeof image.WorkingDir === 'string' ? image.WorkingDir : ''),
+    volumes: Object.keys(volumes).length > 0 ? volumes : null,
+  };
+  const ports = objectMap(image.ExposedPorts);
+  if (Object.keys(ports).length > 0) config.exposedPorts = ports;
+  if (typeof image.StopSignal === 'string' && image.StopSignal !== '') config.stopSignal = image.StopSignal;
+  return config;
+}
+
+function objectMap(value: unknown): Record<string, object> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...(value as Record<string, object>) } : {};
+}
+
+function stringMap(value: unknown): Record<string, string> {
+  const entries: [string, unknown][] = Object.entries(objectMap(value));
+  return Object.fromEntries(entries.filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
