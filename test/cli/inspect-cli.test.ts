@@ -7,6 +7,9 @@ import { buildImageWithInfo, FIXED_CREATED } from '../helpers/image-builder.js';
 import { containerView } from '../../src/container/view.js';
 import { findContainer } from '../../src/container/lookup.js';
 import { chainIds } from '../../src/layer/chain-id.js';
+import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
+import { readDockerRecord } from '../helpers/docker-record.js';
+import { execFileSync } from 'node:child_process';
 
 async function withImage(t: ExecutionContext, config: Record<string, unknown> = {}) {
   const { store, dir } = await tmpStore(t);
@@ -135,4 +138,32 @@ test('container inspect looks at containers only and takes -s', async (t) => {
   await strata(store.root, ['create', '--name', 'box', 'app:1']);
   t.is((await strata(store.root, ['container', 'inspect', '-s', '--format', '{{.Name}} {{.SizeRw}} {{.SizeRootFs}}', 'box'])).stdout, '/box 0 15\n');
   t.deepEqual(await strata(store.root, ['container', 'inspect', 'app:1']), { code: 1, stdout: '[]\n', stderr: 'strata: No such container: app:1\n' });
+});
+
+test("image inspect of Docker's own images prints what Docker printed, and its Config as Docker wrote it", async (t) => {
+  const skip = sharedSkipReason();
+  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+  const { store } = await tmpStore(t);
+  for (const name of ['dk-base', 'dk-features']) {
+    t.is((await strata(store.root, ['load', '-q', '-i', path.join(conformanceImages, `${name}.docker.tar`)])).code, 0);
+  }
+  // ../shared/conformance/docker/01-load.txt: `docker image inspect REF --format '…Size={{.Size}} VirtualSize={{.VirtualSize}}'`.
+  const recorded = readDockerRecord('01-load.txt').filter((c) => /^docker image inspect lab\/(base|features):1\.0 --format .*VirtualSize/.test(c.command));
+  t.is(recorded.length, 2);
+  for (const { command, output } of recorded) {
+    const [, ref, format] = /^docker image inspect (\S+) --format '(.*)'$/.exec(command)!;
+    t.is((await strata(store.root, ['image', 'inspect', ref!, '--format', format!])).stdout, `${output.join('\n')}\n`, command);
+  }
+  // Docker wrote these configs by marshalling the very structs its inspect prints: same fields, same order.
+  const tarball = path.join(conformanceImages, 'dk-base.docker.tar');
+  const manifest = JSON.parse(execFileSync('tar', ['-xOf', tarball, 'manifest.json'], { encoding: 'utf8' }));
+  const config = JSON.parse(execFileSync('tar', ['-xOf', tarball, manifest[0].Config], { encoding: 'utf8' }));
+  const [info] = JSON.parse((await strata(store.root, ['image', 'inspect', 'lab/base:1.0'])).stdout);
+  t.is(JSON.stringify(info.Config), JSON.stringify(config.config));
+  t.is(JSON.stringify(info.ContainerConfig), JSON.stringify(config.container_config));
+  t.deepEqual([info.Created, info.DockerVersion, info.Comment, info.Container, info.Parent], [config.created, '20.10.24+dfsg1', 'strata lab busybox base', '', '']);
+  t.deepEqual(Object.keys(info), [
+    'Id', 'RepoTags', 'RepoDigests', 'Parent', 'Comment', 'Created', 'Container', 'ContainerConfig', 'DockerVersion', 'Author', 'Config',
+    'Architecture', 'Os', 'Size', 'VirtualSize', 'GraphDriver', 'RootFS', 'Metadata',
+  ]);
 });
