@@ -23,7 +23,7 @@ export function usageErrorReport(err: CommanderError, command: Command): UsageEr
     case 'commander.optionMissingArgument':
       return { lines: [`flag needs an argument: ${flagName(quoted(/option '([^']*)' argument missing/))}`, see], exitCode: FLAG_ERROR_EXIT };
     case 'commander.invalidArgument':
-      return { lines: [invalidArgument(err.message), see], exitCode: FLAG_ERROR_EXIT };
+      return { lines: [err.message.replace(/^error: /, ''), see], exitCode: FLAG_ERROR_EXIT };
     case 'commander.missingArgument':
     case 'commander.excessArguments':
       return { lines: [argumentCountText(path, command), see], exitCode: 1 };
@@ -38,17 +38,6 @@ export function usageErrorReport(err: CommanderError, command: Command): UsageEr
 function unknownFlag(flag: string): string {
   if (flag.startsWith('--')) return `unknown flag: ${flag.split('=')[0]}`;
   return `unknown shorthand flag: '${flag.slice(1, 2)}' in ${flag}`;
-}
-
-/**
- * pflag's `invalid argument "VALUE" for "-e, --env" flag: REASON`, from commander's
- * `error: option '-e, --env <value>' argument 'VALUE' is invalid. REASON`.
- */
-function invalidArgument(message: string): string {
-  const match = /^error: option '([^']*)' argument '([\s\S]*)' is invalid\. ([\s\S]*)$/.exec(message);
-  if (!match) return message.replace(/^error: /, '');
-  const flag = match[1]!.split(' ').filter((f) => f.startsWith('-')).join(' ');
-  return `invalid argument ${JSON.stringify(match[2])} for ${JSON.stringify(flag)} flag: ${match[3]}`;
 }
 
 /** `-n, --name <name>` → `--name`, as pflag names the flag. */
