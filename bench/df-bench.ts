@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createHash, randomBytes } from 'node:crypto';
 import { openStore, type Store } from '../src/store/root.js';
-import { loadImages } from '../src/image/load.js';
+import { loadImages } from '../src/transfer/load.js';
 import { createContainer } from '../src/container/create.js';
 import { containerDirs, listContainerRecords } from '../src/container/record.js';
 import { volumeDataDir } from '../src/volume/volume.js';

@@ -266,7 +266,7 @@ async function runCopyUp(ctx: BenchContext, dir: string): Promise<Section> {
     {
       name: 'resolver copy-up', describe: "Resolver.appendFile('/data/big.bin', 'x'), fresh upper+work, in-process",
       async once(t) {
-        const resolver = new Resolver({ lowerDirs: [top, bottom], upperDir: path.join(t, 'upper'), workDir: path.join(t, 'work'), format });
+        const resolver = new Resolver({ lowerDirs: [top, bottom], upperDir: path.join(t, 'upper'), workDir: path.join(t, 'work'), format, privileged: process.geteuid?.() === 0 });
         await fsp.mkdir(path.join(t, 'upper'));
         await fsp.mkdir(path.join(t, 'work'));
         const s = await timeCalls(() => resolver.appendFile('/data/big.bin', 'x'));
@@ -315,7 +315,7 @@ async function profileCopyUp(ctx: BenchContext, big: string, lowerDirs: string[]
   const t = path.join(dir, 'profile');
   await fsp.mkdir(path.join(t, 'upper'), { recursive: true });
   await fsp.mkdir(path.join(t, 'work'));
-  const resolver = new Resolver({ lowerDirs, upperDir: path.join(t, 'upper'), workDir: path.join(t, 'work'), format });
+  const resolver = new Resolver({ lowerDirs, upperDir: path.join(t, 'upper'), workDir: path.join(t, 'work'), format, privileged: process.geteuid?.() === 0 });
   const walkUs = await perCallUs(() => resolver.stat('/data/big.bin'), 50);
   await settleDisk();
   const copy = await timeCalls(() => fsp.copyFile(big, path.join(t, 'raw.bin'), fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL));

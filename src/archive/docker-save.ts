@@ -1,5 +1,5 @@
 import { StrataError } from '../errors.js';
-import { normalizeReference } from '../image/reference.js';
+import { normalizeReference } from './reference.js';
 import type { ArchiveImage, ArchiveLayer, ArchiveSource } from './source.js';
 import { normalizeEntryName } from './tar-index.js';
 

@@ -1,6 +1,6 @@
 import { StrataError } from '../errors.js';
 import { parseDigest, digestHex } from '../content/digest.js';
-import { normalizeReference } from '../image/reference.js';
+import { normalizeReference } from './reference.js';
 import { verifyDescriptorData } from './descriptor-data.js';
 import { formatPlatform, normalizePlatform, platformScore, type Platform } from './platform.js';
 import type { ArchiveImage, ArchiveLayer, ArchiveSource } from './source.js';

@@ -2,7 +2,7 @@ import { StrataError } from '../errors.js';
 import { DOCKER_MANIFEST, readDockerSave } from './docker-save.js';
 import { ARCHIVE_LIMITS } from './limits.js';
 import { OCI_INDEX, OCI_LAYOUT_FILE, readOciLayout } from './oci-layout.js';
-import { hostPlatform, parsePlatform } from './platform.js';
+import { formatPlatform, hostPlatform, normalizePlatform, parsePlatform, platformScore, type Platform } from './platform.js';
 import type { ArchiveImage, ArchiveSource } from './source.js';
 
 export interface ReadImagesOptions {
@@ -22,7 +22,10 @@ export async function readImages(source: ArchiveSource, options: ReadImagesOptio
 }
 
 async function readAnyFormat(source: ArchiveSource, options: ReadImagesOptions): Promise<ArchiveImage[]> {
-  if (source.has(DOCKER_MANIFEST)) return readDockerSave(source);
+  if (source.has(DOCKER_MANIFEST)) {
+    const images = await readDockerSave(source);
+    return options.platform === undefined ? images : onlyPlatform(source, images, parsePlatform(options.platform));
+  }
   if (source.has(OCI_INDEX) || source.has(OCI_LAYOUT_FILE)) {
     const explicit = options.platform !== undefined;
     const platform = explicit ? parsePlatform(options.platform!) : hostPlatform();
@@ -31,6 +34,29 @@ async function readAnyFormat(source: ArchiveSource, options: ReadImagesOptions):
   throw new StrataError('EINVALIDARCHIVE',
     `${source.displayName}: not an image archive (neither ${DOCKER_MANIFEST} from docker save nor ${OCI_INDEX} of an OCI layout)`,
     { path: source.displayName });
+}
+
+/**
+ * docker-save names no platforms: with `--platform`, each image's config says which it
+ * is, and the images of other platforms are left out. None left is an error naming the
+ * platforms the archive does have (without `--platform` every image loads, as Docker's).
+ */
+async function onlyPlatform(source: ArchiveSource, images: ArchiveImage[], want: Platform): Promise<ArchiveImage[]> {
+  const have: string[] = [];
+  const kept: ArchiveImage[] = [];
+  for (const image of images) {
+    refuseHugeConfig(source, image);
+    const config = (await source.readJson(image.configPath, { maxBytes: ARCHIVE_LIMITS.maxConfigBytes })) as Partial<Record<'os' | 'architecture' | 'variant', unknown>>;
+    const platform = { os: String(config.os ?? ''), architecture: String(config.architecture ?? ''), ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
+    have.push(formatPlatform(normalizePlatform(platform)));
+    if (platformScore(platform, want) > 0) kept.push(image);
+  }
+  if (kept.length === 0) {
+    throw new StrataError('EPLATFORM', `${source.displayName}: no image for ${formatPlatform(want)}; it has ${[...new Set(have)].join(', ')}`, {
+      path: source.displayName, expected: formatPlatform(want), found: [...new Set(have)].join(', '),
+    });
+  }
+  return kept;
 }
 
 /**

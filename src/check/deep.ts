@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Store } from '../store/root.js';
 import { listStoreDir } from '../store/record-dir.js';
 import { digestFromHex } from '../content/digest.js';
-import { FILE_DIGESTS, parseFileDigests } from '../layer/file-digests.js';
+import { parseFileDigests } from '../layer/file-digests.js';
 import type { Problem } from './check.js';
 
 /**
@@ -19,7 +19,7 @@ import type { Problem } from './check.js';
 export async function deepCheckLayer(store: Store, chainId: string): Promise<Problem[]> {
   const problems: Problem[] = [];
   const corrupt = (file: string, why: string) => problems.push({ kind: 'layer-corrupt', path: file, message: `${file}: ${why}` });
-  const sidecar = path.join(store.paths.layerDir(chainId), FILE_DIGESTS);
+  const sidecar = store.paths.layerFileDigests(chainId);
   const diff = store.paths.layerDiff(chainId);
   let text: string;
   try {
@@ -33,7 +33,7 @@ export async function deepCheckLayer(store: Store, chainId: string): Promise<Pro
   if (badLines.length > 0) corrupt(sidecar, `malformed line(s) ${badLines.slice(0, 10).join(', ')}${badLines.length > 10 ? ', …' : ''}`);
 
   const seen = new Set<string>();
-  await walk(diff, '', async (rel, abs, type) => {
+  await walk(diff, '', store.privileged, async (rel, abs, type) => {
     const want = recorded.get(rel);
     if (want !== undefined) seen.add(rel);
     if (type !== 'file') {
@@ -69,7 +69,6 @@ export async function deepCheckStore(store: Store): Promise<Problem[]> {
 }
 
 type EntryType = 'file' | 'directory' | 'symlink' | 'other';
-const PRIVILEGED = process.geteuid?.() === 0;
 
 /**
  * Depth-first over `dir`, never following a symlink. A store made without root owns
@@ -77,18 +76,18 @@ const PRIVILEGED = process.geteuid?.() === 0;
  * out too: they are opened up for the moment they are read and put back at once
  * (the unpack does the same, umoci#222).
  */
-async function walk(root: string, rel: string, visit: (rel: string, abs: string, type: EntryType) => Promise<void>): Promise<void> {
+async function walk(root: string, rel: string, privileged: boolean, visit: (rel: string, abs: string, type: EntryType) => Promise<void>): Promise<void> {
   const dir = rel === '' ? root : path.join(root, rel);
-  await withAccess(dir, 0o500, async () => {
+  await withAccess(dir, 0o500, privileged, async () => {
     const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
     for (const entry of entries) {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       const abs = path.join(dir, entry.name);
       if (entry.isDirectory()) {
         await visit(childRel, abs, 'directory');
-        await walk(root, childRel, visit);
+        await walk(root, childRel, privileged, visit);
       } else if (entry.isFile()) {
-        await withAccess(abs, 0o400, () => visit(childRel, abs, 'file'));
+        await withAccess(abs, 0o400, privileged, () => visit(childRel, abs, 'file'));
       } else {
         await visit(childRel, abs, entry.isSymbolicLink() ? 'symlink' : 'other');
       }
@@ -96,12 +95,15 @@ async function walk(root: string, rel: string, visit: (rel: string, abs: string,
   });
 }
 
-/** Runs `fn` with the owner bits `need` set on `file` when a rootless owner lacks them. */
-async function withAccess<T>(file: string, need: number, fn: () => Promise<T>): Promise<T> {
-  if (PRIVILEGED) return fn();
+/**
+ * Runs `fn` with the owner bits `need` set on `file` when a rootless owner lacks them.
+ * A file this process does not own refuses the chmod (EPERM) and is read as it is.
+ */
+async function withAccess<T>(file: string, need: number, privileged: boolean, fn: () => Promise<T>): Promise<T> {
+  if (privileged) return fn();
   const st = await fsp.lstat(file).catch(() => null);
-  if (st === null || st.uid !== process.geteuid?.() || (st.mode & need) === need) return fn();
-  await fsp.chmod(file, (st.mode & 0o7777) | need);
+  if (st === null || (st.mode & need) === need) return fn();
+  if (!await fsp.chmod(file, (st.mode & 0o7777) | need).then(() => true, () => false)) return fn();
   try {
     return await fn();
   } finally {

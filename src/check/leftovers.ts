@@ -1,7 +1,7 @@
 import path from 'node:path';
 import type { Store } from '../store/root.js';
 import { isLeftoverName } from '../store/paths.js';
-import { locksDir, readOwner } from '../store/lock.js';
+import { readOwner } from '../store/lock.js';
 import { holderState, self } from '../store/process-identity.js';
 import { listLocks } from './locks.js';
 import { containerLockName } from '../container/lock.js';
@@ -52,7 +52,7 @@ function leftover(report: CheckReport, file: string): void {
 export async function containerScratch(store: Store, report: CheckReport, id: string, work: string): Promise<void> {
   const names = (await listStoreDir(work)).filter(isLeftoverName);
   if (names.length === 0) return;
-  const owner = await readOwner(path.join(locksDir(store), containerLockName(id)));
+  const owner = await readOwner(store.paths.lock(containerLockName(id)));
   if (owner === 'unreadable' || (owner !== null && holderState(owner) !== 'dead')) return;
   for (const name of names) {
     const file = path.join(work, name);

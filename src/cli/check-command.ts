@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { CheckReport } from '../check/check.js';
 import { isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
-import type { CliContext, GlobalOptions } from './context.js';
+import type { CliContext } from './context.js';
 import { ExitStatus } from './main.js';
 
 export function registerCheckCommand(program: Command, ctx: CliContext): void {
@@ -18,7 +18,7 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
       const [{ checkStore }, { repairStore }, { deepCheckStore }] = await Promise.all([
         import('../check/check.js'), import('../check/repair.js'), import('../check/deep.js'),
       ]);
-      const store = await storeForCheck(ctx, program.opts<GlobalOptions>());
+      const store = await storeForCheck(ctx);
       const report: CheckReport & { fixed?: string[] } = opts.repair
         ? await repairStore(store, { onFix: (line) => ctx.print(json ? JSON.stringify({ fixed: line }) : line) })
         : await checkStore(store);
@@ -43,17 +43,18 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
  * what is damaged: then the store is opened without it (whiteout format unknown, so
  * 'oci'), and checkStore reports the file.
  */
-async function storeForCheck(ctx: CliContext, globals: GlobalOptions): Promise<Store> {
+async function storeForCheck(ctx: CliContext): Promise<Store> {
   try {
     return await ctx.store();
   } catch (err) {
-    const [{ defaultRoot }, { StorePaths }] = await Promise.all([import('../store/root.js'), import('../store/paths.js')]);
-    const root = path.resolve(globals.root ?? defaultRoot());
+    const [{ DEFAULT_LOCK_TIMEOUT_MS }, { StorePaths }] = await Promise.all([import('../store/root.js'), import('../store/paths.js')]);
+    const root = path.resolve(ctx.root());
+    const { privileged, lockTimeoutMs } = ctx.environment;
     const paths = new StorePaths(root);
     if (!isStrataError(err, 'EBADRECORD') || err.path !== paths.storeFile) throw err;
     return {
-      root, paths, whiteoutFormat: 'oci',
-      info: { formatVersion: 0, whiteoutFormat: 'oci', rootless: process.geteuid?.() !== 0, created: '' },
+      root, paths, whiteoutFormat: 'oci', privileged, lockTimeoutMs: lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      info: { formatVersion: 0, whiteoutFormat: 'oci', rootless: !privileged, created: '' },
     };
   }
 }

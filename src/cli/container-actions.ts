@@ -5,11 +5,14 @@ import { createContainer } from '../container/create.js';
 import { parseMountFlag } from '../container/mount-flag.js';
 import { envFlagEntry, labelMap, parseKeyValueFile, type EnvLookup } from '../container/run-config.js';
 import { containerChanges } from '../container/diff.js';
+import { selectContainers } from '../container/filter.js';
 import { findContainer } from '../container/lookup.js';
-import { removeContainer, restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
+import { renameContainer } from '../container/rename.js';
+import { restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
 import { listImageRecords } from '../image/record.js';
+import type { FilterArgs } from '../filter-args.js';
 import type { ContainerUsage } from '../usage/container-usage.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import type { CliContext } from './context.js';
@@ -78,7 +81,13 @@ export async function lifecycle(ctx: CliContext, verb: keyof typeof LIFECYCLE, n
 
 export async function rm(ctx: CliContext, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
   const store = await ctx.store();
-  await eachName(ctx, names, async (n) => { await removeContainer(store, n, opts); ctx.print(n); });
+  const { removeContainerAndImage } = await import('../gc/remove-container.js');
+  await eachName(ctx, names, async (n) => { await removeContainerAndImage(store, n, opts); ctx.print(n); });
+}
+
+export async function rename(ctx: CliContext, name: string, newName: string): Promise<void> {
+  // docker/cli trims both names before anything else.
+  await renameContainer(await ctx.store(), name.trim(), newName.trim());
 }
 
 export async function diff(ctx: CliContext, name: string, opts: { format?: string }): Promise<void> {
@@ -88,13 +97,16 @@ export async function diff(ctx: CliContext, name: string, opts: { format?: strin
   }
 }
 
-export interface PsOptions { all?: boolean; quiet?: boolean; trunc: boolean; size?: boolean; cache: boolean; format?: string }
+export interface PsOptions {
+  all?: boolean; quiet?: boolean; trunc: boolean; size?: boolean; cache: boolean; format?: string;
+  filter?: FilterArgs; last: number; latest?: boolean;
+}
 
 export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const store = await ctx.store();
-  const records = (await listContainerRecords(store))
-    .filter((c) => opts.all || c.state.status === 'running')
-    .sort((a, b) => b.created.localeCompare(a.created));
+  // docker/cli: -l is -n 1 unless -n was given.
+  const limit = opts.latest && opts.last === -1 ? 1 : opts.last;
+  const records = await selectContainers(store, await listContainerRecords(store), { all: opts.all, limit, filters: opts.filter });
   // Sizes may cost a walk of each upper dir: only with -s, as in docker. Cached where still valid, as in df.
   const sizes = new Map<string, { usage: ContainerUsage; virtual: number }>();
   if (opts.size && !opts.quiet) {

@@ -1,6 +1,7 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { CliContext } from './context.js';
 import type { CreateFlags } from './container-actions.js';
+import { collectFilter } from './filters.js';
 
 /** What the commands do (container-actions.ts) loads when one runs, not when they are defined. */
 const actions = () => import('./container-actions.js');
@@ -54,8 +55,25 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .option('-s, --size', 'display total file sizes (and, in json, copied-up and hidden bytes)')
       .option('--no-cache', 'with -s: walk every upper dir instead of trusting cached sizes (see `system df --help`)')
       .option('--format <format>', 'json, table, or a Go template')
+      .option('-f, --filter <filter>', 'filter output based on conditions provided (name, id, status, ancestor, label, volume, before, since, exited; network, publish, expose, health, is-task and isolation as for a container without them)', collectFilter)
+      .option('-n, --last <n>', 'show n last created containers (includes all states)', toInt, -1)
+      .option('-l, --latest', 'show the latest created container (includes all states)')
       .action(async (opts) => (await actions()).ps(ctx, opts));
+    parent.command('rename').description('Rename a container')
+      .argument('<container>', 'the container to rename: name, ID or unique ID prefix')
+      .argument('<new-name>', 'its new name ([a-zA-Z0-9][a-zA-Z0-9_.-]+, not in use by another container)')
+      .action(async (name: string, newName: string) => (await actions()).rename(ctx, name, newName));
   }
+}
+
+/**
+ * pflag's IntVar: any whole number, negative too (`-n -1` is the default: no limit).
+ * commander hands a short option's `-n=2` over with the `=`, so it is dropped here.
+ */
+function toInt(value: string): number {
+  const text = value.startsWith('=') ? value.slice(1) : value;
+  if (!/^[+-]?[0-9]+$/.test(text)) throw new InvalidArgumentError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  return Number(text);
 }
 
 function collect(value: string, previous: string[]): string[] {

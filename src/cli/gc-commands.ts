@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import type { RemoveEvent } from '../image/remove.js';
+import type { RemoveEvent } from '../gc/remove-image.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
+import { confirm } from './confirm.js';
 
 // What the commands do loads inside their actions, so defining them costs nothing.
 const sweep = () => import('../gc/sweep.js');
@@ -28,10 +29,11 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
     .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { all?: boolean; force?: boolean }) => {
-      if (!opts.force && !(await confirm(ctx, opts.all ? 'all images without at least one container associated to them' : 'all dangling images'))) return;
+      const what = opts.all ? 'all images without at least one container associated to them' : 'all dangling images';
+      if (!opts.force && !(await confirm(ctx, `WARNING! This will remove ${what}.`))) return;
       const { pruneImages } = await prune();
       const { events, bytes } = await pruneImages(await ctx.store(), opts);
-      if (events.length > 0) ctx.print(`Deleted Images:\n${imageLines(events)}\n`);
+      if (events.length > 0) ctx.print(`Deleted Images:\n${imageLines(events)}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
     });
 
@@ -39,10 +41,10 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
   container.command('prune').description('Remove all stopped containers')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { force?: boolean }) => {
-      if (!opts.force && !(await confirm(ctx, 'all stopped containers'))) return;
+      if (!opts.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) return;
       const { pruneContainers } = await prune();
       const { removed, bytes } = await pruneContainers(await ctx.store());
-      if (removed.length > 0) ctx.print(`Deleted Containers:\n${removed.join('\n')}\n`);
+      if (removed.length > 0) ctx.print(`Deleted Containers:\n${removed.join('\n')}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
     });
 
@@ -54,34 +56,21 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
     .action(async (opts: { all?: boolean; volumes?: boolean; force?: boolean }) => {
       const what = ['all stopped containers', ...(opts.volumes ? ['all anonymous volumes not used by at least one container'] : []),
         opts.all ? 'all images without at least one container associated to them' : 'all dangling images'];
-      if (!opts.force && !(await confirm(ctx, what.join('\n  - ')))) return;
+      // docker/cli's system prune list, with a blank line before the question.
+      if (!opts.force && !(await confirm(ctx, `WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}`))) return;
       const store = await ctx.store();
-      const [{ collectGarbage }, { pruneContainers, pruneImages }, { pruneVolumes }] = await Promise.all([sweep(), prune(), import('../volume/volume.js')]);
+      const [{ collectGarbage }, { pruneContainers, pruneImages }, { pruneVolumes }] = await Promise.all([sweep(), prune(), import('../container/volume-use.js')]);
       const containers = await pruneContainers(store);
       const volumes = opts.volumes ? await pruneVolumes(store, false) : { removed: [], bytes: 0 };
       const images = await pruneImages(store, opts);
       const leftovers = await collectGarbage(store, { signal: ctx.io.signal });
-      if (containers.removed.length > 0) ctx.print(`Deleted Containers:\n${containers.removed.join('\n')}\n`);
-      if (volumes.removed.length > 0) ctx.print(`Deleted Volumes:\n${volumes.removed.join('\n')}\n`);
-      if (images.events.length > 0) ctx.print(`Deleted Images:\n${imageLines(images.events)}\n`);
+      if (containers.removed.length > 0) ctx.print(`Deleted Containers:\n${containers.removed.join('\n')}\n\n`);
+      if (volumes.removed.length > 0) ctx.print(`Deleted Volumes:\n${volumes.removed.join('\n')}\n\n`);
+      if (images.events.length > 0) ctx.print(`Deleted Images:\n${imageLines(images.events)}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(containers.bytes + volumes.bytes + images.bytes + leftovers.bytes)}`);
     });
 }
 
 function imageLines(events: RemoveEvent[]): string {
   return events.map((e) => (e.type === 'untagged' ? `untagged: ${e.ref}` : `deleted: ${e.id}`)).join('\n');
-}
-
-/** Docker's prompt; anything but y/yes (or no terminal answer) declines. */
-async function confirm(ctx: CliContext, what: string): Promise<boolean> {
-  ctx.io.stdout.write(`WARNING! This will remove:\n  - ${what}\nAre you sure you want to continue? [y/N] `);
-  const { createInterface } = await import('node:readline');
-  const rl = createInterface({ input: ctx.io.stdin as NodeJS.ReadableStream });
-  const answer = await new Promise<string>((resolve) => {
-    rl.once('line', resolve);
-    rl.once('close', () => resolve(''));
-  });
-  rl.close();
-  ctx.print('');
-  return /^y(es)?$/i.test(answer.trim());
 }

@@ -1,10 +1,13 @@
 import { StrataError } from '../errors.js';
 import { shortId } from '../content/digest.js';
-import { loadImages } from '../image/load.js';
-import { listImages, type ImageSummary } from '../image/list.js';
+import { loadImages } from '../transfer/load.js';
+import { FilterArgs } from '../filter-args.js';
+import { selectImages } from '../image/filter.js';
+import { listImages, withContainerCounts, type ImageSummary } from '../image/list.js';
+import { listContainerRecords } from '../container/record.js';
 import { findImage } from '../image/lookup.js';
 import { imageHistory, inspectImage } from '../image/inspect.js';
-import { removeImage } from '../image/remove.js';
+import { removeImage } from '../gc/remove-image.js';
 import { readTags, tagsOf } from '../image/tags.js';
 import { normalizeReference } from '../image/reference.js';
 import type { CliContext } from './context.js';
@@ -42,49 +45,53 @@ export async function load(ctx: CliContext, opts: { input?: string; quiet?: bool
   }
 }
 
-export interface ImagesOptions { quiet?: boolean; trunc: boolean; format?: string }
+export interface ImagesOptions { quiet?: boolean; trunc: boolean; format?: string; digests?: boolean; filter?: FilterArgs }
 
 export async function images(ctx: CliContext, repository: string | undefined, opts: ImagesOptions): Promise<void> {
   const store = await ctx.store();
-  const rows = (await listImages(store)).flatMap(expandTags).filter((r) => matchesRepository(r, repository));
+  // As docker/cli: `images REPO[:TAG]` is one more `reference=` filter.
+  const filters = opts.filter ?? new FilterArgs();
+  if (repository !== undefined && repository !== '') filters.add('reference', repository);
+  const rows = withContainerCounts(await selectImages(store, await listImages(store), filters), await listContainerRecords(store)).flatMap(expandTags);
   const id = (r: Row) => (opts.trunc ? shortId(r.image.record.id) : r.image.record.id);
+  // docker/cli shows a repo digest only when asked (--digests, or .Digest in the template).
+  const withDigest = opts.digests === true || (opts.format ?? '').includes('{{.Digest}}');
+  const digest = (r: Row) => (withDigest && r.tag !== '<none>' ? r.image.record.manifestDigest ?? '<none>' : '<none>');
   const seen = new Set<string>();
-  printListing(ctx, rows, opts, {
-    headers: ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
-    row: (r) => [r.repository, r.tag, id(r), since(r.image.record.created), humanSize(r.image.record.size, 3)],
+  const headers = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
+  // A table template given with --digests gets the column appended, as docker/cli does.
+  const custom = opts.format !== undefined && opts.format.startsWith('table') && opts.format.trim() !== 'table';
+  const format = opts.digests && custom && !opts.format!.includes('{{.Digest}}') ? `${opts.format}\t{{.Digest}}` : opts.format;
+  printListing(ctx, rows, { ...opts, format }, {
+    headers,
+    row: (r) => [r.repository, r.tag, ...(opts.digests ? [digest(r)] : []), id(r), since(r.image.record.created), humanSize(r.image.record.size, 3)],
     // docker images -q prints each image once, even when it has several tags.
     quiet: (r) => (seen.has(r.image.record.id) ? '' : (seen.add(r.image.record.id), id(r))),
     json: (r) => ({
       ID: r.image.record.id,
       Repository: r.repository,
       Tag: r.tag,
-      Digest: '<none>',
+      Digest: digest(r),
       CreatedAt: r.image.record.created,
       CreatedSince: since(r.image.record.created),
       Size: r.image.record.size,
       Containers: r.image.containers,
     }),
     template: (r) => ({
-      ID: id(r), Repository: r.repository, Tag: r.tag, Digest: '<none>', CreatedAt: r.image.record.created,
+      ID: id(r), Repository: r.repository, Tag: r.tag, Digest: digest(r), CreatedAt: r.image.record.created,
       CreatedSince: since(r.image.record.created), Size: humanSize(r.image.record.size, 3), Containers: String(r.image.containers),
     }),
   });
 }
 
-interface Row { image: ImageSummary; repository: string; tag: string }
+interface Row { image: ImageSummary & { containers: number }; repository: string; tag: string }
 
-function expandTags(image: ImageSummary): Row[] {
+function expandTags(image: ImageSummary & { containers: number }): Row[] {
   if (image.repoTags.length === 0) return [{ image, repository: '<none>', tag: '<none>' }];
   return image.repoTags.map((ref) => {
     const { repository, tag } = normalizeReference(ref);
     return { image, repository, tag };
   });
-}
-
-function matchesRepository(row: Row, filter?: string): boolean {
-  if (filter === undefined) return true;
-  const [repo, tag] = filter.includes(':') ? [filter.slice(0, filter.lastIndexOf(':')), filter.slice(filter.lastIndexOf(':') + 1)] : [filter, undefined];
-  return row.repository === normalizeReference(`${repo}:x`).repository && (tag === undefined || row.tag === tag);
 }
 
 export async function inspect(ctx: CliContext, names: string[], format?: string): Promise<void> {

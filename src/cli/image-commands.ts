@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { StrataError } from '../errors.js';
 import { DEFAULT_LIMITS } from '../layer/limits.js';
 import type { CliContext } from './context.js';
+import { collectFilter } from './filters.js';
 import { parseGoBool } from './go-flags.js';
 
 /** What the commands do (image-actions.ts) loads when one runs, not when they are defined. */
@@ -12,7 +13,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
 
   for (const parent of [program, image]) {
     parent.command('load')
-      .description('Load images from a tar archive (docker save or OCI layout; plain or gzip) or STDIN')
+      .description('Load images from a tar archive (docker save or OCI layout; plain, gzip or zstd; layers plain, gzip or zstd) or STDIN')
       .option('-i, --input <file>', 'read from a tar archive file instead of STDIN')
       .option('-q, --quiet', 'suppress the progress output')
       .option('--platform <os/arch[/variant]>', 'pick this platform from a multi-platform image')
@@ -22,13 +23,15 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
   }
 
   program.command('images').description('List images')
-    .argument('[repository]', 'only images of this repository (or repository:tag)');
+    .argument('[repository]', 'only images of this repository (or repository:tag); a pattern as in --filter reference=');
   image.command('ls').alias('list').description('List images')
-    .argument('[repository]', 'only images of this repository (or repository:tag)');
+    .argument('[repository]', 'only images of this repository (or repository:tag); a pattern as in --filter reference=');
   for (const cmd of [program.commands.find((c) => c.name() === 'images')!, image.commands.find((c) => c.name() === 'ls')!]) {
     cmd.option('-a, --all', 'show all images (strata keeps no intermediate images, so the same list)')
       .option('-q, --quiet', 'only show image IDs')
       .option('--no-trunc', "don't truncate output")
+      .option('--digests', 'show digests (the manifest digest recorded when the image was loaded)')
+      .option('-f, --filter <filter>', 'filter output based on conditions provided (dangling, reference, label, before, since)', collectFilter)
       .option('--format <format>', 'json, table, or a Go template')
       .action(async (repository, opts) => (await actions()).images(ctx, repository, opts));
   }

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { StrataError, isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import type { CliContext } from './context.js';
-import { eachName, printInspect } from './output.js';
+import { printInspectEach } from './output.js';
 
 type InspectType = 'container' | 'image' | 'volume';
 const TYPES: InspectType[] = ['container', 'image', 'volume'];
@@ -34,12 +34,7 @@ export function registerInspectCommand(program: Command, ctx: CliContext): void 
 
 async function inspectEach(ctx: CliContext, names: string[], type: InspectType | undefined, opts: { format?: string; size?: boolean }): Promise<void> {
   const store = await ctx.store();
-  const objects: object[] = [];
-  try {
-    await eachName(ctx, names, async (name) => { objects.push(await inspectOne(store, name, type, opts.size === true)); });
-  } finally {
-    printInspect(ctx, objects, opts.format);
-  }
+  await printInspectEach(ctx, names, (name) => inspectOne(store, name, type, opts.size === true), opts.format);
 }
 
 async function inspectOne(store: Store, name: string, type: InspectType | undefined, size: boolean): Promise<object> {

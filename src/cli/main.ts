@@ -21,10 +21,13 @@ import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-e
  */
 export const EXIT = { ok: 0, failure: 1, sigint: 130, sigterm: 143 } as const;
 
-/** docker create (and run) report every failure of their own with 125, not 1. */
-const EXIT_125_COMMANDS = new Set(['create']);
+/** docker create (and run) report every failure of their own with 125, not 1: `create` or `container create`, not `volume create`. */
+function exitsWith125(command: Command): boolean {
+  return command.name() === 'create' && (command.parent?.parent === null || command.parent?.name() === 'container');
+}
 
-export async function main(argv: string[], io: CliIO): Promise<number> {
+/** The whole command tree, wired to `io`: main() parses with it, tests walk it. */
+export function createProgram(io: CliIO): Command {
   const program = new Command('strata');
   const ctx = new CliContext(io, () => program.opts<GlobalOptions>());
   program
@@ -60,7 +63,11 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     io.stdout.write(line);
     throw new CommanderError(0, 'commander.version', line);
   });
+  return program;
+}
 
+export async function main(argv: string[], io: CliIO): Promise<number> {
+  const program = createProgram(io);
   const parsedCommand = trackParsedCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -73,7 +80,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       return usage.exitCode;
     }
     const code = report(err, io, program.opts<GlobalOptions>().debug === true);
-    return code === EXIT.failure && EXIT_125_COMMANDS.has(parsedCommand().name()) ? FLAG_ERROR_EXIT : code;
+    return code === EXIT.failure && exitsWith125(parsedCommand()) ? FLAG_ERROR_EXIT : code;
   }
 }
 

@@ -1,4 +1,6 @@
+import { isStrataError } from '../errors.js';
 import { compileTemplate } from './template.js';
+import { ToolError } from './tool-error.js';
 import { table } from './format.js';
 import type { CliContext } from './context.js';
 
@@ -52,6 +54,25 @@ export function printInspect(ctx: CliContext, objects: object[], format?: string
   }
   const template = compileTemplate(format === 'json' ? '{{json .}}' : format);
   for (const object of objects) ctx.print(template.render(object));
+}
+
+/**
+ * docker's inspect: every object found is printed (a JSON array, `[]` when none was),
+ * then one `Error: No such …` line per name that was not, and exit 1 if any.
+ */
+export async function printInspectEach(ctx: CliContext, names: string[], lookup: (name: string) => Promise<object>, format?: string): Promise<void> {
+  const found: object[] = [];
+  const missing: string[] = [];
+  for (const name of names) {
+    try {
+      found.push(await lookup(name));
+    } catch (err) {
+      if (!isStrataError(err, 'ENOTFOUND')) throw err;
+      missing.push(`Error: ${err.message}`);
+    }
+  }
+  if (found.length > 0 || format === undefined || format === '') printInspect(ctx, found, format);
+  if (missing.length > 0) throw new ToolError(missing);
 }
 
 /** docker's multi-name commands: act on each, report each failure, fail at the end if any did. */

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type cliProgressModule from 'cli-progress';
-import type { LoadEvent } from '../image/load.js';
+import type { LoadEvent } from '../transfer/load.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 
@@ -20,10 +20,9 @@ export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: L
   if (!ctx.interactive(quiet)) return undefined;
   const bars = new (cliProgress().MultiBar)({
     stream: ctx.io.stdout as NodeJS.WritableStream,
-    format: '{id}: {status} {bar} {done}/{size} {rate}',
+    ...loadBarLayout((ctx.io.stdout as { columns?: number }).columns ?? 80),
     hideCursor: true,
     clearOnComplete: false,
-    barsize: 30,
     fps: 10,
   }, cliProgress().Presets.shades_classic);
   const active = new Map<string, { bar: cliProgressModule.SingleBar; started: number; total: number }>();
@@ -45,11 +44,24 @@ export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: L
       } else {
         const entry = active.get(event.id);
         if (entry) entry.bar.update(entry.total, payload(entry.total, entry.total, entry.started, 'Loaded      '));
-        else bars.create(1, 1, { id: event.id, done: '', size: '', rate: '', status: 'Already exists' });
+        else bars.create(1, 1, { id: event.id, status: `Already exists (${humanSize(event.size, 3)})` }, { format: '{id}: {status}' });
       }
     },
     stop: () => bars.stop(),
   };
+}
+
+/**
+ * A layer's line must fit the terminal: a line longer than it is cut (cli-progress
+ * turns auto-wrap off) or, where that is ignored, wraps and scrolls the bars away.
+ * The text around the bar takes up to 56 columns (12-hex ID, status, sizes, rate);
+ * the bar gets what is left; narrower terminals drop the bar, then the status.
+ */
+export function loadBarLayout(columns: number): { format: string; barsize: number } {
+  const TEXT = 56;
+  if (columns >= TEXT + 10) return { format: '{id}: {status} {bar} {done}/{size} {rate}', barsize: Math.min(30, columns - TEXT - 1) };
+  if (columns >= 46) return { format: '{id}: {status} {done}/{size}', barsize: 0 };
+  return { format: '{id}: {done}/{size}', barsize: 0 };
 }
 
 /** One bar while `system df` or `gc` walks containers and volumes; terminal only. */

@@ -23,7 +23,7 @@ export function usageErrorReport(err: CommanderError, command: Command): UsageEr
     case 'commander.optionMissingArgument':
       return { lines: [`flag needs an argument: ${flagName(quoted(/option '([^']*)' argument missing/))}`, see], exitCode: FLAG_ERROR_EXIT };
     case 'commander.invalidArgument':
-      return { lines: [err.message.replace(/^error: /, ''), see], exitCode: FLAG_ERROR_EXIT };
+      return { lines: [invalidFlagValue(err.message), see], exitCode: FLAG_ERROR_EXIT };
     case 'commander.missingArgument':
     case 'commander.excessArguments':
       return { lines: [argumentCountText(path, command), see], exitCode: 1 };
@@ -38,6 +38,18 @@ export function usageErrorReport(err: CommanderError, command: Command): UsageEr
 function unknownFlag(flag: string): string {
   if (flag.startsWith('--')) return `unknown flag: ${flag.split('=')[0]}`;
   return `unknown shorthand flag: '${flag.slice(1, 2)}' in ${flag}`;
+}
+
+/**
+ * pflag's `invalid argument "x" for "-f, --filter" flag: REASON` from commander's
+ * `option '-f, --filter <filter>' argument 'x' is invalid. REASON`.
+ */
+function invalidFlagValue(message: string): string {
+  const text = message.replace(/^error: /, '');
+  const m = /^option '([^']*)' argument '(.*)' is invalid\. (.*)$/s.exec(text);
+  if (!m) return text;
+  const flags = m[1]!.replace(/\s*[<[].*$/, '');
+  return `invalid argument ${JSON.stringify(m[2])} for ${JSON.stringify(flags)} flag: ${m[3]}`;
 }
 
 /** `-n, --name <name>` → `--name`, as pflag names the flag. */

@@ -2,10 +2,11 @@ import type { Command } from 'commander';
 import type { VolumeRecord } from '../volume/volume.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
-import { eachName, printInspect, printListing } from './output.js';
+import { confirm } from './confirm.js';
+import { eachName, printInspectEach, printListing } from './output.js';
 
 // The volume module loads inside the actions, so defining these commands costs nothing.
-const volumes = () => import('../volume/volume.js');
+const volumes = async () => ({ ...(await import('../volume/volume.js')), ...(await import('../container/volume-use.js')) });
 
 export function registerVolumeCommands(program: Command, ctx: CliContext): void {
   const volume = program.command('volume').description('Manage volumes');
@@ -34,9 +35,7 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
     .action(async (names: string[], opts: { format?: string }) => {
       const store = await ctx.store();
       const { readVolume, volumeDataDir } = await volumes();
-      const records = [];
-      for (const name of names) records.push(volumeView(await readVolume(store, name), volumeDataDir(store, name)));
-      printInspect(ctx, records, opts.format);
+      await printInspectEach(ctx, names, async (name) => volumeView(await readVolume(store, name), volumeDataDir(store, name)), opts.format);
     });
   volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<name...>')
     .option('-f, --force', 'remove even if a container uses it')
@@ -51,11 +50,13 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
   volume.command('prune').description('Remove unused volumes (anonymous ones unless --all)')
     .option('-a, --all', 'remove all unused volumes, not just anonymous ones')
     .option('-f, --force', 'do not prompt for confirmation')
-    .action(async (opts: { all?: boolean }) => {
+    .action(async (opts: { all?: boolean; force?: boolean }) => {
+      const what = opts.all ? 'all local volumes' : 'anonymous local volumes';
+      if (!opts.force && !(await confirm(ctx, `WARNING! This will remove ${what} not used by at least one container.`))) return;
       const store = await ctx.store();
       const { pruneVolumes } = await volumes();
       const { removed, bytes } = await pruneVolumes(store, opts.all === true);
-      if (removed.length > 0) ctx.print(`Deleted Volumes:\n${removed.join('\n')}\n`);
+      if (removed.length > 0) ctx.print(`Deleted Volumes:\n${removed.join('\n')}\n\n`);
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
     });
 }

@@ -1,15 +1,16 @@
 import fs from 'node:fs/promises';
-import path from 'node:path';
 import { randomHex } from '../store/random.js';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
-import { fsyncDir, removeTree, tempName, writeJsonAtomic } from '../store/atomic.js';
+import { writeJsonAtomic } from '../store/atomic.js';
+import { createDirByRename } from '../store/dir-by-rename.js';
 import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
 import { ensureVolume } from '../volume/volume.js';
 import { generateName, isValidContainerName } from './names.js';
-import { listContainerRecords, CONFIG_FILE, type ContainerRecord, type MountSpec } from './record.js';
+import { listContainerRecords, type ContainerRecord, type MountSpec } from './record.js';
+import { containerParts } from '../store/paths.js';
 import { mountSpecOf, type HostConfigMount } from './mount-flag.js';
 import { checkWorkingDir, entrypointAndCmd, mergeLabels, mergeRunConfig, type ImageRunConfig } from './run-config.js';
 import { faultPoint } from '../store/fault-points.js';
@@ -91,19 +92,15 @@ export async function createContainer(store: Store, imageName: string, options: 
       autoRemove: options.autoRemove === true,
       ...(hostMounts.length > 0 ? { hostMounts } : {}),
     };
-    const tmp = path.join(store.paths.containersDir, tempName());
-    try {
+    const created = await createDirByRename(store.paths.containerDir(record.id), async (tmp) => {
+      const parts = containerParts(tmp);
       // One level at a time, not `recursive`: on a full disk that reports ENOENT (nodejs/node#42808).
-      await fs.mkdir(tmp, { mode: 0o755 });
-      for (const dir of ['upper', 'work', 'merged', 'tmpfs']) await fs.mkdir(path.join(tmp, dir), { mode: 0o755 });
-      await writeJsonAtomic(path.join(tmp, CONFIG_FILE), record);
+      for (const dir of [parts.upper, parts.work, parts.merged, parts.tmpfs]) await fs.mkdir(dir, { mode: 0o755 });
+      await writeJsonAtomic(parts.config, record);
       faultPoint('create.commit');
-      await fs.rename(tmp, store.paths.containerDir(record.id));
-    } catch (err) {
-      await removeTree(tmp).catch(() => undefined);
-      throw err;
-    }
-    await fsyncDir(store.paths.containersDir);
+    });
+    // 256 random bits: a clash means the random source is broken, not bad luck.
+    if (!created) throw new StrataError('ECONFLICT', `container ${record.id} exists already`, { path: record.id });
     return record;
   });
 }

@@ -3,11 +3,10 @@ import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
 import { removeByRename, removeTree } from '../store/atomic.js';
-import { removeVolume } from '../volume/volume.js';
+import { removeVolume } from './volume-use.js';
 import { findContainer } from './lookup.js';
 import { withContainerLock } from './lock.js';
-import { containerDirs, listContainerRecords, tmpfsBacking, writeContainerRecord, type ContainerRecord } from './record.js';
-import { releaseImage } from '../image/remove.js';
+import { containerDirs, tmpfsBacking, writeContainerRecord, type ContainerRecord } from './record.js';
 import { faultPoint } from '../store/fault-points.js';
 import { bumpUsageToken } from './usage-token.js';
 
@@ -58,7 +57,9 @@ async function stopOnly(store: Store, name: string, options: { autoRemove: boole
  */
 export async function restartContainer(store: Store, name: string): Promise<ContainerRecord> {
   return withStoreLock(store, async () => {
-    await stopOnly(store, name, { autoRemove: false });
+    const stopped = await stopOnly(store, name, { autoRemove: false });
+    // A never-started container was not stopped, but its restart still mounts a fresh tmpfs.
+    await withContainerLock(store, stopped.id, () => emptyTmpfs(store, stopped));
     return startContainer(store, name);
   });
 }
@@ -91,8 +92,6 @@ export async function removeContainer(store: Store, name: string, options: Remov
         if (mount.type === 'volume' && mount.anonymous) await removeVolume(store, mount.name).catch(() => {});
       }
     }
-    // An image `rmi -f` could only untag while this container used it goes now.
-    await releaseImage(store, record.image, await listContainerRecords(store));
     return record;
   });
 }

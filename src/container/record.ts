@@ -63,10 +63,8 @@ export interface ContainerConfig {
   stopSignal?: string;
 }
 
-export const CONFIG_FILE = 'config.json';
-
 export function containerFile(store: Store, id: string): string {
-  return path.join(store.paths.containerDir(id), CONFIG_FILE);
+  return store.paths.container(id).config;
 }
 
 export async function readContainerRecord(store: Store, id: string): Promise<ContainerRecord> {
@@ -106,9 +104,8 @@ export async function listContainerRecords(store: Store): Promise<ContainerRecor
 
 /** The directories a container owns, all under containers/<id>/. */
 export function containerDirs(store: Store, id: string): { upper: string; work: string; merged: string; tmpfs: string } {
-  // Plain concatenation: fixed names below an already normalised directory (df calls this per container).
-  const dir = store.paths.containerDir(id);
-  return { upper: `${dir}/upper`, work: `${dir}/work`, merged: `${dir}/merged`, tmpfs: `${dir}/tmpfs` };
+  const { upper, work, merged, tmpfs } = store.paths.container(id);
+  return { upper, work, merged, tmpfs };
 }
 
 /**
@@ -117,8 +114,8 @@ export function containerDirs(store: Store, id: string): { upper: string; work: 
  * Both are plain files beside config.json, removed with the container.
  */
 export function containerUsageFiles(store: Store, id: string): { cache: string; token: string } {
-  const dir = store.paths.containerDir(id);
-  return { cache: `${dir}/usage.json`, token: `${dir}/usage.token` };
+  const { usageCache, usageToken } = store.paths.container(id);
+  return { cache: usageCache, token: usageToken };
 }
 
 /** Where a --tmpfs mount keeps its files: one directory per mount under tmpfs/. */

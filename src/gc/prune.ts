@@ -2,10 +2,10 @@ import type { Store } from '../store/root.js';
 import { requireReadableRecordDirs } from '../store/record-dir.js';
 import { withStoreLock } from '../store/lock.js';
 import { listContainerRecords } from '../container/record.js';
-import { removeContainer } from '../container/lifecycle.js';
+import { removeContainerAndImage } from './remove-container.js';
 import { containerUsage } from '../usage/container-usage.js';
-import { listImages } from '../image/list.js';
-import { removeImage, type RemoveEvent } from '../image/remove.js';
+import { listImages, withContainerCounts } from '../image/list.js';
+import { removeImage, type RemoveEvent } from './remove-image.js';
 
 /**
  * `container prune`: every container that is not running. Bytes are their upper dirs.
@@ -20,7 +20,7 @@ export async function pruneContainers(store: Store): Promise<{ removed: string[]
     for (const record of await listContainerRecords(store)) {
       if (record.state.status === 'running') continue;
       bytes += (await containerUsage(store, record)).sizeRw;
-      await removeContainer(store, record.id);
+      await removeContainerAndImage(store, record.id);
       removed.push(record.id);
     }
     return { removed, bytes };
@@ -37,7 +37,7 @@ export async function pruneImages(store: Store, options: { all?: boolean } = {})
   return withStoreLock(store, async () => {
     const events: RemoveEvent[] = [];
     await requireReadableRecordDirs(store);
-    for (const image of await listImages(store)) {
+    for (const image of withContainerCounts(await listImages(store), await listContainerRecords(store))) {
       if (image.containers > 0 || (!options.all && image.repoTags.length > 0)) continue;
       events.push(...await removeImage(store, image.record.id, { force: true }));
     }

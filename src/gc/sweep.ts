@@ -3,7 +3,7 @@ import path from 'node:path';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
-import { isLeftoverName } from '../store/paths.js';
+import { isLeftoverName, layerParts } from '../store/paths.js';
 import { removeByRename, removeTree } from '../store/atomic.js';
 import { digestFromHex } from '../content/digest.js';
 import { readJsonRecord } from '../store/records.js';
@@ -71,7 +71,7 @@ async function deadLayers(store: Store, live: Set<string>): Promise<Candidate[]>
   for (const name of await listStoreDir(store.paths.layersDir)) {
     if (isLeftoverName(name) || live.has(digestFromHex(name))) continue;
     const dir = path.join(store.paths.layersDir, name);
-    const record = (await readJsonRecord(path.join(dir, 'layer.json'), { optional: true }).catch(() => null)) as LayerRecord | null;
+    const record = (await readJsonRecord(layerParts(dir).record, { optional: true }).catch(() => null)) as LayerRecord | null;
     const bytes = record?.size ?? treeBytes(dir);
     out.push({ kind: 'layer', name: digestFromHex(name), bytes, path: dir });
   }

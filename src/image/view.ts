@@ -7,7 +7,7 @@ import type { ResolverOptions } from '../resolver/options.js';
  * The read-only layers under a chain of chainIDs (bottom first), as resolver options:
  * diff dirs top-first, with what a rootless unpack recorded about each.
  */
-export async function layerStackOptions(store: Store, chain: string[]): Promise<Pick<ResolverOptions, 'lowerDirs' | 'lowerMetadata' | 'format' | 'rootless'>> {
+export async function layerStackOptions(store: Store, chain: string[]): Promise<Pick<ResolverOptions, 'lowerDirs' | 'lowerMetadata' | 'format' | 'rootless' | 'privileged'>> {
   const topFirst = [...chain].reverse();
   const records = await Promise.all(topFirst.map((chainId) => readLayerRecord(store, chainId)));
   return {
@@ -15,6 +15,7 @@ export async function layerStackOptions(store: Store, chain: string[]): Promise<
     lowerMetadata: records.map((r) => r.unapplied),
     format: store.whiteoutFormat,
     rootless: store.info.rootless,
+    privileged: store.privileged,
   };
 }
 

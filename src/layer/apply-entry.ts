@@ -6,7 +6,7 @@ import type { Header } from 'tar-stream';
 import { isStrataError } from '../errors.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import {
-  deviceNumbers, entryKind, entryMeta, entryPath, hardlinkTargetPath, invalidEntry, symlinkTarget,
+  deviceNumbers, entryKind, entryMeta, entryPath, hardlinkTargetPath, invalidEntry, quoteName, symlinkTarget,
   type EntryContext, type EntryMeta, type LayerPath,
 } from './entry-path.js';
 import { RootResolver } from './resolve-in-root.js';
@@ -50,9 +50,8 @@ export class LayerWriter {
   /** oci format: directories holding a whiteout file of this layer, where a later entry must drop it. */
   private readonly whiteoutDirs = new Set<string>();
   private readonly resolver: RootResolver;
-  private readonly privileged = process.geteuid?.() === 0;
 
-  constructor(root: string, readonly format: WhiteoutFormat, readonly source: string) {
+  constructor(root: string, readonly format: WhiteoutFormat, readonly source: string, private readonly privileged: boolean) {
     this.tree = new LayerTree(root, (rel, kind) => {
       if (kind !== 'other') this.resolver.forget();
       this.unapplied.forget(rel, kind === 'directory');
@@ -78,12 +77,11 @@ export class LayerWriter {
       return;
     }
     const wire = wireWhiteout(base, ctx);
-    const parent = this.resolver.resolveDir(parts.slice(0, -1), ctx, true)!;
+    const { parent, rel } = this.resolver.resolveEntry(parts, ctx, true)!;
     if (wire?.kind === 'opaque') return this.opaque(parent);
     if (wire) return this.whiteout(parent, wire.target);
 
     const meta: NodeMeta = { ...entryMeta(header, ctx), xattrs };
-    const rel = joinRel(parent, base);
     this.unapplied.forget(rel, false); // whatever an earlier entry here could not apply is its own
     // A later entry for a path wins over this layer's earlier whiteout of it (in the
     // overlay format the whiteout *is* the path, and createNew replaces it).
@@ -137,13 +135,12 @@ export class LayerWriter {
 
   private async hardlink(rel: string, linkname: string, ctx: EntryContext): Promise<void> {
     const parts = hardlinkTargetPath(linkname, ctx);
-    const parent = this.resolver.resolveDir(parts.slice(0, -1), ctx, false);
     const targetName = parts[parts.length - 1]!;
-    const target = parent === null ? null : joinRel(parent, targetName);
+    const target = this.resolver.resolveEntry(parts, ctx, false)?.rel ?? null;
     const st = target === null ? null : this.tree.lstat(target);
-    if (target === null || st === null) throw invalidEntry(ctx, `hardlink target ${JSON.stringify(linkname)} is not in this layer`);
-    if (st.isDirectory()) throw invalidEntry(ctx, `hardlink target ${JSON.stringify(linkname)} is a directory`);
-    if (whiteoutTarget(targetName, st, this.format) !== null) throw invalidEntry(ctx, `hardlink target ${JSON.stringify(linkname)} is a whiteout`);
+    if (target === null || st === null) throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} is not in this layer`);
+    if (st.isDirectory()) throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} is a directory`);
+    if (whiteoutTarget(targetName, st, this.format) !== null) throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} is a whiteout`);
     if (target === rel) return;
     // link(2) does not follow a symlink target: a hardlink to a symlink links the symlink.
     const sameInode = (existing: Stats) => existing.ino === st.ino && existing.dev === st.dev;
@@ -215,7 +212,7 @@ export class LayerWriter {
    */
   private refuseWhitedOut(parent: string, name: string, ctx: EntryContext): void {
     if (this.whiteoutDirs.has(parent) && this.tree.lstat(joinRel(parent, whiteoutEntryName(name, this.format)))) {
-      throw invalidEntry(ctx, `parent /${joinRel(parent, name)} was whited out earlier in this layer`);
+      throw invalidEntry(ctx, `parent ${quoteName(`/${joinRel(parent, name)}`)} was whited out earlier in this layer`);
     }
   }
 }
@@ -225,7 +222,7 @@ function wireWhiteout(base: string, ctx: EntryContext): ReturnType<typeof parseW
     return parseWireWhiteout(base, ctx.entry);
   } catch (err) {
     // Re-said with the layer's name; whiteout.ts does not know which layer it is in.
-    if (isStrataError(err)) throw invalidEntry(ctx, `invalid whiteout name ${JSON.stringify(base)}`);
+    if (isStrataError(err)) throw invalidEntry(ctx, `invalid whiteout name ${quoteName(base)}`);
     throw err;
   }
 }

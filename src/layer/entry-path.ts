@@ -1,11 +1,13 @@
 import type { Header } from 'tar-stream';
 import { StrataError } from '../errors.js';
+import { NAME_LIMITS } from './limits.js';
 import { isWhiteoutName } from './whiteout.js';
 
 /**
  * Stage one of the unpack safety pipeline: the rule for entry names and hardlink
- * targets, and the checks on header types and numbers — all before any file-system
- * call. Everything that turns a tar name into a place on disk goes through here.
+ * targets, their length and depth (NAME_LIMITS in limits.ts, measured first, so a
+ * hostile name costs no more than its measurement), and the checks on header types
+ * and numbers — all before any file-system call. Everything that turns a tar name into a place on disk goes through here.
  *
  * The result is the list of path components below the layer root ([] is the root).
  * It holds no `.`, `..` or empty components, so later stages never see them.
@@ -19,7 +21,50 @@ export interface EntryContext {
 }
 
 export function invalidEntry(ctx: EntryContext, reason: string): StrataError {
-  return new StrataError('EINVALIDARCHIVE', `${ctx.source}: entry ${JSON.stringify(ctx.entry)}: ${reason}`, { path: ctx.entry });
+  return new StrataError('EINVALIDARCHIVE', `${ctx.source}: entry ${quoteName(ctx.entry)}: ${reason}`, { path: ctx.entry });
+}
+
+/** A name or path past one of NAME_LIMITS (limits.ts): `expected` is the limit, `found` what the entry has. */
+export function nameLimitExceeded(ctx: EntryContext, reason: string, limit: number, found: number): StrataError {
+  return new StrataError('ELIMIT', `${ctx.source}: entry ${quoteName(ctx.entry)}: ${reason}, the limit is ${limit}`,
+    { path: ctx.entry, expected: limit, found });
+}
+
+const QUOTE_HEAD = 48;
+const QUOTE_TAIL = 16;
+
+/**
+ * A name as messages show it: quoted, and cut in the middle when long, so that a
+ * hostile 4 MiB name still makes a one-line error ("a/a/a/…/a/a").
+ */
+export function quoteName(name: string): string {
+  if (name.length <= QUOTE_HEAD + QUOTE_TAIL + 1) return JSON.stringify(name);
+  return JSON.stringify(`${name.slice(0, QUOTE_HEAD)}…${name.slice(-QUOTE_TAIL)}`);
+}
+
+/**
+ * The UTF-8 bytes of `text` when they are more than `limit`, else null. A UTF-16 unit
+ * never takes more than 3 bytes, so a short string is known to fit without encoding it.
+ */
+function bytesOver(text: string, limit: number): number | null {
+  if (text.length * 3 <= limit) return null;
+  const bytes = Buffer.byteLength(text);
+  return bytes > limit ? bytes : null;
+}
+
+/**
+ * The length check that comes before any other work on a name, so that a name of
+ * megabytes costs one measurement and nothing else (NAME_LIMITS.maxPathBytes).
+ */
+export function checkPathBytes(text: string, ctx: EntryContext, what: string): void {
+  const bytes = bytesOver(text, NAME_LIMITS.maxPathBytes);
+  if (bytes !== null) throw nameLimitExceeded(ctx, `${what} is ${bytes} bytes`, NAME_LIMITS.maxPathBytes, bytes);
+}
+
+/** One component against NAME_MAX; `where` says whose component it is. */
+export function checkComponentBytes(part: string, ctx: EntryContext, where: string): void {
+  const bytes = bytesOver(part, NAME_LIMITS.maxComponentBytes);
+  if (bytes !== null) throw nameLimitExceeded(ctx, `${where} has a component of ${bytes} bytes`, NAME_LIMITS.maxComponentBytes, bytes);
 }
 
 /**
@@ -29,6 +74,7 @@ export function invalidEntry(ctx: EntryContext, reason: string): StrataError {
  * and nothing good comes from guessing what it meant (moby's breakout policy).
  */
 export function cleanPath(name: string, ctx: EntryContext, what: string): LayerPath {
+  checkPathBytes(name, ctx, what);
   // A NUL cannot be part of a Linux file name; the kernel would cut the name short
   // and we would write somewhere other than the name says.
   if (name.includes('\0')) throw invalidEntry(ctx, `${what} contains a NUL byte`);
@@ -36,11 +82,16 @@ export function cleanPath(name: string, ctx: EntryContext, what: string): LayerP
   for (const part of name.split('/')) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
-      if (out.length === 0) throw invalidEntry(ctx, `${what} ${JSON.stringify(name)} climbs above the layer root`);
+      if (out.length === 0) throw invalidEntry(ctx, `${what} ${quoteName(name)} climbs above the layer root`);
       out.pop();
       continue;
     }
+    checkComponentBytes(part, ctx, what);
     out.push(part);
+  }
+  // Depth of what lands on disk: `a/../b` is one level, however many it spells.
+  if (out.length > NAME_LIMITS.maxDepth) {
+    throw nameLimitExceeded(ctx, `${what} is ${out.length} levels deep`, NAME_LIMITS.maxDepth, out.length);
   }
   return out;
 }
@@ -55,7 +106,7 @@ export function cleanPath(name: string, ctx: EntryContext, what: string): LayerP
 export function entryPath(name: string, ctx: EntryContext): LayerPath {
   const parts = cleanPath(name, ctx, 'name');
   for (const part of parts.slice(0, -1)) {
-    if (isWhiteoutName(part)) throw invalidEntry(ctx, `whiteout name ${JSON.stringify(part)} used as a directory`);
+    if (isWhiteoutName(part)) throw invalidEntry(ctx, `whiteout name ${quoteName(part)} used as a directory`);
   }
   return parts;
 }
@@ -68,7 +119,7 @@ export function hardlinkTargetPath(linkname: string, ctx: EntryContext): LayerPa
   const parts = cleanPath(linkname, ctx, 'hardlink target');
   if (parts.length === 0) throw invalidEntry(ctx, 'hardlink target is the layer root');
   for (const part of parts) {
-    if (isWhiteoutName(part)) throw invalidEntry(ctx, `hardlink target ${JSON.stringify(linkname)} goes through a whiteout`);
+    if (isWhiteoutName(part)) throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} goes through a whiteout`);
   }
   return parts;
 }
@@ -153,6 +204,9 @@ export function deviceNumbers(header: Header, ctx: EntryContext): { major: numbe
 export function symlinkTarget(header: Header, ctx: EntryContext): string {
   const target = header.linkname ?? '';
   if (target === '') throw invalidEntry(ctx, 'symlink has an empty target');
+  // Only the length: a target is data, and where it leads is bounded when it is
+  // followed (resolve-in-root.ts), as the kernel bounds it at lookup, not at symlink(2).
+  checkPathBytes(target, ctx, 'symlink target');
   if (target.includes('\0')) throw invalidEntry(ctx, 'symlink target contains a NUL byte');
   return target;
 }

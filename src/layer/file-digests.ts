@@ -12,8 +12,6 @@ import { createHash } from 'node:crypto';
  * `cd diff && sha256sum -c ../files.sha256` verifies a layer by hand. A name with a
  * backslash or a newline is escaped the way sha256sum does it (the line starts `\`).
  */
-export const FILE_DIGESTS = 'files.sha256';
-
 export const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 
 /** `[path relative to diff/, hex sha256]` pairs → the sidecar's text. */

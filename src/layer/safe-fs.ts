@@ -34,6 +34,11 @@ export class LayerTree {
     return fs.lstatSync(this.abs(rel), { throwIfNoEntry: false }) ?? null;
   }
 
+  /** The target of the symlink at `rel`, as stored. */
+  readlink(rel: string): string {
+    return fs.readlinkSync(this.abs(rel));
+  }
+
   /** Removes whatever is at `rel` (a directory with its contents); false if nothing was there. */
   async remove(rel: string, st?: Stats | null): Promise<boolean> {
     const found = st === undefined ? this.lstat(rel) : st;
@@ -70,10 +75,4 @@ export class LayerTree {
 /** Joins a real directory path and one component. */
 export function joinRel(dir: string, name: string): string {
   return dir === '' ? name : `${dir}/${name}`;
-}
-
-/** The real parent of a real path; the root's parent is the root (`..` is clamped there). */
-export function parentRel(rel: string): string {
-  const i = rel.lastIndexOf('/');
-  return i < 0 ? '' : rel.slice(0, i);
 }

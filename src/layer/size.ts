@@ -7,11 +7,58 @@ export interface TreeSize {
   allocatedSize: number;
 }
 
+/** What the size rule needs of one entry; host `fs.Stats` and a view's stats both fit. */
+export interface SizedEntry {
+  size: number;
+  nlink: number;
+}
+
 /**
- * Measures a tree the way Docker measures a layer or an upper dir: regular files by
- * st_size, symlinks by st_size (the length of their target), hardlinked inodes once
- * (dev+ino), directories 0. Whiteouts need no rule of their own: both encodings are
- * empty (a 0/0 device or an empty `.wh.` file), so they count 0.
+ * Docker's size rule, the one place it is written: regular files by st_size, symlinks
+ * by st_size (the length of their target), hardlinked inodes once, directories 0.
+ * Whiteouts need no rule of their own: both encodings are empty (a 0/0 device or an
+ * empty `.wh.` file), so they count 0. One tally per tree measured: an inode seen in
+ * one tally says nothing about another.
+ */
+export class SizeTally {
+  readonly #seenInodes = new Set<string>();
+  size = 0;
+
+  /**
+   * Counts one non-directory entry; false when its inode was counted already. `inode`
+   * names the inode and is asked only for entries with more than one link.
+   */
+  count(entry: SizedEntry, inode: () => string): boolean {
+    if (entry.nlink > 1) {
+      const key = inode();
+      if (this.#seenInodes.has(key)) return false;
+      this.#seenInodes.add(key);
+    }
+    this.size += entry.size;
+    return true;
+  }
+}
+
+/**
+ * The inode of a host file. Inode numbers of large file systems do not all fit a
+ * double, so hardlinks are keyed by the bigint ones (a second lstat, only for the few
+ * files with several links; bigint stats for every file cost twice the allocation).
+ */
+export function hostInode(file: string): string {
+  const big = fs.lstatSync(file, { bigint: true });
+  return `${big.dev}:${big.ino}`;
+}
+
+/**
+ * The inode of an entry a merged view serves from a layer. A layer's diff is one
+ * directory on one file system, so its index and the inode number name the inode.
+ */
+export function viewInode(stats: { layer: number | string; ino: number }): string {
+  return `${stats.layer}:${stats.ino}`;
+}
+
+/**
+ * Measures a tree the way Docker measures a layer or an upper dir (SizeTally).
  * Symlinks are never followed; directories are entered by readdir types only.
  *
  * `onFile` is told each regular file's path and size, on the same walk.
@@ -19,8 +66,8 @@ export interface TreeSize {
  * several times more as thread-pool round trips than as the calls themselves.
  */
 export function measureTree(root: string, onFile?: (file: string, size: number) => void): TreeSize {
-  const total: TreeSize = { size: 0, allocatedSize: 0 };
-  const seen = new Set<string>();
+  const tally = new SizeTally();
+  let allocatedSize = 0;
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
@@ -32,18 +79,8 @@ export function measureTree(root: string, onFile?: (file: string, size: number) 
       const st = fs.lstatSync(full);
       // Every path of a regular file, hardlinks too (unpack records each one's digest).
       if (onFile && st.isFile()) onFile(full, st.size);
-      if (st.nlink > 1) {
-        // Inode numbers of large file systems do not all fit a double: key hardlinks by
-        // the bigint ones (a second lstat, only for the few files with several links;
-        // bigint stats for every file cost twice the allocation).
-        const big = fs.lstatSync(full, { bigint: true });
-        const inode = `${big.dev}:${big.ino}`;
-        if (seen.has(inode)) continue;
-        seen.add(inode);
-      }
-      total.size += st.size;
-      total.allocatedSize += st.blocks * 512;
+      if (tally.count(st, () => hostInode(full))) allocatedSize += st.blocks * 512;
     }
   }
-  return total;
+  return { size: tally.size, allocatedSize };
 }

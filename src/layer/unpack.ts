@@ -1,6 +1,5 @@
 import fs from 'node:fs/promises';
 import fsSync from 'node:fs';
-import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { Transform, pipeline as pipeCallback, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -9,11 +8,14 @@ import { StrataError, isStrataError } from '../errors.js';
 import { decompress, type Compression } from '../archive/compression.js';
 import { digestFromHex } from '../content/digest.js';
 import { readJsonRecord } from '../store/records.js';
-import { fsyncDir, removeTree, tempName, writeFileAtomic, writeJsonAtomic } from '../store/atomic.js';
+import { writeFileAtomic, writeJsonAtomic } from '../store/atomic.js';
 import type { Store } from '../store/root.js';
 import { LayerWriter } from './apply-entry.js';
 import { chainIdOf } from './chain-id.js';
-import { EMPTY_SHA256, FILE_DIGESTS, formatFileDigests, hashFileSync } from './file-digests.js';
+import { quoteName } from './entry-path.js';
+import { EMPTY_SHA256, formatFileDigests, hashFileSync } from './file-digests.js';
+import { layerParts } from '../store/paths.js';
+import { DirBuild } from '../store/dir-by-rename.js';
 import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
 import type { LayerRecord } from './record.js';
 import { joinRel } from './safe-fs.js';
@@ -57,12 +59,12 @@ export interface PreparedLayer {
  */
 export async function prepareLayer(blob: Readable, options: UnpackOptions): Promise<PreparedLayer> {
   const { store, source } = options;
-  const temp = path.join(store.paths.layersDir, tempName());
-  await fs.mkdir(temp, { mode: 0o700 });
+  const build = await DirBuild.begin(store.paths.layersDir, { mode: 0o700 });
+  const temp = build.path;
   try {
-    const diffDir = path.join(temp, 'diff');
+    const diffDir = layerParts(temp).diff;
     await fs.mkdir(diffDir);
-    const writer = new LayerWriter(diffDir, store.whiteoutFormat, source);
+    const writer = new LayerWriter(diffDir, store.whiteoutFormat, source, store.privileged);
     const { diffId, entries } = await readLayer(blob, writer, options);
     if (options.diffId !== undefined && diffId !== options.diffId) {
       throw new StrataError('EINTEGRITY', `${source}: layer content has diffID ${diffId}, but the image config says ${options.diffId}`,
@@ -72,7 +74,7 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
     const files: [string, number][] = [];
     const sizes = measureTree(diffDir, (file, size) => files.push([file, size]));
     // Inside the temp dir, so the digests appear with the layer (check --deep reads them).
-    await writeFileAtomic(path.join(temp, FILE_DIGESTS), formatFileDigests(files.map(([file, size]) => {
+    await writeFileAtomic(layerParts(temp).fileDigests, formatFileDigests(files.map(([file, size]) => {
       const rel = file.slice(diffDir.length + 1);
       const written = writer.fileDigests.get(rel);
       // Regular files this layer did not stream (oci whiteouts, rootless device placeholders) are empty.
@@ -89,13 +91,13 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
       chainId, diffId, record,
       commit: (blobDigest) => {
         const { chainId, diffId: id, parent, ...rest } = record; // layer.json keeps LayerRecord's field order
-        return commitLayer(store, temp, { chainId, diffId: id, parent, blobDigest, ...rest });
+        return commitLayer(store, build, { chainId, diffId: id, parent, blobDigest, ...rest });
       },
-      abort: () => removeTree(temp),
+      abort: () => build.discard(),
     };
   } catch (err) {
     blob.destroy();
-    await removeTree(temp);
+    await build.discard();
     throw err;
   }
 }
@@ -213,20 +215,16 @@ async function settleDirectories(writer: LayerWriter, rel: string): Promise<void
  * makes the layer visible. If the chainID is already there (another process unpacked
  * the same layer), ours is dropped and theirs returned: same chainID, same content.
  */
-async function commitLayer(store: Store, temp: string, record: LayerRecord): Promise<LayerRecord> {
-  const target = store.paths.layerDir(record.chainId);
+async function commitLayer(store: Store, build: DirBuild, record: LayerRecord): Promise<LayerRecord> {
   try {
-    await writeJsonAtomic(path.join(temp, 'layer.json'), record);
-    await fs.rename(temp, target);
+    await writeJsonAtomic(layerParts(build.path).record, record);
   } catch (err) {
-    await removeTree(temp);
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOTEMPTY' || code === 'EEXIST') return readLayerRecord(store, record.chainId);
+    await build.discard();
     throw err;
   }
-  // After the rename there is nothing to roll back: a failed fsync is reported, not thrown.
-  await fsyncDir(store.paths.layersDir).catch((err: Error) => process.emitWarning(`${store.paths.layersDir}: fsync failed: ${err.message}`));
-  return record;
+  if (await build.commit(store.paths.layerDir(record.chainId))) return record;
+  await build.discard();
+  return readLayerRecord(store, record.chainId);
 }
 
 export async function layerExists(store: Store, chainId: string): Promise<boolean> {
@@ -263,7 +261,7 @@ function invalidTar(source: string, err: Error): unknown {
 
 /** File-system failures keep their errno code but say which layer and entry they hit. */
 function withEntry(err: unknown, source: string, entry: string): unknown {
-  return withSource(err, source, `entry ${JSON.stringify(entry)}: `);
+  return withSource(err, source, `entry ${quoteName(entry)}: `);
 }
 
 function withSource(err: unknown, source: string, what = ''): unknown {

@@ -6,7 +6,6 @@ import { isEncodingArtifact, isOpaqueDir, whiteoutEntryName, whiteoutTarget } fr
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import type { Context, EntryType, LayerId } from './options.js';
 import { lstatOrNull, lstatOrNullSync } from './host.js';
-import { LowerCache, perContext } from './lower-cache.js';
 import { readUpperMeta } from './upper-meta.js';
 
 /** One layer's copy of an entry. */
@@ -91,18 +90,16 @@ export async function rootEntry(ctx: Context): Promise<Entry> {
   }
   const stack: Branch[] = [];
   if (ctx.upper !== null) stack.push(await layerRoot('upper', ctx.upper));
-  let lowers = lowerRoots.get(ctx);
+  let lowers = ctx.memo.lowerRoots;
   if (lowers === undefined) {
     // Lower layers never change: their roots are looked at once per resolver.
-    lowers = Promise.all(ctx.lowers.map((dir, i) => layerRoot(i, dir)));
-    lowerRoots.set(ctx, lowers);
-    lowers.catch(() => lowerRoots.delete(ctx));
+    const looked = Promise.all(ctx.lowers.map((dir, i) => layerRoot(i, dir)));
+    ctx.memo.lowerRoots = lowers = looked;
+    looked.catch(() => { if (ctx.memo.lowerRoots === looked) ctx.memo.lowerRoots = undefined; });
   }
   stack.push(...(await lowers));
   return { path: '/', name: '', parent: null, type: 'dir', stack, mount: null };
 }
-
-const lowerRoots = new WeakMap<Context, Promise<Branch[]>>();
 
 async function layerRoot(layer: LayerId, host: string): Promise<Branch> {
   try {
@@ -174,8 +171,6 @@ async function collectStack(ctx: Context, dir: Entry, name: string, stack: Branc
   return false;
 }
 
-const lowerLookups = perContext<Branch[]>(() => new LowerCache(200_000, () => 1));
-
 /**
  * What the lower part of `dir`'s merge stack (from index `from`) holds for `name`,
  * as if there were no upper: one non-directory, or the directories that merge (cut
@@ -185,7 +180,7 @@ const lowerLookups = perContext<Branch[]>(() => new LowerCache(200_000, () => 1)
 function lowerBranches(ctx: Context, dir: Entry, from: number, name: string): Promise<Branch[]> {
   const first = dir.stack[from]!;
   const key = `${dir.stack.length - from}:${first.host}/${name}`;
-  return lowerLookups(ctx).get(key, async () => scanLowers(ctx, dir.stack.slice(from), name));
+  return ctx.memo.lowerLookups.get(key, async () => scanLowers(ctx, dir.stack.slice(from), name));
 }
 
 function scanLowers(ctx: Context, lowers: Branch[], name: string): Branch[] {

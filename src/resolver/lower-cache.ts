@@ -1,4 +1,5 @@
-import type { Context } from './options.js';
+import type { Branch } from './lookup.js';
+import type { EntryType } from './options.js';
 
 /**
  * Answers about the lower layers, kept for the life of a resolver. Lower layers are
@@ -51,15 +52,20 @@ export class LowerCache<T> {
   }
 }
 
-/** One cache per resolver (per Context), made on first use. */
-export function perContext<T>(make: () => LowerCache<T>): (ctx: Context) => LowerCache<T> {
-  const caches = new WeakMap<Context, LowerCache<T>>();
-  return (ctx) => {
-    let cache = caches.get(ctx);
-    if (cache === undefined) {
-      cache = make();
-      caches.set(ctx, cache);
-    }
-    return cache;
-  };
+/** A lower directory's names with their types, sorted. */
+export type Listing = [string, EntryType][];
+
+/**
+ * Everything one resolver remembers, held by its Context: it lives and dies with the
+ * Resolver its caller holds, and two resolvers never share an answer.
+ */
+export class ResolverMemo {
+  /** The lower layers' root directories, looked at once. */
+  lowerRoots: Promise<Branch[]> | undefined;
+  /** The work dir, made once before the first scratch entry goes into it. */
+  workReady: Promise<void> | undefined;
+  /** What a lower merge stack holds for a name (src/resolver/lookup.ts). */
+  readonly lowerLookups = new LowerCache<Branch[]>(200_000, () => 1);
+  /** What a lower merge stack lists (src/resolver/readdir.ts). */
+  readonly lowerListings = new LowerCache<Listing>(2_000_000, (listing) => listing.length);
 }

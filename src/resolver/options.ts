@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { LayerRecord } from '../layer/record.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { StrataError } from '../errors.js';
+import { ResolverMemo } from './lower-cache.js';
 
 /** What a rootless unpack could not apply to one layer (layer.json `unapplied`). */
 export type LayerMetadata = LayerRecord['unapplied'];
@@ -37,6 +38,11 @@ export interface ResolverOptions {
   lowerMetadata?: (LayerMetadata | undefined)[];
   /** Ownership that was not recorded is reported as 0:0 (the container's root), as rootless Docker shows it. */
   rootless?: boolean;
+  /**
+   * The process runs as root (the caller says so; the resolver asks no uid): copy-up
+   * keeps owners and may copy device nodes, as the kernel does. Default false.
+   */
+  privileged?: boolean;
   /** Applied to the mode of every created file and directory, as the kernel applies a process umask. Default 0o022. */
   umask?: number;
   /**
@@ -104,6 +110,7 @@ export interface Context {
   umask: number;
   onChange: (() => Promise<void>) | null;
   exclusive: Exclusive | null;
+  memo: ResolverMemo;
 }
 
 export function makeContext(o: ResolverOptions): Context {
@@ -121,10 +128,11 @@ export function makeContext(o: ResolverOptions): Context {
     mounts,
     lowerMetadata: o.lowerMetadata ?? [],
     rootless,
-    ownsFiles: !rootless && process.getuid?.() === 0,
+    ownsFiles: !rootless && (o.privileged ?? false),
     umask: o.umask ?? 0o022,
     onChange: o.onChange ?? null,
     exclusive: o.exclusive ?? null,
+    memo: new ResolverMemo(),
   };
 }
 

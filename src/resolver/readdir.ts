@@ -4,7 +4,7 @@ import type { Dirent } from 'node:fs';
 import { isEncodingArtifact, whiteoutTarget } from '../layer/whiteout.js';
 import type { Context, EntryType, LayerId } from './options.js';
 import { branchType, childPath, typeOfStats, type Entry } from './lookup.js';
-import { LowerCache, perContext } from './lower-cache.js';
+import type { Listing } from './lower-cache.js';
 
 /** Orders names by code point (UTF-8 byte order), as Python's sort in list_tree.py does. */
 export function compareNames(a: string, b: string): number {
@@ -18,7 +18,6 @@ export function compareNames(a: string, b: string): number {
  */
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-type Listing = [string, EntryType][];
 
 /** Sorts a listing by compareNames; names without surrogates (nearly all) compare as plain strings. */
 function sortListing(entries: Listing): Listing {
@@ -56,12 +55,10 @@ export async function listDir(ctx: Context, dir: Entry): Promise<Listing> {
   return sortListing([...found]);
 }
 
-const lowerListings = perContext<Listing>(() => new LowerCache(2_000_000, (listing) => listing.length));
-
 /** The sorted listing of `dir`'s lower merge stack (from index `from`) alone. */
 function lowerListing(ctx: Context, dir: Entry, from: number): Promise<Listing> {
   const first = dir.stack[from]!;
-  return lowerListings(ctx).get(`${dir.stack.length - from}:${first.host}`, async () => {
+  return ctx.memo.lowerListings.get(`${dir.stack.length - from}:${first.host}`, async () => {
     const found = new Map<string, EntryType>();
     // Names whited out by a layer above the one being read.
     const hidden = new Set<string>();

@@ -20,8 +20,6 @@ export function assertCreatableName(ctx: Context, name: string, syscall: string,
   if (isEncodingArtifact(name, ctx.format)) throw fsError('EINVAL', syscall, cpath, `names starting with .wh. are reserved by the ${ctx.format} whiteout format`);
 }
 
-const workReady = new WeakMap<Context, Promise<void>>();
-
 /**
  * A fresh temp name for an entry that will be renamed into `nearDir`: in the work
  * dir (overlayfs' workdir, same filesystem as the upper) when there is one, so a
@@ -30,12 +28,8 @@ const workReady = new WeakMap<Context, Promise<void>>();
 export async function scratchPath(ctx: Context, nearDir: string): Promise<string> {
   if (ctx.work === null) return path.join(nearDir, tempName('strata'));
   const work = ctx.work;
-  let ready = workReady.get(ctx);
-  if (ready === undefined) {
-    ready = fs.mkdir(work, { recursive: true }).then(() => undefined);
-    workReady.set(ctx, ready);
-  }
-  await ready;
+  ctx.memo.workReady ??= fs.mkdir(work, { recursive: true }).then(() => undefined);
+  await ctx.memo.workReady;
   return path.join(work, tempName('strata'));
 }
 

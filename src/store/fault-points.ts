@@ -21,6 +21,10 @@ interface PauseSpec {
   ms: number;
 }
 
+// Read here, not at the CLI edge, and kept module-wide: the points sit deep in code
+// that takes no options for them (atomic writes, locks, leases), a test must be able
+// to freeze any strata process it starts, CLI or library, and the hit counts are
+// about the whole process, not any one store or command.
 const spec = parseSpec(process.env.STRATA_TEST_PAUSE_AT);
 let seq = 0;
 const perName = new Map<string, number>();

@@ -6,6 +6,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { StrataError } from '../errors.js';
 import type { Store } from './root.js';
 import { removeTree } from './atomic.js';
+import { DirBuild } from './dir-by-rename.js';
 import { TEMP_PREFIX, TRASH_PREFIX } from './paths.js';
 import { faultPoint } from './fault-points.js';
 import { holderState, self, type ProcessIdentity } from './process-identity.js';
@@ -48,7 +49,7 @@ export interface LockOwner extends ProcessIdentity {
 }
 
 export interface LockOptions {
-  /** How long to wait for a live holder; 0 tries once. Default $STRATA_LOCK_TIMEOUT seconds, else 120 s. */
+  /** How long to wait for a live holder; 0 tries once. Default the store's lockTimeoutMs. */
   timeoutMs?: number;
 }
 
@@ -57,7 +58,7 @@ const BREAK_PREFIX = 'break-';
 const MAX_BREAK_DEPTH = 8;
 
 export function locksDir(store: Store): string {
-  return path.join(store.root, 'locks');
+  return store.paths.locksDir;
 }
 
 /** The store lock: every mutation of records, and gc, run under it. */
@@ -66,6 +67,10 @@ export async function withStoreLock<T>(store: Store, work: () => Promise<T>): Pr
 }
 
 type HeldMap = Map<string, { released: boolean }>;
+// Process-wide on purpose, and no cache: a lock is held by this process, whichever
+// Store object asked for it. Two Store objects opened on one root must queue behind
+// each other here (the lock directory is one per process), and a nested call inside
+// a holder's work must see the lock as its own.
 const heldHere = new AsyncLocalStorage<HeldMap>();
 const queues = new Map<string, Promise<void>>();
 
@@ -85,7 +90,7 @@ export async function withNamedLock<T>(store: Store, name: string, work: () => P
   queues.set(target, tail);
   try {
     await before;
-    const lock = await acquire(locksDir(store), name, options.timeoutMs ?? defaultTimeoutMs());
+    const lock = await acquire(locksDir(store), name, options.timeoutMs ?? store.lockTimeoutMs);
     const entry = { released: false };
     try {
       faultPoint('lock.acquired');
@@ -100,11 +105,6 @@ export async function withNamedLock<T>(store: Store, name: string, work: () => P
   }
 }
 
-function defaultTimeoutMs(): number {
-  const seconds = Number(process.env.STRATA_LOCK_TIMEOUT);
-  return Number.isFinite(seconds) && seconds >= 0 && process.env.STRATA_LOCK_TIMEOUT !== '' ? seconds * 1000 : 120_000;
-}
-
 interface HeldLock { dir: string; name: string; owner: LockOwner }
 
 async function acquire(dir: string, name: string, timeoutMs: number): Promise<HeldLock> {
@@ -115,14 +115,14 @@ async function acquire(dir: string, name: string, timeoutMs: number): Promise<He
   try {
     for (;;) {
       candidate ??= await prepareInstance(dir);
+      let taken: boolean;
       try {
-        await fs.rename(candidate.path, target);
-        return { dir, name, owner: candidate.owner };
+        taken = await candidate.build.commit(target, NOT_DURABLE);
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') { candidate = null; continue; } // our claim or locks/ vanished (a repair): start again
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { candidate = null; continue; } // our claim or locks/ vanished (a repair): start again
+        throw err;
       }
+      if (taken) return { dir, name, owner: candidate.owner };
       const holder = await readOwner(target);
       if (holder === null) continue; // released between our rename and our look
       // Taken away: try again at once. A live breaker at work: wait like any waiter.
@@ -132,7 +132,7 @@ async function acquire(dir: string, name: string, timeoutMs: number): Promise<He
       delay = Math.min(delay * 2, 100);
     }
   } finally {
-    if (candidate) await fs.rm(candidate.path, { recursive: true, force: true }).catch(() => {});
+    await candidate?.build.discard();
   }
 }
 
@@ -147,12 +147,10 @@ async function breakInstance(dir: string, target: string, dead: LockOwner, depth
   try {
     for (;;) {
       try {
-        await fs.rename(claim.path, claimPath);
-        break;
+        if (await claim.build.commit(claimPath, NOT_DURABLE)) break;
       } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT') return true; // the dead lock is gone already
-        if (code !== 'EEXIST' && code !== 'ENOTEMPTY') throw err;
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return true; // the dead lock is gone already
+        throw err;
       }
       const other = await readOwner(claimPath);
       if (other === null) continue;
@@ -168,7 +166,7 @@ async function breakInstance(dir: string, target: string, dead: LockOwner, depth
     }
     return true;
   } finally {
-    await fs.rm(claim.path, { recursive: true, force: true }).catch(() => {});
+    await claim.build.discard();
   }
 }
 
@@ -196,7 +194,13 @@ async function discard(dir: string, from: string, label: string, keep = false): 
   return trash;
 }
 
-interface Instance { path: string; owner: LockOwner }
+interface Instance { build: DirBuild; owner: LockOwner }
+
+/**
+ * Lock instances appear by rename without an fsync of locks/: a lock means something
+ * only while its holder lives, and a crash that could lose the rename kills the holder.
+ */
+const NOT_DURABLE = { durable: false };
 
 /**
  * Temp and trash names in locks/ carry their maker's pid and start time, so check can
@@ -217,13 +221,12 @@ export function makerOf(name: string): ProcessIdentity | null {
 
 async function prepareInstance(dir: string): Promise<Instance> {
   const owner: LockOwner = { ...self(), nonce: randomHex(16), acquired: new Date().toISOString() };
-  const where = path.join(dir, stampedName(TEMP_PREFIX, 'lock'));
   // Not `recursive`: on a full disk that reports ENOENT; one level at a time says ENOSPC.
   await fs.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
-  await fs.mkdir(where, { mode: 0o700 });
+  const build = await DirBuild.begin(dir, { name: stampedName(TEMP_PREFIX, 'lock'), mode: 0o700 });
   try {
     // fsynced before the lock can appear: after a power cut a lock never lacks its owner.
-    const handle = await fs.open(path.join(where, OWNER_FILE), 'wx', 0o600);
+    const handle = await fs.open(path.join(build.path, OWNER_FILE), 'wx', 0o600);
     try {
       await handle.writeFile(`${JSON.stringify(owner)}\n`);
       await handle.sync();
@@ -232,10 +235,10 @@ async function prepareInstance(dir: string): Promise<Instance> {
     }
   } catch (err) {
     // A full disk fails the owner write: the half-made instance must not stay behind.
-    await fs.rm(where, { recursive: true, force: true }).catch(() => {});
+    await build.discard();
     throw err;
   }
-  return { path: where, owner };
+  return { build, owner };
 }
 
 /** The owner of the lock instance at `dir`: null when there is none, 'unreadable' when damaged. */

@@ -20,6 +20,8 @@ export interface ProcessIdentity {
 
 export type HolderState = 'alive' | 'dead' | 'unknown';
 
+// Facts about this process that cannot change while it runs (its start time, boot,
+// namespace): read once per process, whatever store or command asks.
 let me: ProcessIdentity | undefined;
 
 /** Who this process is, in the terms holderState() compares. */

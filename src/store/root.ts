@@ -1,5 +1,4 @@
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
 import { StorePaths } from './paths.js';
@@ -26,32 +25,41 @@ export interface Store {
   readonly paths: StorePaths;
   readonly whiteoutFormat: WhiteoutFormat;
   readonly info: StoreInfo;
+  /** This process runs as root: it may chown, make device nodes and set trusted.* xattrs. */
+  readonly privileged: boolean;
+  /** How long to wait for a live lock holder before ELOCKED. */
+  readonly lockTimeoutMs: number;
 }
 
 export interface OpenStoreOptions {
-  /** `--root`; falls back to $STRATA_ROOT, then the per-user default. */
-  root?: string;
-  /** Only used when the store is created; an existing store keeps its format. */
+  /** The store's directory (the CLI's `--root`, else defaultRoot()). */
+  root: string;
+  /** Only used when the store is created; an existing store keeps its format. Default: what the store's file system can hold. */
   whiteoutFormat?: WhiteoutFormat;
+  /**
+   * Whether this process runs as root. The CLI passes what it read; when left out it
+   * is asked of the process here, the one place the library asks.
+   */
+  privileged?: boolean;
+  /** How long to wait for a live lock holder; default 120 s. */
+  lockTimeoutMs?: number;
 }
 
-export function defaultRoot(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.STRATA_ROOT) return path.resolve(env.STRATA_ROOT);
-  if (process.getuid?.() === 0) return '/var/lib/strata';
-  const dataHome = env.XDG_DATA_HOME || path.join(os.homedir(), '.local', 'share');
-  return path.join(dataHome, 'strata');
-}
+export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
+
+export { defaultRoot } from './default-root.js';
 
 const CACHEDIR_TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n' +
   '# This file marks a strata layer store; backup tools may skip it.\n';
 
 /** Opens the store at the resolved root, creating it on first use. */
-export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
-  const root = path.resolve(options.root ?? defaultRoot());
+export async function openStore(options: OpenStoreOptions): Promise<Store> {
+  const root = path.resolve(options.root);
   const paths = new StorePaths(root);
+  const privileged = options.privileged ?? process.geteuid?.() === 0;
   let info = await readStoreInfo(paths);
-  if (!info) info = await createStore(paths, options.whiteoutFormat);
-  return { root, paths, whiteoutFormat: info.whiteoutFormat, info };
+  if (!info) info = await createStore(paths, options.whiteoutFormat, privileged);
+  return { root, paths, whiteoutFormat: info.whiteoutFormat, info, privileged, lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS };
 }
 
 async function readStoreInfo(paths: StorePaths): Promise<StoreInfo | null> {
@@ -69,18 +77,18 @@ async function readStoreInfo(paths: StorePaths): Promise<StoreInfo | null> {
   return { rootless: false, ...info } as StoreInfo;
 }
 
-async function createStore(paths: StorePaths, wanted?: WhiteoutFormat): Promise<StoreInfo> {
+async function createStore(paths: StorePaths, wanted: WhiteoutFormat | undefined, privileged: boolean): Promise<StoreInfo> {
   await fs.mkdir(paths.root, { recursive: true, mode: 0o700 });
   for (const dir of [paths.blobsDir, paths.ingestDir, paths.layersDir, paths.imagesDir, paths.containersDir, paths.volumesDir]) {
     await fs.mkdir(dir, { recursive: true, mode: 0o700 });
   }
   const probed = await probeWhiteoutFormat(paths.root);
-  const whiteoutFormat = wanted ?? envFormat() ?? probed;
+  const whiteoutFormat = wanted ?? probed;
   if (whiteoutFormat === 'overlay' && probed !== 'overlay') {
     throw new StrataError('EUSAGE', `${paths.root}: the overlay whiteout format needs device nodes and trusted.* xattrs, which this process cannot make`);
   }
   const info: StoreInfo = {
-    formatVersion: STORE_FORMAT_VERSION, whiteoutFormat, rootless: process.geteuid?.() !== 0, created: new Date().toISOString(),
+    formatVersion: STORE_FORMAT_VERSION, whiteoutFormat, rootless: !privileged, created: new Date().toISOString(),
   };
   await writeFileAtomic(paths.cacheDirTag, CACHEDIR_TAG);
   // Two processes may create the same store at once; the first store.json wins and
@@ -92,11 +100,4 @@ async function createStore(paths: StorePaths, wanted?: WhiteoutFormat): Promise<
     await writeJsonAtomic(paths.storeFile, info);
     return info;
   }
-}
-
-function envFormat(): WhiteoutFormat | undefined {
-  const value = process.env.STRATA_WHITEOUT_FORMAT;
-  if (value === undefined || value === '') return undefined;
-  if (value === 'overlay' || value === 'oci') return value;
-  throw new StrataError('EUSAGE', `STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not ${JSON.stringify(value)}`);
 }

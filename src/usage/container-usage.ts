@@ -8,6 +8,7 @@ import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { containerDirs, type ContainerRecord } from '../container/record.js';
 import { LowerIndex } from './lower-index.js';
 import { lstatOrNullSync } from '../resolver/host.js';
+import { hostInode, SizeTally } from '../layer/size.js';
 
 /**
  * What one container's writable layer costs. `sizeRw` is Docker's SIZE (the layer
@@ -43,7 +44,7 @@ export async function containerUsage(store: Store, record: ContainerRecord, lowe
 }
 
 class UpperWalker {
-  private readonly seenInodes = new Set<string>();
+  private readonly tally = new SizeTally();
   constructor(private readonly format: WhiteoutFormat, private readonly lower: LowerIndex, private readonly usage: ContainerUsage) {}
 
   async walk(hostDir: string, containerDir: string, lowerHasDir: boolean): Promise<void> {
@@ -88,7 +89,8 @@ class UpperWalker {
         if (item.belowType !== null && item.belowType !== 'dir') this.usage.hidden += item.lowerBytes ?? 0;
         continue;
       }
-      const bytes = this.count(item.st);
+      const bytes = this.tally.count(item.st, () => hostInode(item.host)) ? item.st.size : 0;
+      this.usage.sizeRw = this.tally.size;
       if (item.belowType === null) {
         this.usage.added += bytes;
         this.usage.entries.added++;
@@ -105,16 +107,6 @@ class UpperWalker {
     }
   }
 
-  /** Docker's rule for one upper entry: st_size, hardlinked inodes once. */
-  private count(st: Stats): number {
-    if (st.nlink > 1) {
-      const key = `${st.dev}:${st.ino}`;
-      if (this.seenInodes.has(key)) return 0;
-      this.seenInodes.add(key);
-    }
-    this.usage.sizeRw += st.size;
-    return st.size;
-  }
 }
 
 /** One upper entry between the synchronous scan and the tally. */

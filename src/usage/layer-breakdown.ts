@@ -5,6 +5,7 @@ import type { ContainerRecord } from '../container/record.js';
 import type { ImageRecord } from '../image/record.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { containerUsage, type ContainerUsage } from './container-usage.js';
+import { SizeTally, viewInode } from '../layer/size.js';
 
 export interface LayerBreakdown {
   chainId: string;
@@ -40,15 +41,10 @@ export async function containerBreakdown(store: Store, record: ContainerRecord, 
 async function attribute(image: ImageRecord, view: Resolver): Promise<LayerBreakdown[]> {
   const topFirst = [...image.layers].reverse();
   const visible = new Map<number, number>();
-  const seen = new Set<string>();
+  const tally = new SizeTally();
   for await (const { stats } of view.walk('/')) {
     if (stats.type === 'dir' || typeof stats.layer !== 'number') continue;
-    if (stats.nlink > 1 && stats.hostPath) {
-      const key = `${stats.layer}:${stats.ino}`;
-      if (seen.has(key)) continue;
-      seen.add(key);
-    }
-    visible.set(stats.layer, (visible.get(stats.layer) ?? 0) + stats.size);
+    if (tally.count(stats, () => viewInode(stats))) visible.set(stats.layer, (visible.get(stats.layer) ?? 0) + stats.size);
   }
   return topFirst.map((layer, index) => {
     const shown = visible.get(index) ?? 0;

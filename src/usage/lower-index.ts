@@ -2,6 +2,7 @@ import type { Store } from '../store/root.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { EntryType, ResolverStats } from '../resolver/options.js';
 import { imageView } from '../image/view.js';
+import { SizeTally, viewInode } from '../layer/size.js';
 
 /**
  * What an image's read-only view holds, asked per directory. Lower layers never
@@ -28,15 +29,18 @@ export class LowerIndex {
     return this.view.lstat(cpath).catch(() => null);
   }
 
-  /** Bytes the image shows at `cpath`: a file's size, a whole subtree for a directory. */
+  /**
+   * Bytes the image shows at `cpath`: a file's size, a whole subtree for a directory
+   * by the size rule (a file hardlinked twice inside it counts once).
+   */
   bytes(cpath: string): Promise<number> {
     return remember(this.#bytes, cpath, async () => {
       const st = await this.stats(cpath);
       if (st === null) return 0;
       if (st.type !== 'dir') return st.size;
-      let total = 0;
-      for await (const entry of this.view.walk(cpath)) if (entry.stats.type !== 'dir') total += entry.stats.size;
-      return total;
+      const tally = new SizeTally();
+      for await (const { stats } of this.view.walk(cpath)) if (stats.type !== 'dir') tally.count(stats, () => viewInode(stats));
+      return tally.size;
     });
   }
 }

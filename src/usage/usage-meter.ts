@@ -1,6 +1,6 @@
 import fs from 'node:fs';
-import path from 'node:path';
 import type { Store } from '../store/root.js';
+import { StorePaths } from '../store/paths.js';
 import type { ContainerRecord } from '../container/record.js';
 import { bumpUsageToken } from '../container/usage-token.js';
 import type { ContainerUsage } from './container-usage.js';
@@ -25,7 +25,7 @@ export interface UsageMeterOptions {
 export class UsageMeter {
   #indexes: Promise<LowerIndexes> | undefined;
   #mounted: Set<string> | undefined;
-  #containersDir: string | undefined;
+  #realPaths: StorePaths | undefined;
 
   constructor(private readonly store: Store, private readonly options: UsageMeterOptions = {}) {}
 
@@ -71,8 +71,8 @@ export class UsageMeter {
     this.#mounted ??= overlayUpperDirs();
     if (this.#mounted.size === 0) return false;
     // The kernel shows resolved paths; the store root may be reached through a symlink.
-    this.#containersDir ??= realpathOr(this.store.paths.containersDir);
-    return this.#mounted.has(path.join(this.#containersDir, id, 'upper'));
+    this.#realPaths ??= new StorePaths(realpathOr(this.store.paths.root));
+    return this.#mounted.has(this.#realPaths.container(id).upper);
   }
 }
 

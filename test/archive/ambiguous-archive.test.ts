@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { readTags } from '../../src/image/tags.js';
 import { buildImageWithInfo, type BuildImageOptions, type BuiltImage, type OuterEntry } from '../helpers/image-builder.js';
 import { assertLoadRejected, storeWithOneImage } from '../helpers/load-rejection.js';

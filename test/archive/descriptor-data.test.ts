@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { readTags } from '../../src/image/tags.js';
 import type { StrataErrorCode } from '../../src/errors.js';
 import { buildImageWithInfo, sha256, type BuiltImage, type OuterEntry } from '../helpers/image-builder.js';

@@ -10,7 +10,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { ARCHIVE_LIMITS } from '../../src/archive/limits.js';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { readTags } from '../../src/image/tags.js';
 import { repoRoot } from '../helpers/cli.js';
 import { buildImageWithInfo, sha256 } from '../helpers/image-builder.js';

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { familiarName, normalizeReference, parseReference } from '../../src/image/reference.js';
+import { familiarName, normalizeReference, parseReference } from '../../src/archive/reference.js';
 import { formatPlatform, normalizePlatform, parsePlatform, platformScore } from '../../src/archive/platform.js';
 
 /**

@@ -77,6 +77,15 @@ test('tmpfs content is gone after stop, restart and rm; it never reaches upper/'
   await t.throwsAsync(fs.access(store.paths.containerDir(record.id)));
 });
 
+test('restart of a container that never ran still gives it an empty tmpfs', async (t) => {
+  const { store } = await withDemo(t);
+  await strata(store.root, ['create', '--name', 'fresh', '--tmpfs', '/tmp', 'demo']);
+  const record = await findContainer(store, 'fresh');
+  await (await containerView(store, record)).writeFile('/tmp/before', 'x');
+  t.is((await strata(store.root, ['restart', 'fresh'])).stdout, 'fresh\n');
+  t.deepEqual(await (await containerView(store, record)).readdir('/tmp'), []);
+});
+
 test('rm refuses a running container unless -f; rm -v removes anonymous volumes only', async (t) => {
   const { store } = await withDemo(t);
   await strata(store.root, ['create', '--name', 'vols', '-v', 'keepvol:/data', '-v', '/anon', 'demo']);
@@ -107,7 +116,8 @@ test('volume commands: create, ls, inspect, rm refuses in-use, prune', async (t)
   t.is((await strata(store.root, ['volume', 'prune', '-f'])).stdout.includes('v1'), false, 'named volumes survive a plain prune');
   t.regex((await strata(store.root, ['volume', 'prune', '-f', '-a'])).stdout, /Deleted Volumes:\nv1\n/);
   t.is((await strata(store.root, ['volume', 'ls', '-q'])).stdout, '');
-  t.is((await strata(store.root, ['volume', 'inspect', 'v1'])).stderr, 'strata: get v1: no such volume\n');
+  // docker volume inspect: what was found (here nothing: `[]`), then one line per missing name.
+  t.deepEqual(await strata(store.root, ['volume', 'inspect', 'v1']), { code: 1, stdout: '[]\n', stderr: 'Error: No such volume: v1\n' });
 });
 
 test('bad -v and --tmpfs specifications fail create with exit 125, as docker create', async (t) => {
@@ -159,4 +169,17 @@ test("usage errors are docker/cli's two lines: 125 for a bad flag, 1 for a wrong
     t.deepEqual([out.code, out.stderr], [code, stderr], args.join(' '));
   }
   t.is((await strata(store.root, [])).code, 0, 'strata alone prints its help');
+});
+
+test("volume names are checked with the local driver's words; inspect prints what it found and an Error line per missing name", async (t) => {
+  const { store } = await tmpStore(t);
+  t.deepEqual(await strata(store.root, ['volume', 'create', 'v']),
+    { code: 1, stdout: '', stderr: 'strata: create v: volume name is too short, names should be at least two alphanumeric characters\n' });
+  t.deepEqual(await strata(store.root, ['volume', 'create', 'a b']), {
+    code: 1, stdout: '',
+    stderr: 'strata: create a b: "a b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path\n',
+  });
+  await strata(store.root, ['volume', 'create', 'data']);
+  const both = await strata(store.root, ['volume', 'inspect', '--format', '{{.Name}}', 'data', 'nosuch']);
+  t.deepEqual(both, { code: 1, stdout: 'data\n', stderr: 'Error: No such volume: nosuch\n' });
 });

@@ -202,6 +202,23 @@ test('progress shows on a terminal only, and never with -q', async (t) => {
   t.is(piped.stdout, 'Loaded image: p:1\n');
 });
 
+// What a terminal shows: escape sequences gone, each \r or \n starts the line over.
+const screenLines = (out: string) => out.replace(/\x1b\[\d*G/g, '\r').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/[\r\n]/);
+
+test('load progress fits a narrow terminal, and a layer already in the store shows its size', async (t) => {
+  const { store, dir } = await tmpStore(t);
+  const { tar } = await buildImageWithInfo({ format: 'oci', repoTags: ['p:1'], layers: [[{ path: 'big', size: 1 << 20, seed: 1 }]] });
+  const file = path.join(dir, 'p.tar');
+  await fs.writeFile(file, tar);
+  for (const columns of [40, 50, 80, 120]) {
+    const out = await strata(store.root, ['load', '-i', file], { tty: true, columns });
+    const long = screenLines(out.stdout).filter((l) => [...l].length > columns);
+    t.deepEqual(long, [], `${columns} columns`);
+  }
+  const again = await strata(store.root, ['load', '-i', file], { tty: true, columns: 80 });
+  t.regex(again.stdout, /[0-9a-f]{12}: Already exists \(1\.05MB\)/);
+});
+
 test('a store written by a newer strata is refused with a clear message', async (t) => {
   const { store } = await tmpStore(t);
   const info = JSON.parse(await fs.readFile(store.paths.storeFile, 'utf8'));
@@ -233,4 +250,17 @@ test('history -H=false and --human=false print RFC 3339 dates and sizes in bytes
   const bad = await strata(store.root, ['history', '-H=maybe', 'spaced:1']);
   t.not(bad.code, 0);
   t.regex(bad.stderr, /invalid boolean value "maybe"/);
+});
+
+test('load --platform that matches no image of a docker-save archive says which platforms it has, and loads nothing', async (t) => {
+  const { store } = await tmpStore(t);
+  const out = await strata(store.root, ['load', '-i', demo, '--platform', 'linux/s390x']);
+  t.deepEqual([out.code, out.stdout], [1, '']);
+  t.regex(out.stderr, /^strata: .*demo\.tar: no image for linux\/s390x; it has linux\/[a-z0-9]+\n$/);
+  t.is((await strata(store.root, ['images', '-q'])).stdout, '');
+});
+
+test('load --help says which compressions it reads', async (t) => {
+  const { store } = await tmpStore(t);
+  t.regex((await strata(store.root, ['load', '--help'])).stdout, /plain, gzip or zstd/);
 });

@@ -92,15 +92,15 @@ test('inspect finds volumes after containers and images; --type picks one kind a
   const notFound = async (args: string[], stderr: string) => {
     t.deepEqual(await strata(store.root, ['inspect', ...args]), { code: 1, stdout: '[]\n', stderr }, args.join(' '));
   };
-  await notFound(['nosuch'], 'strata: No such object: nosuch\n');
-  await notFound(['--type', 'volume', 'both'], 'strata: No such volume: both\n');
-  await notFound(['--type', 'image', 'both'], 'strata: No such image: both\n');
-  await notFound(['--type', 'container', 'cache'], 'strata: No such container: cache\n');
+  await notFound(['nosuch'], 'Error: No such object: nosuch\n');
+  await notFound(['--type', 'volume', 'both'], 'Error: No such volume: both\n');
+  await notFound(['--type', 'image', 'both'], 'Error: No such image: both\n');
+  await notFound(['--type', 'container', 'cache'], 'Error: No such container: cache\n');
   const bad = await strata(store.root, ['inspect', '--type', 'network', 'cache']);
   t.deepEqual([bad.code, bad.stderr], [1, 'strata: "network" is not a valid value for --type\n']);
   // As docker: what was found is printed, each missing name reported, and the exit is 1.
   const mixed = await strata(store.root, ['inspect', '--format', '{{.Name}}', 'both', 'gone', 'cache']);
-  t.deepEqual(mixed, { code: 1, stdout: '/both\ncache\n', stderr: 'strata: No such object: gone\n' });
+  t.deepEqual(mixed, { code: 1, stdout: '/both\ncache\n', stderr: 'Error: No such object: gone\n' });
 });
 
 test('strata info counts containers, images, volumes and layers and names the root and driver, as docker info lays them out', async (t) => {
@@ -137,7 +137,7 @@ test('container inspect looks at containers only and takes -s', async (t) => {
   const { store } = await withImage(t);
   await strata(store.root, ['create', '--name', 'box', 'app:1']);
   t.is((await strata(store.root, ['container', 'inspect', '-s', '--format', '{{.Name}} {{.SizeRw}} {{.SizeRootFs}}', 'box'])).stdout, '/box 0 15\n');
-  t.deepEqual(await strata(store.root, ['container', 'inspect', 'app:1']), { code: 1, stdout: '[]\n', stderr: 'strata: No such container: app:1\n' });
+  t.deepEqual(await strata(store.root, ['container', 'inspect', 'app:1']), { code: 1, stdout: '[]\n', stderr: 'Error: No such container: app:1\n' });
 });
 
 test("image inspect of Docker's own images prints what Docker printed, and its Config as Docker wrote it", async (t) => {

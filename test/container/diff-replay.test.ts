@@ -1,6 +1,6 @@
 import test from 'ava';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { containerChanges } from '../../src/container/diff.js';

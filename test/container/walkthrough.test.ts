@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { findImage } from '../../src/image/lookup.js';
 import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';

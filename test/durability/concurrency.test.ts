@@ -9,7 +9,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { listImages } from '../../src/image/list.js';
 import { imageView } from '../../src/image/view.js';
 import { createContainer } from '../../src/container/create.js';

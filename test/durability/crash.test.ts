@@ -13,7 +13,7 @@ import path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { openStore, type Store } from '../../src/store/root.js';
 import { removeTree } from '../../src/store/atomic.js';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { findImage } from '../../src/image/lookup.js';
 import { imageView } from '../../src/image/view.js';
 import { removeImageRecord } from '../../src/image/record.js';

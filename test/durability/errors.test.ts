@@ -11,7 +11,7 @@ import { repoRoot, type CliResult } from '../helpers/cli.js';
 import { snapshotTree } from '../helpers/store-snapshot.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { checkStore } from '../../src/check/check.js';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 
 const run = promisify(execFile);
 

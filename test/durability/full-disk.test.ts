@@ -2,7 +2,7 @@ import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { checkStore } from '../../src/check/check.js';
 import { openStore, type Store } from '../../src/store/root.js';
 import { createContainer } from '../../src/container/create.js';

@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { findImage } from '../../src/image/lookup.js';
 import { removeImageRecord } from '../../src/image/record.js';
 import { checkStore } from '../../src/check/check.js';

@@ -14,10 +14,11 @@ export interface CliResult {
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Runs the CLI in-process against `root`, as a user would type `strata --root ROOT …args`. */
-export async function strata(root: string, args: string[], options: { stdin?: Buffer | Readable; tty?: boolean } = {}): Promise<CliResult> {
-  const stdout = new PassThrough() as PassThrough & { isTTY?: boolean };
+export async function strata(root: string, args: string[], options: { stdin?: Buffer | Readable; tty?: boolean; columns?: number } = {}): Promise<CliResult> {
+  const stdout = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
   const stderr = new PassThrough();
   if (options.tty) stdout.isTTY = true;
+  if (options.columns !== undefined) stdout.columns = options.columns;
   const out: Buffer[] = [];
   const err: Buffer[] = [];
   stdout.on('data', (c: Buffer) => out.push(c));

@@ -3,7 +3,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { tmpStore, type TmpStore } from './tmp-store.js';
 import { buildImage, type LayerInput } from './image-builder.js';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { createContainer, type CreateOptions } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import type { ContainerRecord } from '../../src/container/record.js';

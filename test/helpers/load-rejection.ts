@@ -7,7 +7,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import type { ExecutionContext } from 'ava';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import type { StrataErrorCode } from '../../src/errors.js';
 import type { Store } from '../../src/store/root.js';
 import { buildImage } from './image-builder.js';

@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { findImage } from '../../src/image/lookup.js';
 import { imageView } from '../../src/image/view.js';
 import { formatTreeTsv, listTree } from '../../src/resolver/tree.js';

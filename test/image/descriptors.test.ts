@@ -7,7 +7,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { loadImages, type LoadEvent } from '../../src/image/load.js';
+import { loadImages, type LoadEvent } from '../../src/transfer/load.js';
 import { imageContentProvider, imageLayerDescriptors } from '../../src/image/descriptors.js';
 import { readImageRecord, writeImageRecord, type ImageRecord } from '../../src/image/record.js';
 import { StoreContentProvider } from '../../src/content/provider.js';

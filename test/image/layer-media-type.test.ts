@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { readTags } from '../../src/image/tags.js';
 import { buildImageWithInfo, hasZstd, sha256, type Compression, type OuterEntry } from '../helpers/image-builder.js';
 import { tmpStore } from '../helpers/tmp-store.js';

@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { loadImages, type LoadEvent } from '../../src/image/load.js';
+import { loadImages, type LoadEvent } from '../../src/transfer/load.js';
 import { listImages } from '../../src/image/list.js';
 import { readTags } from '../../src/image/tags.js';
 import { tmpStore } from '../helpers/tmp-store.js';

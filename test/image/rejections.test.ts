@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import zlib from 'node:zlib';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import type { StrataErrorCode } from '../../src/errors.js';
 import type { UnpackLimits } from '../../src/layer/limits.js';
 import { tmpStore } from '../helpers/tmp-store.js';

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { findImage } from '../../src/image/lookup.js';
 import { imageView } from '../../src/image/view.js';
 import { Resolver } from '../../src/resolver/resolver.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage } from '../helpers/image-builder.js';
 

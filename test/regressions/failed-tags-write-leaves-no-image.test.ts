@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { listImages } from '../../src/image/list.js';
 import { checkStore } from '../../src/check/check.js';
 import { tmpStore } from '../helpers/tmp-store.js';

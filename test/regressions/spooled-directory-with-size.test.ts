@@ -2,7 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { checkStore } from '../../src/check/check.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage } from '../helpers/image-builder.js';

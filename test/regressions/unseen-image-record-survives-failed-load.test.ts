@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImageWithInfo } from '../helpers/image-builder.js';
 import { snapshotContent } from '../helpers/store-snapshot.js';
@@ -21,15 +21,17 @@ test('a failed reload of an image whose record could not be checked keeps that r
   const record = store.paths.imageRecord(image.imageId);
   const before = await snapshotContent(store.root);
 
-  const { access, open } = fs;
-  const restore = () => { fs.access = access; fs.open = open; };
+  // Publishing keeps a copy of each record it overwrites (to restore it on failure);
+  // reading that copy is where the record is checked now.
+  const { readFile, open } = fs;
+  const restore = () => { fs.readFile = readFile; fs.open = open; };
   t.teardown(restore);
   const fail = (code: string, syscall: string, file: string) =>
     Object.assign(new Error(`${code}: ${syscall} '${file}'`), { code, errno: code === 'EIO' ? -5 : -28, syscall, path: file });
-  fs.access = (async (file: string, ...rest: unknown[]) => {
-    if (String(file) === record) throw fail('EIO', 'access', record);
-    return (access as (...args: unknown[]) => Promise<void>)(file, ...rest);
-  }) as typeof fs.access;
+  fs.readFile = (async (file: string, ...rest: unknown[]) => {
+    if (String(file) === record) throw fail('EIO', 'open', record);
+    return (readFile as (...args: unknown[]) => Promise<unknown>)(file, ...rest);
+  }) as typeof fs.readFile;
   fs.open = (async (file: string, ...rest: unknown[]) => {
     const name = path.basename(String(file));
     if (path.dirname(String(file)) === store.root && name.startsWith('.tmp-') && name.endsWith('-tags.json')) throw fail('ENOSPC', 'open', String(file));

@@ -16,7 +16,7 @@ async function setup(t: { teardown(fn: () => Promise<void>): void }, format: Whi
   const upperDir = path.join(root, 'upper');
   const workDir = path.join(root, 'work');
   await fs.mkdir(upperDir);
-  return { r: new Resolver({ lowerDirs: [lower], upperDir, workDir, format }), lower, upperDir, workDir };
+  return { r: new Resolver({ lowerDirs: [lower], upperDir, workDir, format, privileged: process.geteuid?.() === 0 }), lower, upperDir, workDir };
 }
 
 const asRoot = process.getuid?.() === 0;

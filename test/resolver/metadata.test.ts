@@ -24,7 +24,7 @@ async function rootlessLayer(t: { teardown(fn: () => Promise<void>): void }, roo
   const upperDir = path.join(root, 'upper');
   await fs.mkdir(upperDir);
   const r = new Resolver({
-    lowerDirs: [lower], upperDir, workDir: path.join(root, 'work'), format: 'oci', rootless, lowerMetadata: [recorded],
+    lowerDirs: [lower], upperDir, workDir: path.join(root, 'work'), format: 'oci', rootless, lowerMetadata: [recorded], privileged: process.geteuid?.() === 0,
   });
   return { r, lower, upperDir };
 }

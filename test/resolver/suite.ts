@@ -167,7 +167,7 @@ export function resolverDriver(format: WhiteoutFormat): DriverFactory {
     await fs.mkdir(upperDir);
     await fs.mkdir(workDir);
     const r = new Resolver({
-      lowerDirs: lowers, format, readOnly: opts.readOnly ?? false,
+      lowerDirs: lowers, format, readOnly: opts.readOnly ?? false, privileged: process.geteuid?.() === 0,
       ...(opts.noUpper ? {} : { upperDir, workDir }),
     });
     return {

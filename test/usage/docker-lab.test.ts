@@ -5,7 +5,7 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { createHash } from 'node:crypto';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { diskUsage } from '../../src/usage/df.js';

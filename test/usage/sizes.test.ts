@@ -1,7 +1,7 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { startContainer } from '../../src/container/lifecycle.js';
@@ -82,6 +82,16 @@ for (const format of formats) {
     t.is(ps.CopiedUp, 5000);
     t.is(ps.Hidden, 5200);
     t.regex((await strata(store.root, ['ps', '-a', '-s'])).stdout, /5\.12kB \(virtual 11\.6kB\)\n$/);
+  });
+
+  test(`a deleted directory hides a hardlinked file once (${format})`, async (t) => {
+    const store = await lab(t, format);
+    const c = await createContainer(store, 'base:1');
+    await (await containerView(store, c)).rm('/bin', { recursive: true });
+    const u = await containerUsage(store, c);
+    // bin/tool and bin/tool-link are one 1000-byte inode; bin/alias is a 4-byte symlink.
+    t.is(u.hidden, 1000 + 4);
+    t.deepEqual([u.sizeRw, u.entries.whiteouts], [0, 1]);
   });
 
   test(`system df totals and reclaimable space (${format})`, async (t) => {

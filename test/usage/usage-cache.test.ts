@@ -1,7 +1,7 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { loadImages } from '../../src/image/load.js';
+import { loadImages } from '../../src/transfer/load.js';
 import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { startContainer, stopContainer } from '../../src/container/lifecycle.js';

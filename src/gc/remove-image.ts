@@ -6,11 +6,11 @@ import { requireReadableRecordDirs } from '../store/record-dir.js';
 import { removeByRename } from '../store/atomic.js';
 import { shortId } from '../content/digest.js';
 import { listContainerRecords } from '../container/record.js';
-import { markLive } from '../gc/mark.js';
-import { findImage } from './lookup.js';
-import { familiarName } from './reference.js';
-import { readImageRecord, removeImageRecord, writeImageRecord, type ImageRecord } from './record.js';
-import { readTags, tagsOf, writeTags } from './tags.js';
+import { markLive } from './mark.js';
+import { findImage } from '../image/lookup.js';
+import { familiarName } from '../image/reference.js';
+import { readImageRecord, removeImageRecord, writeImageRecord, type ImageRecord } from '../image/record.js';
+import { readTags, tagsOf, writeTags } from '../image/tags.js';
 import { faultPoint } from '../store/fault-points.js';
 
 /** What rmi did, in Docker's order; `bytes` is what a deleted layer held. */

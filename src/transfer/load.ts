@@ -14,9 +14,9 @@ import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
 import { rollbackCreated } from '../gc/rollback.js';
-import { parseImageConfigBytes } from './config.js';
-import type { ImageLayer, ImageRecord } from './record.js';
-import { publishImages, type ImageToPublish, type PublishedImage } from './publish.js';
+import { parseImageConfigBytes } from '../image/config.js';
+import type { ImageLayer, ImageRecord } from '../image/record.js';
+import { publishImages, type ImageToPublish, type PublishedImage } from '../image/publish.js';
 import { faultPoint } from '../store/fault-points.js';
 
 /** A tarball on disk (read by offset when plain), or a stream such as stdin. */
@@ -34,7 +34,8 @@ export interface LoadOptions {
 export type LoadEvent =
   | { type: 'layer-start'; id: string; total?: number }
   | { type: 'layer-progress'; id: string; done: number }
-  | { type: 'layer-done'; id: string; reused: boolean };
+  /** `size`: the layer's bytes (Docker's rule), also for one already in the store. */
+  | { type: 'layer-done'; id: string; reused: boolean; size: number };
 
 /** An image this load published, with the tags it moved (see image/publish.ts). */
 export type LoadedImage = PublishedImage;
@@ -130,13 +131,13 @@ async function storeImage(store: Store, source: ArchiveSource, image: ArchiveIma
     const reused = await reusableLayer(store, lease, chainId, layer.digest);
     if (reused) {
       const blob = await storedLayerDescriptor(content, reused.blobDigest, layer.mediaType);
-      options.onEvent?.({ type: 'layer-done', id, reused: true });
+      options.onEvent?.({ type: 'layer-done', id, reused: true, size: reused.layer.size });
       layers.push(imageLayer(diffId, chainId, blob, reused.layer.size));
       continue;
     }
     const imported = await importArchiveLayer(store, source, layer, { diffId, parent: i === 0 ? null : chain[i - 1]!, id }, lease, options);
     layers.push(imageLayer(diffId, chainId, imported.blob, imported.layer.size));
-    options.onEvent?.({ type: 'layer-done', id, reused: false });
+    options.onEvent?.({ type: 'layer-done', id, reused: false, size: imported.layer.size });
   }
   return {
     id: configDigest,

@@ -1,0 +1,40 @@
+import path from 'node:path';
+import { StrataError } from '../errors.js';
+import { defaultRoot } from '../store/default-root.js';
+import type { WhiteoutFormat } from '../store/whiteout-probe.js';
+
+/**
+ * What the CLI takes from the process it runs in, read once here and passed down as
+ * options: the library below reads no environment variable and asks no uid.
+ */
+export interface CliEnvironment {
+  /** Runs as root (euid 0): may chown, make device nodes and set trusted.* xattrs. */
+  privileged: boolean;
+  /** Where the store is without --root: $STRATA_ROOT, else the per-user default. */
+  defaultRoot: string;
+  /** $STRATA_WHITEOUT_FORMAT: the encoding of a store created now; unset lets the store probe. */
+  whiteoutFormat: WhiteoutFormat | undefined;
+  /** $STRATA_LOCK_TIMEOUT (seconds): how long to wait for a live lock holder. */
+  lockTimeoutMs: number | undefined;
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
+  const privileged = process.geteuid?.() === 0;
+  return {
+    privileged,
+    defaultRoot: env.STRATA_ROOT ? path.resolve(env.STRATA_ROOT) : defaultRoot({ privileged, xdgDataHome: env.XDG_DATA_HOME }),
+    whiteoutFormat: whiteoutFormatOf(env.STRATA_WHITEOUT_FORMAT),
+    lockTimeoutMs: lockTimeoutOf(env.STRATA_LOCK_TIMEOUT),
+  };
+}
+
+function whiteoutFormatOf(value: string | undefined): WhiteoutFormat | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'overlay' || value === 'oci') return value;
+  throw new StrataError('EUSAGE', `STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not ${JSON.stringify(value)}`);
+}
+
+function lockTimeoutOf(value: string | undefined): number | undefined {
+  const seconds = Number(value);
+  return value !== undefined && value !== '' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}

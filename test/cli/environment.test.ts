@@ -1,0 +1,53 @@
+import test from 'ava';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import { readEnvironment } from '../../src/cli/environment.js';
+import { defaultRoot } from '../../src/store/default-root.js';
+import { openStore } from '../../src/store/root.js';
+import { withStoreLock } from '../../src/store/lock.js';
+import { tmpStore } from '../helpers/tmp-store.js';
+import { strataProcess } from '../helpers/cli.js';
+
+test('the CLI reads the store location, whiteout format and lock timeout from its environment', (t) => {
+  const env = readEnvironment({ STRATA_ROOT: 'relative/store', STRATA_WHITEOUT_FORMAT: 'oci', STRATA_LOCK_TIMEOUT: '2.5' });
+  t.deepEqual(env, { privileged: process.geteuid?.() === 0, defaultRoot: path.resolve('relative/store'), whiteoutFormat: 'oci', lockTimeoutMs: 2500 });
+  const unset = readEnvironment({ XDG_DATA_HOME: '/data/home', STRATA_WHITEOUT_FORMAT: '', STRATA_LOCK_TIMEOUT: '' });
+  t.is(unset.defaultRoot, process.geteuid?.() === 0 ? '/var/lib/strata' : '/data/home/strata');
+  t.deepEqual([unset.whiteoutFormat, unset.lockTimeoutMs], [undefined, undefined]);
+  t.is(readEnvironment({ STRATA_LOCK_TIMEOUT: '-1' }).lockTimeoutMs, undefined, 'a negative timeout is the default');
+  t.throws(() => readEnvironment({ STRATA_WHITEOUT_FORMAT: 'aufs' }), { message: 'STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not "aufs"' });
+});
+
+test('the default root depends on the privilege the caller passes, not on who runs the test', (t) => {
+  t.is(defaultRoot({ privileged: true, xdgDataHome: '/data/home' }), '/var/lib/strata');
+  t.is(defaultRoot({ privileged: false, xdgDataHome: '/data/home' }), '/data/home/strata');
+});
+
+test('the library takes privilege as an option: a store opened unprivileged is rootless whoever runs it', async (t) => {
+  const { dir } = await tmpStore(t);
+  const store = await openStore({ root: path.join(dir, 'other'), privileged: false });
+  t.deepEqual([store.privileged, store.info.rootless], [false, true]);
+  t.is(JSON.parse(await fs.readFile(store.paths.storeFile, 'utf8')).rootless, true);
+});
+
+test('STRATA_LOCK_TIMEOUT reaches the lock a CLI command waits for', async (t) => {
+  const { store } = await tmpStore(t);
+  let result: Awaited<ReturnType<typeof strataProcess>> | undefined;
+  const started = Date.now();
+  // This process holds the store lock for as long as the child runs: the child must give up by itself.
+  await withStoreLock(store, async () => {
+    result = await strataProcess(store.root, ['system', 'prune', '-f'], { env: { STRATA_LOCK_TIMEOUT: '0.3' } });
+  });
+  t.is(result!.code, 1);
+  t.regex(result!.stderr, new RegExp(`^strata: .*locked by strata process ${process.pid} on .*\\n$`));
+  t.true(Date.now() - started < 30_000, 'gave up after 0.3 s, not the default 120 s');
+});
+
+test('a bad STRATA_WHITEOUT_FORMAT is one line from the CLI, and no store is made', async (t) => {
+  const { dir } = await tmpStore(t);
+  const root = path.join(dir, 'fresh');
+  const result = await strataProcess(root, ['images'], { env: { STRATA_WHITEOUT_FORMAT: 'aufs' } });
+  t.is(result.code, 1, "an error of strata's own exits 1, as docker's do");
+  t.is(result.stderr, 'strata: STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not "aufs"\n');
+  await t.throwsAsync(fs.access(root), { code: 'ENOENT' });
+});
