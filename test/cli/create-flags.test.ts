@@ -184,3 +184,13 @@ test('--rm: the container and its anonymous volumes go at stop; named volumes st
   await t.throwsAsync(fs.access(path.join(store.root, 'containers', id)));
   t.is((await strata(store.root, ['volume', 'ls', '-q'])).stdout, 'keep\n');
 });
+
+test('ps --filter label= sees the labels create -l set, and the image labels merged under them', async (t) => {
+  const { store } = await withApp(t);
+  const web = (await strata(store.root, ['create', '-l', 'team=web', '-l', 'shared=mine', 'app:1'])).stdout.trim().slice(0, 12);
+  const other = (await strata(store.root, ['create', 'app:1'])).stdout.trim().slice(0, 12);
+  t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=team=web'])).stdout, `${web}\n`);
+  t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=shared=mine'])).stdout, `${web}\n`);
+  t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=shared=from-image'])).stdout, `${other}\n`);
+  t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=org.example.team=storage'])).stdout.split('\n').filter(Boolean).sort().join(','), [web, other].sort().join(','));
+});
