@@ -56,7 +56,12 @@ export function parseMountFlag(spec: string): HostConfigMount {
       case 'volume-nocopy': volumeOptions().NoCopy = parseBool(spec, key, value); break;
       case 'volume-label': setKeyValue(volumeOptions().Labels!, value); break;
       case 'volume-driver': volumeOptions().DriverConfig!.Name = value; break;
-      case 'volume-opt': setKeyValue(volumeOptions().DriverConfig!.Options ??= {}, value); break;
+      case 'volume-opt': {
+        const driver = volumeOptions().DriverConfig!;
+        driver.Options ??= {};
+        setKeyValue(driver.Options, value);
+        break;
+      }
       case 'tmpfs-size': tmpfsOptions().SizeBytes = ramInBytes(spec, key, value); break;
       case 'tmpfs-mode': tmpfsOptions().Mode = octalMode(spec, key, value); break;
       default: throw flagError(spec, `unexpected key '${key}' in '${field}'`);

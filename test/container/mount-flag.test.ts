@@ -18,6 +18,7 @@ test(parses, 'source=data,target=/data,readonly', { Type: 'volume', Source: 'dat
 test(parses, 'destination=/data,ro=true,volume-nocopy', { Type: 'volume', Target: '/data', ReadOnly: true, VolumeOptions: { NoCopy: true, DriverConfig: {} } });
 test(parses, 'TYPE=Volume,dst=/d,volume-nocopy=false,volume-label=a=b,volume-label=c', { Type: 'volume', Target: '/d', VolumeOptions: { Labels: { a: 'b', c: '' }, DriverConfig: {} } });
 test(parses, 'dst=/d,volume-nocopy=false', { Type: 'volume', Target: '/d', VolumeOptions: { DriverConfig: {} } });
+test(parses, 'dst=/d,volume-driver=local,volume-opt=type=nfs,volume-opt=o', { Type: 'volume', Target: '/d', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'nfs', o: '' } } } });
 test(parses, 'type=bind,src=/srv,dst=/srv,bind-propagation=RSHARED', { Type: 'bind', Source: '/srv', Target: '/srv', BindOptions: { Propagation: 'rshared' } });
 test(parses, 'type=tmpfs,dst=/tmp,tmpfs-size=64m,tmpfs-mode=1777', { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 67108864, Mode: 0o1777 } });
 test(parses, 'type=tmpfs,dst=/tmp,tmpfs-size=1.5GiB', { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 1610612736 } });
