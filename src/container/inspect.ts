@@ -1,5 +1,5 @@
 import type { Store } from '../store/root.js';
-import { graphDriverName } from '../image/inspect.js';
+import { goTimeText, graphDriverName } from '../image/inspect.js';
 import { volumeDataDir } from '../volume/volume.js';
 import { mountDestination } from './mount-flag.js';
 import { containerDirs, type ContainerRecord } from './record.js';
@@ -29,7 +29,7 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
     m.type === 'volume' && !m.anonymous ? [`${m.name}:${m.destination}${m.readOnly ? ':ro' : ''}`] : []));
   return {
     Id: record.id,
-    Created: record.created,
+    Created: goTimeText(record.created),
     Path: path ?? '',
     Args: args,
     State: {

@@ -50,7 +50,7 @@ export async function inspectImage(store: Store, image: ImageRecord, repoTags: s
     RepoDigests: [],
     Parent: '',
     Comment: lastComment(config),
-    Created: image.created,
+    Created: goTimeText(image.created),
     Container: text(config.container),
     // Docker shows an empty config where the image has none (it is a struct, not a pointer).
     ContainerConfig: goContainerConfig(isObject(config.container_config) ? config.container_config : {}),
@@ -109,6 +109,14 @@ function goContainerConfig(raw: Record<string, unknown>): Record<string, unknown
 
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A timestamp as Go's RFC3339Nano prints it, which is how Docker prints Created: the
+ * fraction without trailing zeros, and none at all when it is zero (`…:20.000Z` → `…:20Z`).
+ */
+export function goTimeText(rfc3339: string): string {
+  return rfc3339.replace(/\.(\d*?)0+(?=Z|[+-]\d\d:\d\d$)/, (_m, digits: string) => (digits === '' ? '' : `.${digits}`));
 }
 
 /** `overlay2` when the store's directories are what the kernel's overlayfs reads, as Docker's are. */

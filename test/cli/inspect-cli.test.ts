@@ -7,6 +7,7 @@ import { buildImageWithInfo, FIXED_CREATED } from '../helpers/image-builder.js';
 import { containerView } from '../../src/container/view.js';
 import { findContainer } from '../../src/container/lookup.js';
 import { chainIds } from '../../src/layer/chain-id.js';
+import { goTimeText } from '../../src/image/inspect.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
 import { readDockerRecord } from '../helpers/docker-record.js';
 import { execFileSync } from 'node:child_process';
@@ -42,7 +43,8 @@ test("image inspect prints Docker 20.10's whole shape: every field in order, the
     RepoDigests: [],
     Parent: '',
     Comment: '',
-    Created: FIXED_CREATED,
+    // Go's RFC3339Nano drops a zero fraction: the builder's 2023-11-14T22:13:20.000Z prints as Docker would print it.
+    Created: FIXED_CREATED.replace('.000Z', 'Z'),
     Container: 'c0ffee',
     ContainerConfig: { ...empty, Cmd: ['/bin/sh', '-c', '#(nop) CMD ["tool"]'] },
     DockerVersion: '20.10.24',
@@ -62,6 +64,14 @@ test("image inspect prints Docker 20.10's whole shape: every field in order, the
     Metadata: { LastTagTime: info.Metadata.LastTagTime },
   }));
   t.is((await strata(store.root, ['image', 'inspect', '--format', '{{.Size}} {{.VirtualSize}} {{json .ContainerConfig.Labels}}', 'app:1'])).stdout, '15 15 null\n');
+});
+
+test('timestamps print as Go prints them: trailing zeros of the fraction dropped, the offset kept', (t) => {
+  t.is(goTimeText('2023-11-14T22:13:20.000Z'), '2023-11-14T22:13:20Z');
+  t.is(goTimeText('2026-12-03T10:24:29.590Z'), '2026-12-03T10:24:29.59Z');
+  t.is(goTimeText('2026-11-23T05:31:23.029994513Z'), '2026-11-23T05:31:23.029994513Z');
+  t.is(goTimeText('2026-11-23T05:31:23.100000000+02:00'), '2026-11-23T05:31:23.1+02:00');
+  t.is(goTimeText('2026-11-23T05:31:23Z'), '2026-11-23T05:31:23Z');
 });
 
 test('inspect -s adds SizeRw (the upper dir) and SizeRootFs (the image plus SizeRw); without -s neither is there', async (t) => {
