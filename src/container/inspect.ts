@@ -25,8 +25,9 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
   // A --mount is listed in HostConfig.Mounts, not among -v's Binds or --tmpfs's Tmpfs.
   const byMountFlag = new Set((record.hostMounts ?? []).map(mountDestination));
   const flagMounts = record.mounts.filter((m) => !byMountFlag.has(m.destination));
-  const binds = flagMounts.flatMap((m) => (m.type === 'bind' ? [`${m.source}:${m.destination}${m.readOnly ? ':ro' : ''}`] :
-    m.type === 'volume' && !m.anonymous ? [`${m.name}:${m.destination}${m.readOnly ? ':ro' : ''}`] : []));
+  // As typed: `-v NAME:/dst:ro,nocopy` keeps its options (older records only knew ro).
+  const binds = flagMounts.flatMap((m) => (m.type === 'bind' ? [`${m.source}:${m.destination}${typedMode(m)}`] :
+    m.type === 'volume' && !m.anonymous ? [`${m.name}:${m.destination}${typedMode(m)}`] : []));
   return {
     Id: record.id,
     Created: goTimeText(record.created),
@@ -52,7 +53,8 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
       Binds: binds.length > 0 ? binds : null,
       AutoRemove: record.autoRemove === true,
       ReadonlyRootfs: record.readOnly,
-      Tmpfs: Object.fromEntries(flagMounts.filter((m) => m.type === 'tmpfs').map((m) => [m.destination, ''])),
+      // Docker's map of path → the options typed after `--tmpfs PATH:`, '' for none.
+      Tmpfs: Object.fromEntries(flagMounts.flatMap((m) => (m.type === 'tmpfs' ? [[m.destination, m.options ?? '']] : []))),
       ...(record.hostMounts && record.hostMounts.length > 0 ? { Mounts: record.hostMounts } : {}),
     },
     GraphDriver: {
@@ -63,12 +65,12 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
     Mounts: record.mounts.filter((m) => m.type !== 'tmpfs' || byMountFlag.has(m.destination)).map((m) => {
       // -v NAME:/path shows Mode "z"; an anonymous -v and every --mount show "".
       const fromFlag = byMountFlag.has(m.destination);
-      if (m.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: true, Propagation: '' };
+      if (m.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: !/(^|,)ro(,|$)/.test(m.options ?? ''), Propagation: '' };
       if (m.type === 'bind') {
         const propagation = record.hostMounts?.find((h) => mountDestination(h) === m.destination)?.BindOptions?.Propagation || 'rprivate';
-        return { Type: 'bind', Source: m.source, Destination: m.destination, Mode: fromFlag ? '' : m.readOnly ? 'ro' : '', RW: !m.readOnly, Propagation: propagation };
+        return { Type: 'bind', Source: m.source, Destination: m.destination, Mode: fromFlag ? '' : m.mode ?? (m.readOnly ? 'ro' : ''), RW: !m.readOnly, Propagation: propagation };
       }
-      const mode = fromFlag || m.anonymous ? '' : m.readOnly ? 'ro' : 'z';
+      const mode = fromFlag ? '' : m.mode ?? (m.readOnly ? 'ro' : m.anonymous ? '' : 'z');
       return { Type: 'volume', Name: m.name, Source: volumeDataDir(store, m.name), Destination: m.destination, Driver: 'local', Mode: mode, RW: !m.readOnly, Propagation: '' };
     }),
     Config: containerConfigView(record),
@@ -105,4 +107,9 @@ function containerConfigView(record: ContainerRecord): Record<string, unknown> {
     Labels: record.labels ?? {},
     ...(config.stopSignal ? { StopSignal: config.stopSignal } : {}),
   };
+}
+
+function typedMode(m: { readOnly: boolean; mode?: string }): string {
+  if (m.mode !== undefined) return `:${m.mode}`;
+  return m.readOnly ? ':ro' : '';
 }

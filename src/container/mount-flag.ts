@@ -123,18 +123,35 @@ export function mountSpecOf(mount: HostConfigMount): MountSpec {
       if (mount.VolumeOptions?.DriverConfig?.Name !== undefined && mount.VolumeOptions.DriverConfig.Name !== 'local') {
         throw fail(`volume driver ${mount.VolumeOptions.DriverConfig.Name} is not supported: strata has the local driver only`);
       }
-      return source === ''
-        ? { type: 'volume', name: anonymousVolumeName(), destination, readOnly: false, anonymous: true }
-        : { type: 'volume', name: source, destination, readOnly, anonymous: false };
-    case 'tmpfs':
+      return {
+        ...(source === ''
+          ? { type: 'volume', name: anonymousVolumeName(), destination, readOnly: false, anonymous: true }
+          : { type: 'volume', name: source, destination, readOnly, anonymous: false }),
+        ...(mount.VolumeOptions?.NoCopy ? { noCopy: true } : {}),
+      };
+    case 'tmpfs': {
       if (source !== '') throw fail('field Source must not be specified');
-      return { type: 'tmpfs', destination };
+      const options = tmpfsOptionsText(mount);
+      return options === '' ? { type: 'tmpfs', destination } : { type: 'tmpfs', destination, options };
+    }
     default:
       throw fail('mount type unknown');
   }
 }
 
 /** pflag's words for a bad flag value (Go's %q quoting, which JSON's matches for text). */
+/**
+ * A tmpfs --mount's size, mode and read-only flag in the words `--tmpfs PATH:OPTIONS`
+ * takes, which is what the view reads (Docker's daemon converts them the same way).
+ */
+function tmpfsOptionsText(mount: HostConfigMount): string {
+  const options: string[] = [];
+  if (mount.ReadOnly) options.push('ro');
+  if (mount.TmpfsOptions?.SizeBytes) options.push(`size=${mount.TmpfsOptions.SizeBytes}`);
+  if (mount.TmpfsOptions?.Mode) options.push(`mode=${(mount.TmpfsOptions.Mode & 0o7777).toString(8)}`);
+  return options.join(',');
+}
+
 /** Where a --mount lands, normalised as `-v` and `--tmpfs` destinations are. */
 export function mountDestination(mount: HostConfigMount): string {
   return path.posix.normalize(mount.Target).replace(/(.)\/+$/, '$1');

@@ -7,11 +7,15 @@ import { isLeftoverName } from '../store/paths.js';
 import { listStoreDir } from '../store/record-dir.js';
 import type { HostConfigMount } from './mount-flag.js';
 
-/** A --tmpfs or -v mount, resolved before the layers at `destination`. */
+/**
+ * A --tmpfs or -v mount, resolved before the layers at `destination`. `options` and
+ * `mode` are what was typed after the path (inspect shows them as Docker does);
+ * `noCopy` is `-v name:/dst:nocopy`, which leaves an empty volume empty.
+ */
 export type MountSpec =
-  | { type: 'tmpfs'; destination: string }
-  | { type: 'volume'; name: string; destination: string; readOnly: boolean; anonymous: boolean }
-  | { type: 'bind'; source: string; destination: string; readOnly: boolean };
+  | { type: 'tmpfs'; destination: string; options?: string }
+  | { type: 'volume'; name: string; destination: string; readOnly: boolean; anonymous: boolean; mode?: string; noCopy?: boolean }
+  | { type: 'bind'; source: string; destination: string; readOnly: boolean; mode?: string };
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 

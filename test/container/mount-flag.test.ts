@@ -75,6 +75,9 @@ test('each type resolves to the MountSpec -v and --tmpfs give; an anonymous volu
   t.deepEqual(mountSpecOf(parseMountFlag(`type=bind,src=${dir},dst=/h/,ro`)), { type: 'bind', source: dir, destination: '/h', readOnly: true });
   t.deepEqual(mountSpecOf(parseMountFlag('src=data,dst=/data//x/..')), { type: 'volume', name: 'data', destination: '/data', readOnly: false, anonymous: false });
   t.deepEqual(mountSpecOf(parseMountFlag('type=tmpfs,dst=/run')), { type: 'tmpfs', destination: '/run' });
+  // Size, mode and ro reach the view in the words of --tmpfs PATH:OPTIONS; nocopy as -v's nocopy does.
+  t.deepEqual(mountSpecOf(parseMountFlag('type=tmpfs,dst=/run,tmpfs-size=1m,tmpfs-mode=700,ro')), { type: 'tmpfs', destination: '/run', options: 'ro,size=1048576,mode=700' });
+  t.deepEqual(mountSpecOf(parseMountFlag('src=v,dst=/v,volume-nocopy')), { type: 'volume', name: 'v', destination: '/v', readOnly: false, anonymous: false, noCopy: true });
   const anonymous = mountSpecOf(parseMountFlag('dst=/cache'));
   t.like(anonymous, { type: 'volume', destination: '/cache', readOnly: false, anonymous: true });
   t.regex((anonymous as { name: string }).name, /^[0-9a-f]{64}$/);
