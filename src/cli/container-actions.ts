@@ -42,7 +42,7 @@ export async function create(ctx: CliContext, image: string, command: string[], 
   const hostMounts = flagValues(() => opts.mount.map(parseMountFlag));
   const cliEnv = flagValues(() => opts.env.map((e) => envFlagEntry(e, lookup)));
   // As Docker: the files' entries first, then -e, in the order given.
-  const env = [...(await readKeyValueFiles(opts.envFile, lookup)), ...cliEnv.filter((e): e is string => e !== null)];
+  const env = [...(await readKeyValueFiles(opts.envFile, lookup)), ...cliEnv];
   const labels = labelMap([...(await readKeyValueFiles(opts.labelFile)), ...opts.label]);
   const record = await createContainer(await ctx.store(), image, {
     name: opts.name,

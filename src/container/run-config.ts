@@ -11,15 +11,17 @@ export type EnvLookup = (name: string) => string | undefined;
 
 /**
  * One `-e` value (docker/cli opts.ValidateEnv): `KEY=VALUE` as given; a bare `KEY`
- * takes strata's own value and is dropped when strata has none.
+ * takes strata's own value. When strata has none, Docker keeps the bare `KEY`: it is
+ * in Config.Env, sets nothing in the container, and still overrides the image's KEY
+ * in the merge (docker/cli#1780) — so strata keeps it too.
  */
-export function envFlagEntry(value: string, lookup: EnvLookup): string | null {
+export function envFlagEntry(value: string, lookup: EnvLookup): string {
   const eq = value.indexOf('=');
   const key = eq < 0 ? value : value.slice(0, eq);
   if (key === '') throw new StrataError('EUSAGE', `invalid argument ${JSON.stringify(value)} for "-e, --env" flag: invalid environment variable: ${value}`, { path: value });
   if (eq >= 0) return value;
   const own = lookup(key);
-  return own === undefined ? null : `${key}=${own}`;
+  return own === undefined ? key : `${key}=${own}`;
 }
 
 /**

@@ -63,8 +63,9 @@ test('-e, --env-file, -l, --label-file, --entrypoint, -w, -u and -h land in Conf
   t.is(created.code, 0, created.stderr);
   const info = await inspect(store.root, 'full');
   t.deepEqual(info.Config.Env, [
-    'FROM_FILE="quoted stays"', 'LANG=en_US.UTF-8', 'STRATA_TEST_FROM_ENV=outer value', 'A=1', 'STRATA_TEST_FROM_ENV=outer value', 'PATH=/opt/bin',
-    'KEEP=image',
+    'FROM_FILE="quoted stays"', 'LANG=en_US.UTF-8', 'STRATA_TEST_FROM_ENV=outer value', 'A=1', 'STRATA_TEST_FROM_ENV=outer value',
+    // Unset in strata's environment: an env file drops it, -e keeps the bare key, as docker/cli does.
+    'STRATA_TEST_NEVER_SET', 'PATH=/opt/bin', 'KEEP=image',
   ]);
   t.deepEqual(info.Config.Labels, { 'org.example.team': 'storage', shared: 'from-flag', 'from.file': '1', bare: '' });
   t.deepEqual(info.Config.Entrypoint, ['/bin/sh']);

@@ -4,12 +4,12 @@ import { entrypointAndCmd, envFlagEntry, labelMap, mergeEnv, mergeLabels, parseK
 const env: Record<string, string> = { HOME: '/home/me', EMPTY: '' };
 const lookup = (key: string) => env[key];
 
-test('-e KEY=VALUE is kept as given; -e KEY takes strata\'s own value, and is dropped when strata has none', (t) => {
+test('-e KEY=VALUE is kept as given; -e KEY takes strata\'s own value, and stays a bare KEY when strata has none (as docker/cli)', (t) => {
   t.is(envFlagEntry('A=1=2', lookup), 'A=1=2');
   t.is(envFlagEntry('A=', lookup), 'A=');
   t.is(envFlagEntry('HOME', lookup), 'HOME=/home/me');
   t.is(envFlagEntry('EMPTY', lookup), 'EMPTY=');
-  t.is(envFlagEntry('NOT_SET', lookup), null);
+  t.is(envFlagEntry('NOT_SET', lookup), 'NOT_SET');
   t.throws(() => envFlagEntry('=x', lookup), { code: 'EUSAGE', message: 'invalid argument "=x" for "-e, --env" flag: invalid environment variable: =x' });
 });
 
