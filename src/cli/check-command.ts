@@ -11,24 +11,31 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
     .description('Verify every blob digest, layer directory and record; list each problem')
     .option('--repair', 'fix what can be fixed without guessing (leftovers, stale leases and locks, records whose data is gone); one line per fix')
     .option('--deep', 'also re-hash every file of every unpacked layer against the digests recorded at unpack')
-    .option('--format <format>', 'json for one JSON object per problem (and per fix)')
+    .option('--format <format>', 'json for one JSON object per problem (and per fix); or a Go template over .Type (problem, fixed, note), .Kind, .Path, .Message')
     .action(async (opts: { repair?: boolean; deep?: boolean; format?: string }) => {
       const json = opts.format === 'json';
+      // A bad template fails before anything is checked or repaired.
+      const [{ isTemplate }, { compileTemplate }] = await Promise.all([import('./output.js'), import('./template.js')]);
+      const template = isTemplate(opts.format) ? compileTemplate(opts.format, { typeName: 'check result' }) : undefined;
+      const say = (line: string, object: object, fields: CheckLine) => {
+        if (template) ctx.io.stdout.write(`${template.render(fields)}\n`);
+        else ctx.print(json ? JSON.stringify(object) : line);
+      };
       // Loaded here: defining the command must not cost what only running it needs.
       const [{ checkStore }, { repairStore }, { deepCheckStore }] = await Promise.all([
         import('../check/check.js'), import('../check/repair.js'), import('../check/deep.js'),
       ]);
       const store = await storeForCheck(ctx);
       const report: CheckReport & { fixed?: string[] } = opts.repair
-        ? await repairStore(store, { onFix: (line) => ctx.print(json ? JSON.stringify({ fixed: line }) : line) })
+        ? await repairStore(store, { onFix: (line) => say(line, { fixed: line }, { Type: 'fixed', Kind: '', Path: '', Message: line }) })
         : await checkStore(store);
       // Deep problems are reported, never repaired: a rotten layer file cannot be fixed without guessing.
       if (opts.deep) report.problems.push(...await deepCheckStore(store));
       for (const problem of report.problems) {
-        ctx.print(json ? JSON.stringify(problem) : problem.message);
+        say(problem.message, problem, { Type: 'problem', Kind: problem.kind, Path: problem.path, Message: problem.message });
       }
-      for (const note of report.notes) ctx.print(json ? JSON.stringify({ note }) : `note: ${note}`);
-      if (!json) {
+      for (const note of report.notes) say(`note: ${note}`, { note }, { Type: 'note', Kind: '', Path: '', Message: note });
+      if (!json && !template) {
         const { blobs, layers, images, tags, containers } = report.checked;
         const fixed = report.fixed === undefined ? '' : `${report.fixed.length} fixed, `;
         const left = report.problems.length === 0 ? 'no problems' : `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`;
@@ -37,6 +44,9 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
       if (report.problems.length > 0) throw new ExitStatus(1);
     });
 }
+
+/** What a `check --format` template sees for each line check prints. */
+interface CheckLine { Type: 'problem' | 'fixed' | 'note'; Kind: string; Path: string; Message: string }
 
 /**
  * check must work on the store it is asked to check even when store.json itself is

@@ -11,13 +11,15 @@ import { renameContainer } from '../container/rename.js';
 import { restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
-import { listImageRecords } from '../image/record.js';
+import { listImageRecords, type ImageRecord } from '../image/record.js';
 import type { FilterArgs } from '../filter-args.js';
 import type { ContainerUsage } from '../usage/container-usage.js';
 import { UsageMeter } from '../usage/usage-meter.js';
 import type { CliContext } from './context.js';
 import { containerStatus, ellipsis, humanSize, since } from './format.js';
-import { eachName, printListing } from './output.js';
+import { CONTAINER_HEADERS, containerContext, containerLabels } from './docker-context.js';
+import { eachName, isTemplate, printListing, printTemplate, templateReads } from './output.js';
+import { compileTemplate } from './template.js';
 
 /** What the container commands do; container-commands.ts defines them and loads this when one runs. */
 
@@ -91,8 +93,14 @@ export async function rename(ctx: CliContext, name: string, newName: string): Pr
 }
 
 export async function diff(ctx: CliContext, name: string, opts: { format?: string }): Promise<void> {
+  const template = isTemplate(opts.format) ? compileTemplate(opts.format, { typeName: 'change' }) : undefined;
   const store = await ctx.store();
-  for (const change of await containerChanges(store, await findContainer(store, name))) {
+  const changes = await containerChanges(store, await findContainer(store, name));
+  if (template) {
+    printTemplate(ctx, template, changes.map((change) => ({ Kind: change.kind, Path: change.path })));
+    return;
+  }
+  for (const change of changes) {
     ctx.print(opts.format === 'json' ? JSON.stringify({ Kind: change.kind, Path: change.path }) : `${change.kind} ${change.path}`);
   }
 }
@@ -109,8 +117,13 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const records = await selectContainers(store, await listContainerRecords(store), { all: opts.all, limit, filters: opts.filter });
   // Sizes may cost a walk of each upper dir: only with -s, as in docker. Cached where still valid, as in df.
   const sizes = new Map<string, { usage: ContainerUsage; virtual: number }>();
-  if (opts.size && !opts.quiet) {
-    const images = new Map((await listImageRecords(store)).map((i) => [i.id, i.size]));
+  // As docker/cli: a template that shows Size (or every field, `{{json .}}`) measures sizes too.
+  const template = isTemplate(opts.format) ? opts.format : undefined;
+  const wantsSizes = (opts.size || (template !== undefined && templateReads(template, 'Size'))) && !opts.quiet;
+  const wantsLabels = template !== undefined && templateReads(template, 'Labels');
+  const imageRecords = wantsSizes || wantsLabels ? new Map((await listImageRecords(store)).map((i) => [i.id, i])) : new Map<string, ImageRecord>();
+  if (wantsSizes) {
+    const images = new Map([...imageRecords.values()].map((i) => [i.id, i.size]));
     const usages = await new UsageMeter(store, { noCache: !opts.cache }).all(records);
     for (const [i, c] of records.entries()) sizes.set(c.id, { usage: usages[i]!, virtual: usages[i]!.sizeRw + (images.get(c.image) ?? 0) });
   }
@@ -123,6 +136,7 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
     const text = c.command.join(' ');
     return `"${opts.trunc ? ellipsis(text, 20) : text}"`;
   };
+  const labels = wantsLabels ? await containerLabels(store, records, [...imageRecords.values()]) : new Map<string, Record<string, string>>();
   const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
   printListing(ctx, records, opts, {
     headers: opts.size ? [...headers, 'SIZE'] : headers,
@@ -137,12 +151,10 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
         CopiedUp: sizes.get(c.id)!.usage.copiedUp, Hidden: sizes.get(c.id)!.usage.hidden,
       } : {}),
     }),
-    template: (c) => ({
-      ID: id(c), Names: c.name, Image: c.imageRef, Command: command(c), CreatedAt: c.created, RunningFor: since(c.created),
-      State: c.state.status, Status: containerStatus(c), Mounts: mountNames(c), Ports: '',
-      LocalVolumes: String(c.mounts.filter((m) => m.type === 'volume').length),
-      Size: sizes.has(c.id) ? sizeText(c) : '',
+    template: (c) => containerContext(c, {
+      trunc: opts.trunc, sizeRw: sizes.get(c.id)?.usage.sizeRw, sizeRootFs: sizes.get(c.id)?.virtual, labels: labels.get(c.id),
     }),
+    templateOptions: { typeName: 'container', headers: CONTAINER_HEADERS },
   });
 }
 

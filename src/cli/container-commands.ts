@@ -14,8 +14,12 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .passThroughOptions()
       .option('--name <name>', 'assign a name to the container')
       .option('--read-only', "mount the container's root filesystem as read only")
-      .option('--tmpfs <path>', 'mount a tmpfs directory (emptied on every stop)', collect, [])
-      .option('-v, --volume <spec>', 'bind mount a volume: NAME:/path, /host:/path, or /path; add :ro for read-only', collect, [])
+      .option('--tmpfs <path[:options]>', 'mount a tmpfs directory (emptied on every stop); options as mount(8) takes them, e.g. ' +
+        'rw,size=64m,mode=1777: size= is enforced (ENOSPC past it; no limit without it, where a kernel tmpfs stops at half of RAM), mode= is the root\'s (default 1777), ' +
+        'ro makes it read-only; noexec, nosuid, nodev, uid=, gid= and the other tmpfs options are kept and shown by inspect', collect, [])
+      .option('-v, --volume <spec>', 'bind mount a volume: NAME:/path, /host:/path, or /path, then :OPTIONS, comma-separated: ' +
+        'ro or rw; nocopy (a new empty volume is not filled with the image\'s content at the path); z, Z (SELinux labels: ' +
+        'accepted and ignored, strata labels nothing), consistent, cached, delegated, and propagation modes for bind mounts (accepted, no effect)', collect, [])
       .option('--mount <mount>', 'attach a mount: type=volume|bind|tmpfs,source=…,target=…[,readonly][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…][,bind-propagation=…]', collect, [])
       .option('-e, --env <KEY=VALUE>', 'set an environment variable; a bare KEY takes its value from strata\'s environment', collect, [])
       .option('--env-file <file>', 'read environment variables from a file (KEY=VALUE lines, # comments)', collect, [])
@@ -45,7 +49,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .action(async (names: string[], opts: { force?: boolean; volumes?: boolean }) => (await actions()).rm(ctx, names, opts));
     parent.command('diff').description("Inspect changes to files or directories on a container's filesystem")
       .argument('<container>')
-      .option('--format <format>', 'json for one {"Kind","Path"} object per line')
+      .option('--format <format>', 'json for one {"Kind","Path"} object per line, or a Go template over .Kind and .Path')
       .action(async (name: string, opts: { format?: string }) => (await actions()).diff(ctx, name, opts));
     const psCmd = parent === program ? parent.command('ps') : parent.command('ls').alias('list');
     psCmd.description('List containers')

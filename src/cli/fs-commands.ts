@@ -53,6 +53,13 @@ async function writeAll(source: AsyncIterable<unknown>, out: Writable): Promise<
 }
 
 export function registerFsCommands(program: Command, ctx: CliContext): void {
+  /** A Go template for `fs ls`/`fs stat` entries, compiled before anything is read; undefined for text and json. */
+  const entryTemplate = async (format: string | undefined) => {
+    const [{ isTemplate, printTemplate }, { compileTemplate }] = await Promise.all([import('./output.js'), import('./template.js')]);
+    if (!isTemplate(format)) return undefined;
+    const template = compileTemplate(format, { typeName: 'entry' });
+    return { print: (values: object[]) => printTemplate(ctx, template, values) };
+  };
   const fsCmd = program.command('fs').description("Read and change files in a container's merged view, as its busybox tools would");
   // Every change through a container's view takes the container's lock (containerView);
   // a changing command runs as one batch, so another process's change cannot land
@@ -76,13 +83,17 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     });
 
   fsCmd.command('ls').description('List directory contents (sorted; dotfiles only with -a)').argument('<container>').argument('[path...]')
-    .option('-l', 'long listing: mode, links, uid, gid, size, date, name')
+    .option('-l', "long listing: mode, links, owner, group, size, date, name (owner and group named by the container's /etc/passwd and /etc/group)")
+    .option('-n', 'long listing with numeric owner and group')
     .option('-a', 'include names starting with a dot, and . and ..')
     .option('-d', 'list directories themselves, not their contents')
-    .option('--format <format>', 'json: one object per entry')
-    .action(async (c: string, paths: string[], opts: { l?: boolean; a?: boolean; d?: boolean; format?: string }) => {
+    .option('--format <format>', 'json: one object per entry; or a Go template over each entry (.Name .Mode .Size …)')
+    .action(async (c: string, paths: string[], opts: { l?: boolean; n?: boolean; a?: boolean; d?: boolean; format?: string }) => {
+      const template = await entryTemplate(opts.format);
       const { view: v, record } = await view(c);
-      const { listed, listDirectory, lsLines, sortByName, statJson } = await import('./fs-listing.js');
+      const { listed, listDirectory, lsLines, ownerNames, sortByName, statFields, statJson } = await import('./fs-listing.js');
+      if (opts.n) opts.l = true;
+      const names = opts.l && !opts.n && opts.format === undefined ? await ownerNames(v) : undefined;
       const args = paths.length > 0 ? paths : ['/'];
       const singles: Listed[] = [];
       const dirs: string[] = [];
@@ -93,9 +104,17 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
         if (stats.type === 'dir' && !opts.d) dirs.push(p);
         else singles.push(await listed(v, p, inRoot(p), stats));
       }, (err, p) => `ls: ${p}: ${strerror(err)}`, { defer: true });
+      if (template) {
+        // One rendering per entry, the named files first, then each directory's entries.
+        const items = sortByName(singles);
+        for (const dir of dirs) items.push(...await listDirectory(v, inRoot(dir), opts.a === true));
+        template.print(items.map((i) => statFields(i, record)));
+        if (failed.length > 0) throw new ToolError(failed);
+        return;
+      }
       const now = Date.now();
       const print = (items: Listed[]) => {
-        const lines = opts.format === 'json' ? items.map((i) => JSON.stringify(statJson(i, record))) : lsLines(items, opts.l === true, now);
+        const lines = opts.format === 'json' ? items.map((i) => JSON.stringify(statJson(i, record))) : lsLines(items, opts.l === true, now, names);
         for (const line of lines) ctx.print(line);
       };
       print(sortByName(singles));
@@ -111,15 +130,18 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   fsCmd.command('stat').description("Show a file's type, mode, owner, size, times and the layer that serves it")
     .argument('<container>').argument('<path...>')
     .option('-L', 'follow symlinks')
-    .option('--format <format>', 'json: one object per path')
+    .option('--format <format>', 'json: one object per path; or a Go template over each path (.Name .Mode .Size …)')
     .action(async (c: string, paths: string[], opts: { L?: boolean; format?: string }) => {
+      const template = await entryTemplate(opts.format);
       const { view: v, record } = await view(c);
-      const { listed, statJson, statText } = await import('./fs-listing.js');
-      await eachPath(paths, async (p) => {
+      const { listed, statFields, statJson, statText } = await import('./fs-listing.js');
+      const failed = await eachPath(paths, async (p) => {
         const stats = await (opts.L ? v.stat(inRoot(p)) : v.lstat(inRoot(p)));
         const item = await listed(v, p, inRoot(p), stats);
-        ctx.print(opts.format === 'json' ? JSON.stringify(statJson(item, record)) : statText(item, record));
-      }, (err, p) => `stat: can't stat '${p}': ${strerror(err)}`);
+        if (template) template.print([statFields(item, record)]);
+        else ctx.print(opts.format === 'json' ? JSON.stringify(statJson(item, record)) : statText(item, record));
+      }, (err, p) => `stat: can't stat '${p}': ${strerror(err)}`, { defer: true });
+      if (failed.length > 0) throw new ToolError(failed);
     });
 
   for (const verb of ['write', 'append'] as const) {

@@ -66,15 +66,44 @@ export function lsDate(ms: number, now: number): string {
   return `${head}  ${d.getUTCFullYear()}`;
 }
 
-/** busybox `ls -ln` columns: mode, links, uid, gid, size (or major, minor), date, name, `-> target`. */
-export function lsLines(items: Listed[], long: boolean, now: number): string[] {
+/** Owner and group names, as the container itself would name them. */
+export interface OwnerNames {
+  users: Map<number, string>;
+  groups: Map<number, string>;
+}
+
+/**
+ * busybox ls names owners from the container's own /etc/passwd and /etc/group (read
+ * through the merged view), never the host's; an id neither names stays a number.
+ */
+export async function ownerNames(v: Resolver): Promise<OwnerNames> {
+  const table = async (file: string): Promise<Map<number, string>> => {
+    const text = await v.readFile(file, 'utf8').catch(() => '');
+    const names = new Map<number, string>();
+    for (const line of String(text).split('\n')) {
+      const [name, , id] = line.split(':');
+      // The first entry for an id names it, as getpwuid returns the first match.
+      if (name && id !== undefined && /^\d+$/.test(id) && !names.has(Number(id))) names.set(Number(id), name);
+    }
+    return names;
+  };
+  return { users: await table('/etc/passwd'), groups: await table('/etc/group') };
+}
+
+/**
+ * busybox `ls -l` columns: mode, links, owner, group (names cut to 8 characters, or
+ * numbers with `-n`), size (or major, minor), date, name, `-> target`.
+ */
+export function lsLines(items: Listed[], long: boolean, now: number, names?: OwnerNames): string[] {
   if (!long) return items.map((i) => i.name);
   return items.map(({ name, stats: s, target }) => {
     const size = s.type === 'char' || s.type === 'block'
       ? `${String(devMajor(s.rdev)).padStart(4)}, ${String(devMinor(s.rdev)).padStart(3)}`
       : String(s.size).padStart(9);
     const link = target === undefined ? '' : ` -> ${target}`;
-    return `${modeString(s.type, s.mode)} ${String(s.nlink).padStart(4)} ${String(s.uid).padEnd(8)} ${String(s.gid).padEnd(8)} ${size} ${lsDate(s.mtimeMs, now)} ${name}${link}`;
+    const owner = (names?.users.get(s.uid) ?? String(s.uid)).slice(0, 8);
+    const group = (names?.groups.get(s.gid) ?? String(s.gid)).slice(0, 8);
+    return `${modeString(s.type, s.mode)} ${String(s.nlink).padStart(4)} ${owner.padEnd(8)} ${group.padEnd(8)} ${size} ${lsDate(s.mtimeMs, now)} ${name}${link}`;
   });
 }
 
@@ -134,6 +163,31 @@ export function statJson(item: Listed, record: ContainerRecord): object {
     mtime: new Date(s.mtimeMs).toISOString(),
     ...(item.target === undefined ? {} : { linkTarget: item.target }),
     layer: layerName(record, s.layer),
+  };
+}
+
+/**
+ * What `--format` templates see for an entry: statJson's facts with Go-style field
+ * names (`{{.Name}} {{.Permissions}} {{.Size}}`), every field present for every type.
+ */
+export function statFields(item: Listed, record: ContainerRecord): object {
+  const s = item.stats;
+  const device = s.type === 'char' || s.type === 'block';
+  return {
+    Name: item.name,
+    Path: item.path,
+    Type: s.type,
+    Mode: octal(s.mode),
+    Permissions: modeString(s.type, s.mode),
+    Uid: s.uid,
+    Gid: s.gid,
+    Size: s.size,
+    Links: s.nlink,
+    DevMajor: device ? devMajor(s.rdev) : 0,
+    DevMinor: device ? devMinor(s.rdev) : 0,
+    Modified: statTime(s.mtimeMs),
+    Target: item.target ?? '',
+    Layer: layerName(record, s.layer),
   };
 }
 

@@ -12,6 +12,7 @@ import { readTags, tagsOf } from '../image/tags.js';
 import { normalizeReference } from '../image/reference.js';
 import type { CliContext } from './context.js';
 import { ellipsis, humanSize, rfc3339, since } from './format.js';
+import { HISTORY_HEADERS, IMAGE_HEADERS, imageContext } from './docker-context.js';
 import { eachName, printInspect, printListing } from './output.js';
 import { loadProgress } from './progress.js';
 
@@ -77,10 +78,11 @@ export async function images(ctx: CliContext, repository: string | undefined, op
       Size: r.image.record.size,
       Containers: r.image.containers,
     }),
-    template: (r) => ({
-      ID: id(r), Repository: r.repository, Tag: r.tag, Digest: digest(r), CreatedAt: r.image.record.created,
-      CreatedSince: since(r.image.record.created), Size: humanSize(r.image.record.size, 3), Containers: String(r.image.containers),
+    template: (r) => imageContext({
+      id: r.image.record.id, repository: r.repository, tag: r.tag, created: r.image.record.created, size: r.image.record.size,
+      trunc: opts.trunc, digest: digest(r),
     }),
+    templateOptions: { typeName: 'image', headers: IMAGE_HEADERS },
   });
 }
 
@@ -118,7 +120,9 @@ export async function history(ctx: CliContext, name: string, opts: { human: bool
     row: (r) => [id(r), created(r), createdBy(r), size(r), r.comment],
     quiet: (r) => id(r),
     json: (r) => ({ ID: r.id, CreatedAt: r.created, CreatedSince: since(r.created), CreatedBy: r.createdBy, Size: r.size, Comment: r.comment }),
-    template: (r) => ({ ID: id(r), CreatedAt: rfc3339(r.created), CreatedSince: created(r), CreatedBy: createdBy(r), Size: size(r), Comment: r.comment }),
+    // docker/cli's historyContext, keys sorted as it marshals them.
+    template: (r) => ({ Comment: r.comment, CreatedAt: rfc3339(r.created), CreatedBy: createdBy(r), CreatedSince: created(r), ID: id(r), Size: size(r) }),
+    templateOptions: { typeName: 'history entry', headers: HISTORY_HEADERS },
   });
 }
 

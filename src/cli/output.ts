@@ -1,5 +1,5 @@
 import { isStrataError } from '../errors.js';
-import { compileTemplate } from './template.js';
+import { compileTemplate, type CompiledTemplate, type TemplateOptions } from './template.js';
 import { ToolError } from './tool-error.js';
 import { table } from './format.js';
 import type { CliContext } from './context.js';
@@ -20,6 +20,8 @@ export function printListing<T extends object>(ctx: CliContext, items: T[], opti
   json: (item: T) => object;
   /** Fields for Go templates, as docker's formatter gives them (human sizes, short IDs); default: json. */
   template?: (item: T) => object;
+  /** What errors call an item, and table headers that are not the field name in capitals. */
+  templateOptions?: TemplateOptions;
 }): void {
   if (options.quiet) {
     for (const item of items) {
@@ -37,12 +39,34 @@ export function printListing<T extends object>(ctx: CliContext, items: T[], opti
     ctx.io.stdout.write(table([view.headers, ...items.map(view.row)]));
     return;
   }
-  const template = compileTemplate(format);
-  const lines = items.map((item) => template.render((view.template ?? view.json)(item)));
+  printTemplate(ctx, compileTemplate(format, view.templateOptions), items.map((item) => (view.template ?? view.json)(item)));
+}
+
+/** Whether `--format` asks for a Go template rather than the table or strata's `json`. */
+export function isTemplate(format: string | undefined): format is string {
+  return format !== undefined && format !== '' && format !== 'json' && format !== 'table';
+}
+
+/**
+ * Whether a template may read a field, so that what costs a walk (ps sizes) is measured
+ * only then, as docker/cli does; `{{json .}}` and `{{.}}` read every field.
+ */
+export function templateReads(format: string, field: string): boolean {
+  return new RegExp(`\\.${field}\\b`).test(format) || /(^|[^\w.$)\]])\.($|[^\w])/.test(format.replace(/\{\{-?\s*|\s*-?\}\}/g, ' '));
+}
+
+/**
+ * One rendering per value, each followed by a newline as docker/cli's formatter does;
+ * with `table`, a header row and every line's tab-separated cells aligned.
+ */
+export function printTemplate(ctx: CliContext, template: CompiledTemplate, values: unknown[]): void {
+  const rendered = values.map((value) => template.render(value));
   if (template.isTable) {
-    ctx.io.stdout.write(table([template.header(), ...lines].map((l) => l.split('\t'))));
+    const lines = [template.header(), ...rendered].flatMap((text) => text.split('\n'));
+    ctx.io.stdout.write(table(lines.map((line) => line.split('\t'))));
   } else {
-    for (const line of lines) ctx.print(line);
+    // Always a newline, even after an empty or newline-ended rendering, as docker/cli writes it.
+    for (const text of rendered) ctx.io.stdout.write(`${text}\n`);
   }
 }
 
@@ -53,7 +77,7 @@ export function printInspect(ctx: CliContext, objects: object[], format?: string
     return;
   }
   const template = compileTemplate(format === 'json' ? '{{json .}}' : format);
-  for (const object of objects) ctx.print(template.render(object));
+  for (const object of objects) ctx.io.stdout.write(`${template.render(object)}\n`);
 }
 
 /**

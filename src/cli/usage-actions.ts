@@ -5,22 +5,36 @@ import { diskUsage, type DiskUsage, type SummaryRow } from '../usage/df.js';
 import type { UsageBreakdown } from '../usage/layer-breakdown.js';
 import type { CliContext } from './context.js';
 import { containerStatus, ellipsis, humanSize, since, table } from './format.js';
+import { containerContext, containerLabels, imageContext, volumeContext } from './docker-context.js';
+import { isTemplate, printTemplate } from './output.js';
 import { dfProgress } from './progress.js';
+import { compileTemplate } from './template.js';
 
 /** What `system df` and `du` do; usage-commands.ts defines them and loads this when one runs. */
 
 export async function df(ctx: CliContext, opts: { verbose?: boolean; format?: string; cache: boolean }): Promise<void> {
+  // A bad template fails before the walk, as docker parses it before asking the daemon.
+  const template = isTemplate(opts.format)
+    ? compileTemplate(opts.format, { typeName: opts.verbose ? 'disk usage' : 'disk usage row', headers: { TotalCount: 'TOTAL' } })
+    : undefined;
   const store = await ctx.store();
   const progress = dfProgress(ctx, opts.format !== undefined);
   const usage = await diskUsage(store, { onProgress: progress?.update, noCache: !opts.cache }).finally(() => progress?.stop());
-  if (opts.format === 'json') ctx.print(opts.verbose ? JSON.stringify(verboseJson(usage)) : usage.summary.map((r) => JSON.stringify(summaryJson(r))).join('\n'));
+  if (template && opts.verbose) {
+    // docker/cli runs a -v template once over all four lists, and adds no newline.
+    ctx.io.stdout.write(template.render(await verboseContext(store, usage)));
+  } else if (template) {
+    printTemplate(ctx, template, usage.summary.map(summaryContext));
+  } else if (opts.format === 'json') ctx.print(opts.verbose ? JSON.stringify(verboseJson(usage)) : usage.summary.map((r) => JSON.stringify(summaryJson(r))).join('\n'));
   else ctx.io.stdout.write(opts.verbose ? verboseText(usage) : summaryText(usage));
 }
 
 export async function du(ctx: CliContext, name: string, opts: { format?: string }): Promise<void> {
+  const template = isTemplate(opts.format) ? compileTemplate(opts.format, { typeName: 'usage' }) : undefined;
   const store = await ctx.store();
   const breakdown = await breakdownOf(store, name);
-  if (opts.format === 'json') ctx.print(JSON.stringify(breakdown));
+  if (template) printTemplate(ctx, template, [breakdownContext(breakdown)]);
+  else if (opts.format === 'json') ctx.print(JSON.stringify(breakdown));
   else ctx.io.stdout.write(breakdownText(breakdown));
 }
 
@@ -87,6 +101,32 @@ function repoAndTag(ref?: string): [string, string] {
   return [familiar.slice(0, colon), familiar.slice(colon + 1)];
 }
 
+/** docker/cli's diskUsage row context (`system df --format`): every value text. */
+function summaryContext(r: SummaryRow): object {
+  return { Active: String(r.active), Reclaimable: reclaimable(r), Size: humanSize(r.size), TotalCount: String(r.total), Type: r.type };
+}
+
+/**
+ * What a `system df -v` template sees, as docker/cli builds it: the four lists, with
+ * full IDs and untruncated commands, and container sizes without the image's.
+ */
+async function verboseContext(store: Store, usage: DiskUsage): Promise<object> {
+  const { volumeDataDir } = await import('../volume/volume.js');
+  const labels = await containerLabels(store, usage.containers.map((c) => c.record), usage.images.map((i) => i.image));
+  return {
+    Images: [...usage.images].sort((a, b) => b.image.created.localeCompare(a.image.created)).map((i) => {
+      const [repository, tag] = repoAndTag(i.repoTags[0]);
+      return imageContext({
+        id: i.image.id, repository, tag, created: i.image.created, size: i.size, trunc: false, digest: '',
+        containers: i.containers, sharedSize: i.sharedSize, uniqueSize: i.uniqueSize,
+      });
+    }),
+    Containers: [...usage.containers].sort((a, b) => b.record.created.localeCompare(a.record.created)).map((c) => containerContext(c.record, { trunc: false, sizeRw: c.usage.sizeRw, labels: labels.get(c.record.id) })),
+    Volumes: usage.volumes.map((v) => volumeContext({ name: v.name }, volumeDataDir(store, v.name), v)),
+    BuildCache: [],
+  };
+}
+
 function summaryJson(r: SummaryRow): object {
   return { Type: r.type, TotalCount: r.total, Active: r.active, Size: r.size, Reclaimable: r.reclaimable };
 }
@@ -109,6 +149,27 @@ function verboseJson(usage: DiskUsage): object {
     CopiedUp: usage.copiedUp,
     Hidden: usage.hidden,
     UnusedLayersSize: usage.unusedLayersSize,
+  };
+}
+
+/**
+ * What a `du` template sees: the layers top first as the table lists them, and the
+ * container's upper dir (null for an image). Sizes as the table prints them, and in
+ * bytes beside them.
+ */
+function breakdownContext(b: UsageBreakdown): object {
+  const u = b.upper;
+  return {
+    Layers: [...b.layers].reverse().map((l) => ({
+      ID: l.diffId.slice(7, 19), DiffID: l.diffId, ChainID: l.chainId,
+      Size: humanSize(l.size), Visible: humanSize(l.visible), Hidden: humanSize(l.hidden),
+      SizeBytes: l.size, VisibleBytes: l.visible, HiddenBytes: l.hidden,
+    })),
+    Upper: u === undefined ? null : {
+      Size: humanSize(u.sizeRw), New: humanSize(u.added), CopiedUp: humanSize(u.copiedUp), Hidden: humanSize(u.hidden),
+      SizeBytes: u.sizeRw, NewBytes: u.added, CopiedUpBytes: u.copiedUp, HiddenBytes: u.hidden,
+      NewFiles: u.entries.added, CopiedUpFiles: u.entries.copiedUp, Whiteouts: u.entries.whiteouts,
+    },
   };
 }
 

@@ -3,6 +3,7 @@ import type { VolumeRecord } from '../volume/volume.js';
 import type { CliContext } from './context.js';
 import { humanSize } from './format.js';
 import { confirm } from './confirm.js';
+import { VOLUME_HEADERS, volumeContext } from './docker-context.js';
 import { eachName, printInspectEach, printListing } from './output.js';
 
 // The volume module loads inside the actions, so defining these commands costs nothing.
@@ -28,6 +29,8 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
         row: (v) => ['local', v.name],
         quiet: (v) => v.name,
         json: (v) => volumeView(v, volumeDataDir(store, v.name)),
+        template: (v) => volumeContext(v, volumeDataDir(store, v.name)),
+        templateOptions: { typeName: 'volume', headers: VOLUME_HEADERS },
       });
     });
   volume.command('inspect').description('Display detailed information on one or more volumes').argument('<name...>')
@@ -61,7 +64,8 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
     });
 }
 
-/** Docker's volume inspect shape. */
+/** Docker's volume inspect shape: a volume made without labels or options has them `null`, as Docker prints it. */
 export function volumeView(v: VolumeRecord, mountpoint: string): object {
-  return { CreatedAt: v.created, Driver: 'local', Labels: v.labels, Mountpoint: mountpoint, Name: v.name, Options: {}, Scope: 'local' };
+  const labels = Object.keys(v.labels ?? {}).length > 0 ? v.labels : null;
+  return { CreatedAt: v.created, Driver: 'local', Labels: labels, Mountpoint: mountpoint, Name: v.name, Options: null, Scope: 'local' };
 }

@@ -7,7 +7,10 @@ import { writeJsonAtomic } from '../store/atomic.js';
 import { createDirByRename } from '../store/dir-by-rename.js';
 import { findImage } from '../image/lookup.js';
 import { readImageConfig } from '../image/inspect.js';
-import { ensureVolume } from '../volume/volume.js';
+import { ensureVolume, readVolume } from '../volume/volume.js';
+import { removeVolume } from './volume-use.js';
+import { populateVolume } from '../volume/populate.js';
+import { imageView } from '../image/view.js';
 import { generateName, isValidContainerName } from './names.js';
 import { listContainerRecords, type ContainerRecord, type MountSpec } from './record.js';
 import { containerParts } from '../store/paths.js';
@@ -69,12 +72,21 @@ export async function createContainer(store: Store, imageName: string, options: 
         throw new StrataError('ECONFLICT', `Conflict. The container name "/${name}" is already in use by container "${owner.id}". You have to remove (or rename) that container to be able to reuse that name.`, { path: name });
       }
     }
-    for (const mount of mounts) {
-      if (mount.type === 'volume') await ensureVolume(store, mount.name, { anonymous: mount.anonymous });
-      if (mount.type === 'bind') await fs.mkdir(mount.source, { recursive: true });
+    // Volumes this create makes go again if it fails: a failed create leaves no trace.
+    const newVolumes: string[] = [];
+    try {
+      for (const mount of mounts) {
+        if (mount.type === 'volume' && !await volumeExists(store, mount.name)) newVolumes.push(mount.name);
+        if (mount.type === 'volume') await ensureVolume(store, mount.name, { anonymous: mount.anonymous });
+        if (mount.type === 'bind') await fs.mkdir(mount.source, { recursive: true });
+      }
+      // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
+      await findImage(store, image.id);
+      await populateVolumes(store, image.layers.map((l) => l.chainId), mounts);
+    } catch (err) {
+      for (const name of newVolumes) await removeVolume(store, name, { force: true }).catch(() => undefined);
+      throw err;
     }
-    // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
-    await findImage(store, image.id);
     const id = randomHex(32);
     const record: ContainerRecord = {
       id,
@@ -92,17 +104,35 @@ export async function createContainer(store: Store, imageName: string, options: 
       autoRemove: options.autoRemove === true,
       ...(hostMounts.length > 0 ? { hostMounts } : {}),
     };
-    const created = await createDirByRename(store.paths.containerDir(record.id), async (tmp) => {
-      const parts = containerParts(tmp);
-      // One level at a time, not `recursive`: on a full disk that reports ENOENT (nodejs/node#42808).
-      for (const dir of [parts.upper, parts.work, parts.merged, parts.tmpfs]) await fs.mkdir(dir, { mode: 0o755 });
-      await writeJsonAtomic(parts.config, record);
-      faultPoint('create.commit');
-    });
+    let created: boolean;
+    try {
+      created = await createDirByRename(store.paths.containerDir(record.id), async (tmp) => {
+        const parts = containerParts(tmp);
+        // One level at a time, not `recursive`: on a full disk that reports ENOENT (nodejs/node#42808).
+        for (const dir of [parts.upper, parts.work, parts.merged, parts.tmpfs]) await fs.mkdir(dir, { mode: 0o755 });
+        await writeJsonAtomic(parts.config, record);
+        faultPoint('create.commit');
+      });
+    } catch (err) {
+      for (const name of newVolumes) await removeVolume(store, name, { force: true }).catch(() => undefined);
+      throw err;
+    }
     // 256 random bits: a clash means the random source is broken, not bad luck.
     if (!created) throw new StrataError('ECONFLICT', `container ${record.id} exists already`, { path: record.id });
     return record;
   });
+}
+
+async function volumeExists(store: Store, name: string): Promise<boolean> {
+  return readVolume(store, name).then(() => true, () => false);
+}
+
+/** An empty volume gets the image's content at its mount point, as with Docker, unless `nocopy`; binds never do. */
+async function populateVolumes(store: Store, chain: string[], mounts: MountSpec[]): Promise<void> {
+  const copying = mounts.filter((m): m is Extract<MountSpec, { type: 'volume' }> => m.type === 'volume' && !m.noCopy);
+  if (copying.length === 0) return;
+  const image = await imageView(store, chain);
+  for (const mount of copying) await populateVolume(store, image, mount.name, mount.destination);
 }
 
 function checkMountTargets(mounts: MountSpec[]): void {

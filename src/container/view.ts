@@ -9,6 +9,7 @@ import { volumeDataDir } from '../volume/volume.js';
 import { withContainerLock } from './lock.js';
 import { containerDirs, containerFile, tmpfsBacking, type ContainerRecord } from './record.js';
 import { bumpUsageToken } from './usage-token.js';
+import { parseTmpfsOptions } from './tmpfs-options.js';
 
 /**
  * The merged view a process in the container would see: its upper dir over the
@@ -38,9 +39,11 @@ export async function containerView(store: Store, record: ContainerRecord): Prom
   const mounts: ResolverMount[] = [];
   for (const mount of record.mounts) {
     if (mount.type === 'tmpfs') {
+      // A real tmpfs starts empty, its root of mode= (1777, like /tmp, unless given), and holds size= bytes.
+      const options = parseTmpfsOptions(mount.options ?? '');
       const source = tmpfsBacking(store, record.id, mount.destination);
-      await ensureTmpfs(source, exclusive);
-      mounts.push({ path: mount.destination, source, readOnly: false });
+      await ensureTmpfs(source, options.mode, exclusive);
+      mounts.push({ path: mount.destination, source, readOnly: options.readOnly, ...(options.sizeBytes === null ? {} : { sizeLimit: options.sizeBytes }) });
     } else if (mount.type === 'volume') {
       mounts.push({ path: mount.destination, source: volumeDataDir(store, mount.name), readOnly: mount.readOnly });
     } else {
@@ -74,12 +77,12 @@ function ensureNotRemoved(store: Store, id: string): void {
   }
 }
 
-/** A real tmpfs starts empty and world-writable with the sticky bit, like /tmp; made on first use, under the lock. */
-async function ensureTmpfs(source: string, exclusive: Exclusive): Promise<void> {
+/** A real tmpfs starts empty, its root of the mount's mode (1777 unless given, like /tmp); made on first use, under the lock. */
+async function ensureTmpfs(source: string, mode: number, exclusive: Exclusive): Promise<void> {
   const st = await fs.stat(source).catch(() => null);
-  if (st?.isDirectory() && (st.mode & 0o7777) === 0o1777) return;
+  if (st?.isDirectory() && (st.mode & 0o7777) === mode) return;
   await exclusive(async () => {
-    await fs.mkdir(source, { recursive: true, mode: 0o1777 });
-    await fs.chmod(source, 0o1777);
+    await fs.mkdir(source, { recursive: true, mode });
+    await fs.chmod(source, mode);
   });
 }

@@ -1,4 +1,5 @@
 import fs from 'node:fs/promises';
+import path from 'node:path';
 import { fsError, isFsError } from '../errors.js';
 import type { Context } from './options.js';
 import { onHost } from './host.js';
@@ -6,6 +7,7 @@ import { resolveExisting, resolvePath } from './walk-path.js';
 import { ensureWritable } from './copy-up.js';
 import { assertCreatableName, assertWritable, placeNew } from './upper.js';
 import { statEntry } from './stat.js';
+import { writeWithinQuota } from './mount-quota.js';
 
 export type WriteData = string | Uint8Array | AsyncIterable<string | Uint8Array>;
 
@@ -24,17 +26,29 @@ export async function writeData(ctx: Context, cpath: string, data: WriteData, ap
     assertWritable(ctx, r.entry, syscall, cpath);
     if (r.entry.type !== 'file') throw fsError('EINVAL', syscall, cpath, 'not a regular file');
     const host = await ensureWritable(ctx, r.entry, syscall, cpath, { truncate: !append });
-    await onHost(writeInto(host, append ? 'a' : 'w', data), 'write', cpath);
+    await onHost(writeInto(ctx, r.entry.mount, host, append ? 'a' : 'w', data), 'write', cpath);
     return;
   }
   assertWritable(ctx, r.parent, syscall, cpath);
   assertCreatableName(ctx, r.name, syscall, cpath);
   const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
   const what = { kind: 'file' as const, mode: mode & ~ctx.umask & 0o7777 };
-  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => writeInto(host, 'wx', data)), 'write', cpath);
+  if (sizeLimited(ctx, r.parent.mount)) {
+    // Made whole (mode settled) before the data, so a write past the size leaves a proper file, as on a tmpfs.
+    await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => fs.writeFile(host, '', { flag: 'wx', mode: 0o600 })), 'write', cpath);
+    await onHost(writeInto(ctx, r.parent.mount, path.join(parentHost, r.name), 'w', data), 'write', cpath);
+    return;
+  }
+  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => writeInto(ctx, r.parent.mount, host, 'wx', data)), 'write', cpath);
 }
 
-async function writeInto(host: string, flag: 'w' | 'a' | 'wx', data: WriteData): Promise<void> {
+function sizeLimited(ctx: Context, mount: number | null): boolean {
+  return mount !== null && ctx.mounts[mount]?.sizeLimit !== undefined;
+}
+
+async function writeInto(ctx: Context, mount: number | null, host: string, flag: 'w' | 'a' | 'wx', data: WriteData): Promise<void> {
+  const limited = mount === null ? undefined : ctx.mounts[mount];
+  if (limited?.sizeLimit !== undefined) return writeWithinQuota(host, flag, data, limited.source, limited.sizeLimit);
   const handle = await fs.open(host, flag, 0o600);
   try {
     if (typeof data === 'string' || data instanceof Uint8Array) {

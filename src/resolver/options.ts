@@ -14,6 +14,8 @@ export interface ResolverMount {
   /** Host directory (or file) that serves it; its content is never whiteout-decoded. */
   source: string;
   readOnly: boolean;
+  /** Bytes of file data the mount holds at most, counted in pages like a tmpfs `size=`; writes past it fail with ENOSPC. */
+  sizeLimit?: number;
 }
 
 export interface ResolverOptions {

@@ -183,3 +183,19 @@ test("volume names are checked with the local driver's words; inspect prints wha
   const both = await strata(store.root, ['volume', 'inspect', '--format', '{{.Name}}', 'data', 'nosuch']);
   t.deepEqual(both, { code: 1, stdout: 'data\n', stderr: 'Error: No such volume: nosuch\n' });
 });
+
+test('create keeps -v and --tmpfs options; inspect shows them as docker does', async (t) => {
+  const { store, dir } = await withDemo(t);
+  const bind = path.join(dir, 'bind-src');
+  const created = await strata(store.root, ['create', '--name', 'opts', '--tmpfs', '/tmp:rw,size=64m,mode=1777', '--tmpfs', '/run',
+    '-v', 'labvol:/data:z,nocopy', '-v', `${bind}:/host:ro,Z`, '-v', 'other:/other', '-v', '/anon', 'demo']);
+  t.is(created.code, 0, created.stderr);
+  const [info] = JSON.parse((await strata(store.root, ['inspect', 'opts'])).stdout);
+  t.deepEqual(info.HostConfig.Tmpfs, { '/tmp': 'rw,size=64m,mode=1777', '/run': '' });
+  t.deepEqual(info.HostConfig.Binds, ['labvol:/data:z,nocopy', `${bind}:/host:ro,Z`, 'other:/other']);
+  t.deepEqual(info.Mounts.map((m: { Destination: string; Mode: string; RW: boolean }) => [m.Destination, m.Mode, m.RW]), [['/data', 'z,nocopy', true], ['/host', 'ro,Z', false], ['/other', 'z', true], ['/anon', '', true]]);
+  const bad = await strata(store.root, ['create', '--tmpfs', '/tmp:size=lots', 'demo']);
+  t.is(bad.code, 125);
+  t.is(bad.stderr, "strata: invalid tmpfs option \"size=lots\" in '/tmp:size=lots'\n");
+  t.is((await strata(store.root, ['create', '-v', 'labvol:/data:bogus', 'demo'])).stderr, "strata: invalid mode: bogus in volume specification 'labvol:/data:bogus'\n");
+});

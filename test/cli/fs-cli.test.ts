@@ -76,7 +76,7 @@ bothFormats('a read-only container refuses every change in busybox\'s words, and
   }
   t.deepEqual(await strata(root, ['fs', 'touch', 'app1', '/tmp/x']), { code: 0, stdout: '', stderr: '' });
   // Owner left open: a mount is a plain host directory, and rootless stores report its real owner.
-  t.regex((await strata(root, ['fs', 'ls', '-l', 'app1', '/tmp/x'])).stdout, /^-rw-r--r-- {4}1 \d+ +\d+ +0 \w{3} [ \d]\d \d\d:\d\d \/tmp\/x\n$/);
+  t.regex((await strata(root, ['fs', 'ls', '-n', 'app1', '/tmp/x'])).stdout, /^-rw-r--r-- {4}1 \d+ +\d+ +0 \w{3} [ \d]\d \d\d:\d\d \/tmp\/x\n$/);
   const src = path.join(dir, 'in.txt');
   await fs.writeFile(src, 'in\n');
   t.deepEqual(await strata(root, ['cp', src, 'app1:/srv']), { code: 1, stdout: '', stderr: 'strata: /srv/in.txt: Read-only file system\n' });
@@ -121,7 +121,7 @@ bothFormats('ls sorts names, hides dotfiles without -a, and -l prints busybox co
   t.is((await strata(root, ['fs', 'ls', '-a', 'app1', '/'])).stdout, '.\n..\n.hidden\nbin\ndev\netc\nsrv\n');
   const v = await view(store);
   const blocks = async (names: string[]) => Math.floor((await Promise.all(names.map((n) => v.lstat(n)))).reduce((s, st) => s + st.blocks, 0) / 2);
-  t.deepEqual(await strata(root, ['fs', 'ls', '-l', 'app1', '/bin']), {
+  t.deepEqual(await strata(root, ['fs', 'ls', '-n', 'app1', '/bin']), {
     code: 0,
     stdout: [
       `total ${await blocks(['/bin/busybox', '/bin/sh'])}`,
@@ -131,9 +131,9 @@ bothFormats('ls sorts names, hides dotfiles without -a, and -l prints busybox co
     ].join('\n'),
     stderr: '',
   });
-  t.is((await strata(root, ['fs', 'ls', '-l', 'app1', '/dev/null'])).stdout, 'crw-rw-rw-    1 0        0           1,   3 Nov 14  2023 /dev/null\n');
+  t.is((await strata(root, ['fs', 'ls', '-n', 'app1', '/dev/null'])).stdout, 'crw-rw-rw-    1 0        0           1,   3 Nov 14  2023 /dev/null\n');
   const lower = await v.stat('/srv/lower');
-  t.is((await strata(root, ['fs', 'ls', '-ld', 'app1', '/srv/lower'])).stdout,
+  t.is((await strata(root, ['fs', 'ls', '-nd', 'app1', '/srv/lower'])).stdout,
     `drwxr-x---${String(lower.nlink).padStart(5)} 1000     1000     ${String(lower.size).padStart(9)} Nov 14  2023 /srv/lower\n`);
   t.deepEqual(await strata(root, ['fs', 'ls', 'app1', '/srv/data', '/nope', '/bin/sh', '/dev']), {
     code: 1,
@@ -261,10 +261,10 @@ bothFormats('cp copies a tree out and back in, to and from a tar stream, with do
   t.is((await fs.stat(path.join(out, 'lower', 'a.txt'))).mode & 0o7777, 0o640);
   t.deepEqual(await strata(root, ['cp', path.join(out, 'lower'), 'app1:srv/copy']), { code: 0, stdout: '', stderr: '' });
   // Modes, sizes, times and names survive the round trip; links and owners are the copy's own (docker cp gives root).
-  const listing = (p: string) => strata(root, ['fs', 'ls', '-l', 'app1', p]).then((r) => r.stdout.split('\n').slice(1).map((l) => l.replace(/^(\S+) +\d+ +\d+ +\d+ +/, '$1 ')));
+  const listing = (p: string) => strata(root, ['fs', 'ls', '-n', 'app1', p]).then((r) => r.stdout.split('\n').slice(1).map((l) => l.replace(/^(\S+) +\d+ +\d+ +\d+ +/, '$1 ')));
   t.deepEqual(await listing('/srv/copy'), await listing('/srv/lower'));
   t.deepEqual(await listing('/srv/copy/sub'), await listing('/srv/lower/sub'));
-  t.regex((await strata(root, ['fs', 'ls', '-l', 'app1', '/srv/copy/a.txt'])).stdout, /^-rw-r----- {4}1 0 {8}0 {16}6 Nov 14  2023 \/srv\/copy\/a.txt\n$/);
+  t.regex((await strata(root, ['fs', 'ls', '-n', 'app1', '/srv/copy/a.txt'])).stdout, /^-rw-r----- {4}1 0 {8}0 {16}6 Nov 14  2023 \/srv\/copy\/a.txt\n$/);
 
   const viaPipe = await run(process.execPath, [BIN, '--root', root, 'cp', 'app1:/srv/lower', '-'], { encoding: 'buffer' });
   t.deepEqual(await tarNames(viaPipe.stdout), ['directory lower/', 'file lower/a.txt', 'directory lower/sub/', 'file lower/sub/b.txt']);
@@ -310,4 +310,17 @@ test('the real binary prints the tool\'s error without a prefix and exits 1', as
   const { root } = await setup(t, 'oci', ['--read-only']);
   const r = await strataProcess(root, ['fs', 'touch', 'app1', '/x']);
   t.deepEqual({ code: r.code, stdout: r.stdout, stderr: r.stderr }, { code: 1, stdout: '', stderr: 'touch: /x: Read-only file system\n' });
+});
+
+bothFormats("ls -l names owners and groups from the container's own /etc/passwd and /etc/group; -n keeps numbers", async (t, format) => {
+  const { store, root } = await setup(t, format);
+  const v = await view(store);
+  // uid/gid 1000 own /srv/lower (the image says so); the names are the container's, not the host's.
+  await v.writeFile('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nappserviceuser:x:1000:1000::/srv:/bin/sh\n');
+  await v.writeFile('/etc/group', 'root:x:0:\nstaff:x:1000:\n');
+  const long = await strata(root, ['fs', 'ls', '-ld', 'app1', '/srv/lower', '/srv/data']);
+  t.regex(long.stdout, /^drwxr-xr-x +\d+ root {5}root .* \/srv\/data\ndrwxr-x--- +\d+ appservi staff .* \/srv\/lower\n$/);
+  t.regex((await strata(root, ['fs', 'ls', '-nd', 'app1', '/srv/lower'])).stdout, /^drwxr-x--- +\d+ 1000 {5}1000 /);
+  await v.writeFile('/etc/group', 'root:x:0:\n');
+  t.regex((await strata(root, ['fs', 'ls', '-ld', 'app1', '/srv/lower'])).stdout, /^drwxr-x--- +\d+ appservi 1000 /, 'a gid no group names stays a number');
 });
