@@ -5,6 +5,8 @@ import { strata } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage } from '../helpers/image-builder.js';
 import { snapshotContent } from '../helpers/store-snapshot.js';
+import { containerView } from '../../src/container/view.js';
+import { findContainer } from '../../src/container/lookup.js';
 
 const IMAGE_CONFIG = {
   Env: ['PATH=/usr/bin:/bin', 'LANG=C.UTF-8', 'KEEP=image'],
@@ -194,4 +196,23 @@ test('ps --filter label= sees the labels create -l set, and the image labels mer
   t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=shared=mine'])).stdout, `${web}\n`);
   t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=shared=from-image'])).stdout, `${other}\n`);
   t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=org.example.team=storage'])).stdout.split('\n').filter(Boolean).sort().join(','), [web, other].sort().join(','));
+});
+
+test('--mount takes effect in the view: a new volume gets the image content unless volume-nocopy, tmpfs-size and tmpfs-mode are enforced, ro is read-only', async (t) => {
+  const { store } = await withApp(t);
+  const created = await strata(store.root, [
+    'create', '--name', 'eff', '--mount', 'src=filled,dst=/app', '--mount', 'src=empty,dst=/app2,volume-nocopy',
+    '--mount', 'type=tmpfs,dst=/scratch,tmpfs-size=64k,tmpfs-mode=750', '--mount', 'type=tmpfs,dst=/sealed,ro', 'app:1',
+  ]);
+  t.is(created.code, 0, created.stderr);
+  const volumeData = (name: string) => fs.readdir(path.join(store.root, 'volumes', name, '_data'));
+  t.deepEqual(await volumeData('filled'), ['run'], "the image's /app, copied into the new volume");
+  t.deepEqual(await volumeData('empty'), []);
+  const view = await containerView(store, await findContainer(store, 'eff'));
+  t.is((await view.stat('/scratch')).mode & 0o7777, 0o750);
+  await t.throwsAsync(view.writeFile('/scratch/f', Buffer.alloc(100_000)), { code: 'ENOSPC' });
+  t.is((await view.stat('/scratch/f')).size, 65_536);
+  await t.throwsAsync(view.writeFile('/sealed/x', 'x'), { code: 'EROFS' });
+  const info = await inspect(store.root, 'eff');
+  t.deepEqual(info.Mounts.filter((m: { Type: string }) => m.Type === 'tmpfs').map((m: { Destination: string; RW: boolean }) => [m.Destination, m.RW]), [['/scratch', true], ['/sealed', false]]);
 });
