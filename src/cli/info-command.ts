@@ -16,7 +16,7 @@ export function registerInfoCommand(program: Command, ctx: CliContext): void {
         const view = infoView(await storeSummary(await ctx.store()));
         if (opts.format === undefined || opts.format === '') ctx.print(infoText(view));
         else if (opts.format === 'json') ctx.print(JSON.stringify(view));
-        else ctx.print(compileTemplate(opts.format).render(view));
+        else ctx.io.stdout.write(`${compileTemplate(opts.format, { typeName: 'info' }).render(view)}\n`);
       });
   }
 }

@@ -135,6 +135,10 @@ test('strata info counts containers, images, volumes and layers and names the ro
   t.true(json.StoreSize > 15, 'the store holds at least the image');
   t.is(lines.at(-2), `Store Size: ${sizeText(json.StoreSize)} (${json.StoreSize} bytes; ${sizeText(json.StoreAllocatedSize)} allocated)`);
   t.is((await strata(store.root, ['system', 'info', '--format', '{{.Containers}} {{.ContainersRunning}} {{.Driver}}'])).stdout, '2 1 strata-oci\n');
+  t.is((await strata(store.root, ['info', '--format', '{{range .DriverStatus}}{{index . 0}}={{index . 1}};{{end}}'])).stdout, 'Whiteout Format=oci;Rootless=false;Store Format=1;\n');
+  const bad = await strata(store.root, ['info', '--format', '{{.Nope}}']);
+  t.deepEqual([bad.code, bad.stdout], [1, '']);
+  t.regex(bad.stderr, /can't evaluate field Nope in type info/);
 });
 
 /** The kB figures a small store has, as go-units prints them with 4 significant digits. */
