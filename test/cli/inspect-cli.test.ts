@@ -181,3 +181,17 @@ test("image inspect of Docker's own images prints what Docker printed, and its C
     'Architecture', 'Os', 'Size', 'VirtualSize', 'GraphDriver', 'RootFS', 'Metadata',
   ]);
 });
+
+test('a container recorded before create kept a config still inspects: Cmd from its command, Docker empty values elsewhere', async (t) => {
+  const { store } = await withImage(t);
+  const id = (await strata(store.root, ['create', '--name', 'old', '-l', 'x=y', '--rm', 'app:1', 'tool', '--flag'])).stdout.trim();
+  const file = path.join(store.root, 'containers', id, 'config.json');
+  const { config: _config, labels: _labels, autoRemove: _autoRemove, ...older } = JSON.parse(await fs.readFile(file, 'utf8'));
+  await fs.writeFile(file, JSON.stringify(older));
+  const info = JSON.parse((await strata(store.root, ['inspect', 'old'])).stdout)[0];
+  t.is(info.HostConfig.AutoRemove, false);
+  t.like(info.Config, { Hostname: id.slice(0, 12), User: '', Env: null, Cmd: ['tool', '--flag'], Entrypoint: null, WorkingDir: '', Labels: {} });
+  await strata(store.root, ['start', 'old']);
+  await strata(store.root, ['stop', 'old']);
+  t.is((await strata(store.root, ['ps', '-aq'])).stdout, `${id.slice(0, 12)}\n`, 'no AutoRemove recorded: stop keeps it');
+});
