@@ -8,6 +8,7 @@ import { listStoreDir } from '../store/record-dir.js';
 import { digestFromHex } from '../content/digest.js';
 import { parseFileDigests } from '../layer/file-digests.js';
 import type { Problem } from './check.js';
+import { withOwnerAccess } from '../store/owner-access.js';
 
 /**
  * `check --deep`: bit rot inside unpacked layers. Every regular file of a layer's
@@ -33,7 +34,13 @@ export async function deepCheckLayer(store: Store, chainId: string): Promise<Pro
   if (badLines.length > 0) corrupt(sidecar, `malformed line(s) ${badLines.slice(0, 10).join(', ')}${badLines.length > 10 ? ', …' : ''}`);
 
   const seen = new Set<string>();
-  await walk(diff, '', store.privileged, async (rel, abs, type) => {
+  // Directories that could not be listed: what was recorded below them is not "missing", it is unreachable.
+  const unlisted: string[] = [];
+  const onUnlisted = (rel: string, abs: string, err: unknown) => {
+    unlisted.push(rel);
+    corrupt(abs, `directory cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), so the files below it cannot be verified`);
+  };
+  await walk(diff, '', store.privileged, onUnlisted, async (rel, abs, type) => {
     const want = recorded.get(rel);
     if (want !== undefined) seen.add(rel);
     if (type !== 'file') {
@@ -51,7 +58,7 @@ export async function deepCheckLayer(store: Store, chainId: string): Promise<Pro
     else if (found !== want) corrupt(abs, `content does not match the digest recorded at unpack (recorded sha256:${want}, found sha256:${found})`);
   });
   for (const rel of recorded.keys()) {
-    if (!seen.has(rel)) {
+    if (!seen.has(rel) && !unlisted.some((dir) => dir === '' || rel.startsWith(`${dir}/`))) {
       corrupt(path.join(diff, rel), 'missing: the file was in the layer when it was unpacked');
     }
   }
@@ -76,16 +83,25 @@ type EntryType = 'file' | 'directory' | 'symlink' | 'other';
  * out too: they are opened up for the moment they are read and put back at once
  * (the unpack does the same, umoci#222).
  */
-async function walk(root: string, rel: string, privileged: boolean, visit: (rel: string, abs: string, type: EntryType) => Promise<void>): Promise<void> {
+async function walk(
+  root: string, rel: string, privileged: boolean, unlisted: (rel: string, abs: string, err: unknown) => void,
+  visit: (rel: string, abs: string, type: EntryType) => Promise<void>,
+): Promise<void> {
   const dir = rel === '' ? root : path.join(root, rel);
   await withAccess(dir, 0o500, privileged, async () => {
-    const entries = await fsp.readdir(dir, { withFileTypes: true }).catch(() => []);
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      unlisted(rel, dir, err);
+      return;
+    }
     for (const entry of entries) {
       const childRel = rel === '' ? entry.name : `${rel}/${entry.name}`;
       const abs = path.join(dir, entry.name);
       if (entry.isDirectory()) {
         await visit(childRel, abs, 'directory');
-        await walk(root, childRel, privileged, visit);
+        await walk(root, childRel, privileged, unlisted, visit);
       } else if (entry.isFile()) {
         await withAccess(abs, 0o400, privileged, () => visit(childRel, abs, 'file'));
       } else {
@@ -95,20 +111,10 @@ async function walk(root: string, rel: string, privileged: boolean, visit: (rel:
   });
 }
 
-/**
- * Runs `fn` with the owner bits `need` set on `file` when a rootless owner lacks them.
- * A file this process does not own refuses the chmod (EPERM) and is read as it is.
- */
+/** Runs `fn` with the owner bits `need` set on `file` when a rootless owner lacks them (store/owner-access.ts). */
 async function withAccess<T>(file: string, need: number, privileged: boolean, fn: () => Promise<T>): Promise<T> {
   if (privileged) return fn();
-  const st = await fsp.lstat(file).catch(() => null);
-  if (st === null || (st.mode & need) === need) return fn();
-  if (!await fsp.chmod(file, (st.mode & 0o7777) | need).then(() => true, () => false)) return fn();
-  try {
-    return await fn();
-  } finally {
-    await fsp.chmod(file, st.mode & 0o7777).catch(() => {});
-  }
+  return withOwnerAccess([{ path: file, bits: need }], fn);
 }
 
 async function hashFile(file: string): Promise<string> {

@@ -6,7 +6,7 @@ import { FS_ERROR_TEXT, isFsError, isStrataError, type FsError } from '../errors
 import type { ContainerRecord } from '../container/record.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { CliContext } from './context.js';
-import type { Listed } from './fs-listing.js';
+import type { Listed, RecordWithLayerIds } from './fs-listing.js';
 import { ToolError } from './tool-error.js';
 
 // The container, resolver and listing modules load inside the actions: defining the
@@ -68,10 +68,14 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     const { view: v } = await view(args[0]);
     await v.batch(() => action(v, ...args));
   };
-  const view = async (name: string): Promise<{ view: Resolver; record: ContainerRecord }> => {
+  const view = async (name: string): Promise<{ view: Resolver; record: RecordWithLayerIds }> => {
     const store = await ctx.store();
     const [{ findContainer }, { containerView }] = await Promise.all([import('../container/lookup.js'), import('../container/view.js')]);
-    const record = await findContainer(store, name);
+    const record: RecordWithLayerIds = await findContainer(store, name);
+    const { readImageRecord } = await import('../image/record.js');
+    const image = await readImageRecord(store, record.image).catch(() => null);
+    // Only when the image's chain is the container's: then diffIDs name the same layers.
+    if (image && image.layers.map((l) => l.chainId).join() === record.layers.join()) record.layerDiffIds = image.layers.map((l) => l.diffId);
     return { view: await containerView(store, record), record };
   };
 

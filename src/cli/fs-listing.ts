@@ -107,11 +107,19 @@ export function lsLines(items: Listed[], long: boolean, now: number, names?: Own
   });
 }
 
-/** Which layer serves an entry, in the words of `inspect`: the upper dir, a mount, or a layer's chainID. */
-function layerName(record: ContainerRecord, layer: ResolverStats['layer']): string {
+/** A container record with its image's diffIDs (bottom first), the ID `du` and `history --format json` name layers by. */
+export type RecordWithLayerIds = ContainerRecord & { layerDiffIds?: string[] };
+
+/**
+ * Which layer serves an entry: the upper dir, a mount, or the layer's diffID (the
+ * same ID `du` prints, short, and `history --format json` gives); the chainID when
+ * the image record is gone.
+ */
+function layerName(record: RecordWithLayerIds, layer: ResolverStats['layer']): string {
   if (typeof layer !== 'number') return layer;
-  // The resolver numbers lower dirs top first; the record lists chainIDs bottom first.
-  return record.layers[record.layers.length - 1 - layer] ?? `lower ${layer}`;
+  // The resolver numbers lower dirs top first; records list layers bottom first.
+  const ids = record.layerDiffIds ?? record.layers;
+  return ids[ids.length - 1 - layer] ?? `lower ${layer}`;
 }
 
 const TYPE_NAME: Record<ResolverStats['type'], string> = {

@@ -119,7 +119,7 @@ export async function history(ctx: CliContext, name: string, opts: { human: bool
     headers: ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
     row: (r) => [id(r), created(r), createdBy(r), size(r), r.comment],
     quiet: (r) => id(r),
-    json: (r) => ({ ID: r.id, CreatedAt: r.created, CreatedSince: since(r.created), CreatedBy: r.createdBy, Size: r.size, Comment: r.comment }),
+    json: (r) => ({ ID: r.id, CreatedAt: r.created, CreatedSince: since(r.created), CreatedBy: r.createdBy, Size: r.size, Comment: r.comment, Layer: r.layer }),
     // docker/cli's historyContext, keys sorted as it marshals them.
     template: (r) => ({ Comment: r.comment, CreatedAt: rfc3339(r.created), CreatedBy: createdBy(r), CreatedSince: created(r), ID: id(r), Size: size(r) }),
     templateOptions: { typeName: 'history entry', headers: HISTORY_HEADERS },

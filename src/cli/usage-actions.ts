@@ -173,6 +173,20 @@ function breakdownContext(b: UsageBreakdown): object {
   };
 }
 
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+
+/**
+ * What the container's upper holds, in words: bytes it added, bytes copy-up duplicated,
+ * and the image bytes it hides — by whiteouts, by opaque directories (deleted and
+ * made again) and by the copies that replace lower files.
+ */
+export function upperLine(u: NonNullable<UsageBreakdown['upper']>): string {
+  return `UPPER: ${humanSize(u.sizeRw)} — new ${humanSize(u.added)} in ${count(u.entries.added, 'file', 'files')}, ` +
+    `copied up ${humanSize(u.copiedUp)} in ${count(u.entries.copiedUp, 'file', 'files')}; ` +
+    `${count(u.entries.whiteouts, 'whiteout', 'whiteouts')}, ${count(u.entries.opaque, 'opaque directory', 'opaque directories')} ` +
+    `and the copied-up files hide ${humanSize(u.hidden)} of the image`;
+}
+
 function breakdownText(b: UsageBreakdown): string {
   let out = table([
     ['LAYER', 'SIZE', 'VISIBLE', 'HIDDEN'],
@@ -180,7 +194,7 @@ function breakdownText(b: UsageBreakdown): string {
   ]);
   if (b.upper) {
     const u = b.upper;
-    out += `\nUPPER: ${humanSize(u.sizeRw)} — new ${humanSize(u.added)} in ${u.entries.added} files, copied up ${humanSize(u.copiedUp)} in ${u.entries.copiedUp} files, ${u.entries.whiteouts} whiteouts hiding ${humanSize(u.hidden)}\n`;
+    out += `\n${upperLine(u)}\n`;
   }
   return out;
 }

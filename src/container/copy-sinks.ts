@@ -5,6 +5,7 @@ import { fsError, isFsError } from '../errors.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { ResolverStats } from '../resolver/options.js';
 import type { TreeEntry } from './tree.js';
+import { removeTree } from '../store/atomic.js';
 
 /*
  * Where a copy's entries go: through a merged view (so copy-up, whiteouts, mounts and
@@ -17,6 +18,13 @@ export interface Sink {
   put(entry: TreeEntry): Promise<string | null>;
   /** Gives directories their modes and times, deepest first, once their contents are in. */
   finish(): Promise<void>;
+  /**
+   * After a failed copy: removes every entry this sink created (see copyTree), so a
+   * failed copy leaves nothing of itself. What was there before stays, except a file
+   * the copy had already replaced (its old content was gone once the new one was
+   * written; cp(1) and docker cp do not keep it either).
+   */
+  abandon(): Promise<void>;
 }
 
 const UNSUPPORTED = 'device nodes, fifos and sockets are not copied';
@@ -25,6 +33,8 @@ const UNSUPPORTED = 'device nodes, fifos and sockets are not copied';
 export class ViewSink implements Sink {
   private readonly dirs: { path: string; entry: TreeEntry }[] = [];
   private readonly knownDirs = new Set<string>();
+  /** What this copy made, in the order it was made (parents first). */
+  private readonly created: string[] = [];
 
   constructor(private readonly view: Resolver, private readonly root: string,
     private readonly options: { preserveOwner?: boolean; mkdirParents?: boolean } = {}) {}
@@ -38,8 +48,10 @@ export class ViewSink implements Sink {
     if (this.options.mkdirParents && entry.rel.length > 1) await this.ensureDir(this.pathOf(entry.rel.slice(0, -1)));
     const existing = await this.view.lstat(p).catch(nullIfMissing);
     if (entry.type === 'dir') {
-      if (existing === null) await this.view.mkdir(p, { mode: 0o700 });
-      else if (existing.type !== 'dir') throw fsError('ENOTDIR', 'mkdir', p, 'cannot overwrite non-directory with directory');
+      if (existing === null) {
+        await this.view.mkdir(p, { mode: 0o700 });
+        this.created.push(p);
+      } else if (existing.type !== 'dir') throw fsError('ENOTDIR', 'mkdir', p, 'cannot overwrite non-directory with directory');
       this.knownDirs.add(p);
       this.dirs.push({ path: p, entry });
       return null;
@@ -47,6 +59,7 @@ export class ViewSink implements Sink {
     if (entry.type !== 'file' && entry.type !== 'symlink') return UNSUPPORTED;
     if (existing?.type === 'dir') throw fsError('EISDIR', 'open', p, 'cannot overwrite directory with non-directory');
     if (existing !== null) await this.view.unlink(p);
+    this.created.push(p);
     if (entry.hardlinkTo !== undefined) await this.view.link(this.pathOf(entry.hardlinkTo), p);
     else if (entry.type === 'symlink') await this.view.symlink(entry.linkTarget!, p);
     else {
@@ -64,7 +77,8 @@ export class ViewSink implements Sink {
 
   private async ensureDir(p: string): Promise<void> {
     if (this.knownDirs.has(p)) return;
-    await this.view.mkdir(p, { recursive: true });
+    const first = await this.view.mkdir(p, { recursive: true });
+    if (typeof first === 'string') this.created.push(first);
     this.knownDirs.add(p);
   }
 
@@ -81,6 +95,10 @@ export class ViewSink implements Sink {
   async finish(): Promise<void> {
     for (const { path: p, entry } of this.dirs.reverse()) await this.settle(p, entry);
   }
+
+  async abandon(): Promise<void> {
+    for (const p of [...this.created].reverse()) await this.view.rm(p, { recursive: true, force: true });
+  }
 }
 
 /**
@@ -90,6 +108,8 @@ export class ViewSink implements Sink {
  */
 export class HostSink implements Sink {
   private readonly dirs: { path: string; entry: TreeEntry }[] = [];
+  /** What this copy made, in the order it was made (parents first). */
+  private readonly created: string[] = [];
 
   constructor(private readonly root: string) {}
 
@@ -101,14 +121,17 @@ export class HostSink implements Sink {
     const p = this.pathOf(entry.rel);
     const existing = await fs.lstat(p).catch(nullIfMissing);
     if (entry.type === 'dir') {
-      if (existing === null) await fs.mkdir(p, { mode: 0o700 });
-      else if (!existing.isDirectory()) throw fsError('ENOTDIR', 'mkdir', p, 'cannot overwrite non-directory with directory');
+      if (existing === null) {
+        await fs.mkdir(p, { mode: 0o700 });
+        this.created.push(p);
+      } else if (!existing.isDirectory()) throw fsError('ENOTDIR', 'mkdir', p, 'cannot overwrite non-directory with directory');
       this.dirs.push({ path: p, entry });
       return null;
     }
     if (entry.type !== 'file' && entry.type !== 'symlink') return UNSUPPORTED;
     if (existing?.isDirectory()) throw fsError('EISDIR', 'open', p, 'cannot overwrite directory with non-directory');
     if (existing !== null) await fs.unlink(p);
+    this.created.push(p);
     if (entry.hardlinkTo !== undefined) await fs.link(this.pathOf(entry.hardlinkTo), p);
     else if (entry.type === 'symlink') {
       await fs.symlink(entry.linkTarget!, p);
@@ -134,6 +157,11 @@ export class HostSink implements Sink {
       await fs.chmod(p, entry.mode);
       await fs.utimes(p, entry.atimeMs / 1000, entry.mtimeMs / 1000);
     }
+  }
+
+  /** removeTree: a directory the copy already gave mode 0000 is opened to be removed. */
+  async abandon(): Promise<void> {
+    for (const p of [...this.created].reverse()) await removeTree(p);
   }
 }
 

@@ -157,19 +157,26 @@ async function viewDestination(view: Resolver, dest: string): Promise<Destinatio
 
 async function copyTree(entries: AsyncIterable<TreeEntry>, sink: Sink, options: { skipRoot?: boolean; strict?: boolean; signal?: AbortSignal }): Promise<CopyResult> {
   const result: CopyResult = { entries: 0, bytes: 0, skipped: [] };
-  for await (const entry of entries) {
-    throwIfAborted(options.signal);
-    if (options.skipRoot && entry.rel.length === 0) continue;
-    const reason = await sink.put(entry);
-    if (reason !== null) {
-      const skipped: SkippedEntry = { path: `/${entry.rel.join('/')}`, type: entry.type, reason };
-      if (options.strict) throw new StrataError('EUSAGE', `${skipped.path}: ${reason}`, { path: skipped.path });
-      result.skipped.push(skipped);
-      continue;
+  try {
+    for await (const entry of entries) {
+      throwIfAborted(options.signal);
+      if (options.skipRoot && entry.rel.length === 0) continue;
+      const reason = await sink.put(entry);
+      if (reason !== null) {
+        const skipped: SkippedEntry = { path: `/${entry.rel.join('/')}`, type: entry.type, reason };
+        if (options.strict) throw new StrataError('EUSAGE', `${skipped.path}: ${reason}`, { path: skipped.path });
+        result.skipped.push(skipped);
+        continue;
+      }
+      result.entries += 1;
+      if (entry.type === 'file' && entry.hardlinkTo === undefined) result.bytes += entry.size;
     }
-    result.entries += 1;
-    if (entry.type === 'file' && entry.hardlinkTo === undefined) result.bytes += entry.size;
+    await sink.finish();
+  } catch (err) {
+    // A failed copy leaves nothing of itself: what it created goes (the destination it
+    // made, or what it added to a directory it merged into); the error is the copy's.
+    await sink.abandon().catch(() => {});
+    throw err;
   }
-  await sink.finish();
   return result;
 }

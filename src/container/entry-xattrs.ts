@@ -21,11 +21,30 @@ export async function archivedXattrs(hostPath: string, viewPath: string): Promis
   const kept: Array<[string, Buffer]> = [];
   for (const name of names.filter(isArchived).sort()) {
     const value = await xattr().getAttribute(hostPath, name).catch((err: unknown) => unsupportedIsNone(err, 'getxattr', viewPath));
-    // Removed between the list and the read: not there.
-    if (value === null || Array.isArray(value)) continue;
+    if (Array.isArray(value)) continue;
+    if (value === null) {
+      // The addon answers null both for a name removed since the list (not there) and for
+      // a value it was refused (a user.* value of a 0000 file): still listed is a refusal,
+      // which the caller may retry as the owner (Resolver.readHost), never a silent gap.
+      const still = await xattr().listAttributes(hostPath).catch(() => [] as string[]);
+      if (still.includes(name)) throw fsError('EACCES', 'getxattr', viewPath);
+      continue;
+    }
     kept.push([name, value]);
   }
   return kept;
+}
+
+/**
+ * The xattrs on disk with those a rootless unpack could only record in layer.json
+ * (recorded-xattrs.ts: security.capability and the like, which an unprivileged user
+ * cannot set): an archive of a rootless store carries the image's values, as one of
+ * a root store does. A name kept without its value (null) cannot be written back.
+ */
+export function withRecordedXattrs(onDisk: Array<[string, Buffer]>, recorded: Map<string, Buffer | null>): Array<[string, Buffer]> {
+  const kept = new Map(onDisk);
+  for (const [name, value] of recorded) if (value !== null && isArchived(name) && !kept.has(name)) kept.set(name, value);
+  return [...kept].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 }
 
 function isArchived(name: string): boolean {

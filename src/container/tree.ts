@@ -1,9 +1,10 @@
 import fs from 'node:fs/promises';
+import { posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { EntryType, ResolverStats } from '../resolver/options.js';
-import { archivedXattrs } from './entry-xattrs.js';
+import { archivedXattrs, withRecordedXattrs } from './entry-xattrs.js';
 
 /**
  * One entry of a tree being copied or archived: what a tar header says about it,
@@ -50,7 +51,10 @@ export interface TreeOptions {
 export async function* viewTree(view: Resolver, root: string, options: TreeOptions = {}): AsyncGenerator<TreeEntry> {
   const rootStats = options.followRoot ? await view.stat(root) : await view.lstat(root);
   const inodes = new Map<string, string[]>();
-  const withXattrs = options.xattrs ?? false;
+  // Xattrs recorded in layer.json are keyed by the canonical path (no symlink in it).
+  const xattrsRoot = options.xattrs ? await canonicalPath(view, root, rootStats) : null;
+  const layerPath = (rel: string[]) => (rel.length === 0 ? xattrsRoot! : `${xattrsRoot === '/' ? '' : xattrsRoot}/${rel.join('/')}`);
+  const withXattrs = xattrsRoot === null ? null : layerPath;
   yield await viewEntry(view, root, [], rootStats, inodes, withXattrs);
   if (rootStats.type !== 'dir') return;
   // The prefix the resolver's walk puts before every child name (see Resolver.walk).
@@ -61,20 +65,23 @@ export async function* viewTree(view: Resolver, root: string, options: TreeOptio
   }
 }
 
-async function viewEntry(view: Resolver, path: string, rel: string[], stats: ResolverStats, inodes: Map<string, string[]>, withXattrs: boolean): Promise<TreeEntry> {
+async function viewEntry(
+  view: Resolver, path: string, rel: string[], stats: ResolverStats, inodes: Map<string, string[]>, xattrsPath: ((rel: string[]) => string) | null,
+): Promise<TreeEntry> {
   const entry: TreeEntry = {
     rel, type: stats.type, mode: stats.mode, uid: stats.uid, gid: stats.gid, size: stats.size,
     atimeMs: stats.atimeMs, mtimeMs: stats.mtimeMs, rdev: stats.rdev,
   };
   if (stats.type === 'symlink') entry.linkTarget = await view.readlink(path);
-  if (withXattrs && stats.hostPath !== null) {
-    const xattrs = await archivedXattrs(stats.hostPath, path);
+  if (xattrsPath !== null && stats.hostPath !== null) {
+    const onDisk = await view.readHost(stats, (host) => archivedXattrs(host, path));
+    const xattrs = withRecordedXattrs(onDisk, view.unappliedXattrs(xattrsPath(rel), stats));
     if (xattrs.length > 0) entry.xattrs = xattrs;
   }
   if (stats.type !== 'file') return { ...entry, size: 0 };
   if (stats.nlink > 1 && stats.hostPath !== null) {
     // The resolver reports host inode numbers; two layers (or a mount) may be different devices.
-    const host = await fs.lstat(stats.hostPath).catch(() => null);
+    const host = await view.readHost(stats, (hostPath) => fs.lstat(hostPath)).catch(() => null);
     if (host !== null) {
       const key = `${host.dev}:${host.ino}`;
       const first = inodes.get(key);
@@ -88,6 +95,12 @@ async function viewEntry(view: Resolver, path: string, rel: string[], stats: Res
   }
   entry.open = () => view.createReadStream(path);
   return entry;
+}
+
+/** The path without symlinks in it; a root that is itself a symlink (not followed) keeps its own name. */
+async function canonicalPath(view: Resolver, p: string, stats: ResolverStats): Promise<string> {
+  if (stats.type !== 'symlink') return view.realpath(p);
+  return posix.join(await view.realpath(posix.dirname(p)), posix.basename(p));
 }
 
 export function throwIfAborted(signal?: AbortSignal): void {

@@ -136,6 +136,8 @@ export interface HistoryRow {
   createdBy: string;
   size: number;
   comment: string;
+  /** The diffID of the layer this step made (what `du` and `fs stat` name a layer by), or null for an empty layer. */
+  layer: string | null;
 }
 
 /** `docker history`: newest first; each non-empty history entry owns the next layer. */
@@ -146,8 +148,8 @@ export async function imageHistory(store: Store, image: ImageRecord): Promise<Hi
     : image.layers.map((): HistoryEntry => ({ created: image.created }));
   let layer = 0;
   const rows = history.map((entry) => {
-    const size = entry.empty_layer ? 0 : image.layers[layer++]?.size ?? 0;
-    return { id: '<missing>', created: entry.created ?? '', createdBy: entry.created_by ?? '', size, comment: entry.comment ?? '' };
+    const made = entry.empty_layer ? undefined : image.layers[layer++];
+    return { id: '<missing>', created: entry.created ?? '', createdBy: entry.created_by ?? '', size: made?.size ?? 0, comment: entry.comment ?? '', layer: made?.diffId ?? null };
   }).reverse();
   if (rows.length > 0) rows[0]!.id = image.id;
   return rows;

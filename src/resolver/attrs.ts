@@ -5,7 +5,7 @@ import { onHost } from './host.js';
 import { resolveExisting } from './walk-path.js';
 import { ensureWritable } from './copy-up.js';
 import { assertWritable } from './upper.js';
-import { readUpperMeta, writeUpperMeta } from './upper-meta.js';
+import { reach, readUpperMetaAsOwner, withOwnerFallback, writeUpperMetaAsOwner } from './owner-fallback.js';
 
 export type TimeLike = number | string | Date;
 
@@ -24,10 +24,10 @@ export async function chown(ctx: Context, cpath: string, uid: number, gid: numbe
   const r = await resolveExisting(ctx, cpath, true, 'chown');
   const host = await ensureWritable(ctx, r.entry, 'chown', cpath);
   if (ctx.rootless && r.entry.mount === null) {
-    const meta = (await readUpperMeta(host)) ?? { uid: 0, gid: 0 };
+    const meta = (await readUpperMetaAsOwner(ctx, host)) ?? { uid: 0, gid: 0 };
     if (uid !== -1) meta.uid = uid;
     if (gid !== -1) meta.gid = gid;
-    await onHost(writeUpperMeta(host, meta), 'chown', cpath);
+    await onHost(writeUpperMetaAsOwner(ctx, host, meta), 'chown', cpath);
     return;
   }
   await onHost(fs.lchown(host, uid, gid), 'chown', cpath);
@@ -40,7 +40,7 @@ export async function utimes(ctx: Context, cpath: string, atime: TimeLike, mtime
   await onHost(fs.utimes(host, atime, mtime), 'utime', cpath);
 }
 
-/** truncate as Node does it (open O_RDWR + ftruncate): EISDIR before EROFS, a negative length is 0. */
+/** truncate as Node does it (open O_RDWR + ftruncate, so a 0000 file needs read and write opened): EISDIR before EROFS, a negative length is 0. */
 export async function truncate(ctx: Context, cpath: string, len = 0): Promise<void> {
   const r = await resolveExisting(ctx, cpath, true, 'open');
   if (r.entry.type === 'dir') throw fsError('EISDIR', 'open', cpath);
@@ -48,5 +48,5 @@ export async function truncate(ctx: Context, cpath: string, len = 0): Promise<vo
   if (r.entry.type !== 'file') throw fsError('EINVAL', 'open', cpath, 'not a regular file');
   const size = Math.max(0, len);
   const host = await ensureWritable(ctx, r.entry, 'open', cpath, { truncate: size === 0 });
-  await onHost(fs.truncate(host, size), 'ftruncate', cpath);
+  await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o600), () => fs.truncate(host, size)), 'ftruncate', cpath);
 }

@@ -8,6 +8,7 @@ import { fsError } from '../errors.js';
 import { whiteoutTarget } from '../layer/whiteout.js';
 import type { Context } from './options.js';
 import { lstatOrNull } from './host.js';
+import { isAccessDenied, reach, withOwnerFallback } from './owner-fallback.js';
 import { typeOfStats, type Branch, type Entry } from './lookup.js';
 import { assertWritable, scratchPath } from './upper.js';
 import { devMajor, devMinor, writeUpperMeta, type UpperMeta } from './upper-meta.js';
@@ -35,6 +36,13 @@ export async function ensureWritable(ctx: Context, entry: Entry, syscall: string
   if (top !== undefined && (top.layer === 'upper' || top.layer === 'mount')) return top.host;
   if (entry.parent === null) throw fsError('EROFS', syscall, cpath);
   const parentHost = await ensureWritable(ctx, entry.parent, syscall, cpath);
+  // A rootless store's 0000 lower file (or one below a 0000 directory), or one whose
+  // upper parent is a 0000 copy: copied with the owner bits of both sides opened for the moment.
+  const needs = () => [...(top === undefined ? [] : reach(ctx, top.host, top.st.isDirectory() ? 0o500 : 0o400)), ...reach(ctx, parentHost, 0o300)];
+  return withOwnerFallback(ctx, needs, () => placeCopy(ctx, entry, top, parentHost, opts));
+}
+
+async function placeCopy(ctx: Context, entry: Entry, top: Branch | undefined, parentHost: string, opts: CopyUpOptions): Promise<string> {
   const host = path.join(parentHost, entry.name);
   const already = await lstatOrNull(host);
   if (already !== null && whiteoutTarget(entry.name, already, ctx.format) === null) {
@@ -61,11 +69,29 @@ async function copyUp(ctx: Context, from: Branch, entry: Entry, target: string, 
     await copyMetadata(ctx, from, type, tmp, entry.path);
     // ovl_copy_up_one restores the parent's times: a copy-up is not a change to the directory.
     const parentSt = await fs.lstat(parentHost);
-    await fs.rename(tmp, target);
+    await moveIntoPlace(ctx, tmp, target, type);
     await fs.utimes(parentHost, parentSt.atimeMs / 1000, parentSt.mtimeMs / 1000);
   } catch (err) {
     await fs.rm(tmp, { recursive: true, force: true });
     throw err;
+  }
+}
+
+/**
+ * Moving a directory to another parent rewrites its `..`, which needs write access
+ * to the directory itself: a rootless store's 0000 copy is given it for the move,
+ * and its mode put back at once.
+ */
+async function moveIntoPlace(ctx: Context, tmp: string, target: string, type: string): Promise<void> {
+  try {
+    await fs.rename(tmp, target);
+  } catch (err) {
+    if (!ctx.rootless || type !== 'dir' || !isAccessDenied(err)) throw err;
+    const mode = (await fs.lstat(tmp)).mode & 0o7777;
+    if ((mode & 0o200) !== 0) throw err;
+    await fs.chmod(tmp, mode | 0o200);
+    await fs.rename(tmp, target);
+    await fs.chmod(target, mode);
   }
 }
 

@@ -8,6 +8,7 @@ import { ensureWritable } from './copy-up.js';
 import { assertCreatableName, assertWritable, placeNew } from './upper.js';
 import { statEntry } from './stat.js';
 import { writeWithinQuota } from './mount-quota.js';
+import { reach, withOwnerFallback } from './owner-fallback.js';
 
 export type WriteData = string | Uint8Array | AsyncIterable<string | Uint8Array>;
 
@@ -26,7 +27,9 @@ export async function writeData(ctx: Context, cpath: string, data: WriteData, ap
     assertWritable(ctx, r.entry, syscall, cpath);
     if (r.entry.type !== 'file') throw fsError('EINVAL', syscall, cpath, 'not a regular file');
     const host = await ensureWritable(ctx, r.entry, syscall, cpath, { truncate: !append });
-    await onHost(writeInto(ctx, r.entry.mount, host, append ? 'a' : 'w', data), 'write', cpath);
+    const mount = r.entry.mount;
+    // A 0000 upper file of a rootless store is opened with its owner's write bit opened.
+    await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o200), () => writeInto(ctx, mount, host, append ? 'a' : 'w', data)), 'write', cpath);
     return;
   }
   assertWritable(ctx, r.parent, syscall, cpath);

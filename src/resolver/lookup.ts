@@ -6,7 +6,7 @@ import { isEncodingArtifact, isOpaqueDir, whiteoutEntryName, whiteoutTarget } fr
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import type { Context, EntryType, LayerId } from './options.js';
 import { lstatOrNull, lstatOrNullSync } from './host.js';
-import { readUpperMeta } from './upper-meta.js';
+import { reachAll, readUpperMetaAsOwner, withOwnerFallback } from './owner-fallback.js';
 
 /** One layer's copy of an entry. */
 export interface Branch {
@@ -57,7 +57,7 @@ export async function branchType(ctx: Context, b: Branch, containerPath: string)
   const base = typeOfStats(b.st);
   if (base !== 'file') return base;
   if (typeof b.layer === 'number') return ctx.lowerMetadata[b.layer]?.devices[containerPath]?.type ?? 'file';
-  if (b.layer === 'upper' && ctx.rootless && b.st.size === 0) return (await readUpperMeta(b.host))?.device?.type ?? 'file';
+  if (b.layer === 'upper' && ctx.rootless && b.st.size === 0) return (await readUpperMetaAsOwner(ctx, b.host))?.device?.type ?? 'file';
   return 'file';
 }
 
@@ -129,7 +129,11 @@ export async function lookupChild(ctx: Context, dir: Entry, name: string): Promi
     const st = host === null ? null : await lstatOrNull(host);
     if (host !== null && st !== null) stack.push({ layer: 'mount', host, st });
   } else if (!isEncodingArtifact(name, ctx.format)) {
-    upperWhiteout = await collectStack(ctx, dir, name, stack);
+    // Below a 0000 (or 0400) directory of a rootless store: searched with its owner bits opened.
+    upperWhiteout = await withOwnerFallback(ctx, () => reachAll(ctx, layerHosts(dir), 0o100), () => {
+      stack.length = 0;
+      return collectStack(ctx, dir, name, stack);
+    });
   }
 
   if (stack.length === 0) {
@@ -216,6 +220,11 @@ export async function lowerPositive(ctx: Context, dir: Entry, name: string): Pro
   const from = dir.stack[0]?.layer === 'upper' ? 1 : 0;
   if (from >= dir.stack.length) return false;
   return (await lowerBranches(ctx, dir, from, name)).length > 0;
+}
+
+/** The host directories of a merged directory's layers (not of mounts). */
+export function layerHosts(dir: Entry): string[] {
+  return dir.stack.filter((b) => b.layer !== 'mount').map((b) => b.host);
 }
 
 /** Does a merged directory have any lower layer (so that its upper copy merges)? */

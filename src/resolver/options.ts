@@ -109,6 +109,8 @@ export interface Context {
   rootless: boolean;
   /** Ownership is copied on copy-up and chown is real: root and not rootless. */
   ownsFiles: boolean;
+  /** The process may read and write any file (root): no owner-bit fallback is ever needed. */
+  privileged: boolean;
   umask: number;
   onChange: (() => Promise<void>) | null;
   exclusive: Exclusive | null;
@@ -131,6 +133,7 @@ export function makeContext(o: ResolverOptions): Context {
     lowerMetadata: o.lowerMetadata ?? [],
     rootless,
     ownsFiles: !rootless && (o.privileged ?? false),
+    privileged: o.privileged ?? false,
     umask: o.umask ?? 0o022,
     onChange: o.onChange ?? null,
     exclusive: o.exclusive ?? null,

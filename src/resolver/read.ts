@@ -5,6 +5,7 @@ import type { Context, ResolverDirent } from './options.js';
 import { onHost } from './host.js';
 import { listDir } from './readdir.js';
 import { resolveExisting } from './walk-path.js';
+import { reach, withOwnerFallback } from './owner-fallback.js';
 
 /** The host file behind a regular file of the merged view, following symlinks in the root. */
 async function readableHost(ctx: Context, cpath: string, syscall: string): Promise<string> {
@@ -17,7 +18,7 @@ async function readableHost(ctx: Context, cpath: string, syscall: string): Promi
 
 export async function readFile(ctx: Context, cpath: string): Promise<Buffer> {
   const host = await readableHost(ctx, cpath, 'open');
-  return onHost(fs.readFile(host), 'read', cpath);
+  return onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o400), () => fs.readFile(host)), 'read', cpath);
 }
 
 export interface ReadStreamOptions {
@@ -29,14 +30,16 @@ export interface ReadStreamOptions {
 /** Opens now (so a missing file fails here, not on the first read) and streams from the fd. */
 export async function createReadStream(ctx: Context, cpath: string, opts: ReadStreamOptions = {}): Promise<Readable> {
   const host = await readableHost(ctx, cpath, 'open');
-  const handle = await onHost(fs.open(host, 'r'), 'open', cpath);
+  // A 0000 file of a rootless store: opened with its owner bits opened; the fd keeps reading after they are put back.
+  const handle = await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o400), () => fs.open(host, 'r')), 'open', cpath);
   return handle.createReadStream({ ...opts, autoClose: true });
 }
 
 export async function readlink(ctx: Context, cpath: string): Promise<string> {
   const r = await resolveExisting(ctx, cpath, false, 'readlink');
   if (r.entry.type !== 'symlink') throw fsError('EINVAL', 'readlink', cpath);
-  return onHost(fs.readlink(r.entry.stack[0]!.host), 'readlink', cpath);
+  const host = r.entry.stack[0]!.host;
+  return onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0), () => fs.readlink(host)), 'readlink', cpath);
 }
 
 export async function readdir(ctx: Context, cpath: string): Promise<ResolverDirent[]> {

@@ -3,8 +3,9 @@ import path from 'node:path';
 import type { Dirent } from 'node:fs';
 import { isEncodingArtifact, whiteoutTarget } from '../layer/whiteout.js';
 import type { Context, EntryType, LayerId } from './options.js';
-import { branchType, childPath, typeOfStats, type Entry } from './lookup.js';
+import { branchType, childPath, layerHosts, typeOfStats, type Entry } from './lookup.js';
 import type { Listing } from './lower-cache.js';
+import { reachAll, withOwnerFallback } from './owner-fallback.js';
 
 /** Orders names by code point (UTF-8 byte order), as Python's sort in list_tree.py does. */
 export function compareNames(a: string, b: string): number {
@@ -35,6 +36,11 @@ function sortListing(entries: Listing): Listing {
  * on every call and laid over it.
  */
 export async function listDir(ctx: Context, dir: Entry): Promise<Listing> {
+  // A 0000 (or 0100) directory of a rootless store is listed with its owner bits opened.
+  return withOwnerFallback(ctx, () => reachAll(ctx, layerHosts(dir), 0o500), () => listDirNow(ctx, dir));
+}
+
+async function listDirNow(ctx: Context, dir: Entry): Promise<Listing> {
   const found = new Map<string, EntryType>();
   let lower: Listing = [];
   if (dir.mount !== null) {

@@ -10,6 +10,8 @@ import * as create from './create.js';
 import * as remove from './remove.js';
 import * as attrs from './attrs.js';
 import { rename } from './rename.js';
+import { reach, withOwnerFallback } from './owner-fallback.js';
+import { recordedXattrs } from '../layer/recorded-xattrs.js';
 
 export interface WalkEntry {
   /** Container path, below the walked root as the caller named it. */
@@ -65,6 +67,29 @@ export class Resolver {
         await this.#changes;
       }
     });
+  }
+
+  /**
+   * Runs `read` on the host file behind `stats` (from lstat/stat/walk of this view):
+   * for what the view has no call for, such as the xattrs export writes. A rootless
+   * store's 0000 file (or one below a 0000 directory) is read as its owner would be
+   * let through (owner-fallback.ts).
+   */
+  async readHost<T>(stats: ResolverStats, read: (hostPath: string) => Promise<T>): Promise<T> {
+    const host = stats.hostPath;
+    if (host === null) throw fsError('ENOENT', 'open', '');
+    return withOwnerFallback(this.#ctx, () => reach(this.#ctx, host, 0o400), () => read(host));
+  }
+
+  /**
+   * The xattr values a rootless unpack could not set on an entry of a lower layer and
+   * kept in layer.json (`unapplied.xattrs`); empty for anything else. `stats` is the
+   * entry's, from this view.
+   */
+  unappliedXattrs(path: string, stats: ResolverStats): Map<string, Buffer | null> {
+    if (typeof stats.layer !== 'number') return new Map();
+    const recorded = this.#ctx.lowerMetadata[stats.layer];
+    return recorded === undefined ? new Map() : recordedXattrs(recorded, path);
   }
 
   async lstat(path: string): Promise<ResolverStats> {

@@ -1,6 +1,7 @@
 import type { Context, ResolverStats } from './options.js';
 import type { Entry } from './lookup.js';
-import { makeDev, readUpperMeta } from './upper-meta.js';
+import { makeDev } from './upper-meta.js';
+import { readUpperMetaAsOwner } from './owner-fallback.js';
 
 /**
  * What stat(2) inside the container would say about an entry: the attributes of
@@ -42,7 +43,7 @@ export async function statEntry(ctx: Context, entry: Entry): Promise<ResolverSta
     const device = recorded?.devices[entry.path];
     if (device !== undefined) Object.assign(stats, { mode: device.mode & 0o7777, size: 0, rdev: makeDev(device.major, device.minor) });
   } else if (top.layer === 'upper' && ctx.rootless) {
-    const meta = await readUpperMeta(top.host);
+    const meta = await readUpperMetaAsOwner(ctx, top.host);
     Object.assign(stats, { uid: meta?.uid ?? 0, gid: meta?.gid ?? 0 });
     if (meta?.device !== undefined) Object.assign(stats, { size: 0, rdev: makeDev(meta.device.major, meta.device.minor) });
   }

@@ -1,4 +1,5 @@
 import { xattr } from '../xattr.js';
+import { fsError } from '../errors.js';
 
 /**
  * Rootless containers cannot chown or mknod in their upper dir, so what the container
@@ -14,8 +15,27 @@ export interface UpperMeta {
   device?: { type: 'char' | 'block'; major: number; minor: number };
 }
 
-export async function readUpperMeta(hostPath: string): Promise<UpperMeta | null> {
-  const raw = await xattr().getAttribute(hostPath, UPPER_META_XATTR).catch(() => null);
+/**
+ * The recorded owner (and device) of an upper entry, null when none is recorded.
+ * `throwDenied`: a refusal for permissions (a user.* xattr needs read access, which
+ * a 0000 file denies even its owner) is thrown rather than read as "none", so the
+ * caller can retry with the owner bits opened (owner-fallback.ts).
+ */
+export async function readUpperMeta(hostPath: string, options: { throwDenied?: boolean } = {}): Promise<UpperMeta | null> {
+  const raw = await xattr().getAttribute(hostPath, UPPER_META_XATTR).catch((err: unknown) => {
+    if (options.throwDenied && /\(os error 13\)/.test(String((err as Error).message))) throw err;
+    return null;
+  });
+  // The addon answers null for a value it was refused: listed (listxattr needs no
+  // access to the file itself) yet unreadable is a refusal, not an absence; a list
+  // refused too (a 0000 directory above) is thrown as it is.
+  if (raw === null && options.throwDenied) {
+    const names = await xattr().listAttributes(hostPath).catch((err: unknown) => {
+      if (/\(os error 13\)/.test(String((err as Error).message))) throw err;
+      return [] as string[];
+    });
+    if (names.includes(UPPER_META_XATTR)) throw fsError('EACCES', 'getxattr', UPPER_META_XATTR);
+  }
   if (raw === null) return null;
   try {
     const value = JSON.parse(raw.toString()) as UpperMeta;

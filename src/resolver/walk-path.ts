@@ -2,6 +2,7 @@ import fs from 'node:fs/promises';
 import { fsError } from '../errors.js';
 import type { Context } from './options.js';
 import { onHost } from './host.js';
+import { reach, withOwnerFallback } from './owner-fallback.js';
 import { childPath, lookupChild, rootEntry, type Entry } from './lookup.js';
 
 /** Linux's MAXSYMLINKS: the 41st symlink followed in one lookup is ELOOP. */
@@ -83,7 +84,8 @@ async function walk(ctx: Context, cpath: string, follow: boolean, syscall: strin
     }
     if (entry.type === 'symlink' && (!last || follow)) {
       if (++hops > MAX_SYMLINK_HOPS) throw fsError('ELOOP', syscall, cpath);
-      const target = await onHost(fs.readlink(entry.stack[0]!.host), syscall, cpath);
+      const host = entry.stack[0]!.host;
+      const target = await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0), () => fs.readlink(host)), syscall, cpath);
       if (target === '') throw fsError('ENOENT', syscall, cpath);
       if (target.startsWith('/')) dirs = [root];
       queue = [...splitPath(target, syscall), ...queue];

@@ -24,7 +24,8 @@ export interface ContainerUsage {
   added: number;
   /** Image bytes masked by this container's whiteouts, opaque dirs or overwrites. */
   hidden: number;
-  entries: { added: number; copiedUp: number; whiteouts: number };
+  /** Upper entries: new files, copied-up files, whiteouts, and opaque (deleted and re-made) directories. */
+  entries: { added: number; copiedUp: number; whiteouts: number; opaque: number };
 }
 
 /**
@@ -36,7 +37,7 @@ export interface ContainerUsage {
  * share its answers.
  */
 export async function containerUsage(store: Store, record: ContainerRecord, lower?: Resolver | LowerIndex): Promise<ContainerUsage> {
-  const usage: ContainerUsage = { sizeRw: 0, copiedUp: 0, added: 0, hidden: 0, entries: { added: 0, copiedUp: 0, whiteouts: 0 } };
+  const usage: ContainerUsage = { sizeRw: 0, copiedUp: 0, added: 0, hidden: 0, entries: { added: 0, copiedUp: 0, whiteouts: 0, opaque: 0 } };
   const index = lower instanceof LowerIndex ? lower : new LowerIndex(lower ?? await imageView(store, record.layers));
   const walker = new UpperWalker(store.whiteoutFormat, index, usage);
   await walker.walk(containerDirs(store, record.id).upper, '', true);
@@ -102,8 +103,12 @@ class UpperWalker {
     }
     // A directory deleted and re-created (opaque) hides every lower entry it does not replace.
     if (below !== null && containerDir !== '' && isOpaqueDir(hostDir, format)) {
+      this.usage.entries.opaque++;
       const masked = [...below.keys()].filter((name) => !own.has(name));
-      for (const bytes of await Promise.all(masked.map((name) => this.lower.bytes(`${containerDir}/${name}`)))) this.usage.hidden += bytes;
+      // All of it masked: the lower directory's own size, so a file hardlinked under two
+      // masked names counts once, as the size rule says. Otherwise name by name.
+      if (masked.length === below.size) this.usage.hidden += await this.lower.bytes(containerDir);
+      else for (const bytes of await Promise.all(masked.map((name) => this.lower.bytes(`${containerDir}/${name}`)))) this.usage.hidden += bytes;
     }
   }
 

@@ -18,7 +18,8 @@ import type { ContainerUsage } from './container-usage.js';
  * right now are always walked. What none of this sees is a write straight into
  * upper/ by hand: it shows at the next change, start, stop, mount or `--no-cache`.
  */
-const VERSION = 1;
+// 2: entries.opaque; a cache of version 1 is measured again.
+const VERSION = 2;
 
 interface UsageCacheFile {
   version: number;
@@ -83,5 +84,5 @@ function isUsage(u: unknown): u is ContainerUsage {
   const v = u as ContainerUsage;
   const n = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
   return typeof v === 'object' && v !== null && n(v.sizeRw) && n(v.copiedUp) && n(v.added) && n(v.hidden) &&
-    typeof v.entries === 'object' && v.entries !== null && n(v.entries.added) && n(v.entries.copiedUp) && n(v.entries.whiteouts);
+    typeof v.entries === 'object' && v.entries !== null && n(v.entries.added) && n(v.entries.copiedUp) && n(v.entries.whiteouts) && n(v.entries.opaque);
 }

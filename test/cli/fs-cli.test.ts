@@ -11,6 +11,7 @@ import { bothFormats } from '../helpers/both-formats.js';
 import { buildImage, packTar, type LayerInput } from '../helpers/image-builder.js';
 import { findContainer } from '../../src/container/lookup.js';
 import { containerView } from '../../src/container/view.js';
+import { readImageRecord } from '../../src/image/record.js';
 import type { Store } from '../../src/store/root.js';
 import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 
@@ -143,14 +144,19 @@ bothFormats('ls sorts names, hides dotfiles without -a, and -l prints busybox co
   const json = (await strata(root, ['fs', 'ls', '--format', 'json', 'app1', '/srv/lower'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
   const record = await findContainer(store, 'app1');
   t.deepEqual(json.map((o) => [o.name, o.path, o.type, o.mode, o.modeString, o.uid, o.gid, o.layer]), [
-    ['a.txt', '/srv/lower/a.txt', 'file', '0640', '-rw-r-----', 1000, 1000, record.layers[0]],
-    ['sub', '/srv/lower/sub', 'dir', '0755', 'drwxr-xr-x', 0, 0, record.layers[0]],
+    ['a.txt', '/srv/lower/a.txt', 'file', '0640', '-rw-r-----', 1000, 1000, (await readImageRecord(store, record.image)).layers[0]!.diffId],
+    ['sub', '/srv/lower/sub', 'dir', '0755', 'drwxr-xr-x', 0, 0, (await readImageRecord(store, record.image)).layers[0]!.diffId],
   ]);
 });
 
 bothFormats('stat prints a small text block, or one JSON object per path', async (t, format) => {
   const { root, store } = await setup(t, format);
   const record = await findContainer(store, 'app1');
+  // One layer ID everywhere: the diffID, full here, 12 hex in du, `Layer` in history's JSON.
+  const diffId = (await readImageRecord(store, record.image)).layers[0]!.diffId;
+  t.regex((await strata(root, ['du', 'app1'])).stdout, new RegExp(`\\n${diffId.slice(7, 19)} `));
+  const history = (await strata(root, ['history', '--format', 'json', 'app:1'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l) as { Layer: string | null });
+  t.is(history.at(-1)!.Layer, diffId);
   t.deepEqual(await strata(root, ['fs', 'stat', 'app1', '/etc/passwd', '/nope']), {
     code: 1,
     stdout: [
@@ -158,7 +164,7 @@ bothFormats('stat prints a small text block, or one JSON object per path', async
       '  Size: 30          Links: 1       regular file',
       'Access: (0644/-rw-r--r--)  Uid: 0  Gid: 0',
       'Modify: 2023-11-14 22:13:20.000000000 +0000',
-      ` Layer: ${record.layers[0]}`,
+      ` Layer: ${diffId}`,
       '',
     ].join('\n'),
     stderr: "stat: can't stat '/nope': No such file or directory\n",

@@ -58,7 +58,7 @@ for (const format of formats) {
     const store = await lab(t, format);
     const c = await createContainer(store, 'a:1');
     const view = await containerView(store, c);
-    t.deepEqual(await containerUsage(store, c), { sizeRw: 0, copiedUp: 0, added: 0, hidden: 0, entries: { added: 0, copiedUp: 0, whiteouts: 0 } });
+    t.deepEqual(await containerUsage(store, c), { sizeRw: 0, copiedUp: 0, added: 0, hidden: 0, entries: { added: 0, copiedUp: 0, whiteouts: 0, opaque: 0 } });
 
     await view.writeFile('/new.txt', 'n'.repeat(123));
     let u = await containerUsage(store, c);
@@ -135,4 +135,19 @@ test('system df -v prints container sizes with 3 significant digits, as Docker d
   const row = out.split('\n').find((l) => l.endsWith(' sized'))!;
   // Docker: HumanSizeWithPrecision(SizeRw, 3), so 12.3kB where %.4g would say 12.35kB.
   t.regex(row, / 12\.3kB {3}/);
+});
+
+test("du's UPPER line counts new and copied-up files, whiteouts and opaque directories, in the singular for one", async (t) => {
+  const store = await lab(t, 'oci');
+  const c = await createContainer(store, 'base:1', { name: 'worded' });
+  const v = await containerView(store, c);
+  await v.writeFile('/new.txt', 'n'.repeat(10));
+  await v.appendFile('/data/small.txt', 'x'); // copy-up: 201 bytes, hides the lower 200
+  await v.unlink('/data/big.bin'); // a whiteout hiding 5000
+  await v.rm('/bin', { recursive: true });
+  await v.mkdir('/bin'); // opaque: hides tool (1000) and alias (4)
+  const out = (await strata(store.root, ['du', 'worded'])).stdout;
+  t.regex(out, /\nUPPER: 211B — new 10B in 1 file, copied up 201B in 1 file; 1 whiteout, 1 opaque directory and the copied-up files hide 6\.204kB of the image\n$/);
+  const json = JSON.parse((await strata(store.root, ['du', 'worded', '--format', 'json'])).stdout);
+  t.deepEqual(json.upper.entries, { added: 1, copiedUp: 1, whiteouts: 1, opaque: 1 });
 });
