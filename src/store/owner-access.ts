@@ -24,6 +24,7 @@ export interface AccessNeed {
 
 interface Opened { original: number; granted: number; users: number }
 
+// Per process, not per store: a file's mode is one for every Store and view in this process.
 const opened = new Map<string, Opened>();
 
 /** Runs `fn` with `needs` opened, in order (parents first); restores each, last first, whatever `fn` did. */

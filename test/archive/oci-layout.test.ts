@@ -7,10 +7,14 @@ import { openArchive } from '../../src/archive/open-archive.js';
 import { readImages } from '../../src/archive/read-images.js';
 import { formatPlatform, hostPlatform } from '../../src/archive/platform.js';
 import type { ArchiveImage } from '../../src/archive/source.js';
+import { testUnless } from '../helpers/skip.js';
+import { zstdSkipReason } from '../helpers/tools.js';
 import {
-  buildImageWithInfo, buildMultiImageLayout, hasZstd, sha256, writeMultiImageLayout,
+  buildImageWithInfo, buildMultiImageLayout, sha256, writeMultiImageLayout,
   type LayerEntry, type MultiLayoutOptions, type OuterEntry,
 } from '../helpers/image-builder.js';
+
+const zstdMissing = await zstdSkipReason();
 
 async function imagesOf(t: ExecutionContext, tar: Buffer, platform?: string): Promise<ArchiveImage[]> {
   const dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'strata-oci-'));
@@ -59,12 +63,7 @@ test('an OCI layout image gives config, manifest and layer descriptors', async (
   });
 });
 
-test('zstd and uncompressed layers keep their media types', async (t) => {
-  if (!(await hasZstd())) {
-    t.log('skipped: the zstd CLI is not installed');
-    t.pass();
-    return;
-  }
+testUnless(zstdMissing)('zstd and uncompressed layers keep their media types', async (t) => {
   const { tar } = await buildImageWithInfo({ format: 'oci', layers: [{ entries: small, compression: 'zstd' }, { entries: other, compression: 'none' }] });
   const [found] = await imagesOf(t, tar);
   t.deepEqual(found!.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar']);

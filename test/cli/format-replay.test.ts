@@ -1,6 +1,6 @@
-import test from 'ava';
 import { strata } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { testUnless } from '../helpers/skip.js';
 import { sharedSkipReason } from '../helpers/shared.js';
 import { readDockerRecord } from '../helpers/docker-record.js';
 import { loadDockerLab } from '../helpers/docker-lab.js';
@@ -21,9 +21,7 @@ function recorded(file: string, command: string): string[] {
   return found.output;
 }
 
-test('ps, system df -v and history templates print what Docker printed for the lab', async (t) => {
-  const skip = sharedSkipReason();
-  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+testUnless(sharedSkipReason())('ps, system df -v and history templates print what Docker printed for the lab', async (t) => {
   const { store } = await tmpStore(t);
   await loadDockerLab(t, store);
   // As recorded: lab/web is lab/web-alias under two more tags; three running containers.

@@ -1,22 +1,18 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { repoRoot } from '../helpers/cli.js';
+import { testUnless } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 
 // README's global install: `npm link` puts `strata` on the PATH. Done here into a
 // private prefix (NPM_CONFIG_PREFIX), so the machine's global packages are untouched.
-test('npm link puts a strata command on the PATH that works from any directory', async (t) => {
-  const npm = await run('npm', ['--version']).then(() => true, () => false);
-  if (!npm) {
-    t.log('skipped: npm is not on PATH');
-    t.pass();
-    return;
-  }
+const npm = await run('npm', ['--version']).then(() => true, () => false);
+
+testUnless(npm ? null : 'npm is not on PATH')('npm link puts a strata command on the PATH that works from any directory', async (t) => {
   const prefix = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-prefix-'));
   t.teardown(() => fs.rm(prefix, { recursive: true, force: true }));
   await fs.mkdir(path.join(prefix, 'lib'));

@@ -10,6 +10,7 @@ import { chainIds } from '../../src/layer/chain-id.js';
 import { goTimeText } from '../../src/image/inspect.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
 import { readDockerRecord } from '../helpers/docker-record.js';
+import { testUnless } from '../helpers/skip.js';
 import { execFileSync } from 'node:child_process';
 
 async function withImage(t: ExecutionContext, config: Record<string, unknown> = {}) {
@@ -154,9 +155,7 @@ test('container inspect looks at containers only and takes -s', async (t) => {
   t.deepEqual(await strata(store.root, ['container', 'inspect', 'app:1']), { code: 1, stdout: '[]\n', stderr: 'Error: No such container: app:1\n' });
 });
 
-test("image inspect of Docker's own images prints what Docker printed, and its Config as Docker wrote it", async (t) => {
-  const skip = sharedSkipReason();
-  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+testUnless(sharedSkipReason())("image inspect of Docker's own images prints what Docker printed, and its Config as Docker wrote it", async (t) => {
   const { store } = await tmpStore(t);
   for (const name of ['dk-base', 'dk-features']) {
     t.is((await strata(store.root, ['load', '-q', '-i', path.join(conformanceImages, `${name}.docker.tar`)])).code, 0);

@@ -1,10 +1,10 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { strata } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
 import { readDockerRecord, type RecordedCommand } from '../helpers/docker-record.js';
+import { testUnless } from '../helpers/skip.js';
 
 // ../shared/conformance/docker/07-readonly.txt: what a --read-only container's tools
 // printed in real Docker. The same changes through `strata fs` must fail with the
@@ -17,8 +17,7 @@ function dockerError(record: RecordedCommand[], command: string): string {
   return found.output.find((l) => l.includes('Read-only file system'))!;
 }
 
-test('a read-only container refuses every change with the words Docker printed', async (t) => {
-  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+testUnless(skip)('a read-only container refuses every change with the words Docker printed', async (t) => {
   const record = readDockerRecord('07-readonly.txt');
   const { store, dir } = await tmpStore(t);
   await strata(store.root, ['load', '-q', '-i', path.join(conformanceImages, 'dk-features.docker.tar')]);

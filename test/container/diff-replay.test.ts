@@ -1,4 +1,3 @@
-import test from 'ava';
 import path from 'node:path';
 import { loadImages } from '../../src/transfer/load.js';
 import { createContainer } from '../../src/container/create.js';
@@ -9,6 +8,8 @@ import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
 import { readDockerRecord } from '../helpers/docker-record.js';
+import { firstReason, testUnless } from '../helpers/skip.js';
+import { overlayFormatSkipReason } from '../helpers/both-formats.js';
 
 // ../shared/conformance/docker/06-diff-copyup.txt: the same changes made in a real
 // Docker container of lab/features:1.0, and what `docker diff` printed after each.
@@ -32,11 +33,10 @@ const steps: [string, (fs: Resolver) => Promise<void>][] = [
 ];
 
 const skip = sharedSkipReason();
-const formats: WhiteoutFormat[] = process.geteuid?.() === 0 ? ['oci', 'overlay'] : ['oci'];
+const formats: WhiteoutFormat[] = ['oci', 'overlay'];
 
 for (const format of formats) {
-  test(`diff after each change equals docker diff (${format} store)`, async (t) => {
-    if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+  testUnless(firstReason(skip, format === 'overlay' ? overlayFormatSkipReason : null))(`diff after each change equals docker diff (${format} store)`, async (t) => {
     const recorded = readDockerRecord('06-diff-copyup.txt').filter((c) => c.command === 'docker diff myapp');
     const { store } = await tmpStore(t, { whiteoutFormat: format });
     await loadImages(store, { path: path.join(conformanceImages, 'dk-features.docker.tar') });

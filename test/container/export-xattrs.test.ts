@@ -3,13 +3,14 @@
  * written back as pax SCHILY.xattr records byte for byte, read by GNU tar, shown by
  * getcap. Never overlayfs' own markers, nor strata's own bookkeeping.
  */
-import test, { type ExecutionContext } from 'ava';
+import type { ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PassThrough } from 'node:stream';
 import { containerFromLayers } from '../helpers/container-fixture.js';
+import { bothFormats } from '../helpers/both-formats.js';
 import { parseTar, type RawEntry } from '../helpers/raw-tar.js';
 import type { LayerInput } from '../helpers/image-builder.js';
 import { exportContainerToFile } from '../../src/container/export.js';
@@ -54,10 +55,7 @@ const missing = await missingTool();
  * registered as skipped, with the reason in its title.
  */
 function withCapabilities(title: string, body: (t: ExecutionContext, format: WhiteoutFormat) => Promise<void>): void {
-  for (const format of ['oci', 'overlay'] as const) {
-    if (missing !== null) test.skip(`${title} (${format}) [skipped: ${missing}]`, () => {});
-    else test(`${title} (${format})`, (t) => body(t, format));
-  }
+  bothFormats(title, body, missing);
 }
 
 /**

@@ -10,6 +10,7 @@ import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
 import { repoRoot, type CliResult } from '../helpers/cli.js';
 import { snapshotTree } from '../helpers/store-snapshot.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { testUnless } from '../helpers/skip.js';
 import { checkStore } from '../../src/check/check.js';
 import { loadImages } from '../../src/transfer/load.js';
 
@@ -56,13 +57,7 @@ function asNobody(args: string[], home: string, raw = false, wrapper: string[] =
 interface World { dir: string; root: string; archive: string; strata(args: string[], wrapper?: string[]): Promise<CliResult> }
 
 /** A world-readable temp dir holding a store owned by nobody (with one image in it) and an archive to load. */
-async function world(t: ExecutionContext): Promise<World | null> {
-  const reason = await unprivilegedSkipReason();
-  if (reason !== null) {
-    t.log(`skipped: ${reason}`);
-    t.pass();
-    return null;
-  }
+async function world(t: ExecutionContext): Promise<World> {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-errors-'));
   t.teardown(() => removeTree(dir));
   await fs.chmod(dir, 0o755);
@@ -87,9 +82,11 @@ function oneLine(t: ExecutionContext, result: CliResult): string {
   return lines[0] ?? '';
 }
 
-test('loading an archive the user cannot read: one line naming it, exit 1, the store untouched', async (t) => {
+const asUnprivileged = testUnless(await unprivilegedSkipReason());
+const prlimit = process.platform === 'linux' && (await run('prlimit', ['--version']).then(() => true, () => false));
+
+asUnprivileged('loading an archive the user cannot read: one line naming it, exit 1, the store untouched', async (t) => {
   const w = await world(t);
-  if (!w) return;
   await fs.chmod(w.archive, 0o000);
   const before = await snapshotTree(w.root);
   const line = oneLine(t, await w.strata(['load', '-i', w.archive]));
@@ -101,7 +98,6 @@ test('loading an archive the user cannot read: one line naming it, exit 1, the s
 const readOnly = test.macro({
   async exec(t, part: string) {
     const w = await world(t);
-    if (!w) return;
     const target = path.join(w.root, part);
     const mode = (await fs.stat(target)).mode & 0o7777;
     await fs.chmod(target, 0o555);
@@ -123,14 +119,9 @@ const readOnly = test.macro({
   title: (_provided, part: string) => `loading into a store whose ${part || 'root'} directory is read-only: one line naming the path, exit 1, nothing left behind; the load works once it is writable`,
 });
 
-for (const part of ['', 'ingest', 'blobs/sha256', 'layers', 'images']) test(readOnly, part);
+for (const part of ['', 'ingest', 'blobs/sha256', 'layers', 'images']) asUnprivileged(readOnly, part);
 
-test('running out of file descriptors in the middle of a load ends in one line and leaves the store clean', async (t) => {
-  if (process.platform !== 'linux' || !(await run('prlimit', ['--version']).then(() => true, () => false))) {
-    t.log('skipped: needs Linux and prlimit (util-linux)');
-    t.pass();
-    return;
-  }
+testUnless(prlimit ? null : 'needs Linux and prlimit (util-linux)')('running out of file descriptors in the middle of a load ends in one line and leaves the store clean', async (t) => {
   const { store, dir } = await tmpStore(t);
   await fs.writeFile(path.join(dir, 'baseline.tar'), await buildImage({ format: 'oci', repoTags: ['baseline:1'], layers: [[{ path: 'etc/', type: 'dir' }]] }));
   await loadImages(store, { path: path.join(dir, 'baseline.tar') });

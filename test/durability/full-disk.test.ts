@@ -12,6 +12,7 @@ import { buildImage, type BuildImageOptions, type LayerEntry } from '../helpers/
 import { mountSmallFs, smallFsSkipReason, type SmallFs } from '../helpers/loopfs.js';
 import { snapshotTree } from '../helpers/store-snapshot.js';
 import { strataProcess } from '../helpers/cli.js';
+import { testUnless } from '../helpers/skip.js';
 
 /*
  * A store on a small file system that fills up: the failing operation ends with one
@@ -31,13 +32,7 @@ const payload: LayerEntry[] = [
 ];
 const baseline: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'baseline\n' }];
 
-async function skipUnlessRoot(t: ExecutionContext): Promise<boolean> {
-  const reason = await smallFsSkipReason();
-  if (reason === null) return false;
-  t.log(`skipped: ${reason}`);
-  t.pass();
-  return true;
-}
+const withSmallFs = testUnless(await smallFsSkipReason());
 
 interface Setup { disk: SmallFs; store: Store; archive: string; need: number }
 
@@ -71,7 +66,6 @@ async function sha256(file: string): Promise<string> {
 
 const fillsDuringLoad = test.macro({
   async exec(t, options: Partial<BuildImageOptions>, fraction: number) {
-    if (await skipUnlessRoot(t)) return;
     const { disk, store, archive, need } = await setup(t, options);
     const before = await snapshotTree(store.root);
     await disk.fill(Math.floor(need * fraction));
@@ -92,11 +86,10 @@ const fillsDuringLoad = test.macro({
   title: (name = '', _o, fraction: number) => `a load that fills the disk (${name}, ${Math.round(fraction * 100)}% of what it needs left) fails with ENOSPC, leaves the store as it was, and succeeds once space is freed`,
 });
 
-for (const fraction of [0.02, 0.3, 0.6, 0.9]) test.serial('plain docker-save', fillsDuringLoad, { compression: 'none' }, fraction);
-for (const fraction of [0.1, 0.5, 0.9]) test.serial('gzipped OCI archive, gzip layers', fillsDuringLoad, { format: 'oci', compression: 'gzip', outerGzip: true }, fraction);
+for (const fraction of [0.02, 0.3, 0.6, 0.9]) withSmallFs.serial('plain docker-save', fillsDuringLoad, { compression: 'none' }, fraction);
+for (const fraction of [0.1, 0.5, 0.9]) withSmallFs.serial('gzipped OCI archive, gzip layers', fillsDuringLoad, { format: 'oci', compression: 'gzip', outerGzip: true }, fraction);
 
-test.serial('strata load on a full disk prints one line naming the file and exits 1; the same load works after freeing space', async (t) => {
-  if (await skipUnlessRoot(t)) return;
+withSmallFs.serial('strata load on a full disk prints one line naming the file and exits 1; the same load works after freeing space', async (t) => {
   const { disk, store, archive, need } = await setup(t, { compression: 'gzip' });
   const before = await snapshotTree(store.root);
   await disk.fill(Math.floor(need / 2));
@@ -118,8 +111,7 @@ test.serial('strata load on a full disk prints one line naming the file and exit
   t.regex(loaded.stdout, /Loaded image: big:1/);
 });
 
-test.serial('copy-up with no room for the copy fails with ENOSPC, leaves no partial file and keeps the lower intact; the append works once space is freed', async (t) => {
-  if (await skipUnlessRoot(t)) return;
+withSmallFs.serial('copy-up with no room for the copy fails with ENOSPC, leaves no partial file and keeps the lower intact; the append works once space is freed', async (t) => {
   const { disk, store, archive } = await setup(t, { compression: 'none' });
   await loadImages(store, { path: archive });
   const container = await createContainer(store, 'big:1', { name: 'filler' });
@@ -164,8 +156,7 @@ async function regularFiles(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-test.serial('create on a full disk fails with ENOSPC (not ENOENT), leaves no half-made container, and works once space is freed', async (t) => {
-  if (await skipUnlessRoot(t)) return;
+withSmallFs.serial('create on a full disk fails with ENOSPC (not ENOENT), leaves no half-made container, and works once space is freed', async (t) => {
   const { disk, store } = await setup(t, {});
   const before = await snapshotTree(store.root);
   // Room for one directory block: the container's temp dir is made, its upper/ is not.

@@ -8,6 +8,7 @@ import { snapshotContent } from '../helpers/store-snapshot.js';
 import { addedPaths, buildPrunableStore, keptByRefusedRollback, type PrunableStore } from '../helpers/prunable-store.js';
 import { handOver, sharedTempDir, strataUnprivileged, unprivilegedSkipReason } from '../helpers/unprivileged.js';
 import type { CliResult } from '../helpers/cli.js';
+import { testUnless } from '../helpers/skip.js';
 
 /*
  * A store directory that cannot be listed is not an empty one. Each command that
@@ -22,8 +23,7 @@ import type { CliResult } from '../helpers/cli.js';
  */
 const run = promisify(execFile);
 const skipReason = await unprivilegedSkipReason();
-const permissionTest = skipReason === null ? test : test.skip;
-const skipped = skipReason === null ? '' : ` (skipped: ${skipReason})`;
+const permissionTest = testUnless(skipReason);
 
 /** Built once per test file and copied per test: the lease in it is this process's, so it stays live. */
 let template: Promise<{ dir: string; store: PrunableStore }> | undefined;
@@ -111,7 +111,7 @@ const unlistable = test.macro({
     refusedInOneLine(t, await withMode(dir, 0o300, () => strataUnprivileged(w.root, commands[command]!, w.home)), dir);
     t.deepEqual(await snapshotContent(w.root), before, 'the store is byte for byte as it was');
   },
-  title: (_title, command: string, part: string) => `${command} with an unlistable ${part}/ refuses in one line naming it and removes nothing${skipped}`,
+  title: (_title, command: string, part: string) => `${command} with an unlistable ${part}/ refuses in one line naming it and removes nothing`,
 });
 
 for (const command of Object.keys(commands)) for (const part of PARTS) permissionTest(unlistable, command, part);
@@ -128,12 +128,12 @@ const rollback = test.macro({
     t.deepEqual(addedPaths(before, after), keptByRefusedRollback(w.broken), 'only what the failed load stored is added, and it is kept');
     t.deepEqual(before.filter((row) => !after.includes(row)), [], 'nothing that was there is removed or changed');
   },
-  title: (_title, part: string) => `a failed load whose rollback finds ${part}/ unlistable refuses in one line naming it and removes nothing${skipped}`,
+  title: (_title, part: string) => `a failed load whose rollback finds ${part}/ unlistable refuses in one line naming it and removes nothing`,
 });
 
 for (const part of PARTS) permissionTest(rollback, part);
 
-permissionTest(`the reported case: gc --dry-run with images/ at mode 000 lists nothing for removal${skipped}`, async (t) => {
+permissionTest('the reported case: gc --dry-run with images/ at mode 000 lists nothing for removal', async (t) => {
   const w = await world(t);
   const images = path.join(w.root, 'images');
   const before = await snapshotContent(w.root);
@@ -142,7 +142,7 @@ permissionTest(`the reported case: gc --dry-run with images/ at mode 000 lists n
 });
 
 for (const args of [['check'], ['check', '--repair']]) {
-  permissionTest(`${args.join(' ')} with images/ at mode 000 refuses in one line instead of dropping the tags as dangling${skipped}`, async (t) => {
+  permissionTest(`${args.join(' ')} with images/ at mode 000 refuses in one line instead of dropping the tags as dangling`, async (t) => {
     const w = await world(t);
     const images = path.join(w.root, 'images');
     const before = await snapshotContent(w.root);
@@ -153,7 +153,7 @@ for (const args of [['check'], ['check', '--repair']]) {
   });
 }
 
-permissionTest(`gc with a lease file it cannot read refuses naming it, instead of sweeping what the lease protects${skipped}`, async (t) => {
+permissionTest('gc with a lease file it cannot read refuses naming it, instead of sweeping what the lease protects', async (t) => {
   const w = await world(t);
   const leases = path.join(w.root, 'leases');
   const [name] = (await fs.readdir(leases)).filter((n) => n.endsWith('.json'));

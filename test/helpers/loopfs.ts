@@ -25,11 +25,29 @@ export interface SmallFs {
   free(): Promise<void>;
 }
 
-/** Why a small file system cannot be made here, or null when it can. */
-export async function smallFsSkipReason(): Promise<string | null> {
-  if (process.platform !== 'linux') return 'full-disk tests need Linux';
-  if (process.geteuid?.() !== 0) return 'full-disk tests mount a small file system, which needs root';
-  return null;
+let skipReason: Promise<string | null> | undefined;
+
+/**
+ * Why a small file system cannot be made here, or null when it can. Root is not always
+ * enough (a container without CAP_SYS_ADMIN), so as root it mounts a tiny tmpfs once —
+ * the fallback mountSmallFs needs when there is no loop device.
+ */
+export function smallFsSkipReason(): Promise<string | null> {
+  skipReason ??= (async () => {
+    if (process.platform !== 'linux') return 'full-disk tests need Linux';
+    if (process.geteuid?.() !== 0) return 'full-disk tests mount a small file system, which needs root';
+    const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-smallfs-probe-'));
+    try {
+      await run('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', dir]);
+      await run('umount', [dir]);
+      return null;
+    } catch (err) {
+      return `cannot mount a small file system here: ${(err as Error).message.split('\n')[0]}`;
+    } finally {
+      await fs.rm(dir, { recursive: true, force: true });
+    }
+  })();
+  return skipReason;
 }
 
 export async function mountSmallFs(t: ExecutionContext, sizeMiB: number): Promise<SmallFs> {

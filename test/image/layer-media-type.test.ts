@@ -1,11 +1,12 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { loadImages } from '../../src/transfer/load.js';
 import { readTags } from '../../src/image/tags.js';
-import { buildImageWithInfo, hasZstd, sha256, type Compression, type OuterEntry } from '../helpers/image-builder.js';
+import { buildImageWithInfo, sha256, type Compression, type OuterEntry } from '../helpers/image-builder.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { testUnless } from '../helpers/skip.js';
+import { zstdSkipReason } from '../helpers/tools.js';
 
 // The rule README states ("Layer compression is read from the bytes"): a layer's
 // compression is decided by its magic number, not by its media type, so a
@@ -18,7 +19,7 @@ const MEDIA = {
   zstd: 'application/vnd.oci.image.layer.v1.tar+zstd',
 } as const;
 const hex = (digest: string) => digest.slice('sha256:'.length);
-const zstd = await hasZstd();
+const zstdMissing = await zstdSkipReason();
 
 /** Points the manifest's layer at `mediaType`, re-hashing the manifest and index.json. */
 function declare(manifestDigest: string, mediaType: string) {
@@ -45,8 +46,7 @@ const cases: Array<[Compression, keyof typeof MEDIA]> = [
 
 for (const [actual, declared] of cases) {
   const title = `a ${actual === 'none' ? 'plain' : actual} layer declared as ${MEDIA[declared]} loads by its magic number`;
-  const needsZstd = actual === 'zstd';
-  (needsZstd && !zstd ? test.skip : test)(needsZstd && !zstd ? `${title} (skipped: the zstd CLI is not installed)` : title, async (t) => {
+  testUnless(actual === 'zstd' ? zstdMissing : null)(title, async (t) => {
     const layers = [{ entries: [{ path: 'etc/', type: 'dir' as const }, { path: 'etc/hostname', content: 'sniffed\n' }], compression: actual }];
     const plain = await buildImageWithInfo({ format: 'oci', layers, repoTags: ['sniff:1'] });
     t.is(plain.image.layers[0]!.mediaType, MEDIA[actual], 'the builder labels the layer truthfully before the edit');

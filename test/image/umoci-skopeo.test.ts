@@ -1,4 +1,3 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +10,7 @@ import { Resolver } from '../../src/resolver/resolver.js';
 import { formatTreeTsv, listTree } from '../../src/resolver/tree.js';
 import type { Store } from '../../src/store/root.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { testUnless } from '../helpers/skip.js';
 
 const run = promisify(execFile);
 
@@ -60,9 +60,7 @@ async function treeOfImage(store: Store, id: string): Promise<string> {
   return formatTreeTsv(await listTree(await imageView(store, image.layers.map((l) => l.chainId))));
 }
 
-test('images made by umoci and converted by skopeo load to what umoci unpack gives', async (t) => {
-  const missing = await missingTool();
-  if (missing) { t.log(`skipped: ${missing}`); t.pass(); return; }
+testUnless(await missingTool())('images made by umoci and converted by skopeo load to what umoci unpack gives', async (t) => {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-umoci-'));
   t.teardown(() => fs.rm(work, { recursive: true, force: true }));
   const layout = await umociImage(work);

@@ -2,10 +2,13 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { getAttribute, setAttribute } from '@napi-rs/xattr';
+import { getAttribute } from '@napi-rs/xattr';
 import { FIXED_MTIME, makeTar } from '../helpers/make-tar.js';
 import { tmpStore } from '../helpers/tmp-store.js';
-import { isRoot, listTree, readText, sameInode, unpack } from './helpers.js';
+import { testUnless } from '../helpers/skip.js';
+import { isRoot, listTree, readText, sameInode, unpack, userXattrSkipReason } from './helpers.js';
+
+const userXattrsMissing = await userXattrSkipReason();
 
 // The result must not depend on the importing process's umask.
 process.umask(0o027);
@@ -120,17 +123,8 @@ test('a directory entry over a directory only updates its metadata; any other en
   ]);
 });
 
-test('xattrs from pax records are applied; trusted.overlay.* never is, and is recorded', async (t) => {
-  const { store, dir } = await tmpStore(t);
-  const probe = path.join(dir, 'probe');
-  await fs.writeFile(probe, '');
-  try {
-    await setAttribute(probe, 'user.probe', 'y');
-  } catch (err) {
-    t.log(`skipped: this file system refuses user.* xattrs (${(err as Error).message})`);
-    t.pass();
-    return;
-  }
+testUnless(userXattrsMissing)('xattrs from pax records are applied; trusted.overlay.* never is, and is recorded', async (t) => {
+  const { store } = await tmpStore(t);
   const tar = await makeTar([
     { name: 'd/', type: 'directory', pax: { 'SCHILY.xattr.user.dir': 'on a dir' } },
     { name: 'd/f', content: 'x', pax: { 'SCHILY.xattr.user.note': 'héllo', 'SCHILY.xattr.trusted.overlay.redirect': '/etc' } },

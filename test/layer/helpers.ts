@@ -1,7 +1,9 @@
 /** Shared pieces of the layer tests: unpack a tar buffer, list a tree, watch a victim dir. */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
+import { setAttribute } from '@napi-rs/xattr';
 import type { ExecutionContext } from 'ava';
 import type { Store } from '../../src/store/root.js';
 import type { StrataError, StrataErrorCode } from '../../src/errors.js';
@@ -85,4 +87,16 @@ export async function exists(file: string): Promise<boolean> {
 
 export function isRoot(): boolean {
   return process.getuid?.() === 0;
+}
+
+/** Why user.* xattrs cannot be set where test stores live (the temp dir's file system), or null. */
+export async function userXattrSkipReason(): Promise<string | null> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-xattr-probe-'));
+  try {
+    const probe = path.join(dir, 'probe');
+    await fs.writeFile(probe, '');
+    return await setAttribute(probe, 'user.probe', 'y').then(() => null, (err: Error) => `this file system refuses user.* xattrs (${err.message})`);
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
+  }
 }

@@ -4,21 +4,15 @@
  * tars say (whiteouts hide, opaque directories cut off what is below, this layer's
  * own entries survive its opaque markers). Root only.
  */
-import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { kernelOverlaySkipReason, mountOverlay } from '../helpers/kernel-overlay.js';
 import { makeTar } from '../helpers/make-tar.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { testUnless } from '../helpers/skip.js';
 import { listTree, unpack } from './helpers.js';
 
-test('layers unpacked in the overlay format mount with the kernel as the tars describe', async (t) => {
-  const skip = await kernelOverlaySkipReason();
-  if (skip !== null) {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-    return;
-  }
+testUnless(await kernelOverlaySkipReason())('layers unpacked in the overlay format mount with the kernel as the tars describe', async (t) => {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: 'overlay' });
   const lower = await unpack(store, await makeTar([
     { name: 'etc/passwd', content: 'root' }, { name: 'etc/motd', content: 'hi' },

@@ -4,42 +4,26 @@
  * recorded in layer.json instead of being dropped, and 000 directories are still
  * filled (umoci#222).
  */
-import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { getAttribute, setAttribute } from '@napi-rs/xattr';
 import type { LayerRecord } from '../../src/layer/record.js';
 import { diffIdOf, makeTar } from '../helpers/make-tar.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { firstReason, testUnless } from '../helpers/skip.js';
+import { setprivSkipReason } from '../helpers/tools.js';
 import { isRoot, listTree } from './helpers.js';
 
 const run = promisify(execFile);
 const NOBODY = 65534;
 const SCRIPT = fileURLToPath(new URL('./fixtures-rootless.js', import.meta.url));
 
-function hasSetpriv(): boolean {
-  try {
-    execFileSync('setpriv', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
+const skipReason = firstReason(isRoot() ? null : 'becoming an unprivileged user needs root to start with', await setprivSkipReason());
 
-test('rootless unpack records owners and devices in layer.json and still fills 000 directories', async (t) => {
-  if (!isRoot()) {
-    t.log('skipped: becoming an unprivileged user needs root to start with');
-    t.pass();
-    return;
-  }
-  if (!hasSetpriv()) {
-    t.log('skipped: setpriv (util-linux) is not installed');
-    t.pass();
-    return;
-  }
+testUnless(skipReason)('rootless unpack records owners and devices in layer.json and still fills 000 directories', async (t) => {
   const { dir } = await tmpStore(t);
   await fs.chmod(dir, 0o755);
   const home = path.join(dir, 'nobody');

@@ -5,18 +5,21 @@
  */
 import test from 'ava';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { getAttribute, setAttribute } from '@napi-rs/xattr';
+import { getAttribute } from '@napi-rs/xattr';
 import type { LayerRecord } from '../../src/layer/record.js';
 import { recordedXattrs } from '../../src/layer/recorded-xattrs.js';
 import { deepCheckLayer } from '../../src/check/deep.js';
 import { checkStore } from '../../src/check/check.js';
 import { diffIdOf, makeTar, paxRecord } from '../helpers/make-tar.js';
 import { tmpStore } from '../helpers/tmp-store.js';
-import { isRoot, unpack } from './helpers.js';
+import { firstReason, testUnless } from '../helpers/skip.js';
+import { setprivSkipReason } from '../helpers/tools.js';
+import { isRoot, unpack, userXattrSkipReason } from './helpers.js';
 
 const run = promisify(execFile);
 const NOBODY = 65534;
@@ -34,20 +37,13 @@ function hasTool(cmd: string, args: string[]): boolean {
   }
 }
 
-async function userXattrsWork(dir: string): Promise<string | null> {
-  const probe = path.join(dir, 'probe');
-  await fs.writeFile(probe, '');
-  return setAttribute(probe, 'user.probe', 'y').then(() => null, (err: Error) => err.message);
-}
+const withUserXattrs = testUnless(await userXattrSkipReason());
+const ping = await pingLayer();
+const pingSkipReason = typeof ping === 'string' ? ping : null;
+const setprivMissing = await setprivSkipReason();
 
-test('binary xattr values are set byte-exact: all 256 byte values, NULs, invalid UTF-8', async (t) => {
-  const { store, dir } = await tmpStore(t);
-  const refused = await userXattrsWork(dir);
-  if (refused !== null) {
-    t.log(`skipped: this file system refuses user.* xattrs (${refused})`);
-    t.pass();
-    return;
-  }
+withUserXattrs('binary xattr values are set byte-exact: all 256 byte values, NULs, invalid UTF-8', async (t) => {
+  const { store } = await tmpStore(t);
   const tar = await makeTar([
     { name: 'all', content: 'x', paxBytes: Buffer.concat([paxRecord('SCHILY.xattr.user.all', ALL_BYTES), paxRecord('SCHILY.xattr.user.bin', BINARY)]) },
     { name: 'dir/', type: 'directory', paxBytes: paxRecord('SCHILY.xattr.user.bin', BINARY) },
@@ -62,12 +58,7 @@ test('binary xattr values are set byte-exact: all 256 byte values, NULs, invalid
   t.deepEqual(record.unapplied.xattrs, {});
 });
 
-test('as root, security.* and trusted.* binary values are set on the file', async (t) => {
-  if (!isRoot()) {
-    t.log('skipped: trusted.* and security.* xattrs need root');
-    t.pass();
-    return;
-  }
+testUnless(isRoot() ? null : 'trusted.* and security.* xattrs need root')('as root, security.* and trusted.* binary values are set on the file', async (t) => {
   const { store } = await tmpStore(t);
   const tar = await makeTar([{ name: 'f', content: 'x', paxBytes: Buffer.concat([paxRecord('SCHILY.xattr.trusted.bin', BINARY), paxRecord('SCHILY.xattr.security.test', ALL_BYTES)]) }]);
   const { diff, record } = await unpack(store, tar);
@@ -76,14 +67,8 @@ test('as root, security.* and trusted.* binary values are set on the file', asyn
   t.deepEqual(record.unapplied.xattrs, {});
 });
 
-test("overlayfs' and strata's own xattr names are never set and are recorded with a null value", async (t) => {
-  const { store, dir } = await tmpStore(t);
-  const refused = await userXattrsWork(dir);
-  if (refused !== null) {
-    t.log(`skipped: this file system refuses user.* xattrs (${refused})`);
-    t.pass();
-    return;
-  }
+withUserXattrs("overlayfs' and strata's own xattr names are never set and are recorded with a null value", async (t) => {
+  const { store } = await tmpStore(t);
   const reserved = ['trusted.overlay.redirect', 'user.overlay.opaque', 'user.strata.meta'];
   const tar = await makeTar([{
     name: 'f', content: 'x',
@@ -131,45 +116,48 @@ test('a flood of xattr values stops at the per-layer limit (ELIMIT), not in an o
   t.deepEqual(await fs.readdir(store.paths.layersDir), []);
 });
 
-/** A file with cap_net_raw+ep packed by GNU tar with its xattrs, as real images carry ping. */
-async function pingLayer(t: import('ava').ExecutionContext, dir: string): Promise<{ tar: Buffer; capability: Buffer } | null> {
-  if (!isRoot()) {
-    t.log('skipped: setting a file capability needs root');
-    return null;
-  }
+interface PingLayer { tar: Buffer; capability: Buffer }
+
+/**
+ * A file with cap_net_raw+ep packed by GNU tar with its xattrs, as real images carry
+ * ping; made once when the file loads. A string is why it cannot be made here.
+ */
+async function pingLayer(): Promise<PingLayer | string> {
+  if (!isRoot()) return 'setting a file capability needs root';
   for (const [cmd, args] of [['setcap', ['-v']], ['getcap', ['-v']], ['tar', ['--version']]] as const) {
-    if (!hasTool(cmd, [...args])) {
-      t.log(`skipped: ${cmd} is not installed`);
-      return null;
-    }
+    if (!hasTool(cmd, [...args])) return `${cmd} is not installed`;
   }
-  const src = path.join(dir, 'src');
-  await fs.mkdir(path.join(src, 'bin'), { recursive: true });
-  await fs.writeFile(path.join(src, 'bin/ping'), '#!/bin/sh\necho ping\n', { mode: 0o755 });
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-ping-'));
   try {
-    execFileSync('setcap', ['cap_net_raw+ep', path.join(src, 'bin/ping')], { stdio: 'pipe' });
-  } catch (err) {
-    t.log(`skipped: setcap failed here (${String((err as { stderr?: Buffer }).stderr ?? err).trim()})`);
-    return null;
+    const src = path.join(dir, 'src');
+    await fs.mkdir(path.join(src, 'bin'), { recursive: true });
+    await fs.writeFile(path.join(src, 'bin/ping'), '#!/bin/sh\necho ping\n', { mode: 0o755 });
+    try {
+      execFileSync('setcap', ['cap_net_raw+ep', path.join(src, 'bin/ping')], { stdio: 'pipe' });
+    } catch (err) {
+      return `setcap failed here (${String((err as { stderr?: Buffer }).stderr ?? err).trim()})`;
+    }
+    const capability = (await getAttribute(path.join(src, 'bin/ping'), 'security.capability'))!;
+    const tarFile = path.join(dir, 'ping.tar');
+    execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--format=posix', '-cf', tarFile, '-C', src, 'bin']);
+    const tar = await fs.readFile(tarFile);
+    if (!tar.includes('SCHILY.xattr.security.capability')) return 'this GNU tar did not write the capability as a SCHILY.xattr record';
+    return { tar, capability };
+  } finally {
+    await fs.rm(dir, { recursive: true, force: true });
   }
-  const capability = (await getAttribute(path.join(src, 'bin/ping'), 'security.capability'))!;
-  const tarFile = path.join(dir, 'ping.tar');
-  execFileSync('tar', ['--xattrs', '--xattrs-include=*', '--format=posix', '-cf', tarFile, '-C', src, 'bin']);
-  const tar = await fs.readFile(tarFile);
-  if (!tar.includes('SCHILY.xattr.security.capability')) {
-    t.log('skipped: this GNU tar did not write the capability as a SCHILY.xattr record');
-    return null;
-  }
-  return { tar, capability };
 }
 
-test('a file capability packed by GNU tar --xattrs is on the unpacked file (getcap), and check --deep passes', async (t) => {
-  const { store, dir } = await tmpStore(t);
-  const built = await pingLayer(t, dir);
-  if (built === null) {
-    t.pass();
-    return;
-  }
+
+/** The ping layer, in a test registered only when it could be made. */
+function builtPing(): PingLayer {
+  if (typeof ping === 'string') throw new Error(ping);
+  return ping;
+}
+
+testUnless(pingSkipReason)('a file capability packed by GNU tar --xattrs is on the unpacked file (getcap), and check --deep passes', async (t) => {
+  const { store } = await tmpStore(t);
+  const built = builtPing();
   const { diff, record } = await unpack(store, built.tar);
   const ping = path.join(diff, 'bin/ping');
   t.regex(execFileSync('getcap', [ping]).toString(), /bin\/ping cap_net_raw=ep\n$/);
@@ -180,24 +168,15 @@ test('a file capability packed by GNU tar --xattrs is on the unpacked file (getc
   t.deepEqual(report.problems.filter((p) => p.kind.startsWith('layer')), []);
 });
 
-test('rootless, the file capability is kept in layer.json as base64 of its exact bytes', async (t) => {
+testUnless(firstReason(pingSkipReason, setprivMissing))('rootless, the file capability is kept in layer.json as base64 of its exact bytes', async (t) => {
   const { dir } = await tmpStore(t);
-  const built = await pingLayer(t, dir);
-  if (built === null) {
-    t.pass();
-    return;
-  }
-  if (!hasTool('setpriv', ['--version'])) {
-    t.log('skipped: setpriv (util-linux) is not installed');
-    t.pass();
-    return;
-  }
+  const built = builtPing();
   await fs.chmod(dir, 0o755);
   const home = path.join(dir, 'nobody');
   await fs.mkdir(home);
   await fs.chown(home, NOBODY, NOBODY);
   const tarFile = path.join(dir, 'ping.tar');
-  await fs.chmod(tarFile, 0o644);
+  await fs.writeFile(tarFile, built.tar, { mode: 0o644 });
   const { stdout } = await run('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups',
     process.execPath, ROOTLESS_UNPACK, path.join(home, 'store'), tarFile, diffIdOf(built.tar)]);
   const { uid, record } = JSON.parse(stdout) as { uid: number; record: LayerRecord };

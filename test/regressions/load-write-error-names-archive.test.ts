@@ -1,4 +1,3 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import { loadImages } from '../../src/transfer/load.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage } from '../helpers/image-builder.js';
 import { snapshotTree } from '../helpers/store-snapshot.js';
+import { testUnless } from '../helpers/skip.js';
 
 /*
  * Found by the full-disk test: a write that fails with ENOSPC carries no path
@@ -13,12 +13,7 @@ import { snapshotTree } from '../helpers/store-snapshot.js';
  * no file, no image. loadImages now prefixes such errors with the archive it was
  * loading. The image record's temp file is opened on /dev/full here: a real ENOSPC.
  */
-test('a record write that hits a full disk names the archive and keeps its code', async (t) => {
-  if (!existsSync('/dev/full')) {
-    t.log('skipped: no /dev/full');
-    t.pass();
-    return;
-  }
+testUnless(existsSync('/dev/full') ? null : 'no /dev/full')('a record write that hits a full disk names the archive and keeps its code', async (t) => {
   const { store, dir } = await tmpStore(t);
   const archive = path.join(dir, 'app.tar');
   await fs.writeFile(archive, await buildImage({ format: 'oci', repoTags: ['app:1'], layers: [[{ path: 'a', content: 'a' }]] }));

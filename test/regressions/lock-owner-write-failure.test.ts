@@ -1,10 +1,10 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { repoRoot } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { testUnless } from '../helpers/skip.js';
 import { loadImages } from '../../src/transfer/load.js';
 
 const run = promisify(execFile);
@@ -15,13 +15,9 @@ const run = promisify(execFile);
  * and the store was no longer byte-for-byte what it was before the failed command.
  * A file-size limit of 0 makes the same write fail every time (EFBIG), on any disk.
  */
-test('a lock whose owner file cannot be written leaves nothing in locks/', async (t) => {
-  const prlimit = await run('prlimit', ['--version']).then(() => true, () => false);
-  if (!prlimit) {
-    t.log('skipped: prlimit (util-linux) is not installed');
-    t.pass();
-    return;
-  }
+const prlimit = await run('prlimit', ['--version']).then(() => true, () => false);
+
+testUnless(prlimit ? null : 'prlimit (util-linux) is not installed')('a lock whose owner file cannot be written leaves nothing in locks/', async (t) => {
   const { store } = await tmpStore(t);
   await loadImages(store, { path: path.join(repoRoot, 'fixtures', 'demo.tar') });
   const err = await run('prlimit', ['--fsize=0', process.execPath, path.join(repoRoot, 'bin', 'strata.js'), '--root', store.paths.root, 'tag', 'demo:latest', 'demo:two'])

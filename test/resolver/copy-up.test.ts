@@ -5,7 +5,9 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { getAttribute, setAttribute } from '@napi-rs/xattr';
 import { Resolver } from '../../src/resolver/index.js';
-import { probeWhiteoutFormat, type WhiteoutFormat } from '../../src/store/whiteout-probe.js';
+import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
+import { overlayFormatSkipReason } from '../helpers/both-formats.js';
+import { testUnless } from '../helpers/skip.js';
 import { LAYER_MTIME, buildLayer, d, f, opq } from './suite.js';
 
 async function setup(t: { teardown(fn: () => Promise<void>): void }, format: WhiteoutFormat, entries = [d('/etc'), f('/etc/conf', 'lower bytes', 0o640)]) {
@@ -20,13 +22,6 @@ async function setup(t: { teardown(fn: () => Promise<void>): void }, format: Whi
 }
 
 const asRoot = process.getuid?.() === 0;
-let overlayOk: Promise<boolean> | undefined;
-async function overlayFormat(): Promise<boolean> {
-  overlayOk ??= fs.mkdtemp(path.join(os.tmpdir(), 'strata-probe-')).then(async (dir) => {
-    try { return (await probeWhiteoutFormat(dir)) === 'overlay'; } finally { await fs.rm(dir, { recursive: true, force: true }); }
-  });
-  return overlayOk;
-}
 
 test('a write never changes the lower layer', async (t) => {
   const { r, lower } = await setup(t, 'oci');
@@ -56,12 +51,7 @@ test('copy-up copies parents first with their mode, owner and times, and the fil
   t.is(c.size, 100_001);
 });
 
-test('copy-up takes xattrs along, but never overlayfs\' private ones', async (t) => {
-  if (!(await overlayFormat())) {
-    t.log('skipped: needs root for trusted.* xattrs');
-    t.pass();
-    return;
-  }
+testUnless(overlayFormatSkipReason)('copy-up takes xattrs along, but never overlayfs\' private ones', async (t) => {
   const { r, lower, upperDir } = await setup(t, 'overlay', [opq('/d'), f('/d/f', 'x')]);
   await setAttribute(path.join(lower, 'd/f'), 'user.origin', 'layer');
   await r.chmod('/d/f', 0o600);
@@ -90,12 +80,7 @@ test('the upper dir holds the store\'s own whiteout encoding (oci)', async (t) =
   t.deepEqual(await r.readdir('/d'), []);
 });
 
-test('the upper dir holds the store\'s own whiteout encoding (overlay)', async (t) => {
-  if (!(await overlayFormat())) {
-    t.log('skipped: the overlay encoding needs root');
-    t.pass();
-    return;
-  }
+testUnless(overlayFormatSkipReason)('the upper dir holds the store\'s own whiteout encoding (overlay)', async (t) => {
   const { r, upperDir } = await setup(t, 'overlay', [d('/d'), f('/d/f'), f('/gone')]);
   await r.unlink('/gone');
   await r.rm('/d', { recursive: true });

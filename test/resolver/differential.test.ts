@@ -1,4 +1,3 @@
-import test from 'ava';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -6,6 +5,7 @@ import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import { Resolver, formatTreeTsv } from '../../src/resolver/index.js';
 import { kernelOverlaySkipReason, mountOverlay } from '../helpers/kernel-overlay.js';
 import { Rng } from '../helpers/rng.js';
+import { testUnless } from '../helpers/skip.js';
 import {
   buildLayer, kernelDriver, resolverDriver, snapshotOf, type Driver, type LayerEntry, type Op, type Outcome, type StatView,
 } from './suite.js';
@@ -374,13 +374,7 @@ function report(seq: Sequence, what: string): string {
   ].join('\n');
 }
 
-test('the resolver matches kernel overlayfs on random layers and operation sequences', async (t) => {
-  const reason = await kernelOverlaySkipReason();
-  if (reason !== null) {
-    t.log(`skipped: ${reason}`);
-    t.pass();
-    return;
-  }
+testUnless(await kernelOverlaySkipReason())('the resolver matches kernel overlayfs on random layers and operation sequences', async (t) => {
   t.timeout(10 * 60_000);
   const previousUmask = process.umask(0o022); // the resolver's default, and the chroot driver's
   try {

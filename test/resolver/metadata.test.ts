@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { Resolver, listTree, readUpperMeta, type LayerMetadata } from '../../src/resolver/index.js';
+import { testUnless } from '../helpers/skip.js';
 import { buildLayer, d, f } from './suite.js';
 
 /**
@@ -66,12 +67,7 @@ test('rootless chown records the owner instead of failing', async (t) => {
   t.is((await fs.lstat(path.join(upperDir, 'made'))).uid, process.getuid?.() ?? 0, 'the host file keeps its real owner');
 });
 
-test('without rootless, unrecorded entries show their real owner', async (t) => {
-  if (process.getuid?.() !== 0) {
-    t.log('skipped: needs root to give a layer file another owner');
-    t.pass();
-    return;
-  }
+testUnless(process.getuid?.() === 0 ? null : 'needs root to give a layer file another owner')('without rootless, unrecorded entries show their real owner', async (t) => {
   const { r, lower } = await rootlessLayer(t, false);
   await fs.chown(path.join(lower, 'unrecorded'), 4321, 4322);
   t.like(await r.lstat('/unrecorded'), { uid: 4321, gid: 4322 });

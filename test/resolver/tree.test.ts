@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { promisify } from 'node:util';
 import { Resolver, formatTreeTsv, listTree } from '../../src/resolver/index.js';
+import { testUnless } from '../helpers/skip.js';
 import { buildLayer, d, f, ln, wh } from './suite.js';
 
 const run = promisify(execFile);
@@ -52,13 +53,10 @@ test('listTree of a merged view lists what the container sees, below any root', 
   t.deepEqual((await listTree(r)).map((row) => row.path), ['/etc', '/etc/keep', '/etc/new', '/var']);
 });
 
-test('formatTreeTsv matches list_tree.py byte for byte (STRATA_LIST_TREE=path/to/list_tree.py)', async (t) => {
-  const script = process.env.STRATA_LIST_TREE;
-  if (script === undefined) {
-    t.log('skipped: set STRATA_LIST_TREE to conformance/list_tree.py to compare with it');
-    t.pass();
-    return;
-  }
+const listTreeScript = process.env.STRATA_LIST_TREE;
+
+testUnless(listTreeScript === undefined ? 'set STRATA_LIST_TREE to conformance/list_tree.py to compare with it' : null)('formatTreeTsv matches list_tree.py byte for byte (STRATA_LIST_TREE=path/to/list_tree.py)', async (t) => {
+  const script = listTreeScript!;
   const { dir, plain } = await tree(t);
   const { stdout } = await run('python3', [script, dir], { maxBuffer: 1 << 24 });
   t.is(formatTreeTsv(await listTree(plain)), stdout);

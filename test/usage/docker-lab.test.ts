@@ -1,4 +1,3 @@
-import test from 'ava';
 import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { diskUsage } from '../../src/usage/df.js';
@@ -8,14 +7,13 @@ import { tmpStore } from '../helpers/tmp-store.js';
 import { sharedSkipReason } from '../helpers/shared.js';
 import { loadDockerLab } from '../helpers/docker-lab.js';
 import { readDockerRecord } from '../helpers/docker-record.js';
+import { testUnless } from '../helpers/skip.js';
 
 // ../shared/conformance/docker/03-two-containers-df.txt: Docker's `system df -v` over
 // eight images, rebuilt by test/helpers/docker-lab.ts; every SIZE, SHARED SIZE and
 // UNIQUE SIZE must print as Docker printed it.
 
-test('system df -v sizes equal what Docker printed for the same images', async (t) => {
-  const skip = sharedSkipReason();
-  if (skip) { t.log(`skipped: ${skip}`); t.pass(); return; }
+testUnless(sharedSkipReason())('system df -v sizes equal what Docker printed for the same images', async (t) => {
   const { store } = await tmpStore(t);
   await loadDockerLab(t, store);
 

@@ -15,6 +15,9 @@ import { buildImage } from '../helpers/image-builder.js';
 import { bothFormats } from '../helpers/both-formats.js';
 import { strata } from '../helpers/cli.js';
 import { kernelOverlaySkipReason, mountOverlay } from '../helpers/kernel-overlay.js';
+import { testUnless } from '../helpers/skip.js';
+
+const kernelMissing = await kernelOverlaySkipReason();
 
 // Every figure below follows from these sizes: the image holds /data/old.txt (400 B);
 // a file written behind strata's back into upper/ is 1000 B.
@@ -147,13 +150,7 @@ test('rm removes the cache with the container; check is clean with caches presen
   t.deepEqual((await checkStore(store)).problems, []);
 });
 
-test('a kernel overlay mount of the upper is seen: while mounted, and after it is gone', async (t) => {
-  const skip = await kernelOverlaySkipReason();
-  if (skip) {
-    t.log(`skipped: ${skip}`);
-    t.pass();
-    return;
-  }
+testUnless(kernelMissing)('a kernel overlay mount of the upper is seen: while mounted, and after it is gone', async (t) => {
   const { store, c, dir } = await lab(t, 'overlay');
   t.is(await dfSize(store), 0);
   const layerDir = store.paths.layerDiff(c.layers[0]!);
