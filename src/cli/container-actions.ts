@@ -1,4 +1,9 @@
+import fs from 'node:fs/promises';
+import { InvalidArgumentError } from 'commander';
+import { FS_ERROR_TEXT, StrataError, isStrataError } from '../errors.js';
 import { createContainer } from '../container/create.js';
+import { parseMountFlag } from '../container/mount-flag.js';
+import { envFlagEntry, labelMap, parseKeyValueFile, type EnvLookup } from '../container/run-config.js';
 import { containerChanges } from '../container/diff.js';
 import { selectContainers } from '../container/filter.js';
 import { findContainer } from '../container/lookup.js';
@@ -18,14 +23,55 @@ import { compileTemplate } from './template.js';
 
 /** What the container commands do; container-commands.ts defines them and loads this when one runs. */
 
-export async function create(ctx: CliContext, image: string, command: string[], opts: { name?: string; readOnly?: boolean; tmpfs: string[]; volume: string[] }): Promise<void> {
+export interface CreateFlags {
+  name?: string; readOnly?: boolean; tmpfs: string[]; volume: string[]; mount: string[];
+  env: string[]; envFile: string[]; entrypoint?: string; workdir?: string; user?: string;
+  label: string[]; labelFile: string[]; hostname?: string; rm?: boolean;
+}
+
+export async function create(ctx: CliContext, image: string, command: string[], opts: CreateFlags): Promise<void> {
+  // strata's own environment is read here, at the CLI's edge: `-e KEY` and bare KEYs in an env file take their values from it.
+  const lookup = (key: string) => process.env[key];
+  const flagValues = <T>(parse: () => T): T => {
+    try {
+      return parse();
+    } catch (err) {
+      // A malformed --mount or -e is a flag error: Docker's two lines and 125.
+      if (isStrataError(err, 'EUSAGE')) throw new InvalidArgumentError(err.message);
+      throw err;
+    }
+  };
+  const hostMounts = flagValues(() => opts.mount.map(parseMountFlag));
+  const cliEnv = flagValues(() => opts.env.map((e) => envFlagEntry(e, lookup)));
+  // As Docker: the files' entries first, then -e, in the order given.
+  const env = [...(await readKeyValueFiles(opts.envFile, lookup)), ...cliEnv];
+  const labels = labelMap([...(await readKeyValueFiles(opts.labelFile)), ...opts.label]);
   const record = await createContainer(await ctx.store(), image, {
     name: opts.name,
     readOnly: opts.readOnly === true,
     mounts: [...opts.tmpfs.map(parseTmpfsFlag), ...opts.volume.map(parseVolumeFlag)],
+    hostMounts,
     command,
+    env,
+    entrypoint: opts.entrypoint,
+    workingDir: opts.workdir,
+    user: opts.user,
+    labels,
+    hostname: opts.hostname,
+    autoRemove: opts.rm === true,
   });
   ctx.print(record.id);
+}
+
+async function readKeyValueFiles(files: string[], lookup?: EnvLookup): Promise<string[]> {
+  const entries: string[] = [];
+  for (const file of files) {
+    const text = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => {
+      throw new StrataError('EUSAGE', `open ${file}: ${(FS_ERROR_TEXT[err.code ?? ''] ?? err.message).toLowerCase()}`, { path: file, cause: err });
+    });
+    entries.push(...parseKeyValueFile(text, file, lookup));
+  }
+  return entries;
 }
 
 const LIFECYCLE = { start: startContainer, stop: stopContainer, restart: restartContainer } as const;

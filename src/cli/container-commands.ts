@@ -1,5 +1,6 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import type { CliContext } from './context.js';
+import type { CreateFlags } from './container-actions.js';
 import { collectFilter } from './filters.js';
 
 /** What the commands do (container-actions.ts) loads when one runs, not when they are defined. */
@@ -19,7 +20,19 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       .option('-v, --volume <spec>', 'bind mount a volume: NAME:/path, /host:/path, or /path, then :OPTIONS, comma-separated: ' +
         'ro or rw; nocopy (a new empty volume is not filled with the image\'s content at the path); z, Z (SELinux labels: ' +
         'accepted and ignored, strata labels nothing), consistent, cached, delegated, and propagation modes for bind mounts (accepted, no effect)', collect, [])
-      .action(async (image: string, command: string[], opts: { name?: string; readOnly?: boolean; tmpfs: string[]; volume: string[] }) => (await actions()).create(ctx, image, command, opts));
+      .option('--mount <mount>', 'attach a mount: type=volume|bind|tmpfs,source=…,target=…[,readonly][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…][,bind-propagation=…]', collect, [])
+      .option('-e, --env <KEY=VALUE>', 'set an environment variable; a bare KEY takes its value from strata\'s environment', collect, [])
+      .option('--env-file <file>', 'read environment variables from a file (KEY=VALUE lines, # comments)', collect, [])
+      .option('--entrypoint <command>', 'overwrite the image\'s ENTRYPOINT ("" clears it)')
+      .option('-w, --workdir <dir>', 'working directory inside the container (absolute)')
+      .option('-u, --user <user>', 'username or UID (format: <name|uid>[:<group|gid>])')
+      .option('-l, --label <KEY=VALUE>', 'set metadata on the container', collect, [])
+      .option('--label-file <file>', 'read labels from a file (KEY=VALUE lines, # comments)', collect, [])
+      .option('-h, --hostname <name>', 'container host name (default: the first 12 hex digits of its ID)')
+      .option('--rm', 'remove the container when it stops (strata runs no process: at `stop`)')
+      // -h is the host name, as in docker create.
+      .helpOption('--help', 'display help for command')
+      .action(async (image: string, command: string[], opts: CreateFlags) => (await actions()).create(ctx, image, command, opts));
     for (const [name, verb] of [
       ['start', 'Start one or more stopped containers'],
       ['stop', 'Stop one or more running containers (empties their tmpfs mounts)'],

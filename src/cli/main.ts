@@ -12,6 +12,7 @@ import { registerFsCommands } from './fs-commands.js';
 import { ToolError } from './tool-error.js';
 import { strataVersion, versionText } from './version.js';
 import { registerCopyCommands } from './copy-commands.js';
+import { registerInfoCommand } from './info-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -51,6 +52,7 @@ export function createProgram(io: CliIO): Command {
   registerCopyCommands(program, ctx);
   registerInspectCommand(program, ctx);
   registerUsageCommands(program, ctx);
+  registerInfoCommand(program, ctx);
   registerGcCommands(program, ctx);
   registerCheckCommand(program, ctx);
   program.command('version').description('Show the strata version information')

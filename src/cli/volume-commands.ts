@@ -65,7 +65,7 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
 }
 
 /** Docker's volume inspect shape: a volume made without labels or options has them `null`, as Docker prints it. */
-function volumeView(v: VolumeRecord, mountpoint: string): object {
+export function volumeView(v: VolumeRecord, mountpoint: string): object {
   const labels = Object.keys(v.labels ?? {}).length > 0 ? v.labels : null;
   return { CreatedAt: v.created, Driver: 'local', Labels: labels, Mountpoint: mountpoint, Name: v.name, Options: null, Scope: 'local' };
 }

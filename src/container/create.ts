@@ -14,6 +14,8 @@ import { imageView } from '../image/view.js';
 import { generateName, isValidContainerName } from './names.js';
 import { listContainerRecords, type ContainerRecord, type MountSpec } from './record.js';
 import { containerParts } from '../store/paths.js';
+import { mountSpecOf, type HostConfigMount } from './mount-flag.js';
+import { checkWorkingDir, entrypointAndCmd, mergeLabels, mergeRunConfig, type ImageRunConfig } from './run-config.js';
 import { faultPoint } from '../store/fault-points.js';
 
 export interface CreateOptions {
@@ -22,6 +24,22 @@ export interface CreateOptions {
   mounts?: MountSpec[];
   /** Overrides the image's Cmd, like arguments after IMAGE in `docker create`. */
   command?: string[];
+  /** `-e`/`--env-file` entries as KEY=VALUE, in order; image entries with other keys follow them. */
+  env?: string[];
+  /** `--entrypoint`: replaces the image's Entrypoint and drops its Cmd; '' clears it. */
+  entrypoint?: string;
+  /** `-w`: an absolute path; default the image's WorkingDir. */
+  workingDir?: string;
+  /** `-u`: default the image's User. */
+  user?: string;
+  /** `-l`/`--label-file`, over the image's labels. */
+  labels?: Record<string, string>;
+  /** `-h`: default the first 12 hex digits of the container ID, as Docker's. */
+  hostname?: string;
+  /** `--rm`: the container is removed when it stops. */
+  autoRemove?: boolean;
+  /** `--mount` flags, parsed (src/container/mount-flag.ts); checked and resolved here. */
+  hostMounts?: HostConfigMount[];
 }
 
 /**
@@ -32,9 +50,12 @@ export interface CreateOptions {
 export async function createContainer(store: Store, imageName: string, options: CreateOptions = {}): Promise<ContainerRecord> {
   const image = await findImage(store, imageName);
   const config = await readImageConfig(store, image);
-  const runConfig = (config.config ?? {}) as { Entrypoint?: string[] | null; Cmd?: string[] | null };
-  const command = [...(runConfig.Entrypoint ?? []), ...(options.command && options.command.length > 0 ? options.command : runConfig.Cmd ?? [])];
-  const mounts = options.mounts ?? [];
+  const runConfig = (config.config ?? {}) as ImageRunConfig;
+  const { entrypoint, cmd } = entrypointAndCmd(runConfig, options.entrypoint, options.command ?? []);
+  const command = [...(entrypoint ?? []), ...(cmd ?? [])];
+  if (options.workingDir !== undefined) checkWorkingDir(options.workingDir);
+  const hostMounts = options.hostMounts ?? [];
+  const mounts = [...(options.mounts ?? []), ...hostMounts.map(mountSpecOf)];
   checkMountTargets(mounts);
 
   return withStoreLock(store, async () => {
@@ -66,8 +87,9 @@ export async function createContainer(store: Store, imageName: string, options: 
       for (const name of newVolumes) await removeVolume(store, name, { force: true }).catch(() => undefined);
       throw err;
     }
+    const id = randomHex(32);
     const record: ContainerRecord = {
-      id: randomHex(32),
+      id,
       name: name ?? generateName(taken),
       image: image.id,
       imageRef: imageName,
@@ -77,6 +99,10 @@ export async function createContainer(store: Store, imageName: string, options: 
       mounts,
       command,
       state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0 },
+      config: mergeRunConfig(runConfig, options, { entrypoint, cmd, hostname: options.hostname || id.slice(0, 12), mounts: options.mounts ?? [] }),
+      labels: mergeLabels(options.labels ?? {}, runConfig.Labels),
+      autoRemove: options.autoRemove === true,
+      ...(hostMounts.length > 0 ? { hostMounts } : {}),
     };
     let created: boolean;
     try {

@@ -27,7 +27,16 @@ export async function startContainer(store: Store, name: string): Promise<Contai
   });
 }
 
+/**
+ * A container created with --rm (AutoRemove) is removed, with its anonymous volumes,
+ * when it stops: Docker removes it when its process exits, and in strata a stop is
+ * the only way a running container ends.
+ */
 export async function stopContainer(store: Store, name: string): Promise<ContainerRecord> {
+  return stopOnly(store, name, { autoRemove: true });
+}
+
+async function stopOnly(store: Store, name: string, options: { autoRemove: boolean }): Promise<ContainerRecord> {
   return withStoreLock(store, async () => {
     const record = await findContainer(store, name);
     if (record.state.status !== 'running') return record;
@@ -37,14 +46,18 @@ export async function stopContainer(store: Store, name: string): Promise<Contain
     await writeContainerRecord(store, record);
     // Whatever ran meanwhile may have written the upper; a df during the run cached nothing, but be sure.
     await bumpUsageToken(store, record.id);
+    if (options.autoRemove && record.autoRemove) await removeContainer(store, record.id, { volumes: true });
     return record;
   });
 }
 
-/** Stop then start under one hold of the store lock: no other process sees it stopped in between. */
+/**
+ * Stop then start under one hold of the store lock: no other process sees it stopped
+ * in between. An --rm container survives, as Docker's restart keeps it.
+ */
 export async function restartContainer(store: Store, name: string): Promise<ContainerRecord> {
   return withStoreLock(store, async () => {
-    const stopped = await stopContainer(store, name);
+    const stopped = await stopOnly(store, name, { autoRemove: false });
     // A never-started container was not stopped, but its restart still mounts a fresh tmpfs.
     await withContainerLock(store, stopped.id, () => emptyTmpfs(store, stopped));
     return startContainer(store, name);

@@ -5,6 +5,7 @@ import { writeJsonAtomic } from '../store/atomic.js';
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
 import { listStoreDir } from '../store/record-dir.js';
+import type { HostConfigMount } from './mount-flag.js';
 
 /**
  * A --tmpfs or -v mount, resolved before the layers at `destination`. `options` and
@@ -38,6 +39,32 @@ export interface ContainerRecord {
   /** The image's entrypoint + cmd, or what was given after IMAGE; shown as COMMAND. */
   command: string[];
   state: { status: ContainerStatus; startedAt: string | null; finishedAt: string | null; exitCode: number };
+  /**
+   * Docker's Config of the container: the image's merged with create's flags. Records
+   * made before these flags existed lack it; inspect then shows what `command` implies.
+   */
+  config?: ContainerConfig;
+  /** Config.Labels: the image's labels with -l/--label-file over them. */
+  labels?: Record<string, string>;
+  /** `--rm`: strata runs no process, so the container goes at `stop`, where Docker removes it when it exits. */
+  autoRemove?: boolean;
+  /** The --mount flags as given, in Docker's HostConfig.Mounts shape; `mounts` holds what they resolved to. */
+  hostMounts?: HostConfigMount[];
+}
+
+/** The parts of Docker's container Config that `create` sets. */
+export interface ContainerConfig {
+  hostname: string;
+  user: string;
+  env: string[];
+  cmd: string[] | null;
+  entrypoint: string[] | null;
+  workingDir: string;
+  /** Anonymous `-v /path` volumes, as Docker's Config.Volumes lists them (null when none). */
+  volumes: Record<string, object> | null;
+  /** Carried from the image as Docker carries them (left out when the image has none). */
+  exposedPorts?: Record<string, object>;
+  stopSignal?: string;
 }
 
 export function containerFile(store: Store, id: string): string {

@@ -4,9 +4,10 @@ import { parseImageConfigBytes, type HistoryEntry, type ImageConfig } from './co
 import type { ImageRecord } from './record.js';
 
 /**
- * The `docker image inspect` shape. GraphDriver.Data points at the real layer
- * directories: UpperDir is the top layer's diff, LowerDir the rest top-first,
- * colon-joined — mountable as they are (read-only) by the kernel's overlayfs.
+ * The `docker image inspect` shape (Docker 20.10's ImageInspect, fields in its order).
+ * GraphDriver.Data points at the real layer directories: UpperDir is the top layer's
+ * diff, LowerDir the rest top-first, colon-joined — mountable as they are (read-only)
+ * by the kernel's overlayfs.
  */
 export interface ImageInspect {
   Id: string;
@@ -15,12 +16,17 @@ export interface ImageInspect {
   Parent: string;
   Comment: string;
   Created: string;
+  Container: string;
+  ContainerConfig: Record<string, unknown>;
+  DockerVersion: string;
   Author: string;
-  Config: Record<string, unknown>;
+  Config: Record<string, unknown> | null;
   Architecture: string;
   Variant?: string;
   Os: string;
+  OsVersion?: string;
   Size: number;
+  VirtualSize: number;
   GraphDriver: { Name: string; Data: Record<string, string> };
   RootFS: { Type: string; Layers: string[] };
   Metadata: { LastTagTime: string };
@@ -36,24 +42,81 @@ export async function inspectImage(store: Store, image: ImageRecord, repoTags: s
   const data: Record<string, string> = {};
   if (diffs.length > 1) data.LowerDir = diffs.slice(1).join(':');
   if (diffs.length > 0) data.UpperDir = diffs[0]!;
-  const inspect: ImageInspect = {
+  const text = (value: unknown) => (typeof value === 'string' ? value : '');
+  const runConfig = isObject(config.config) ? goContainerConfig(config.config) : null;
+  return {
     Id: image.id,
     RepoTags: repoTags,
     RepoDigests: [],
     Parent: '',
     Comment: lastComment(config),
-    Created: image.created,
-    Author: typeof config.author === 'string' ? config.author : '',
-    Config: config.config ?? {},
+    Created: goTimeText(image.created),
+    Container: text(config.container),
+    // Docker shows an empty config where the image has none (it is a struct, not a pointer).
+    ContainerConfig: goContainerConfig(isObject(config.container_config) ? config.container_config : {}),
+    DockerVersion: text(config.docker_version),
+    Author: text(config.author),
+    Config: runConfig,
     Architecture: config.architecture ?? '',
+    ...(config.variant ? { Variant: config.variant } : {}),
     Os: config.os ?? '',
+    ...(text(config['os.version']) !== '' ? { OsVersion: text(config['os.version']) } : {}),
     Size: image.size,
+    // Docker 20.10 reports the same figure twice; VirtualSize was never anything else for an image.
+    VirtualSize: image.size,
     GraphDriver: { Name: graphDriverName(store), Data: data },
     RootFS: { Type: 'layers', Layers: image.layers.map((l) => l.diffId) },
     Metadata: { LastTagTime: image.loaded },
   };
-  if (config.variant) inspect.Variant = config.variant;
-  return inspect;
+}
+
+/**
+ * An image's run config as Docker prints it: read into Go's container.Config and
+ * written back, so every field is present in Go's order (empty values where the
+ * image has none), optional ones only when set, and keys Go does not know dropped.
+ */
+function goContainerConfig(raw: Record<string, unknown>): Record<string, unknown> {
+  const value = (key: string, empty: unknown) => (raw[key] === undefined ? empty : raw[key]);
+  const optional = (key: string) => (raw[key] === undefined || raw[key] === null || raw[key] === '' || raw[key] === false ? {} : { [key]: raw[key] });
+  return {
+    Hostname: value('Hostname', ''),
+    Domainname: value('Domainname', ''),
+    User: value('User', ''),
+    AttachStdin: value('AttachStdin', false),
+    AttachStdout: value('AttachStdout', false),
+    AttachStderr: value('AttachStderr', false),
+    ...optional('ExposedPorts'),
+    Tty: value('Tty', false),
+    OpenStdin: value('OpenStdin', false),
+    StdinOnce: value('StdinOnce', false),
+    Env: value('Env', null),
+    Cmd: value('Cmd', null),
+    ...optional('Healthcheck'),
+    ...optional('ArgsEscaped'),
+    Image: value('Image', ''),
+    Volumes: value('Volumes', null),
+    WorkingDir: value('WorkingDir', ''),
+    Entrypoint: value('Entrypoint', null),
+    ...optional('NetworkDisabled'),
+    ...optional('MacAddress'),
+    OnBuild: value('OnBuild', null),
+    Labels: value('Labels', null),
+    ...optional('StopSignal'),
+    ...optional('StopTimeout'),
+    ...optional('Shell'),
+  };
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A timestamp as Go's RFC3339Nano prints it, which is how Docker prints Created: the
+ * fraction without trailing zeros, and none at all when it is zero (`…:20.000Z` → `…:20Z`).
+ */
+export function goTimeText(rfc3339: string): string {
+  return rfc3339.replace(/\.(\d*?)0+(?=Z|[+-]\d\d:\d\d$)/, (_m, digits: string) => (digits === '' ? '' : `.${digits}`));
 }
 
 /** `overlay2` when the store's directories are what the kernel's overlayfs reads, as Docker's are. */
