@@ -10,7 +10,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
   const container = program.command('container').description('Manage containers').enablePositionalOptions();
   for (const parent of [program, container]) {
     parent.command('create').description('Create a new container')
-      .argument('<image>').argument('[command...]', "the container's command and its arguments; options after IMAGE belong to it")
+      .argument('<image>', 'image name[:tag] or ID').argument('[command...]', "the container's command and its arguments; options after IMAGE belong to it")
       .passThroughOptions()
       .option('--name <name>', 'assign a name to the container')
       .option('--read-only', "mount the container's root filesystem as read only")
@@ -38,17 +38,17 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       ['stop', 'Stop one or more running containers (empties their tmpfs mounts)'],
       ['restart', 'Restart one or more containers (empties their tmpfs mounts)'],
     ] as const) {
-      parent.command(name).description(verb).argument('<container...>')
+      parent.command(name).description(verb).argument('<container...>', 'containers, each by name or ID')
         .option('-t, --time <seconds>', 'accepted for docker compatibility; strata runs no process')
         .action(async (names: string[]) => (await actions()).lifecycle(ctx, name, names));
     }
     const rmCmd = parent === program ? parent.command('rm') : parent.command('rm').alias('remove');
-    rmCmd.description('Remove one or more containers').argument('<container...>')
+    rmCmd.description('Remove one or more containers').argument('<container...>', 'containers, each by name or ID')
       .option('-f, --force', 'force the removal of a running container')
       .option('-v, --volumes', 'remove anonymous volumes associated with the container')
       .action(async (names: string[], opts: { force?: boolean; volumes?: boolean }) => (await actions()).rm(ctx, names, opts));
     parent.command('diff').description("Inspect changes to files or directories on a container's filesystem")
-      .argument('<container>')
+      .argument('<container>', 'container name or ID (a unique ID prefix will do)')
       .option('--format <format>', 'json for one {"Kind","Path"} object per line, or a Go template over .Kind and .Path')
       .action(async (name: string, opts: { format?: string }) => (await actions()).diff(ctx, name, opts));
     const psCmd = parent === program ? parent.command('ps') : parent.command('ls').alias('list');

@@ -11,12 +11,12 @@ export function registerCopyCommands(program: Command, ctx: CliContext): void {
     parent.command('cp')
       .description("Copy files between a container's merged view and the host; '-' is a tar on stdin or stdout")
       .usage('[options] CONTAINER:SRC_PATH DEST_PATH|-\n       strata cp [options] SRC_PATH|- CONTAINER:DEST_PATH')
-      .argument('<src>').argument('<dest>')
+      .argument('<src>', 'CONTAINER:PATH, a host path, or - for a tar on stdin').argument('<dest>', 'CONTAINER:PATH, a host path, or - for a tar on stdout')
       .option('-L, --follow-link', 'always follow a symbolic link in SRC_PATH')
       .action((src: string, dest: string, opts: { followLink?: boolean }) => cp(ctx, src, dest, opts));
     parent.command('export')
       .description("Export a container's merged view (without its volumes and tmpfs mounts) as a tar archive")
-      .argument('<container>')
+      .argument('<container>', 'container name or ID (a unique ID prefix will do)')
       .option('-o, --output <file>', 'write to a file (atomically) instead of STDOUT')
       .action(async (name: string, opts: { output?: string }) => {
         const store = await ctx.store();

@@ -79,14 +79,14 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     return { view: await containerView(store, record), record };
   };
 
-  fsCmd.command('cat').description('Print files').argument('<container>').argument('<path...>')
+  fsCmd.command('cat').description('Print files').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
     .action(async (c: string, paths: string[]) => {
       const { view: v } = await view(c);
       await eachPath(paths, async (p) => writeAll(await v.createReadStream(inRoot(p)), ctx.io.stdout),
         (err, p) => (err.code === 'EISDIR' ? 'cat: read error: Is a directory' : `cat: can't open '${p}': ${strerror(err)}`));
     });
 
-  fsCmd.command('ls').description('List directory contents (sorted; dotfiles only with -a)').argument('<container>').argument('[path...]')
+  fsCmd.command('ls').description('List directory contents (sorted; dotfiles only with -a)').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('[path...]', "paths in the container's merged view (default /)")
     .option('-l', "long listing: mode, links, owner, group, size, date, name (owner and group named by the container's /etc/passwd and /etc/group)")
     .option('-n', 'long listing with numeric owner and group')
     .option('-a', 'include names starting with a dot, and . and ..')
@@ -132,7 +132,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     });
 
   fsCmd.command('stat').description("Show a file's type, mode, owner, size, times and the layer that serves it")
-    .argument('<container>').argument('<path...>')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
     .option('-L', 'follow symlinks')
     .option('--format <format>', 'json: one object per path; or a Go template over each path (.Name .Mode .Size …)')
     .action(async (c: string, paths: string[], opts: { L?: boolean; format?: string }) => {
@@ -150,7 +150,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
 
   for (const verb of ['write', 'append'] as const) {
     fsCmd.command(verb).description(verb === 'write' ? 'Replace a file with stdin (sh: cat > PATH)' : 'Append stdin to a file (sh: cat >> PATH)')
-      .argument('<container>').argument('<path>')
+      .argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path>', "a path in the container's merged view")
       .action(batched(async (v: Resolver, c: string, p: string) => {
         // Streamed from stdin to the file: the input is never held whole.
         const input = ctx.io.stdin as AsyncIterable<Buffer>;
@@ -159,7 +159,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       }));
   }
 
-  fsCmd.command('mkdir').description('Create directories').argument('<container>').argument('<path...>')
+  fsCmd.command('mkdir').description('Create directories').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
     .option('-p', 'create parents as needed; no error if the directory exists')
     .option('-m <mode>', 'octal mode of the new directories')
     .action(batched(async (v: Resolver, c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
@@ -174,7 +174,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       }, (err, p) => `mkdir: can't create directory '${opts.p && err.path ? err.path : p}': ${strerror(err)}`);
     }));
 
-  fsCmd.command('rm').description('Remove files or directories').argument('<container>').argument('<path...>')
+  fsCmd.command('rm').description('Remove files or directories').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
     .option('-r', 'remove directories and their contents')
     .option('-f', 'ignore missing files')
     .action(batched(async (v: Resolver, c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
@@ -184,7 +184,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     }));
 
   fsCmd.command('mv').description('Move or rename; a directory of a lower layer is copied and deleted')
-    .argument('<container>').argument('<paths...>', 'SOURCE... DEST').usage('[options] <container> <source...> <dest>')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<paths...>', 'SOURCE... DEST').usage('[options] <container> <source...> <dest>')
     .action(batched(async (v: Resolver, c: string, args: string[]) => {
       const [sources, dest] = splitLast('mv', args);
       const { moveInView } = await import('../container/copy.js');
@@ -194,7 +194,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
         (err, s) => `mv: can't rename '${s}': ${strerror(err)}`);
     }));
 
-  fsCmd.command('ln').description('Make a hard link, or a symbolic link with -s').argument('<container>').argument('<paths...>', 'TARGET... LINK_NAME').usage('[options] <container> <target...> <link>')
+  fsCmd.command('ln').description('Make a hard link, or a symbolic link with -s').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<paths...>', 'TARGET... LINK_NAME').usage('[options] <container> <target...> <link>')
     .option('-s', 'make a symbolic link (its target is stored as given)')
     .action(batched(async (v: Resolver, c: string, args: string[], opts: { s?: boolean }) => {
       const [targets, link] = splitLast('ln', args);
@@ -205,13 +205,13 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
         (err, t) => `ln: ${!opts.s && err.path === inRoot(t) ? t : nameOf(t)}: ${strerror(err)}`);
     }));
 
-  fsCmd.command('chmod').description('Change permission bits (octal mode)').argument('<container>').argument('<mode>').argument('<path...>')
+  fsCmd.command('chmod').description('Change permission bits (octal mode)').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<mode>', 'octal mode, e.g. 0644 or 4755').argument('<path...>', "paths in the container's merged view")
     .action(batched(async (v: Resolver, c: string, modeText: string, paths: string[]) => {
       const mode = octalMode('chmod', modeText);
       await eachPath(paths, (p) => v.chmod(inRoot(p), mode), (err, p) => `chmod: ${p}: ${strerror(err)}`);
     }));
 
-  fsCmd.command('touch').description('Update times, creating empty files that do not exist').argument('<container>').argument('<path...>')
+  fsCmd.command('touch').description('Update times, creating empty files that do not exist').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
     .option('-c', 'do not create files')
     .action(batched(async (v: Resolver, c: string, paths: string[], opts: { c?: boolean }) => {
       await eachPath(paths, async (p) => {
@@ -226,7 +226,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       }, (err, p) => `touch: ${p}: ${strerror(err)}`);
     }));
 
-  fsCmd.command('truncate').description('Shrink or extend files to a size, creating them if missing').argument('<container>').argument('<path...>')
+  fsCmd.command('truncate').description('Shrink or extend files to a size, creating them if missing').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
     .option('-s <size>', 'size in bytes, or with a K, M or G suffix (powers of 1024)', '0')
     .option('-c', 'do not create files')
     .action(batched(async (v: Resolver, c: string, paths: string[], opts: { s: string; c?: boolean }) => {

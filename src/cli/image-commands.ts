@@ -38,26 +38,26 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
 
   for (const [parent, name] of [[image, 'inspect']] as const) {
     parent.command(name).description('Display detailed information on one or more images')
-      .argument('<image...>')
+      .argument('<image...>', 'images, each by name[:tag] or ID')
       .option('-f, --format <format>', 'format the output using a Go template')
       .action(async (names: string[], opts) => (await actions()).inspect(ctx, names, opts.format));
   }
 
   for (const parent of [program, image]) {
     parent.command('history').description('Show the history of an image')
-      .argument('<image>')
+      .argument('<image>', 'image name[:tag] or ID')
       .option('-H, --human [bool]', 'print sizes and dates in human readable format (-H=false: RFC 3339 dates, sizes in bytes)', parseGoBool, true)
       .option('-q, --quiet', 'only show image IDs')
       .option('--no-trunc', "don't truncate output")
       .option('--format <format>', 'json, table, or a Go template')
       .action(async (name: string, opts) => (await actions()).history(ctx, name, opts));
     parent.command('tag').description('Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE')
-      .argument('<source>').argument('<target>')
+      .argument('<source>', 'the image to name: name[:tag] or ID').argument('<target>', 'the new name[:tag]')
       .action(async (source: string, target: string) => (await import('../image/tag.js')).tagImage(await ctx.store(), source, target));
   }
   for (const [parent, name] of [[program, 'rmi'], [image, 'rm']] as const) {
     parent.command(name).description('Remove one or more images')
-      .argument('<image...>')
+      .argument('<image...>', 'images, each by name[:tag] or ID')
       .option('-f, --force', 'force removal of the image')
       .action(async (names: string[], opts) => (await actions()).rmi(ctx, names, opts.force === true));
   }

@@ -11,7 +11,7 @@ const volumes = async () => ({ ...(await import('../volume/volume.js')), ...(awa
 
 export function registerVolumeCommands(program: Command, ctx: CliContext): void {
   const volume = program.command('volume').description('Manage volumes');
-  volume.command('create').description('Create a volume').argument('[name]')
+  volume.command('create').description('Create a volume').argument('[name]', 'volume name (default: a random 64-hex name, as docker volume create)')
     .action(async (name?: string) => {
       const store = await ctx.store();
       const { ensureVolume, anonymousVolumeName } = await volumes();
@@ -33,14 +33,14 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
         templateOptions: { typeName: 'volume', headers: VOLUME_HEADERS },
       });
     });
-  volume.command('inspect').description('Display detailed information on one or more volumes').argument('<name...>')
+  volume.command('inspect').description('Display detailed information on one or more volumes').argument('<name...>', 'volume names')
     .option('-f, --format <format>', 'format the output using a Go template')
     .action(async (names: string[], opts: { format?: string }) => {
       const store = await ctx.store();
       const { readVolume, volumeDataDir } = await volumes();
       await printInspectEach(ctx, names, async (name) => volumeView(await readVolume(store, name), volumeDataDir(store, name)), opts.format);
     });
-  volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<name...>')
+  volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<name...>', 'volume names')
     .option('-f, --force', 'remove even if a container uses it')
     .action(async (names: string[], opts: { force?: boolean }) => {
       const store = await ctx.store();
