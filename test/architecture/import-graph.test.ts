@@ -2,6 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
+import { sourceFiles } from '../helpers/source-files.js';
 
 /**
  * The layering the pipeline depends on, checked on the sources: archive readers know
@@ -22,16 +23,6 @@ interface Edge {
 // Static imports and re-exports (`import x from`, `import type {…} from`, `export * from`,
 // side-effect `import '…'`) and dynamic `import('…')`; comments are stripped first.
 const SPECIFIER = /(?:\bimport\b|\bexport\b)(?:[^'";]*?\bfrom\b)?\s*['"]([^'"]+)['"]|\bimport\(\s*['"]([^'"]+)['"]\s*\)/g;
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await sourceFiles(full));
-    else if (entry.name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
 
 function stripComments(code: string): string {
   return code.replace(/\/\*[\s\S]*?\*\//g, '').replace(/^\s*\/\/.*$/gm, '');

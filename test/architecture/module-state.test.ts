@@ -2,6 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
+import { sourceFiles } from '../helpers/source-files.js';
 
 /**
  * Caches belong to an object the caller holds (a Resolver, a UsageMeter, a
@@ -25,16 +26,6 @@ const ALLOWED: Record<string, string> = {
 
 // Top-level `let x` and `const x = new Map/Set/WeakMap/WeakSet(` not filled from a literal table.
 const STATE = /^(?:export )?(?:let (\w+)|const (\w+)\s*(?::[^=]+)?=\s*new (?:Map|Set|WeakMap|WeakSet)(?:<[^(]*>)?\((?!\s*\[))/gm;
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await sourceFiles(full));
-    else if (entry.name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
 
 test('no module-level caches: mutable state at module level is about the process only', async (t) => {
   const found: string[] = [];

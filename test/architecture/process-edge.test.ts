@@ -2,6 +2,7 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { repoRoot } from '../helpers/cli.js';
+import { sourceFiles } from '../helpers/source-files.js';
 
 /**
  * The environment and the process's privilege are read once, at the CLI edge
@@ -14,16 +15,6 @@ const ALLOWED: Record<string, string[]> = {
   'src/store/fault-points.ts': ['process.env'],
 };
 const READS = /process\.(env|getuid|geteuid|getgid|getegid)\b/g;
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await sourceFiles(full));
-    else if (entry.name.endsWith('.ts')) out.push(full);
-  }
-  return out;
-}
 
 test('below the CLI, nothing reads environment variables or asks the process for its uid', async (t) => {
   const found: string[] = [];
