@@ -23,18 +23,30 @@ export async function peek(input: Readable, bytes: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let length = 0;
   while (length < bytes) {
-    const chunk = input.read() as Buffer | null;
-    if (chunk !== null) {
+    // Only what is buffered is taken: a read() that meets the end of the stream would
+    // emit 'end', after which the bytes can no longer be pushed back.
+    if (input.readableLength > 0) {
+      const chunk = input.read(input.readableLength) as Buffer;
       chunks.push(chunk);
       length += chunk.length;
       continue;
     }
-    if (input.readableEnded) break;
+    if (sourceEnded(input)) break;
     await readableOrEnd(input);
   }
   const head = Buffer.concat(chunks);
   if (head.length > 0) input.unshift(head);
   return head;
+}
+
+/**
+ * Whether the stream has received its last byte. Node says so publicly only once
+ * 'end' is emitted, which is too late to push anything back; until then the flag
+ * lives in the stream's state.
+ */
+function sourceEnded(input: Readable): boolean {
+  const state = (input as unknown as { _readableState?: { ended?: boolean } })._readableState;
+  return input.readableEnded || state?.ended === true;
 }
 
 function readableOrEnd(input: Readable): Promise<void> {
