@@ -5,6 +5,7 @@ import { imageView } from '../image/view.js';
 import type { Resolver } from '../resolver/resolver.js';
 import { isEncodingArtifact, isOpaqueDir, whiteoutTarget, OPAQUE_MARKER } from '../layer/whiteout.js';
 import { containerDirs, type ContainerRecord } from './record.js';
+import { assertUpperPresent } from '../layer/missing-layer.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 
@@ -22,6 +23,7 @@ export interface Change {
  */
 export async function containerChanges(store: Store, record: ContainerRecord): Promise<Change[]> {
   const lower = await imageView(store, record.layers);
+  await assertUpperPresent(record.id, containerDirs(store, record.id).upper);
   const changes: Change[] = [];
   await walkUpper(store, lower, containerDirs(store, record.id).upper, '', false, changes);
   return changes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));

@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { FS_ERROR_TEXT, StrataError, isFsError, isStrataError } from '../errors.js';
-import { TEMP_PREFIX } from './paths.js';
+import { TEMP_PREFIX, isLeftoverName } from './paths.js';
 
 export type StoreAction = 'create' | 'read' | 'write to';
 
@@ -19,13 +19,14 @@ export function storeError(root: string, action: StoreAction, err: unknown): Str
 /** Syscalls that only read; anything else failing on a store path was a write. */
 const READING_SYSCALLS = new Set(['stat', 'lstat', 'access', 'open', 'scandir', 'readlink', 'read', 'opendir', 'realpath']);
 
-/** Where layers, containers and volumes keep content: paths below these are the user's files, not the store's. */
-const CONTENT_DIRS = new Set(['diff', 'upper', 'work', 'merged', 'tmpfs', '_data']);
+/** The store's own directories: a failure on one of them is a failure of the store. */
+const STORE_DIRS = new Set(['blobs', 'blobs/sha256', 'ingest', 'layers', 'images', 'containers', 'volumes', 'leases', 'locks']);
 
 /**
- * Whether an fs error is about the store's own bookkeeping — the root itself, a
- * temp or trash entry, the lock and lease directories — rather than a file the
- * user named or content inside a layer or container, whose path means something.
+ * Whether an fs error is about the store's own bookkeeping — the root, its
+ * directories, a temp or trash entry, a lock — whose path means nothing to a user.
+ * Records a user can look at (`images/<id>.json`, a lease) and files inside layers
+ * and containers keep their path: naming them is what helps.
  */
 export function isStoreInternalError(root: string, err: unknown): boolean {
   if (!isFsError(err) || isStrataError(err) || !err.path) return false;
@@ -33,9 +34,7 @@ export function isStoreInternalError(root: string, err: unknown): boolean {
   if (rel === '') return true;
   if (rel.startsWith('..') || path.isAbsolute(rel)) return false;
   const parts = rel.split(path.sep);
-  if (parts.some((part) => part.startsWith(TEMP_PREFIX))) return true;
-  return ['locks', 'leases', 'ingest', 'images', 'blobs', 'store.json', 'tags.json', 'CACHEDIR.TAG'].includes(parts[0]!) ||
-    (['layers', 'containers', 'volumes'].includes(parts[0]!) && (parts.length <= 2 || (parts.length === 3 && !CONTENT_DIRS.has(parts[2]!))));
+  return STORE_DIRS.has(parts.join('/')) || parts[0] === 'locks' || parts.some(isLeftoverName);
 }
 
 /** How an fs error on a store path reads to a user: whether the store was being read or written. */
