@@ -26,6 +26,7 @@ export interface SourceEntry {
 }
 
 export const DEFAULT_MAX_JSON_BYTES = ARCHIVE_LIMITS.maxJsonBytes;
+const NO_FOLLOW = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
 /** Linux's MAXSYMLINKS, which is also what the resolver allows. */
 const MAX_LINK_HOPS = 40;
 
@@ -67,7 +68,8 @@ export class IndexedSource implements ArchiveSource {
     const data = entry.data;
     if ('buffer' in data) return Readable.from([data.buffer]);
     if (entry.size === 0) return Readable.from([]);
-    const stream = fs.createReadStream(data.file, { start: data.start, end: data.start + entry.size - 1 });
+    // O_NOFOLLOW: a file of a layout directory replaced by a link after it was listed is not followed.
+    const stream = fs.createReadStream(data.file, { fd: fs.openSync(data.file, NO_FOLLOW), start: data.start, end: data.start + entry.size - 1 });
     this.streams.add(stream);
     stream.once('close', () => this.streams.delete(stream));
     return stream;
@@ -112,7 +114,7 @@ export class IndexedSource implements ArchiveSource {
     const data = entry.data;
     if ('buffer' in data) return data.buffer;
     const buf = Buffer.alloc(entry.size);
-    const handle = await fsp.open(data.file, 'r');
+    const handle = await fsp.open(data.file, NO_FOLLOW);
     try {
       const { bytesRead } = await handle.read(buf, 0, entry.size, data.start);
       if (bytesRead !== entry.size) throw this.invalid(data.file, `short read of ${data.file}`);
