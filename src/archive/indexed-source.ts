@@ -182,7 +182,7 @@ export class IndexedSource implements ArchiveSource {
     const name = done.join('/');
     const entry = this.entries.get(name);
     if (entry === undefined || entry.data === undefined) {
-      const why = entry === undefined ? 'missing' : `a ${entry.type}, not a regular file`;
+      const why = entry === undefined ? 'missing' : `${entry.type === 'other' ? 'a special file' : `a ${entry.type}`}, not a regular file`;
       if (link !== undefined) return linkError(`points to ${JSON.stringify(name)}, which is ${why}`);
       return { ok: false, viaLink: false, error: this.invalid(requested, `entry ${JSON.stringify(requested)} is ${why}`) };
     }

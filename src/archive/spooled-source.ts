@@ -48,13 +48,14 @@ export async function spoolArchive(input: Readable, displayName: string, options
 }
 
 async function extractTo(dir: string, input: Readable, displayName: string, maxEntries: number): Promise<Map<string, SourceEntry>> {
-  const { stream, compression } = await decompress(input);
-  let start: 'entries' | 'end';
+  const { stream: decompressed, compression } = await decompress(input);
+  let checked: Awaited<ReturnType<typeof checkTarStart>>;
   try {
-    start = await checkTarStart(stream, compression, displayName);
+    checked = await checkTarStart(decompressed, compression, displayName);
   } catch (err) {
     throw describeTarError(err, compression, false, displayName);
   }
+  const { start, stream } = checked;
   // An archive that begins with its end marker holds nothing, whatever follows — as
   // the in-place index reads it (tar-index.ts), so a file and a pipe mean the same.
   if (start === 'end') return new EntryTable(displayName).finish();

@@ -54,16 +54,17 @@ async function* hostEntries(abs: string, rel: string[], st: Stats, inodes: Map<s
 
 /** The entries of a tar stream (plain, gzip or zstd), checked by the unpack name and header rules. */
 export async function* tarTree(input: Readable, source: string): AsyncGenerator<TreeEntry> {
-  const { stream, compression } = await decompress(input);
+  const { stream: decompressed, compression } = await decompress(input);
   // Before the parser, so a few bytes of text are "not a tar archive", not its internals;
   // an archive that starts with its end marker is empty, as tar(1) reads it.
-  let start: 'entries' | 'end';
+  let checked: Awaited<ReturnType<typeof checkTarStart>>;
   try {
-    start = await checkTarStart(stream, compression, source);
+    checked = await checkTarStart(decompressed, compression, source);
   } catch (err) {
-    stream.destroy();
+    decompressed.destroy();
     throw describeTarError(err, compression, false, source);
   }
+  const { start, stream } = checked;
   if (start === 'end') {
     stream.destroy();
     return;
