@@ -25,16 +25,15 @@ const controller = new AbortController();
 let stdinUsed = false;
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.on(signal, () => {
-    const code = signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
     if (controller.signal.aborted) {
       process.stderr.write('strata: interrupted again; exiting without cleaning up (`strata check --repair` finishes it)\n');
-      process.exit(code);
+      dieBy(signal);
     }
     controller.abort(signal);
     // unref: a command that finishes its cleanup in time exits as usual, at once.
     setTimeout(() => {
       process.stderr.write('strata: interrupted; still stopping after 0.8 s, exiting without cleaning up (`strata check --repair` finishes it)\n');
-      process.exit(code);
+      dieBy(signal);
     }, CLEANUP_GRACE_MS).unref();
     const interrupted = new StrataError('EINTERRUPTED', `stdin: interrupted by ${signal}`);
     // Without a reader listening for errors, an error would only crash the process.
@@ -43,6 +42,17 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     else process.stdin.destroy();
   });
 }
+/**
+ * Ends the process by the signal itself, as a shell expects (it reports 130/143).
+ * Not process.exit(): Node's exit waits for its thread pool, and a thread blocked
+ * in open(2) of a FIFO nobody writes would hold the process forever. With its
+ * handler gone the signal's default action applies, which the kernel carries out.
+ */
+function dieBy(signal: 'SIGINT' | 'SIGTERM'): void {
+  process.removeAllListeners(signal);
+  process.kill(process.pid, signal);
+}
+
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   // `strata images | head` closes the pipe early; that is not an error.
   if (err.code === 'EPIPE') process.exit(0);
