@@ -6,6 +6,9 @@ import { spawn } from 'node:child_process';
 import { repoRoot, strataProcess } from '../helpers/cli.js';
 import { sharedTempDir, strataUnprivileged, unprivilegedSkipReason } from '../helpers/unprivileged.js';
 import { removeTree } from '../../src/store/atomic.js';
+import { tmpStore } from '../helpers/tmp-store.js';
+import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
+import { startStrata } from '../helpers/crash.js';
 
 /*
  * A root where no store can be made ends in one line and exit 1, at once. Node's
@@ -87,4 +90,20 @@ linuxOnly('one SIGTERM ends a command stuck where no abort reaches (opening a FI
   t.deepEqual(exit, { code: null, signal: 'SIGTERM' });
   t.true(ms < 1500, `exited ${ms} ms after the signal`);
   t.is(stderr, 'strata: interrupted; still stopping after 0.8 s, exiting without cleaning up (`strata check --repair` finishes it)\n');
+});
+
+test('a SIGTERM to a load paused at a fault point ends it within a second of the pause', async (t) => {
+  const { store, dir } = await tmpStore(t);
+  const file = path.join(dir, 'app.tar.gz');
+  await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: ['app:1'], outerGzip: true, layers: [Array.from({ length: 20 }, (_, j): LayerEntry => ({ path: `f${j}`, size: 20_000, seed: j }))] }));
+  // A frozen process (a synchronous stretch) runs no handler until it wakes; from then on, one second at most.
+  const PAUSE_MS = 400;
+  const run = startStrata(store.root, ['load', '-i', file], { pauseAt: `ingest.chunk#2:${PAUSE_MS}` });
+  t.truthy(await run.waitFor((m) => m.name === 'ingest.chunk' && run.markers.filter((x) => x.name === 'ingest.chunk').length === 2));
+  const sent = Date.now();
+  run.child.kill('SIGTERM');
+  const exit = await run.exit;
+  const ms = Date.now() - sent;
+  t.true(exit.code === 143 || exit.signal === 'SIGTERM', `ended by the signal: ${JSON.stringify(exit)}`);
+  t.true(ms < PAUSE_MS + 1000, `exited ${ms} ms after the signal`);
 });
