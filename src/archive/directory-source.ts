@@ -47,5 +47,5 @@ export async function openLayoutDirectory(dir: string, options: DirectorySourceO
       }
     }
   }
-  return new IndexedSource(dir, entries, options.maxJsonBytes !== undefined ? { maxJsonBytes: options.maxJsonBytes } : {});
+  return new IndexedSource(dir, entries, { noFollow: true, ...(options.maxJsonBytes !== undefined ? { maxJsonBytes: options.maxJsonBytes } : {}) });
 }

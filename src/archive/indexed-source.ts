@@ -34,6 +34,12 @@ export interface IndexedSourceOptions {
   maxJsonBytes?: number;
   /** Runs once on close(), after every open stream was destroyed (removes spool files). */
   onClose?: () => Promise<void>;
+  /**
+   * Open files with O_NOFOLLOW: each file is its own (a layout directory's), and one
+   * replaced by a link after it was listed must not be followed. Not for a tarball,
+   * which the user may well name through a link.
+   */
+  noFollow?: boolean;
 }
 
 type Lookup =
@@ -68,8 +74,7 @@ export class IndexedSource implements ArchiveSource {
     const data = entry.data;
     if ('buffer' in data) return Readable.from([data.buffer]);
     if (entry.size === 0) return Readable.from([]);
-    // O_NOFOLLOW: a file of a layout directory replaced by a link after it was listed is not followed.
-    const stream = fs.createReadStream(data.file, { fd: fs.openSync(data.file, NO_FOLLOW), start: data.start, end: data.start + entry.size - 1 });
+    const stream = fs.createReadStream(data.file, { fd: fs.openSync(data.file, this.openFlags()), start: data.start, end: data.start + entry.size - 1 });
     this.streams.add(stream);
     stream.once('close', () => this.streams.delete(stream));
     return stream;
@@ -114,7 +119,7 @@ export class IndexedSource implements ArchiveSource {
     const data = entry.data;
     if ('buffer' in data) return data.buffer;
     const buf = Buffer.alloc(entry.size);
-    const handle = await fsp.open(data.file, NO_FOLLOW);
+    const handle = await fsp.open(data.file, this.openFlags());
     try {
       const { bytesRead } = await handle.read(buf, 0, entry.size, data.start);
       if (bytesRead !== entry.size) throw this.invalid(data.file, `short read of ${data.file}`);
@@ -122,6 +127,10 @@ export class IndexedSource implements ArchiveSource {
       await handle.close();
     }
     return buf;
+  }
+
+  private openFlags(): number {
+    return this.options.noFollow ? NO_FOLLOW : fs.constants.O_RDONLY;
   }
 
   private assertOpen(): void {

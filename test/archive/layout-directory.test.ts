@@ -108,3 +108,12 @@ test('a layout directory written by skopeo copy oci-archive:… oci:DIR loads wi
   t.is((await strata(root, ['create', '--name', 'c1', 'app:3'])).code, 0);
   t.deepEqual(await strata(root, ['fs', 'cat', 'c1', '/etc/hostname']), { code: 0, stdout: 'layout\n', stderr: '' });
 });
+
+test('O_NOFOLLOW is for layout directories only: a tarball named through a symlink still loads', async (t) => {
+  const { root, dir } = await world(t);
+  const tar = path.join(dir, 'app.tar');
+  await writeImage(tar, { format: 'oci', repoTags: ['app:1'], layers });
+  const link = path.join(dir, 'link.tar');
+  await fs.symlink(tar, link);
+  t.deepEqual(await strata(root, ['load', '-i', link]), { code: 0, stdout: 'Loaded image: app:1\n', stderr: '' });
+});
