@@ -13,7 +13,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
   for (const parent of [program, image]) {
     parent.command('load')
       .description('Load images from a tar archive (docker save or OCI layout; plain or gzip) or STDIN')
-      .option('-i, --input <file>', 'read from a tar archive file instead of STDIN')
+      .option('-i, --input <path>', 'read from a tar archive file, or an OCI image layout directory, instead of STDIN')
       .option('-q, --quiet', 'suppress the progress output')
       .option('--platform <os/arch[/variant]>', 'pick this platform from a multi-platform image')
       .option('--max-layer-entries <n>', 'refuse layers with more tar entries than this', toPositiveInt, DEFAULT_LIMITS.maxEntries)
