@@ -28,6 +28,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     if (controller.signal.aborted) {
       process.stderr.write('strata: interrupted again; exiting without cleaning up (`strata check --repair` finishes it)\n');
       dieBy(signal);
+      return;
     }
     controller.abort(signal);
     // unref: a command that finishes its cleanup in time exits as usual, at once.

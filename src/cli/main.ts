@@ -100,7 +100,7 @@ async function report(err: unknown, io: CliIO, globals: GlobalOptions): Promise<
 }
 
 /**
- * An fs error on the store's own bookkeeping (`locks/.tmp-…-lock`, `images/…json`)
+ * An fs error on the store's own bookkeeping (`locks/.tmp-…-lock`, `images/.tmp-…json`)
  * names a file the user never chose and cannot act on; it is said about the store
  * instead: `cannot write to store ROOT: permission denied`. Loaded only on failure,
  * so a successful command never pays for it.
