@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { FS_ERROR_TEXT, StrataError, isFsError, isStrataError } from '../errors.js';
-import { TEMP_PREFIX, isLeftoverName } from './paths.js';
+import { isLeftoverName } from './paths.js';
 
 export type StoreAction = 'create' | 'read' | 'write to';
 
@@ -40,6 +40,7 @@ export function isStoreInternalError(root: string, err: unknown): boolean {
 /** How an fs error on a store path reads to a user: whether the store was being read or written. */
 export function storeActionOf(err: unknown): StoreAction {
   if (!isFsError(err)) return 'read';
-  if (err.path && path.basename(err.path).startsWith(TEMP_PREFIX)) return 'write to';
+  // Temp and trash entries exist only to be written, renamed or removed.
+  if (err.path && err.path.split(path.sep).some(isLeftoverName)) return 'write to';
   return READING_SYSCALLS.has(err.syscall ?? '') ? 'read' : 'write to';
 }

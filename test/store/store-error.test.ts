@@ -9,6 +9,8 @@ const cases: Array<[string, string, string, string | null]> = [
   // [syscall, path below ROOT, code, message the CLI prints (null: the path is kept)]
   ['open', 'locks/.tmp-1a2b3c-lock', 'EACCES', `cannot write to store ${ROOT}: permission denied`],
   ['open', 'ingest/.tmp-4d5e6f-spool', 'EACCES', `cannot write to store ${ROOT}: permission denied`],
+  ['open', 'ingest/.tmp-4d5e6f-spool/entry-3', 'EACCES', `cannot write to store ${ROOT}: permission denied`],
+  ['rmdir', 'layers/.rm-0a1b2c', 'EBUSY', `cannot write to store ${ROOT}: device or resource busy`],
   ['open', 'images/.tmp-0a0b0c-1234.json', 'ENOSPC', `cannot write to store ${ROOT}: no space left on device`],
   ['rename', 'layers/.tmp-777777', 'EROFS', `cannot write to store ${ROOT}: read-only file system`],
   ['mkdir', 'locks', 'EACCES', `cannot write to store ${ROOT}: permission denied`],
