@@ -15,6 +15,7 @@ export type StrataErrorCode =
   | 'EPLATFORM' // no image in an index matches the wanted platform
   | 'EUSAGE' // the caller asked for something that makes no sense
   | 'ELOCKED' // another process holds a lock for longer than we wait
+  | 'ESTORE' // the store's own directories cannot be made, read or written (permissions, a file in the way)
   | 'EINTERRUPTED'; // SIGINT/SIGTERM arrived while working
 
 export interface StrataErrorDetails {

@@ -1,4 +1,4 @@
-import { Transform, pipeline, type Readable } from 'node:stream';
+import { Readable, Transform, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import { Decompress as ZstdDecompress } from 'fzstd';
 
@@ -16,10 +16,15 @@ export function detectCompression(head: Buffer): Compression {
 }
 
 /**
- * Reads the first bytes of `input` without consuming them: they are pushed back, so
- * the stream still yields everything. Resolves with fewer bytes at end of stream.
+ * Reads the first bytes of `input` without losing them: `stream` yields everything,
+ * those bytes included. Resolves with fewer bytes at end of stream.
+ *
+ * The bytes are pushed back into `input` — unless it has already emitted 'end' (a
+ * pipe or socket does so as soon as its buffer runs empty at its end), after which
+ * Node refuses to push anything back ("stream.unshift() after end event"): then
+ * `stream` is a new one holding just those bytes, all there was.
  */
-export async function peek(input: Readable, bytes: number): Promise<Buffer> {
+export async function peek(input: Readable, bytes: number): Promise<{ head: Buffer; stream: Readable }> {
   const chunks: Buffer[] = [];
   let length = 0;
   while (length < bytes) {
@@ -33,8 +38,10 @@ export async function peek(input: Readable, bytes: number): Promise<Buffer> {
     await readableOrEnd(input);
   }
   const head = Buffer.concat(chunks);
-  if (head.length > 0) input.unshift(head);
-  return head;
+  if (head.length === 0) return { head, stream: input };
+  if (input.readableEnded) return { head, stream: Readable.from([head], { objectMode: false }) };
+  input.unshift(head);
+  return { head, stream: input };
 }
 
 function readableOrEnd(input: Readable): Promise<void> {
@@ -51,11 +58,12 @@ function readableOrEnd(input: Readable): Promise<void> {
 
 /** Detects the compression of `input` by its magic bytes and returns the decompressed stream. */
 export async function decompress(input: Readable): Promise<{ stream: Readable; compression: Compression }> {
-  const compression = detectCompression(await peek(input, 4));
-  if (compression === 'none') return { stream: input, compression };
+  const { head, stream: source } = await peek(input, 4);
+  const compression = detectCompression(head);
+  if (compression === 'none') return { stream: source, compression };
   const decoder = compression === 'gzip' ? zlib.createGunzip() : zstdDecompressor();
   // pipeline() forwards an error from either side to the other and destroys both.
-  pipeline(input, decoder, () => {});
+  pipeline(source, decoder, () => {});
   return { stream: decoder, compression };
 }
 

@@ -108,6 +108,27 @@ export async function writeImage(out: string | Writable, options: BuildImageOpti
   });
 }
 
+/**
+ * Writes the image as a directory instead of a tar — for the OCI format, the
+ * image layout `skopeo copy … oci:DIR` makes. `dir` must not exist yet.
+ */
+export async function writeImageDirectory(dir: string, options: BuildImageOptions): Promise<BuiltImage> {
+  return withWorkDir(options.workDir, async (work) => {
+    const { entries, image } = await imageArchiveEntries(work, options);
+    await fsp.mkdir(dir);
+    for (const entry of entries) {
+      const target = path.join(dir, entry.name);
+      await fsp.mkdir(path.dirname(target), { recursive: true });
+      if (entry.type === 'directory') await fsp.mkdir(target, { recursive: true });
+      else if (entry.type === 'symlink') await fsp.symlink(entry.linkname!, target);
+      else if (entry.type === 'link') await fsp.link(path.join(dir, entry.linkname!), target);
+      else if (entry.file !== undefined) await fsp.copyFile(entry.file, target);
+      else await fsp.writeFile(target, entry.content ?? '');
+    }
+    return image;
+  });
+}
+
 /** Writes an OCI layout holding several images (named or not) and multi-platform indexes. */
 export async function writeMultiImageLayout(out: string | Writable, options: MultiLayoutOptions): Promise<BuiltLayout> {
   return withWorkDir(options.workDir, async (work) => {

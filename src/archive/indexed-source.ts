@@ -26,6 +26,7 @@ export interface SourceEntry {
 }
 
 export const DEFAULT_MAX_JSON_BYTES = ARCHIVE_LIMITS.maxJsonBytes;
+const NO_FOLLOW = fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW;
 /** Linux's MAXSYMLINKS, which is also what the resolver allows. */
 const MAX_LINK_HOPS = 40;
 
@@ -33,6 +34,12 @@ export interface IndexedSourceOptions {
   maxJsonBytes?: number;
   /** Runs once on close(), after every open stream was destroyed (removes spool files). */
   onClose?: () => Promise<void>;
+  /**
+   * Open files with O_NOFOLLOW: each file is its own (a layout directory's), and one
+   * replaced by a link after it was listed must not be followed. Not for a tarball,
+   * which the user may well name through a link.
+   */
+  noFollow?: boolean;
 }
 
 type Lookup =
@@ -67,7 +74,7 @@ export class IndexedSource implements ArchiveSource {
     const data = entry.data;
     if ('buffer' in data) return Readable.from([data.buffer]);
     if (entry.size === 0) return Readable.from([]);
-    const stream = fs.createReadStream(data.file, { start: data.start, end: data.start + entry.size - 1 });
+    const stream = fs.createReadStream(data.file, { fd: fs.openSync(data.file, this.openFlags()), start: data.start, end: data.start + entry.size - 1 });
     this.streams.add(stream);
     stream.once('close', () => this.streams.delete(stream));
     return stream;
@@ -112,7 +119,7 @@ export class IndexedSource implements ArchiveSource {
     const data = entry.data;
     if ('buffer' in data) return data.buffer;
     const buf = Buffer.alloc(entry.size);
-    const handle = await fsp.open(data.file, 'r');
+    const handle = await fsp.open(data.file, this.openFlags());
     try {
       const { bytesRead } = await handle.read(buf, 0, entry.size, data.start);
       if (bytesRead !== entry.size) throw this.invalid(data.file, `short read of ${data.file}`);
@@ -120,6 +127,10 @@ export class IndexedSource implements ArchiveSource {
       await handle.close();
     }
     return buf;
+  }
+
+  private openFlags(): number {
+    return this.options.noFollow ? NO_FOLLOW : fs.constants.O_RDONLY;
   }
 
   private assertOpen(): void {
@@ -180,7 +191,7 @@ export class IndexedSource implements ArchiveSource {
     const name = done.join('/');
     const entry = this.entries.get(name);
     if (entry === undefined || entry.data === undefined) {
-      const why = entry === undefined ? 'missing' : `a ${entry.type}, not a regular file`;
+      const why = entry === undefined ? 'missing' : `${entry.type === 'other' ? 'a special file' : `a ${entry.type}`}, not a regular file`;
       if (link !== undefined) return linkError(`points to ${JSON.stringify(name)}, which is ${why}`);
       return { ok: false, viaLink: false, error: this.invalid(requested, `entry ${JSON.stringify(requested)} is ${why}`) };
     }

@@ -3,12 +3,13 @@ import fsp from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import { detectCompression } from './compression.js';
+import { openLayoutDirectory } from './directory-source.js';
 import { IndexedSource, tableFromTarIndex } from './indexed-source.js';
 import type { ArchiveSource } from './source.js';
 import { spoolArchive } from './spooled-source.js';
 import { indexTar } from './tar-index.js';
 
-/** A tarball on disk (`load -i FILE`) or a stream (`load` reading stdin). */
+/** A tarball or an image layout directory on disk (`load -i PATH`), or a stream (`load` reading stdin). */
 export type ArchiveInput = { path: string } | { stream: Readable; displayName: string };
 
 export interface OpenArchiveOptions {
@@ -44,7 +45,8 @@ export async function openArchive(input: ArchiveInput, options: OpenArchiveOptio
     }
     throw err;
   }
-  if (stat.isDirectory()) throw new StrataError('EINVALIDARCHIVE', `${file}: is a directory, not a tar archive`, { path: file });
+  // An image layout directory (`skopeo copy … oci:DIR`), read in place.
+  if (stat.isDirectory()) return openLayoutDirectory(file, spool);
   // A named pipe or a device (`-i /dev/stdin`) is a stream, whatever its name says.
   if (!stat.isFile()) return spoolArchive(fs.createReadStream(file), file, spool);
   if (stat.size === 0) throw new StrataError('EINVALIDARCHIVE', `${file}: not a tar archive (empty file)`, { path: file });

@@ -6,7 +6,9 @@ import { pipeline } from 'node:stream/promises';
 import tar from 'tar-stream';
 import { StrataError } from '../errors.js';
 import { removeTree, tempName } from '../store/atomic.js';
-import { decompress, peek } from './compression.js';
+import { decompress } from './compression.js';
+import { checkTarStart } from './tar-start.js';
+import { describeTarError } from './tar-errors.js';
 import { EntryTable } from './entry-table.js';
 import { IndexedSource, type SourceEntry } from './indexed-source.js';
 import { DEFAULT_MAX_ENTRIES, normalizeEntryName, type EntryType } from './tar-index.js';
@@ -46,17 +48,17 @@ export async function spoolArchive(input: Readable, displayName: string, options
 }
 
 async function extractTo(dir: string, input: Readable, displayName: string, maxEntries: number): Promise<Map<string, SourceEntry>> {
-  const { stream, compression } = await decompress(input);
-  let head: Buffer;
+  const { stream: decompressed, compression } = await decompress(input);
+  let checked: Awaited<ReturnType<typeof checkTarStart>>;
   try {
-    head = await peek(stream, 1);
+    checked = await checkTarStart(decompressed, compression, displayName);
   } catch (err) {
-    throw describeError(err, compression, false, displayName);
+    throw describeTarError(err, compression, false, displayName);
   }
-  if (head.length === 0) {
-    const why = compression === 'none' ? 'not a tar archive (empty input)' : `not a tar archive (empty ${compression} data)`;
-    throw new StrataError('EINVALIDARCHIVE', `${displayName}: ${why}`, { path: displayName });
-  }
+  const { start, stream } = checked;
+  // An archive that begins with its end marker holds nothing, whatever follows — as
+  // the in-place index reads it (tar-index.ts), so a file and a pipe mean the same.
+  if (start === 'end') return new EntryTable(displayName).finish();
 
   const table = new EntryTable(displayName);
   let count = 0;
@@ -99,7 +101,7 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
   try {
     await pipeline(stream, extract as unknown as Writable);
   } catch (err) {
-    throw describeError(err, compression, count > 0, displayName);
+    throw describeTarError(err, compression, count > 0, displayName);
   }
   return table.finish();
 }
@@ -116,28 +118,4 @@ function entryType(type: tar.Header['type']): EntryType {
 
 async function drain(entry: Readable): Promise<void> {
   await pipeline(entry, new Writable({ write: (_c, _e, done) => done() }));
-}
-
-/**
- * tar-stream and zlib speak in their own words; the user gets one line that says
- * what is wrong with which file. Errors of our own (limits) and I/O errors of the
- * input pass through unchanged.
- */
-function describeError(err: unknown, compression: string, sawEntry: boolean, displayName: string): unknown {
-  if (err instanceof StrataError) return err;
-  const fail = (why: string) => new StrataError('EINVALIDARCHIVE', `${displayName}: ${why}`, { path: displayName, cause: err });
-  const e = err as NodeJS.ErrnoException;
-  const message = e?.message ?? String(err);
-  if (typeof e?.code === 'string' && e.code.startsWith('Z_')) {
-    return fail(e.code === 'Z_BUF_ERROR' ? 'truncated gzip data' : `corrupt gzip data (${message})`);
-  }
-  // fzstd's errors carry a numeric code (ZstdErrorCode).
-  if (compression === 'zstd' && typeof (err as { code?: unknown })?.code === 'number') return fail(`corrupt zstd data (${message})`);
-  if (/Unexpected end of data/i.test(message)) return fail('truncated archive: data ends inside an entry');
-  if (/Header exceeds max size/i.test(message)) {
-    return new StrataError('ELIMIT', `${displayName}: an extended (PAX or long-name) header exceeds 4 MiB`, { path: displayName, cause: err });
-  }
-  if (/Invalid tar header|Invalid header/i.test(message)) return fail(sawEntry ? 'bad header checksum (corrupt tar header)' : 'not a tar archive');
-  if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return fail('truncated archive');
-  return err;
 }

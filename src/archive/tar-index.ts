@@ -47,6 +47,11 @@ export function normalizeEntryName(raw: string): string | null {
 
 class HeaderError extends Error {}
 
+/** Why input shorter than one header block is no tar: said the same way for files and streams. */
+export function shortInputReason(bytes: number, what = ''): string {
+  return `not a tar archive (${bytes} ${bytes === 1 ? 'byte' : 'bytes'}${what}, less than one ${BLOCK}-byte tar header)`;
+}
+
 /** Decodes one header block; null for an all-zero block (the end-of-archive marker). */
 export function parseHeader(block: Buffer): TarHeader | null {
   if (block.length !== BLOCK) throw new HeaderError('short header block');
@@ -152,6 +157,7 @@ export async function indexTar(file: string, displayName: string, options: Index
     for (;;) {
       if (offset === fileSize) break;
       if (offset > fileSize) throw fail('truncated archive: the last entry is cut off');
+      if (offset === 0 && fileSize < BLOCK) throw fail(shortInputReason(fileSize));
       if (offset + BLOCK > fileSize) throw fail(`truncated archive: header at offset ${offset} cut off`);
       let header: TarHeader | null;
       try {

@@ -13,8 +13,8 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
 
   for (const parent of [program, image]) {
     parent.command('load')
-      .description('Load images from a tar archive (docker save or OCI layout; plain, gzip or zstd; layers plain, gzip or zstd) or STDIN')
-      .option('-i, --input <file>', 'read from a tar archive file instead of STDIN')
+      .description('Load images from a tar archive (docker save or OCI layout; plain, gzip or zstd; layers plain, gzip or zstd), an OCI image layout directory, or STDIN')
+      .option('-i, --input <path>', 'read from a tar archive file, or an OCI image layout directory, instead of STDIN')
       .option('-q, --quiet', 'suppress the progress output')
       .option('--platform <os/arch[/variant]>', 'pick this platform from a multi-platform image')
       .option('--max-layer-entries <n>', 'refuse layers with more tar entries than this', toPositiveInt, DEFAULT_LIMITS.maxEntries)

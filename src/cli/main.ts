@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { isStrataError, isFsError, FS_ERROR_TEXT } from '../errors.js';
 import { CliContext, type CliIO, type GlobalOptions } from './context.js';
@@ -79,7 +80,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       for (const line of usage.lines) io.stderr.write(`${line}\n`);
       return usage.exitCode;
     }
-    const code = report(err, io, program.opts<GlobalOptions>().debug === true);
+    const code = await report(err, io, program.opts<GlobalOptions>());
     return code === EXIT.failure && exitsWith125(parsedCommand()) ? FLAG_ERROR_EXIT : code;
   }
 }
@@ -91,7 +92,8 @@ export class ExitStatus extends Error {
   }
 }
 
-function report(err: unknown, io: CliIO, debug: boolean): number {
+async function report(err: unknown, io: CliIO, globals: GlobalOptions): Promise<number> {
+  const debug = globals.debug === true;
   if (err instanceof ExitStatus) return err.code;
   // Help and --version: commander has printed them.
   if (err instanceof CommanderError) return EXIT.ok;
@@ -101,9 +103,23 @@ function report(err: unknown, io: CliIO, debug: boolean): number {
     return EXIT.failure;
   }
   if (debug && err instanceof Error) io.stderr.write(`${err.stack}\n`);
-  io.stderr.write(`strata: ${describe(err)}\n`);
+  io.stderr.write(`strata: ${describe(await aboutStore(err, io, globals))}\n`);
   if (isStrataError(err, 'EINTERRUPTED')) return io.signal?.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
   return EXIT.failure;
+}
+
+/**
+ * An fs error on the store's own bookkeeping (`locks/.tmp-…-lock`, `images/.tmp-…json`)
+ * names a file the user never chose and cannot act on; it is said about the store
+ * instead: `cannot write to store ROOT: permission denied`. Loaded only on failure,
+ * so a successful command never pays for it.
+ */
+async function aboutStore(err: unknown, io: CliIO, globals: GlobalOptions): Promise<unknown> {
+  if (!isFsError(err) || !err.path) return err;
+  const [{ readEnvironment }, { isStoreInternalError, storeActionOf, storeError }] =
+    await Promise.all([import('./environment.js'), import('../store/store-error.js')]);
+  const root = path.resolve(globals.root ?? (io.environment ?? readEnvironment()).defaultRoot);
+  return isStoreInternalError(root, err) ? storeError(root, storeActionOf(err), err) : err;
 }
 
 /** One line a user can act on: what failed, on which file, and why. */

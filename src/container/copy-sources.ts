@@ -9,6 +9,8 @@ import { typeOfStats } from '../resolver/lookup.js';
 import { compareNames } from '../resolver/readdir.js';
 import { makeDev } from '../resolver/upper-meta.js';
 import { decompress } from '../archive/compression.js';
+import { checkTarStart } from '../archive/tar-start.js';
+import { describeTarError } from '../archive/tar-errors.js';
 import { throwIfAborted, type TreeEntry, type TreeOptions } from './tree.js';
 import {
   cleanPath, deviceNumbers, entryKind, entryMeta, hardlinkTargetPath, symlinkTarget, type EntryContext,
@@ -52,7 +54,21 @@ async function* hostEntries(abs: string, rel: string[], st: Stats, inodes: Map<s
 
 /** The entries of a tar stream (plain, gzip or zstd), checked by the unpack name and header rules. */
 export async function* tarTree(input: Readable, source: string): AsyncGenerator<TreeEntry> {
-  const { stream } = await decompress(input);
+  const { stream: decompressed, compression } = await decompress(input);
+  // Before the parser, so a few bytes of text are "not a tar archive", not its internals;
+  // an archive that starts with its end marker is empty, as tar(1) reads it.
+  let checked: Awaited<ReturnType<typeof checkTarStart>>;
+  try {
+    checked = await checkTarStart(decompressed, compression, source);
+  } catch (err) {
+    decompressed.destroy();
+    throw describeTarError(err, compression, false, source);
+  }
+  const { start, stream } = checked;
+  if (start === 'end') {
+    stream.destroy();
+    return;
+  }
   const extract = tarExtract();
   const feeding = pipeline(stream, extract);
   feeding.catch(() => {}); // surfaced below, through the iterator or the final await

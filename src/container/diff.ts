@@ -6,6 +6,7 @@ import { Resolver } from '../resolver/resolver.js';
 import { isEncodingArtifact, isOpaqueDir, whiteoutTarget, OPAQUE_MARKER } from '../layer/whiteout.js';
 import { containerDirs, type ContainerRecord } from './record.js';
 import { statChanged } from './stat-change.js';
+import { assertUpperPresent } from '../layer/missing-layer.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 
@@ -33,6 +34,7 @@ interface Views {
  */
 export async function containerChanges(store: Store, record: ContainerRecord): Promise<Change[]> {
   const dirs = containerDirs(store, record.id);
+  await assertUpperPresent(record.id, dirs.upper);
   const views: Views = {
     image: await imageView(store, record.layers),
     container: new Resolver({ ...(await layerStackOptions(store, record.layers)), upperDir: dirs.upper, readOnly: true }),

@@ -7,6 +7,7 @@ import type { Store } from '../store/root.js';
 import { fsyncDir, tempName } from '../store/atomic.js';
 import { layerStackOptions } from '../image/view.js';
 import { Resolver } from '../resolver/resolver.js';
+import { assertUpperPresent } from '../layer/missing-layer.js';
 import { viewTree } from './tree.js';
 import { writeTreeTar, type TarResult } from './tree-tar.js';
 import { containerDirs, type ContainerRecord } from './record.js';
@@ -23,6 +24,7 @@ export interface ExportOptions {
  * it; a view without mounts gives exactly that. Read-only: an export changes nothing.
  */
 export async function exportView(store: Store, record: ContainerRecord): Promise<Resolver> {
+  await assertUpperPresent(record.id, containerDirs(store, record.id).upper);
   return new Resolver({
     ...(await layerStackOptions(store, record.layers)),
     upperDir: containerDirs(store, record.id).upper,

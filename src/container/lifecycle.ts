@@ -9,6 +9,7 @@ import { withContainerLock } from './lock.js';
 import { containerDirs, tmpfsBacking, writeContainerRecord, type ContainerRecord } from './record.js';
 import { faultPoint } from '../store/fault-points.js';
 import { bumpUsageToken } from './usage-token.js';
+import { assertLayerFilesPresent, assertUpperPresent } from '../layer/missing-layer.js';
 
 /**
  * Docker's container states without a process: `start` marks a container Up,
@@ -19,6 +20,9 @@ export async function startContainer(store: Store, name: string): Promise<Contai
   return withStoreLock(store, async () => {
     const record = await findContainer(store, name);
     if (record.state.status === 'running') return record;
+    // What a runtime would mount: refuse, as docker start does, rather than report Up over missing layers.
+    await assertLayerFilesPresent(store, record.layers);
+    await assertUpperPresent(record.id, containerDirs(store, record.id).upper);
     record.state = { status: 'running', startedAt: new Date().toISOString(), finishedAt: record.state.finishedAt, exitCode: 0 };
     // A runtime may write the upper while it runs: its cached usage is over from here on.
     await bumpUsageToken(store, record.id);

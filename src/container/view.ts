@@ -3,6 +3,7 @@ import fsSync from 'node:fs';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { layerStackOptions } from '../image/view.js';
+import { assertUpperPresent } from '../layer/missing-layer.js';
 import { Resolver } from '../resolver/resolver.js';
 import type { Exclusive, ResolverMount } from '../resolver/options.js';
 import { volumeDataDir } from '../volume/volume.js';
@@ -30,6 +31,8 @@ import { parseTmpfsOptions } from './tmpfs-options.js';
  */
 export async function containerView(store: Store, record: ContainerRecord): Promise<Resolver> {
   const dirs = containerDirs(store, record.id);
+  // The resolver would make a missing upper again, empty: the container's changes silently gone.
+  await assertUpperPresent(record.id, dirs.upper);
   // The check is synchronous: a change made inside a batch (the lock already held)
   // must join the view's queue at once, before the batch looks for changes in flight.
   const exclusive: Exclusive = (work) => withContainerLock(store, record.id, () => {

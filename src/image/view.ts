@@ -1,5 +1,6 @@
 import type { Store } from '../store/root.js';
 import { readLayerRecord } from '../layer/unpack.js';
+import { assertLayerFilesPresent } from '../layer/missing-layer.js';
 import { Resolver } from '../resolver/resolver.js';
 import type { ResolverOptions } from '../resolver/options.js';
 
@@ -10,6 +11,7 @@ import type { ResolverOptions } from '../resolver/options.js';
 export async function layerStackOptions(store: Store, chain: string[]): Promise<Pick<ResolverOptions, 'lowerDirs' | 'lowerMetadata' | 'format' | 'rootless' | 'privileged'>> {
   const topFirst = [...chain].reverse();
   const records = await Promise.all(topFirst.map((chainId) => readLayerRecord(store, chainId)));
+  await assertLayerFilesPresent(store, topFirst);
   return {
     lowerDirs: topFirst.map((chainId) => store.paths.layerDiff(chainId)),
     lowerMetadata: records.map((r) => r.unapplied),

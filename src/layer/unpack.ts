@@ -19,6 +19,7 @@ import { DirBuild } from '../store/dir-by-rename.js';
 import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
 import type { LayerRecord } from './record.js';
 import { joinRel } from './safe-fs.js';
+import { missingLayerError } from './missing-layer.js';
 import { measureTree } from './size.js';
 import { isOpaqueDir, whiteoutTarget } from './whiteout.js';
 import { TarHeaderCheck } from './tar-header-check.js';
@@ -240,7 +241,7 @@ export async function layerExists(store: Store, chainId: string): Promise<boolea
 export async function readLayerRecord(store: Store, chainId: string): Promise<LayerRecord> {
   const file = store.paths.layerRecord(chainId);
   const raw = await readJsonRecord(file, { optional: true }) as Partial<LayerRecord> | null;
-  if (raw === null) throw new StrataError('ENOTFOUND', `layer ${chainId} is not in the store`, { path: chainId });
+  if (raw === null) throw missingLayerError(chainId, 'no layer record');
   if (typeof raw !== 'object' || raw.chainId !== chainId || typeof raw.diffId !== 'string' || typeof raw.size !== 'number' ||
       typeof raw.unapplied !== 'object' || raw.unapplied === null) {
     throw new StrataError('EBADRECORD', `${file}: not a layer record for ${chainId}`, { path: file });

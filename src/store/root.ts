@@ -1,10 +1,12 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { StrataError } from '../errors.js';
+import { StrataError, isFsError } from '../errors.js';
 import { StorePaths } from './paths.js';
 import { writeFileAtomic, writeJsonAtomic } from './atomic.js';
 import { probeWhiteoutFormat, type WhiteoutFormat } from './whiteout-probe.js';
 import { readJsonRecord } from './records.js';
+import { makeDir } from './make-dir.js';
+import { storeError } from './store-error.js';
 
 /** Bumped when the on-disk layout changes in a way older strata cannot read. */
 export const STORE_FORMAT_VERSION = 1;
@@ -57,8 +59,21 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
   const root = path.resolve(options.root);
   const paths = new StorePaths(root);
   const privileged = options.privileged ?? process.geteuid?.() === 0;
-  let info = await readStoreInfo(paths);
-  if (!info) info = await createStore(paths, options.whiteoutFormat, privileged);
+  let info: StoreInfo | null;
+  try {
+    info = await readStoreInfo(paths);
+  } catch (err) {
+    // ENOTDIR: a file in the way is no store yet; creating one says why it cannot be.
+    if (!isFsError(err, 'ENOTDIR')) throw storeError(root, 'read', err) ?? err;
+    info = null;
+  }
+  if (!info) {
+    try {
+      info = await createStore(paths, options.whiteoutFormat, privileged);
+    } catch (err) {
+      throw storeError(root, 'create', err) ?? err;
+    }
+  }
   return { root, paths, whiteoutFormat: info.whiteoutFormat, info, privileged, lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS };
 }
 
@@ -78,9 +93,9 @@ async function readStoreInfo(paths: StorePaths): Promise<StoreInfo | null> {
 }
 
 async function createStore(paths: StorePaths, wanted: WhiteoutFormat | undefined, privileged: boolean): Promise<StoreInfo> {
-  await fs.mkdir(paths.root, { recursive: true, mode: 0o700 });
+  await makeDir(paths.root, 0o700);
   for (const dir of [paths.blobsDir, paths.ingestDir, paths.layersDir, paths.imagesDir, paths.containersDir, paths.volumesDir]) {
-    await fs.mkdir(dir, { recursive: true, mode: 0o700 });
+    await makeDir(dir, 0o700);
   }
   const probed = await probeWhiteoutFormat(paths.root);
   const whiteoutFormat = wanted ?? probed;

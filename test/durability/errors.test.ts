@@ -104,9 +104,8 @@ const readOnly = test.macro({
     const before = await snapshotTree(w.root);
 
     const line = oneLine(t, await w.strata(['load', '-i', w.archive]));
-    t.regex(line, /^strata: .*Permission denied/);
-    t.true(line.includes(w.root), `names the file it could not write: ${line}`);
-    t.log(line);
+    // The store's internal temp files (`images/.tmp-…json`) mean nothing to a user: the store and the reason do.
+    t.is(line, `strata: cannot write to store ${w.root}: permission denied`);
     t.deepEqual(await snapshotTree(w.root), before, 'nothing half-made is left');
     await fs.chmod(target, mode);
     const check = await w.strata(['check']);
@@ -116,7 +115,7 @@ const readOnly = test.macro({
     t.is(loaded.code, 0, loaded.stderr);
     t.regex(loaded.stdout, /Loaded image: perm:1/);
   },
-  title: (_provided, part: string) => `loading into a store whose ${part || 'root'} directory is read-only: one line naming the path, exit 1, nothing left behind; the load works once it is writable`,
+  title: (_provided, part: string) => `loading into a store whose ${part || 'root'} directory is read-only: one line naming the store, exit 1, nothing left behind; the load works once it is writable`,
 });
 
 for (const part of ['', 'ingest', 'blobs/sha256', 'layers', 'images']) asUnprivileged(readOnly, part);
