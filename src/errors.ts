@@ -14,6 +14,7 @@ export type StrataErrorCode =
   | 'EBADRECORD' // a record on disk is unreadable or malformed
   | 'EPLATFORM' // no image in an index matches the wanted platform
   | 'EUSAGE' // the caller asked for something that makes no sense
+  | 'EREFERENCE' // a name that is not a valid image reference
   | 'ELOCKED' // another process holds a lock for longer than we wait
   | 'ESTORE' // the store's own directories cannot be made, read or written (permissions, a file in the way)
   | 'EINTERRUPTED'; // SIGINT/SIGTERM arrived while working

@@ -32,36 +32,41 @@ const DOMAIN = /^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])(?:\.(?:[a-z
 const TAG = /^[\w][\w.-]{0,127}$/;
 const DIGEST = /^[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}$/;
 
-function invalid(ref: string, why: string): StrataError {
-  return new StrataError('EUSAGE', `invalid reference ${JSON.stringify(ref)}: ${why}`, { path: ref });
+/**
+ * distribution/reference's words, as Docker prints them: `invalid reference format`,
+ * with the reason only where Docker gives one. The reference itself is the error's
+ * `path`; a caller with more to say (tag: `Error parsing reference: "X" is not …`) adds it.
+ */
+function invalid(ref: string, why?: string): StrataError {
+  return new StrataError('EREFERENCE', `invalid reference format${why ? `: ${why}` : ''}`, { path: ref });
 }
 
 /** Parses any reference (tagged, digested, or bare); a malformed one is EUSAGE. */
 export function parseReference(ref: string): ParsedReference {
-  if (ref.length === 0) throw invalid(ref, 'empty');
+  if (ref.length === 0) throw invalid(ref);
   let name = ref;
   let digest: string | undefined;
   const at = name.indexOf('@');
   if (at >= 0) {
     digest = name.slice(at + 1);
     name = name.slice(0, at);
-    if (!DIGEST.test(digest)) throw invalid(ref, `bad digest ${JSON.stringify(digest)}`);
+    if (!DIGEST.test(digest)) throw invalid(ref);
   }
   let tag: string | undefined;
   const colon = name.lastIndexOf(':');
   if (colon > name.lastIndexOf('/')) {
     tag = name.slice(colon + 1);
     name = name.slice(0, colon);
-    if (!TAG.test(tag)) throw invalid(ref, `bad tag ${JSON.stringify(tag)}`);
+    if (!TAG.test(tag)) throw invalid(ref);
   }
   let { domain, path } = splitDomain(name);
-  if (!DOMAIN.test(domain)) throw invalid(ref, `bad registry ${JSON.stringify(domain)}`);
+  if (!DOMAIN.test(domain)) throw invalid(ref);
   if (path.length === 0 || !path.split('/').every((c) => PATH_COMPONENT.test(c))) {
-    throw invalid(ref, 'repository names must be lowercase letters, digits and separators');
+    throw invalid(ref, path.toLowerCase() !== path ? 'repository name must be lowercase' : undefined);
   }
   if (domain === LEGACY_DOMAIN) domain = DEFAULT_DOMAIN;
   if (domain === DEFAULT_DOMAIN && !path.includes('/')) path = OFFICIAL_PREFIX + path;
-  if (`${domain}/${path}`.length > MAX_NAME_LENGTH) throw invalid(ref, `name longer than ${MAX_NAME_LENGTH} characters`);
+  if (`${domain}/${path}`.length > MAX_NAME_LENGTH) throw invalid(ref, `repository name must not be more than ${MAX_NAME_LENGTH} characters`);
   return { domain, path, ...(tag !== undefined ? { tag } : {}), ...(digest !== undefined ? { digest } : {}) };
 }
 
@@ -91,7 +96,7 @@ function familiarRepository(parsed: ParsedReference): string {
  */
 export function normalizeReference(ref: string): NormalizedReference {
   const parsed = parseReference(ref);
-  if (parsed.digest !== undefined) throw invalid(ref, 'a digest reference is not a tag');
+  if (parsed.digest !== undefined) throw new StrataError('EREFERENCE', `${ref}: a digest reference is not a tag`, { path: ref });
   const tag = parsed.tag ?? 'latest';
   return { repository: familiarRepository(parsed), tag, full: `${parsed.domain}/${parsed.path}:${tag}` };
 }

@@ -81,7 +81,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       return usage.exitCode;
     }
     const code = await report(err, io, program.opts<GlobalOptions>());
-    return code === EXIT.failure && exitsWith125(parsedCommand()) ? FLAG_ERROR_EXIT : code;
+    // A name that is no reference is docker/cli's own check, before the daemon: exit 1, not 125.
+    return code === EXIT.failure && exitsWith125(parsedCommand()) && !isStrataError(err, 'EREFERENCE') ? FLAG_ERROR_EXIT : code;
   }
 }
 

@@ -136,7 +136,7 @@ async function imagesDescendedFrom(store: Store, names: string[]): Promise<Set<s
     try {
       bases.push(await findImage(store, name));
     } catch (err) {
-      if (!isStrataError(err, 'ENOTFOUND') && !isStrataError(err, 'EAMBIGUOUS') && !isStrataError(err, 'EUSAGE')) throw err;
+      if (!isStrataError(err, 'ENOTFOUND') && !isStrataError(err, 'EAMBIGUOUS') && !isStrataError(err, 'EUSAGE') && !isStrataError(err, 'EREFERENCE')) throw err;
     }
   }
   const ids = new Set(bases.map((b) => b.id));

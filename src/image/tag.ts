@@ -1,3 +1,4 @@
+import { StrataError, isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
 import { findImage } from './lookup.js';
@@ -6,7 +7,17 @@ import { readTags, writeTags } from './tags.js';
 
 /** `docker tag SOURCE TARGET`: TARGET now names SOURCE's image (moved if it named another). */
 export async function tagImage(store: Store, source: string, target: string): Promise<void> {
-  const { repository, tag } = normalizeReference(target);
+  let parsed;
+  try {
+    parsed = normalizeReference(target);
+  } catch (err) {
+    // docker tag's own sentence around distribution/reference's words.
+    if (isStrataError(err, 'EREFERENCE')) {
+      throw new StrataError('EREFERENCE', `Error parsing reference: ${JSON.stringify(target)} is not a valid repository/tag: ${err.message}`, { path: target });
+    }
+    throw err;
+  }
+  const { repository, tag } = parsed;
   const ref = `${repository}:${tag}`;
   await withStoreLock(store, async () => {
     const image = await findImage(store, source);

@@ -28,23 +28,26 @@ for (const [input, repository, tag, full] of normal) {
   });
 }
 
+// distribution/reference's words, as Docker prints them.
+const FORMAT = /^invalid reference format$/;
 const invalid: Array<[string, RegExp]> = [
-  ['App:1', /repository names must be lowercase/],
-  ['app:', /bad tag ""/],
-  ['app:-x', /bad tag "-x"/],
-  [`app:${'t'.repeat(129)}`, /bad tag/],
-  ['', /empty/],
-  ['a//b', /repository names/],
-  ['app_:1', /repository names/],
-  ['-app', /repository names/],
-  ['app@sha256:abc', /bad digest/],
-  [`${'a'.repeat(250)}/b`, /longer than 255/],
+  ['App:1', /^invalid reference format: repository name must be lowercase$/],
+  ['app:', FORMAT],
+  ['app:-x', FORMAT],
+  [`app:${'t'.repeat(129)}`, FORMAT],
+  ['', FORMAT],
+  ['a//b', FORMAT],
+  ['app_:1', FORMAT],
+  ['-app', FORMAT],
+  ['app@sha256:abc', FORMAT],
+  [`${'a'.repeat(250)}/b`, /^invalid reference format: repository name must not be more than 255 characters$/],
 ];
 for (const [input, message] of invalid) {
-  test(`reference ${JSON.stringify(input.slice(0, 40))} is EUSAGE`, (t) => {
-    const err = t.throws(() => normalizeReference(input));
-    t.is((err as Error & { code: string }).code, 'EUSAGE');
-    t.regex(err!.message, message);
+  test(`reference ${JSON.stringify(input.slice(0, 40))} is EREFERENCE, named as its path`, (t) => {
+    const err = t.throws(() => normalizeReference(input)) as Error & { code: string; path: string };
+    t.is(err.code, 'EREFERENCE');
+    t.is(err.path, input);
+    t.regex(err.message, message);
   });
 }
 
@@ -54,7 +57,7 @@ test('a digest reference parses, but is not a tag', (t) => {
   t.is(familiarName(`docker.io/library/app@${digest}`), `app@${digest}`);
   t.is(familiarName(`app:1@${digest}`), `app:1@${digest}`);
   const err = t.throws(() => normalizeReference(`app@${digest}`));
-  t.is((err as Error & { code: string }).code, 'EUSAGE');
+  t.is((err as Error & { code: string }).code, 'EREFERENCE');
   t.regex(err!.message, /a digest reference is not a tag$/);
 });
 

@@ -200,9 +200,13 @@ test('create keeps -v and --tmpfs options; inspect shows them as docker does', a
   t.is((await strata(store.root, ['create', '-v', 'labvol:/data:bogus', 'demo'])).stderr, "strata: invalid mode: bogus in volume specification 'labvol:/data:bogus'\n");
 });
 
-test('create of a name that is neither a reference nor an ID says why, with exit 125, not "No such image"', async (t) => {
+// As Docker 20.10 printed them, tried beside it: `docker create bad@@ref` and `docker tag IMAGE UPPER:x` exit 1.
+test('a name that is neither a reference nor an ID is a reference error in Docker\'s words, exit 1, not "No such image"', async (t) => {
   const { store } = await withDemo(t);
-  t.deepEqual(await strata(store.root, ['create', 'bad@@ref']), { code: 125, stdout: '', stderr: 'strata: invalid reference "bad@@ref": bad digest "@ref"\n' });
+  t.deepEqual(await strata(store.root, ['create', 'bad@@ref']), { code: 1, stdout: '', stderr: 'strata: invalid reference format\n' });
   const upper = await strata(store.root, ['image', 'inspect', 'App']);
-  t.deepEqual([upper.code, upper.stderr], [1, 'strata: invalid reference "App": repository names must be lowercase letters, digits and separators\n']);
+  t.deepEqual([upper.code, upper.stderr], [1, 'strata: invalid reference format: repository name must be lowercase\n']);
+  t.deepEqual(await strata(store.root, ['tag', 'demo', 'UPPER:x']), {
+    code: 1, stdout: '', stderr: 'strata: Error parsing reference: "UPPER:x" is not a valid repository/tag: invalid reference format: repository name must be lowercase\n',
+  });
 });
