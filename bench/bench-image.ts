@@ -60,8 +60,17 @@ export async function ensureBenchImage(sizeMiB: number, log: (line: string) => v
   const dir = path.join(benchCacheDir(), `load-${key}`);
   const file = path.join(dir, 'image.tar');
   const infoFile = path.join(dir, 'info.json');
-  const existing = await fsp.readFile(infoFile, 'utf8').then((s) => JSON.parse(s) as BenchImageInfo, () => null);
-  if (existing && (await fsp.stat(file).then((st) => st.size === existing.tarBytes, () => false))) {
+  const existing = await fsp.readFile(infoFile, 'utf8').then(
+    (s) => JSON.parse(s) as BenchImageInfo,
+    () => null,
+  );
+  if (
+    existing &&
+    (await fsp.stat(file).then(
+      (st) => st.size === existing.tarBytes,
+      () => false,
+    ))
+  ) {
     return { file, info: existing, cached: true };
   }
 
@@ -81,8 +90,13 @@ export async function ensureBenchImage(sizeMiB: number, log: (line: string) => v
     const tarBytes = (await fsp.stat(temp)).size;
     await fsp.rename(temp, file);
     const info: BenchImageInfo = {
-      key, sizeMiB, contentBytes: plan.contentBytes, smallFiles: plan.smallFiles, largeFiles: plan.largeFiles,
-      directories: plan.directories, tarBytes,
+      key,
+      sizeMiB,
+      contentBytes: plan.contentBytes,
+      smallFiles: plan.smallFiles,
+      largeFiles: plan.largeFiles,
+      directories: plan.directories,
+      tarBytes,
       layers: built.layers.map((l) => ({ digest: l.digest, diffId: l.diffId, size: l.size })),
       generatedS: (Date.now() - started) / 1000,
     };
@@ -103,9 +117,11 @@ export async function removeBenchImage(image: BenchImage): Promise<void> {
 function prng(seed: number): () => number {
   let s = seed >>> 0 || 1;
   return () => {
-    s ^= s << 13; s >>>= 0;
+    s ^= s << 13;
+    s >>>= 0;
     s ^= s >>> 17;
-    s ^= s << 5; s >>>= 0;
+    s ^= s << 5;
+    s >>>= 0;
     return s;
   };
 }
@@ -135,9 +151,11 @@ function makeCorpus(bytes: number, seed: number): Buffer {
   while (o < bytes) {
     const end = Math.min(bytes, o + 4096 * (1 + (next() % 8)));
     const kind = next() % 20;
-    if (kind < 8) { // text: source, configs, docs
+    if (kind < 8) {
+      // text: source, configs, docs
       while (o < end) o += lines[next() % lines.length]!.copy(buf, o, 0, Math.min(end - o, 200));
-    } else if (kind < 14) { // structured binary: sorted offsets with small fields
+    } else if (kind < 14) {
+      // structured binary: sorted offsets with small fields
       let v = next();
       for (let i = Math.ceil(o / 4); i * 4 + 8 <= end; i += 2) {
         v = (v + (next() % 256)) >>> 0;
@@ -145,9 +163,11 @@ function makeCorpus(bytes: number, seed: number): Buffer {
         words32[i + 1] = next() % 16;
       }
       o = end;
-    } else if (kind < 17) { // padding and sparse sections (already zero)
+    } else if (kind < 17) {
+      // padding and sparse sections (already zero)
       o = end;
-    } else { // already-compressed data: incompressible
+    } else {
+      // already-compressed data: incompressible
       for (let i = Math.ceil(o / 4); i * 4 < end; i++) words32[i] = next();
       o = end;
     }
@@ -193,7 +213,9 @@ class LayerPlan {
     this.entries.push({ path: `${p}/`, type: 'dir' });
   }
 
-  get dirCount(): number { return this.dirs.size; }
+  get dirCount(): number {
+    return this.dirs.size;
+  }
 }
 
 const SUBDIRS = ['lib', 'lib/core', 'lib/util', 'share/doc', 'share/locale/de', 'include', 'bin', 'etc'];

@@ -77,11 +77,14 @@ export async function summarizeCpuProfile(file: string, repoRoot: string, top = 
     const label = labelOf.get(id)!;
     perFunction.set(label, (perFunction.get(label) ?? 0) + dt);
   }
-  const fmt = ([name, ms]: [string, number]) => `${(ms / 1000).toFixed(2).padStart(7)} s ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${name}`;
+  const fmt = ([name, ms]: [string, number]) =>
+    `${(ms / 1000).toFixed(2).padStart(7)} s ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${name}`;
   const sorted = (m: Map<string, number>) => [...m.entries()].sort((a, b) => b[1] - a[1]);
   return [
     `main thread ${(total / 1000).toFixed(2)} s, by area:`,
-    ...sorted(perArea).filter(([, ms]) => ms / total >= 0.005).map(fmt),
+    ...sorted(perArea)
+      .filter(([, ms]) => ms / total >= 0.005)
+      .map(fmt),
     `top ${top} functions by self time:`,
     ...sorted(perFunction).slice(0, top).map(fmt),
   ];

@@ -17,8 +17,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { BENCH_TAG, ensureBenchImage, removeBenchImage, type BenchImage } from './bench-image.js';
 import {
-  INODE_REUSE_COOLDOWN_S, available, freeBytes, gnuTimeProblem, makeScratchDir, measure, removeTree, run, settleDisk, sleep,
-  type Command, type Sample,
+  INODE_REUSE_COOLDOWN_S,
+  available,
+  freeBytes,
+  gnuTimeProblem,
+  makeScratchDir,
+  measure,
+  removeTree,
+  run,
+  settleDisk,
+  sleep,
+  type Command,
+  type Sample,
 } from './measure.js';
 import { skipped, summarize, type BenchContext, type BenchReport, type ContenderResult, type TargetResult } from './report.js';
 import { summarizeCpuProfile } from './cpu-profile.js';
@@ -72,7 +82,10 @@ export async function runLoadBench(ctx: BenchContext): Promise<BenchReport> {
     // room, each output is deleted at once and the next run waits out the cool-down.
     const needed = (ctx.runs + 1) * contenders.length * image.info.contentBytes * 1.6 + 2 * 1024 ** 3;
     const keepOutputs = (await freeBytes(scratch)) > needed;
-    if (!keepOutputs) ctx.log(`not enough free disk to keep every run's output: deleting each, then waiting ${INODE_REUSE_COOLDOWN_S} s before the next run`);
+    if (!keepOutputs)
+      ctx.log(
+        `not enough free disk to keep every run's output: deleting each, then waiting ${INODE_REUSE_COOLDOWN_S} s before the next run`,
+      );
     const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
     for (let round = 0; round <= ctx.runs; round++) {
       for (const c of contenders) {
@@ -86,7 +99,9 @@ export async function runLoadBench(ctx: BenchContext): Promise<BenchReport> {
           await sleep(INODE_REUSE_COOLDOWN_S);
         }
         if (round > 0) samples.get(c.name)!.push(sample);
-        ctx.log(`${round === 0 ? 'warm-up' : `run ${round}/${ctx.runs}`}  ${c.name.padEnd(24)} ${sample.wallS.toFixed(2)} s  ${sample.peakRssMiB.toFixed(1)} MiB`);
+        ctx.log(
+          `${round === 0 ? 'warm-up' : `run ${round}/${ctx.runs}`}  ${c.name.padEnd(24)} ${sample.wallS.toFixed(2)} s  ${sample.peakRssMiB.toFixed(1)} MiB`,
+        );
       }
     }
 
@@ -141,7 +156,11 @@ function strata(ctx: BenchContext, image: BenchImage): Contender {
   return {
     name: 'strata load',
     describe: 'node bin/strata.js --root <fresh store> load -q -i image.tar',
-    command: async (target) => ({ file: process.execPath, args: [bin, '--root', target, 'load', '-q', '-i', image.file], cwd: ctx.repoRoot }),
+    command: async (target) => ({
+      file: process.execPath,
+      args: [bin, '--root', target, 'load', '-q', '-i', image.file],
+      cwd: ctx.repoRoot,
+    }),
     async verify(target) {
       const ids = await run({ file: process.execPath, args: [bin, '--root', target, 'images', '-q', '--no-trunc'], cwd: ctx.repoRoot });
       if (!ids.includes('sha256:')) throw new Error(`strata load left no image in the store (images -q printed ${JSON.stringify(ids)})`);
@@ -169,13 +188,15 @@ function targets(results: ContenderResult[]): TargetResult[] {
     target: `strata within ${LOAD_TARGETS.maxRatioVsTar}x of the tar baseline`,
     found: `${ours.ratio!.toFixed(2)}x (${ours.wallS!.toFixed(2)} s vs ${base.wallS!.toFixed(2)} s)`,
   });
-  out.push(theirs.skipped !== undefined
-    ? { status: 'SKIP', target: 'strata faster than umoci', found: theirs.skipped }
-    : {
-      status: ours.wallS! < theirs.wallS! ? 'PASS' : 'MISS',
-      target: 'strata faster than umoci',
-      found: `${(ours.wallS! / theirs.wallS!).toFixed(2)}x of umoci's time (${ours.wallS!.toFixed(2)} s vs ${theirs.wallS!.toFixed(2)} s)`,
-    });
+  out.push(
+    theirs.skipped !== undefined
+      ? { status: 'SKIP', target: 'strata faster than umoci', found: theirs.skipped }
+      : {
+          status: ours.wallS! < theirs.wallS! ? 'PASS' : 'MISS',
+          target: 'strata faster than umoci',
+          found: `${(ours.wallS! / theirs.wallS!).toFixed(2)}x of umoci's time (${ours.wallS!.toFixed(2)} s vs ${theirs.wallS!.toFixed(2)} s)`,
+        },
+  );
   out.push({
     status: ours.peakRssMiB! < LOAD_TARGETS.maxPeakRssMiB ? 'PASS' : 'MISS',
     target: `strata peak RSS under ${LOAD_TARGETS.maxPeakRssMiB} MiB`,
@@ -189,11 +210,13 @@ function describeImage(image: BenchImage): string {
   const mib = (n: number) => `${(n / 1024 ** 2).toFixed(0)} MiB`;
   const compressed = i.layers.reduce((sum, l) => sum + l.size, 0);
   const where = path.join('$TMPDIR', path.relative(os.tmpdir(), path.dirname(image.file)));
-  return `${mib(i.contentBytes)} of file content in ${i.layers.length} gzip layers (${mib(compressed)} compressed, tarball ${mib(i.tarBytes)}): ` +
+  return (
+    `${mib(i.contentBytes)} of file content in ${i.layers.length} gzip layers (${mib(compressed)} compressed, tarball ${mib(i.tarBytes)}): ` +
     `${i.smallFiles.toLocaleString('en-US')} small files (100 B–16 KiB), ${i.largeFiles} large, ${i.directories.toLocaleString('en-US')} directories; ` +
     (image.cached
       ? `cached image reused from ${where} (generated in ${i.generatedS.toFixed(0)} s; STRATA_BENCH_CLEAN=1 removes it)`
-      : `generated in ${i.generatedS.toFixed(0)} s and cached in ${where} for the next run`);
+      : `generated in ${i.generatedS.toFixed(0)} s and cached in ${where} for the next run`)
+  );
 }
 
 /** One extra, unmeasured strata run under --cpu-prof; the summary goes into the notes. */
@@ -205,11 +228,17 @@ async function profileStrata(ctx: BenchContext, image: BenchImage, scratch: stri
   ctx.log(`profiling one more strata load into ${path.relative(ctx.repoRoot, dir) || dir} …`);
   await settleDisk();
   const before = new Set(await fsp.readdir(dir));
-  await run({ file: process.execPath, args: ['--cpu-prof', '--cpu-prof-dir', dir, bin, '--root', target, 'load', '-q', '-i', image.file], cwd: ctx.repoRoot });
+  await run({
+    file: process.execPath,
+    args: ['--cpu-prof', '--cpu-prof-dir', dir, bin, '--root', target, 'load', '-q', '-i', image.file],
+    cwd: ctx.repoRoot,
+  });
   await removeTree(target);
   const written = (await fsp.readdir(dir)).filter((f) => f.endsWith('.cpuprofile') && !before.has(f));
   if (written.length === 0) return ['cpu profile: node wrote no profile'];
   const file = path.join(dir, written[0]!);
-  return [`cpu profile of one extra strata load (main thread only; zlib and async fs run on the thread pool): ${path.relative(ctx.repoRoot, file)}`,
-    ...(await summarizeCpuProfile(file, ctx.repoRoot))];
+  return [
+    `cpu profile of one extra strata load (main thread only; zlib and async fs run on the thread pool): ${path.relative(ctx.repoRoot, file)}`,
+    ...(await summarizeCpuProfile(file, ctx.repoRoot)),
+  ];
 }

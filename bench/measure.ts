@@ -29,14 +29,21 @@ export interface Command {
 
 /** Null when GNU time is usable, else why not (printed as the reason the benchmark cannot run). */
 export async function gnuTimeProblem(): Promise<string | null> {
-  const { code, stdout, stderr } = await capture({ file: GNU_TIME, args: ['--version'] }).catch(() => ({ code: -1, stdout: '', stderr: '' }));
+  const { code, stdout, stderr } = await capture({ file: GNU_TIME, args: ['--version'] }).catch(() => ({
+    code: -1,
+    stdout: '',
+    stderr: '',
+  }));
   if (code === 0 && /GNU/.test(stdout + stderr)) return null;
   return `${GNU_TIME} is missing or not GNU time (Debian: apt-get install time)`;
 }
 
 /** True when `file` can be run (e.g. `umoci --version`). */
 export async function available(file: string, args: string[] = ['--version']): Promise<boolean> {
-  return capture({ file, args }).then((r) => r.code === 0, () => false);
+  return capture({ file, args }).then(
+    (r) => r.code === 0,
+    () => false,
+  );
 }
 
 /**
@@ -50,7 +57,9 @@ export async function measure(command: Command, scratch: string): Promise<Sample
   const wallS = Number(process.hrtime.bigint() - started) / 1e9;
   const report = await fsp.readFile(timeFile, 'utf8').finally(() => fsp.rm(timeFile, { force: true }));
   if (result.code !== 0) {
-    throw new Error(`${path.basename(command.file)} ${command.args.join(' ')} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`);
+    throw new Error(
+      `${path.basename(command.file)} ${command.args.join(' ')} exited with ${result.code}: ${result.stderr.trim().split('\n').slice(-5).join(' | ')}`,
+    );
   }
   // GNU time prepends "Command exited with non-zero status N" on failure; the figures are the last line.
   const [maxRssKiB, user, sys] = report.trim().split('\n').at(-1)!.split(' ').map(Number);
@@ -69,12 +78,20 @@ export async function run(command: Command): Promise<string> {
 
 function capture(command: Command): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command.file, command.args, {
+      cwd: command.cwd,
+      env: command.env ?? process.env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => { stdout += s; });
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+    });
     // Only the tail matters for an error message; a chatty child must not grow our RSS.
-    child.stderr.setEncoding('utf8').on('data', (s: string) => { stderr = (stderr + s).slice(-8192); });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr = (stderr + s).slice(-8192);
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => resolve({ code: code ?? (signal ? 128 : -1), stdout, stderr }));
   });

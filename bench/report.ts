@@ -57,11 +57,21 @@ export interface BenchReport {
   details?: string[];
 }
 
-export function summarize(name: string, command: string, samples: Sample[], baselineWallS: number | null, baselineCpuS: number | null = null): ContenderResult {
+export function summarize(
+  name: string,
+  command: string,
+  samples: Sample[],
+  baselineWallS: number | null,
+  baselineCpuS: number | null = null,
+): ContenderResult {
   const wallS = median(samples.map((s) => s.wallS));
   const cpuS = median(samples.map((s) => s.userS + s.sysS));
   return {
-    name, command, samples, wallS, cpuS,
+    name,
+    command,
+    samples,
+    wallS,
+    cpuS,
     peakRssMiB: Math.max(...samples.map((s) => s.peakRssMiB)),
     ratio: baselineWallS ? wallS / baselineWallS : null,
     cpuRatio: baselineCpuS ? cpuS / baselineCpuS : null,
@@ -73,7 +83,13 @@ export function skipped(name: string, command: string, why: string): ContenderRe
 }
 
 export function machine(): Record<string, string | number> {
-  return { cpus: os.cpus().length, cpuModel: os.cpus()[0]?.model ?? 'unknown', memoryMiB: Math.round(os.totalmem() / 1024 ** 2), node: process.version, platform: `${process.platform}/${process.arch}` };
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? 'unknown',
+    memoryMiB: Math.round(os.totalmem() / 1024 ** 2),
+    node: process.version,
+    platform: `${process.platform}/${process.arch}`,
+  };
 }
 
 export function renderJson(reports: BenchReport[], source: string): string {
@@ -96,12 +112,21 @@ export function renderTable(report: BenchReport): string {
     }
     const walls = c.samples.map((s) => s.wallS);
     rows.push([
-      c.name, c.wallS!.toFixed(2), `${Math.min(...walls).toFixed(2)}–${Math.max(...walls).toFixed(2)}`, times(c.ratio),
-      c.cpuS!.toFixed(2), times(c.cpuRatio), c.peakRssMiB!.toFixed(1),
+      c.name,
+      c.wallS!.toFixed(2),
+      `${Math.min(...walls).toFixed(2)}–${Math.max(...walls).toFixed(2)}`,
+      times(c.ratio),
+      c.cpuS!.toFixed(2),
+      times(c.cpuRatio),
+      c.peakRssMiB!.toFixed(1),
     ]);
   }
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  const line = (r: string[]) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd();
+  const line = (r: string[]) =>
+    r
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   const out = [`== ${report.name}: ${report.title}`, line(rows[0]!), ...rows.slice(1).map(line), '', 'targets:'];
   for (const t of report.targets) out.push(`  ${t.status.padEnd(4)}  ${t.target}: ${t.found}`);
   const skips = report.contenders.filter((c) => c.skipped !== undefined);

@@ -50,11 +50,20 @@ interface LookupOp {
   judged: boolean;
 }
 
-interface Section { contenders: ContenderResult[]; targets: TargetResult[]; notes: string[]; details?: string[] }
+interface Section {
+  contenders: ContenderResult[];
+  targets: TargetResult[];
+  notes: string[];
+  details?: string[];
+}
 
 export async function runResolverBench(ctx: BenchContext): Promise<BenchReport> {
   const scratch = await makeScratchDir('strata-bench-resolver');
-  const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');
+  const load = () =>
+    os
+      .loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ');
   const loadBefore = load();
   try {
     const lookups = await runLookups(ctx, path.join(scratch, 'lookups'));
@@ -64,7 +73,11 @@ export async function runResolverBench(ctx: BenchContext): Promise<BenchReport> 
       title: `Resolver lookups vs kernel overlayfs (${LAYERS} layers), copy-up of a ${ctx.sizeMiB} MiB file vs cp`,
       contenders: [...lookups.contenders, ...copy.contenders],
       targets: [...lookups.targets, ...copy.targets],
-      notes: [...lookups.notes, ...copy.notes, `load average (1, 5, 15 min) at the start ${loadBefore}, at the end ${load()} (${os.cpus().length} CPUs)`],
+      notes: [
+        ...lookups.notes,
+        ...copy.notes,
+        `load average (1, 5, 15 min) at the start ${loadBefore}, at the end ${load()} (${os.cpus().length} CPUs)`,
+      ],
       ...(lookups.details || copy.details ? { details: [...(lookups.details ?? []), ...(copy.details ?? [])] } : {}),
     };
   } finally {
@@ -74,7 +87,11 @@ export async function runResolverBench(ctx: BenchContext): Promise<BenchReport> 
 
 // ------------------------------------------------------------------ lookups
 
-interface LookupLayers { dir: string; names: string[]; dirs: string[] }
+interface LookupLayers {
+  dir: string;
+  names: string[];
+  dirs: string[];
+}
 
 async function runLookups(ctx: BenchContext, dir: string): Promise<Section> {
   const skip = (why: string): Section => ({
@@ -82,7 +99,8 @@ async function runLookups(ctx: BenchContext, dir: string): Promise<Section> {
     targets: [{ status: 'SKIP', target: `resolver lookups within ${RESOLVER_TARGETS.maxLookupRatioVsKernel}x of the kernel`, found: why }],
     notes: [],
   });
-  if (process.platform !== 'linux' || process.getuid?.() !== 0) return skip('needs root on Linux: overlay whiteouts are 0/0 device nodes and the kernel comparison mounts overlayfs');
+  if (process.platform !== 'linux' || process.getuid?.() !== 0)
+    return skip('needs root on Linux: overlay whiteouts are 0/0 device nodes and the kernel comparison mounts overlayfs');
   const layers = await buildLookupLayers(path.join(dir, 'layers'));
   ctx.log(`lookups: ${LAYERS} lower dirs built; mounting the kernel overlay …`);
   const merged = path.join(dir, 'merged');
@@ -102,12 +120,15 @@ async function runLookups(ctx: BenchContext, dir: string): Promise<Section> {
       section.contenders.push(kernel, ours);
       if (op.judged) section.targets.push(lookupTarget(op.label, kernel, ours));
     }
-    section.notes.push(`lookup rows: wall/CPU s per 1,000 sequential awaited calls (= ms per call), median of ${ctx.runs} batches of ~${BATCH_S} s after a calibration batch, kernel and resolver batches alternating; RSS is the bench process's after the batch`,
+    section.notes.push(
+      `lookup rows: wall/CPU s per 1,000 sequential awaited calls (= ms per call), median of ${ctx.runs} batches of ~${BATCH_S} s after a calibration batch, kernel and resolver batches alternating; RSS is the bench process's after the batch`,
       `lower dirs: ${LAYERS} plain directories (overlay whiteout format); ${deepFile(50).replace('50', 'N')} lives only in layer N from the top and its three directories exist in all ${LAYERS}; ` +
         `${WIDE_DIR} is in every ${WIDE_LAYER_STEP}th layer (10) with ${WIDE_OWN} names of its own + ${WIDE_SHARED} in all ten, and ${WIDE_GONE} more names of the bottom one whited out by the top one (10,000 visible)`,
       'kernel = node:fs/promises on a read-only overlay mount of the same 50 dirs (lowerdir given relative to the layers dir, mount run there); both sides checked equal before timing',
-      'resolver rows reuse one Resolver, which remembers what the lower layers hold (they never change); "first call" rows make a new Resolver for every call, so every lower lookup is done afresh (the kernel side keeps its dentry cache)');
-    if (section.targets.some((t) => t.status === 'MISS') || ctx.cpuProfDir !== null) section.details = await profileLookups(ctx, resolver, dir);
+      'resolver rows reuse one Resolver, which remembers what the lower layers hold (they never change); "first call" rows make a new Resolver for every call, so every lower lookup is done afresh (the kernel side keeps its dentry cache)',
+    );
+    if (section.targets.some((t) => t.status === 'MISS') || ctx.cpuProfDir !== null)
+      section.details = await profileLookups(ctx, resolver, dir);
     return section;
   } finally {
     await unmount();
@@ -128,10 +149,18 @@ async function buildLookupLayers(dir: string): Promise<LookupLayers> {
   for (const [k, root] of wideLayers.entries()) {
     const wide = path.join(root, WIDE_DIR);
     await fsp.mkdir(wide);
-    const files = [...Array.from({ length: WIDE_OWN }, (_, j) => `f${k}-${j}`), ...Array.from({ length: WIDE_SHARED }, (_, j) => `shared-${j}`)];
+    const files = [
+      ...Array.from({ length: WIDE_OWN }, (_, j) => `f${k}-${j}`),
+      ...Array.from({ length: WIDE_SHARED }, (_, j) => `shared-${j}`),
+    ];
     if (k === wideLayers.length - 1) files.push(...Array.from({ length: WIDE_GONE }, (_, j) => `gone-${j}`));
     await inBatches(files, 64, (name) => fsp.writeFile(path.join(wide, name), ''));
-    if (k === 0) await inBatches(Array.from({ length: WIDE_GONE }, (_, j) => `gone-${j}`), 8, (name) => writeWhiteout(wide, name, 'overlay'));
+    if (k === 0)
+      await inBatches(
+        Array.from({ length: WIDE_GONE }, (_, j) => `gone-${j}`),
+        8,
+        (name) => writeWhiteout(wide, name, 'overlay'),
+      );
   }
   return { dir, names, dirs };
 }
@@ -141,17 +170,49 @@ async function mountReadOnly(layers: LookupLayers, merged: string): Promise<() =
   await fsp.mkdir(merged);
   const options = [`lowerdir=${layers.names.join(':')}`, 'ro', 'redirect_dir=off', 'index=off', 'metacopy=off', 'xino=off'];
   await run({ file: 'mount', args: ['-t', 'overlay', 'overlay', '-o', options.join(','), merged], cwd: layers.dir });
-  return async () => { await run({ file: 'umount', args: [merged] }).catch(() => run({ file: 'umount', args: ['-l', merged] })); };
+  return async () => {
+    await run({ file: 'umount', args: [merged] }).catch(() => run({ file: 'umount', args: ['-l', merged] }));
+  };
 }
 
 function lookupOps(resolver: Resolver, fresh: () => Resolver, merged: string): LookupOp[] {
   const k = (p: string) => path.join(merged, p);
   return [
-    ...DEPTHS.map((d) => ({ label: `stat depth ${d}`, describe: `stat('${deepFile(d)}')`, resolver: () => resolver.stat(deepFile(d)), kernel: () => fsp.stat(k(deepFile(d))), judged: true })),
-    ...DEPTHS.map((d) => ({ label: `readFile depth ${d}`, describe: `readFile('${deepFile(d)}'), 4 KiB`, resolver: () => resolver.readFile(deepFile(d)), kernel: () => fsp.readFile(k(deepFile(d))), judged: true })),
-    { label: 'readdir 10,000 entries', describe: `readdir('${WIDE_DIR}')`, resolver: () => resolver.readdir(WIDE_DIR), kernel: () => fsp.readdir(k(WIDE_DIR)), judged: true },
-    { label: 'stat depth 50, first call', describe: `new Resolver, stat('${deepFile(50)}')`, resolver: () => fresh().stat(deepFile(50)), kernel: () => fsp.stat(k(deepFile(50))), judged: false },
-    { label: 'readdir 10,000, first call', describe: `new Resolver, readdir('${WIDE_DIR}')`, resolver: () => fresh().readdir(WIDE_DIR), kernel: () => fsp.readdir(k(WIDE_DIR)), judged: false },
+    ...DEPTHS.map((d) => ({
+      label: `stat depth ${d}`,
+      describe: `stat('${deepFile(d)}')`,
+      resolver: () => resolver.stat(deepFile(d)),
+      kernel: () => fsp.stat(k(deepFile(d))),
+      judged: true,
+    })),
+    ...DEPTHS.map((d) => ({
+      label: `readFile depth ${d}`,
+      describe: `readFile('${deepFile(d)}'), 4 KiB`,
+      resolver: () => resolver.readFile(deepFile(d)),
+      kernel: () => fsp.readFile(k(deepFile(d))),
+      judged: true,
+    })),
+    {
+      label: 'readdir 10,000 entries',
+      describe: `readdir('${WIDE_DIR}')`,
+      resolver: () => resolver.readdir(WIDE_DIR),
+      kernel: () => fsp.readdir(k(WIDE_DIR)),
+      judged: true,
+    },
+    {
+      label: 'stat depth 50, first call',
+      describe: `new Resolver, stat('${deepFile(50)}')`,
+      resolver: () => fresh().stat(deepFile(50)),
+      kernel: () => fsp.stat(k(deepFile(50))),
+      judged: false,
+    },
+    {
+      label: 'readdir 10,000, first call',
+      describe: `new Resolver, readdir('${WIDE_DIR}')`,
+      resolver: () => fresh().readdir(WIDE_DIR),
+      kernel: () => fsp.readdir(k(WIDE_DIR)),
+      judged: false,
+    },
   ];
 }
 
@@ -159,8 +220,10 @@ function lookupOps(resolver: Resolver, fresh: () => Resolver, merged: string): L
 async function verifyLookups(resolver: Resolver, merged: string): Promise<void> {
   for (const d of DEPTHS) {
     const [ours, theirs] = [await resolver.stat(deepFile(d)), await fsp.stat(path.join(merged, deepFile(d)))];
-    if (ours.size !== theirs.size || ours.mode !== (theirs.mode & 0o7777) || ours.layer !== d - 1) throw new Error(`resolver and kernel disagree on stat ${deepFile(d)}`);
-    if (!(await resolver.readFile(deepFile(d))).equals(await fsp.readFile(path.join(merged, deepFile(d))))) throw new Error(`resolver and kernel disagree on the bytes of ${deepFile(d)}`);
+    if (ours.size !== theirs.size || ours.mode !== (theirs.mode & 0o7777) || ours.layer !== d - 1)
+      throw new Error(`resolver and kernel disagree on stat ${deepFile(d)}`);
+    if (!(await resolver.readFile(deepFile(d))).equals(await fsp.readFile(path.join(merged, deepFile(d)))))
+      throw new Error(`resolver and kernel disagree on the bytes of ${deepFile(d)}`);
   }
   const ours = await resolver.readdir(WIDE_DIR);
   const theirs = (await fsp.readdir(path.join(merged, WIDE_DIR))).sort();
@@ -170,7 +233,10 @@ async function verifyLookups(resolver: Resolver, merged: string): Promise<void> 
 }
 
 async function timeLookupPair(ctx: BenchContext, op: LookupOp): Promise<[ContenderResult, ContenderResult]> {
-  const sides = [{ name: `${op.label} · kernel overlay`, call: op.kernel }, { name: `${op.label} · resolver`, call: op.resolver }];
+  const sides = [
+    { name: `${op.label} · kernel overlay`, call: op.kernel },
+    { name: `${op.label} · resolver`, call: op.resolver },
+  ];
   const counts: number[] = [];
   for (const side of sides) {
     // Warm-up doubles as calibration: a batch long enough to time, then one of ~BATCH_S.
@@ -186,7 +252,9 @@ async function timeLookupPair(ctx: BenchContext, op: LookupOp): Promise<[Contend
   const kernel = summarize(sides[0]!.name, `node:fs/promises ${op.describe} on the mount, batches of ${counts[0]}`, samples[0]!, null);
   const ours = summarize(sides[1]!.name, `Resolver.${op.describe}, batches of ${counts[1]}`, samples[1]!, kernel.wallS);
   kernel.ratio = 1;
-  ctx.log(`${op.label.padEnd(24)} kernel ${(kernel.wallS! * 1000).toFixed(1)} µs/op  resolver ${(ours.wallS! * 1000).toFixed(1)} µs/op  ${ours.ratio!.toFixed(2)}x`);
+  ctx.log(
+    `${op.label.padEnd(24)} kernel ${(kernel.wallS! * 1000).toFixed(1)} µs/op  resolver ${(ours.wallS! * 1000).toFixed(1)} µs/op  ${ours.ratio!.toFixed(2)}x`,
+  );
   return [kernel, ours];
 }
 
@@ -240,7 +308,9 @@ async function profileLookups(ctx: BenchContext, resolver: Resolver, scratch: st
   } finally {
     session.disconnect();
   }
-  lines.push(`  cpu profile of 300 stat depth 50 + 20 readdir (main thread)${ctx.cpuProfDir ? `: ${path.relative(ctx.repoRoot, file)}` : ''}`);
+  lines.push(
+    `  cpu profile of 300 stat depth 50 + 20 readdir (main thread)${ctx.cpuProfDir ? `: ${path.relative(ctx.repoRoot, file)}` : ''}`,
+  );
   return [...lines, ...(await summarizeCpuProfile(file, ctx.repoRoot, 10)).map((l) => `    ${l}`)];
 }
 
@@ -256,17 +326,32 @@ async function runCopyUp(ctx: BenchContext, dir: string): Promise<Section> {
   ctx.log(`copy-up: writing a ${ctx.sizeMiB} MiB lower file …`);
   const block = randomBytes(MiB);
   const handle = await fsp.open(big, 'w');
-  try { for (let i = 0; i < ctx.sizeMiB; i++) await handle.write(block); } finally { await handle.close(); }
+  try {
+    for (let i = 0; i < ctx.sizeMiB; i++) await handle.write(block);
+  } finally {
+    await handle.close();
+  }
   const format = process.getuid?.() === 0 ? 'overlay' : 'oci';
 
   type Side = { name: string; describe: string; once(target: string): Promise<Sample> };
   const sides: Side[] = [
-    { name: 'cp --reflink=never (baseline)', describe: 'cp --reflink=never big.bin <fresh dir>', once: (t) => measure({ file: 'cp', args: ['--reflink=never', big, t] }, dir) },
+    {
+      name: 'cp --reflink=never (baseline)',
+      describe: 'cp --reflink=never big.bin <fresh dir>',
+      once: (t) => measure({ file: 'cp', args: ['--reflink=never', big, t] }, dir),
+    },
     { name: 'cp (default, reflink=auto)', describe: 'cp big.bin <fresh dir>', once: (t) => measure({ file: 'cp', args: [big, t] }, dir) },
     {
-      name: 'resolver copy-up', describe: "Resolver.appendFile('/data/big.bin', 'x'), fresh upper+work, in-process",
+      name: 'resolver copy-up',
+      describe: "Resolver.appendFile('/data/big.bin', 'x'), fresh upper+work, in-process",
       async once(t) {
-        const resolver = new Resolver({ lowerDirs: [top, bottom], upperDir: path.join(t, 'upper'), workDir: path.join(t, 'work'), format, privileged: process.geteuid?.() === 0 });
+        const resolver = new Resolver({
+          lowerDirs: [top, bottom],
+          upperDir: path.join(t, 'upper'),
+          workDir: path.join(t, 'work'),
+          format,
+          privileged: process.geteuid?.() === 0,
+        });
         await fsp.mkdir(path.join(t, 'upper'));
         await fsp.mkdir(path.join(t, 'work'));
         const s = await timeCalls(() => resolver.appendFile('/data/big.bin', 'x'));
@@ -283,7 +368,8 @@ async function runCopyUp(ctx: BenchContext, dir: string): Promise<Section> {
       await fsp.mkdir(target);
       await settleDisk();
       const sample = await side.once(target);
-      if (i < 2 && (await fsp.stat(path.join(target, 'big.bin'))).size !== ctx.sizeMiB * MiB) throw new Error(`${side.name} copied a wrong size`);
+      if (i < 2 && (await fsp.stat(path.join(target, 'big.bin'))).size !== ctx.sizeMiB * MiB)
+        throw new Error(`${side.name} copied a wrong size`);
       await removeTree(target);
       if (round > 0) samples.get(side.name)!.push(sample);
       ctx.log(`copy-up ${round === 0 ? 'warm-up' : `run ${round}/${ctx.runs}`}  ${side.name.padEnd(30)} ${sample.wallS.toFixed(2)} s`);
@@ -297,11 +383,16 @@ async function runCopyUp(ctx: BenchContext, dir: string): Promise<Section> {
     target: `copy-up within ${RESOLVER_TARGETS.maxCopyUpRatioVsCp}x of cp --reflink=never`,
     found: `${ours.ratio!.toFixed(2)}x (${ours.wallS!.toFixed(2)} s vs ${baseWall.toFixed(2)} s; cp default ${contenders[1]!.ratio!.toFixed(2)}x)`,
   };
-  const details = target.status === 'MISS' || ctx.cpuProfDir !== null ? await profileCopyUp(ctx, big, [top, bottom], format, dir) : undefined;
+  const details =
+    target.status === 'MISS' || ctx.cpuProfDir !== null ? await profileCopyUp(ctx, big, [top, bottom], format, dir) : undefined;
   return {
-    contenders, targets: [target], ...(details ? { details } : {}),
-    notes: [`copy-up: ${ctx.sizeMiB} MiB of random data (one 1 MiB block repeated) in the lower layer, copied on the same filesystem; ` +
-      `${ctx.runs} measured runs after one warm-up each (the lower file in the page cache), rounds interleaved, sync before each run; copy-up timed in-process (no process start), cp under GNU time`],
+    contenders,
+    targets: [target],
+    ...(details ? { details } : {}),
+    notes: [
+      `copy-up: ${ctx.sizeMiB} MiB of random data (one 1 MiB block repeated) in the lower layer, copied on the same filesystem; ` +
+        `${ctx.runs} measured runs after one warm-up each (the lower file in the page cache), rounds interleaved, sync before each run; copy-up timed in-process (no process start), cp under GNU time`,
+    ],
   };
 }
 
@@ -310,22 +401,38 @@ async function runCopyUp(ctx: BenchContext, dir: string): Promise<Section> {
  * data copy as copy-up makes it (fs.copyFile with FICLONE, falling back to
  * copy_file_range), and everything else (metadata, xattrs, rename, the append).
  */
-async function profileCopyUp(ctx: BenchContext, big: string, lowerDirs: string[], format: 'overlay' | 'oci', dir: string): Promise<string[]> {
+async function profileCopyUp(
+  ctx: BenchContext,
+  big: string,
+  lowerDirs: string[],
+  format: 'overlay' | 'oci',
+  dir: string,
+): Promise<string[]> {
   ctx.log('profiling copy-up …');
   const t = path.join(dir, 'profile');
   await fsp.mkdir(path.join(t, 'upper'), { recursive: true });
   await fsp.mkdir(path.join(t, 'work'));
-  const resolver = new Resolver({ lowerDirs, upperDir: path.join(t, 'upper'), workDir: path.join(t, 'work'), format, privileged: process.geteuid?.() === 0 });
+  const resolver = new Resolver({
+    lowerDirs,
+    upperDir: path.join(t, 'upper'),
+    workDir: path.join(t, 'work'),
+    format,
+    privileged: process.geteuid?.() === 0,
+  });
   const walkUs = await perCallUs(() => resolver.stat('/data/big.bin'), 50);
   await settleDisk();
-  const copy = await timeCalls(() => fsp.copyFile(big, path.join(t, 'raw.bin'), fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL));
+  const copy = await timeCalls(() =>
+    fsp.copyFile(big, path.join(t, 'raw.bin'), fs.constants.COPYFILE_FICLONE | fs.constants.COPYFILE_EXCL),
+  );
   await fsp.rm(path.join(t, 'raw.bin'));
   await settleDisk();
   const whole = await timeCalls(() => resolver.appendFile('/data/big.bin', 'x'));
   await removeTree(t);
-  return ['copy-up profile (one extra, unmeasured copy-up on fresh dirs):',
+  return [
+    'copy-up profile (one extra, unmeasured copy-up on fresh dirs):',
     `  path walk ${(walkUs / 1000).toFixed(2)} ms; data copy alone (fs.copyFile, FICLONE then copy_file_range) ${copy.wallS.toFixed(2)} s; ` +
-      `whole copy-up ${whole.wallS.toFixed(2)} s, so metadata, xattrs, rename and the append take ${(whole.wallS - copy.wallS - walkUs / 1e6).toFixed(2)} s`];
+      `whole copy-up ${whole.wallS.toFixed(2)} s, so metadata, xattrs, rename and the append take ${(whole.wallS - copy.wallS - walkUs / 1e6).toFixed(2)} s`,
+  ];
 }
 
 async function inBatches<T>(items: T[], width: number, work: (item: T) => Promise<unknown>): Promise<void> {

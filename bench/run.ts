@@ -44,10 +44,13 @@ async function main(argv: string[]): Promise<number> {
     },
   });
   if (values.help) {
-    process.stdout.write(`usage: npm run bench [-- NAME… [--format table|json] [--cpu-prof]]\nbenchmarks: ${Object.keys(BENCHMARKS).join(', ')}\n`);
+    process.stdout.write(
+      `usage: npm run bench [-- NAME… [--format table|json] [--cpu-prof]]\nbenchmarks: ${Object.keys(BENCHMARKS).join(', ')}\n`,
+    );
     return 0;
   }
-  if (values.format !== 'table' && values.format !== 'json') throw new UsageError(`--format must be table or json, not ${JSON.stringify(values.format)}`);
+  if (values.format !== 'table' && values.format !== 'json')
+    throw new UsageError(`--format must be table or json, not ${JSON.stringify(values.format)}`);
   const unknown = positionals.filter((name) => !(name in BENCHMARKS));
   if (unknown.length > 0) throw new UsageError(`unknown benchmark ${unknown.join(', ')} (known: ${Object.keys(BENCHMARKS).join(', ')})`);
   const names = positionals.length > 0 ? positionals : Object.keys(BENCHMARKS);

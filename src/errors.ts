@@ -65,8 +65,7 @@ export function fsError(code: string, syscall: string, path: string, detail?: st
 }
 
 export function isFsError(err: unknown, code?: string): err is FsError {
-  return err instanceof Error && typeof (err as FsError).code === 'string' &&
-    (code === undefined || (err as FsError).code === code);
+  return err instanceof Error && typeof (err as FsError).code === 'string' && (code === undefined || (err as FsError).code === code);
 }
 
 /** The strerror texts users know from a shell, e.g. `Read-only file system`. */

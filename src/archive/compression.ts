@@ -88,7 +88,9 @@ function zstdDecompressor(): Transform {
       }
     },
   });
-  decoder = new ZstdDecompress((data) => { stream.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength)); });
+  decoder = new ZstdDecompress((data) => {
+    stream.push(Buffer.from(data.buffer, data.byteOffset, data.byteLength));
+  });
   return stream;
 }
 

@@ -25,13 +25,17 @@ export function verifyDescriptorData(data: unknown, digest: string, size: number
   const bytes = Buffer.from(data, 'base64');
   if (bytes.length !== size) {
     throw new StrataError('EINTEGRITY', `${where}: descriptor data for ${blob} is ${bytes.length} bytes, but its size says ${size}`, {
-      path: blob, expected: size, found: bytes.length,
+      path: blob,
+      expected: size,
+      found: bytes.length,
     });
   }
   const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
   if (actual !== digest) {
     throw new StrataError('EINTEGRITY', `${where}: descriptor data for ${blob} is ${actual}, but its digest says ${digest}`, {
-      path: blob, expected: digest, found: actual,
+      path: blob,
+      expected: digest,
+      found: actual,
     });
   }
 }

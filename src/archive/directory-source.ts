@@ -33,7 +33,8 @@ export async function openLayoutDirectory(dir: string, options: DirectorySourceO
     for (const dirent of await fsp.readdir(path.join(dir, rel), { withFileTypes: true })) {
       const name = rel === '' ? dirent.name : `${rel}/${dirent.name}`;
       if (entries.size >= maxEntries) throw new StrataError('ELIMIT', `${dir}: more than ${maxEntries} entries`, { path: dir });
-      if (dirent.isSymbolicLink()) throw invalid(name, 'is a symbolic link; an image layout directory must hold its files, not links to them');
+      if (dirent.isSymbolicLink())
+        throw invalid(name, 'is a symbolic link; an image layout directory must hold its files, not links to them');
       if (dirent.isDirectory()) {
         entries.set(name, { type: 'directory', size: 0, linkname: '' });
         pending.push(name);
@@ -47,5 +48,8 @@ export async function openLayoutDirectory(dir: string, options: DirectorySourceO
       }
     }
   }
-  return new IndexedSource(dir, entries, { noFollow: true, ...(options.maxJsonBytes !== undefined ? { maxJsonBytes: options.maxJsonBytes } : {}) });
+  return new IndexedSource(dir, entries, {
+    noFollow: true,
+    ...(options.maxJsonBytes !== undefined ? { maxJsonBytes: options.maxJsonBytes } : {}),
+  });
 }

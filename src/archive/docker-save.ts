@@ -58,7 +58,8 @@ function readItem(source: ArchiveSource, item: unknown, where: string): ArchiveI
  * never climbing out, and present (following in-archive links).
  */
 function entryPath(source: ArchiveSource, raw: unknown, where: string): string {
-  const invalid = (why: string) => new StrataError('EINVALIDARCHIVE', `${source.displayName}: ${where}: ${why}`, { path: typeof raw === 'string' ? raw : where });
+  const invalid = (why: string) =>
+    new StrataError('EINVALIDARCHIVE', `${source.displayName}: ${where}: ${why}`, { path: typeof raw === 'string' ? raw : where });
   if (typeof raw !== 'string' || raw === '') throw invalid(`expected a path, found ${JSON.stringify(raw)}`);
   const name = raw.startsWith('/') ? null : normalizeEntryName(raw);
   if (name === null) throw invalid(`path ${JSON.stringify(raw)} escapes the archive`);

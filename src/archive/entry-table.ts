@@ -54,9 +54,11 @@ export class EntryTable {
     if (earlier.type === 'directory' && type === 'directory') return true;
     const first = this.written.get(name)!;
     const spelled = first === rawName ? '' : ` (as ${JSON.stringify(first)} and ${JSON.stringify(rawName)})`;
-    throw new StrataError('EINVALIDARCHIVE',
+    throw new StrataError(
+      'EINVALIDARCHIVE',
       `${this.displayName}: ${JSON.stringify(name)} appears twice in the archive${spelled}; readers would disagree on which one counts`,
-      { path: name });
+      { path: name },
+    );
   }
 
   /** The finished table, once no entry lies below a non-directory. */
@@ -65,9 +67,11 @@ export class EntryTable {
       for (let slash = name.indexOf('/'); slash >= 0; slash = name.indexOf('/', slash + 1)) {
         const parent = this.entries.get(name.slice(0, slash));
         if (parent !== undefined && parent.type !== 'directory') {
-          throw new StrataError('EINVALIDARCHIVE',
+          throw new StrataError(
+            'EINVALIDARCHIVE',
             `${this.displayName}: ${JSON.stringify(name)} lies below ${JSON.stringify(name.slice(0, slash))}, which is ${describe(parent.type)}, not a directory; readers would disagree on what the path holds`,
-            { path: name });
+            { path: name },
+          );
         }
       }
     }

@@ -14,8 +14,19 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { hostPlatform, parsePlatform, type Platform } from './platform.js';
 import {
-  MEDIA_TYPES, descriptor, docker25Entries, dockerLegacyEntries, imageBlobs, imageManifest, ociLayoutEntries, sha256, writeArchive,
-  type ImageBlob, type ImageParts, type OuterEntry, type SaveTag,
+  MEDIA_TYPES,
+  descriptor,
+  docker25Entries,
+  dockerLegacyEntries,
+  imageBlobs,
+  imageManifest,
+  ociLayoutEntries,
+  sha256,
+  writeArchive,
+  type ImageBlob,
+  type ImageParts,
+  type OuterEntry,
+  type SaveTag,
 } from './image-writer.js';
 import { FIXED_MTIME, buildLayer, type BuiltLayer, type Compression, type LayerInput } from './layer-spec.js';
 
@@ -103,7 +114,10 @@ export const FIXED_CREATED = new Date(FIXED_MTIME * 1000).toISOString();
 export async function writeImage(out: string | Writable, options: BuildImageOptions): Promise<BuiltImage> {
   return withWorkDir(options.workDir, async (work) => {
     const { entries, image } = await imageArchiveEntries(work, options);
-    await writeArchive(entries, typeof out === 'string' ? fs.createWriteStream(out) : out, { mtime: FIXED_MTIME, gzip: options.outerGzip ?? false });
+    await writeArchive(entries, typeof out === 'string' ? fs.createWriteStream(out) : out, {
+      mtime: FIXED_MTIME,
+      gzip: options.outerGzip ?? false,
+    });
     return image;
   });
 }
@@ -133,7 +147,10 @@ export async function writeImageDirectory(dir: string, options: BuildImageOption
 export async function writeMultiImageLayout(out: string | Writable, options: MultiLayoutOptions): Promise<BuiltLayout> {
   return withWorkDir(options.workDir, async (work) => {
     const { entries, layout } = await layoutArchiveEntries(work, options);
-    await writeArchive(entries, typeof out === 'string' ? fs.createWriteStream(out) : out, { mtime: FIXED_MTIME, gzip: options.outerGzip ?? false });
+    await writeArchive(entries, typeof out === 'string' ? fs.createWriteStream(out) : out, {
+      mtime: FIXED_MTIME,
+      gzip: options.outerGzip ?? false,
+    });
     return layout;
   });
 }
@@ -156,7 +173,10 @@ export async function imageArchiveEntries(work: string, options: BuildImageOptio
 }
 
 /** The outer entries of a multi-image OCI layout, layers staged in `work`. */
-export async function layoutArchiveEntries(work: string, options: MultiLayoutOptions): Promise<{ entries: OuterEntry[]; layout: BuiltLayout }> {
+export async function layoutArchiveEntries(
+  work: string,
+  options: MultiLayoutOptions,
+): Promise<{ entries: OuterEntry[]; layout: BuiltLayout }> {
   const staged: StagedImage[] = [];
   const extra: ImageBlob[] = [];
   const top: Array<Record<string, unknown>> = [];
@@ -168,7 +188,9 @@ export async function layoutArchiveEntries(work: string, options: MultiLayoutOpt
     if (!('index' in spec)) {
       const image = await stageImage(work, spec, 'gzip', []);
       staged.push(image);
-      top.push(descriptor(image.parts.manifestBytes, MEDIA_TYPES.manifest, annotations(spec), spec.describePlatform ? image.platform : undefined));
+      top.push(
+        descriptor(image.parts.manifestBytes, MEDIA_TYPES.manifest, annotations(spec), spec.describePlatform ? image.platform : undefined),
+      );
       continue;
     }
     const children: Array<Record<string, unknown>> = [];
@@ -190,7 +212,9 @@ export async function layoutArchiveEntries(work: string, options: MultiLayoutOpt
   return { entries, layout: { images: staged.map(publicImage), topDigests: top.map((d) => d['digest'] as string) } };
 }
 
-interface StagedImage extends BuiltImage { parts: ImageParts }
+interface StagedImage extends BuiltImage {
+  parts: ImageParts;
+}
 
 function platformOf(p: string | Platform | undefined): Platform {
   if (p === undefined) return hostPlatform();
@@ -220,8 +244,13 @@ async function stageImage(work: string, spec: ImageSpec, fallback: Compression, 
   const configDigest = sha256(configBytes);
   const manifestBytes = imageManifest(configBytes, layers);
   return {
-    imageId: configDigest, configDigest, manifestDigest: sha256(manifestBytes), config,
-    manifest: JSON.parse(manifestBytes.toString()) as Record<string, unknown>, platform, repoTags: tags.map((t) => t.name),
+    imageId: configDigest,
+    configDigest,
+    manifestDigest: sha256(manifestBytes),
+    config,
+    manifest: JSON.parse(manifestBytes.toString()) as Record<string, unknown>,
+    platform,
+    repoTags: tags.map((t) => t.name),
     layers: layers.map(({ file: _file, ...l }) => l),
     parts: { configDigest, configBytes, manifestBytes, layers, tags },
   };

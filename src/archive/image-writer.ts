@@ -66,11 +66,20 @@ export function sha256(data: Buffer | string): string {
 }
 
 /** An OCI descriptor of `bytes`. */
-export function descriptor(bytes: Buffer, mediaType: string, annotations: Record<string, string> = {}, platform?: Platform): Record<string, unknown> {
+export function descriptor(
+  bytes: Buffer,
+  mediaType: string,
+  annotations: Record<string, string> = {},
+  platform?: Platform,
+): Record<string, unknown> {
   return {
-    mediaType, digest: sha256(bytes), size: bytes.length,
+    mediaType,
+    digest: sha256(bytes),
+    size: bytes.length,
     ...(Object.keys(annotations).length ? { annotations } : {}),
-    ...(platform ? { platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}) } } : {}),
+    ...(platform
+      ? { platform: { architecture: platform.architecture, os: platform.os, ...(platform.variant ? { variant: platform.variant } : {}) } }
+      : {}),
   };
 }
 
@@ -114,9 +123,11 @@ export function dockerLegacyEntries(image: ImageParts, created: string, layerLin
     if (layerLinks) {
       const target = `${hex(layer.digest)}.tar`;
       if (!entries.some((e) => e.name === target)) entries.push({ name: target, file: layer.file });
-      entries.push(layerLinks === 'symlink'
-        ? { name: `${id}/layer.tar`, type: 'symlink', linkname: `../${target}` }
-        : { name: `${id}/layer.tar`, type: 'link', linkname: target });
+      entries.push(
+        layerLinks === 'symlink'
+          ? { name: `${id}/layer.tar`, type: 'symlink', linkname: `../${target}` }
+          : { name: `${id}/layer.tar`, type: 'link', linkname: target },
+      );
     } else {
       entries.push({ name: `${id}/layer.tar`, file: layer.file });
     }
@@ -125,25 +136,41 @@ export function dockerLegacyEntries(image: ImageParts, created: string, layerLin
   }
   const repoTags = image.tags.map((t) => t.name);
   entries.push({ name: `${hex(image.configDigest)}.json`, content: image.configBytes });
-  entries.push({ name: 'manifest.json', content: JSON.stringify([{ Config: `${hex(image.configDigest)}.json`, RepoTags: repoTags.length ? repoTags : null, Layers: layerPaths }]) });
+  entries.push({
+    name: 'manifest.json',
+    content: JSON.stringify([
+      { Config: `${hex(image.configDigest)}.json`, RepoTags: repoTags.length ? repoTags : null, Layers: layerPaths },
+    ]),
+  });
   if (image.tags.length) entries.push({ name: 'repositories', content: JSON.stringify(repositories(image.tags, parent)) });
   return entries;
 }
 
 /** Docker ≥ 25 `docker save`: an OCI layout plus manifest.json whose paths point into blobs/. */
 export function docker25Entries(image: ImageParts): OuterEntry[] {
-  const top = image.tags.map((t) => descriptor(image.manifestBytes, MEDIA_TYPES.manifest, { 'io.containerd.image.name': t.full, 'org.opencontainers.image.ref.name': t.tag }));
+  const top = image.tags.map((t) =>
+    descriptor(image.manifestBytes, MEDIA_TYPES.manifest, {
+      'io.containerd.image.name': t.full,
+      'org.opencontainers.image.ref.name': t.tag,
+    }),
+  );
   const entries = ociLayoutEntries(imageBlobs(image), top.length ? top : [descriptor(image.manifestBytes, MEDIA_TYPES.manifest)]);
   const repoTags = image.tags.map((t) => t.name);
   entries.push({
     name: 'manifest.json',
-    content: JSON.stringify([{
-      Config: `blobs/sha256/${hex(image.configDigest)}`,
-      RepoTags: repoTags.length ? repoTags : null,
-      Layers: image.layers.map((l) => `blobs/sha256/${hex(l.digest)}`),
-    }]),
+    content: JSON.stringify([
+      {
+        Config: `blobs/sha256/${hex(image.configDigest)}`,
+        RepoTags: repoTags.length ? repoTags : null,
+        Layers: image.layers.map((l) => `blobs/sha256/${hex(l.digest)}`),
+      },
+    ]),
   });
-  if (image.tags.length) entries.push({ name: 'repositories', content: JSON.stringify(repositories(image.tags, hex(image.layers.at(-1)?.digest ?? image.configDigest))) });
+  if (image.tags.length)
+    entries.push({
+      name: 'repositories',
+      content: JSON.stringify(repositories(image.tags, hex(image.layers.at(-1)?.digest ?? image.configDigest))),
+    });
   return entries;
 }
 
@@ -217,7 +244,7 @@ async function* outerTarEntries(entries: OuterEntry[], mtime: number): AsyncGene
       const file = e.file;
       yield { ...base, kind: 'file', size: (await fsp.stat(file)).size, open: () => fs.createReadStream(file) };
     } else {
-      yield { ...base, kind: 'file', content: typeof e.content === 'string' ? Buffer.from(e.content) : e.content ?? Buffer.alloc(0) };
+      yield { ...base, kind: 'file', content: typeof e.content === 'string' ? Buffer.from(e.content) : (e.content ?? Buffer.alloc(0)) };
     }
   }
 }

@@ -42,9 +42,7 @@ export interface IndexedSourceOptions {
   noFollow?: boolean;
 }
 
-type Lookup =
-  | { ok: true; name: string; entry: SourceEntry & { data: EntryData } }
-  | { ok: false; error: StrataError; viaLink: boolean };
+type Lookup = { ok: true; name: string; entry: SourceEntry & { data: EntryData } } | { ok: false; error: StrataError; viaLink: boolean };
 
 export class IndexedSource implements ArchiveSource {
   private readonly streams = new Set<Readable>();
@@ -74,7 +72,11 @@ export class IndexedSource implements ArchiveSource {
     const data = entry.data;
     if ('buffer' in data) return Readable.from([data.buffer]);
     if (entry.size === 0) return Readable.from([]);
-    const stream = fs.createReadStream(data.file, { fd: fs.openSync(data.file, this.openFlags()), start: data.start, end: data.start + entry.size - 1 });
+    const stream = fs.createReadStream(data.file, {
+      fd: fs.openSync(data.file, this.openFlags()),
+      start: data.start,
+      end: data.start + entry.size - 1,
+    });
     this.streams.add(stream);
     stream.once('close', () => this.streams.delete(stream));
     return stream;
@@ -88,7 +90,9 @@ export class IndexedSource implements ArchiveSource {
     const where = `${this.displayName}: ${name}`;
     if (found.entry.size > maxBytes) {
       throw new StrataError('ELIMIT', `${where}: JSON entry is ${found.entry.size} bytes (limit ${maxBytes})`, {
-        path: name, expected: maxBytes, found: found.entry.size,
+        path: name,
+        expected: maxBytes,
+        found: found.entry.size,
       });
     }
     const bytes = await this.readBytes(found.entry);
@@ -96,7 +100,9 @@ export class IndexedSource implements ArchiveSource {
       const actual = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
       if (actual !== digest) {
         throw new StrataError('EINTEGRITY', `${where}: content is ${actual}, but it was named ${digest}`, {
-          path: name, expected: digest, found: actual,
+          path: name,
+          expected: digest,
+          found: actual,
         });
       }
     }
@@ -164,7 +170,11 @@ export class IndexedSource implements ArchiveSource {
     let hops = 0;
     let link: string | undefined;
     let firstLink: string | undefined;
-    const linkError = (why: string, name = link!): Lookup => ({ ok: false, viaLink: true, error: this.invalid(name, `link ${JSON.stringify(name)} ${why}`) });
+    const linkError = (why: string, name = link!): Lookup => ({
+      ok: false,
+      viaLink: true,
+      error: this.invalid(name, `link ${JSON.stringify(name)} ${why}`),
+    });
     while (parts.length > 0) {
       const part = parts.shift()!;
       const here = [...done, part].join('/');
@@ -176,7 +186,8 @@ export class IndexedSource implements ArchiveSource {
         if (++hops > MAX_LINK_HOPS) return linkError(`takes more than ${MAX_LINK_HOPS} hops (a loop?)`, firstLink);
         let target: string;
         if (entry.type === 'symlink') {
-          if (entry.linkname.startsWith('/')) return linkError(`points outside the archive (absolute target ${JSON.stringify(entry.linkname)})`);
+          if (entry.linkname.startsWith('/'))
+            return linkError(`points outside the archive (absolute target ${JSON.stringify(entry.linkname)})`);
           target = path.posix.normalize(path.posix.join(done.join('/'), entry.linkname));
         } else {
           target = normalizeEntryName(entry.linkname) ?? '..';
@@ -206,7 +217,12 @@ export class IndexedSource implements ArchiveSource {
 export function tableFromTarIndex(file: string, entries: readonly TarEntry[]): Map<string, SourceEntry> {
   const table = new EntryTable(file);
   for (const e of entries) {
-    table.add(e.name, { type: e.type, size: e.size, linkname: e.linkname, ...(e.type === 'file' ? { data: { file, start: e.offset } } : {}) });
+    table.add(e.name, {
+      type: e.type,
+      size: e.size,
+      linkname: e.linkname,
+      ...(e.type === 'file' ? { data: { file, start: e.offset } } : {}),
+    });
   }
   return table.finish();
 }

@@ -49,17 +49,22 @@ export const FIXED_MTIME = 1_700_000_000; // 2023-11-14T22:13:20Z
 
 /** Deterministic pseudo-random bytes (xorshift32 over a seed), streamed in 64 KiB chunks. */
 export function seededBytes(size: number, seed: number | string = 1): Readable {
-  let state = typeof seed === 'number' ? (seed >>> 0) || 1 : createHash('sha256').update(seed).digest().readUInt32LE(0) || 1;
+  let state = typeof seed === 'number' ? seed >>> 0 || 1 : createHash('sha256').update(seed).digest().readUInt32LE(0) || 1;
   let left = size;
   return new Readable({
     read() {
-      if (left === 0) { this.push(null); return; }
+      if (left === 0) {
+        this.push(null);
+        return;
+      }
       const n = Math.min(left, 65536);
       const buf = Buffer.allocUnsafe(n + 3);
       for (let i = 0; i < n; i += 4) {
-        state ^= state << 13; state >>>= 0;
+        state ^= state << 13;
+        state >>>= 0;
         state ^= state >>> 17;
-        state ^= state << 5; state >>>= 0;
+        state ^= state << 5;
+        state >>>= 0;
         buf.writeUInt32LE(state, i);
       }
       left -= n;
@@ -80,10 +85,14 @@ const DEFAULT_MODES: Partial<Record<EntryType, number>> = { dir: 0o755, symlink:
 /** A spec as the tar writer's entry: defaults filled in, seeded content generated on open. */
 export function packEntry(e: LayerEntry): PackEntry {
   const type = e.type ?? (e.path.endsWith('/') ? 'dir' : 'file');
-  const mtime = e.mtime instanceof Date ? Math.floor(e.mtime.getTime() / 1000) : e.mtime ?? FIXED_MTIME;
+  const mtime = e.mtime instanceof Date ? Math.floor(e.mtime.getTime() / 1000) : (e.mtime ?? FIXED_MTIME);
   const entry: PackEntry = {
-    path: e.path.replace(/\/+$/, ''), kind: type, mode: e.mode ?? DEFAULT_MODES[type] ?? 0o644,
-    uid: e.uid ?? 0, gid: e.gid ?? 0, mtime,
+    path: e.path.replace(/\/+$/, ''),
+    kind: type,
+    mode: e.mode ?? DEFAULT_MODES[type] ?? 0o644,
+    uid: e.uid ?? 0,
+    gid: e.gid ?? 0,
+    mtime,
   };
   if (e.xattrs) entry.xattrs = Object.entries(e.xattrs).map(([k, v]) => [k, Buffer.isBuffer(v) ? v : Buffer.from(v, 'utf8')]);
   if (type === 'symlink' || type === 'hardlink') entry.linkTarget = e.linkname ?? '';
@@ -93,5 +102,5 @@ export function packEntry(e: LayerEntry): PackEntry {
     const size = e.size;
     return { ...entry, size, open: () => seededBytes(size, e.seed ?? e.path) };
   }
-  return { ...entry, content: typeof e.content === 'string' ? Buffer.from(e.content) : e.content ?? Buffer.alloc(0) };
+  return { ...entry, content: typeof e.content === 'string' ? Buffer.from(e.content) : (e.content ?? Buffer.alloc(0)) };
 }

@@ -38,7 +38,11 @@ export interface WrittenLayer {
  * Writes the layer tar to `<base>.tar` and, compressed, its blob beside it. zstd is
  * the `zstd` command's (Node has no zstd compressor); without it the write fails.
  */
-export async function writeLayer(entries: AsyncIterable<PackEntry> | Iterable<PackEntry>, base: string, compression: LayerCompression): Promise<WrittenLayer> {
+export async function writeLayer(
+  entries: AsyncIterable<PackEntry> | Iterable<PackEntry>,
+  base: string,
+  compression: LayerCompression,
+): Promise<WrittenLayer> {
   const tarFile = `${base}.tar`;
   const diff = hashing();
   const file = fs.createWriteStream(tarFile, { flags: 'wx' });
@@ -53,7 +57,8 @@ export async function writeLayer(entries: AsyncIterable<PackEntry> | Iterable<Pa
   }
   await writing;
   const diffId = diff.digest();
-  if (compression === 'none') return { diffId, digest: diffId, size: diff.size(), mediaType: LAYER_MEDIA_TYPES.none, compression, file: tarFile };
+  if (compression === 'none')
+    return { diffId, digest: diffId, size: diff.size(), mediaType: LAYER_MEDIA_TYPES.none, compression, file: tarFile };
   const blobFile = `${base}.${compression === 'gzip' ? 'gz' : 'zst'}`;
   const blob = hashing();
   if (compression === 'gzip') {
@@ -68,7 +73,10 @@ async function zstdInto(tarFile: string, tap: Transform, blobFile: string): Prom
   const child = spawn('zstd', ['-q', '-c', '-3', '--no-progress', tarFile], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'close');
   const failed = once(child, 'error').then(([err]) => {
-    throw new StrataError('EUSAGE', `${blobFile}: zstd compression needs the zstd command: ${(err as Error).message}`, { path: blobFile, cause: err });
+    throw new StrataError('EUSAGE', `${blobFile}: zstd compression needs the zstd command: ${(err as Error).message}`, {
+      path: blobFile,
+      cause: err,
+    });
   });
   failed.catch(() => {});
   await Promise.race([pipeline(child.stdout, tap, fs.createWriteStream(blobFile, { flags: 'wx' })), failed]);
@@ -81,7 +89,11 @@ function hashing(): { tap: Transform; digest(): string; size(): number } {
   const hash = createHash('sha256');
   let size = 0;
   const tap = new Transform({
-    transform(chunk: Buffer, _encoding, done) { hash.update(chunk); size += chunk.length; done(null, chunk); },
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      size += chunk.length;
+      done(null, chunk);
+    },
   });
   let digest: string | undefined;
   return {
@@ -90,4 +102,3 @@ function hashing(): { tap: Transform; digest(): string; size(): number } {
     size: () => size,
   };
 }
-

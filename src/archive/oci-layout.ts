@@ -60,7 +60,10 @@ export async function readOciLayout(source: ArchiveSource, options: OciReadOptio
 }
 
 class LayoutReader {
-  constructor(private readonly source: ArchiveSource, private readonly options: OciReadOptions) {}
+  constructor(
+    private readonly source: ArchiveSource,
+    private readonly options: OciReadOptions,
+  ) {}
 
   async read(): Promise<ArchiveImage[]> {
     if (!this.source.has(OCI_LAYOUT_FILE)) throw this.invalid(OCI_LAYOUT_FILE, `${OCI_LAYOUT_FILE} is missing (not an OCI image layout)`);
@@ -100,10 +103,12 @@ class LayoutReader {
       }
       return d;
     }
-    if (depth >= MAX_INDEX_DEPTH) throw this.invalid(this.blobPath(d), `index ${d.digest}: image indexes nested more than ${MAX_INDEX_DEPTH} deep`);
+    if (depth >= MAX_INDEX_DEPTH)
+      throw this.invalid(this.blobPath(d), `index ${d.digest}: image indexes nested more than ${MAX_INDEX_DEPTH} deep`);
     const where = `index ${d.digest}`;
     const doc = await this.readBlobJson(d, where);
-    if (typeof doc === 'object' && doc !== null && 'config' in doc) throw this.invalid(this.blobPath(d), `${where} is a manifest, not an index`);
+    if (typeof doc === 'object' && doc !== null && 'config' in doc)
+      throw this.invalid(this.blobPath(d), `${where} is a manifest, not an index`);
     const children = this.descriptors(doc, where).filter((c) => kind(c) !== 'other' && !isAttestation(c));
     const flat: Descriptor[] = [];
     for (const c of children) flat.push(kind(c) === 'index' ? await this.resolve(c, depth + 1) : c);
@@ -131,7 +136,8 @@ class LayoutReader {
     if (m['mediaType'] !== undefined && !MANIFEST_TYPES.has(String(m['mediaType']))) {
       throw this.invalid(this.blobPath(d), `${where}: media type ${JSON.stringify(m['mediaType'])} is not an image manifest`);
     }
-    if (m['schemaVersion'] !== 2) throw this.invalid(this.blobPath(d), `${where}: unsupported schemaVersion ${JSON.stringify(m['schemaVersion'])}`);
+    if (m['schemaVersion'] !== 2)
+      throw this.invalid(this.blobPath(d), `${where}: unsupported schemaVersion ${JSON.stringify(m['schemaVersion'])}`);
     const config = this.descriptor(m['config'], `${where} config`);
     if (!CONFIG_TYPES.has(config.mediaType)) {
       throw this.invalid(this.blobPath(config), `${where}: not a container image (config media type ${config.mediaType})`);
@@ -140,9 +146,13 @@ class LayoutReader {
     const layers = m['layers'].map((raw: unknown, i): ArchiveLayer => {
       const layer = this.descriptor(raw, `${where} layers[${i}]`);
       if (FOREIGN_LAYER.test(layer.mediaType)) {
-        throw this.invalid(this.blobPath(layer), `${where} layers[${i}] is a foreign (non-distributable) layer ${layer.digest}; its content is not in the archive and strata does not fetch it`);
+        throw this.invalid(
+          this.blobPath(layer),
+          `${where} layers[${i}] is a foreign (non-distributable) layer ${layer.digest}; its content is not in the archive and strata does not fetch it`,
+        );
       }
-      if (!LAYER_TYPES.has(layer.mediaType)) throw this.invalid(this.blobPath(layer), `${where} layers[${i}]: unsupported layer media type ${layer.mediaType}`);
+      if (!LAYER_TYPES.has(layer.mediaType))
+        throw this.invalid(this.blobPath(layer), `${where} layers[${i}]: unsupported layer media type ${layer.mediaType}`);
       return { path: this.requireBlob(layer, `${where} layers[${i}]`), digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
     });
     return {
@@ -165,7 +175,11 @@ class LayoutReader {
     if (!this.source.has(path)) throw this.invalid(path, `${where}: blob ${path} is missing from the archive`);
     const size = this.source.size(path);
     if (size !== d.size) {
-      throw new StrataError('EINTEGRITY', `${this.source.displayName}: ${path}: ${size} bytes, but ${where} says ${d.size}`, { path, expected: d.size, found: size });
+      throw new StrataError('EINTEGRITY', `${this.source.displayName}: ${path}: ${size} bytes, but ${where} says ${d.size}`, {
+        path,
+        expected: d.size,
+        found: size,
+      });
     }
     return path;
   }
@@ -177,7 +191,8 @@ class LayoutReader {
   private descriptors(doc: unknown, where: string): Descriptor[] {
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw this.invalid(where, `${where} is not an object`);
     const index = doc as Record<string, unknown>;
-    if (index['schemaVersion'] !== 2) throw this.invalid(where, `${where}: unsupported schemaVersion ${JSON.stringify(index['schemaVersion'])}`);
+    if (index['schemaVersion'] !== 2)
+      throw this.invalid(where, `${where}: unsupported schemaVersion ${JSON.stringify(index['schemaVersion'])}`);
     if (index['mediaType'] !== undefined && !INDEX_TYPES.has(String(index['mediaType']))) {
       throw this.invalid(where, `${where}: media type ${JSON.stringify(index['mediaType'])} is not an image index`);
     }
@@ -191,24 +206,36 @@ class LayoutReader {
     if (typeof r['mediaType'] !== 'string' || r['mediaType'] === '') throw this.invalid(where, `${where}: descriptor has no mediaType`);
     const digest = parseDigest(r['digest'], `${this.source.displayName}: ${where}`);
     const size = r['size'];
-    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0) throw this.invalid(where, `${where}: bad size ${JSON.stringify(size)}`);
+    if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
+      throw this.invalid(where, `${where}: bad size ${JSON.stringify(size)}`);
     verifyDescriptorData(r['data'], digest, size, `${this.source.displayName}: ${where}`, `blobs/sha256/${digestHex(digest)}`);
     const annotations: Record<string, string> = {};
     if (typeof r['annotations'] === 'object' && r['annotations'] !== null) {
       for (const [k, v] of Object.entries(r['annotations'])) if (typeof v === 'string') annotations[k] = v;
     }
     const p = r['platform'] as Record<string, unknown> | undefined;
-    const platform = typeof p === 'object' && p !== null && typeof p['os'] === 'string' && typeof p['architecture'] === 'string'
-      ? normalizePlatform({ os: p['os'], architecture: p['architecture'], ...(typeof p['variant'] === 'string' ? { variant: p['variant'] } : {}) })
-      : undefined;
+    const platform =
+      typeof p === 'object' && p !== null && typeof p['os'] === 'string' && typeof p['architecture'] === 'string'
+        ? normalizePlatform({
+            os: p['os'],
+            architecture: p['architecture'],
+            ...(typeof p['variant'] === 'string' ? { variant: p['variant'] } : {}),
+          })
+        : undefined;
     return { mediaType: r['mediaType'], digest, size, annotations, ...(platform ? { platform } : {}) };
   }
 
   private noPlatform(where: string, candidates: Descriptor[]): StrataError {
     const have = candidates.filter((c) => c.platform).map((c) => formatPlatform(c.platform!));
-    return new StrataError('EPLATFORM', `${this.source.displayName}: ${where} has no image for ${formatPlatform(this.options.platform)}; it has ${have.length ? have.join(', ') : 'no platforms'}`, {
-      path: this.source.displayName, expected: formatPlatform(this.options.platform), found: have.join(', '),
-    });
+    return new StrataError(
+      'EPLATFORM',
+      `${this.source.displayName}: ${where} has no image for ${formatPlatform(this.options.platform)}; it has ${have.length ? have.join(', ') : 'no platforms'}`,
+      {
+        path: this.source.displayName,
+        expected: formatPlatform(this.options.platform),
+        found: have.join(', '),
+      },
+    );
   }
 
   private invalid(name: string, why: string): StrataError {
@@ -240,8 +267,10 @@ function kind(d: Descriptor): 'manifest' | 'index' | 'other' {
 
 /** buildx attaches provenance as extra manifests for platform unknown/unknown. */
 function isAttestation(d: Descriptor): boolean {
-  return d.annotations['vnd.docker.reference.type'] === 'attestation-manifest' ||
-    (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown');
+  return (
+    d.annotations['vnd.docker.reference.type'] === 'attestation-manifest' ||
+    (d.platform?.os === 'unknown' && d.platform.architecture === 'unknown')
+  );
 }
 
 /**

@@ -53,7 +53,11 @@ export async function openArchive(input: ArchiveInput, options: OpenArchiveOptio
 
   if (detectCompression(await readHead(file)) !== 'none') return spoolArchive(fs.createReadStream(file), file, spool);
   const entries = await indexTar(file, file, spool.maxEntries !== undefined ? { maxEntries: spool.maxEntries } : {});
-  return new IndexedSource(file, tableFromTarIndex(file, entries), spool.maxJsonBytes !== undefined ? { maxJsonBytes: spool.maxJsonBytes } : {});
+  return new IndexedSource(
+    file,
+    tableFromTarIndex(file, entries),
+    spool.maxJsonBytes !== undefined ? { maxJsonBytes: spool.maxJsonBytes } : {},
+  );
 }
 
 async function readHead(file: string): Promise<Buffer> {

@@ -31,9 +31,11 @@ async function readAnyFormat(source: ArchiveSource, options: ReadImagesOptions):
     const platform = explicit ? parsePlatform(options.platform!) : hostPlatform();
     return readOciLayout(source, { platform, explicit });
   }
-  throw new StrataError('EINVALIDARCHIVE',
+  throw new StrataError(
+    'EINVALIDARCHIVE',
     `${source.displayName}: not an image archive (neither ${DOCKER_MANIFEST} from docker save nor ${OCI_INDEX} of an OCI layout)`,
-    { path: source.displayName });
+    { path: source.displayName },
+  );
 }
 
 /**
@@ -46,15 +48,27 @@ async function onlyPlatform(source: ArchiveSource, images: ArchiveImage[], want:
   const kept: ArchiveImage[] = [];
   for (const image of images) {
     refuseHugeConfig(source, image);
-    const config = (await source.readJson(image.configPath, { maxBytes: ARCHIVE_LIMITS.maxConfigBytes })) as Partial<Record<'os' | 'architecture' | 'variant', unknown>>;
-    const platform = { os: String(config.os ?? ''), architecture: String(config.architecture ?? ''), ...(typeof config.variant === 'string' ? { variant: config.variant } : {}) };
+    const config = (await source.readJson(image.configPath, { maxBytes: ARCHIVE_LIMITS.maxConfigBytes })) as Partial<
+      Record<'os' | 'architecture' | 'variant', unknown>
+    >;
+    const platform = {
+      os: String(config.os ?? ''),
+      architecture: String(config.architecture ?? ''),
+      ...(typeof config.variant === 'string' ? { variant: config.variant } : {}),
+    };
     have.push(formatPlatform(normalizePlatform(platform)));
     if (platformScore(platform, want) > 0) kept.push(image);
   }
   if (kept.length === 0) {
-    throw new StrataError('EPLATFORM', `${source.displayName}: no image for ${formatPlatform(want)}; it has ${[...new Set(have)].join(', ')}`, {
-      path: source.displayName, expected: formatPlatform(want), found: [...new Set(have)].join(', '),
-    });
+    throw new StrataError(
+      'EPLATFORM',
+      `${source.displayName}: no image for ${formatPlatform(want)}; it has ${[...new Set(have)].join(', ')}`,
+      {
+        path: source.displayName,
+        expected: formatPlatform(want),
+        found: [...new Set(have)].join(', '),
+      },
+    );
   }
   return kept;
 }
@@ -69,7 +83,9 @@ function refuseHugeConfig(source: ArchiveSource, image: ArchiveImage): void {
   const limit = ARCHIVE_LIMITS.maxConfigBytes;
   if (size > limit) {
     throw new StrataError('ELIMIT', `${source.displayName}: ${image.configPath}: image config is ${size} bytes (limit ${limit})`, {
-      path: image.configPath, expected: limit, found: size,
+      path: image.configPath,
+      expected: limit,
+      found: size,
     });
   }
 }

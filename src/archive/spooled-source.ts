@@ -96,7 +96,10 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
       await pipeline(entry, fs.createWriteStream(file, { flags: 'wx', mode: 0o600 }));
       table.add(rawName, { type, size, linkname: '', data: { file, start: 0 } });
     };
-    save().then(() => next(), (err: unknown) => next(err as Error));
+    save().then(
+      () => next(),
+      (err: unknown) => next(err as Error),
+    );
   });
   try {
     await pipeline(stream, extract as unknown as Writable);
@@ -108,11 +111,17 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
 
 function entryType(type: tar.Header['type']): EntryType {
   switch (type) {
-    case 'file': case 'contiguous-file': return 'file';
-    case 'link': return 'hardlink';
-    case 'symlink': return 'symlink';
-    case 'directory': return 'directory';
-    default: return 'other';
+    case 'file':
+    case 'contiguous-file':
+      return 'file';
+    case 'link':
+      return 'hardlink';
+    case 'symlink':
+      return 'symlink';
+    case 'directory':
+      return 'directory';
+    default:
+      return 'other';
   }
 }
 

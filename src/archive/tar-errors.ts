@@ -17,9 +17,13 @@ export function describeTarError(err: unknown, compression: string, sawEntry: bo
   if (compression === 'zstd' && typeof (err as { code?: unknown })?.code === 'number') return fail(`corrupt zstd data (${message})`);
   if (/Unexpected end of data/i.test(message)) return fail('truncated archive: data ends inside an entry');
   if (/Header exceeds max size/i.test(message)) {
-    return new StrataError('ELIMIT', `${displayName}: an extended (PAX or long-name) header exceeds 4 MiB`, { path: displayName, cause: err });
+    return new StrataError('ELIMIT', `${displayName}: an extended (PAX or long-name) header exceeds 4 MiB`, {
+      path: displayName,
+      cause: err,
+    });
   }
-  if (/Invalid tar header|Invalid header/i.test(message)) return fail(sawEntry ? 'bad header checksum (corrupt tar header)' : 'not a tar archive');
+  if (/Invalid tar header|Invalid header/i.test(message))
+    return fail(sawEntry ? 'bad header checksum (corrupt tar header)' : 'not a tar archive');
   if (e?.code === 'ERR_STREAM_PREMATURE_CLOSE') return fail('truncated archive');
   return err;
 }

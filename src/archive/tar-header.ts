@@ -56,14 +56,28 @@ export function encodeHeader(fields: HeaderFields): Buffer {
     prefix: split?.prefix ?? '',
     linkname: linkFits ? linkname : truncateBytes(linkname, 100),
     typeflag: fields.typeflag,
-    mode: fields.mode, uid: fields.uid, gid: fields.gid, size: fields.size, mtime: fields.mtime,
-    devmajor: fields.devmajor ?? 0, devminor: fields.devminor ?? 0,
+    mode: fields.mode,
+    uid: fields.uid,
+    gid: fields.gid,
+    size: fields.size,
+    mtime: fields.mtime,
+    devmajor: fields.devmajor ?? 0,
+    devminor: fields.devminor ?? 0,
   });
   if (records.length === 0) return ustar;
   const body = Buffer.concat(records);
   const paxHeader = ustarBlock({
-    name: 'PaxHeader', prefix: '', linkname: '', typeflag: 'x',
-    mode: 0o644, uid: 0, gid: 0, size: body.length, mtime: fields.mtime, devmajor: 0, devminor: 0,
+    name: 'PaxHeader',
+    prefix: '',
+    linkname: '',
+    typeflag: 'x',
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    size: body.length,
+    mtime: fields.mtime,
+    devmajor: 0,
+    devminor: 0,
   });
   return Buffer.concat([paxHeader, body, padding(body.length), ustar]);
 }
@@ -111,8 +125,17 @@ function splitUstarName(full: string): { name: string; prefix: string } | null {
 }
 
 interface UstarFields {
-  name: string; prefix: string; linkname: string; typeflag: Typeflag | 'x';
-  mode: number; uid: number; gid: number; size: number; mtime: number; devmajor: number; devminor: number;
+  name: string;
+  prefix: string;
+  linkname: string;
+  typeflag: Typeflag | 'x';
+  mode: number;
+  uid: number;
+  gid: number;
+  size: number;
+  mtime: number;
+  devmajor: number;
+  devminor: number;
 }
 
 function ustarBlock(f: UstarFields): Buffer {

@@ -121,11 +121,17 @@ export function parsePax(data: Buffer): Record<string, string> {
 
 function entryType(typeflag: string): EntryType {
   switch (typeflag) {
-    case '0': case '7': return 'file';
-    case '1': return 'hardlink';
-    case '2': return 'symlink';
-    case '5': return 'directory';
-    default: return 'other';
+    case '0':
+    case '7':
+      return 'file';
+    case '1':
+      return 'hardlink';
+    case '2':
+      return 'symlink';
+    case '5':
+      return 'directory';
+    default:
+      return 'other';
   }
 }
 
@@ -169,14 +175,18 @@ export async function indexTar(file: string, displayName: string, options: Index
       if (header === null) break;
       const dataOffset = offset + BLOCK;
       const isMeta = 'xgLK'.includes(header.typeflag);
-      const size = isMeta ? header.size : pending.size ?? header.size;
+      const size = isMeta ? header.size : (pending.size ?? header.size);
       const name = pending.path ?? header.name;
       const dataSize = header.typeflag === '5' ? 0 : size;
       if (dataOffset + dataSize > fileSize) {
-        throw fail(`truncated archive: entry ${JSON.stringify(name)} needs ${dataSize} bytes at offset ${dataOffset}, the file ends at ${fileSize}`);
+        throw fail(
+          `truncated archive: entry ${JSON.stringify(name)} needs ${dataSize} bytes at offset ${dataOffset}, the file ends at ${fileSize}`,
+        );
       }
       if (isMeta && size > MAX_META_BYTES) {
-        throw new StrataError('ELIMIT', `${displayName}: extended header at offset ${offset} is ${size} bytes (limit ${MAX_META_BYTES})`, { path: displayName });
+        throw new StrataError('ELIMIT', `${displayName}: extended header at offset ${offset} is ${size} bytes (limit ${MAX_META_BYTES})`, {
+          path: displayName,
+        });
       }
       if (header.typeflag === 'x') {
         let pax: Record<string, string>;
@@ -199,7 +209,13 @@ export async function indexTar(file: string, displayName: string, options: Index
         else pending.linkpath = text;
       } else if (header.typeflag !== 'g') {
         // Global PAX headers ('g') carry defaults nobody writing images relies on: ignored.
-        entries.push({ name, type: entryType(header.typeflag), size: dataSize, offset: dataOffset, linkname: pending.linkpath ?? header.linkname });
+        entries.push({
+          name,
+          type: entryType(header.typeflag),
+          size: dataSize,
+          offset: dataOffset,
+          linkname: pending.linkpath ?? header.linkname,
+        });
         if (entries.length > maxEntries) {
           throw new StrataError('ELIMIT', `${displayName}: more than ${maxEntries} entries`, { path: displayName });
         }

@@ -14,7 +14,11 @@ const BLOCK = 512;
  * - 'entries': the first block is a valid tar header;
  * - 'end': the first block is all zeros, tar's end-of-archive marker (an empty archive).
  */
-export async function checkTarStart(input: Readable, compression: Compression, displayName: string): Promise<{ start: 'entries' | 'end'; stream: Readable }> {
+export async function checkTarStart(
+  input: Readable,
+  compression: Compression,
+  displayName: string,
+): Promise<{ start: 'entries' | 'end'; stream: Readable }> {
   const { head, stream } = await peek(input, BLOCK);
   const fail = (why: string) => new StrataError('EINVALIDARCHIVE', `${displayName}: ${why}`, { path: displayName });
   const what = compression === 'none' ? '' : ` after ${compression} decompression`;

@@ -13,9 +13,16 @@ export interface TarWriteResult {
   bytes: number;
 }
 
-
 const TYPEFLAGS: Record<PackEntryKind, Typeflag> = {
-  file: '0', hardlink: '1', symlink: '2', char: '3', block: '4', dir: '5', fifo: '6', whiteout: '0', opaque: '0',
+  file: '0',
+  hardlink: '1',
+  symlink: '2',
+  char: '3',
+  block: '4',
+  dir: '5',
+  fifo: '6',
+  whiteout: '0',
+  opaque: '0',
 };
 
 const END_OF_ARCHIVE = Buffer.alloc(2 * BLOCK_SIZE);
@@ -55,7 +62,12 @@ export function headerFields(entry: PackEntry): HeaderFields {
   const name = archiveName(entry);
   const size = entry.kind === 'file' ? contentSize(entry) : 0;
   const fields: HeaderFields = {
-    name, typeflag: TYPEFLAGS[entry.kind], mode: entry.mode, uid: entry.uid, gid: entry.gid, size,
+    name,
+    typeflag: TYPEFLAGS[entry.kind],
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    size,
     mtime: Math.floor(entry.mtime),
   };
   if (entry.kind === 'symlink' || entry.kind === 'hardlink') fields.linkname = entry.linkTarget ?? '';
@@ -96,9 +108,15 @@ async function copyContent(content: Readable, size: number, name: string, out: W
     content.destroy();
   }
   if (copied !== size) {
-    throw new StrataError('ECONFLICT', `${name}: changed while being archived (expected ${size} bytes, found ${copied > size ? 'more' : copied})`, {
-      path: name, expected: size, found: copied,
-    });
+    throw new StrataError(
+      'ECONFLICT',
+      `${name}: changed while being archived (expected ${size} bytes, found ${copied > size ? 'more' : copied})`,
+      {
+        path: name,
+        expected: size,
+        found: copied,
+      },
+    );
   }
 }
 

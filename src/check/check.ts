@@ -78,7 +78,11 @@ async function checkBlobContent(store: Store, report: CheckReport): Promise<void
     }
     const found = hash.digest('hex');
     if (found !== name) {
-      problem(report, 'blob-corrupt', file, `${file}: content does not match its digest (found sha256:${found})`, { action: 'remove', path: file, says });
+      problem(report, 'blob-corrupt', file, `${file}: content does not match its digest (found sha256:${found})`, {
+        action: 'remove',
+        path: file,
+        says,
+      });
     }
   }
 }
@@ -113,7 +117,10 @@ async function dropVanished(report: CheckReport): Promise<void> {
  * run without it.
  */
 async function lockedUnlessReadOnly(store: Store, steps: () => Promise<void>): Promise<void> {
-  const writable = await fsp.access(store.root, fs.constants.W_OK).then(() => true, () => false);
+  const writable = await fsp.access(store.root, fs.constants.W_OK).then(
+    () => true,
+    () => false,
+  );
   if (writable) await withStoreLock(store, steps);
   else await steps();
 }

@@ -27,7 +27,12 @@ export async function deepCheckLayer(store: Store, chainId: string): Promise<Pro
     text = await fsp.readFile(sidecar, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    corrupt(sidecar, code === 'ENOENT' ? 'missing: the per-file digests of this layer are gone, so its files cannot be verified' : `unreadable (${code ?? (err as Error).message})`);
+    corrupt(
+      sidecar,
+      code === 'ENOENT'
+        ? 'missing: the per-file digests of this layer are gone, so its files cannot be verified'
+        : `unreadable (${code ?? (err as Error).message})`,
+    );
     return problems;
   }
   const { files: recorded, badLines } = parseFileDigests(text);
@@ -38,7 +43,10 @@ export async function deepCheckLayer(store: Store, chainId: string): Promise<Pro
   const unlisted: string[] = [];
   const onUnlisted = (rel: string, abs: string, err: unknown) => {
     unlisted.push(rel);
-    corrupt(abs, `directory cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), so the files below it cannot be verified`);
+    corrupt(
+      abs,
+      `directory cannot be listed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}), so the files below it cannot be verified`,
+    );
   };
   await walk(diff, '', store.privileged, onUnlisted, async (rel, abs, type) => {
     const want = recorded.get(rel);
@@ -55,7 +63,8 @@ export async function deepCheckLayer(store: Store, chainId: string): Promise<Pro
       return;
     }
     if (want === undefined) corrupt(abs, `was not in the layer when it was unpacked (sha256:${found})`);
-    else if (found !== want) corrupt(abs, `content does not match the digest recorded at unpack (recorded sha256:${want}, found sha256:${found})`);
+    else if (found !== want)
+      corrupt(abs, `content does not match the digest recorded at unpack (recorded sha256:${want}, found sha256:${found})`);
   });
   for (const rel of recorded.keys()) {
     if (!seen.has(rel) && !unlisted.some((dir) => dir === '' || rel.startsWith(`${dir}/`))) {
@@ -70,7 +79,7 @@ export async function deepCheckStore(store: Store): Promise<Problem[]> {
   const problems: Problem[] = [];
   const names = await listStoreDir(store.paths.layersDir);
   for (const name of names.sort()) {
-    if (/^[0-9a-f]{64}$/.test(name)) problems.push(...await deepCheckLayer(store, digestFromHex(name)));
+    if (/^[0-9a-f]{64}$/.test(name)) problems.push(...(await deepCheckLayer(store, digestFromHex(name))));
   }
   return problems;
 }
@@ -84,7 +93,10 @@ type EntryType = 'file' | 'directory' | 'symlink' | 'other';
  * (the unpack does the same, umoci#222).
  */
 async function walk(
-  root: string, rel: string, privileged: boolean, unlisted: (rel: string, abs: string, err: unknown) => void,
+  root: string,
+  rel: string,
+  privileged: boolean,
+  unlisted: (rel: string, abs: string, err: unknown) => void,
   visit: (rel: string, abs: string, type: EntryType) => Promise<void>,
 ): Promise<void> {
   const dir = rel === '' ? root : path.join(root, rel);

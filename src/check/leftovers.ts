@@ -19,7 +19,14 @@ import { listStoreDir } from '../store/record-dir.js';
  */
 export async function checkLeftovers(store: Store, report: CheckReport): Promise<void> {
   const found: { file: string; mtime: number }[] = [];
-  const dirs = [store.paths.root, store.paths.blobsDir, store.paths.layersDir, store.paths.imagesDir, store.paths.containersDir, store.paths.volumesDir];
+  const dirs = [
+    store.paths.root,
+    store.paths.blobsDir,
+    store.paths.layersDir,
+    store.paths.imagesDir,
+    store.paths.containersDir,
+    store.paths.volumesDir,
+  ];
   for (const dir of dirs) {
     for (const name of await listStoreDir(dir)) if (isLeftoverName(name)) await note(found, path.join(dir, name));
   }
@@ -45,7 +52,11 @@ async function note(found: { file: string; mtime: number }[], file: string): Pro
 }
 
 function leftover(report: CheckReport, file: string): void {
-  problem(report, 'leftover', file, `${file}: leftover of an interrupted operation`, { action: 'remove', path: file, says: `removed leftover ${file}` });
+  problem(report, 'leftover', file, `${file}: leftover of an interrupted operation`, {
+    action: 'remove',
+    path: file,
+    says: `removed leftover ${file}`,
+  });
 }
 
 /** Scratch entries in a container's work/, unless a live process holds the container's lock. */
@@ -56,8 +67,12 @@ export async function containerScratch(store: Store, report: CheckReport, id: st
   if (owner === 'unreadable' || (owner !== null && holderState(owner) !== 'dead')) return;
   for (const name of names) {
     const file = path.join(work, name);
-    problem(report, 'leftover', file, `${file}: scratch of an interrupted change to container ${id}`,
-      { action: 'remove-scratch', containerId: id, path: file, says: `removed leftover ${file}` });
+    problem(report, 'leftover', file, `${file}: scratch of an interrupted change to container ${id}`, {
+      action: 'remove-scratch',
+      containerId: id,
+      path: file,
+      says: `removed leftover ${file}`,
+    });
   }
 }
 
@@ -65,7 +80,11 @@ export async function checkLeases(store: Store, report: CheckReport): Promise<vo
   for (const lease of await listLeases(store)) {
     if (lease.live) continue;
     const why = lease.record === null ? 'unreadable lease' : `lease of process ${lease.record.pid}, which is gone`;
-    problem(report, 'lease-stale', lease.file, `${lease.file}: ${why}`, { action: 'remove', path: lease.file, says: `removed stale lease ${lease.file} (${why})` });
+    problem(report, 'lease-stale', lease.file, `${lease.file}: ${why}`, {
+      action: 'remove',
+      path: lease.file,
+      says: `removed stale lease ${lease.file} (${why})`,
+    });
   }
 }
 
@@ -73,16 +92,28 @@ export async function checkLocks(store: Store, report: CheckReport): Promise<voi
   for (const entry of await listLocks(store)) {
     if (entry.kind !== 'lock') {
       if (entry.state === 'dead') {
-        problem(report, 'leftover', entry.path, `${entry.path}: leftover of an interrupted lock operation`,
-          { action: 'remove-lock-leftover', entry, says: `removed leftover ${entry.path}` });
+        problem(report, 'leftover', entry.path, `${entry.path}: leftover of an interrupted lock operation`, {
+          action: 'remove-lock-leftover',
+          entry,
+          says: `removed leftover ${entry.path}`,
+        });
       }
       continue;
     }
     if (entry.owner === 'unreadable') {
-      problem(report, 'lock-stale', entry.path, `${entry.path}: lock whose owner.json is unreadable; remove it by hand if no strata process is running`);
+      problem(
+        report,
+        'lock-stale',
+        entry.path,
+        `${entry.path}: lock whose owner.json is unreadable; remove it by hand if no strata process is running`,
+      );
     } else if (entry.state === 'dead' && entry.owner !== null) {
       const why = `held by process ${entry.owner.pid}, which is gone`;
-      problem(report, 'lock-stale', entry.path, `${entry.path}: ${why}`, { action: 'break-lock', entry, says: `broke stale lock ${entry.path} (${why})` });
+      problem(report, 'lock-stale', entry.path, `${entry.path}: ${why}`, {
+        action: 'break-lock',
+        entry,
+        says: `broke stale lock ${entry.path} (${why})`,
+      });
     }
   }
 }

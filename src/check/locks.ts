@@ -22,7 +22,12 @@ export async function listLocks(store: Store): Promise<LockEntry[]> {
     if (name.startsWith(TEMP_PREFIX) || name.startsWith(TRASH_PREFIX)) {
       // Never a held lock: whether its maker still runs says whether it is left over.
       const maker = makerOf(name);
-      out.push({ path: where, kind: name.startsWith(TEMP_PREFIX) ? 'building' : 'trash', owner: null, state: maker ? holderState(maker) : 'dead' });
+      out.push({
+        path: where,
+        kind: name.startsWith(TEMP_PREFIX) ? 'building' : 'trash',
+        owner: null,
+        state: maker ? holderState(maker) : 'dead',
+      });
       continue;
     }
     const owner = await readOwner(where);

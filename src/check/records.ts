@@ -51,9 +51,10 @@ export async function checkLayers(store: Store, report: CheckReport, measured: M
     report.checked.layers++;
     const dir = path.join(store.paths.layersDir, name);
     const users = /^[0-9a-f]{64}$/.test(name) ? uses.layers.get(digestFromHex(name)) : undefined;
-    const broken = (why: string) => (users
-      ? problem(report, 'layer-record', dir, `${dir}: ${why}; ${usedBy(users, 'stand')} on it, so it is kept: load its image again`)
-      : problem(report, 'layer-record', dir, `${dir}: ${why}`, { action: 'remove', path: dir, says: `removed layer ${dir} (${why})` }));
+    const broken = (why: string) =>
+      users
+        ? problem(report, 'layer-record', dir, `${dir}: ${why}; ${usedBy(users, 'stand')} on it, so it is kept: load its image again`)
+        : problem(report, 'layer-record', dir, `${dir}: ${why}`, { action: 'remove', path: dir, says: `removed layer ${dir} (${why})` });
     if (!/^[0-9a-f]{64}$/.test(name)) {
       broken('not a chainID-named layer directory');
       continue;
@@ -75,8 +76,12 @@ export async function checkLayers(store: Store, report: CheckReport, measured: M
     const tree = measured.get(chainId);
     if (tree !== undefined && tree.size !== record.size) {
       const file = store.paths.layerRecord(chainId);
-      problem(report, 'layer-size', file, `${file}: records ${record.size} bytes, but the layer tree holds ${tree.size}`,
-        { action: 'layer-size', chainId, ...tree, says: `recomputed the size of layer ${chainId}: ${record.size} -> ${tree.size} bytes` });
+      problem(report, 'layer-size', file, `${file}: records ${record.size} bytes, but the layer tree holds ${tree.size}`, {
+        action: 'layer-size',
+        chainId,
+        ...tree,
+        says: `recomputed the size of layer ${chainId}: ${record.size} -> ${tree.size} bytes`,
+      });
     }
   }
 }
@@ -95,9 +100,10 @@ export async function checkImages(store: Store, report: CheckReport): Promise<vo
     const file = store.paths.imageRecord(id);
     const users = uses.images.get(id);
     const name = tagsOf(tags, id)[0] ?? id;
-    const drop = (kind: 'image-record' | 'blob-missing' | 'layer-missing', why: string) => (users
-      ? problem(report, kind, file, `${file}: ${why}; ${usedBy(users, 'use')} this image, so it is kept: load ${name} again`)
-      : problem(report, kind, file, `${file}: ${why}`, { action: 'drop-image', id, says: `dropped image ${id} (${why})` }));
+    const drop = (kind: 'image-record' | 'blob-missing' | 'layer-missing', why: string) =>
+      users
+        ? problem(report, kind, file, `${file}: ${why}; ${usedBy(users, 'use')} this image, so it is kept: load ${name} again`)
+        : problem(report, kind, file, `${file}: ${why}`, { action: 'drop-image', id, says: `dropped image ${id} (${why})` });
     let image: ImageRecord;
     try {
       image = await readImageRecord(store, id);
@@ -111,7 +117,10 @@ export async function checkImages(store: Store, report: CheckReport): Promise<vo
       drop('image-record', malformed);
       continue;
     }
-    const missingLayer = await firstMissing(image.layers.map((l) => l.chainId), (c) => store.paths.layerRecord(c));
+    const missingLayer = await firstMissing(
+      image.layers.map((l) => l.chainId),
+      (c) => store.paths.layerRecord(c),
+    );
     if (missingLayer) {
       drop('layer-missing', `names layer ${missingLayer}, which is missing`);
       continue;
@@ -122,11 +131,16 @@ export async function checkImages(store: Store, report: CheckReport): Promise<vo
     const unmarked = missing.filter((b) => !image.missingBlobs?.includes(b));
     if (unmarked.length > 0) {
       const restore = `the unpacked layers are intact, so the image stays usable; load or pull ${name} again to restore ${unmarked.length === 1 ? 'it' : 'them'}`;
-      problem(report, 'blob-missing', file, `${file}: names blob ${unmarked.join(', ')}, which is missing; ${restore}`,
-        { action: 'mark-blobs-missing', id, digests: unmarked, says: `marked blob ${unmarked.join(', ')} of image ${name} missing (${restore})` });
+      problem(report, 'blob-missing', file, `${file}: names blob ${unmarked.join(', ')}, which is missing; ${restore}`, {
+        action: 'mark-blobs-missing',
+        id,
+        digests: unmarked,
+        says: `marked blob ${unmarked.join(', ')} of image ${name} missing (${restore})`,
+      });
     }
     const marked = missing.filter((b) => image.missingBlobs?.includes(b));
-    if (marked.length > 0) report.notes.push(`image ${name} lacks blob ${marked.join(', ')} (removed as corrupt); load or pull it again to restore it`);
+    if (marked.length > 0)
+      report.notes.push(`image ${name} lacks blob ${marked.join(', ')} (removed as corrupt); load or pull it again to restore it`);
     await checkImageSizes(store, report, image, file);
   }
 }
@@ -150,15 +164,21 @@ async function checkImageSizes(store: Store, report: CheckReport, image: ImageRe
     const record = await readLayerRecord(store, layer.chainId).catch(() => null);
     if (record === null) return; // reported with the layer
     if (record.size !== layer.size) {
-      problem(report, 'image-size', file, `${file}: layer ${layer.chainId} is ${record.size} bytes, the image record says ${layer.size}`,
-        { action: 'image-size', id: image.id, says: `recomputed the layer sizes in image record ${image.id}` });
+      problem(report, 'image-size', file, `${file}: layer ${layer.chainId} is ${record.size} bytes, the image record says ${layer.size}`, {
+        action: 'image-size',
+        id: image.id,
+        says: `recomputed the layer sizes in image record ${image.id}`,
+      });
       return;
     }
     total += record.size;
   }
   if (total !== image.size) {
-    problem(report, 'image-size', file, `${file}: records ${image.size} bytes, its layers add up to ${total}`,
-      { action: 'image-size', id: image.id, says: `recomputed the layer sizes in image record ${image.id}` });
+    problem(report, 'image-size', file, `${file}: records ${image.size} bytes, its layers add up to ${total}`, {
+      action: 'image-size',
+      id: image.id,
+      says: `recomputed the layer sizes in image record ${image.id}`,
+    });
   }
 }
 
@@ -174,8 +194,11 @@ export async function checkTags(store: Store, report: CheckReport): Promise<void
   for (const [ref, id] of Object.entries(tags)) {
     report.checked.tags++;
     if (!(await exists(store.paths.imageRecord(id)))) {
-      problem(report, 'tag-dangling', file, `${file}: tag ${ref} names image ${id}, which is missing`,
-        { action: 'drop-tag', ref, says: `dropped tag ${ref} (image ${id} is missing)` });
+      problem(report, 'tag-dangling', file, `${file}: tag ${ref} names image ${id}, which is missing`, {
+        action: 'drop-tag',
+        ref,
+        says: `dropped tag ${ref} (image ${id} is missing)`,
+      });
     }
   }
 }
@@ -204,15 +227,24 @@ export async function checkContainers(store: Store, report: CheckReport): Promis
     }
     const gone = [];
     for (const chainId of record.layers) {
-      if (!isDigest(chainId) || !(await exists(store.paths.layerRecord(chainId))) || !(await isDirectory(store.paths.layerDiff(chainId)))) gone.push(chainId);
+      if (!isDigest(chainId) || !(await exists(store.paths.layerRecord(chainId))) || !(await isDirectory(store.paths.layerDiff(chainId))))
+        gone.push(chainId);
     }
     if (gone.length > 0) {
-      problem(report, 'container-layers', dir,
-        `${dir}: container ${record.name} stands on ${gone.length} layer(s) that are gone (${gone[0]}${gone.length > 1 ? ', …' : ''}); load its image ${record.imageRef} again`);
+      problem(
+        report,
+        'container-layers',
+        dir,
+        `${dir}: container ${record.name} stands on ${gone.length} layer(s) that are gone (${gone[0]}${gone.length > 1 ? ', …' : ''}); load its image ${record.imageRef} again`,
+      );
     }
     if (!(await exists(store.paths.imageRecord(record.image)))) {
-      problem(report, 'container-image', dir,
-        `${dir}: container ${record.name} was made from image ${record.image}, whose record is gone (du, inspect and commit need it); load ${record.imageRef} again`);
+      problem(
+        report,
+        'container-image',
+        dir,
+        `${dir}: container ${record.name} was made from image ${record.image}, whose record is gone (du, inspect and commit need it); load ${record.imageRef} again`,
+      );
     }
     await containerScratch(store, report, record.id, containerDirs(store, record.id).work);
   }

@@ -49,7 +49,17 @@ export async function repairStore(store: Store, options: { onFix?: (line: string
 }
 
 /** Leftovers and locks first, then layers, then what records name them. */
-const ORDER: Fix['action'][] = ['remove-lock-leftover', 'break-lock', 'remove-scratch', 'remove', 'layer-size', 'drop-image', 'mark-blobs-missing', 'image-size', 'drop-tag'];
+const ORDER: Fix['action'][] = [
+  'remove-lock-leftover',
+  'break-lock',
+  'remove-scratch',
+  'remove',
+  'layer-size',
+  'drop-image',
+  'mark-blobs-missing',
+  'image-size',
+  'drop-tag',
+];
 
 function uniqueFixes(problems: Problem[]): Fix[] {
   const byKey = new Map<string, Fix>();
@@ -59,11 +69,20 @@ function uniqueFixes(problems: Problem[]): Fix[] {
 
 function keyOf(fix: Fix): string {
   switch (fix.action) {
-    case 'remove': case 'remove-scratch': return `${fix.action} ${fix.path}`;
-    case 'remove-lock-leftover': case 'break-lock': return `${fix.action} ${fix.entry.path}`;
-    case 'drop-image': case 'image-size': case 'mark-blobs-missing': return `${fix.action} ${fix.id}`;
-    case 'drop-tag': return `${fix.action} ${fix.ref}`;
-    case 'layer-size': return `${fix.action} ${fix.chainId}`;
+    case 'remove':
+    case 'remove-scratch':
+      return `${fix.action} ${fix.path}`;
+    case 'remove-lock-leftover':
+    case 'break-lock':
+      return `${fix.action} ${fix.entry.path}`;
+    case 'drop-image':
+    case 'image-size':
+    case 'mark-blobs-missing':
+      return `${fix.action} ${fix.id}`;
+    case 'drop-tag':
+      return `${fix.action} ${fix.ref}`;
+    case 'layer-size':
+      return `${fix.action} ${fix.chainId}`;
   }
 }
 

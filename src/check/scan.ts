@@ -6,7 +6,10 @@ export async function exists(file: string): Promise<boolean> {
 }
 
 export async function mtimeMs(file: string): Promise<number | null> {
-  return fsp.lstat(file).then((st) => st.mtimeMs, () => null);
+  return fsp.lstat(file).then(
+    (st) => st.mtimeMs,
+    () => null,
+  );
 }
 
 export async function isDirectory(file: string): Promise<boolean> {

@@ -33,7 +33,9 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     controller.abort(signal);
     // unref: a command that finishes its cleanup in time exits as usual, at once.
     setTimeout(() => {
-      process.stderr.write('strata: interrupted; still stopping after 0.8 s, exiting without cleaning up (`strata check --repair` finishes it)\n');
+      process.stderr.write(
+        'strata: interrupted; still stopping after 0.8 s, exiting without cleaning up (`strata check --repair` finishes it)\n',
+      );
       dieBy(signal);
     }, CLEANUP_GRACE_MS).unref();
     const interrupted = new StrataError('EINTERRUPTED', `stdin: interrupted by ${signal}`);

@@ -7,11 +7,18 @@ import type { CliContext } from './context.js';
 import { ExitStatus } from './main.js';
 
 export function registerCheckCommand(program: Command, ctx: CliContext): void {
-  program.command('check')
+  program
+    .command('check')
     .description('Verify every blob digest, layer directory and record; list each problem')
-    .option('--repair', 'fix what can be fixed without guessing (leftovers, stale leases and locks, records whose data is gone); one line per fix')
+    .option(
+      '--repair',
+      'fix what can be fixed without guessing (leftovers, stale leases and locks, records whose data is gone); one line per fix',
+    )
     .option('--deep', 'also re-hash every file of every unpacked layer against the digests recorded at unpack')
-    .option('--format <format>', 'json for one JSON object per problem (and per fix); or a Go template over .Type (problem, fixed, note), .Kind, .Path, .Message')
+    .option(
+      '--format <format>',
+      'json for one JSON object per problem (and per fix); or a Go template over .Type (problem, fixed, note), .Kind, .Path, .Message',
+    )
     .action(async (opts: { repair?: boolean; deep?: boolean; format?: string }) => {
       const json = opts.format === 'json';
       // A bad template fails before anything is checked or repaired.
@@ -23,14 +30,16 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
       };
       // Loaded here: defining the command must not cost what only running it needs.
       const [{ checkStore }, { repairStore }, { deepCheckStore }] = await Promise.all([
-        import('../check/check.js'), import('../check/repair.js'), import('../check/deep.js'),
+        import('../check/check.js'),
+        import('../check/repair.js'),
+        import('../check/deep.js'),
       ]);
       const store = await storeForCheck(ctx);
       const report: CheckReport & { fixed?: string[] } = opts.repair
         ? await repairStore(store, { onFix: (line) => say(line, { fixed: line }, { Type: 'fixed', Kind: '', Path: '', Message: line }) })
         : await checkStore(store);
       // Deep problems are reported, never repaired: a rotten layer file cannot be fixed without guessing.
-      if (opts.deep) report.problems.push(...await deepCheckStore(store));
+      if (opts.deep) report.problems.push(...(await deepCheckStore(store)));
       for (const problem of report.problems) {
         say(problem.message, problem, { Type: 'problem', Kind: problem.kind, Path: problem.path, Message: problem.message });
       }
@@ -38,15 +47,23 @@ export function registerCheckCommand(program: Command, ctx: CliContext): void {
       if (!json && !template) {
         const { blobs, layers, images, tags, containers } = report.checked;
         const fixed = report.fixed === undefined ? '' : `${report.fixed.length} fixed, `;
-        const left = report.problems.length === 0 ? 'no problems' : `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`;
-        ctx.io.stderr.write(`checked ${blobs} blobs, ${layers} layers, ${images} images, ${tags} tags, ${containers} containers: ${fixed}${left}\n`);
+        const left =
+          report.problems.length === 0 ? 'no problems' : `${report.problems.length} problem${report.problems.length === 1 ? '' : 's'}`;
+        ctx.io.stderr.write(
+          `checked ${blobs} blobs, ${layers} layers, ${images} images, ${tags} tags, ${containers} containers: ${fixed}${left}\n`,
+        );
       }
       if (report.problems.length > 0) throw new ExitStatus(1);
     });
 }
 
 /** What a `check --format` template sees for each line check prints. */
-interface CheckLine { Type: 'problem' | 'fixed' | 'note'; Kind: string; Path: string; Message: string }
+interface CheckLine {
+  Type: 'problem' | 'fixed' | 'note';
+  Kind: string;
+  Path: string;
+  Message: string;
+}
 
 /**
  * check must work on the store it is asked to check even when store.json itself is
@@ -63,7 +80,11 @@ async function storeForCheck(ctx: CliContext): Promise<Store> {
     const paths = new StorePaths(root);
     if (!isStrataError(err, 'EBADRECORD') || err.path !== paths.storeFile) throw err;
     return {
-      root, paths, whiteoutFormat: 'oci', privileged, lockTimeoutMs: lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+      root,
+      paths,
+      whiteoutFormat: 'oci',
+      privileged,
+      lockTimeoutMs: lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
       info: { formatVersion: 0, whiteoutFormat: 'oci', rootless: !privileged, created: '' },
     };
   }

@@ -24,9 +24,20 @@ import { compileTemplate } from './template.js';
 /** What the container commands do; container-commands.ts defines them and loads this when one runs. */
 
 export interface CreateFlags {
-  name?: string; readOnly?: boolean; tmpfs: string[]; volume: string[]; mount: string[];
-  env: string[]; envFile: string[]; entrypoint?: string; workdir?: string; user?: string;
-  label: string[]; labelFile: string[]; hostname?: string; rm?: boolean;
+  name?: string;
+  readOnly?: boolean;
+  tmpfs: string[];
+  volume: string[];
+  mount: string[];
+  env: string[];
+  envFile: string[];
+  entrypoint?: string;
+  workdir?: string;
+  user?: string;
+  label: string[];
+  labelFile: string[];
+  hostname?: string;
+  rm?: boolean;
 }
 
 export async function create(ctx: CliContext, image: string, command: string[], opts: CreateFlags): Promise<void> {
@@ -67,7 +78,10 @@ async function readKeyValueFiles(files: string[], lookup?: EnvLookup): Promise<s
   const entries: string[] = [];
   for (const file of files) {
     const text = await fs.readFile(file).catch((err: NodeJS.ErrnoException) => {
-      throw new StrataError('EUSAGE', `open ${file}: ${(FS_ERROR_TEXT[err.code ?? ''] ?? err.message).toLowerCase()}`, { path: file, cause: err });
+      throw new StrataError('EUSAGE', `open ${file}: ${(FS_ERROR_TEXT[err.code ?? ''] ?? err.message).toLowerCase()}`, {
+        path: file,
+        cause: err,
+      });
     });
     entries.push(...parseKeyValueFile(text, file, lookup));
   }
@@ -78,13 +92,19 @@ const LIFECYCLE = { start: startContainer, stop: stopContainer, restart: restart
 
 export async function lifecycle(ctx: CliContext, verb: keyof typeof LIFECYCLE, names: string[]): Promise<void> {
   const store = await ctx.store();
-  await eachName(ctx, names, async (n) => { await LIFECYCLE[verb](store, n); ctx.print(n); });
+  await eachName(ctx, names, async (n) => {
+    await LIFECYCLE[verb](store, n);
+    ctx.print(n);
+  });
 }
 
 export async function rm(ctx: CliContext, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
   const store = await ctx.store();
   const { removeContainerAndImage } = await import('../gc/remove-container.js');
-  await eachName(ctx, names, async (n) => { await removeContainerAndImage(store, n, opts); ctx.print(n); });
+  await eachName(ctx, names, async (n) => {
+    await removeContainerAndImage(store, n, opts);
+    ctx.print(n);
+  });
 }
 
 export async function rename(ctx: CliContext, name: string, newName: string): Promise<void> {
@@ -97,7 +117,11 @@ export async function diff(ctx: CliContext, name: string, opts: { format?: strin
   const store = await ctx.store();
   const changes = await containerChanges(store, await findContainer(store, name));
   if (template) {
-    printTemplate(ctx, template, changes.map((change) => ({ Kind: change.kind, Path: change.path })));
+    printTemplate(
+      ctx,
+      template,
+      changes.map((change) => ({ Kind: change.kind, Path: change.path })),
+    );
     return;
   }
   for (const change of changes) {
@@ -106,8 +130,15 @@ export async function diff(ctx: CliContext, name: string, opts: { format?: strin
 }
 
 export interface PsOptions {
-  all?: boolean; quiet?: boolean; trunc: boolean; size?: boolean; cache: boolean; format?: string;
-  filter?: FilterArgs; last: number; latest?: boolean;
+  all?: boolean;
+  quiet?: boolean;
+  trunc: boolean;
+  size?: boolean;
+  cache: boolean;
+  format?: string;
+  filter?: FilterArgs;
+  last: number;
+  latest?: boolean;
 }
 
 export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
@@ -121,7 +152,8 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const template = isTemplate(opts.format) ? opts.format : undefined;
   const wantsSizes = (opts.size || (template !== undefined && templateReads(template, 'Size'))) && !opts.quiet;
   const wantsLabels = template !== undefined && templateReads(template, 'Labels');
-  const imageRecords = wantsSizes || wantsLabels ? new Map((await listImageRecords(store)).map((i) => [i.id, i])) : new Map<string, ImageRecord>();
+  const imageRecords =
+    wantsSizes || wantsLabels ? new Map((await listImageRecords(store)).map((i) => [i.id, i])) : new Map<string, ImageRecord>();
   if (wantsSizes) {
     const images = new Map([...imageRecords.values()].map((i) => [i.id, i.size]));
     const usages = await new UsageMeter(store, { noCache: !opts.cache }).all(records);
@@ -136,24 +168,42 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
     const text = c.command.join(' ');
     return `"${opts.trunc ? ellipsis(text, 20) : text}"`;
   };
-  const labels = wantsLabels ? await containerLabels(store, records, [...imageRecords.values()]) : new Map<string, Record<string, string>>();
+  const labels = wantsLabels
+    ? await containerLabels(store, records, [...imageRecords.values()])
+    : new Map<string, Record<string, string>>();
   const headers = ['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'];
   printListing(ctx, records, opts, {
     headers: opts.size ? [...headers, 'SIZE'] : headers,
     row: (c) => [id(c), c.imageRef, command(c), since(c.created), containerStatus(c), '', c.name, ...(opts.size ? [sizeText(c)] : [])],
     quiet: id,
     json: (c) => ({
-      ID: c.id, Names: c.name, Image: c.imageRef, ImageID: c.image, Command: command(c), CreatedAt: c.created,
-      RunningFor: since(c.created), State: c.state.status, Status: containerStatus(c), Mounts: mountNames(c),
+      ID: c.id,
+      Names: c.name,
+      Image: c.imageRef,
+      ImageID: c.image,
+      Command: command(c),
+      CreatedAt: c.created,
+      RunningFor: since(c.created),
+      State: c.state.status,
+      Status: containerStatus(c),
+      Mounts: mountNames(c),
       LocalVolumes: c.mounts.filter((m) => m.type === 'volume').length,
-      ...(sizes.has(c.id) ? {
-        Size: sizes.get(c.id)!.usage.sizeRw, VirtualSize: sizes.get(c.id)!.virtual,
-        CopiedUp: sizes.get(c.id)!.usage.copiedUp, Hidden: sizes.get(c.id)!.usage.hidden,
-      } : {}),
+      ...(sizes.has(c.id)
+        ? {
+            Size: sizes.get(c.id)!.usage.sizeRw,
+            VirtualSize: sizes.get(c.id)!.virtual,
+            CopiedUp: sizes.get(c.id)!.usage.copiedUp,
+            Hidden: sizes.get(c.id)!.usage.hidden,
+          }
+        : {}),
     }),
-    template: (c) => containerContext(c, {
-      trunc: opts.trunc, sizeRw: sizes.get(c.id)?.usage.sizeRw, sizeRootFs: sizes.get(c.id)?.virtual, labels: labels.get(c.id),
-    }),
+    template: (c) =>
+      containerContext(c, {
+        trunc: opts.trunc,
+        sizeRw: sizes.get(c.id)?.usage.sizeRw,
+        sizeRootFs: sizes.get(c.id)?.virtual,
+        labels: labels.get(c.id),
+      }),
     templateOptions: { typeName: 'container', headers: CONTAINER_HEADERS },
   });
 }

@@ -9,19 +9,37 @@ const actions = () => import('./container-actions.js');
 export function registerContainerCommands(program: Command, ctx: CliContext): void {
   const container = program.command('container').description('Manage containers').enablePositionalOptions();
   for (const parent of [program, container]) {
-    parent.command('create').description('Create a new container')
-      .argument('<image>', 'image name[:tag] or ID').argument('[command...]', "the container's command and its arguments; options after IMAGE belong to it")
+    parent
+      .command('create')
+      .description('Create a new container')
+      .argument('<image>', 'image name[:tag] or ID')
+      .argument('[command...]', "the container's command and its arguments; options after IMAGE belong to it")
       .passThroughOptions()
       .option('--name <name>', 'assign a name to the container')
       .option('--read-only', "mount the container's root filesystem as read only")
-      .option('--tmpfs <path[:options]>', 'mount a tmpfs directory (emptied on every stop); options as mount(8) takes them, e.g. ' +
-        'rw,size=64m,mode=1777: size= is enforced (ENOSPC past it; no limit without it, where a kernel tmpfs stops at half of RAM), mode= is the root\'s (default 1777), ' +
-        'ro makes it read-only; noexec, nosuid, nodev, uid=, gid= and the other tmpfs options are kept and shown by inspect', collect, [])
-      .option('-v, --volume <spec>', 'bind mount a volume: NAME:/path, /host:/path, or /path, then :OPTIONS, comma-separated: ' +
-        'ro or rw; nocopy (a new empty volume is not filled with the image\'s content at the path); z, Z (SELinux labels: ' +
-        'accepted and ignored, strata labels nothing), consistent, cached, delegated, and propagation modes for bind mounts (accepted, no effect)', collect, [])
-      .option('--mount <mount>', 'attach a mount: type=volume|bind|tmpfs,source=…,target=…[,readonly][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…][,bind-propagation=…]', collect, [])
-      .option('-e, --env <KEY=VALUE>', 'set an environment variable; a bare KEY takes its value from strata\'s environment', collect, [])
+      .option(
+        '--tmpfs <path[:options]>',
+        'mount a tmpfs directory (emptied on every stop); options as mount(8) takes them, e.g. ' +
+          "rw,size=64m,mode=1777: size= is enforced (ENOSPC past it; no limit without it, where a kernel tmpfs stops at half of RAM), mode= is the root's (default 1777), " +
+          'ro makes it read-only; noexec, nosuid, nodev, uid=, gid= and the other tmpfs options are kept and shown by inspect',
+        collect,
+        [],
+      )
+      .option(
+        '-v, --volume <spec>',
+        'bind mount a volume: NAME:/path, /host:/path, or /path, then :OPTIONS, comma-separated: ' +
+          "ro or rw; nocopy (a new empty volume is not filled with the image's content at the path); z, Z (SELinux labels: " +
+          'accepted and ignored, strata labels nothing), consistent, cached, delegated, and propagation modes for bind mounts (accepted, no effect)',
+        collect,
+        [],
+      )
+      .option(
+        '--mount <mount>',
+        'attach a mount: type=volume|bind|tmpfs,source=…,target=…[,readonly][,volume-nocopy][,tmpfs-size=…][,tmpfs-mode=…][,bind-propagation=…]',
+        collect,
+        [],
+      )
+      .option('-e, --env <KEY=VALUE>', "set an environment variable; a bare KEY takes its value from strata's environment", collect, [])
       .option('--env-file <file>', 'read environment variables from a file (KEY=VALUE lines, # comments)', collect, [])
       .option('--entrypoint <command>', 'overwrite the image\'s ENTRYPOINT ("" clears it)')
       .option('-w, --workdir <dir>', 'working directory inside the container (absolute)')
@@ -38,32 +56,46 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       ['stop', 'Stop one or more running containers (empties their tmpfs mounts)'],
       ['restart', 'Restart one or more containers (empties their tmpfs mounts)'],
     ] as const) {
-      parent.command(name).description(verb).argument('<container...>', 'containers, each by name or ID')
+      parent
+        .command(name)
+        .description(verb)
+        .argument('<container...>', 'containers, each by name or ID')
         .option('-t, --time <seconds>', 'accepted for docker compatibility; strata runs no process')
         .action(async (names: string[]) => (await actions()).lifecycle(ctx, name, names));
     }
     const rmCmd = parent === program ? parent.command('rm') : parent.command('rm').alias('remove');
-    rmCmd.description('Remove one or more containers').argument('<container...>', 'containers, each by name or ID')
+    rmCmd
+      .description('Remove one or more containers')
+      .argument('<container...>', 'containers, each by name or ID')
       .option('-f, --force', 'force the removal of a running container')
       .option('-v, --volumes', 'remove anonymous volumes associated with the container')
       .action(async (names: string[], opts: { force?: boolean; volumes?: boolean }) => (await actions()).rm(ctx, names, opts));
-    parent.command('diff').description("Inspect changes to files or directories on a container's filesystem")
+    parent
+      .command('diff')
+      .description("Inspect changes to files or directories on a container's filesystem")
       .argument('<container>', 'container name or ID (a unique ID prefix will do)')
       .option('--format <format>', 'json for one {"Kind","Path"} object per line, or a Go template over .Kind and .Path')
       .action(async (name: string, opts: { format?: string }) => (await actions()).diff(ctx, name, opts));
     const psCmd = parent === program ? parent.command('ps') : parent.command('ls').alias('list');
-    psCmd.description('List containers')
+    psCmd
+      .description('List containers')
       .option('-a, --all', 'show all containers (default shows just running)')
       .option('-q, --quiet', 'only display container IDs')
       .option('--no-trunc', "don't truncate output")
       .option('-s, --size', 'display total file sizes (and, in json, copied-up and hidden bytes)')
       .option('--no-cache', 'with -s: walk every upper dir instead of trusting cached sizes (see `system df --help`)')
       .option('--format <format>', 'json, table, or a Go template')
-      .option('-f, --filter <filter>', 'filter output based on conditions provided (name, id, status, ancestor, label, volume, before, since, exited; network, publish, expose, health, is-task and isolation as for a container without them)', collectFilter)
+      .option(
+        '-f, --filter <filter>',
+        'filter output based on conditions provided (name, id, status, ancestor, label, volume, before, since, exited; network, publish, expose, health, is-task and isolation as for a container without them)',
+        collectFilter,
+      )
       .option('-n, --last <n>', 'show n last created containers (includes all states)', toInt, -1)
       .option('-l, --latest', 'show the latest created container (includes all states)')
       .action(async (opts) => (await actions()).ps(ctx, opts));
-    parent.command('rename').description('Rename a container')
+    parent
+      .command('rename')
+      .description('Rename a container')
       .argument('<container>', 'the container to rename: name, ID or unique ID prefix')
       .argument('<new-name>', 'its new name ([a-zA-Z0-9][a-zA-Z0-9_.-]+, not in use by another container)')
       .action(async (name: string, newName: string) => (await actions()).rename(ctx, name, newName));

@@ -21,7 +21,10 @@ export interface GlobalOptions {
 export class CliContext {
   private storePromise: Promise<Store> | undefined;
   #environment: CliEnvironment | undefined;
-  constructor(readonly io: CliIO, private readonly globals: () => GlobalOptions) {}
+  constructor(
+    readonly io: CliIO,
+    private readonly globals: () => GlobalOptions,
+  ) {}
 
   /** Read once, on first use: a bad variable is then one command's error, not `--help`'s. */
   get environment(): CliEnvironment {

@@ -21,17 +21,29 @@ export function dockerTime(iso: string): string {
 
 /** Go's strconv.Quote for the text docker shows (`"sleep 1000"`). */
 export function goQuote(text: string): string {
-  return JSON.stringify(text).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(text)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /** docker/cli's Labels field: `k=v` pairs joined by commas (sorted here; Go's map order is random). */
 export function labelsText(labels: Record<string, string> | null | undefined): string {
-  return Object.entries(labels ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(labels ?? {})
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 /** docker/cli marshals its contexts as maps: keys in sorted order. `type` names the context in template errors. */
 function sorted(type: string, fields: Record<string, unknown>): Record<string, unknown> {
-  return Object.assign(Object.fromEntries(Object.keys(fields).sort().map((k) => [k, fields[k]])), { [GO_TYPE]: type });
+  return Object.assign(
+    Object.fromEntries(
+      Object.keys(fields)
+        .sort()
+        .map((k) => [k, fields[k]]),
+    ),
+    { [GO_TYPE]: type },
+  );
 }
 
 export interface ContainerContextOptions {
@@ -54,7 +66,9 @@ export function containerContext(c: ContainerRecord, o: ContainerContextOptions)
     Image: o.trunc ? shortImage(c) : c.imageRef,
     Labels: labelsText(o.labels),
     LocalVolumes: String(c.mounts.filter((m) => m.type === 'volume').length),
-    Mounts: c.mounts.map((m) => (m.type === 'volume' ? (o.trunc ? ellipsis(m.name, 15) : m.name) : m.type === 'bind' ? m.source : m.destination)).join(','),
+    Mounts: c.mounts
+      .map((m) => (m.type === 'volume' ? (o.trunc ? ellipsis(m.name, 15) : m.name) : m.type === 'bind' ? m.source : m.destination))
+      .join(','),
     Names: c.name,
     // strata containers have no network: what docker calls `--network none`.
     Networks: 'none',
@@ -105,7 +119,11 @@ export function imageContext(i: ImageContextInput): Record<string, unknown> {
 }
 
 /** docker/cli's volumeContext (volume ls, system df -v); links and size only where measured. */
-export function volumeContext(v: { name: string; labels?: Record<string, string> | null }, mountpoint: string, usage?: { links: number; size: number }): Record<string, unknown> {
+export function volumeContext(
+  v: { name: string; labels?: Record<string, string> | null },
+  mountpoint: string,
+  usage?: { links: number; size: number },
+): Record<string, unknown> {
   return sorted('volume', {
     Driver: 'local',
     Labels: labelsText(v.labels),
@@ -121,7 +139,11 @@ export function volumeContext(v: { name: string; labels?: Record<string, string>
  * A container's labels as docker lists them: its image's labels (strata has no
  * per-container labels of its own yet). An image whose config blob is gone has none.
  */
-export async function containerLabels(store: Store, records: ContainerRecord[], imageList: ImageRecord[]): Promise<Map<string, Record<string, string>>> {
+export async function containerLabels(
+  store: Store,
+  records: ContainerRecord[],
+  imageList: ImageRecord[],
+): Promise<Map<string, Record<string, string>>> {
   // Loaded here: `volume ls` imports this module at startup and needs no image config.
   const { readImageConfig } = await import('../image/inspect.js');
   const images = new Map(imageList.map((i) => [i.id, i]));
@@ -130,7 +152,7 @@ export async function containerLabels(store: Store, records: ContainerRecord[], 
     const record = images.get(image);
     const config = record ? await readImageConfig(store, record).catch(() => undefined) : undefined;
     const found = (config?.config as { Labels?: unknown } | undefined)?.Labels;
-    byImage.set(image, found !== null && typeof found === 'object' ? found as Record<string, string> : {});
+    byImage.set(image, found !== null && typeof found === 'object' ? (found as Record<string, string>) : {});
   }
   return new Map(records.map((c) => [c.id, { ...byImage.get(c.image), ...(c as { labels?: Record<string, string> }).labels }]));
 }

@@ -122,9 +122,20 @@ export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths: number[] = [];
   for (const row of rows) {
-    row.forEach((cell, i) => { widths[i] = Math.max(widths[i] ?? 0, Math.max(10, [...cell].length + 3)); });
+    row.forEach((cell, i) => {
+      widths[i] = Math.max(widths[i] ?? 0, Math.max(10, [...cell].length + 3));
+    });
   }
-  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! - ([...cell].length - cell.length)))).join('').trimEnd()).join('\n') + '\n';
+  return (
+    rows
+      .map((row) =>
+        row
+          .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! - ([...cell].length - cell.length))))
+          .join('')
+          .trimEnd(),
+      )
+      .join('\n') + '\n'
+  );
 }
 
 /** Docker truncates long text with an ellipsis in table output (`--no-trunc` keeps it). */

@@ -31,8 +31,12 @@ function inRoot(p: string): string {
  * tool fails at the end if any did (`defer`: the caller throws, after printing the rest).
  * Errors that are not about a file (no such container) stop everything at once.
  */
-async function eachPath(paths: string[], act: (p: string) => Promise<void>, say: (err: FsError, p: string) => string,
-  options: { defer?: boolean } = {}): Promise<string[]> {
+async function eachPath(
+  paths: string[],
+  act: (p: string) => Promise<void>,
+  say: (err: FsError, p: string) => string,
+  options: { defer?: boolean } = {},
+): Promise<string[]> {
   const lines: string[] = [];
   for (const p of paths) {
     try {
@@ -64,10 +68,12 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
   // Every change through a container's view takes the container's lock (containerView);
   // a changing command runs as one batch, so another process's change cannot land
   // between, say, an `rm -r`'s readdir and its rmdir, and the lock is taken once.
-  const batched = <A extends [string, ...unknown[]]>(action: (v: Resolver, ...args: A) => Promise<void>) => async (...args: A): Promise<void> => {
-    const { view: v } = await view(args[0]);
-    await v.batch(() => action(v, ...args));
-  };
+  const batched =
+    <A extends [string, ...unknown[]]>(action: (v: Resolver, ...args: A) => Promise<void>) =>
+    async (...args: A): Promise<void> => {
+      const { view: v } = await view(args[0]);
+      await v.batch(() => action(v, ...args));
+    };
   const view = async (name: string): Promise<{ view: Resolver; record: RecordWithLayerIds }> => {
     const store = await ctx.store();
     const [{ findContainer }, { containerView }] = await Promise.all([import('../container/lookup.js'), import('../container/view.js')]);
@@ -75,19 +81,34 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     const { readImageRecord } = await import('../image/record.js');
     const image = await readImageRecord(store, record.image).catch(() => null);
     // Only when the image's chain is the container's: then diffIDs name the same layers.
-    if (image && image.layers.map((l) => l.chainId).join() === record.layers.join()) record.layerDiffIds = image.layers.map((l) => l.diffId);
+    if (image && image.layers.map((l) => l.chainId).join() === record.layers.join())
+      record.layerDiffIds = image.layers.map((l) => l.diffId);
     return { view: await containerView(store, record), record };
   };
 
-  fsCmd.command('cat').description('Print files').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
+  fsCmd
+    .command('cat')
+    .description('Print files')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<path...>', "paths in the container's merged view")
     .action(async (c: string, paths: string[]) => {
       const { view: v } = await view(c);
-      await eachPath(paths, async (p) => writeAll(await v.createReadStream(inRoot(p)), ctx.io.stdout),
-        (err, p) => (err.code === 'EISDIR' ? 'cat: read error: Is a directory' : `cat: can't open '${p}': ${strerror(err)}`));
+      await eachPath(
+        paths,
+        async (p) => writeAll(await v.createReadStream(inRoot(p)), ctx.io.stdout),
+        (err, p) => (err.code === 'EISDIR' ? 'cat: read error: Is a directory' : `cat: can't open '${p}': ${strerror(err)}`),
+      );
     });
 
-  fsCmd.command('ls').description('List directory contents (sorted; dotfiles only with -a)').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('[path...]', "paths in the container's merged view (default /)")
-    .option('-l', "long listing: mode, links, owner, group, size, date, name (owner and group named by the container's /etc/passwd and /etc/group)")
+  fsCmd
+    .command('ls')
+    .description('List directory contents (sorted; dotfiles only with -a)')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('[path...]', "paths in the container's merged view (default /)")
+    .option(
+      '-l',
+      "long listing: mode, links, owner, group, size, date, name (owner and group named by the container's /etc/passwd and /etc/group)",
+    )
     .option('-n', 'long listing with numeric owner and group')
     .option('-a', 'include names starting with a dot, and . and ..')
     .option('-d', 'list directories themselves, not their contents')
@@ -103,22 +124,28 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       const dirs: string[] = [];
       // Without -l a symlink named on the command line is followed, as ls does.
       const follow = !opts.l && !opts.d;
-      const failed = await eachPath(args, async (p) => {
-        const stats = await (follow ? v.stat(inRoot(p)) : v.lstat(inRoot(p)));
-        if (stats.type === 'dir' && !opts.d) dirs.push(p);
-        else singles.push(await listed(v, p, inRoot(p), stats));
-      }, (err, p) => `ls: ${p}: ${strerror(err)}`, { defer: true });
+      const failed = await eachPath(
+        args,
+        async (p) => {
+          const stats = await (follow ? v.stat(inRoot(p)) : v.lstat(inRoot(p)));
+          if (stats.type === 'dir' && !opts.d) dirs.push(p);
+          else singles.push(await listed(v, p, inRoot(p), stats));
+        },
+        (err, p) => `ls: ${p}: ${strerror(err)}`,
+        { defer: true },
+      );
       if (template) {
         // One rendering per entry, the named files first, then each directory's entries.
         const items = sortByName(singles);
-        for (const dir of dirs) items.push(...await listDirectory(v, inRoot(dir), opts.a === true));
+        for (const dir of dirs) items.push(...(await listDirectory(v, inRoot(dir), opts.a === true)));
         template.print(items.map((i) => statFields(i, record)));
         if (failed.length > 0) throw new ToolError(failed);
         return;
       }
       const now = Date.now();
       const print = (items: Listed[]) => {
-        const lines = opts.format === 'json' ? items.map((i) => JSON.stringify(statJson(i, record))) : lsLines(items, opts.l === true, now, names);
+        const lines =
+          opts.format === 'json' ? items.map((i) => JSON.stringify(statJson(i, record))) : lsLines(items, opts.l === true, now, names);
         for (const line of lines) ctx.print(line);
       };
       print(sortByName(singles));
@@ -131,119 +158,212 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       if (failed.length > 0) throw new ToolError(failed);
     });
 
-  fsCmd.command('stat').description("Show a file's type, mode, owner, size, times and the layer that serves it")
-    .argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
+  fsCmd
+    .command('stat')
+    .description("Show a file's type, mode, owner, size, times and the layer that serves it")
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<path...>', "paths in the container's merged view")
     .option('-L', 'follow symlinks')
     .option('--format <format>', 'json: one object per path; or a Go template over each path (.Name .Mode .Size …)')
     .action(async (c: string, paths: string[], opts: { L?: boolean; format?: string }) => {
       const template = await entryTemplate(opts.format);
       const { view: v, record } = await view(c);
       const { listed, statFields, statJson, statText } = await import('./fs-listing.js');
-      const failed = await eachPath(paths, async (p) => {
-        const stats = await (opts.L ? v.stat(inRoot(p)) : v.lstat(inRoot(p)));
-        const item = await listed(v, p, inRoot(p), stats);
-        if (template) template.print([statFields(item, record)]);
-        else ctx.print(opts.format === 'json' ? JSON.stringify(statJson(item, record)) : statText(item, record));
-      }, (err, p) => `stat: can't stat '${p}': ${strerror(err)}`, { defer: true });
+      const failed = await eachPath(
+        paths,
+        async (p) => {
+          const stats = await (opts.L ? v.stat(inRoot(p)) : v.lstat(inRoot(p)));
+          const item = await listed(v, p, inRoot(p), stats);
+          if (template) template.print([statFields(item, record)]);
+          else ctx.print(opts.format === 'json' ? JSON.stringify(statJson(item, record)) : statText(item, record));
+        },
+        (err, p) => `stat: can't stat '${p}': ${strerror(err)}`,
+        { defer: true },
+      );
       if (failed.length > 0) throw new ToolError(failed);
     });
 
   for (const verb of ['write', 'append'] as const) {
-    fsCmd.command(verb).description(verb === 'write' ? 'Replace a file with stdin (sh: cat > PATH)' : 'Append stdin to a file (sh: cat >> PATH)')
-      .argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path>', "a path in the container's merged view")
-      .action(batched(async (v: Resolver, c: string, p: string) => {
-        // Streamed from stdin to the file: the input is never held whole.
-        const input = ctx.io.stdin as AsyncIterable<Buffer>;
-        await eachPath([p], (q) => (verb === 'write' ? v.writeFile(inRoot(q), input) : v.appendFile(inRoot(q), input)),
-          (err, q) => `${verb}: can't create ${q}: ${shellCreateError(err)}`);
-      }));
+    fsCmd
+      .command(verb)
+      .description(verb === 'write' ? 'Replace a file with stdin (sh: cat > PATH)' : 'Append stdin to a file (sh: cat >> PATH)')
+      .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+      .argument('<path>', "a path in the container's merged view")
+      .action(
+        batched(async (v: Resolver, c: string, p: string) => {
+          // Streamed from stdin to the file: the input is never held whole.
+          const input = ctx.io.stdin as AsyncIterable<Buffer>;
+          await eachPath(
+            [p],
+            (q) => (verb === 'write' ? v.writeFile(inRoot(q), input) : v.appendFile(inRoot(q), input)),
+            (err, q) => `${verb}: can't create ${q}: ${shellCreateError(err)}`,
+          );
+        }),
+      );
   }
 
-  fsCmd.command('mkdir').description('Create directories').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
+  fsCmd
+    .command('mkdir')
+    .description('Create directories')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<path...>', "paths in the container's merged view")
     .option('-p', 'create parents as needed; no error if the directory exists')
     .option('-m <mode>', 'octal mode of the new directories')
-    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
-      const mode = opts.m === undefined ? undefined : octalMode('mkdir', opts.m);
-      await eachPath(paths, async (p) => {
-        // As busybox and GNU mkdir: -m is the mode of the directory named, exactly (no
-        // umask); parents -p creates get the default mode, and a directory that was
-        // already there keeps its own.
-        const existed = opts.p === true && (await v.stat(inRoot(p)).then((s) => s.type === 'dir', () => false));
-        await v.mkdir(inRoot(p), { recursive: opts.p === true });
-        if (mode !== undefined && !existed) await v.chmod(inRoot(p), mode);
-      }, (err, p) => `mkdir: can't create directory '${opts.p && err.path ? err.path : p}': ${strerror(err)}`);
-    }));
+    .action(
+      batched(async (v: Resolver, c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
+        const mode = opts.m === undefined ? undefined : octalMode('mkdir', opts.m);
+        await eachPath(
+          paths,
+          async (p) => {
+            // As busybox and GNU mkdir: -m is the mode of the directory named, exactly (no
+            // umask); parents -p creates get the default mode, and a directory that was
+            // already there keeps its own.
+            const existed =
+              opts.p === true &&
+              (await v.stat(inRoot(p)).then(
+                (s) => s.type === 'dir',
+                () => false,
+              ));
+            await v.mkdir(inRoot(p), { recursive: opts.p === true });
+            if (mode !== undefined && !existed) await v.chmod(inRoot(p), mode);
+          },
+          (err, p) => `mkdir: can't create directory '${opts.p && err.path ? err.path : p}': ${strerror(err)}`,
+        );
+      }),
+    );
 
-  fsCmd.command('rm').description('Remove files or directories').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
+  fsCmd
+    .command('rm')
+    .description('Remove files or directories')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<path...>', "paths in the container's merged view")
     .option('-r', 'remove directories and their contents')
     .option('-f', 'ignore missing files')
-    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
-      const lines: string[] = [];
-      for (const p of paths) await removePath(v, p, opts, lines);
-      if (lines.length > 0) throw new ToolError(lines);
-    }));
+    .action(
+      batched(async (v: Resolver, c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
+        const lines: string[] = [];
+        for (const p of paths) await removePath(v, p, opts, lines);
+        if (lines.length > 0) throw new ToolError(lines);
+      }),
+    );
 
-  fsCmd.command('mv').description('Move or rename; a directory of a lower layer is copied and deleted')
-    .argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<paths...>', 'SOURCE... DEST').usage('[options] <container> <source...> <dest>')
-    .action(batched(async (v: Resolver, c: string, args: string[]) => {
-      const [sources, dest] = splitLast('mv', args);
-      const { moveInView } = await import('../container/copy.js');
-      const destIsDir = await v.stat(inRoot(dest)).then((s) => s.type === 'dir', () => false);
-      if (sources.length > 1 && !destIsDir) throw new ToolError([`mv: '${dest}' is not a directory`]);
-      await eachPath(sources, (s) => moveInView(v, inRoot(s), destIsDir ? path.posix.join(inRoot(dest), path.posix.basename(s)) : inRoot(dest)),
-        (err, s) => `mv: can't rename '${s}': ${strerror(err)}`);
-    }));
+  fsCmd
+    .command('mv')
+    .description('Move or rename; a directory of a lower layer is copied and deleted')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<paths...>', 'SOURCE... DEST')
+    .usage('[options] <container> <source...> <dest>')
+    .action(
+      batched(async (v: Resolver, c: string, args: string[]) => {
+        const [sources, dest] = splitLast('mv', args);
+        const { moveInView } = await import('../container/copy.js');
+        const destIsDir = await v.stat(inRoot(dest)).then(
+          (s) => s.type === 'dir',
+          () => false,
+        );
+        if (sources.length > 1 && !destIsDir) throw new ToolError([`mv: '${dest}' is not a directory`]);
+        await eachPath(
+          sources,
+          (s) => moveInView(v, inRoot(s), destIsDir ? path.posix.join(inRoot(dest), path.posix.basename(s)) : inRoot(dest)),
+          (err, s) => `mv: can't rename '${s}': ${strerror(err)}`,
+        );
+      }),
+    );
 
-  fsCmd.command('ln').description('Make a hard link, or a symbolic link with -s').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<paths...>', 'TARGET... LINK_NAME').usage('[options] <container> <target...> <link>')
+  fsCmd
+    .command('ln')
+    .description('Make a hard link, or a symbolic link with -s')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<paths...>', 'TARGET... LINK_NAME')
+    .usage('[options] <container> <target...> <link>')
     .option('-s', 'make a symbolic link (its target is stored as given)')
-    .action(batched(async (v: Resolver, c: string, args: string[], opts: { s?: boolean }) => {
-      const [targets, link] = splitLast('ln', args);
-      const linkIsDir = await v.stat(inRoot(link)).then((s) => s.type === 'dir', () => false);
-      if (targets.length > 1 && !linkIsDir) throw new ToolError([`ln: '${link}' is not a directory`]);
-      const nameOf = (t: string) => (linkIsDir ? path.posix.join(link, path.posix.basename(t)) : link);
-      await eachPath(targets, (t) => (opts.s ? v.symlink(t, inRoot(nameOf(t))) : v.link(inRoot(t), inRoot(nameOf(t)))),
-        (err, t) => `ln: ${!opts.s && err.path === inRoot(t) ? t : nameOf(t)}: ${strerror(err)}`);
-    }));
+    .action(
+      batched(async (v: Resolver, c: string, args: string[], opts: { s?: boolean }) => {
+        const [targets, link] = splitLast('ln', args);
+        const linkIsDir = await v.stat(inRoot(link)).then(
+          (s) => s.type === 'dir',
+          () => false,
+        );
+        if (targets.length > 1 && !linkIsDir) throw new ToolError([`ln: '${link}' is not a directory`]);
+        const nameOf = (t: string) => (linkIsDir ? path.posix.join(link, path.posix.basename(t)) : link);
+        await eachPath(
+          targets,
+          (t) => (opts.s ? v.symlink(t, inRoot(nameOf(t))) : v.link(inRoot(t), inRoot(nameOf(t)))),
+          (err, t) => `ln: ${!opts.s && err.path === inRoot(t) ? t : nameOf(t)}: ${strerror(err)}`,
+        );
+      }),
+    );
 
-  fsCmd.command('chmod').description('Change permission bits (octal mode)').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<mode>', 'octal mode, e.g. 0644 or 4755').argument('<path...>', "paths in the container's merged view")
-    .action(batched(async (v: Resolver, c: string, modeText: string, paths: string[]) => {
-      const mode = octalMode('chmod', modeText);
-      await eachPath(paths, (p) => v.chmod(inRoot(p), mode), (err, p) => `chmod: ${p}: ${strerror(err)}`);
-    }));
+  fsCmd
+    .command('chmod')
+    .description('Change permission bits (octal mode)')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<mode>', 'octal mode, e.g. 0644 or 4755')
+    .argument('<path...>', "paths in the container's merged view")
+    .action(
+      batched(async (v: Resolver, c: string, modeText: string, paths: string[]) => {
+        const mode = octalMode('chmod', modeText);
+        await eachPath(
+          paths,
+          (p) => v.chmod(inRoot(p), mode),
+          (err, p) => `chmod: ${p}: ${strerror(err)}`,
+        );
+      }),
+    );
 
-  fsCmd.command('touch').description('Update times, creating empty files that do not exist').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
+  fsCmd
+    .command('touch')
+    .description('Update times, creating empty files that do not exist')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<path...>', "paths in the container's merged view")
     .option('-c', 'do not create files')
-    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { c?: boolean }) => {
-      await eachPath(paths, async (p) => {
-        const now = new Date();
-        try {
-          await v.utimes(inRoot(p), now, now);
-        } catch (err) {
-          if (!isFsError(err, 'ENOENT')) throw err;
-          // open(O_CREAT) without O_TRUNC, as touch does: follows a dangling link to create its target.
-          if (!opts.c) await v.appendFile(inRoot(p), '');
-        }
-      }, (err, p) => `touch: ${p}: ${strerror(err)}`);
-    }));
+    .action(
+      batched(async (v: Resolver, c: string, paths: string[], opts: { c?: boolean }) => {
+        await eachPath(
+          paths,
+          async (p) => {
+            const now = new Date();
+            try {
+              await v.utimes(inRoot(p), now, now);
+            } catch (err) {
+              if (!isFsError(err, 'ENOENT')) throw err;
+              // open(O_CREAT) without O_TRUNC, as touch does: follows a dangling link to create its target.
+              if (!opts.c) await v.appendFile(inRoot(p), '');
+            }
+          },
+          (err, p) => `touch: ${p}: ${strerror(err)}`,
+        );
+      }),
+    );
 
-  fsCmd.command('truncate').description('Shrink or extend files to a size, creating them if missing').argument('<container>', 'container name or ID (a unique ID prefix will do)').argument('<path...>', "paths in the container's merged view")
+  fsCmd
+    .command('truncate')
+    .description('Shrink or extend files to a size, creating them if missing')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<path...>', "paths in the container's merged view")
     .option('-s <size>', 'size in bytes, or with a K, M or G suffix (powers of 1024)', '0')
     .option('-c', 'do not create files')
-    .action(batched(async (v: Resolver, c: string, paths: string[], opts: { s: string; c?: boolean }) => {
-      const size = parseSize(opts.s);
-      await eachPath(paths, async (p) => {
-        try {
-          await v.truncate(inRoot(p), size);
-        } catch (err) {
-          if (!isFsError(err, 'ENOENT') || opts.c) {
-            if (opts.c && isFsError(err, 'ENOENT')) return;
-            throw err;
-          }
-          await v.appendFile(inRoot(p), '');
-          await v.truncate(inRoot(p), size);
-        }
-      }, (err, p) => `truncate: ${p}: open: ${strerror(err)}`);
-    }));
+    .action(
+      batched(async (v: Resolver, c: string, paths: string[], opts: { s: string; c?: boolean }) => {
+        const size = parseSize(opts.s);
+        await eachPath(
+          paths,
+          async (p) => {
+            try {
+              await v.truncate(inRoot(p), size);
+            } catch (err) {
+              if (!isFsError(err, 'ENOENT') || opts.c) {
+                if (opts.c && isFsError(err, 'ENOENT')) return;
+                throw err;
+              }
+              await v.appendFile(inRoot(p), '');
+              await v.truncate(inRoot(p), size);
+            }
+          },
+          (err, p) => `truncate: ${p}: open: ${strerror(err)}`,
+        );
+      }),
+    );
 }
 
 /** busybox remove_file(): lstat, refuse a directory without -r, empty it depth first, report each failure. */
@@ -263,10 +383,15 @@ async function removePath(v: Resolver, shown: string, opts: { r?: boolean; f?: b
     stats = await v.lstat(inRoot(shown));
   } catch (err) {
     if (isFsError(err, 'ENOENT') && opts.f) return true;
-    return fail(err, (e) => (e.code === 'ENOENT' ? `rm: can't remove '${shown}': ${strerror(e)}` : `rm: can't stat '${shown}': ${strerror(e)}`));
+    return fail(err, (e) =>
+      e.code === 'ENOENT' ? `rm: can't remove '${shown}': ${strerror(e)}` : `rm: can't stat '${shown}': ${strerror(e)}`,
+    );
   }
   if (stats.type !== 'dir') {
-    return v.unlink(inRoot(shown)).then(() => true, (err) => fail(err, (e) => `rm: can't remove '${shown}': ${strerror(e)}`));
+    return v.unlink(inRoot(shown)).then(
+      () => true,
+      (err) => fail(err, (e) => `rm: can't remove '${shown}': ${strerror(e)}`),
+    );
   }
   if (!opts.r) {
     lines.push(`rm: '${shown}' is a directory`);
@@ -276,7 +401,10 @@ async function removePath(v: Resolver, shown: string, opts: { r?: boolean; f?: b
   for (const name of await v.readdir(inRoot(shown))) {
     ok = (await removePath(v, `${shown.replace(/\/+$/, '')}/${name}`, opts, lines)) && ok;
   }
-  return v.rmdir(inRoot(shown)).then(() => ok, (err) => fail(err, (e) => `rm: can't remove '${shown}': ${strerror(e)}`));
+  return v.rmdir(inRoot(shown)).then(
+    () => ok,
+    (err) => fail(err, (e) => `rm: can't remove '${shown}': ${strerror(e)}`),
+  );
 }
 
 /** `SOURCE... DEST`: commander allows only the last argument to be variadic. */

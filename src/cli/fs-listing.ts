@@ -37,12 +37,24 @@ export async function listDirectory(v: Resolver, dir: string, all: boolean): Pro
   return items.sort((a, b) => compareNames(a.name, b.name));
 }
 
-const TYPE_LETTER: Record<ResolverStats['type'], string> = { file: '-', dir: 'd', symlink: 'l', fifo: 'p', char: 'c', block: 'b', socket: 's' };
+const TYPE_LETTER: Record<ResolverStats['type'], string> = {
+  file: '-',
+  dir: 'd',
+  symlink: 'l',
+  fifo: 'p',
+  char: 'c',
+  block: 'b',
+  socket: 's',
+};
 
 /** `drwxr-xr-x`, with s/S, s/S and t/T for setuid, setgid and sticky, as ls prints it. */
 export function modeString(type: ResolverStats['type'], mode: number): string {
   let text = TYPE_LETTER[type];
-  for (const [shift, special, letter] of [[6, 0o4000, 's'], [3, 0o2000, 's'], [0, 0o1000, 't']] as const) {
+  for (const [shift, special, letter] of [
+    [6, 0o4000, 's'],
+    [3, 0o2000, 's'],
+    [0, 0o1000, 't'],
+  ] as const) {
     const bits = (mode >> shift) & 7;
     text += bits & 4 ? 'r' : '-';
     text += bits & 2 ? 'w' : '-';
@@ -97,9 +109,10 @@ export async function ownerNames(v: Resolver): Promise<OwnerNames> {
 export function lsLines(items: Listed[], long: boolean, now: number, names?: OwnerNames): string[] {
   if (!long) return items.map((i) => i.name);
   return items.map(({ name, stats: s, target }) => {
-    const size = s.type === 'char' || s.type === 'block'
-      ? `${String(devMajor(s.rdev)).padStart(4)}, ${String(devMinor(s.rdev)).padStart(3)}`
-      : String(s.size).padStart(9);
+    const size =
+      s.type === 'char' || s.type === 'block'
+        ? `${String(devMajor(s.rdev)).padStart(4)}, ${String(devMinor(s.rdev)).padStart(3)}`
+        : String(s.size).padStart(9);
     const link = target === undefined ? '' : ` -> ${target}`;
     const owner = (names?.users.get(s.uid) ?? String(s.uid)).slice(0, 8);
     const group = (names?.groups.get(s.gid) ?? String(s.gid)).slice(0, 8);
@@ -123,8 +136,13 @@ function layerName(record: RecordWithLayerIds, layer: ResolverStats['layer']): s
 }
 
 const TYPE_NAME: Record<ResolverStats['type'], string> = {
-  file: 'regular file', dir: 'directory', symlink: 'symbolic link', fifo: 'fifo', char: 'character special file',
-  block: 'block special file', socket: 'socket',
+  file: 'regular file',
+  dir: 'directory',
+  symlink: 'symbolic link',
+  fifo: 'fifo',
+  char: 'character special file',
+  block: 'block special file',
+  socket: 'socket',
 };
 
 function octal(mode: number): string {
@@ -134,7 +152,9 @@ function octal(mode: number): string {
 /** `2026-11-23 04:37:00.000000000 +0000`, stat(1)'s time format, in UTC. */
 function statTime(ms: number): string {
   const iso = new Date(Math.floor(ms)).toISOString();
-  const nanos = String(Math.round((ms - Math.floor(ms / 1000) * 1000) * 1e6)).padStart(9, '0').slice(0, 9);
+  const nanos = String(Math.round((ms - Math.floor(ms / 1000) * 1000) * 1e6))
+    .padStart(9, '0')
+    .slice(0, 9);
   return `${iso.slice(0, 10)} ${iso.slice(11, 19)}.${nanos} +0000`;
 }
 

@@ -9,7 +9,9 @@ const sweep = () => import('../gc/sweep.js');
 const prune = () => import('../gc/prune.js');
 
 export function registerGcCommands(program: Command, ctx: CliContext): void {
-  program.command('gc').description('Remove unreferenced blobs and layers, and leftovers of interrupted operations')
+  program
+    .command('gc')
+    .description('Remove unreferenced blobs and layers, and leftovers of interrupted operations')
     .option('--dry-run', 'only list what would be removed')
     .option('--grace <seconds>', 'leave leftovers younger than this (default 3600)', Number)
     .option('-q, --quiet', 'print only the total')
@@ -18,14 +20,21 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       const [{ collectGarbage }, { dfProgress }] = await Promise.all([sweep(), import('./progress.js')]);
       const progress = dfProgress(ctx, opts.quiet);
       const report = await collectGarbage(store, {
-        dryRun: opts.dryRun, gracePeriodMs: opts.grace === undefined ? undefined : opts.grace * 1000, onProgress: progress?.update, signal: ctx.io.signal,
+        dryRun: opts.dryRun,
+        gracePeriodMs: opts.grace === undefined ? undefined : opts.grace * 1000,
+        onProgress: progress?.update,
+        signal: ctx.io.signal,
       }).finally(() => progress?.stop());
-      if (!opts.quiet) for (const item of report.removed) ctx.print(`${opts.dryRun ? 'Would remove' : 'Removed'} ${item.kind} ${item.name} (${humanSize(item.bytes)})`);
+      if (!opts.quiet)
+        for (const item of report.removed)
+          ctx.print(`${opts.dryRun ? 'Would remove' : 'Removed'} ${item.kind} ${item.name} (${humanSize(item.bytes)})`);
       ctx.print(`${opts.dryRun ? 'Would reclaim' : 'Total reclaimed space'}: ${humanSize(report.bytes)}`);
     });
 
   const image = program.commands.find((c) => c.name() === 'image')!;
-  image.command('prune').description('Remove unused images')
+  image
+    .command('prune')
+    .description('Remove unused images')
     .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { all?: boolean; force?: boolean }) => {
@@ -38,7 +47,9 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
     });
 
   const container = program.commands.find((c) => c.name() === 'container')!;
-  container.command('prune').description('Remove all stopped containers')
+  container
+    .command('prune')
+    .description('Remove all stopped containers')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { force?: boolean }) => {
       if (!opts.force && !(await confirm(ctx, 'WARNING! This will remove all stopped containers.'))) return;
@@ -49,17 +60,26 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
     });
 
   const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('Manage strata');
-  system.command('prune').description('Remove stopped containers, unused images, and (with --volumes) unused volumes; then gc')
+  system
+    .command('prune')
+    .description('Remove stopped containers, unused images, and (with --volumes) unused volumes; then gc')
     .option('-a, --all', 'remove all unused images, not just dangling ones')
     .option('--volumes', 'prune anonymous volumes too')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { all?: boolean; volumes?: boolean; force?: boolean }) => {
-      const what = ['all stopped containers', ...(opts.volumes ? ['all anonymous volumes not used by at least one container'] : []),
-        opts.all ? 'all images without at least one container associated to them' : 'all dangling images'];
+      const what = [
+        'all stopped containers',
+        ...(opts.volumes ? ['all anonymous volumes not used by at least one container'] : []),
+        opts.all ? 'all images without at least one container associated to them' : 'all dangling images',
+      ];
       // docker/cli's system prune list, with a blank line before the question.
       if (!opts.force && !(await confirm(ctx, `WARNING! This will remove:\n${what.map((w) => `  - ${w}\n`).join('')}`))) return;
       const store = await ctx.store();
-      const [{ collectGarbage }, { pruneContainers, pruneImages }, { pruneVolumes }] = await Promise.all([sweep(), prune(), import('../container/volume-use.js')]);
+      const [{ collectGarbage }, { pruneContainers, pruneImages }, { pruneVolumes }] = await Promise.all([
+        sweep(),
+        prune(),
+        import('../container/volume-use.js'),
+      ]);
       const containers = await pruneContainers(store);
       const volumes = opts.volumes ? await pruneVolumes(store, false) : { removed: [], bytes: 0 };
       const images = await pruneImages(store, opts);

@@ -18,12 +18,18 @@ import { loadProgress } from './progress.js';
 
 /** What the image commands do; image-commands.ts defines them and loads this when one runs. */
 
-export async function load(ctx: CliContext, opts: { input?: string; quiet?: boolean; platform?: string; maxLayerEntries: number; maxLayerSize: number }): Promise<void> {
+export async function load(
+  ctx: CliContext,
+  opts: { input?: string; quiet?: boolean; platform?: string; maxLayerEntries: number; maxLayerSize: number },
+): Promise<void> {
   const store = await ctx.store();
   if (opts.input === undefined && (ctx.io.stdin as { isTTY?: boolean }).isTTY) {
     throw new StrataError('EUSAGE', 'requested load from stdin, but stdin is empty: use -i FILE or pipe an archive in');
   }
-  const input = opts.input !== undefined ? { path: opts.input } : { stream: ctx.io.stdin as NodeJS.ReadableStream as import('node:stream').Readable, displayName: 'stdin' };
+  const input =
+    opts.input !== undefined
+      ? { path: opts.input }
+      : { stream: ctx.io.stdin as NodeJS.ReadableStream as import('node:stream').Readable, displayName: 'stdin' };
   const progress = loadProgress(ctx, opts.quiet);
   let loaded;
   try {
@@ -46,47 +52,77 @@ export async function load(ctx: CliContext, opts: { input?: string; quiet?: bool
   }
 }
 
-export interface ImagesOptions { quiet?: boolean; trunc: boolean; format?: string; digests?: boolean; filter?: FilterArgs }
+export interface ImagesOptions {
+  quiet?: boolean;
+  trunc: boolean;
+  format?: string;
+  digests?: boolean;
+  filter?: FilterArgs;
+}
 
 export async function images(ctx: CliContext, repository: string | undefined, opts: ImagesOptions): Promise<void> {
   const store = await ctx.store();
   // As docker/cli: `images REPO[:TAG]` is one more `reference=` filter.
   const filters = opts.filter ?? new FilterArgs();
   if (repository !== undefined && repository !== '') filters.add('reference', repository);
-  const rows = withContainerCounts(await selectImages(store, await listImages(store), filters), await listContainerRecords(store)).flatMap(expandTags);
+  const rows = withContainerCounts(await selectImages(store, await listImages(store), filters), await listContainerRecords(store)).flatMap(
+    expandTags,
+  );
   const id = (r: Row) => (opts.trunc ? shortId(r.image.record.id) : r.image.record.id);
   // docker/cli shows a repo digest only when asked (--digests, or .Digest in the template).
   const withDigest = opts.digests === true || (opts.format ?? '').includes('{{.Digest}}');
-  const digest = (r: Row) => (withDigest && r.tag !== '<none>' ? r.image.record.manifestDigest ?? '<none>' : '<none>');
+  const digest = (r: Row) => (withDigest && r.tag !== '<none>' ? (r.image.record.manifestDigest ?? '<none>') : '<none>');
   const seen = new Set<string>();
   const headers = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
   // A table template given with --digests gets the column appended, as docker/cli does.
   const custom = opts.format !== undefined && opts.format.startsWith('table') && opts.format.trim() !== 'table';
   const format = opts.digests && custom && !opts.format!.includes('{{.Digest}}') ? `${opts.format}\t{{.Digest}}` : opts.format;
-  printListing(ctx, rows, { ...opts, format }, {
-    headers,
-    row: (r) => [r.repository, r.tag, ...(opts.digests ? [digest(r)] : []), id(r), since(r.image.record.created), humanSize(r.image.record.size, 3)],
-    // docker images -q prints each image once, even when it has several tags.
-    quiet: (r) => (seen.has(r.image.record.id) ? '' : (seen.add(r.image.record.id), id(r))),
-    json: (r) => ({
-      ID: r.image.record.id,
-      Repository: r.repository,
-      Tag: r.tag,
-      Digest: digest(r),
-      CreatedAt: r.image.record.created,
-      CreatedSince: since(r.image.record.created),
-      Size: r.image.record.size,
-      Containers: r.image.containers,
-    }),
-    template: (r) => imageContext({
-      id: r.image.record.id, repository: r.repository, tag: r.tag, created: r.image.record.created, size: r.image.record.size,
-      trunc: opts.trunc, digest: digest(r),
-    }),
-    templateOptions: { typeName: 'image', headers: IMAGE_HEADERS },
-  });
+  printListing(
+    ctx,
+    rows,
+    { ...opts, format },
+    {
+      headers,
+      row: (r) => [
+        r.repository,
+        r.tag,
+        ...(opts.digests ? [digest(r)] : []),
+        id(r),
+        since(r.image.record.created),
+        humanSize(r.image.record.size, 3),
+      ],
+      // docker images -q prints each image once, even when it has several tags.
+      quiet: (r) => (seen.has(r.image.record.id) ? '' : (seen.add(r.image.record.id), id(r))),
+      json: (r) => ({
+        ID: r.image.record.id,
+        Repository: r.repository,
+        Tag: r.tag,
+        Digest: digest(r),
+        CreatedAt: r.image.record.created,
+        CreatedSince: since(r.image.record.created),
+        Size: r.image.record.size,
+        Containers: r.image.containers,
+      }),
+      template: (r) =>
+        imageContext({
+          id: r.image.record.id,
+          repository: r.repository,
+          tag: r.tag,
+          created: r.image.record.created,
+          size: r.image.record.size,
+          trunc: opts.trunc,
+          digest: digest(r),
+        }),
+      templateOptions: { typeName: 'image', headers: IMAGE_HEADERS },
+    },
+  );
 }
 
-interface Row { image: ImageSummary & { containers: number }; repository: string; tag: string }
+interface Row {
+  image: ImageSummary & { containers: number };
+  repository: string;
+  tag: string;
+}
 
 function expandTags(image: ImageSummary & { containers: number }): Row[] {
   if (image.repoTags.length === 0) return [{ image, repository: '<none>', tag: '<none>' }];
@@ -107,21 +143,41 @@ export async function inspect(ctx: CliContext, names: string[], format?: string)
   printInspect(ctx, objects, format);
 }
 
-export async function history(ctx: CliContext, name: string, opts: { human: boolean; quiet?: boolean; trunc: boolean; format?: string }): Promise<void> {
+export async function history(
+  ctx: CliContext,
+  name: string,
+  opts: { human: boolean; quiet?: boolean; trunc: boolean; format?: string },
+): Promise<void> {
   const store = await ctx.store();
   const rows = await imageHistory(store, await findImage(store, name));
   const id = (r: { id: string }) => (r.id === '<missing>' || !opts.trunc ? r.id : shortId(r.id));
   // docker/cli: tabs become spaces (a tab would break the table), other spacing stays.
-  const createdBy = (r: { createdBy: string }) => (opts.trunc ? ellipsis(r.createdBy.replaceAll('\t', ' '), 45) : r.createdBy.replaceAll('\t', ' '));
+  const createdBy = (r: { createdBy: string }) =>
+    opts.trunc ? ellipsis(r.createdBy.replaceAll('\t', ' '), 45) : r.createdBy.replaceAll('\t', ' ');
   const created = (r: { created: string }) => (opts.human ? since(r.created) : rfc3339(r.created));
   const size = (r: { size: number }) => (opts.human ? humanSize(r.size, 3) : String(r.size));
   printListing(ctx, rows, opts, {
     headers: ['IMAGE', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT'],
     row: (r) => [id(r), created(r), createdBy(r), size(r), r.comment],
     quiet: (r) => id(r),
-    json: (r) => ({ ID: r.id, CreatedAt: r.created, CreatedSince: since(r.created), CreatedBy: r.createdBy, Size: r.size, Comment: r.comment, Layer: r.layer }),
+    json: (r) => ({
+      ID: r.id,
+      CreatedAt: r.created,
+      CreatedSince: since(r.created),
+      CreatedBy: r.createdBy,
+      Size: r.size,
+      Comment: r.comment,
+      Layer: r.layer,
+    }),
     // docker/cli's historyContext, keys sorted as it marshals them.
-    template: (r) => ({ Comment: r.comment, CreatedAt: rfc3339(r.created), CreatedBy: createdBy(r), CreatedSince: created(r), ID: id(r), Size: size(r) }),
+    template: (r) => ({
+      Comment: r.comment,
+      CreatedAt: rfc3339(r.created),
+      CreatedBy: createdBy(r),
+      CreatedSince: created(r),
+      ID: id(r),
+      Size: size(r),
+    }),
     templateOptions: { typeName: 'history entry', headers: HISTORY_HEADERS },
   });
 }

@@ -9,7 +9,9 @@ import { strataVersion } from './version.js';
 export function registerInfoCommand(program: Command, ctx: CliContext): void {
   const system = program.commands.find((c) => c.name() === 'system') ?? program.command('system').description('Manage strata');
   for (const parent of [program, system]) {
-    parent.command('info').description('Display store-wide information: counts of containers, images, volumes and layers, driver, root, size')
+    parent
+      .command('info')
+      .description('Display store-wide information: counts of containers, images, volumes and layers, driver, root, size')
       .option('-f, --format <format>', 'json, or a Go template over the fields `--format json` prints')
       .action(async (opts: { format?: string }) => {
         const { storeSummary } = await import('../usage/info.js');
@@ -33,7 +35,11 @@ function infoView(s: StoreSummary) {
     Layers: s.layers,
     Blobs: s.blobs,
     Driver: s.driver,
-    DriverStatus: [['Whiteout Format', s.whiteoutFormat], ['Rootless', String(s.rootless)], ['Store Format', String(s.formatVersion)]],
+    DriverStatus: [
+      ['Whiteout Format', s.whiteoutFormat],
+      ['Rootless', String(s.rootless)],
+      ['Store Format', String(s.formatVersion)],
+    ],
     WhiteoutFormat: s.whiteoutFormat,
     Rootless: s.rootless,
     StoreFormat: s.formatVersion,

@@ -12,7 +12,9 @@ const TYPES: InspectType[] = ['container', 'image', 'volume'];
  * volume. Like Docker, what was found is printed even when another name was not.
  */
 export function registerInspectCommand(program: Command, ctx: CliContext): void {
-  program.command('inspect').description('Return low-level information on containers, images or volumes')
+  program
+    .command('inspect')
+    .description('Return low-level information on containers, images or volumes')
     .argument('<name...>', 'container, image or volume names or IDs')
     .option('-f, --format <format>', 'format the output using a Go template')
     .option('-s, --size', 'display total file sizes if the type is container (SizeRw, SizeRootFs)')
@@ -25,14 +27,21 @@ export function registerInspectCommand(program: Command, ctx: CliContext): void 
     });
   // `container inspect`: containers only, as `docker container inspect`.
   const container = program.commands.find((c) => c.name() === 'container') ?? program.command('container').description('Manage containers');
-  container.command('inspect').description('Display detailed information on one or more containers')
+  container
+    .command('inspect')
+    .description('Display detailed information on one or more containers')
     .argument('<container...>', 'container names or IDs')
     .option('-f, --format <format>', 'format the output using a Go template')
     .option('-s, --size', 'display total file sizes (SizeRw, SizeRootFs)')
     .action(async (names: string[], opts: { format?: string; size?: boolean }) => inspectEach(ctx, names, 'container', opts));
 }
 
-async function inspectEach(ctx: CliContext, names: string[], type: InspectType | undefined, opts: { format?: string; size?: boolean }): Promise<void> {
+async function inspectEach(
+  ctx: CliContext,
+  names: string[],
+  type: InspectType | undefined,
+  opts: { format?: string; size?: boolean },
+): Promise<void> {
   const store = await ctx.store();
   await printInspectEach(ctx, names, (name) => inspectOne(store, name, type, opts.size === true), opts.format);
 }
@@ -52,7 +61,9 @@ async function inspectOne(store: Store, name: string, type: InspectType | undefi
   }
   if (type === undefined || type === 'image') {
     const [{ findImage }, { inspectImage }, { readTags, tagsOf }] = await Promise.all([
-      import('../image/lookup.js'), import('../image/inspect.js'), import('../image/tags.js'),
+      import('../image/lookup.js'),
+      import('../image/inspect.js'),
+      import('../image/tags.js'),
     ]);
     const image = await findImage(store, name).catch((err) => {
       if (!notFound(err)) throw err;
@@ -71,7 +82,10 @@ async function inspectOne(store: Store, name: string, type: InspectType | undefi
 }
 
 /** As `docker inspect -s`: SizeRw is the upper dir's bytes, SizeRootFs adds the image's. */
-async function containerSize(store: Store, record: import('../container/record.js').ContainerRecord): Promise<{ sizeRw: number; sizeRootFs: number }> {
+async function containerSize(
+  store: Store,
+  record: import('../container/record.js').ContainerRecord,
+): Promise<{ sizeRw: number; sizeRootFs: number }> {
   const [{ UsageMeter }, { readImageRecord }] = await Promise.all([import('../usage/usage-meter.js'), import('../image/record.js')]);
   const usage = await new UsageMeter(store).usage(record);
   // An image `rmi -f` untagged is still there; one whose record is gone counts as 0 (`check` reports it).

@@ -56,7 +56,9 @@ export function createProgram(io: CliIO): Command {
   registerInfoCommand(program, ctx);
   registerGcCommands(program, ctx);
   registerCheckCommand(program, ctx);
-  program.command('version').description('Show the strata version information')
+  program
+    .command('version')
+    .description('Show the strata version information')
     .action(() => ctx.print(versionText()));
   // As `docker --version`: one line, whatever else was typed (commander's own .version() would read package.json at every start).
   program.on('option:version', () => {
@@ -117,8 +119,10 @@ async function report(err: unknown, io: CliIO, globals: GlobalOptions): Promise<
  */
 async function aboutStore(err: unknown, io: CliIO, globals: GlobalOptions): Promise<unknown> {
   if (!isFsError(err) || !err.path) return err;
-  const [{ readEnvironment }, { isStoreInternalError, storeActionOf, storeError }] =
-    await Promise.all([import('./environment.js'), import('../store/store-error.js')]);
+  const [{ readEnvironment }, { isStoreInternalError, storeActionOf, storeError }] = await Promise.all([
+    import('./environment.js'),
+    import('../store/store-error.js'),
+  ]);
   const root = path.resolve(globals.root ?? (io.environment ?? readEnvironment()).defaultRoot);
   return isStoreInternalError(root, err) ? storeError(root, storeActionOf(err), err) : err;
 }

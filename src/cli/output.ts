@@ -13,16 +13,21 @@ export interface ListOptions {
  * Prints a listing the three ways docker does: the default table, `--format json`
  * (one JSON object per line, for scripts), or a Go-template (`table` prefix aligns).
  */
-export function printListing<T extends object>(ctx: CliContext, items: T[], options: ListOptions, view: {
-  headers: string[];
-  row: (item: T) => string[];
-  quiet: (item: T) => string;
-  json: (item: T) => object;
-  /** Fields for Go templates, as docker's formatter gives them (human sizes, short IDs); default: json. */
-  template?: (item: T) => object;
-  /** What errors call an item, and table headers that are not the field name in capitals. */
-  templateOptions?: TemplateOptions;
-}): void {
+export function printListing<T extends object>(
+  ctx: CliContext,
+  items: T[],
+  options: ListOptions,
+  view: {
+    headers: string[];
+    row: (item: T) => string[];
+    quiet: (item: T) => string;
+    json: (item: T) => object;
+    /** Fields for Go templates, as docker's formatter gives them (human sizes, short IDs); default: json. */
+    template?: (item: T) => object;
+    /** What errors call an item, and table headers that are not the field name in capitals. */
+    templateOptions?: TemplateOptions;
+  },
+): void {
   if (options.quiet) {
     for (const item of items) {
       const line = view.quiet(item);
@@ -39,7 +44,11 @@ export function printListing<T extends object>(ctx: CliContext, items: T[], opti
     ctx.io.stdout.write(table([view.headers, ...items.map(view.row)]));
     return;
   }
-  printTemplate(ctx, compileTemplate(format, view.templateOptions), items.map((item) => (view.template ?? view.json)(item)));
+  printTemplate(
+    ctx,
+    compileTemplate(format, view.templateOptions),
+    items.map((item) => (view.template ?? view.json)(item)),
+  );
 }
 
 /** Whether `--format` asks for a Go template rather than the table or strata's `json`. */
@@ -84,7 +93,12 @@ export function printInspect(ctx: CliContext, objects: object[], format?: string
  * docker's inspect: every object found is printed (a JSON array, `[]` when none was),
  * then one `Error: No such …` line per name that was not, and exit 1 if any.
  */
-export async function printInspectEach(ctx: CliContext, names: string[], lookup: (name: string) => Promise<object>, format?: string): Promise<void> {
+export async function printInspectEach(
+  ctx: CliContext,
+  names: string[],
+  lookup: (name: string) => Promise<object>,
+  format?: string,
+): Promise<void> {
   const found: object[] = [];
   const missing: string[] = [];
   for (const name of names) {
@@ -112,4 +126,3 @@ export async function eachName(ctx: CliContext, names: string[], act: (name: str
   }
   if (failure !== undefined) throw failure;
 }
-

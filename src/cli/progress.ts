@@ -18,13 +18,16 @@ function cliProgress(): typeof cliProgressModule {
  */
 export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: LoadEvent) => void; stop: () => void } | undefined {
   if (!ctx.interactive(quiet)) return undefined;
-  const bars = new (cliProgress().MultiBar)({
-    stream: ctx.io.stdout as NodeJS.WritableStream,
-    ...loadBarLayout((ctx.io.stdout as { columns?: number }).columns ?? 80),
-    hideCursor: true,
-    clearOnComplete: false,
-    fps: 10,
-  }, cliProgress().Presets.shades_classic);
+  const bars = new (cliProgress().MultiBar)(
+    {
+      stream: ctx.io.stdout as NodeJS.WritableStream,
+      ...loadBarLayout((ctx.io.stdout as { columns?: number }).columns ?? 80),
+      hideCursor: true,
+      clearOnComplete: false,
+      fps: 10,
+    },
+    cliProgress().Presets.shades_classic,
+  );
   const active = new Map<string, { bar: cliProgressModule.SingleBar; started: number; total: number }>();
   const payload = (done: number, total: number, started: number, status: string) => ({
     done: humanSize(done, 3),
@@ -65,21 +68,32 @@ export function loadBarLayout(columns: number): { format: string; barsize: numbe
 }
 
 /** One bar while `system df` or `gc` walks containers and volumes; terminal only. */
-export function dfProgress(ctx: CliContext, quiet?: boolean): { update: (done: number, total: number) => void; stop: () => void } | undefined {
+export function dfProgress(
+  ctx: CliContext,
+  quiet?: boolean,
+): { update: (done: number, total: number) => void; stop: () => void } | undefined {
   if (!ctx.interactive(quiet)) return undefined;
-  const bar = new (cliProgress().SingleBar)({
-    stream: ctx.io.stdout as NodeJS.WritableStream,
-    format: 'Measuring {bar} {value}/{total}',
-    clearOnComplete: true,
-    hideCursor: true,
-    fps: 10,
-  }, cliProgress().Presets.shades_classic);
+  const bar = new (cliProgress().SingleBar)(
+    {
+      stream: ctx.io.stdout as NodeJS.WritableStream,
+      format: 'Measuring {bar} {value}/{total}',
+      clearOnComplete: true,
+      hideCursor: true,
+      fps: 10,
+    },
+    cliProgress().Presets.shades_classic,
+  );
   let started = false;
   return {
     update(done, total) {
-      if (!started) { bar.start(total, 0); started = true; }
+      if (!started) {
+        bar.start(total, 0);
+        started = true;
+      }
       bar.update(done);
     },
-    stop: () => { if (started) bar.stop(); },
+    stop: () => {
+      if (started) bar.stop();
+    },
   };
 }

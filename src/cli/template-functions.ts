@@ -13,8 +13,19 @@ export const GO_TYPE = Symbol('go type');
 
 /** Go field names whose values are maps in docker's types: a missing key there is `<no value>`, not an error. */
 const MAP_FIELDS = new Set([
-  'Labels', 'Data', 'Options', 'Volumes', 'ExposedPorts', 'Tmpfs', 'DriverOpts', 'Ports', 'Networks',
-  'Annotations', 'Sysctls', 'StorageOpt', 'Metadata',
+  'Labels',
+  'Data',
+  'Options',
+  'Volumes',
+  'ExposedPorts',
+  'Tmpfs',
+  'DriverOpts',
+  'Ports',
+  'Networks',
+  'Annotations',
+  'Sysctls',
+  'StorageOpt',
+  'Metadata',
 ]);
 
 /** Whether an object stands for a Go map (keys sorted, missing keys allowed) rather than a struct. */
@@ -37,7 +48,9 @@ export function goString(value: unknown, nested = false, fieldName?: string): st
       const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
       return `map[${entries.map(([k, v]) => `${k}:${goString(v, true, k)}`).join(' ')}]`;
     }
-    return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => goString(v, true, k)).join(' ')}}`;
+    return `{${Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => goString(v, true, k))
+      .join(' ')}}`;
   }
   return String(value);
 }
@@ -63,7 +76,11 @@ export function goType(value: unknown): string {
 export class FunctionError extends Error {}
 
 type TemplateFunction = (...args: unknown[]) => unknown;
-interface FunctionSpec { min: number; max: number; call: TemplateFunction }
+interface FunctionSpec {
+  min: number;
+  max: number;
+  call: TemplateFunction;
+}
 
 const str = (v: unknown) => (typeof v === 'string' ? v : goString(v, true));
 
@@ -97,7 +114,8 @@ function slice(item: unknown, ...bounds: unknown[]): unknown {
   if (!Array.isArray(item) && typeof item !== 'string') throw new FunctionError(`can't slice item of type ${goType(item)}`);
   const size = Array.isArray(item) ? item.length : Buffer.byteLength(item);
   const [from = 0, to = size] = bounds as number[];
-  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > size || from > to) throw new FunctionError(`index out of range: ${from}:${to}`);
+  if (!Number.isInteger(from) || !Number.isInteger(to) || from < 0 || to > size || from > to)
+    throw new FunctionError(`index out of range: ${from}:${to}`);
   return Array.isArray(item) ? item.slice(from, to) : Buffer.from(item).subarray(from, to).toString();
 }
 
@@ -123,22 +141,27 @@ function sprint(args: unknown[]): string {
 /** fmt.Sprintf for the verbs --format strings use: %v %s %d %q %x %X %t %f %e %g %%, with flags, width and precision. */
 export function sprintf(format: string, args: unknown[]): string {
   let next = 0;
-  const out = format.replace(/%([-+# 0]*)(\d*)(?:\.(\d*))?([a-zA-Z%])/g, (_all, flags: string, width: string, precision: string | undefined, verb: string) => {
-    if (verb === '%') return '%';
-    if (next >= args.length) return `%!${verb}(MISSING)`;
-    const value = args[next++];
-    const text = formatVerb(verb, value, flags, precision === undefined ? undefined : Number(precision || 0));
-    const w = Number(width || 0);
-    if (text.length >= w) return text;
-    if (flags.includes('-')) return text.padEnd(w);
-    if (flags.includes('0') && /[dfeEgxX]/.test(verb) && typeof value === 'number') {
-      const sign = /^[-+]/.test(text) ? text[0]! : '';
-      return sign + text.slice(sign.length).padStart(w - sign.length, '0');
-    }
-    return text.padStart(w);
-  });
+  const out = format.replace(
+    /%([-+# 0]*)(\d*)(?:\.(\d*))?([a-zA-Z%])/g,
+    (_all, flags: string, width: string, precision: string | undefined, verb: string) => {
+      if (verb === '%') return '%';
+      if (next >= args.length) return `%!${verb}(MISSING)`;
+      const value = args[next++];
+      const text = formatVerb(verb, value, flags, precision === undefined ? undefined : Number(precision || 0));
+      const w = Number(width || 0);
+      if (text.length >= w) return text;
+      if (flags.includes('-')) return text.padEnd(w);
+      if (flags.includes('0') && /[dfeEgxX]/.test(verb) && typeof value === 'number') {
+        const sign = /^[-+]/.test(text) ? text[0]! : '';
+        return sign + text.slice(sign.length).padStart(w - sign.length, '0');
+      }
+      return text.padStart(w);
+    },
+  );
   const extra = args.slice(next);
-  return extra.length === 0 ? out : `${out}%!(EXTRA ${extra.map((v) => (v === null || v === undefined ? '<nil>' : `${goType(v)}=${str(v)}`)).join(', ')})`;
+  return extra.length === 0
+    ? out
+    : `${out}%!(EXTRA ${extra.map((v) => (v === null || v === undefined ? '<nil>' : `${goType(v)}=${str(v)}`)).join(', ')})`;
 }
 
 function formatVerb(verb: string, value: unknown, flags: string, precision?: number): string {
@@ -184,14 +207,19 @@ function json(value: unknown): string {
 export const TEMPLATE_FUNCTIONS: Record<string, FunctionSpec> = {
   json: { min: 1, max: 1, call: json },
   join: {
-    min: 2, max: 2,
+    min: 2,
+    max: 2,
     call: (list, sep) => {
       if (!Array.isArray(list)) throw new FunctionError(`wrong type for value; expected []string; got ${goType(list)}`);
       return list.map(str).join(str(sep));
     },
   },
   split: { min: 2, max: 2, call: (s, sep) => (str(sep) === '' ? [...str(s)] : str(s).split(str(sep))) },
-  title: { min: 1, max: 1, call: (s) => str(s).replace(/(^|[^\p{L}\p{N}_])(\p{L})/gu, (_m, before: string, letter: string) => before + letter.toUpperCase()) },
+  title: {
+    min: 1,
+    max: 1,
+    call: (s) => str(s).replace(/(^|[^\p{L}\p{N}_])(\p{L})/gu, (_m, before: string, letter: string) => before + letter.toUpperCase()),
+  },
   lower: { min: 1, max: 1, call: (s) => str(s).toLowerCase() },
   upper: { min: 1, max: 1, call: (s) => str(s).toUpperCase() },
   pad: { min: 3, max: 3, call: (s, before, after) => ' '.repeat(Number(before)) + str(s) + ' '.repeat(Number(after)) },
@@ -206,11 +234,13 @@ export const TEMPLATE_FUNCTIONS: Record<string, FunctionSpec> = {
   and: { min: 1, max: Infinity, call: (...args) => args.find((v) => !truth(v)) ?? args[args.length - 1] },
   or: { min: 1, max: Infinity, call: (...args) => args.find(truth) ?? args[args.length - 1] },
   eq: {
-    min: 2, max: Infinity,
-    call: (a, ...others) => others.some((b) => {
-      comparable(a, b, false);
-      return (a ?? null) === (b ?? null);
-    }),
+    min: 2,
+    max: Infinity,
+    call: (a, ...others) =>
+      others.some((b) => {
+        comparable(a, b, false);
+        return (a ?? null) === (b ?? null);
+      }),
   },
   ne: { min: 2, max: 2, call: (a, b) => (comparable(a, b, false), (a ?? null) !== (b ?? null)) },
   lt: { min: 2, max: 2, call: (a, b) => less(a, b) },

@@ -6,21 +6,38 @@ import { StrataError } from '../errors.js';
  */
 
 /** `decl` names the variables `$x := …` declares, or (with `assign`) the one `$x = …` sets. */
-export interface Pipe { pos: number; decl: string[]; assign: boolean; cmds: Command[] }
-export interface Command { pos: number; text: string; args: Operand[] }
+export interface Pipe {
+  pos: number;
+  decl: string[];
+  assign: boolean;
+  cmds: Command[];
+}
+export interface Command {
+  pos: number;
+  text: string;
+  args: Operand[];
+}
 export type Operand =
   | { kind: 'field'; pos: number; text: string; names: string[] }
   | { kind: 'variable'; pos: number; text: string; name: string; names: string[] }
   | { kind: 'function'; pos: number; text: string; name: string }
   | { kind: 'pipe'; pos: number; text: string; pipe: Pipe; names: string[] }
   | { kind: 'literal'; pos: number; text: string; value: unknown };
-export type TemplateNode =
-  | { kind: 'text'; text: string }
-  | { kind: 'action'; pos: number; pipe: Pipe }
-  | ControlNode;
-export interface ControlNode { kind: 'if' | 'with' | 'range'; pos: number; pipe: Pipe; list: TemplateNode[]; elseList?: TemplateNode[] }
+export type TemplateNode = { kind: 'text'; text: string } | { kind: 'action'; pos: number; pipe: Pipe } | ControlNode;
+export interface ControlNode {
+  kind: 'if' | 'with' | 'range';
+  pos: number;
+  pipe: Pipe;
+  list: TemplateNode[];
+  elseList?: TemplateNode[];
+}
 
-interface Token { type: TokenType; value: string; pos: number; end: number }
+interface Token {
+  type: TokenType;
+  value: string;
+  pos: number;
+  end: number;
+}
 type TokenType = 'field' | 'variable' | 'identifier' | 'string' | 'number' | 'bool' | 'nil' | '(' | ')' | '|' | ':=' | '=' | ',';
 
 /** A parse error, worded as Go words it (`template: :1: function "nope" not defined`). */
@@ -32,7 +49,10 @@ export function lineOf(text: string, pos: number): number {
   return text.slice(0, pos).split('\n').length;
 }
 
-interface Action { pos: number; tokens: Token[] }
+interface Action {
+  pos: number;
+  tokens: Token[];
+}
 type Piece = { text: string } | Action;
 
 /** Splits text from actions, honouring `{{-`/`-}}` trim markers and `{{/* comments *\/}}`. */
@@ -130,13 +150,20 @@ export function parseTemplate(text: string, functions: { has(name: string): bool
     const list: TemplateNode[] = [];
     while (index < pieces.length) {
       const piece = pieces[index++]!;
-      if ('text' in piece) { list.push({ kind: 'text', text: piece.text }); continue; }
+      if ('text' in piece) {
+        list.push({ kind: 'text', text: piece.text });
+        continue;
+      }
       const [first] = piece.tokens;
       if (first === undefined) throw parseError(text, piece.pos, 'missing value for command');
       const word = first.type === 'identifier' ? first.value : '';
       if (word === 'end' || word === 'else') return { list, stop: { ...piece, word } };
-      if (word === 'if' || word === 'with' || word === 'range') { list.push(parseControl(word, piece)); continue; }
-      if (['define', 'template', 'block', 'break', 'continue'].includes(word)) throw parseError(text, first.pos, `{{${word}}} is not supported by strata`);
+      if (word === 'if' || word === 'with' || word === 'range') {
+        list.push(parseControl(word, piece));
+        continue;
+      }
+      if (['define', 'template', 'block', 'break', 'continue'].includes(word))
+        throw parseError(text, first.pos, `{{${word}}} is not supported by strata`);
       list.push({ kind: 'action', pos: piece.pos, pipe: parsePipe(text, piece.tokens, 0, piece.tokens.length, functions, false) });
     }
     return { list };
@@ -168,7 +195,14 @@ export function parseTemplate(text: string, functions: { has(name: string): bool
   return top.list;
 }
 
-function parsePipe(text: string, tokens: Token[], from: number, to: number, functions: { has(name: string): boolean }, inRange: boolean): Pipe {
+function parsePipe(
+  text: string,
+  tokens: Token[],
+  from: number,
+  to: number,
+  functions: { has(name: string): boolean },
+  inRange: boolean,
+): Pipe {
   let i = from;
   const decl: string[] = [];
   let assign = false;
@@ -255,7 +289,8 @@ function parseOperand(text: string, tokens: Token[], i: number, to: number, func
   }
   // A field token touching the operand before it continues its chain.
   while (next < to && tokens[next]!.type === 'field' && tokens[next]!.pos === tokens[next - 1]!.end && tokens[next]!.value !== '.') {
-    if (operand.kind === 'function' || operand.kind === 'literal') throw parseError(text, tokens[next]!.pos, `unexpected . after term "${operand.text}"`);
+    if (operand.kind === 'function' || operand.kind === 'literal')
+      throw parseError(text, tokens[next]!.pos, `unexpected . after term "${operand.text}"`);
     const chained = operand as Operand & { names: string[] };
     chained.names = [...chained.names, tokens[next]!.value.slice(1)];
     chained.text = text.slice(operand.pos, tokens[next]!.end);
@@ -268,7 +303,11 @@ function unquote(text: string, token: Token): string {
   if (token.value.startsWith('`')) return token.value.slice(1, -1);
   try {
     // Go's escapes that JSON lacks (\a \v \x41 \' ) are rare in --format strings; map the common ones.
-    const json = token.value.replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1').replace(/\\a/g, '\\u0007').replace(/\\v/g, '\\u000b').replace(/\\'/g, "'");
+    const json = token.value
+      .replace(/\\x([0-9a-fA-F]{2})/g, '\\u00$1')
+      .replace(/\\a/g, '\\u0007')
+      .replace(/\\v/g, '\\u000b')
+      .replace(/\\'/g, "'");
     return JSON.parse(json) as string;
   } catch {
     throw parseError(text, token.pos, `invalid syntax: ${token.value}`);

@@ -38,7 +38,10 @@ export function compileTemplate(source: string, options: TemplateOptions = {}): 
   const isTable = /^table(\s|$)/.test(body);
   if (isTable) body = body.slice('table'.length);
   // docker/cli trims spaces around the format and reads \t and \n as escapes.
-  body = body.replace(/^ +| +$/g, '').replace(/\\t/g, '\t').replace(/\\n/g, '\n');
+  body = body
+    .replace(/^ +| +$/g, '')
+    .replace(/\\t/g, '\t')
+    .replace(/\\n/g, '\n');
   const tree = parseTemplate(body, FUNCTION_NAMES);
   const run = (value: unknown, header: boolean) => {
     const out: string[] = [];
@@ -48,7 +51,10 @@ export function compileTemplate(source: string, options: TemplateOptions = {}): 
   return { isTable, render: (value) => run(value, false), header: () => run(undefined, true) };
 }
 
-interface Variable { name: string; value: unknown }
+interface Variable {
+  name: string;
+  value: unknown;
+}
 
 /** Docker's table headers are the field names in capitals with spaces (`.LocalVolumes` → LOCAL VOLUMES). */
 const HEADERS: Record<string, string> = { ID: 'IMAGE ID', CreatedSince: 'CREATED', RunningFor: 'CREATED', CreatedAt: 'CREATED AT' };
@@ -89,12 +95,18 @@ class Execution {
   }
 
   private range(node: ControlNode, dot: unknown, scope: Variable[], out: string[]): void {
-    if (this.header) { this.list(node.list, dot, [...scope], out); return; }
+    if (this.header) {
+      this.list(node.list, dot, [...scope], out);
+      return;
+    }
     const value = this.pipe({ ...node.pipe, decl: [] }, dot, scope);
     let entries: [unknown, unknown][];
     if (value === null || value === undefined) entries = [];
     else if (Array.isArray(value)) entries = value.map((v, i) => [i, v]);
-    else if (typeof value === 'object') entries = Object.keys(value).sort().map((k) => [k, (value as Record<string, unknown>)[k]]);
+    else if (typeof value === 'object')
+      entries = Object.keys(value)
+        .sort()
+        .map((k) => [k, (value as Record<string, unknown>)[k]]);
     else throw this.failure(node.pipe.pos, node.pipe.cmds[0]!.text, `range can't iterate over ${goString(value)}`);
     if (entries.length === 0) {
       if (node.elseList) this.list(node.elseList, dot, [...scope], out);
@@ -145,7 +157,11 @@ class Execution {
   private call(name: string, args: unknown[], cmd: Command): unknown {
     const spec = TEMPLATE_FUNCTIONS[name]!;
     if (args.length < spec.min || args.length > spec.max) {
-      throw this.failure(cmd.pos, cmd.text, `wrong number of args for ${name}: want ${spec.min === spec.max ? spec.min : `at least ${spec.min}`} got ${args.length}`);
+      throw this.failure(
+        cmd.pos,
+        cmd.text,
+        `wrong number of args for ${name}: want ${spec.min === spec.max ? spec.min : `at least ${spec.min}`} got ${args.length}`,
+      );
     }
     try {
       return spec.call(...args);
@@ -182,9 +198,14 @@ class Execution {
     let value = receiver;
     let via = reachedBy;
     for (const name of names) {
-      if (value === null || value === undefined) throw this.failure(operand.pos, operand.text, `nil pointer evaluating interface {}.${name}`);
+      if (value === null || value === undefined)
+        throw this.failure(operand.pos, operand.text, `nil pointer evaluating interface {}.${name}`);
       if (typeof value !== 'object' || Array.isArray(value)) {
-        throw this.failure(operand.pos, operand.text, `can't evaluate field ${name} in type ${Array.isArray(value) ? '[]interface {}' : typeof value}`);
+        throw this.failure(
+          operand.pos,
+          operand.text,
+          `can't evaluate field ${name} in type ${Array.isArray(value) ? '[]interface {}' : typeof value}`,
+        );
       }
       if (Object.hasOwn(value, name)) {
         value = (value as Record<string, unknown>)[name];

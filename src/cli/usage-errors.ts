@@ -21,14 +21,20 @@ export function usageErrorReport(err: CommanderError, command: Command): UsageEr
     case 'commander.unknownOption':
       return { lines: [unknownFlag(quoted(/unknown option '([^']*)'/)), see], exitCode: FLAG_ERROR_EXIT };
     case 'commander.optionMissingArgument':
-      return { lines: [`flag needs an argument: ${flagName(quoted(/option '([^']*)' argument missing/))}`, see], exitCode: FLAG_ERROR_EXIT };
+      return {
+        lines: [`flag needs an argument: ${flagName(quoted(/option '([^']*)' argument missing/))}`, see],
+        exitCode: FLAG_ERROR_EXIT,
+      };
     case 'commander.invalidArgument':
       return { lines: [invalidFlagValue(err.message), see], exitCode: FLAG_ERROR_EXIT };
     case 'commander.missingArgument':
     case 'commander.excessArguments':
       return { lines: [argumentCountText(path, command), see], exitCode: 1 };
     case 'commander.unknownCommand':
-      return { lines: [`${path}: '${quoted(/unknown command '([^']*)'/)}' is not a ${path} command.`, `See '${path} --help'`], exitCode: 1 };
+      return {
+        lines: [`${path}: '${quoted(/unknown command '([^']*)'/)}' is not a ${path} command.`, `See '${path} --help'`],
+        exitCode: 1,
+      };
     default:
       return { lines: [err.message.replace(/^error: /, ''), see], exitCode: 1 };
   }

@@ -15,9 +15,5 @@ export function strataVersion(): string {
 
 /** `strata version`, shaped like the client half of `docker version`. */
 export function versionText(): string {
-  return [
-    `Version:    ${strataVersion()}`,
-    `Node:       ${process.version}`,
-    `OS/Arch:    ${process.platform}/${process.arch}`,
-  ].join('\n');
+  return [`Version:    ${strataVersion()}`, `Node:       ${process.version}`, `OS/Arch:    ${process.platform}/${process.arch}`].join('\n');
 }

@@ -11,14 +11,20 @@ const volumes = async () => ({ ...(await import('../volume/volume.js')), ...(awa
 
 export function registerVolumeCommands(program: Command, ctx: CliContext): void {
   const volume = program.command('volume').description('Manage volumes');
-  volume.command('create').description('Create a volume').argument('[name]', 'volume name (default: a random 64-hex name, as docker volume create)')
+  volume
+    .command('create')
+    .description('Create a volume')
+    .argument('[name]', 'volume name (default: a random 64-hex name, as docker volume create)')
     .action(async (name?: string) => {
       const store = await ctx.store();
       const { ensureVolume, anonymousVolumeName } = await volumes();
       const record = await ensureVolume(store, name ?? anonymousVolumeName(), { anonymous: name === undefined });
       ctx.print(record.name);
     });
-  volume.command('ls').alias('list').description('List volumes')
+  volume
+    .command('ls')
+    .alias('list')
+    .description('List volumes')
     .option('-q, --quiet', 'only display volume names')
     .option('--format <format>', 'json, table, or a Go template')
     .action(async (opts: { quiet?: boolean; format?: string }) => {
@@ -33,14 +39,26 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
         templateOptions: { typeName: 'volume', headers: VOLUME_HEADERS },
       });
     });
-  volume.command('inspect').description('Display detailed information on one or more volumes').argument('<name...>', 'volume names')
+  volume
+    .command('inspect')
+    .description('Display detailed information on one or more volumes')
+    .argument('<name...>', 'volume names')
     .option('-f, --format <format>', 'format the output using a Go template')
     .action(async (names: string[], opts: { format?: string }) => {
       const store = await ctx.store();
       const { readVolume, volumeDataDir } = await volumes();
-      await printInspectEach(ctx, names, async (name) => volumeView(await readVolume(store, name), volumeDataDir(store, name)), opts.format);
+      await printInspectEach(
+        ctx,
+        names,
+        async (name) => volumeView(await readVolume(store, name), volumeDataDir(store, name)),
+        opts.format,
+      );
     });
-  volume.command('rm').alias('remove').description('Remove one or more volumes').argument('<name...>', 'volume names')
+  volume
+    .command('rm')
+    .alias('remove')
+    .description('Remove one or more volumes')
+    .argument('<name...>', 'volume names')
     .option('-f, --force', 'remove even if a container uses it')
     .action(async (names: string[], opts: { force?: boolean }) => {
       const store = await ctx.store();
@@ -50,7 +68,9 @@ export function registerVolumeCommands(program: Command, ctx: CliContext): void 
         ctx.print(name);
       });
     });
-  volume.command('prune').description('Remove unused volumes (anonymous ones unless --all)')
+  volume
+    .command('prune')
+    .description('Remove unused volumes (anonymous ones unless --all)')
     .option('-a, --all', 'remove all unused volumes, not just anonymous ones')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { all?: boolean; force?: boolean }) => {

@@ -36,8 +36,11 @@ export class ViewSink implements Sink {
   /** What this copy made, in the order it was made (parents first). */
   private readonly created: string[] = [];
 
-  constructor(private readonly view: Resolver, private readonly root: string,
-    private readonly options: { preserveOwner?: boolean; mkdirParents?: boolean } = {}) {}
+  constructor(
+    private readonly view: Resolver,
+    private readonly root: string,
+    private readonly options: { preserveOwner?: boolean; mkdirParents?: boolean } = {},
+  ) {}
 
   private pathOf(rel: string[]): string {
     return rel.length === 0 ? this.root : path.posix.join(this.root, ...rel);

@@ -13,7 +13,13 @@ import { checkTarStart } from '../archive/tar-start.js';
 import { describeTarError } from '../archive/tar-errors.js';
 import { throwIfAborted, type TreeEntry, type TreeOptions } from './tree.js';
 import {
-  cleanPath, deviceNumbers, entryKind, entryMeta, hardlinkTargetPath, symlinkTarget, type EntryContext,
+  cleanPath,
+  deviceNumbers,
+  entryKind,
+  entryMeta,
+  hardlinkTargetPath,
+  symlinkTarget,
+  type EntryContext,
 } from '../layer/entry-path.js';
 
 /*
@@ -27,12 +33,25 @@ export async function* hostTree(root: string, options: TreeOptions = {}): AsyncG
   yield* hostEntries(root, [], st, new Map(), options.signal);
 }
 
-async function* hostEntries(abs: string, rel: string[], st: Stats, inodes: Map<string, string[]>, signal?: AbortSignal): AsyncGenerator<TreeEntry> {
+async function* hostEntries(
+  abs: string,
+  rel: string[],
+  st: Stats,
+  inodes: Map<string, string[]>,
+  signal?: AbortSignal,
+): AsyncGenerator<TreeEntry> {
   throwIfAborted(signal);
   const type = typeOfStats(st);
   const entry: TreeEntry = {
-    rel, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, size: type === 'file' ? st.size : 0,
-    atimeMs: st.atimeMs, mtimeMs: st.mtimeMs, rdev: st.rdev,
+    rel,
+    type,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    size: type === 'file' ? st.size : 0,
+    atimeMs: st.atimeMs,
+    mtimeMs: st.mtimeMs,
+    rdev: st.rdev,
   };
   if (type === 'symlink') entry.linkTarget = await fs.readlink(abs);
   if (type === 'file') {
@@ -81,7 +100,15 @@ export async function* tarTree(input: Readable, source: string): AsyncGenerator<
       const meta = entryMeta(header, ctx);
       const mtimeMs = meta.mtime * 1000;
       const entry: TreeEntry = {
-        rel, type: 'file', mode: meta.mode, uid: meta.uid, gid: meta.gid, size: 0, atimeMs: mtimeMs, mtimeMs, rdev: 0,
+        rel,
+        type: 'file',
+        mode: meta.mode,
+        uid: meta.uid,
+        gid: meta.gid,
+        size: 0,
+        atimeMs: mtimeMs,
+        mtimeMs,
+        rdev: 0,
       };
       if (kind === 'file') Object.assign(entry, { size: header.size ?? 0, open: async () => item });
       else if (kind === 'hardlink') entry.hardlinkTo = hardlinkTargetPath(header.linkname ?? '', ctx);

@@ -107,7 +107,10 @@ async function moveInViewNow(view: Resolver, from: string, to: string): Promise<
 /* ---- where a copy lands: docker's CopyInfoDestinationPath ---- */
 
 /** What is at the destination; `real` is where a symlink there leads (docker copies to its target). */
-interface Destination { isDir: boolean; real: string }
+interface Destination {
+  isDir: boolean;
+  real: string;
+}
 
 /** `dir/.` copies the directory's contents rather than the directory. */
 function isContentsOnly(p: string): boolean {
@@ -153,9 +156,11 @@ async function viewDestination(view: Resolver, dest: string): Promise<Destinatio
   return { isDir: st.type === 'dir', real: link ? await view.realpath(dest) : dest };
 }
 
-
-
-async function copyTree(entries: AsyncIterable<TreeEntry>, sink: Sink, options: { skipRoot?: boolean; strict?: boolean; signal?: AbortSignal }): Promise<CopyResult> {
+async function copyTree(
+  entries: AsyncIterable<TreeEntry>,
+  sink: Sink,
+  options: { skipRoot?: boolean; strict?: boolean; signal?: AbortSignal },
+): Promise<CopyResult> {
   const result: CopyResult = { entries: 0, bytes: 0, skipped: [] };
   try {
     for await (const entry of entries) {

@@ -69,20 +69,28 @@ export async function createContainer(store: Store, imageName: string, options: 
       name = name.replace(/^\//, '');
       const owner = existing.find((c) => c.name === name);
       if (owner) {
-        throw new StrataError('ECONFLICT', `Conflict. The container name "/${name}" is already in use by container "${owner.id}". You have to remove (or rename) that container to be able to reuse that name.`, { path: name });
+        throw new StrataError(
+          'ECONFLICT',
+          `Conflict. The container name "/${name}" is already in use by container "${owner.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+          { path: name },
+        );
       }
     }
     // Volumes this create makes go again if it fails: a failed create leaves no trace.
     const newVolumes: string[] = [];
     try {
       for (const mount of mounts) {
-        if (mount.type === 'volume' && !await volumeExists(store, mount.name)) newVolumes.push(mount.name);
+        if (mount.type === 'volume' && !(await volumeExists(store, mount.name))) newVolumes.push(mount.name);
         if (mount.type === 'volume') await ensureVolume(store, mount.name, { anonymous: mount.anonymous });
         if (mount.type === 'bind') await fs.mkdir(mount.source, { recursive: true });
       }
       // Re-check the image under the lock: an rmi that raced us must not leave a container on nothing.
       await findImage(store, image.id);
-      await populateVolumes(store, image.layers.map((l) => l.chainId), mounts);
+      await populateVolumes(
+        store,
+        image.layers.map((l) => l.chainId),
+        mounts,
+      );
     } catch (err) {
       for (const name of newVolumes) await removeVolume(store, name, { force: true }).catch(() => undefined);
       throw err;
@@ -99,7 +107,12 @@ export async function createContainer(store: Store, imageName: string, options: 
       mounts,
       command,
       state: { status: 'created', startedAt: null, finishedAt: null, exitCode: 0 },
-      config: mergeRunConfig(runConfig, options, { entrypoint, cmd, hostname: options.hostname || id.slice(0, 12), mounts: options.mounts ?? [] }),
+      config: mergeRunConfig(runConfig, options, {
+        entrypoint,
+        cmd,
+        hostname: options.hostname || id.slice(0, 12),
+        mounts: options.mounts ?? [],
+      }),
       labels: mergeLabels(options.labels ?? {}, runConfig.Labels),
       autoRemove: options.autoRemove === true,
       ...(hostMounts.length > 0 ? { hostMounts } : {}),
@@ -124,7 +137,10 @@ export async function createContainer(store: Store, imageName: string, options: 
 }
 
 async function volumeExists(store: Store, name: string): Promise<boolean> {
-  return readVolume(store, name).then(() => true, () => false);
+  return readVolume(store, name).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** An empty volume gets the image's content at its mount point, as with Docker, unless `nocopy`; binds never do. */

@@ -45,7 +45,14 @@ export async function containerChanges(store: Store, record: ContainerRecord): P
 }
 
 /** Appends the changes below one upper directory; says whether there were any. */
-async function walkUpper(store: Store, views: Views, hostDir: string, containerDir: string, allNew: boolean, out: Change[]): Promise<boolean> {
+async function walkUpper(
+  store: Store,
+  views: Views,
+  hostDir: string,
+  containerDir: string,
+  allNew: boolean,
+  out: Change[],
+): Promise<boolean> {
   const format = store.whiteoutFormat;
   const before = out.length;
   for (const name of await fs.readdir(hostDir)) {
@@ -60,13 +67,14 @@ async function walkUpper(store: Store, views: Views, hostDir: string, containerD
     if (isEncodingArtifact(name, format)) continue;
     const containerPath = `${containerDir}/${name}`;
     const below = allNew ? null : await views.image.lstat(containerPath).catch(() => null);
-    const changed = below === null || await statChanged(below, await views.container.lstat(containerPath));
+    const changed = below === null || (await statChanged(below, await views.container.lstat(containerPath)));
     const at = out.length;
     if (changed) out.push({ kind: below ? 'C' : 'A', path: containerPath });
     if (!st.isDirectory()) continue;
     const mergesBelow = below?.type === 'dir';
     let inside = await walkUpper(store, views, hostPath, containerPath, !mergesBelow, out);
-    if (mergesBelow && isOpaqueDir(hostPath, format)) inside = await reportHidden(views.image, hostPath, containerPath, out.slice(at), out) || inside;
+    if (mergesBelow && isOpaqueDir(hostPath, format))
+      inside = (await reportHidden(views.image, hostPath, containerPath, out.slice(at), out)) || inside;
     // A directory that only holds changes is listed before them, as moby's addChanges inserts it.
     if (inside && !changed) out.splice(at, 0, { kind: 'C', path: containerPath });
   }

@@ -17,16 +17,22 @@ const STRATA_XATTRS = 'user.strata.';
  * - `system.*`: POSIX ACLs, which tar carries in records of their own.
  */
 export async function archivedXattrs(hostPath: string, viewPath: string): Promise<Array<[string, Buffer]>> {
-  const names = await xattr().listAttributes(hostPath).catch((err: unknown) => unsupportedIsNone(err, 'listxattr', viewPath));
+  const names = await xattr()
+    .listAttributes(hostPath)
+    .catch((err: unknown) => unsupportedIsNone(err, 'listxattr', viewPath));
   const kept: Array<[string, Buffer]> = [];
   for (const name of names.filter(isArchived).sort()) {
-    const value = await xattr().getAttribute(hostPath, name).catch((err: unknown) => unsupportedIsNone(err, 'getxattr', viewPath));
+    const value = await xattr()
+      .getAttribute(hostPath, name)
+      .catch((err: unknown) => unsupportedIsNone(err, 'getxattr', viewPath));
     if (Array.isArray(value)) continue;
     if (value === null) {
       // The addon answers null both for a name removed since the list (not there) and for
       // a value it was refused (a user.* value of a 0000 file): still listed is a refusal,
       // which the caller may retry as the owner (Resolver.readHost), never a silent gap.
-      const still = await xattr().listAttributes(hostPath).catch(() => [] as string[]);
+      const still = await xattr()
+        .listAttributes(hostPath)
+        .catch(() => [] as string[]);
       if (still.includes(name)) throw fsError('EACCES', 'getxattr', viewPath);
       continue;
     }

@@ -42,7 +42,12 @@ export async function exportView(store: Store, record: ContainerRecord): Promise
  * says which).
  * Streams file contents; `out` is not ended.
  */
-export async function exportContainer(store: Store, record: ContainerRecord, out: Writable, options: ExportOptions = {}): Promise<TarResult> {
+export async function exportContainer(
+  store: Store,
+  record: ContainerRecord,
+  out: Writable,
+  options: ExportOptions = {},
+): Promise<TarResult> {
   const view = await exportView(store, record);
   return writeTreeTar(viewTree(view, '/', { signal: options.signal, xattrs: true }), out, { root: null });
 }
@@ -52,7 +57,12 @@ export async function exportContainer(store: Store, record: ContainerRecord, out
  * fsynced and renamed over it, so FILE is either the complete export or what it was
  * before (a failed or interrupted export removes the temp file).
  */
-export async function exportContainerToFile(store: Store, record: ContainerRecord, file: string, options: ExportOptions = {}): Promise<TarResult> {
+export async function exportContainerToFile(
+  store: Store,
+  record: ContainerRecord,
+  file: string,
+  options: ExportOptions = {},
+): Promise<TarResult> {
   const target = path.resolve(file);
   const dir = path.dirname(target);
   const tmp = path.join(dir, tempName(path.basename(target)));

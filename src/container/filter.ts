@@ -16,7 +16,18 @@ export interface ContainerListOptions {
 }
 
 /** The keys `ps --filter` takes (Docker's); any other is `Invalid filter 'KEY'`, as in Docker. */
-export const CONTAINER_FILTER_KEYS = ['ancestor', 'before', 'exited', 'id', 'label', 'name', 'since', 'status', 'volume', ...ABSENT_FEATURE_KEYS] as const;
+export const CONTAINER_FILTER_KEYS = [
+  'ancestor',
+  'before',
+  'exited',
+  'id',
+  'label',
+  'name',
+  'since',
+  'status',
+  'volume',
+  ...ABSENT_FEATURE_KEYS,
+] as const;
 
 /** Docker's state names (container.IsValidStateString); strata containers are only ever the first three. */
 const STATES = ['created', 'running', 'exited', 'paused', 'restarting', 'removing', 'dead'];
@@ -28,7 +39,11 @@ const STATES = ['created', 'running', 'exited', 'paused', 'restarting', 'removin
  * else, so `before`/`since` count only what they kept; `status` implies -a; `-n`
  * shows every state; and `label` values must all match (Docker's MatchKVList).
  */
-export async function selectContainers(store: Store, records: ContainerRecord[], options: ContainerListOptions = {}): Promise<ContainerRecord[]> {
+export async function selectContainers(
+  store: Store,
+  records: ContainerRecord[],
+  options: ContainerListOptions = {},
+): Promise<ContainerRecord[]> {
   const filters = options.filters ?? new FilterArgs();
   filters.validate(CONTAINER_FILTER_KEYS);
   const exitCodes = filters.get('exited').map(parseExitCode);
@@ -57,7 +72,8 @@ export async function selectContainers(store: Store, records: ContainerRecord[],
     if (!matchesName(filters, c) || !filters.match('id', c.id)) continue;
     if (!filters.matchKeyValues('label', containerLabels(c))) continue;
     if (limit > 0 && selected.length === limit) break;
-    if (exitCodes.length > 0 && !(c.state.status === 'exited' && c.state.startedAt !== null && exitCodes.includes(c.state.exitCode))) continue;
+    if (exitCodes.length > 0 && !(c.state.status === 'exited' && c.state.startedAt !== null && exitCodes.includes(c.state.exitCode)))
+      continue;
     if (!filters.match('status', c.state.status)) continue;
     if (filters.contains('volume') && !filters.get('volume').some((v) => mountKeys(c).has(v))) continue;
     if (ancestry !== null && !ancestry.has(c.image)) continue;
@@ -108,7 +124,8 @@ function referenceContainer(records: ContainerRecord[], values: string[]): Conta
 
 /** `exited=` takes an integer, and Docker reports anything else with Go's strconv wording. */
 function parseExitCode(value: string): number {
-  if (!/^[+-]?[0-9]+$/.test(value)) throw new StrataError('EUSAGE', `strconv.Atoi: parsing ${JSON.stringify(value)}: invalid syntax`, { path: value });
+  if (!/^[+-]?[0-9]+$/.test(value))
+    throw new StrataError('EUSAGE', `strconv.Atoi: parsing ${JSON.stringify(value)}: invalid syntax`, { path: value });
   return Number(value);
 }
 
@@ -136,7 +153,13 @@ async function imagesDescendedFrom(store: Store, names: string[]): Promise<Set<s
     try {
       bases.push(await findImage(store, name));
     } catch (err) {
-      if (!isStrataError(err, 'ENOTFOUND') && !isStrataError(err, 'EAMBIGUOUS') && !isStrataError(err, 'EUSAGE') && !isStrataError(err, 'EREFERENCE')) throw err;
+      if (
+        !isStrataError(err, 'ENOTFOUND') &&
+        !isStrataError(err, 'EAMBIGUOUS') &&
+        !isStrataError(err, 'EUSAGE') &&
+        !isStrataError(err, 'EREFERENCE')
+      )
+        throw err;
     }
   }
   const ids = new Set(bases.map((b) => b.id));

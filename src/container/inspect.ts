@@ -26,8 +26,13 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
   const byMountFlag = new Set((record.hostMounts ?? []).map(mountDestination));
   const flagMounts = record.mounts.filter((m) => !byMountFlag.has(m.destination));
   // As typed: `-v NAME:/dst:ro,nocopy` keeps its options (older records only knew ro).
-  const binds = flagMounts.flatMap((m) => (m.type === 'bind' ? [`${m.source}:${m.destination}${typedMode(m)}`] :
-    m.type === 'volume' && !m.anonymous ? [`${m.name}:${m.destination}${typedMode(m)}`] : []));
+  const binds = flagMounts.flatMap((m) =>
+    m.type === 'bind'
+      ? [`${m.source}:${m.destination}${typedMode(m)}`]
+      : m.type === 'volume' && !m.anonymous
+        ? [`${m.name}:${m.destination}${typedMode(m)}`]
+        : [],
+  );
   return {
     Id: record.id,
     Created: goTimeText(record.created),
@@ -62,17 +67,43 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
       Data: { LowerDir: lower.join(':'), MergedDir: dirs.merged, UpperDir: dirs.upper, WorkDir: dirs.work },
     },
     ...(size ? { SizeRw: size.sizeRw, SizeRootFs: size.sizeRootFs } : {}),
-    Mounts: record.mounts.filter((m) => m.type !== 'tmpfs' || byMountFlag.has(m.destination)).map((m) => {
-      // -v NAME:/path shows Mode "z"; an anonymous -v and every --mount show "".
-      const fromFlag = byMountFlag.has(m.destination);
-      if (m.type === 'tmpfs') return { Type: 'tmpfs', Source: '', Destination: m.destination, Mode: '', RW: !/(^|,)ro(,|$)/.test(m.options ?? ''), Propagation: '' };
-      if (m.type === 'bind') {
-        const propagation = record.hostMounts?.find((h) => mountDestination(h) === m.destination)?.BindOptions?.Propagation || 'rprivate';
-        return { Type: 'bind', Source: m.source, Destination: m.destination, Mode: fromFlag ? '' : m.mode ?? (m.readOnly ? 'ro' : ''), RW: !m.readOnly, Propagation: propagation };
-      }
-      const mode = fromFlag ? '' : m.mode ?? (m.readOnly ? 'ro' : m.anonymous ? '' : 'z');
-      return { Type: 'volume', Name: m.name, Source: volumeDataDir(store, m.name), Destination: m.destination, Driver: 'local', Mode: mode, RW: !m.readOnly, Propagation: '' };
-    }),
+    Mounts: record.mounts
+      .filter((m) => m.type !== 'tmpfs' || byMountFlag.has(m.destination))
+      .map((m) => {
+        // -v NAME:/path shows Mode "z"; an anonymous -v and every --mount show "".
+        const fromFlag = byMountFlag.has(m.destination);
+        if (m.type === 'tmpfs')
+          return {
+            Type: 'tmpfs',
+            Source: '',
+            Destination: m.destination,
+            Mode: '',
+            RW: !/(^|,)ro(,|$)/.test(m.options ?? ''),
+            Propagation: '',
+          };
+        if (m.type === 'bind') {
+          const propagation = record.hostMounts?.find((h) => mountDestination(h) === m.destination)?.BindOptions?.Propagation || 'rprivate';
+          return {
+            Type: 'bind',
+            Source: m.source,
+            Destination: m.destination,
+            Mode: fromFlag ? '' : (m.mode ?? (m.readOnly ? 'ro' : '')),
+            RW: !m.readOnly,
+            Propagation: propagation,
+          };
+        }
+        const mode = fromFlag ? '' : (m.mode ?? (m.readOnly ? 'ro' : m.anonymous ? '' : 'z'));
+        return {
+          Type: 'volume',
+          Name: m.name,
+          Source: volumeDataDir(store, m.name),
+          Destination: m.destination,
+          Driver: 'local',
+          Mode: mode,
+          RW: !m.readOnly,
+          Propagation: '',
+        };
+      }),
     Config: containerConfigView(record),
   };
 }
@@ -84,7 +115,13 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
  */
 function containerConfigView(record: ContainerRecord): Record<string, unknown> {
   const config = record.config ?? {
-    hostname: record.id.slice(0, 12), user: '', env: [], cmd: record.command, entrypoint: null, workingDir: '', volumes: null,
+    hostname: record.id.slice(0, 12),
+    user: '',
+    env: [],
+    cmd: record.command,
+    entrypoint: null,
+    workingDir: '',
+    volumes: null,
   };
   return {
     Hostname: config.hostname,

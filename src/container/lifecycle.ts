@@ -83,8 +83,11 @@ export async function removeContainer(store: Store, name: string, options: Remov
   return withStoreLock(store, async () => {
     const record = await findContainer(store, name);
     if (record.state.status === 'running' && !options.force) {
-      throw new StrataError('ECONFLICT',
-        `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`, { path: name });
+      throw new StrataError(
+        'ECONFLICT',
+        `You cannot remove a running container ${record.id}. Stop the container before attempting removal or force remove`,
+        { path: name },
+      );
     }
     // An fs write or cp in flight finishes first (lock order: store, then container).
     await withContainerLock(store, record.id, async () => {

@@ -37,64 +37,122 @@ export function parseMountFlag(spec: string): HostConfigMount {
     const eq = field.indexOf('=');
     const key = (eq < 0 ? field : field.slice(0, eq)).toLowerCase();
     if (eq < 0) {
-      if (key === 'readonly' || key === 'ro') { mount.ReadOnly = true; continue; }
-      if (key === 'volume-nocopy') { volumeOptions().NoCopy = true; continue; }
-      if (key === 'bind-nonrecursive') { bindOptions().NonRecursive = true; continue; }
+      if (key === 'readonly' || key === 'ro') {
+        mount.ReadOnly = true;
+        continue;
+      }
+      if (key === 'volume-nocopy') {
+        volumeOptions().NoCopy = true;
+        continue;
+      }
+      if (key === 'bind-nonrecursive') {
+        bindOptions().NonRecursive = true;
+        continue;
+      }
       throw flagError(spec, `invalid field '${field}' must be a key=value pair`);
     }
     const value = field.slice(eq + 1);
     switch (key) {
-      case 'type': mount.Type = value.toLowerCase(); break;
-      case 'source': case 'src':
+      case 'type':
+        mount.Type = value.toLowerCase();
+        break;
+      case 'source':
+      case 'src':
         mount.Source = value === '.' || value.startsWith('./') ? path.resolve(value) : value;
         break;
-      case 'target': case 'dst': case 'destination': mount.Target = value; break;
-      case 'readonly': case 'ro': mount.ReadOnly = parseBool(spec, key, value); break;
-      case 'consistency': mount.Consistency = value.toLowerCase(); break;
-      case 'bind-propagation': bindOptions().Propagation = value.toLowerCase(); break;
-      case 'bind-nonrecursive': bindOptions().NonRecursive = parseBool(spec, key, value); break;
-      case 'volume-nocopy': volumeOptions().NoCopy = parseBool(spec, key, value); break;
-      case 'volume-label': setKeyValue(volumeOptions().Labels!, value); break;
-      case 'volume-driver': volumeOptions().DriverConfig!.Name = value; break;
+      case 'target':
+      case 'dst':
+      case 'destination':
+        mount.Target = value;
+        break;
+      case 'readonly':
+      case 'ro':
+        mount.ReadOnly = parseBool(spec, key, value);
+        break;
+      case 'consistency':
+        mount.Consistency = value.toLowerCase();
+        break;
+      case 'bind-propagation':
+        bindOptions().Propagation = value.toLowerCase();
+        break;
+      case 'bind-nonrecursive':
+        bindOptions().NonRecursive = parseBool(spec, key, value);
+        break;
+      case 'volume-nocopy':
+        volumeOptions().NoCopy = parseBool(spec, key, value);
+        break;
+      case 'volume-label':
+        setKeyValue(volumeOptions().Labels!, value);
+        break;
+      case 'volume-driver':
+        volumeOptions().DriverConfig!.Name = value;
+        break;
       case 'volume-opt': {
         const driver = volumeOptions().DriverConfig!;
         driver.Options ??= {};
         setKeyValue(driver.Options, value);
         break;
       }
-      case 'tmpfs-size': tmpfsOptions().SizeBytes = ramInBytes(spec, key, value); break;
-      case 'tmpfs-mode': tmpfsOptions().Mode = octalMode(spec, key, value); break;
-      default: throw flagError(spec, `unexpected key '${key}' in '${field}'`);
+      case 'tmpfs-size':
+        tmpfsOptions().SizeBytes = ramInBytes(spec, key, value);
+        break;
+      case 'tmpfs-mode':
+        tmpfsOptions().Mode = octalMode(spec, key, value);
+        break;
+      default:
+        throw flagError(spec, `unexpected key '${key}' in '${field}'`);
     }
   }
   if (mount.Type === '') throw flagError(spec, 'type is required');
   if (mount.Target === '') throw flagError(spec, 'target is required');
-  for (const [options, kind] of [[mount.VolumeOptions, 'volume'], [mount.BindOptions, 'bind'], [mount.TmpfsOptions, 'tmpfs']] as const) {
-    if (options !== undefined && mount.Type !== kind) throw flagError(spec, `cannot mix '${kind}-*' options with mount type '${mount.Type}'`);
+  for (const [options, kind] of [
+    [mount.VolumeOptions, 'volume'],
+    [mount.BindOptions, 'bind'],
+    [mount.TmpfsOptions, 'tmpfs'],
+  ] as const) {
+    if (options !== undefined && mount.Type !== kind)
+      throw flagError(spec, `cannot mix '${kind}-*' options with mount type '${mount.Type}'`);
   }
   // Go's field order, which `inspect` prints, and its omitempty: no false, '' or empty map.
   const { Type, Source, Target, ReadOnly, Consistency, BindOptions, VolumeOptions, TmpfsOptions } = mount;
   // docker/cli makes DriverConfig with any volume-* option, and a pointer to an empty struct prints as {}.
-  const volume = VolumeOptions && omitEmpty({
-    NoCopy: VolumeOptions.NoCopy, Labels: VolumeOptions.Labels,
-    DriverConfig: VolumeOptions.DriverConfig && omitEmpty({ Name: VolumeOptions.DriverConfig.Name, Options: VolumeOptions.DriverConfig.Options }),
-  }, ['DriverConfig']);
-  return omitEmpty({
-    Type, Source, Target, ReadOnly, Consistency,
-    BindOptions: BindOptions && omitEmpty({ Propagation: BindOptions.Propagation, NonRecursive: BindOptions.NonRecursive }),
-    // Options given only to be false (`volume-nocopy=false`) still make the object, as in Go.
-    VolumeOptions: volume, TmpfsOptions: TmpfsOptions && omitEmpty({ SizeBytes: TmpfsOptions.SizeBytes, Mode: TmpfsOptions.Mode }),
-  }, ['BindOptions', 'VolumeOptions', 'TmpfsOptions']) as unknown as HostConfigMount;
+  const volume =
+    VolumeOptions &&
+    omitEmpty(
+      {
+        NoCopy: VolumeOptions.NoCopy,
+        Labels: VolumeOptions.Labels,
+        DriverConfig:
+          VolumeOptions.DriverConfig && omitEmpty({ Name: VolumeOptions.DriverConfig.Name, Options: VolumeOptions.DriverConfig.Options }),
+      },
+      ['DriverConfig'],
+    );
+  return omitEmpty(
+    {
+      Type,
+      Source,
+      Target,
+      ReadOnly,
+      Consistency,
+      BindOptions: BindOptions && omitEmpty({ Propagation: BindOptions.Propagation, NonRecursive: BindOptions.NonRecursive }),
+      // Options given only to be false (`volume-nocopy=false`) still make the object, as in Go.
+      VolumeOptions: volume,
+      TmpfsOptions: TmpfsOptions && omitEmpty({ SizeBytes: TmpfsOptions.SizeBytes, Mode: TmpfsOptions.Mode }),
+    },
+    ['BindOptions', 'VolumeOptions', 'TmpfsOptions'],
+  ) as unknown as HostConfigMount;
 }
 
 /** Go's `omitempty`: drop undefined, false, 0, '' and empty maps, except the pointer fields `keep` names. */
 function omitEmpty(value: Record<string, unknown>, keep: string[] = []): Record<string, unknown> {
-  return Object.fromEntries(Object.entries(value).filter(([key, v]) => {
-    if (v === undefined) return false;
-    if (keep.includes(key)) return true;
-    if (v === false || v === '' || v === 0) return false;
-    return !(typeof v === 'object' && v !== null && Object.keys(v).length === 0);
-  }));
+  return Object.fromEntries(
+    Object.entries(value).filter(([key, v]) => {
+      if (v === undefined) return false;
+      if (keep.includes(key)) return true;
+      if (v === false || v === '' || v === 0) return false;
+      return !(typeof v === 'object' && v !== null && Object.keys(v).length === 0);
+    }),
+  );
 }
 
 /**
@@ -103,7 +161,8 @@ function omitEmpty(value: Record<string, unknown>, keep: string[] = []): Record<
  * creates it.
  */
 export function mountSpecOf(mount: HostConfigMount): MountSpec {
-  const fail = (reason: string) => new StrataError('EUSAGE', `invalid mount config for type "${mount.Type}": ${reason}`, { path: mount.Target });
+  const fail = (reason: string) =>
+    new StrataError('EUSAGE', `invalid mount config for type "${mount.Type}": ${reason}`, { path: mount.Target });
   const destination = mountDestination(mount);
   if (destination === '/') throw fail("invalid specification: destination can't be '/'");
   if (!mount.Target.startsWith('/')) throw fail(`invalid mount path: '${mount.Target}' mount path must be absolute`);
@@ -114,7 +173,8 @@ export function mountSpecOf(mount: HostConfigMount): MountSpec {
       if (source === '') throw fail('field Source must not be empty');
       if (!source.startsWith('/')) throw fail(`invalid mount path: '${source}' mount path must be absolute`);
       const propagation = mount.BindOptions?.Propagation;
-      if (propagation !== undefined && propagation !== '' && !PROPAGATIONS.has(propagation)) throw fail(`invalid propagation mode: ${propagation}`);
+      if (propagation !== undefined && propagation !== '' && !PROPAGATIONS.has(propagation))
+        throw fail(`invalid propagation mode: ${propagation}`);
       if (!fs.existsSync(source)) throw fail(`bind source path does not exist: ${source}`);
       return { type: 'bind', source: path.resolve(source), destination, readOnly };
     }
@@ -197,19 +257,26 @@ function csvFields(spec: string): string[] {
     if (spec[i] === '"') {
       i++;
       for (;;) {
-        if (i >= spec.length) throw flagError(spec, 'parse error on line 1, column ' + (spec.length + 1) + ': extraneous or missing " in quoted-field');
+        if (i >= spec.length)
+          throw flagError(spec, 'parse error on line 1, column ' + (spec.length + 1) + ': extraneous or missing " in quoted-field');
         if (spec[i] === '"') {
-          if (spec[i + 1] === '"') { field += '"'; i += 2; continue; }
+          if (spec[i + 1] === '"') {
+            field += '"';
+            i += 2;
+            continue;
+          }
           i++;
           break;
         }
         field += spec[i++];
       }
-      if (i < spec.length && spec[i] !== ',') throw flagError(spec, `parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`);
+      if (i < spec.length && spec[i] !== ',')
+        throw flagError(spec, `parse error on line 1, column ${i + 1}: extraneous or missing " in quoted-field`);
     } else {
       const comma = spec.indexOf(',', i);
       field = spec.slice(i, comma < 0 ? spec.length : comma);
-      if (field.includes('"')) throw flagError(spec, `parse error on line 1, column ${i + field.indexOf('"') + 1}: bare " in non-quoted-field`);
+      if (field.includes('"'))
+        throw flagError(spec, `parse error on line 1, column ${i + field.indexOf('"') + 1}: bare " in non-quoted-field`);
       i = comma < 0 ? spec.length : comma;
     }
     fields.push(field);

@@ -12,11 +12,20 @@ import { parseTmpfsOptions } from './tmpfs-options.js';
  * are accepted and kept as typed.
  */
 const MODE_GROUPS: Record<string, string> = {
-  ro: 'rw', rw: 'rw',
-  z: 'label', Z: 'label',
-  shared: 'propagation', slave: 'propagation', private: 'propagation', rshared: 'propagation', rslave: 'propagation', rprivate: 'propagation',
+  ro: 'rw',
+  rw: 'rw',
+  z: 'label',
+  Z: 'label',
+  shared: 'propagation',
+  slave: 'propagation',
+  private: 'propagation',
+  rshared: 'propagation',
+  rslave: 'propagation',
+  rprivate: 'propagation',
   nocopy: 'copy',
-  consistent: 'consistency', cached: 'consistency', delegated: 'consistency',
+  consistent: 'consistency',
+  cached: 'consistency',
+  delegated: 'consistency',
 };
 
 /**
@@ -29,7 +38,8 @@ export function parseVolumeFlag(flag: string): MountSpec {
     return { type: 'volume', name: anonymousVolumeName(), destination: destinationOf(parts[0]!, flag), readOnly: false, anonymous: true };
   }
   // `/dst:ro`: an anonymous volume cannot take options (docker says the same).
-  if (parts.length > 3 || (parts.length === 2 && isValidMode(parts[1]!))) throw new StrataError('EUSAGE', `invalid volume specification: '${flag}'`);
+  if (parts.length > 3 || (parts.length === 2 && isValidMode(parts[1]!)))
+    throw new StrataError('EUSAGE', `invalid volume specification: '${flag}'`);
   const [source, target, mode] = parts as [string, string, string?];
   if (mode !== undefined && !isValidMode(mode)) throw new StrataError('EUSAGE', `invalid mode: ${mode} in volume specification '${flag}'`);
   const options = mode === undefined ? [] : mode.split(',');
@@ -41,7 +51,15 @@ export function parseVolumeFlag(flag: string): MountSpec {
     return { type: 'bind', source: path.resolve(source), destination, readOnly, ...typed };
   }
   if (options.some((o) => MODE_GROUPS[o] === 'propagation')) throw extraField('volume', 'BindOptions', flag);
-  return { type: 'volume', name: source, destination, readOnly, anonymous: false, ...typed, ...(options.includes('nocopy') ? { noCopy: true } : {}) };
+  return {
+    type: 'volume',
+    name: source,
+    destination,
+    readOnly,
+    anonymous: false,
+    ...typed,
+    ...(options.includes('nocopy') ? { noCopy: true } : {}),
+  };
 }
 
 /** `--tmpfs /dst[:options]`: the options are checked now and kept as typed. */

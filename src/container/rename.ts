@@ -22,12 +22,20 @@ export async function renameContainer(store: Store, oldName: string, newName: st
       throw new StrataError('EUSAGE', 'Renaming a container with the same name as its current name', { path: oldName });
     }
     if (!isValidContainerName(wanted)) {
-      throw new StrataError('EUSAGE', `Error when allocating new name: Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`, { path: newName });
+      throw new StrataError(
+        'EUSAGE',
+        `Error when allocating new name: Invalid container name (${wanted}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed`,
+        { path: newName },
+      );
     }
     const name = wanted.slice(1);
     const owner = (await listContainerRecords(store)).find((c) => c.name === name);
     if (owner) {
-      throw new StrataError('ECONFLICT', `Error when allocating new name: Conflict. The container name "${wanted}" is already in use by container "${owner.id}". You have to remove (or rename) that container to be able to reuse that name.`, { path: newName });
+      throw new StrataError(
+        'ECONFLICT',
+        `Error when allocating new name: Conflict. The container name "${wanted}" is already in use by container "${owner.id}". You have to remove (or rename) that container to be able to reuse that name.`,
+        { path: newName },
+      );
     }
     return withContainerLock(store, found.id, async () => {
       // Re-read under the container lock: the record as it is now, not as the lookup saw it.

@@ -18,7 +18,12 @@ export type EnvLookup = (name: string) => string | undefined;
 export function envFlagEntry(value: string, lookup: EnvLookup): string {
   const eq = value.indexOf('=');
   const key = eq < 0 ? value : value.slice(0, eq);
-  if (key === '') throw new StrataError('EUSAGE', `invalid argument ${JSON.stringify(value)} for "-e, --env" flag: invalid environment variable: ${value}`, { path: value });
+  if (key === '')
+    throw new StrataError(
+      'EUSAGE',
+      `invalid argument ${JSON.stringify(value)} for "-e, --env" flag: invalid environment variable: ${value}`,
+      { path: value },
+    );
   if (eq >= 0) return value;
   const own = lookup(key);
   return own === undefined ? key : `${key}=${own}`;
@@ -34,7 +39,8 @@ export function parseKeyValueFile(text: Buffer, file: string, lookup?: EnvLookup
   const entries: string[] = [];
   const lines = splitLines(text);
   for (const [index, bytes] of lines.entries()) {
-    if (!isValidUtf8(bytes)) throw new StrataError('EUSAGE', `env file ${file} contains invalid utf8 bytes at line ${index + 1}`, { path: file });
+    if (!isValidUtf8(bytes))
+      throw new StrataError('EUSAGE', `env file ${file} contains invalid utf8 bytes at line ${index + 1}`, { path: file });
     const text = bytes.toString('utf8').replace(index === 0 ? /^\uFEFF/ : /^$/, '');
     const line = text.replace(/\r$/, '').replace(/^\s+/u, '');
     if (line === '' || line.startsWith('#')) continue;
@@ -125,7 +131,11 @@ export interface EntrypointAndCmd {
  * well as its Entrypoint; `--entrypoint ""` clears the entrypoint, and then a command
  * must be given ("No command specified"); arguments after IMAGE replace the Cmd.
  */
-export function entrypointAndCmd(image: { Entrypoint?: unknown; Cmd?: unknown }, entrypointFlag: string | undefined, command: string[]): EntrypointAndCmd {
+export function entrypointAndCmd(
+  image: { Entrypoint?: unknown; Cmd?: unknown },
+  entrypointFlag: string | undefined,
+  command: string[],
+): EntrypointAndCmd {
   const imageEntrypoint = stringList(image.Entrypoint);
   const imageCmd = stringList(image.Cmd);
   let entrypoint: string[] | null;
@@ -165,9 +175,16 @@ export interface ImageRunConfig {
 }
 
 /** Docker's merge of the image's config with create's flags (daemon/commit.go). */
-export function mergeRunConfig(image: ImageRunConfig, options: RunConfigFlags, resolved: {
-  entrypoint: string[] | null; cmd: string[] | null; hostname: string; mounts: MountSpec[];
-}): ContainerConfig {
+export function mergeRunConfig(
+  image: ImageRunConfig,
+  options: RunConfigFlags,
+  resolved: {
+    entrypoint: string[] | null;
+    cmd: string[] | null;
+    hostname: string;
+    mounts: MountSpec[];
+  },
+): ContainerConfig {
   // `-v /path` (and only -v: a --mount is HostConfig's) declares an anonymous volume in Config.Volumes, merged with the image's.
   const anonymous = resolved.mounts.filter((m) => m.type === 'volume' && m.anonymous).map((m) => [m.destination, {}] as const);
   const volumes = { ...objectMap(image.Volumes), ...Object.fromEntries(anonymous) };

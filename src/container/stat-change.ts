@@ -42,7 +42,11 @@ async function mtimeNs(stats: ResolverStats): Promise<bigint | null> {
 
 async function capability(hostPath: string | null): Promise<Buffer | null> {
   if (hostPath === null) return null;
-  return (await xattr().getAttribute(hostPath, CAPABILITY_XATTR).catch(() => null)) ?? null;
+  return (
+    (await xattr()
+      .getAttribute(hostPath, CAPABILITY_XATTR)
+      .catch(() => null)) ?? null
+  );
 }
 
 function sameBytes(a: Buffer | null, b: Buffer | null): boolean {

@@ -22,9 +22,39 @@ const DEFAULT_MODE = 0o1777;
 
 /** Mount flags Docker accepts for a tmpfs (moby/sys/mount ParseOptions); only ro/rw change the view. */
 const FLAGS = new Set([
-  'defaults', 'ro', 'rw', 'suid', 'nosuid', 'dev', 'nodev', 'exec', 'noexec', 'sync', 'async', 'dirsync', 'remount',
-  'mand', 'nomand', 'atime', 'noatime', 'diratime', 'nodiratime', 'bind', 'rbind', 'unbindable', 'runbindable',
-  'private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave', 'relatime', 'norelatime', 'strictatime', 'nostrictatime',
+  'defaults',
+  'ro',
+  'rw',
+  'suid',
+  'nosuid',
+  'dev',
+  'nodev',
+  'exec',
+  'noexec',
+  'sync',
+  'async',
+  'dirsync',
+  'remount',
+  'mand',
+  'nomand',
+  'atime',
+  'noatime',
+  'diratime',
+  'nodiratime',
+  'bind',
+  'rbind',
+  'unbindable',
+  'runbindable',
+  'private',
+  'rprivate',
+  'shared',
+  'rshared',
+  'slave',
+  'rslave',
+  'relatime',
+  'norelatime',
+  'strictatime',
+  'nostrictatime',
 ]);
 
 /** tmpfs data options Docker lets through (ParseTmpfsOptions); uid, gid, nr_inodes and mpol are kept, not enforced. */
@@ -57,7 +87,7 @@ function memparse(value: string, option: string, flag: string): number {
   const m = /^(\d+)([kmgtpe%]?)$/i.exec(value);
   if (m === null) throw invalid(option, flag);
   const n = Number(m[1]);
-  if (m[2] === '%') return Math.floor(os.totalmem() * n / 100);
+  if (m[2] === '%') return Math.floor((os.totalmem() * n) / 100);
   return n * 1024 ** ' kmgtpe'.indexOf((m[2] || ' ').toLowerCase());
 }
 

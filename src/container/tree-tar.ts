@@ -60,17 +60,24 @@ function entryName(rel: string[], names: TarNames): string | null {
 /** One tree entry as the tar writer takes it; `nameOf` names a hardlink's first entry. */
 export function tarEntry(entry: TreeEntry, name: string, nameOf: (rel: string[]) => string): PackEntry {
   const base = {
-    path: name, mode: entry.mode & 0o7777, uid: entry.uid, gid: entry.gid,
+    path: name,
+    mode: entry.mode & 0o7777,
+    uid: entry.uid,
+    gid: entry.gid,
     // Whole seconds, as docker's headers carry them (ustar, no pax mtime).
     mtime: Math.floor(entry.mtimeMs / 1000),
     ...(entry.xattrs !== undefined && entry.xattrs.length > 0 ? { xattrs: entry.xattrs } : {}),
   };
   if (entry.hardlinkTo !== undefined) return { ...base, kind: 'hardlink', linkTarget: nameOf(entry.hardlinkTo) };
   switch (entry.type) {
-    case 'file': return { ...base, kind: 'file', size: entry.size, open: entry.open! };
-    case 'symlink': return { ...base, kind: 'symlink', linkTarget: entry.linkTarget ?? '' };
+    case 'file':
+      return { ...base, kind: 'file', size: entry.size, open: entry.open! };
+    case 'symlink':
+      return { ...base, kind: 'symlink', linkTarget: entry.linkTarget ?? '' };
     case 'char':
-    case 'block': return { ...base, kind: entry.type, devMajor: devMajor(entry.rdev), devMinor: devMinor(entry.rdev) };
-    default: return { ...base, kind: entry.type as 'dir' | 'fifo' };
+    case 'block':
+      return { ...base, kind: entry.type, devMajor: devMajor(entry.rdev), devMinor: devMinor(entry.rdev) };
+    default:
+      return { ...base, kind: entry.type as 'dir' | 'fifo' };
   }
 }

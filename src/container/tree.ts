@@ -66,11 +66,23 @@ export async function* viewTree(view: Resolver, root: string, options: TreeOptio
 }
 
 async function viewEntry(
-  view: Resolver, path: string, rel: string[], stats: ResolverStats, inodes: Map<string, string[]>, xattrsPath: ((rel: string[]) => string) | null,
+  view: Resolver,
+  path: string,
+  rel: string[],
+  stats: ResolverStats,
+  inodes: Map<string, string[]>,
+  xattrsPath: ((rel: string[]) => string) | null,
 ): Promise<TreeEntry> {
   const entry: TreeEntry = {
-    rel, type: stats.type, mode: stats.mode, uid: stats.uid, gid: stats.gid, size: stats.size,
-    atimeMs: stats.atimeMs, mtimeMs: stats.mtimeMs, rdev: stats.rdev,
+    rel,
+    type: stats.type,
+    mode: stats.mode,
+    uid: stats.uid,
+    gid: stats.gid,
+    size: stats.size,
+    atimeMs: stats.atimeMs,
+    mtimeMs: stats.mtimeMs,
+    rdev: stats.rdev,
   };
   if (stats.type === 'symlink') entry.linkTarget = await view.readlink(path);
   if (xattrsPath !== null && stats.hostPath !== null) {

@@ -35,10 +35,11 @@ export async function containerView(store: Store, record: ContainerRecord): Prom
   await assertUpperPresent(record.id, dirs.upper);
   // The check is synchronous: a change made inside a batch (the lock already held)
   // must join the view's queue at once, before the batch looks for changes in flight.
-  const exclusive: Exclusive = (work) => withContainerLock(store, record.id, () => {
-    ensureNotRemoved(store, record.id);
-    return work();
-  });
+  const exclusive: Exclusive = (work) =>
+    withContainerLock(store, record.id, () => {
+      ensureNotRemoved(store, record.id);
+      return work();
+    });
   const mounts: ResolverMount[] = [];
   for (const mount of record.mounts) {
     if (mount.type === 'tmpfs') {
@@ -46,7 +47,12 @@ export async function containerView(store: Store, record: ContainerRecord): Prom
       const options = parseTmpfsOptions(mount.options ?? '');
       const source = tmpfsBacking(store, record.id, mount.destination);
       await ensureTmpfs(source, options.mode, exclusive);
-      mounts.push({ path: mount.destination, source, readOnly: options.readOnly, ...(options.sizeBytes === null ? {} : { sizeLimit: options.sizeBytes }) });
+      mounts.push({
+        path: mount.destination,
+        source,
+        readOnly: options.readOnly,
+        ...(options.sizeBytes === null ? {} : { sizeLimit: options.sizeBytes }),
+      });
     } else if (mount.type === 'volume') {
       mounts.push({ path: mount.destination, source: volumeDataDir(store, mount.name), readOnly: mount.readOnly });
     } else {

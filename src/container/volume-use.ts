@@ -15,7 +15,7 @@ import { listContainerRecords, type ContainerRecord } from './record.js';
 /** IDs of the containers that mount each volume (Docker's LINKS / RefCount). */
 export async function volumeUsers(store: Store, containers?: ContainerRecord[]): Promise<Map<string, string[]>> {
   const users = new Map<string, string[]>();
-  for (const container of containers ?? await listContainerRecords(store)) {
+  for (const container of containers ?? (await listContainerRecords(store))) {
     for (const mount of container.mounts) {
       if (mount.type === 'volume') users.set(mount.name, [...(users.get(mount.name) ?? []), container.id]);
     }
@@ -38,9 +38,8 @@ export async function removeVolume(store: Store, name: string, options: { force?
       throw new StrataError('ECONFLICT', `remove ${name}: volume is in use - [${users.join(', ')}]`, { path: name });
     }
     // Store lock first, then container locks, as everywhere (src/container/lock.ts).
-    const underLocks = async (ids: string[]): Promise<unknown> => (ids.length === 0
-      ? removeByRename(store.paths.volumeDir(name))
-      : withContainerLock(store, ids[0]!, () => underLocks(ids.slice(1))));
+    const underLocks = async (ids: string[]): Promise<unknown> =>
+      ids.length === 0 ? removeByRename(store.paths.volumeDir(name)) : withContainerLock(store, ids[0]!, () => underLocks(ids.slice(1)));
     await underLocks(users);
   });
 }

@@ -38,14 +38,19 @@ export class Ingest {
   private size = 0;
   private integrity: ssri.Integrity | undefined;
 
-  constructor(private readonly store: Store, private readonly options: IngestOptions) {
+  constructor(
+    private readonly store: Store,
+    private readonly options: IngestOptions,
+  ) {
     this.tempPath = path.join(store.paths.ingestDir, tempName());
   }
 
   /** Consumes `input` into the temp file; resolves when it is on disk and fsynced. */
   async write(input: Readable): Promise<IngestResult> {
     const hasher = ssri.integrityStream({ algorithms: ['sha256'] });
-    hasher.on('integrity', (i: ssri.Integrity) => { this.integrity = i; });
+    hasher.on('integrity', (i: ssri.Integrity) => {
+      this.integrity = i;
+    });
     const counter = new Transform({
       transform: (chunk: Buffer, _enc, done) => {
         this.size += chunk.length;
@@ -102,7 +107,11 @@ export class Ingest {
     const { expected, expectedSize, source } = this.options;
     if (expectedSize !== undefined && this.size !== expectedSize) throw this.sizeError(this.size);
     if (expected !== undefined && digest !== expected) {
-      throw new StrataError('EINTEGRITY', `${source}: digest mismatch (expected ${expected}, found ${digest})`, { path: source, expected, found: digest });
+      throw new StrataError('EINTEGRITY', `${source}: digest mismatch (expected ${expected}, found ${digest})`, {
+        path: source,
+        expected,
+        found: digest,
+      });
     }
     return digest;
   }
@@ -113,15 +122,24 @@ export class Ingest {
 
   private sizeError(found: number): StrataError {
     const { expectedSize, source } = this.options;
-    return new StrataError('EINTEGRITY', `${source}: size mismatch (expected ${expectedSize} bytes, found ${found}${found > expectedSize! ? ' or more' : ''})`,
-      { path: source, expected: expectedSize!, found });
+    return new StrataError(
+      'EINTEGRITY',
+      `${source}: size mismatch (expected ${expectedSize} bytes, found ${found}${found > expectedSize! ? ' or more' : ''})`,
+      { path: source, expected: expectedSize!, found },
+    );
   }
 }
 
 /** A file-system error without a path (a failed write: ENOSPC, EIO) says which content it hit. */
 function named(err: unknown, source: string): unknown {
   const e = err as NodeJS.ErrnoException;
-  if (err instanceof Error && !(err instanceof StrataError) && typeof e.code === 'string' && e.path === undefined && !e.message.startsWith(source)) {
+  if (
+    err instanceof Error &&
+    !(err instanceof StrataError) &&
+    typeof e.code === 'string' &&
+    e.path === undefined &&
+    !e.message.startsWith(source)
+  ) {
     e.message = `${source}: ${e.message}`;
   }
   return err;

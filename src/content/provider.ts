@@ -51,7 +51,10 @@ export interface StoreContentOptions {
 
 /** The blobs under `blobs/sha256/`, which are verified before they are visible and never change after. */
 export class StoreContentProvider implements ContentProvider {
-  constructor(private readonly store: Store, private readonly options: StoreContentOptions = {}) {}
+  constructor(
+    private readonly store: Store,
+    private readonly options: StoreContentOptions = {},
+  ) {}
 
   async info(digest: string): Promise<BlobInfo> {
     const st = await this.stat(digest);
@@ -70,8 +73,11 @@ export class StoreContentProvider implements ContentProvider {
     try {
       const { size } = await handle.stat();
       if (size > maxBytes) {
-        throw new StrataError('ELIMIT', `blob ${digest} is ${size} bytes, more than the ${maxBytes} read into memory`,
-          { path: this.store.paths.blob(digest), expected: maxBytes, found: size });
+        throw new StrataError('ELIMIT', `blob ${digest} is ${size} bytes, more than the ${maxBytes} read into memory`, {
+          path: this.store.paths.blob(digest),
+          expected: maxBytes,
+          found: size,
+        });
       }
       const data = Buffer.alloc(size);
       let done = 0;
@@ -113,6 +119,10 @@ export class StoreContentProvider implements ContentProvider {
   /** A blob that shrank while read was changed behind the store's back: an integrity failure, not a short file. */
   private changed(digest: string, expected: number, found: number): StrataError {
     const file = this.store.paths.blob(digest);
-    return new StrataError('EINTEGRITY', `${file}: blob ${digest} is ${found} bytes, not the ${expected} it had when opened`, { path: file, expected, found });
+    return new StrataError('EINTEGRITY', `${file}: blob ${digest} is ${found} bytes, not the ${expected} it had when opened`, {
+      path: file,
+      expected,
+      found,
+    });
   }
 }

@@ -39,7 +39,7 @@ export async function pruneImages(store: Store, options: { all?: boolean } = {})
     await requireReadableRecordDirs(store);
     for (const image of withContainerCounts(await listImages(store), await listContainerRecords(store))) {
       if (image.containers > 0 || (!options.all && image.repoTags.length > 0)) continue;
-      events.push(...await removeImage(store, image.record.id, { force: true }));
+      events.push(...(await removeImage(store, image.record.id, { force: true })));
     }
     return { events, bytes: events.reduce((sum, e) => sum + (e.type === 'deleted' ? e.bytes : 0), 0) };
   });

@@ -10,7 +10,11 @@ import { releaseImage, type RemoveEvent } from './remove-image.js';
  * such an image as <none>; strata finishes the removal the user asked for).
  * container/lifecycle.ts `removeContainer` alone leaves that image for `image prune`.
  */
-export async function removeContainerAndImage(store: Store, name: string, options: RemoveContainerOptions = {}): Promise<{ record: ContainerRecord; events: RemoveEvent[] }> {
+export async function removeContainerAndImage(
+  store: Store,
+  name: string,
+  options: RemoveContainerOptions = {},
+): Promise<{ record: ContainerRecord; events: RemoveEvent[] }> {
   return withStoreLock(store, async () => {
     const record = await removeContainer(store, name, options);
     return { record, events: await releaseImage(store, record.image, await listContainerRecords(store)) };

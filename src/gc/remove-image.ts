@@ -41,16 +41,25 @@ export async function removeImage(store: Store, name: string, options: { force?:
     }
     if (!options.force && users.length > 0) {
       const what = byTag ? `repository reference "${name}"` : shortId(image.id);
-      throw new StrataError('ECONFLICT',
+      throw new StrataError(
+        'ECONFLICT',
         `conflict: unable to remove ${what} (must force) - container ${users[0]!.id.slice(0, 12)} is using its referenced image ${shortId(image.id)}`,
-        { path: name });
+        { path: name },
+      );
     }
     if (!options.force && !byTag && imageTags.length > 1) {
-      throw new StrataError('ECONFLICT', `conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`, { path: name });
+      throw new StrataError(
+        'ECONFLICT',
+        `conflict: unable to delete ${shortId(image.id)} (must be forced) - image is referenced in multiple repositories`,
+        { path: name },
+      );
     }
     if (users.length > 0 && imageTags.length === 0) {
-      throw new StrataError('ECONFLICT',
-        `conflict: unable to delete ${shortId(image.id)} (cannot be forced) - image is being used by container ${users[0]!.id.slice(0, 12)}`, { path: name });
+      throw new StrataError(
+        'ECONFLICT',
+        `conflict: unable to delete ${shortId(image.id)} (cannot be forced) - image is being used by container ${users[0]!.id.slice(0, 12)}`,
+        { path: name },
+      );
     }
     for (const ref of imageTags) {
       delete tags[ref];
@@ -67,7 +76,7 @@ export async function removeImage(store: Store, name: string, options: { force?:
     faultPoint('rmi.untagged');
     await removeImageRecord(store, image.id);
     events.push({ type: 'deleted', id: image.id, bytes: 0 });
-    events.push(...await sweepImageContent(store, image));
+    events.push(...(await sweepImageContent(store, image)));
     return events;
   });
 }
@@ -82,7 +91,7 @@ export async function releaseImage(store: Store, imageId: string, containers: { 
   if (!image?.removeWhenUnused || containers.some((c) => c.image === imageId)) return [];
   if (tagsOf(await readTags(store), imageId).length > 0) return [];
   await removeImageRecord(store, imageId);
-  return [{ type: 'deleted', id: imageId, bytes: 0 }, ...await sweepImageContent(store, image)];
+  return [{ type: 'deleted', id: imageId, bytes: 0 }, ...(await sweepImageContent(store, image))];
 }
 
 /** Removes this image's layers and blobs that no other image, container or load still needs. */
@@ -91,7 +100,7 @@ async function sweepImageContent(store: Store, image: ImageRecord): Promise<Remo
   const events: RemoveEvent[] = [];
   for (const layer of [...image.layers].reverse()) {
     faultPoint('rmi.layer');
-    if (!live.layers.has(layer.chainId) && await removeByRename(store.paths.layerDir(layer.chainId))) {
+    if (!live.layers.has(layer.chainId) && (await removeByRename(store.paths.layerDir(layer.chainId)))) {
       events.push({ type: 'deleted', id: layer.chainId, bytes: layer.size });
     }
   }

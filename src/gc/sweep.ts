@@ -49,7 +49,10 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
     const removed: GcItem[] = [];
     for (const [i, item] of candidates.entries()) {
       if (options.signal?.aborted) {
-        throw new StrataError('EINTERRUPTED', `gc interrupted after removing ${i} of ${candidates.length} items (${reclaimedText(removed)})`);
+        throw new StrataError(
+          'EINTERRUPTED',
+          `gc interrupted after removing ${i} of ${candidates.length} items (${reclaimedText(removed)})`,
+        );
       }
       faultPoint('gc.remove');
       if (!options.dryRun) await remove(item);
@@ -64,7 +67,9 @@ function reclaimedText(removed: GcItem[]): string {
   return `${removed.reduce((sum, r) => sum + r.bytes, 0)} bytes reclaimed`;
 }
 
-interface Candidate extends GcItem { path: string }
+interface Candidate extends GcItem {
+  path: string;
+}
 
 async function deadLayers(store: Store, live: Set<string>): Promise<Candidate[]> {
   const out: Candidate[] = [];
@@ -91,7 +96,14 @@ async function deadBlobs(store: Store, live: Set<string>): Promise<Candidate[]> 
 async function staleLeftovers(store: Store, graceMs: number): Promise<Candidate[]> {
   const cutoff = Math.min(Date.now() - graceMs, (await oldestLiveLease(store)) ?? Infinity);
   const out: Candidate[] = [];
-  const dirs = [store.paths.root, store.paths.blobsDir, store.paths.layersDir, store.paths.imagesDir, store.paths.containersDir, store.paths.volumesDir];
+  const dirs = [
+    store.paths.root,
+    store.paths.blobsDir,
+    store.paths.layersDir,
+    store.paths.imagesDir,
+    store.paths.containersDir,
+    store.paths.volumesDir,
+  ];
   const consider = async (file: string) => {
     const st = await fs.lstat(file).catch(() => null);
     if (st === null || st.mtimeMs >= cutoff) return;

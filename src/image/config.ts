@@ -29,8 +29,12 @@ export function parseImageConfig(raw: unknown, where: string): ImageConfig {
   }
   const config = raw as ImageConfig;
   const rootfs = config.rootfs as unknown;
-  if (typeof rootfs !== 'object' || rootfs === null || (rootfs as { type?: unknown }).type !== 'layers' ||
-      !Array.isArray((rootfs as { diff_ids?: unknown }).diff_ids)) {
+  if (
+    typeof rootfs !== 'object' ||
+    rootfs === null ||
+    (rootfs as { type?: unknown }).type !== 'layers' ||
+    !Array.isArray((rootfs as { diff_ids?: unknown }).diff_ids)
+  ) {
     throw new StrataError('EINVALIDARCHIVE', `${where}: image config has no rootfs of type "layers" with diff_ids`, { path: where });
   }
   config.rootfs.diff_ids.forEach((d) => parseDigest(d, `${where}: rootfs.diff_ids`));

@@ -71,7 +71,11 @@ async function manifestLayers(provider: ContentProvider, image: ImageRecord): Pr
   if (!Array.isArray(layers)) return [];
   return layers.map((raw: unknown) => {
     const d = raw as Partial<BlobDescriptor> | null;
-    return d !== null && typeof d === 'object' && typeof d.digest === 'string' && typeof d.mediaType === 'string' && Number.isSafeInteger(d.size)
+    return d !== null &&
+      typeof d === 'object' &&
+      typeof d.digest === 'string' &&
+      typeof d.mediaType === 'string' &&
+      Number.isSafeInteger(d.size)
       ? { digest: d.digest, size: d.size!, mediaType: d.mediaType }
       : undefined;
   });

@@ -77,7 +77,8 @@ export async function inspectImage(store: Store, image: ImageRecord, repoTags: s
  */
 function goContainerConfig(raw: Record<string, unknown>): Record<string, unknown> {
   const value = (key: string, empty: unknown) => (raw[key] === undefined ? empty : raw[key]);
-  const optional = (key: string) => (raw[key] === undefined || raw[key] === null || raw[key] === '' || raw[key] === false ? {} : { [key]: raw[key] });
+  const optional = (key: string) =>
+    raw[key] === undefined || raw[key] === null || raw[key] === '' || raw[key] === false ? {} : { [key]: raw[key] };
   return {
     Hostname: value('Hostname', ''),
     Domainname: value('Domainname', ''),
@@ -126,7 +127,7 @@ export function graphDriverName(store: Store): string {
 
 function lastComment(config: ImageConfig): string {
   const history = config.history ?? [];
-  return history.length > 0 ? history[history.length - 1]!.comment ?? '' : '';
+  return history.length > 0 ? (history[history.length - 1]!.comment ?? '') : '';
 }
 
 export interface HistoryRow {
@@ -143,14 +144,22 @@ export interface HistoryRow {
 /** `docker history`: newest first; each non-empty history entry owns the next layer. */
 export async function imageHistory(store: Store, image: ImageRecord): Promise<HistoryRow[]> {
   const config = await readImageConfig(store, image);
-  const history = config.history && config.history.length > 0
-    ? config.history
-    : image.layers.map((): HistoryEntry => ({ created: image.created }));
+  const history =
+    config.history && config.history.length > 0 ? config.history : image.layers.map((): HistoryEntry => ({ created: image.created }));
   let layer = 0;
-  const rows = history.map((entry) => {
-    const made = entry.empty_layer ? undefined : image.layers[layer++];
-    return { id: '<missing>', created: entry.created ?? '', createdBy: entry.created_by ?? '', size: made?.size ?? 0, comment: entry.comment ?? '', layer: made?.diffId ?? null };
-  }).reverse();
+  const rows = history
+    .map((entry) => {
+      const made = entry.empty_layer ? undefined : image.layers[layer++];
+      return {
+        id: '<missing>',
+        created: entry.created ?? '',
+        createdBy: entry.created_by ?? '',
+        size: made?.size ?? 0,
+        comment: entry.comment ?? '',
+        layer: made?.diffId ?? null,
+      };
+    })
+    .reverse();
   if (rows.length > 0) rows[0]!.id = image.id;
   return rows;
 }

@@ -19,7 +19,10 @@ export async function listImages(store: Store): Promise<ImageSummary[]> {
  * Each image with the number of containers (any state) created from it. The caller
  * lists the containers: images sit below containers, so this module never reads them.
  */
-export function withContainerCounts<T extends ImageSummary>(images: T[], containers: readonly { image: string }[]): (T & { containers: number })[] {
+export function withContainerCounts<T extends ImageSummary>(
+  images: T[],
+  containers: readonly { image: string }[],
+): (T & { containers: number })[] {
   const counts = new Map<string, number>();
   for (const c of containers) counts.set(c.image, (counts.get(c.image) ?? 0) + 1);
   return images.map((image) => ({ ...image, containers: counts.get(image.record.id) ?? 0 }));

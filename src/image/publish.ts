@@ -34,7 +34,8 @@ export async function publishImages(store: Store, images: ImageToPublish[]): Pro
     const undo: { id: string; previous: Buffer | null }[] = [];
     try {
       for (const { record, repoTags } of images) {
-        if (!undo.some((u) => u.id === record.id)) undo.push({ id: record.id, previous: await readIfPresent(store.paths.imageRecord(record.id)) });
+        if (!undo.some((u) => u.id === record.id))
+          undo.push({ id: record.id, previous: await readIfPresent(store.paths.imageRecord(record.id)) });
         await writeImageRecord(store, record);
         const retagged = [];
         for (const tag of repoTags) {

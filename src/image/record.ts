@@ -89,11 +89,15 @@ export async function listImageIds(store: Store): Promise<string[]> {
 
 export async function listImageRecords(store: Store): Promise<ImageRecord[]> {
   const ids = await listImageIds(store);
-  const records = await Promise.all(ids.map((id) => readImageRecord(store, id).catch((err) => {
-    // An image removed between readdir and read is simply gone, not an error.
-    if ((err as StrataError).code === 'ENOTFOUND') return null;
-    throw err;
-  })));
+  const records = await Promise.all(
+    ids.map((id) =>
+      readImageRecord(store, id).catch((err) => {
+        // An image removed between readdir and read is simply gone, not an error.
+        if ((err as StrataError).code === 'ENOTFOUND') return null;
+        throw err;
+      }),
+    ),
+  );
   return records.filter((r): r is ImageRecord => r !== null);
 }
 

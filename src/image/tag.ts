@@ -13,7 +13,11 @@ export async function tagImage(store: Store, source: string, target: string): Pr
   } catch (err) {
     // docker tag's own sentence around distribution/reference's words.
     if (isStrataError(err, 'EREFERENCE')) {
-      throw new StrataError('EREFERENCE', `Error parsing reference: ${JSON.stringify(target)} is not a valid repository/tag: ${err.message}`, { path: target });
+      throw new StrataError(
+        'EREFERENCE',
+        `Error parsing reference: ${JSON.stringify(target)} is not a valid repository/tag: ${err.message}`,
+        { path: target },
+      );
     }
     throw err;
   }

@@ -26,5 +26,8 @@ export async function writeTags(store: Store, tags: TagMap): Promise<void> {
 }
 
 export function tagsOf(tags: TagMap, imageId: string): string[] {
-  return Object.entries(tags).filter(([, id]) => id === imageId).map(([ref]) => ref).sort();
+  return Object.entries(tags)
+    .filter(([, id]) => id === imageId)
+    .map(([ref]) => ref)
+    .sort();
 }

@@ -8,7 +8,10 @@ import type { ResolverOptions } from '../resolver/options.js';
  * The read-only layers under a chain of chainIDs (bottom first), as resolver options:
  * diff dirs top-first, with what a rootless unpack recorded about each.
  */
-export async function layerStackOptions(store: Store, chain: string[]): Promise<Pick<ResolverOptions, 'lowerDirs' | 'lowerMetadata' | 'format' | 'rootless' | 'privileged'>> {
+export async function layerStackOptions(
+  store: Store,
+  chain: string[],
+): Promise<Pick<ResolverOptions, 'lowerDirs' | 'lowerMetadata' | 'format' | 'rootless' | 'privileged'>> {
   const topFirst = [...chain].reverse();
   const records = await Promise.all(topFirst.map((chainId) => readLayerRecord(store, chainId)));
   await assertLayerFilesPresent(store, topFirst);

@@ -6,8 +6,17 @@ import type { Header } from 'tar-stream';
 import { isStrataError } from '../errors.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import {
-  deviceNumbers, entryKind, entryMeta, entryPath, hardlinkTargetPath, invalidEntry, quoteName, symlinkTarget,
-  type EntryContext, type EntryMeta, type LayerPath,
+  deviceNumbers,
+  entryKind,
+  entryMeta,
+  entryPath,
+  hardlinkTargetPath,
+  invalidEntry,
+  quoteName,
+  symlinkTarget,
+  type EntryContext,
+  type EntryMeta,
+  type LayerPath,
 } from './entry-path.js';
 import { RootResolver } from './resolve-in-root.js';
 import { UnappliedLog, applyOwner, applyXattrs } from './unapplied.js';
@@ -18,7 +27,10 @@ import { markOpaque, parseWireWhiteout, whiteoutEntryName, whiteoutTarget, write
 const run = promisify(execFile);
 
 /** Final mode and mtime of a directory, applied once every entry is in (unpack.ts settleDirectories). */
-export interface DirMeta { mode: number; mtime: number | null }
+export interface DirMeta {
+  mode: number;
+  mtime: number | null;
+}
 
 /**
  * An entry's metadata with its xattrs as bytes, read from the raw pax records
@@ -51,7 +63,12 @@ export class LayerWriter {
   private readonly whiteoutDirs = new Set<string>();
   private readonly resolver: RootResolver;
 
-  constructor(root: string, readonly format: WhiteoutFormat, readonly source: string, private readonly privileged: boolean) {
+  constructor(
+    root: string,
+    readonly format: WhiteoutFormat,
+    readonly source: string,
+    private readonly privileged: boolean,
+  ) {
     this.tree = new LayerTree(root, (rel, kind) => {
       if (kind !== 'other') this.resolver.forget();
       this.unapplied.forget(rel, kind === 'directory');
@@ -87,13 +104,19 @@ export class LayerWriter {
     // overlay format the whiteout *is* the path, and createNew replaces it).
     if (this.whiteoutDirs.has(parent)) await this.tree.remove(joinRel(parent, whiteoutEntryName(base, this.format)));
     switch (kind) {
-      case 'file': return this.file(rel, data, meta);
-      case 'directory': return this.directory(parts, rel, meta);
-      case 'symlink': return this.symlink(rel, symlinkTarget(header, ctx), meta);
-      case 'hardlink': return this.hardlink(rel, header.linkname ?? '', ctx);
-      case 'fifo': return this.fifo(rel, meta);
+      case 'file':
+        return this.file(rel, data, meta);
+      case 'directory':
+        return this.directory(parts, rel, meta);
+      case 'symlink':
+        return this.symlink(rel, symlinkTarget(header, ctx), meta);
+      case 'hardlink':
+        return this.hardlink(rel, header.linkname ?? '', ctx);
+      case 'fifo':
+        return this.fifo(rel, meta);
       case 'char':
-      case 'block': return this.device(rel, kind, deviceNumbers(header, ctx), meta);
+      case 'block':
+        return this.device(rel, kind, deviceNumbers(header, ctx), meta);
     }
   }
 
@@ -117,7 +140,11 @@ export class LayerWriter {
 
   private async directory(parts: LayerPath, rel: string, meta: NodeMeta): Promise<void> {
     // Kept u+rwx while entries go in, whatever the tar says; the real mode comes last.
-    await this.tree.createNew(rel, () => fs.mkdirSync(this.tree.abs(rel), 0o700), (st) => st.isDirectory());
+    await this.tree.createNew(
+      rel,
+      () => fs.mkdirSync(this.tree.abs(rel), 0o700),
+      (st) => st.isDirectory(),
+    );
     this.resolver.remember(parts, rel);
     this.dirs.set(rel, { mode: meta.mode, mtime: meta.mtime });
     applyOwner(this.tree.abs(rel), rel, meta, this.privileged, this.unapplied);
@@ -140,7 +167,8 @@ export class LayerWriter {
     const st = target === null ? null : this.tree.lstat(target);
     if (target === null || st === null) throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} is not in this layer`);
     if (st.isDirectory()) throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} is a directory`);
-    if (whiteoutTarget(targetName, st, this.format) !== null) throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} is a whiteout`);
+    if (whiteoutTarget(targetName, st, this.format) !== null)
+      throw invalidEntry(ctx, `hardlink target ${quoteName(linkname)} is a whiteout`);
     if (target === rel) return;
     // link(2) does not follow a symlink target: a hardlink to a symlink links the symlink.
     const sameInode = (existing: Stats) => existing.ino === st.ino && existing.dev === st.dev;
@@ -155,7 +183,14 @@ export class LayerWriter {
     await this.tree.remove(rel);
     const args = ['-m', '600', abs, type === 'char' ? 'c' : 'b', String(numbers.major), String(numbers.minor)];
     // Root without CAP_MKNOD (a user namespace, a restricted container) fails like a user.
-    if (this.privileged && await run('mknod', args).then(() => true, () => false)) return this.finishNode(rel, meta);
+    if (
+      this.privileged &&
+      (await run('mknod', args).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return this.finishNode(rel, meta);
     // Rootless: an empty 0600 placeholder, and the device as a recorded fact in
     // layer.json — never an error, never a real node.
     fs.closeSync(fs.openSync(abs, 'wx', 0o600));
@@ -228,5 +263,5 @@ function wireWhiteout(base: string, ctx: EntryContext): ReturnType<typeof parseW
 }
 
 function writeAll(fd: number, chunk: Uint8Array): void {
-  for (let offset = 0; offset < chunk.length;) offset += fs.writeSync(fd, chunk, offset);
+  for (let offset = 0; offset < chunk.length; ) offset += fs.writeSync(fd, chunk, offset);
 }

@@ -26,8 +26,11 @@ export function invalidEntry(ctx: EntryContext, reason: string): StrataError {
 
 /** A name or path past one of NAME_LIMITS (limits.ts): `expected` is the limit, `found` what the entry has. */
 export function nameLimitExceeded(ctx: EntryContext, reason: string, limit: number, found: number): StrataError {
-  return new StrataError('ELIMIT', `${ctx.source}: entry ${quoteName(ctx.entry)}: ${reason}, the limit is ${limit}`,
-    { path: ctx.entry, expected: limit, found });
+  return new StrataError('ELIMIT', `${ctx.source}: entry ${quoteName(ctx.entry)}: ${reason}, the limit is ${limit}`, {
+    path: ctx.entry,
+    expected: limit,
+    found,
+  });
 }
 
 const QUOTE_HEAD = 48;
@@ -147,12 +150,12 @@ export interface EntryMeta {
 }
 
 const KINDS: Record<string, EntryKind> = {
-  'file': 'file',
+  file: 'file',
   'contiguous-file': 'file',
-  'directory': 'directory',
-  'symlink': 'symlink',
-  'link': 'hardlink',
-  'fifo': 'fifo',
+  directory: 'directory',
+  symlink: 'symlink',
+  link: 'hardlink',
+  fifo: 'fifo',
   'character-device': 'char',
   'block-device': 'block',
 };
@@ -180,8 +183,8 @@ export function entryMeta(header: Header, ctx: EntryContext): EntryMeta {
   // tar-stream applies pax path, linkpath and size; the other pax numbers (large
   // ids, sub-second mtimes, as Go's archive/tar writes them) are applied here.
   const pax = (header as { pax?: Record<string, string> | null }).pax ?? {};
-  const uid = checkId(pax.uid ? Number(pax.uid) : header.uid ?? 0, 'uid', ctx);
-  const gid = checkId(pax.gid ? Number(pax.gid) : header.gid ?? 0, 'gid', ctx);
+  const uid = checkId(pax.uid ? Number(pax.uid) : (header.uid ?? 0), 'uid', ctx);
+  const gid = checkId(pax.gid ? Number(pax.gid) : (header.gid ?? 0), 'gid', ctx);
   const mtime = pax.mtime ? Number(pax.mtime) : header.mtime ? header.mtime.getTime() / 1000 : 0;
   if (!Number.isFinite(mtime)) throw invalidEntry(ctx, 'invalid mtime');
   const xattrs: Array<[string, string]> = [];
@@ -195,7 +198,10 @@ export function entryMeta(header: Header, ctx: EntryContext): EntryMeta {
 export function deviceNumbers(header: Header, ctx: EntryContext): { major: number; minor: number } {
   const major = header.devmajor ?? 0;
   const minor = header.devminor ?? 0;
-  for (const [what, n] of [['major', major], ['minor', minor]] as const) {
+  for (const [what, n] of [
+    ['major', major],
+    ['minor', minor],
+  ] as const) {
     if (!Number.isInteger(n) || n < 0 || n > MAX_DEVICE_NUMBER) throw invalidEntry(ctx, `device ${what} number ${n} is out of range`);
   }
   return { major, minor };

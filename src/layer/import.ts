@@ -98,10 +98,19 @@ export async function importLayer(blob: Readable, options: LayerImportOptions): 
   if (blob.errored) failAll(blob.errored);
   else if (signal?.aborted) stopOnAbort();
 
-  const writing = ingest.write(toBlob).catch((err: Error) => { failAll(err); throw err; });
+  const writing = ingest.write(toBlob).catch((err: Error) => {
+    failAll(err);
+    throw err;
+  });
   const unpacking = toUnpack
-    ? prepareLayer(toUnpack as Readable, { store, diffId: options.diffId, chainId: knownChainId, parent: options.parent, limits: options.limits, source })
-      .catch((err: Error) => {
+    ? prepareLayer(toUnpack as Readable, {
+        store,
+        diffId: options.diffId,
+        chainId: knownChainId,
+        parent: options.parent,
+        limits: options.limits,
+        source,
+      }).catch((err: Error) => {
         // With a digest to check, let the blob side finish: if the bytes are not what
         // they were named, that — not the unpack error it caused — is the diagnosis.
         if (options.digest !== undefined) {
@@ -148,7 +157,12 @@ export async function importLayer(blob: Readable, options: LayerImportOptions): 
  * blob recorded at unpack serves. Call with the chainID leased; this leases the blob
  * before looking, so neither can be swept once found.
  */
-export async function reusableLayer(store: Store, lease: Lease, chainId: string, digest?: string): Promise<{ layer: LayerRecord; blobDigest: string } | null> {
+export async function reusableLayer(
+  store: Store,
+  lease: Lease,
+  chainId: string,
+  digest?: string,
+): Promise<{ layer: LayerRecord; blobDigest: string } | null> {
   if (!(await layerExists(store, chainId))) return null;
   const layer = await readLayerRecord(store, chainId);
   const blobDigest = digest ?? layer.blobDigest;

@@ -31,23 +31,30 @@ export class LimitMeter {
   entries = 0;
   bytes = 0;
 
-  constructor(private readonly limits: UnpackLimits, private readonly source: string) {}
+  constructor(
+    private readonly limits: UnpackLimits,
+    private readonly source: string,
+  ) {}
 
   addBytes(n: number): void {
     this.bytes += n;
     if (this.bytes > this.limits.maxBytes) {
-      throw new StrataError('ELIMIT',
+      throw new StrataError(
+        'ELIMIT',
         `${this.source}: layer is larger than the limit of ${this.limits.maxBytes} uncompressed bytes (a decompression bomb or a limit set too low)`,
-        { path: this.source, expected: this.limits.maxBytes, found: this.bytes });
+        { path: this.source, expected: this.limits.maxBytes, found: this.bytes },
+      );
     }
   }
 
   addEntry(): void {
     this.entries += 1;
     if (this.entries > this.limits.maxEntries) {
-      throw new StrataError('ELIMIT',
-        `${this.source}: layer has more than the limit of ${this.limits.maxEntries} entries`,
-        { path: this.source, expected: this.limits.maxEntries, found: this.entries });
+      throw new StrataError('ELIMIT', `${this.source}: layer has more than the limit of ${this.limits.maxEntries} entries`, {
+        path: this.source,
+        expected: this.limits.maxEntries,
+        found: this.entries,
+      });
     }
   }
 }

@@ -14,15 +14,17 @@ export function missingLayerError(chainId: string, what: string): StrataError {
 
 /** Every layer of a chain still has its files (diff/), checked before a view is built on them. */
 export async function assertLayerFilesPresent(store: Store, chain: readonly string[]): Promise<void> {
-  await Promise.all(chain.map(async (chainId) => {
-    const diff = store.paths.layerDiff(chainId);
-    try {
-      if (!(await fs.stat(diff)).isDirectory()) throw missingLayerError(chainId, 'its diff is not a directory');
-    } catch (err) {
-      if (isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR')) throw missingLayerError(chainId, 'no diff directory');
-      throw err;
-    }
-  }));
+  await Promise.all(
+    chain.map(async (chainId) => {
+      const diff = store.paths.layerDiff(chainId);
+      try {
+        if (!(await fs.stat(diff)).isDirectory()) throw missingLayerError(chainId, 'its diff is not a directory');
+      } catch (err) {
+        if (isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR')) throw missingLayerError(chainId, 'no diff directory');
+        throw err;
+      }
+    }),
+  );
 }
 
 /** A container's own layer (its upper dir), which create made and only rm removes. */
@@ -32,6 +34,9 @@ export async function assertUpperPresent(containerId: string, upperDir: string):
   } catch (err) {
     if (!isFsError(err, 'ENOENT') && !isFsError(err, 'ENOTDIR')) throw err;
   }
-  throw new StrataError('ENOTFOUND',
-    `container ${containerId}: its layer (upper directory) is missing from the store; run \`strata check\``, { path: upperDir });
+  throw new StrataError(
+    'ENOTFOUND',
+    `container ${containerId}: its layer (upper directory) is missing from the store; run \`strata check\``,
+    { path: upperDir },
+  );
 }

@@ -33,7 +33,8 @@ export function parsePaxRecords(body: Buffer): PaxRecord[] {
     if (!/^[0-9]{1,10}$/.test(lenText)) throw new PaxError(`pax record at byte ${at} does not start with its length`);
     const len = Number(lenText);
     const end = at + len;
-    if (len < MIN_RECORD || end > body.length || end <= space + 1) throw new PaxError(`pax record at byte ${at} has a length (${len}) beyond its header`);
+    if (len < MIN_RECORD || end > body.length || end <= space + 1)
+      throw new PaxError(`pax record at byte ${at} has a length (${len}) beyond its header`);
     if (body[end - 1] !== NEWLINE) throw new PaxError(`pax record at byte ${at} does not end with a newline where its length says`);
     const equals = body.indexOf(EQUALS, space + 1);
     if (equals < 0 || equals >= end - 1 || equals === space + 1) throw new PaxError(`pax record at byte ${at} has no KEY=VALUE`);

@@ -1,6 +1,12 @@
 import fs from 'node:fs';
 import {
-  checkComponentBytes, invalidEntry, layerRelative, nameLimitExceeded, quoteName, type EntryContext, type LayerPath,
+  checkComponentBytes,
+  invalidEntry,
+  layerRelative,
+  nameLimitExceeded,
+  quoteName,
+  type EntryContext,
+  type LayerPath,
 } from './entry-path.js';
 import { NAME_LIMITS, type NameLimits } from './limits.js';
 import { ROOT, above, below, type Place } from './real-path.js';
@@ -183,7 +189,8 @@ export class RootResolver {
       }
       // Same rule as for names (entry-path.ts): a `.wh.` directory has no meaning
       // that both whiteout formats share, whether named directly or through a link.
-      if (isWhiteoutName(part)) throw invalidEntry(ctx, `symlink ${quoteName(layerRelative([next.real]))} leads through the whiteout name ${quoteName(part)}`);
+      if (isWhiteoutName(part))
+        throw invalidEntry(ctx, `symlink ${quoteName(layerRelative([next.real]))} leads through the whiteout name ${quoteName(part)}`);
       // A target is checked only when followed, as the kernel checks it at lookup.
       checkComponentBytes(part, ctx, `the target of symlink ${quoteName(layerRelative([next.real]))}`);
       if (walk.missing.length > 0) walk.missing.push(part);
@@ -207,8 +214,12 @@ export class RootResolver {
     const { lookupBase, lookupsPerEntry } = this.limits;
     const budget = lookupBase + lookupsPerEntry * this.entries;
     if (++this.lookups > budget) {
-      throw nameLimitExceeded(ctx, `resolving the layer's first ${this.entries} entries took ${this.lookups} lookups (${lookupBase} and ${lookupsPerEntry} per entry)`,
-        budget, this.lookups);
+      throw nameLimitExceeded(
+        ctx,
+        `resolving the layer's first ${this.entries} entries took ${this.lookups} lookups (${lookupBase} and ${lookupsPerEntry} per entry)`,
+        budget,
+        this.lookups,
+      );
     }
   }
 
@@ -217,8 +228,12 @@ export class RootResolver {
     if (place.depth > maxDepth) throw nameLimitExceeded(ctx, `resolves to a path ${place.depth} levels deep`, maxDepth, place.depth);
     const onHost = this.rootBytes + 1 + place.bytes;
     if (onHost > maxPathBytes) {
-      throw nameLimitExceeded(ctx, `resolves to a path of ${place.bytes + 1} bytes, a host path of ${onHost} bytes under the layer directory`,
-        maxPathBytes, onHost);
+      throw nameLimitExceeded(
+        ctx,
+        `resolves to a path of ${place.bytes + 1} bytes, a host path of ${onHost} bytes under the layer directory`,
+        maxPathBytes,
+        onHost,
+      );
     }
     return place;
   }

@@ -1,6 +1,17 @@
 import { StrataError } from '../errors.js';
 import { PaxError, parsePaxRecords, type PaxRecord } from './pax-records.js';
-import { BLOCK, TYPEFLAG_AT, checksumProblem, cString, hasTarMagic, headerName, isZero, numberProblem, padding, readNumber } from './tar-header-fields.js';
+import {
+  BLOCK,
+  TYPEFLAG_AT,
+  checksumProblem,
+  cString,
+  hasTarMagic,
+  headerName,
+  isZero,
+  numberProblem,
+  padding,
+  readNumber,
+} from './tar-header-fields.js';
 
 /**
  * Reads every 512-byte header block of a layer's tar stream before tar-stream does,
@@ -101,16 +112,25 @@ export class TarHeaderCheck {
   /** The stream has ended: it must not end inside a header or an entry's data. */
   end(): void {
     if (this.ended) return;
-    if (this.blockFill > 0) throw this.invalid(`tar header at byte ${this.offset - this.blockFill}`, `the layer stream ends inside this header (${this.blockFill} of 512 bytes)`);
+    if (this.blockFill > 0)
+      throw this.invalid(
+        `tar header at byte ${this.offset - this.blockFill}`,
+        `the layer stream ends inside this header (${this.blockFill} of 512 bytes)`,
+      );
     const ext = this.extension;
-    if (ext !== null) throw this.invalid(ext.header, `the layer stream ends inside this header extension (${ext.got} of ${ext.size} bytes)`);
-    if (this.skip > 0 && this.current === null) throw this.invalid(`tar header at byte ${this.offset}`, 'the layer stream ends inside the padding of a header extension');
+    if (ext !== null)
+      throw this.invalid(ext.header, `the layer stream ends inside this header extension (${ext.got} of ${ext.size} bytes)`);
+    if (this.skip > 0 && this.current === null)
+      throw this.invalid(`tar header at byte ${this.offset}`, 'the layer stream ends inside the padding of a header extension');
     if (this.skip > 0 && this.current !== null) {
       const { name, size, end } = this.current;
       const missing = end - this.offset;
-      throw this.invalid(name, missing > 0
-        ? `its size (${size} bytes) runs past the end of the layer stream: ${missing} bytes of data missing`
-        : 'the layer stream ends inside the padding after its data');
+      throw this.invalid(
+        name,
+        missing > 0
+          ? `its size (${size} bytes) runs past the end of the layer stream: ${missing} bytes of data missing`
+          : 'the layer stream ends inside the padding after its data',
+      );
     }
   }
 
@@ -142,7 +162,11 @@ export class TarHeaderCheck {
       return;
     }
     const name = this.nameOf(block);
-    if (this.zeroBlocks > 0) throw this.invalid(name, `a single zero block (at byte ${at - BLOCK}) comes before this header: the archive ended there for other tar readers`);
+    if (this.zeroBlocks > 0)
+      throw this.invalid(
+        name,
+        `a single zero block (at byte ${at - BLOCK}) comes before this header: the archive ended there for other tar readers`,
+      );
     // A header that fails its checksum is not a header: nothing in it, its name
     // included, means anything, so the message names its place in the stream.
     const badSum = checksumProblem(block);
@@ -153,13 +177,19 @@ export class TarHeaderCheck {
     const type = String.fromCharCode(block[TYPEFLAG_AT]!);
     const headerSize = readNumber(block, 'size')!;
     switch (type) {
-      case 'x': return this.startExtension('pax', name, headerSize);
-      case 'g': return this.startExtension('global', name, headerSize);
-      case 'L': return this.startExtension('long-name', name, headerSize);
-      case 'K': return this.startExtension('long-link', name, headerSize);
+      case 'x':
+        return this.startExtension('pax', name, headerSize);
+      case 'g':
+        return this.startExtension('global', name, headerSize);
+      case 'L':
+        return this.startExtension('long-name', name, headerSize);
+      case 'K':
+        return this.startExtension('long-link', name, headerSize);
       // tar-stream takes the old GNU 'N' as a long name, Go as a regular file.
-      case 'N': throw this.invalid(name, 'an old GNU long-name header (type N), which tar readers disagree on');
-      default: return this.entry(block, type, name, at, headerSize);
+      case 'N':
+        throw this.invalid(name, 'an old GNU long-name header (type N), which tar readers disagree on');
+      default:
+        return this.entry(block, type, name, at, headerSize);
     }
   }
 
@@ -168,8 +198,10 @@ export class TarHeaderCheck {
     const paxPath = pax.get('path');
     const paxLink = pax.get('linkpath');
     // Go lets a GNU long name win over a pax path, tar-stream the other way round.
-    if (this.longName !== null && paxPath !== undefined && paxPath.length > 0) throw this.invalid(name, 'both a GNU long name and a pax path, which tar readers disagree on');
-    if (this.longLink && paxLink !== undefined && paxLink.length > 0) throw this.invalid(name, 'both a GNU long link name and a pax linkpath, which tar readers disagree on');
+    if (this.longName !== null && paxPath !== undefined && paxPath.length > 0)
+      throw this.invalid(name, 'both a GNU long name and a pax path, which tar readers disagree on');
+    if (this.longLink && paxLink !== undefined && paxLink.length > 0)
+      throw this.invalid(name, 'both a GNU long link name and a pax linkpath, which tar readers disagree on');
     const paxSize = pax.get('size');
     const size = paxSize !== undefined && paxSize.length > 0 ? Number(paxSize.toString('latin1')) : headerSize;
     // Old tars mark a directory by a trailing slash on type NUL: Go reads a directory
@@ -190,7 +222,8 @@ export class TarHeaderCheck {
   }
 
   private startExtension(kind: Extension['kind'], header: string, size: number): void {
-    if (size > MAX_EXTENSION_SIZE) throw this.invalid(header, `header extension of ${size} bytes exceeds max size (${MAX_EXTENSION_SIZE} bytes)`);
+    if (size > MAX_EXTENSION_SIZE)
+      throw this.invalid(header, `header extension of ${size} bytes exceeds max size (${MAX_EXTENSION_SIZE} bytes)`);
     this.current = null;
     this.extension = { kind, header, size, chunks: [], got: 0 };
     if (size === 0) this.gather(Buffer.alloc(0), 0);
@@ -217,7 +250,8 @@ export class TarHeaderCheck {
       // Docker and containerd ignore global records; tar-stream applies some of them
       // to some entries (those with a pax header of their own).
       for (const key of map.keys()) {
-        if (APPLIED_PAX_KEYS.has(key) || key.startsWith(XATTR_PAX_PREFIX)) throw this.invalid(ext.header, `a global pax header sets ${JSON.stringify(key)}, which tar readers apply differently`);
+        if (APPLIED_PAX_KEYS.has(key) || key.startsWith(XATTR_PAX_PREFIX))
+          throw this.invalid(ext.header, `a global pax header sets ${JSON.stringify(key)}, which tar readers apply differently`);
       }
       return;
     }
@@ -230,7 +264,8 @@ export class TarHeaderCheck {
     for (const key of ['size', 'uid', 'gid', 'mtime']) {
       const value = map.get(key)?.toString('latin1');
       if (value === undefined || value === '') continue;
-      const ok = key === 'mtime' ? /^[0-9]{1,16}(\.[0-9]*)?$/.test(value) : /^[0-9]{1,16}$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER;
+      const ok =
+        key === 'mtime' ? /^[0-9]{1,16}(\.[0-9]*)?$/.test(value) : /^[0-9]{1,16}$/.test(value) && Number(value) <= Number.MAX_SAFE_INTEGER;
       if (!ok) throw this.invalid(header, `pax ${key} ${JSON.stringify(value)} is not a non-negative decimal number`);
     }
   }
@@ -240,12 +275,17 @@ export class TarHeaderCheck {
     for (const [key, value] of pax) {
       if (!key.startsWith(XATTR_PAX_PREFIX)) continue;
       const xattr = key.slice(XATTR_PAX_PREFIX.length);
-      if (xattr === '' || Buffer.byteLength(xattr) > MAX_XATTR_NAME) throw this.invalid(name, `xattr name ${JSON.stringify(xattr)} is not one Linux can hold (1 to ${MAX_XATTR_NAME} bytes)`);
-      if (value.length > MAX_XATTR_VALUE) throw this.invalid(name, `xattr ${xattr} has a ${value.length}-byte value, larger than Linux can hold (${MAX_XATTR_VALUE} bytes)`);
+      if (xattr === '' || Buffer.byteLength(xattr) > MAX_XATTR_NAME)
+        throw this.invalid(name, `xattr name ${JSON.stringify(xattr)} is not one Linux can hold (1 to ${MAX_XATTR_NAME} bytes)`);
+      if (value.length > MAX_XATTR_VALUE)
+        throw this.invalid(name, `xattr ${xattr} has a ${value.length}-byte value, larger than Linux can hold (${MAX_XATTR_VALUE} bytes)`);
       this.xattrBytes += value.length;
       if (this.xattrBytes > MAX_LAYER_XATTR_BYTES) {
-        throw new StrataError('ELIMIT', `${this.source}: layer carries more than the limit of ${MAX_LAYER_XATTR_BYTES} bytes of xattr values`,
-          { path: this.source, expected: MAX_LAYER_XATTR_BYTES, found: this.xattrBytes });
+        throw new StrataError(
+          'ELIMIT',
+          `${this.source}: layer carries more than the limit of ${MAX_LAYER_XATTR_BYTES} bytes of xattr values`,
+          { path: this.source, expected: MAX_LAYER_XATTR_BYTES, found: this.xattrBytes },
+        );
       }
       out.push({ name: xattr, value });
     }
@@ -266,7 +306,14 @@ export class TarHeaderCheck {
   }
 }
 
-const TYPE_NAMES: Record<string, string> = { 1: 'hardlink', 2: 'symlink', 3: 'character device', 4: 'block device', 5: 'directory', 6: 'fifo' };
+const TYPE_NAMES: Record<string, string> = {
+  1: 'hardlink',
+  2: 'symlink',
+  3: 'character device',
+  4: 'block device',
+  5: 'directory',
+  6: 'fifo',
+};
 
 /** Later records win, as in tar-stream and Go. */
 function paxMap(records: PaxRecord[]): Map<string, Buffer> {

@@ -11,8 +11,13 @@ const PREFIX_AT = 345;
 
 /** The numeric fields: offset and length. */
 const NUMERIC_FIELDS = {
-  mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12],
-  mtime: [136, 12], devmajor: [329, 8], devminor: [337, 8],
+  mode: [100, 8],
+  uid: [108, 8],
+  gid: [116, 8],
+  size: [124, 12],
+  mtime: [136, 12],
+  devmajor: [329, 8],
+  devminor: [337, 8],
 } as const;
 type NumericField = keyof typeof NUMERIC_FIELDS;
 const FIELD_LIST = Object.entries(NUMERIC_FIELDS) as Array<[NumericField, readonly [number, number]]>;

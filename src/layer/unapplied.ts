@@ -15,7 +15,9 @@ const UNAPPLIED_KINDS: UnappliedKind[] = ['owners', 'devices', 'xattrs'];
 
 /** What could not be applied, by real layer path, for the paths that still exist at the end. */
 export class UnappliedLog {
-  private readonly maps = { owners: new Map(), devices: new Map(), xattrs: new Map() } as { [K in UnappliedKind]: Map<string, Unapplied[K][string]> };
+  private readonly maps = { owners: new Map(), devices: new Map(), xattrs: new Map() } as {
+    [K in UnappliedKind]: Map<string, Unapplied[K][string]>;
+  };
   /** When each path's records were last written, and when each removed directory went. */
   private readonly written = new Map<string, number>();
   private readonly removedDirs = new Map<string, number>();
@@ -56,7 +58,12 @@ export class UnappliedLog {
     const out = {} as { [K in UnappliedKind]: Record<string, unknown> };
     for (const kind of UNAPPLIED_KINDS) {
       const map = this.maps[kind] as Map<string, unknown>;
-      out[kind] = Object.fromEntries([...map.keys()].filter(live).sort().map((rel) => [`/${rel}`, map.get(rel)]));
+      out[kind] = Object.fromEntries(
+        [...map.keys()]
+          .filter(live)
+          .sort()
+          .map((rel) => [`/${rel}`, map.get(rel)]),
+      );
     }
     return out as Unapplied;
   }
@@ -68,7 +75,13 @@ export class UnappliedLog {
  * not 0/0 (the resolver shows the rest as root-owned, as rootless Docker does).
  * A root in a user namespace may be refused ids outside its map: recorded too.
  */
-export function applyOwner(target: string | number, rel: string, meta: Pick<EntryMeta, 'uid' | 'gid'>, privileged: boolean, log: UnappliedLog): void {
+export function applyOwner(
+  target: string | number,
+  rel: string,
+  meta: Pick<EntryMeta, 'uid' | 'gid'>,
+  privileged: boolean,
+  log: UnappliedLog,
+): void {
   const applied = (meta.uid === 0 && meta.gid === 0) || (privileged && changeOwner(target, meta));
   log.set('owners', rel, applied ? null : { uid: meta.uid, gid: meta.gid });
 }

@@ -68,28 +68,45 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
     const writer = new LayerWriter(diffDir, store.whiteoutFormat, source, store.privileged);
     const { diffId, entries } = await readLayer(blob, writer, options);
     if (options.diffId !== undefined && diffId !== options.diffId) {
-      throw new StrataError('EINTEGRITY', `${source}: layer content has diffID ${diffId}, but the image config says ${options.diffId}`,
-        { path: source, expected: options.diffId, found: diffId });
+      throw new StrataError('EINTEGRITY', `${source}: layer content has diffID ${diffId}, but the image config says ${options.diffId}`, {
+        path: source,
+        expected: options.diffId,
+        found: diffId,
+      });
     }
     // Measured before directory modes are settled: a rootless walk needs to get into 000 dirs.
     const files: [string, number][] = [];
     const sizes = measureTree(diffDir, (file, size) => files.push([file, size]));
     // Inside the temp dir, so the digests appear with the layer (check --deep reads them).
-    await writeFileAtomic(layerParts(temp).fileDigests, formatFileDigests(files.map(([file, size]) => {
-      const rel = file.slice(diffDir.length + 1);
-      const written = writer.fileDigests.get(rel);
-      // Regular files this layer did not stream (oci whiteouts, rootless device placeholders) are empty.
-      const hex = written?.size === size ? written.digest : size === 0 ? EMPTY_SHA256 : hashFileSync(file);
-      return [rel, hex];
-    })));
+    await writeFileAtomic(
+      layerParts(temp).fileDigests,
+      formatFileDigests(
+        files.map(([file, size]) => {
+          const rel = file.slice(diffDir.length + 1);
+          const written = writer.fileDigests.get(rel);
+          // Regular files this layer did not stream (oci whiteouts, rootless device placeholders) are empty.
+          const hex = written?.size === size ? written.digest : size === 0 ? EMPTY_SHA256 : hashFileSync(file);
+          return [rel, hex];
+        }),
+      ),
+    );
     await settleDirectories(writer, '');
     const chainId = options.chainId ?? chainIdOf(options.parent, diffId);
     const record: Omit<LayerRecord, 'blobDigest'> = {
-      chainId, diffId, parent: options.parent, size: sizes.size, allocatedSize: sizes.allocatedSize,
-      entries, whiteoutFormat: store.whiteoutFormat, unapplied: writer.unapplied.toRecord(), created: new Date().toISOString(),
+      chainId,
+      diffId,
+      parent: options.parent,
+      size: sizes.size,
+      allocatedSize: sizes.allocatedSize,
+      entries,
+      whiteoutFormat: store.whiteoutFormat,
+      unapplied: writer.unapplied.toRecord(),
+      created: new Date().toISOString(),
     };
     return {
-      chainId, diffId, record,
+      chainId,
+      diffId,
+      record,
       commit: (blobDigest) => {
         const { chainId, diffId: id, parent, ...rest } = record; // layer.json keeps LayerRecord's field order
         return commitLayer(store, build, { chainId, diffId: id, parent, blobDigest, ...rest });
@@ -113,7 +130,9 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
   const { source } = options;
   const meter = new LimitMeter(options.limits ?? DEFAULT_LIMITS, source);
   let failure: unknown;
-  const fail = (err: unknown) => { failure ??= err; };
+  const fail = (err: unknown) => {
+    failure ??= err;
+  };
   blob.on('error', (err: Error) => fail(withSource(err, source)));
 
   let compressedBytes = 0;
@@ -167,7 +186,12 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
     for await (const entry of extract) {
       meter.addEntry();
       const extras = check.take((entry.header as { byteOffset?: number }).byteOffset ?? -1);
-      if (extras === undefined) throw new StrataError('EINVALIDARCHIVE', `${source}: entry ${JSON.stringify(entry.header.name)}: the tar parser found an entry the header check did not`, { path: entry.header.name });
+      if (extras === undefined)
+        throw new StrataError(
+          'EINVALIDARCHIVE',
+          `${source}: entry ${JSON.stringify(entry.header.name)}: the tar parser found an entry the header check did not`,
+          { path: entry.header.name },
+        );
       try {
         await writer.apply(entry.header, entry, extras.xattrs);
       } catch (err) {
@@ -240,10 +264,16 @@ export async function layerExists(store: Store, chainId: string): Promise<boolea
 
 export async function readLayerRecord(store: Store, chainId: string): Promise<LayerRecord> {
   const file = store.paths.layerRecord(chainId);
-  const raw = await readJsonRecord(file, { optional: true }) as Partial<LayerRecord> | null;
+  const raw = (await readJsonRecord(file, { optional: true })) as Partial<LayerRecord> | null;
   if (raw === null) throw missingLayerError(chainId, 'no layer record');
-  if (typeof raw !== 'object' || raw.chainId !== chainId || typeof raw.diffId !== 'string' || typeof raw.size !== 'number' ||
-      typeof raw.unapplied !== 'object' || raw.unapplied === null) {
+  if (
+    typeof raw !== 'object' ||
+    raw.chainId !== chainId ||
+    typeof raw.diffId !== 'string' ||
+    typeof raw.size !== 'number' ||
+    typeof raw.unapplied !== 'object' ||
+    raw.unapplied === null
+  ) {
     throw new StrataError('EBADRECORD', `${file}: not a layer record for ${chainId}`, { path: file });
   }
   return raw as LayerRecord;

@@ -48,5 +48,13 @@ export async function truncate(ctx: Context, cpath: string, len = 0): Promise<vo
   if (r.entry.type !== 'file') throw fsError('EINVAL', 'open', cpath, 'not a regular file');
   const size = Math.max(0, len);
   const host = await ensureWritable(ctx, r.entry, 'open', cpath, { truncate: size === 0 });
-  await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o600), () => fs.truncate(host, size)), 'ftruncate', cpath);
+  await onHost(
+    withOwnerFallback(
+      ctx,
+      () => reach(ctx, host, 0o600),
+      () => fs.truncate(host, size),
+    ),
+    'ftruncate',
+    cpath,
+  );
 }

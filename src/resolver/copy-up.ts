@@ -30,7 +30,13 @@ export interface CopyUpOptions {
  * xattrs, after the parent directories, each with its own metadata; hardlinks in a
  * lower layer are broken, as overlayfs does without index=on.
  */
-export async function ensureWritable(ctx: Context, entry: Entry, syscall: string, cpath: string, opts: CopyUpOptions = {}): Promise<string> {
+export async function ensureWritable(
+  ctx: Context,
+  entry: Entry,
+  syscall: string,
+  cpath: string,
+  opts: CopyUpOptions = {},
+): Promise<string> {
   assertWritable(ctx, entry, syscall, cpath);
   const top = entry.stack[0];
   if (top !== undefined && (top.layer === 'upper' || top.layer === 'mount')) return top.host;
@@ -38,7 +44,10 @@ export async function ensureWritable(ctx: Context, entry: Entry, syscall: string
   const parentHost = await ensureWritable(ctx, entry.parent, syscall, cpath);
   // A rootless store's 0000 lower file (or one below a 0000 directory), or one whose
   // upper parent is a 0000 copy: copied with the owner bits of both sides opened for the moment.
-  const needs = () => [...(top === undefined ? [] : reach(ctx, top.host, top.st.isDirectory() ? 0o500 : 0o400)), ...reach(ctx, parentHost, 0o300)];
+  const needs = () => [
+    ...(top === undefined ? [] : reach(ctx, top.host, top.st.isDirectory() ? 0o500 : 0o400)),
+    ...reach(ctx, parentHost, 0o300),
+  ];
   return withOwnerFallback(ctx, needs, () => placeCopy(ctx, entry, top, parentHost, opts));
 }
 
@@ -154,7 +163,9 @@ async function copyMetadata(ctx: Context, from: Branch, type: string, tmp: strin
  * (EPERM, EOPNOTSUPP) are skipped, as ovl_copy_xattr skips unsupported ones.
  */
 async function copyXattrs(from: string, to: string): Promise<void> {
-  const names = await xattr().listAttributes(from).catch(() => [] as string[]);
+  const names = await xattr()
+    .listAttributes(from)
+    .catch(() => [] as string[]);
   for (const name of names) {
     if (name.startsWith(OVERLAY_PRIVATE_XATTRS)) continue;
     const value = await xattr().getAttribute(from, name);

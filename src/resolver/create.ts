@@ -29,7 +29,15 @@ export async function writeData(ctx: Context, cpath: string, data: WriteData, ap
     const host = await ensureWritable(ctx, r.entry, syscall, cpath, { truncate: !append });
     const mount = r.entry.mount;
     // A 0000 upper file of a rootless store is opened with its owner's write bit opened.
-    await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o200), () => writeInto(ctx, mount, host, append ? 'a' : 'w', data)), 'write', cpath);
+    await onHost(
+      withOwnerFallback(
+        ctx,
+        () => reach(ctx, host, 0o200),
+        () => writeInto(ctx, mount, host, append ? 'a' : 'w', data),
+      ),
+      'write',
+      cpath,
+    );
     return;
   }
   assertWritable(ctx, r.parent, syscall, cpath);
@@ -38,11 +46,19 @@ export async function writeData(ctx: Context, cpath: string, data: WriteData, ap
   const what = { kind: 'file' as const, mode: mode & ~ctx.umask & 0o7777 };
   if (sizeLimited(ctx, r.parent.mount)) {
     // Made whole (mode settled) before the data, so a write past the size leaves a proper file, as on a tmpfs.
-    await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => fs.writeFile(host, '', { flag: 'wx', mode: 0o600 })), 'write', cpath);
+    await onHost(
+      placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => fs.writeFile(host, '', { flag: 'wx', mode: 0o600 })),
+      'write',
+      cpath,
+    );
     await onHost(writeInto(ctx, r.parent.mount, path.join(parentHost, r.name), 'w', data), 'write', cpath);
     return;
   }
-  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => writeInto(ctx, r.parent.mount, host, 'wx', data)), 'write', cpath);
+  await onHost(
+    placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => writeInto(ctx, r.parent.mount, host, 'wx', data)),
+    'write',
+    cpath,
+  );
 }
 
 function sizeLimited(ctx: Context, mount: number | null): boolean {
@@ -75,7 +91,11 @@ export async function mkdirOne(ctx: Context, cpath: string, mode = 0o777): Promi
   const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
   // mkdir(2) keeps only the permission and sticky bits of the mode it is given.
   const what = { kind: 'dir' as const, mode: mode & ~ctx.umask & 0o1777 };
-  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => fs.mkdir(host, { mode: 0o700 })), syscall, cpath);
+  await onHost(
+    placeNew(ctx, parentHost, r.name, r.upperWhiteout, what, (host) => fs.mkdir(host, { mode: 0o700 })),
+    syscall,
+    cpath,
+  );
 }
 
 /**
@@ -128,7 +148,11 @@ export async function symlink(ctx: Context, target: string, cpath: string): Prom
   assertWritable(ctx, r.parent, syscall, cpath);
   assertCreatableName(ctx, r.name, syscall, cpath);
   const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
-  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, { kind: 'symlink' }, (host) => fs.symlink(target, host)), syscall, cpath);
+  await onHost(
+    placeNew(ctx, parentHost, r.name, r.upperWhiteout, { kind: 'symlink' }, (host) => fs.symlink(target, host)),
+    syscall,
+    cpath,
+  );
 }
 
 /** link(2): does not follow a final symlink; a lower file is copied up and linked in the upper (ovl_link). */
@@ -144,5 +168,9 @@ export async function link(ctx: Context, existing: string, cpath: string): Promi
   assertCreatableName(ctx, r.name, syscall, cpath);
   const srcHost = await ensureWritable(ctx, src.entry, syscall, existing);
   const parentHost = await ensureWritable(ctx, r.parent, syscall, cpath);
-  await onHost(placeNew(ctx, parentHost, r.name, r.upperWhiteout, { kind: 'link' }, (host) => fs.link(srcHost, host)), syscall, cpath);
+  await onHost(
+    placeNew(ctx, parentHost, r.name, r.upperWhiteout, { kind: 'link' }, (host) => fs.link(srcHost, host)),
+    syscall,
+    cpath,
+  );
 }

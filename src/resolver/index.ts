@@ -1,7 +1,13 @@
 /** The userspace overlay resolver: a merged view of plain directories (DESIGN.md "Resolver rules"). */
 export { Resolver, type WalkEntry } from './resolver.js';
 export type {
-  ResolverOptions, ResolverMount, ResolverStats, ResolverDirent, EntryType, LayerId, LayerMetadata,
+  ResolverOptions,
+  ResolverMount,
+  ResolverStats,
+  ResolverDirent,
+  EntryType,
+  LayerId,
+  LayerMetadata,
 } from './options.js';
 export type { WriteData } from './create.js';
 export type { RmOptions } from './remove.js';

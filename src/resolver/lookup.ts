@@ -95,7 +95,9 @@ export async function rootEntry(ctx: Context): Promise<Entry> {
     // Lower layers never change: their roots are looked at once per resolver.
     const looked = Promise.all(ctx.lowers.map((dir, i) => layerRoot(i, dir)));
     ctx.memo.lowerRoots = lowers = looked;
-    looked.catch(() => { if (ctx.memo.lowerRoots === looked) ctx.memo.lowerRoots = undefined; });
+    looked.catch(() => {
+      if (ctx.memo.lowerRoots === looked) ctx.memo.lowerRoots = undefined;
+    });
   }
   stack.push(...(await lowers));
   return { path: '/', name: '', parent: null, type: 'dir', stack, mount: null };
@@ -106,7 +108,8 @@ async function layerRoot(layer: LayerId, host: string): Promise<Branch> {
     return { layer, host, st: await fs.stat(host) };
   } catch (err) {
     // A layer directory that vanished is a broken store, reported on the container root.
-    if (isFsError(err)) throw fsError(err.code, 'stat', '/', `layer directory ${layer === 'upper' ? 'upper' : `lower ${layer}`} is unreadable`);
+    if (isFsError(err))
+      throw fsError(err.code, 'stat', '/', `layer directory ${layer === 'upper' ? 'upper' : `lower ${layer}`} is unreadable`);
     throw err;
   }
 }
@@ -130,10 +133,14 @@ export async function lookupChild(ctx: Context, dir: Entry, name: string): Promi
     if (host !== null && st !== null) stack.push({ layer: 'mount', host, st });
   } else if (!isEncodingArtifact(name, ctx.format)) {
     // Below a 0000 (or 0400) directory of a rootless store: searched with its owner bits opened.
-    upperWhiteout = await withOwnerFallback(ctx, () => reachAll(ctx, layerHosts(dir), 0o100), () => {
-      stack.length = 0;
-      return collectStack(ctx, dir, name, stack);
-    });
+    upperWhiteout = await withOwnerFallback(
+      ctx,
+      () => reachAll(ctx, layerHosts(dir), 0o100),
+      () => {
+        stack.length = 0;
+        return collectStack(ctx, dir, name, stack);
+      },
+    );
   }
 
   if (stack.length === 0) {
@@ -208,7 +215,6 @@ function scanLowers(ctx: Context, lowers: Branch[], name: string): Branch[] {
   }
   return found;
 }
-
 
 /**
  * overlayfs' ovl_lower_positive: does deleting `name` from `dir` need a whiteout? The

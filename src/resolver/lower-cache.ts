@@ -17,7 +17,10 @@ export class LowerCache<T> {
   readonly #entries = new Map<string, { value: Promise<T>; cost: number }>();
   #total = 0;
 
-  constructor(private readonly maxCost: number, private readonly costOf: (value: T) => number) {}
+  constructor(
+    private readonly maxCost: number,
+    private readonly costOf: (value: T) => number,
+  ) {}
 
   get(key: string, compute: () => Promise<T>): Promise<T> {
     const hit = this.#entries.get(key);
@@ -26,15 +29,18 @@ export class LowerCache<T> {
     const slot = { value, cost: 1 };
     this.#entries.set(key, slot);
     this.#total += 1;
-    value.then((v) => {
-      if (this.#entries.get(key) !== slot) return;
-      const cost = Math.max(1, this.costOf(v));
-      this.#total += cost - slot.cost;
-      slot.cost = cost;
-      this.#evict();
-    }, () => {
-      if (this.#entries.get(key) === slot) this.#delete(key, slot);
-    });
+    value.then(
+      (v) => {
+        if (this.#entries.get(key) !== slot) return;
+        const cost = Math.max(1, this.costOf(v));
+        this.#total += cost - slot.cost;
+        slot.cost = cost;
+        this.#evict();
+      },
+      () => {
+        if (this.#entries.get(key) === slot) this.#delete(key, slot);
+      },
+    );
     this.#evict();
     return value;
   }

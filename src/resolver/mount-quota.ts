@@ -22,7 +22,7 @@ export async function writeWithinQuota(host: string, flag: 'w' | 'a' | 'wx', dat
   const handle = await fs.open(host, flag, 0o600);
   try {
     const own = await handle.stat();
-    const free = limit - await usedPages(root, own.ino);
+    const free = limit - (await usedPages(root, own.ino));
     let position = flag === 'a' ? own.size : 0;
     const put = async (chunk: string | Uint8Array): Promise<void> => {
       const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;

@@ -119,7 +119,8 @@ export interface Context {
 
 export function makeContext(o: ResolverOptions): Context {
   for (const dir of [...o.lowerDirs, o.upperDir, o.workDir]) {
-    if (dir !== undefined && !path.isAbsolute(dir)) throw new StrataError('EUSAGE', `resolver: layer directories must be absolute paths: ${dir}`, { path: dir });
+    if (dir !== undefined && !path.isAbsolute(dir))
+      throw new StrataError('EUSAGE', `resolver: layer directories must be absolute paths: ${dir}`, { path: dir });
   }
   const mounts = (o.mounts ?? []).map((m) => ({ ...m, path: normalizeMountPath(m.path) }));
   const rootless = o.rootless ?? false;

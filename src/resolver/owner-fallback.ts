@@ -66,10 +66,18 @@ function layerRootOf(ctx: Context, host: string): string | null {
 export function readUpperMetaAsOwner(ctx: Context, host: string): Promise<UpperMeta | null> {
   // Only a rootless user can be refused its own files; anyone else reads as before (one getxattr).
   if (!ctx.rootless || ctx.privileged) return readUpperMeta(host);
-  return withOwnerFallback(ctx, () => reach(ctx, host, 0o400), () => readUpperMeta(host, { throwDenied: true }));
+  return withOwnerFallback(
+    ctx,
+    () => reach(ctx, host, 0o400),
+    () => readUpperMeta(host, { throwDenied: true }),
+  );
 }
 
 /** writeUpperMeta of an upper entry that may be a 0000 file (user.* xattrs need write access). */
 export function writeUpperMetaAsOwner(ctx: Context, host: string, meta: UpperMeta): Promise<void> {
-  return withOwnerFallback(ctx, () => reach(ctx, host, 0o600), () => writeUpperMeta(host, meta));
+  return withOwnerFallback(
+    ctx,
+    () => reach(ctx, host, 0o600),
+    () => writeUpperMeta(host, meta),
+  );
 }

@@ -18,7 +18,15 @@ async function readableHost(ctx: Context, cpath: string, syscall: string): Promi
 
 export async function readFile(ctx: Context, cpath: string): Promise<Buffer> {
   const host = await readableHost(ctx, cpath, 'open');
-  return onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o400), () => fs.readFile(host)), 'read', cpath);
+  return onHost(
+    withOwnerFallback(
+      ctx,
+      () => reach(ctx, host, 0o400),
+      () => fs.readFile(host),
+    ),
+    'read',
+    cpath,
+  );
 }
 
 export interface ReadStreamOptions {
@@ -31,7 +39,15 @@ export interface ReadStreamOptions {
 export async function createReadStream(ctx: Context, cpath: string, opts: ReadStreamOptions = {}): Promise<Readable> {
   const host = await readableHost(ctx, cpath, 'open');
   // A 0000 file of a rootless store: opened with its owner bits opened; the fd keeps reading after they are put back.
-  const handle = await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0o400), () => fs.open(host, 'r')), 'open', cpath);
+  const handle = await onHost(
+    withOwnerFallback(
+      ctx,
+      () => reach(ctx, host, 0o400),
+      () => fs.open(host, 'r'),
+    ),
+    'open',
+    cpath,
+  );
   return handle.createReadStream({ ...opts, autoClose: true });
 }
 
@@ -39,7 +55,15 @@ export async function readlink(ctx: Context, cpath: string): Promise<string> {
   const r = await resolveExisting(ctx, cpath, false, 'readlink');
   if (r.entry.type !== 'symlink') throw fsError('EINVAL', 'readlink', cpath);
   const host = r.entry.stack[0]!.host;
-  return onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0), () => fs.readlink(host)), 'readlink', cpath);
+  return onHost(
+    withOwnerFallback(
+      ctx,
+      () => reach(ctx, host, 0),
+      () => fs.readlink(host),
+    ),
+    'readlink',
+    cpath,
+  );
 }
 
 export async function readdir(ctx: Context, cpath: string): Promise<ResolverDirent[]> {

@@ -19,7 +19,6 @@ export function compareNames(a: string, b: string): number {
  */
 const SURROGATE = /[\uD800-\uDFFF]/;
 
-
 /** Sorts a listing by compareNames; names without surrogates (nearly all) compare as plain strings. */
 function sortListing(entries: Listing): Listing {
   if (!entries.some(([name]) => SURROGATE.test(name))) return entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
@@ -37,7 +36,11 @@ function sortListing(entries: Listing): Listing {
  */
 export async function listDir(ctx: Context, dir: Entry): Promise<Listing> {
   // A 0000 (or 0100) directory of a rootless store is listed with its owner bits opened.
-  return withOwnerFallback(ctx, () => reachAll(ctx, layerHosts(dir), 0o500), () => listDirNow(ctx, dir));
+  return withOwnerFallback(
+    ctx,
+    () => reachAll(ctx, layerHosts(dir), 0o500),
+    () => listDirNow(ctx, dir),
+  );
 }
 
 async function listDirNow(ctx: Context, dir: Entry): Promise<Listing> {
@@ -77,7 +80,12 @@ function lowerListing(ctx: Context, dir: Entry, from: number): Promise<Listing> 
 
 /** Adds one layer's visible names to `found`; returns the names this layer whites out. */
 async function addLayer(
-  ctx: Context, dir: Entry, layer: LayerId, host: string, found: Map<string, EntryType>, hidden: Set<string>,
+  ctx: Context,
+  dir: Entry,
+  layer: LayerId,
+  host: string,
+  found: Map<string, EntryType>,
+  hidden: Set<string>,
 ): Promise<string[]> {
   const whiteouts: string[] = [];
   const decode = layer !== 'mount';

@@ -78,7 +78,11 @@ export class Resolver {
   async readHost<T>(stats: ResolverStats, read: (hostPath: string) => Promise<T>): Promise<T> {
     const host = stats.hostPath;
     if (host === null) throw fsError('ENOENT', 'open', '');
-    return withOwnerFallback(this.#ctx, () => reach(this.#ctx, host, 0o400), () => read(host));
+    return withOwnerFallback(
+      this.#ctx,
+      () => reach(this.#ctx, host, 0o400),
+      () => read(host),
+    );
   }
 
   /**
@@ -101,7 +105,10 @@ export class Resolver {
   }
 
   async exists(path: string): Promise<boolean> {
-    return this.stat(path).then(() => true, () => false);
+    return this.stat(path).then(
+      () => true,
+      () => false,
+    );
   }
 
   readdir(path: string, options: { withFileTypes: true }): Promise<ResolverDirent[]>;

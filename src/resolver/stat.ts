@@ -13,8 +13,20 @@ export async function statEntry(ctx: Context, entry: Entry): Promise<ResolverSta
   if (top === undefined) {
     // An ancestor of a mount point that no layer has: the runtime would create it 0755 root.
     return {
-      type: 'dir', mode: 0o755, uid: 0, gid: 0, size: 0, atimeMs: 0, mtimeMs: 0, ctimeMs: 0,
-      nlink: 2, rdev: 0, ino: 0, blocks: 0, layer: 'mount', hostPath: null,
+      type: 'dir',
+      mode: 0o755,
+      uid: 0,
+      gid: 0,
+      size: 0,
+      atimeMs: 0,
+      mtimeMs: 0,
+      ctimeMs: 0,
+      nlink: 2,
+      rdev: 0,
+      ino: 0,
+      blocks: 0,
+      layer: 'mount',
+      hostPath: null,
     };
   }
   const st = top.st;

@@ -57,8 +57,8 @@ async function sha256Of(resolver: Resolver, path: string): Promise<string> {
 }
 
 export function formatTreeTsv(rows: TreeRow[]): string {
-  const lines = rows.map((r) => [
-    r.path, r.type, r.mode.toString(8).padStart(4, '0'), r.size === null ? '' : String(r.size), r.sha256 ?? '', r.link ?? '',
-  ].join('\t'));
+  const lines = rows.map((r) =>
+    [r.path, r.type, r.mode.toString(8).padStart(4, '0'), r.size === null ? '' : String(r.size), r.sha256 ?? '', r.link ?? ''].join('\t'),
+  );
   return `${[TREE_TSV_HEADER, ...lines].join('\n')}\n`;
 }

@@ -22,18 +22,22 @@ export interface UpperMeta {
  * caller can retry with the owner bits opened (owner-fallback.ts).
  */
 export async function readUpperMeta(hostPath: string, options: { throwDenied?: boolean } = {}): Promise<UpperMeta | null> {
-  const raw = await xattr().getAttribute(hostPath, UPPER_META_XATTR).catch((err: unknown) => {
-    if (options.throwDenied && /\(os error 13\)/.test(String((err as Error).message))) throw err;
-    return null;
-  });
+  const raw = await xattr()
+    .getAttribute(hostPath, UPPER_META_XATTR)
+    .catch((err: unknown) => {
+      if (options.throwDenied && /\(os error 13\)/.test(String((err as Error).message))) throw err;
+      return null;
+    });
   // The addon answers null for a value it was refused: listed (listxattr needs no
   // access to the file itself) yet unreadable is a refusal, not an absence; a list
   // refused too (a 0000 directory above) is thrown as it is.
   if (raw === null && options.throwDenied) {
-    const names = await xattr().listAttributes(hostPath).catch((err: unknown) => {
-      if (/\(os error 13\)/.test(String((err as Error).message))) throw err;
-      return [] as string[];
-    });
+    const names = await xattr()
+      .listAttributes(hostPath)
+      .catch((err: unknown) => {
+        if (/\(os error 13\)/.test(String((err as Error).message))) throw err;
+        return [] as string[];
+      });
     if (names.includes(UPPER_META_XATTR)) throw fsError('EACCES', 'getxattr', UPPER_META_XATTR);
   }
   if (raw === null) return null;

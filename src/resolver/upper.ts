@@ -17,7 +17,8 @@ export function assertWritable(ctx: Context, where: Entry, syscall: string, cpat
 
 /** In the oci encoding `.wh.*` names are whiteouts; a container cannot create one. */
 export function assertCreatableName(ctx: Context, name: string, syscall: string, cpath: string): void {
-  if (isEncodingArtifact(name, ctx.format)) throw fsError('EINVAL', syscall, cpath, `names starting with .wh. are reserved by the ${ctx.format} whiteout format`);
+  if (isEncodingArtifact(name, ctx.format))
+    throw fsError('EINVAL', syscall, cpath, `names starting with .wh. are reserved by the ${ctx.format} whiteout format`);
 }
 
 /**
@@ -72,7 +73,12 @@ export type NewKind = { kind: 'file' | 'dir'; mode: number } | { kind: 'symlink'
  * stays deleted. `build` makes the entry at the path it is given.
  */
 export async function placeNew(
-  ctx: Context, parentHost: string, name: string, overWhiteout: boolean, what: NewKind, build: (host: string) => Promise<void>,
+  ctx: Context,
+  parentHost: string,
+  name: string,
+  overWhiteout: boolean,
+  what: NewKind,
+  build: (host: string) => Promise<void>,
 ): Promise<void> {
   const target = path.join(parentHost, name);
   const parentSt = await fs.lstat(parentHost);

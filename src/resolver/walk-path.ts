@@ -55,7 +55,11 @@ export function lastComponent(cpath: string): string {
  * symlink is read and re-resolved here, never followed by the host.
  */
 export async function resolvePath(
-  ctx: Context, cpath: string, follow: boolean, syscall: string, last: LastComponent = 'lookup',
+  ctx: Context,
+  cpath: string,
+  follow: boolean,
+  syscall: string,
+  last: LastComponent = 'lookup',
 ): Promise<Resolved> {
   const trailingSlash = /[^/]\/+$/.test(cpath);
   const r = await walk(ctx, cpath, follow || (trailingSlash && last === 'lookup'), syscall);
@@ -85,7 +89,15 @@ async function walk(ctx: Context, cpath: string, follow: boolean, syscall: strin
     if (entry.type === 'symlink' && (!last || follow)) {
       if (++hops > MAX_SYMLINK_HOPS) throw fsError('ELOOP', syscall, cpath);
       const host = entry.stack[0]!.host;
-      const target = await onHost(withOwnerFallback(ctx, () => reach(ctx, host, 0), () => fs.readlink(host)), syscall, cpath);
+      const target = await onHost(
+        withOwnerFallback(
+          ctx,
+          () => reach(ctx, host, 0),
+          () => fs.readlink(host),
+        ),
+        syscall,
+        cpath,
+      );
       if (target === '') throw fsError('ENOENT', syscall, cpath);
       if (target.startsWith('/')) dirs = [root];
       queue = [...splitPath(target, syscall), ...queue];

@@ -35,7 +35,10 @@ export interface CommitOptions {
 export class DirBuild {
   #committed = false;
 
-  private constructor(readonly path: string, private readonly parent: string) {}
+  private constructor(
+    readonly path: string,
+    private readonly parent: string,
+  ) {}
 
   /** Makes the temp directory in `parent` (which must exist). */
   static async begin(parent: string, options: DirBuildOptions = {}): Promise<DirBuild> {
@@ -82,7 +85,11 @@ export class DirBuild {
  * created, false (and nothing left behind) when `target` existed already. A failed
  * build leaves nothing behind and throws its own error.
  */
-export async function createDirByRename(target: string, build: (dir: string) => Promise<void>, options: DirBuildOptions & CommitOptions = {}): Promise<boolean> {
+export async function createDirByRename(
+  target: string,
+  build: (dir: string) => Promise<void>,
+  options: DirBuildOptions & CommitOptions = {},
+): Promise<boolean> {
   const dir = await DirBuild.begin(path.dirname(target), options);
   try {
     await build(dir.path);

@@ -31,7 +31,10 @@ export class Lease {
   private readonly record: LeaseRecord = { pid: process.pid, owner: self(), created: new Date().toISOString(), blobs: [], layers: [] };
   /** What this operation itself added to the store: the only things a rollback may remove. */
   readonly created = { blobs: new Set<string>(), layers: new Set<string>() };
-  private constructor(private readonly store: Store, readonly file: string) {}
+  private constructor(
+    private readonly store: Store,
+    readonly file: string,
+  ) {}
 
   static async create(store: Store): Promise<Lease> {
     const dir = store.paths.leasesDir;
@@ -85,8 +88,14 @@ export async function listLeases(store: Store): Promise<LeaseEntry[]> {
 
 function isLeaseRecord(raw: unknown): raw is LeaseRecord {
   const r = raw as LeaseRecord | undefined;
-  return typeof r === 'object' && r !== null && typeof r.pid === 'number' && typeof r.created === 'string' &&
-    Array.isArray(r.blobs) && Array.isArray(r.layers);
+  return (
+    typeof r === 'object' &&
+    r !== null &&
+    typeof r.pid === 'number' &&
+    typeof r.created === 'string' &&
+    Array.isArray(r.blobs) &&
+    Array.isArray(r.layers)
+  );
 }
 
 export function leaseHolderAlive(record: Pick<LeaseRecord, 'pid' | 'owner'>): boolean {

@@ -86,7 +86,12 @@ export async function withNamedLock<T>(store: Store, name: string, work: () => P
 
   const before = queues.get(target) ?? Promise.resolve();
   let leave!: () => void;
-  const tail = before.then(() => new Promise<void>((resolve) => { leave = resolve; }));
+  const tail = before.then(
+    () =>
+      new Promise<void>((resolve) => {
+        leave = resolve;
+      }),
+  );
   queues.set(target, tail);
   try {
     await before;
@@ -105,7 +110,11 @@ export async function withNamedLock<T>(store: Store, name: string, work: () => P
   }
 }
 
-interface HeldLock { dir: string; name: string; owner: LockOwner }
+interface HeldLock {
+  dir: string;
+  name: string;
+  owner: LockOwner;
+}
 
 async function acquire(dir: string, name: string, timeoutMs: number): Promise<HeldLock> {
   const target = path.join(dir, name);
@@ -119,14 +128,17 @@ async function acquire(dir: string, name: string, timeoutMs: number): Promise<He
       try {
         taken = await candidate.build.commit(target, NOT_DURABLE);
       } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') { candidate = null; continue; } // our claim or locks/ vanished (a repair): start again
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          candidate = null;
+          continue;
+        } // our claim or locks/ vanished (a repair): start again
         throw err;
       }
       if (taken) return { dir, name, owner: candidate.owner };
       const holder = await readOwner(target);
       if (holder === null) continue; // released between our rename and our look
       // Taken away: try again at once. A live breaker at work: wait like any waiter.
-      if (holder !== 'unreadable' && holderState(holder) === 'dead' && await breakInstance(dir, target, holder, 0)) continue;
+      if (holder !== 'unreadable' && holderState(holder) === 'dead' && (await breakInstance(dir, target, holder, 0))) continue;
       if (Date.now() >= deadline) throw lockedError(target, holder);
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 100);
@@ -194,7 +206,10 @@ async function discard(dir: string, from: string, label: string, keep = false): 
   return trash;
 }
 
-interface Instance { build: DirBuild; owner: LockOwner }
+interface Instance {
+  build: DirBuild;
+  owner: LockOwner;
+}
 
 /**
  * Lock instances appear by rename without an fsync of locks/: a lock means something
@@ -222,7 +237,9 @@ export function makerOf(name: string): ProcessIdentity | null {
 async function prepareInstance(dir: string): Promise<Instance> {
   const owner: LockOwner = { ...self(), nonce: randomHex(16), acquired: new Date().toISOString() };
   // Not `recursive`: on a full disk that reports ENOENT; one level at a time says ENOSPC.
-  await fs.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => { if (err.code !== 'EEXIST') throw err; });
+  await fs.mkdir(dir, { mode: 0o700 }).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EEXIST') throw err;
+  });
   const build = await DirBuild.begin(dir, { name: stampedName(TEMP_PREFIX, 'lock'), mode: 0o700 });
   try {
     // fsynced before the lock can appear: after a power cut a lock never lacks its owner.
@@ -254,15 +271,19 @@ export async function readOwner(dir: string): Promise<LockOwner | 'unreadable' |
   try {
     const owner = JSON.parse(text) as LockOwner;
     if (typeof owner.pid === 'number' && typeof owner.nonce === 'string' && typeof owner.host === 'string') return owner;
-  } catch { /* reported as unreadable */ }
+  } catch {
+    /* reported as unreadable */
+  }
   return 'unreadable';
 }
 
 function lockedError(target: string, holder: LockOwner | 'unreadable'): StrataError {
-  const who = holder === 'unreadable'
-    ? `a lock whose ${OWNER_FILE} is unreadable (remove ${target} if no strata process is running)`
-    : `strata process ${holder.pid} on ${holder.host} (since ${holder.acquired})${holder.host === self().host ? ''
-      : `; a process on another host cannot be proven dead: remove ${target} by hand once it is gone`}`;
+  const who =
+    holder === 'unreadable'
+      ? `a lock whose ${OWNER_FILE} is unreadable (remove ${target} if no strata process is running)`
+      : `strata process ${holder.pid} on ${holder.host} (since ${holder.acquired})${
+          holder.host === self().host ? '' : `; a process on another host cannot be proven dead: remove ${target} by hand once it is gone`
+        }`;
   return new StrataError('ELOCKED', `${target}: locked by ${who}`, { path: target });
 }
 

@@ -22,7 +22,11 @@ export interface AccessNeed {
   bits: number;
 }
 
-interface Opened { original: number; granted: number; users: number }
+interface Opened {
+  original: number;
+  granted: number;
+  users: number;
+}
 
 // Per process, not per store: a file's mode is one for every Store and view in this process.
 const opened = new Map<string, Opened>();

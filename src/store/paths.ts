@@ -8,36 +8,80 @@ import { digestHex } from '../content/digest.js';
 export class StorePaths {
   constructor(readonly root: string) {}
 
-  get storeFile(): string { return path.join(this.root, 'store.json'); }
-  get cacheDirTag(): string { return path.join(this.root, 'CACHEDIR.TAG'); }
+  get storeFile(): string {
+    return path.join(this.root, 'store.json');
+  }
+  get cacheDirTag(): string {
+    return path.join(this.root, 'CACHEDIR.TAG');
+  }
 
-  get blobsDir(): string { return path.join(this.root, 'blobs', 'sha256'); }
-  blob(digest: string): string { return path.join(this.blobsDir, digestHex(digest)); }
+  get blobsDir(): string {
+    return path.join(this.root, 'blobs', 'sha256');
+  }
+  blob(digest: string): string {
+    return path.join(this.blobsDir, digestHex(digest));
+  }
 
-  get ingestDir(): string { return path.join(this.root, 'ingest'); }
+  get ingestDir(): string {
+    return path.join(this.root, 'ingest');
+  }
 
-  get layersDir(): string { return path.join(this.root, 'layers'); }
-  layerDir(chainId: string): string { return path.join(this.layersDir, digestHex(chainId)); }
-  layerDiff(chainId: string): string { return layerParts(this.layerDir(chainId)).diff; }
-  layerRecord(chainId: string): string { return layerParts(this.layerDir(chainId)).record; }
-  layerFileDigests(chainId: string): string { return layerParts(this.layerDir(chainId)).fileDigests; }
+  get layersDir(): string {
+    return path.join(this.root, 'layers');
+  }
+  layerDir(chainId: string): string {
+    return path.join(this.layersDir, digestHex(chainId));
+  }
+  layerDiff(chainId: string): string {
+    return layerParts(this.layerDir(chainId)).diff;
+  }
+  layerRecord(chainId: string): string {
+    return layerParts(this.layerDir(chainId)).record;
+  }
+  layerFileDigests(chainId: string): string {
+    return layerParts(this.layerDir(chainId)).fileDigests;
+  }
 
-  get imagesDir(): string { return path.join(this.root, 'images'); }
-  imageRecord(imageId: string): string { return path.join(this.imagesDir, `${digestHex(imageId)}.json`); }
-  get tagsFile(): string { return path.join(this.root, 'tags.json'); }
+  get imagesDir(): string {
+    return path.join(this.root, 'images');
+  }
+  imageRecord(imageId: string): string {
+    return path.join(this.imagesDir, `${digestHex(imageId)}.json`);
+  }
+  get tagsFile(): string {
+    return path.join(this.root, 'tags.json');
+  }
 
-  get containersDir(): string { return path.join(this.root, 'containers'); }
-  containerDir(id: string): string { return path.join(this.containersDir, id); }
-  container(id: string): ContainerParts { return containerParts(this.containerDir(id)); }
+  get containersDir(): string {
+    return path.join(this.root, 'containers');
+  }
+  containerDir(id: string): string {
+    return path.join(this.containersDir, id);
+  }
+  container(id: string): ContainerParts {
+    return containerParts(this.containerDir(id));
+  }
 
-  get volumesDir(): string { return path.join(this.root, 'volumes'); }
-  volumeDir(name: string): string { return path.join(this.volumesDir, name); }
-  volume(name: string): VolumeParts { return volumeParts(this.volumeDir(name)); }
+  get volumesDir(): string {
+    return path.join(this.root, 'volumes');
+  }
+  volumeDir(name: string): string {
+    return path.join(this.volumesDir, name);
+  }
+  volume(name: string): VolumeParts {
+    return volumeParts(this.volumeDir(name));
+  }
 
-  get leasesDir(): string { return path.join(this.root, 'leases'); }
+  get leasesDir(): string {
+    return path.join(this.root, 'leases');
+  }
 
-  get locksDir(): string { return path.join(this.root, 'locks'); }
-  lock(name: string): string { return path.join(this.locksDir, name); }
+  get locksDir(): string {
+    return path.join(this.root, 'locks');
+  }
+  lock(name: string): string {
+    return path.join(this.locksDir, name);
+  }
 }
 
 /*
@@ -76,8 +120,13 @@ export interface ContainerParts {
 
 export function containerParts(dir: string): ContainerParts {
   return {
-    upper: `${dir}/upper`, work: `${dir}/work`, merged: `${dir}/merged`, tmpfs: `${dir}/tmpfs`,
-    config: `${dir}/config.json`, usageCache: `${dir}/usage.json`, usageToken: `${dir}/usage.token`,
+    upper: `${dir}/upper`,
+    work: `${dir}/work`,
+    merged: `${dir}/merged`,
+    tmpfs: `${dir}/tmpfs`,
+    config: `${dir}/config.json`,
+    usageCache: `${dir}/usage.json`,
+    usageToken: `${dir}/usage.token`,
   };
 }
 

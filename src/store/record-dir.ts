@@ -33,6 +33,6 @@ export async function requireReadableRecordDirs(store: Store): Promise<void> {
 
 function unreadableStoreDir(dir: string, err: unknown): StrataError {
   const code = (err as NodeJS.ErrnoException).code;
-  const reason = code === undefined ? (err as Error).message : FS_ERROR_TEXT[code] ?? code;
+  const reason = code === undefined ? (err as Error).message : (FS_ERROR_TEXT[code] ?? code);
   return new StrataError('EBADRECORD', `${dir}: cannot list the store directory (${reason})`, { path: dir, cause: err });
 }

@@ -51,8 +51,8 @@ export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
 
 export { defaultRoot } from './default-root.js';
 
-const CACHEDIR_TAG = 'Signature: 8a477f597d28d172789f06886806bc55\n' +
-  '# This file marks a strata layer store; backup tools may skip it.\n';
+const CACHEDIR_TAG =
+  'Signature: 8a477f597d28d172789f06886806bc55\n' + '# This file marks a strata layer store; backup tools may skip it.\n';
 
 /** Opens the store at the resolved root, creating it on first use. */
 export async function openStore(options: OpenStoreOptions): Promise<Store> {
@@ -74,7 +74,14 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
       throw storeError(root, 'create', err) ?? err;
     }
   }
-  return { root, paths, whiteoutFormat: info.whiteoutFormat, info, privileged, lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS };
+  return {
+    root,
+    paths,
+    whiteoutFormat: info.whiteoutFormat,
+    info,
+    privileged,
+    lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+  };
 }
 
 async function readStoreInfo(paths: StorePaths): Promise<StoreInfo | null> {
@@ -85,9 +92,11 @@ async function readStoreInfo(paths: StorePaths): Promise<StoreInfo | null> {
     throw new StrataError('EBADRECORD', `${paths.storeFile}: not a strata store record`, { path: paths.storeFile });
   }
   if (info.formatVersion > STORE_FORMAT_VERSION) {
-    throw new StrataError('ESTOREVERSION',
+    throw new StrataError(
+      'ESTOREVERSION',
       `${paths.storeFile}: store format ${info.formatVersion} was written by a newer strata (this one reads up to ${STORE_FORMAT_VERSION})`,
-      { path: paths.storeFile, expected: STORE_FORMAT_VERSION, found: info.formatVersion });
+      { path: paths.storeFile, expected: STORE_FORMAT_VERSION, found: info.formatVersion },
+    );
   }
   return { rootless: false, ...info } as StoreInfo;
 }
@@ -100,10 +109,16 @@ async function createStore(paths: StorePaths, wanted: WhiteoutFormat | undefined
   const probed = await probeWhiteoutFormat(paths.root);
   const whiteoutFormat = wanted ?? probed;
   if (whiteoutFormat === 'overlay' && probed !== 'overlay') {
-    throw new StrataError('EUSAGE', `${paths.root}: the overlay whiteout format needs device nodes and trusted.* xattrs, which this process cannot make`);
+    throw new StrataError(
+      'EUSAGE',
+      `${paths.root}: the overlay whiteout format needs device nodes and trusted.* xattrs, which this process cannot make`,
+    );
   }
   const info: StoreInfo = {
-    formatVersion: STORE_FORMAT_VERSION, whiteoutFormat, rootless: !privileged, created: new Date().toISOString(),
+    formatVersion: STORE_FORMAT_VERSION,
+    whiteoutFormat,
+    rootless: !privileged,
+    created: new Date().toISOString(),
   };
   await writeFileAtomic(paths.cacheDirTag, CACHEDIR_TAG);
   // Two processes may create the same store at once; the first store.json wins and

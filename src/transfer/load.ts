@@ -54,7 +54,13 @@ export async function loadImages(store: Store, input: ArchiveInput, options: Loa
     // A failed write (ENOSPC, EIO) carries no path: say at least which load it broke.
     const e = err as NodeJS.ErrnoException;
     const name = 'path' in input ? input.path : input.displayName;
-    if (err instanceof Error && !(err instanceof StrataError) && typeof e.code === 'string' && e.path === undefined && !e.message.startsWith(name)) {
+    if (
+      err instanceof Error &&
+      !(err instanceof StrataError) &&
+      typeof e.code === 'string' &&
+      e.path === undefined &&
+      !e.message.startsWith(name)
+    ) {
       e.message = `${name}: ${e.message}`;
     }
     throw err;
@@ -97,7 +103,13 @@ async function load(store: Store, input: ArchiveInput, options: LoadOptions): Pr
 }
 
 /** Stores one image's config, manifest and layers, and returns the record that will publish it. */
-async function storeImage(store: Store, source: ArchiveSource, image: ArchiveImage, lease: Lease, options: LoadOptions): Promise<ImageRecord> {
+async function storeImage(
+  store: Store,
+  source: ArchiveSource,
+  image: ArchiveImage,
+  lease: Lease,
+  options: LoadOptions,
+): Promise<ImageRecord> {
   const where = `${source.displayName}: ${image.configPath}`;
   // Lease what is already named before storing it, so a concurrent gc cannot sweep it in between.
   await lease.add({ blobs: [image.configDigest, image.manifestDigest].filter((d): d is string => d !== undefined) });
@@ -105,16 +117,21 @@ async function storeImage(store: Store, source: ArchiveSource, image: ArchiveIma
   const configDigest = configBlob.digest;
   if (configBlob.created) lease.created.blobs.add(configDigest);
   if (image.manifestPath !== undefined) {
-    const manifest = await ingestBlob(store, source.open(image.manifestPath), { source: `${source.displayName}: ${image.manifestPath}`, expected: image.manifestDigest });
+    const manifest = await ingestBlob(store, source.open(image.manifestPath), {
+      source: `${source.displayName}: ${image.manifestPath}`,
+      expected: image.manifestDigest,
+    });
     if (manifest.created) lease.created.blobs.add(manifest.digest);
   }
   await lease.add({ blobs: [configDigest] });
   const config = parseImageConfigBytes(await readBlob(store, configDigest), where);
   const diffIds = config.rootfs.diff_ids;
   if (diffIds.length !== image.layers.length) {
-    throw new StrataError('EINVALIDARCHIVE',
+    throw new StrataError(
+      'EINVALIDARCHIVE',
       `${where}: config lists ${diffIds.length} layers (rootfs.diff_ids) but the manifest has ${image.layers.length}`,
-      { path: where, expected: diffIds.length, found: image.layers.length });
+      { path: where, expected: diffIds.length, found: image.layers.length },
+    );
   }
   const chain = chainIds(diffIds);
   // Lease first, then look: a layer seen as present can no longer be swept under us.
@@ -155,14 +172,27 @@ function imageLayer(diffId: string, chainId: string, blob: BlobDescriptor, size:
 }
 
 /** Streams one layer entry of the archive into the import stage, reporting progress as load events. */
-async function importArchiveLayer(store: Store, source: ArchiveSource, layer: ArchiveLayer, ident: { diffId: string; parent: string | null; id: string },
-  lease: Lease, options: LoadOptions): Promise<ImportedLayer> {
+async function importArchiveLayer(
+  store: Store,
+  source: ArchiveSource,
+  layer: ArchiveLayer,
+  ident: { diffId: string; parent: string | null; id: string },
+  lease: Lease,
+  options: LoadOptions,
+): Promise<ImportedLayer> {
   const input = source.open(layer.path);
   options.onEvent?.({ type: 'layer-start', id: ident.id, total: layer.size ?? source.size(layer.path) });
   return importLayer(input, {
-    store, lease, source: `${source.displayName}: ${layer.path}`,
-    parent: ident.parent, diffId: ident.diffId, digest: layer.digest, size: layer.size, mediaType: layer.mediaType,
-    limits: options.limits, signal: options.signal,
+    store,
+    lease,
+    source: `${source.displayName}: ${layer.path}`,
+    parent: ident.parent,
+    diffId: ident.diffId,
+    digest: layer.digest,
+    size: layer.size,
+    mediaType: layer.mediaType,
+    limits: options.limits,
+    signal: options.signal,
     onProgress: (done) => options.onEvent?.({ type: 'layer-progress', id: ident.id, done }),
   });
 }

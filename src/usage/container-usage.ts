@@ -37,8 +37,14 @@ export interface ContainerUsage {
  * share its answers.
  */
 export async function containerUsage(store: Store, record: ContainerRecord, lower?: Resolver | LowerIndex): Promise<ContainerUsage> {
-  const usage: ContainerUsage = { sizeRw: 0, copiedUp: 0, added: 0, hidden: 0, entries: { added: 0, copiedUp: 0, whiteouts: 0, opaque: 0 } };
-  const index = lower instanceof LowerIndex ? lower : new LowerIndex(lower ?? await imageView(store, record.layers));
+  const usage: ContainerUsage = {
+    sizeRw: 0,
+    copiedUp: 0,
+    added: 0,
+    hidden: 0,
+    entries: { added: 0, copiedUp: 0, whiteouts: 0, opaque: 0 },
+  };
+  const index = lower instanceof LowerIndex ? lower : new LowerIndex(lower ?? (await imageView(store, record.layers)));
   const walker = new UpperWalker(store.whiteoutFormat, index, usage);
   await walker.walk(containerDirs(store, record.id).upper, '', true);
   return usage;
@@ -46,7 +52,11 @@ export async function containerUsage(store: Store, record: ContainerRecord, lowe
 
 class UpperWalker {
   private readonly tally = new SizeTally();
-  constructor(private readonly format: WhiteoutFormat, private readonly lower: LowerIndex, private readonly usage: ContainerUsage) {}
+  constructor(
+    private readonly format: WhiteoutFormat,
+    private readonly lower: LowerIndex,
+    private readonly usage: ContainerUsage,
+  ) {}
 
   async walk(hostDir: string, containerDir: string, lowerHasDir: boolean): Promise<void> {
     const format = this.format;
@@ -71,11 +81,14 @@ class UpperWalker {
     }
     // What the image has under the names the upper replaces, asked all at once: the
     // questions go to the thread pool together instead of one round trip after another.
-    await Promise.all(items.map(async (item) => {
-      if (item.whiteout !== null) item.lowerBytes = lowerHasDir ? await this.lower.bytes(item.cpath) : 0;
-      else if (item.belowType === 'dir' && item.st !== null && !item.st.isDirectory()) item.lowerBytes = await this.lower.bytes(item.cpath);
-      else if (item.belowType !== null && item.belowType !== 'dir') item.lowerBytes = (await this.lower.stats(item.cpath))?.size ?? 0;
-    }));
+    await Promise.all(
+      items.map(async (item) => {
+        if (item.whiteout !== null) item.lowerBytes = lowerHasDir ? await this.lower.bytes(item.cpath) : 0;
+        else if (item.belowType === 'dir' && item.st !== null && !item.st.isDirectory())
+          item.lowerBytes = await this.lower.bytes(item.cpath);
+        else if (item.belowType !== null && item.belowType !== 'dir') item.lowerBytes = (await this.lower.stats(item.cpath))?.size ?? 0;
+      }),
+    );
     const own = new Set<string>();
     for (const item of items) {
       if (item.whiteout !== null) {
@@ -108,10 +121,11 @@ class UpperWalker {
       // All of it masked: the lower directory's own size, so a file hardlinked under two
       // masked names counts once, as the size rule says. Otherwise name by name.
       if (masked.length === below.size) this.usage.hidden += await this.lower.bytes(containerDir);
-      else for (const bytes of await Promise.all(masked.map((name) => this.lower.bytes(`${containerDir}/${name}`)))) this.usage.hidden += bytes;
+      else
+        for (const bytes of await Promise.all(masked.map((name) => this.lower.bytes(`${containerDir}/${name}`))))
+          this.usage.hidden += bytes;
     }
   }
-
 }
 
 /** One upper entry between the synchronous scan and the tally. */

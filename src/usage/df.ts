@@ -9,9 +9,23 @@ import { imageUsage, layersSize, type ImageUsage } from './image-usage.js';
 import type { ContainerUsage } from './container-usage.js';
 import { UsageMeter } from './usage-meter.js';
 
-export interface ContainerDf { record: ContainerRecord; usage: ContainerUsage; imageSize: number }
-export interface VolumeDf { name: string; links: number; size: number }
-export interface SummaryRow { type: string; total: number; active: number; size: number; reclaimable: number }
+export interface ContainerDf {
+  record: ContainerRecord;
+  usage: ContainerUsage;
+  imageSize: number;
+}
+export interface VolumeDf {
+  name: string;
+  links: number;
+  size: number;
+}
+export interface SummaryRow {
+  type: string;
+  total: number;
+  active: number;
+  size: number;
+  reclaimable: number;
+}
 
 /** `system df`: Docker's three sections and summary, plus what Docker does not say. */
 export interface DiskUsage {
@@ -44,7 +58,10 @@ export interface DiskUsageOptions {
 
 export async function diskUsage(store: Store, options: DiskUsageOptions = {}): Promise<DiskUsage> {
   const [records, tags, containerRecords, volumeRecords] = await Promise.all([
-    listImageRecords(store), readTags(store), listContainerRecords(store), listVolumes(store),
+    listImageRecords(store),
+    readTags(store),
+    listContainerRecords(store),
+    listVolumes(store),
   ]);
   const users = await volumeUsers(store, containerRecords);
   const images = imageUsage(records, containerRecords).map((u) => ({ ...u, repoTags: tagsOf(tags, u.image.id) }));
@@ -54,7 +71,11 @@ export async function diskUsage(store: Store, options: DiskUsageOptions = {}): P
   // Cached usage where still valid; containers of one layer chain share one index of the image.
   const meter = new UsageMeter(store, { noCache: options.noCache });
   const usages = await meter.all(containerRecords, () => options.onProgress?.(++done, total));
-  const containers: ContainerDf[] = containerRecords.map((record, i) => ({ record, usage: usages[i]!, imageSize: imageSizes.get(record.image) ?? 0 }));
+  const containers: ContainerDf[] = containerRecords.map((record, i) => ({
+    record,
+    usage: usages[i]!,
+    imageSize: imageSizes.get(record.image) ?? 0,
+  }));
   const volumes: VolumeDf[] = [];
   for (const v of volumeRecords) {
     volumes.push({ name: v.name, links: (users.get(v.name) ?? []).length, size: (await measureTree(volumeDataDir(store, v.name))).size });
@@ -83,16 +104,23 @@ function summarize(images: ImageUsage[], containers: ContainerDf[], volumes: Vol
   const running = (c: ContainerDf) => c.record.state.status === 'running';
   return [
     {
-      type: 'Images', total: images.length, active: images.filter((i) => i.containers > 0).length, size: stored,
+      type: 'Images',
+      total: images.length,
+      active: images.filter((i) => i.containers > 0).length,
+      size: stored,
       reclaimable: stored - images.filter((i) => i.containers > 0).reduce((sum, i) => sum + i.uniqueSize, 0),
     },
     {
-      type: 'Containers', total: containers.length, active: containers.filter(running).length,
+      type: 'Containers',
+      total: containers.length,
+      active: containers.filter(running).length,
       size: containers.reduce((sum, c) => sum + c.usage.sizeRw, 0),
       reclaimable: containers.filter((c) => !running(c)).reduce((sum, c) => sum + c.usage.sizeRw, 0),
     },
     {
-      type: 'Local Volumes', total: volumes.length, active: volumes.filter((v) => v.links > 0).length,
+      type: 'Local Volumes',
+      total: volumes.length,
+      active: volumes.filter((v) => v.links > 0).length,
       size: volumes.reduce((sum, v) => sum + v.size, 0),
       reclaimable: volumes.filter((v) => v.links === 0).reduce((sum, v) => sum + v.size, 0),
     },

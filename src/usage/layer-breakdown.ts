@@ -25,7 +25,15 @@ export interface UsageBreakdown {
 
 /** `du IMAGE|CONTAINER`: per layer, what is still visible at the top and what is dead weight. */
 export async function imageBreakdown(store: Store, image: ImageRecord): Promise<UsageBreakdown> {
-  return { layers: await attribute(image, await imageView(store, image.layers.map((l) => l.chainId))) };
+  return {
+    layers: await attribute(
+      image,
+      await imageView(
+        store,
+        image.layers.map((l) => l.chainId),
+      ),
+    ),
+  };
 }
 
 export async function containerBreakdown(store: Store, record: ContainerRecord, image: ImageRecord): Promise<UsageBreakdown> {
@@ -46,8 +54,10 @@ async function attribute(image: ImageRecord, view: Resolver): Promise<LayerBreak
     if (stats.type === 'dir' || typeof stats.layer !== 'number') continue;
     if (tally.count(stats, () => viewInode(stats))) visible.set(stats.layer, (visible.get(stats.layer) ?? 0) + stats.size);
   }
-  return topFirst.map((layer, index) => {
-    const shown = visible.get(index) ?? 0;
-    return { chainId: layer.chainId, diffId: layer.diffId, size: layer.size, visible: shown, hidden: Math.max(0, layer.size - shown) };
-  }).reverse();
+  return topFirst
+    .map((layer, index) => {
+      const shown = visible.get(index) ?? 0;
+      return { chainId: layer.chainId, diffId: layer.diffId, size: layer.size, visible: shown, hidden: Math.max(0, layer.size - shown) };
+    })
+    .reverse();
 }

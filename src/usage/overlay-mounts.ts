@@ -30,5 +30,8 @@ export function overlayUpperDirs(mountinfo = '/proc/self/mountinfo'): Set<string
 
 function unescapeOctal(s: string): string {
   if (!s.includes('\\')) return s;
-  return Buffer.from(s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))), 'latin1').toString('utf8');
+  return Buffer.from(
+    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
+    'latin1',
+  ).toString('utf8');
 }

@@ -83,6 +83,18 @@ function workStamp(work: string): string {
 function isUsage(u: unknown): u is ContainerUsage {
   const v = u as ContainerUsage;
   const n = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x >= 0;
-  return typeof v === 'object' && v !== null && n(v.sizeRw) && n(v.copiedUp) && n(v.added) && n(v.hidden) &&
-    typeof v.entries === 'object' && v.entries !== null && n(v.entries.added) && n(v.entries.copiedUp) && n(v.entries.whiteouts) && n(v.entries.opaque);
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    n(v.sizeRw) &&
+    n(v.copiedUp) &&
+    n(v.added) &&
+    n(v.hidden) &&
+    typeof v.entries === 'object' &&
+    v.entries !== null &&
+    n(v.entries.added) &&
+    n(v.entries.copiedUp) &&
+    n(v.entries.whiteouts) &&
+    n(v.entries.opaque)
+  );
 }

@@ -27,7 +27,10 @@ export class UsageMeter {
   #mounted: Set<string> | undefined;
   #realPaths: StorePaths | undefined;
 
-  constructor(private readonly store: Store, private readonly options: UsageMeterOptions = {}) {}
+  constructor(
+    private readonly store: Store,
+    private readonly options: UsageMeterOptions = {},
+  ) {}
 
   /**
    * Usage of every container, in order. A few walks run at once: each walk's upper I/O

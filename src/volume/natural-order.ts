@@ -26,7 +26,7 @@ export function compareNatural(a: string, b: string): number {
     i += runA.length;
     j += runB.length;
   }
-  return (a.length - i) - (b.length - j);
+  return a.length - i - (b.length - j);
 }
 
 function isDigit(code: number): boolean {

@@ -74,7 +74,12 @@ export async function populateVolume(store: Store, image: Resolver, name: string
 
 /** Creates one entry of the copy; false for what cannot be made here (a socket, a device without root). */
 async function makeEntry(
-  image: Resolver, cpath: string, stats: ResolverStats, target: string, linked: Map<number, string>, ownsFiles: boolean,
+  image: Resolver,
+  cpath: string,
+  stats: ResolverStats,
+  target: string,
+  linked: Map<number, string>,
+  ownsFiles: boolean,
 ): Promise<boolean> {
   switch (stats.type) {
     case 'dir':

@@ -40,12 +40,16 @@ export function anonymousVolumeName(): string {
 export async function ensureVolume(store: Store, name: string, options: { anonymous?: boolean } = {}): Promise<VolumeRecord> {
   // Docker's local driver's words (volume/local validateName).
   if (name.length === 1) {
-    throw new StrataError('EUSAGE', `create ${name}: volume name is too short, names should be at least two alphanumeric characters`, { path: name });
+    throw new StrataError('EUSAGE', `create ${name}: volume name is too short, names should be at least two alphanumeric characters`, {
+      path: name,
+    });
   }
   if (!VALID_NAME.test(name)) {
-    throw new StrataError('EUSAGE',
+    throw new StrataError(
+      'EUSAGE',
       `create ${name}: "${name}" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path`,
-      { path: name });
+      { path: name },
+    );
   }
   const existing = await readVolume(store, name).catch(() => null);
   if (existing) return existing;
@@ -55,10 +59,14 @@ export async function ensureVolume(store: Store, name: string, options: { anonym
 
 async function createVolume(store: Store, name: string, options: { anonymous?: boolean }): Promise<VolumeRecord> {
   const record: VolumeRecord = { name, created: new Date().toISOString(), anonymous: options.anonymous ?? false, labels: {} };
-  const created = await createDirByRename(store.paths.volumeDir(name), async (tmp) => {
-    await fs.mkdir(volumeParts(tmp).data, { mode: 0o755 });
-    await writeJsonAtomic(volumeParts(tmp).record, record);
-  }, { name: tempName(name) });
+  const created = await createDirByRename(
+    store.paths.volumeDir(name),
+    async (tmp) => {
+      await fs.mkdir(volumeParts(tmp).data, { mode: 0o755 });
+      await writeJsonAtomic(volumeParts(tmp).record, record);
+    },
+    { name: tempName(name) },
+  );
   return created ? record : readVolume(store, name);
 }
 
@@ -74,7 +82,9 @@ export async function listVolumes(store: Store): Promise<VolumeRecord[]> {
   // Synchronous, as for containers: df reads every record, and each awaited read is several thread-pool round trips.
   const records = names.map((name) => {
     try {
-      return VALID_NAME.test(name) ? readJsonRecordSync(store.paths.volume(name).record, { optional: true }) as VolumeRecord | null : null;
+      return VALID_NAME.test(name)
+        ? (readJsonRecordSync(store.paths.volume(name).record, { optional: true }) as VolumeRecord | null)
+        : null;
     } catch {
       return null;
     }

@@ -61,7 +61,11 @@ function folderCycles(edges: Edge[], among: string[]): string[][] {
     const seen = new Set<string>();
     const pending = [from];
     for (let f = pending.pop(); f !== undefined; f = pending.pop()) {
-      for (const g of next.get(f)!) if (!seen.has(g)) { seen.add(g); pending.push(g); }
+      for (const g of next.get(f)!)
+        if (!seen.has(g)) {
+          seen.add(g);
+          pending.push(g);
+        }
     }
     return seen;
   };
@@ -82,9 +86,19 @@ test('the import parser sees every kind of import the sources use', async (t) =>
   const from = (file: string) => edges.filter((e) => e.from === file).map((e) => e.to);
   // A plain import, a type-only import and a dynamic import, each known to exist.
   t.true(from('src/cli/main.ts').length > 0);
-  t.true(edges.some((e) => e.from === 'src/usage/usage-meter.ts' && e.to === 'src/usage/container-usage.ts'), 'dynamic import()');
-  t.true(edges.some((e) => e.from === 'src/usage/lower-index.ts' && e.to === 'src/resolver/resolver.ts'), 'import type');
-  t.deepEqual(edges.filter((e) => !e.to.startsWith('src/')), [], 'every relative import stays inside src/');
+  t.true(
+    edges.some((e) => e.from === 'src/usage/usage-meter.ts' && e.to === 'src/usage/container-usage.ts'),
+    'dynamic import()',
+  );
+  t.true(
+    edges.some((e) => e.from === 'src/usage/lower-index.ts' && e.to === 'src/resolver/resolver.ts'),
+    'import type',
+  );
+  t.deepEqual(
+    edges.filter((e) => !e.to.startsWith('src/')),
+    [],
+    'every relative import stays inside src/',
+  );
 });
 
 test('nothing in src/archive/ imports from src/image/, src/container/ or src/resolver/', async (t) => {

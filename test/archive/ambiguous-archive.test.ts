@@ -10,7 +10,12 @@ import { assertLoadRejected, storeWithOneImage } from '../helpers/load-rejection
 // could be read as two different images by two readers; every such archive is
 // refused, by the in-place index (plain tar) and by the spool (gzip, stdin) alike.
 
-const layers = [[{ path: 'etc/', type: 'dir' as const }, { path: 'etc/hostname', content: 'amb\n' }]];
+const layers = [
+  [
+    { path: 'etc/', type: 'dir' as const },
+    { path: 'etc/hostname', content: 'amb\n' },
+  ],
+];
 const hex = (digest: string) => digest.slice('sha256:'.length);
 const blob = (digest: string) => `blobs/sha256/${hex(digest)}`;
 
@@ -30,10 +35,15 @@ const ambiguous = test.macro({
   async exec(t: ExecutionContext, c: Case, gzip: boolean) {
     const plain = await buildImageWithInfo({ format: c.format, layers, repoTags: ['amb:1'] });
     const { tar } = await buildImageWithInfo({
-      format: c.format, layers, repoTags: ['amb:1'], outerGzip: gzip, editEntries: c.edit(plain.image),
+      format: c.format,
+      layers,
+      repoTags: ['amb:1'],
+      outerGzip: gzip,
+      editEntries: c.edit(plain.image),
     });
     await assertLoadRejected(t, tar, gzip ? 'input.tar.gz' : 'input.tar', {
-      code: 'EINVALIDARCHIVE', message: `ARCHIVE: ${expand(c.message, plain.image)}`,
+      code: 'EINVALIDARCHIVE',
+      message: `ARCHIVE: ${expand(c.message, plain.image)}`,
     });
   },
   title: (name = '', _c: Case, gzip: boolean) => `${name} is refused (${gzip ? 'gzip, spooled' : 'plain tar, indexed'})`,
@@ -42,54 +52,87 @@ const ambiguous = test.macro({
 const twice = (name: string) => `"${name}" appears twice in the archive; readers would disagree on which one counts`;
 
 const cases: Array<[string, Case]> = [
-  ['two manifest.json of different content', {
-    format: 'docker',
-    edit: () => (entries) => [...entries, { name: 'manifest.json', content: '[]' }],
-    message: twice('manifest.json'),
-  }],
-  ['two index.json of different content', {
-    format: 'oci',
-    edit: () => (entries) => [...entries, { name: 'index.json', content: '{"schemaVersion":2,"manifests":[]}' }],
-    message: twice('index.json'),
-  }],
-  ['two copies of a layer blob with different bytes', {
-    format: 'oci',
-    edit: (image) => (entries) => [...entries, { name: blob(image.layers[0]!.digest), content: 'not the layer' }],
-    message: twice('blobs/sha256/LAYER'),
-  }],
-  ['two copies of the config blob with the same bytes', {
-    format: 'oci',
-    edit: (image) => (entries) => [...entries, { ...entries.find((e) => e.name === blob(image.configDigest))! }],
-    message: twice('blobs/sha256/CONFIG'),
-  }],
-  ['a file and a directory of the same name', {
-    format: 'docker',
-    edit: () => (entries) => [{ name: 'manifest.json/', type: 'directory' }, ...entries],
-    message: '"manifest.json" appears twice in the archive (as "manifest.json/" and "manifest.json"); readers would disagree on which one counts',
-  }],
-  ['./manifest.json beside manifest.json', {
-    format: 'docker',
-    edit: () => (entries) => [...entries, { name: './manifest.json', content: '[]' }],
-    message: '"manifest.json" appears twice in the archive (as "manifest.json" and "./manifest.json"); readers would disagree on which one counts',
-  }],
-  ['blobs//sha256/x beside blobs/sha256/x', {
-    format: 'oci',
-    edit: (image) => (entries) => [...entries, { name: `blobs//sha256/${hex(image.layers[0]!.digest)}`, content: 'other' }],
-    message: '"blobs/sha256/LAYER" appears twice in the archive (as "blobs/sha256/LAYER" and "blobs//sha256/LAYER"); readers would disagree on which one counts',
-  }],
-  ['an entry below a file', {
-    format: 'oci',
-    edit: (image) => (entries) => [...entries, { name: `${blob(image.configDigest)}/x`, content: 'hidden' }],
-    message: '"blobs/sha256/CONFIG/x" lies below "blobs/sha256/CONFIG", which is a file, not a directory; readers would disagree on what the path holds',
-  }],
-  ['an entry below a symlink', {
-    format: 'oci',
-    // A reader following `alias` finds the real blob; one taking names literally, this one.
-    edit: (image) => (entries) => [...entries,
-      { name: 'alias', type: 'symlink', linkname: 'blobs/sha256' },
-      { name: `alias/${hex(image.layers[0]!.digest)}`, content: 'other' }],
-    message: '"alias/LAYER" lies below "alias", which is a symlink, not a directory; readers would disagree on what the path holds',
-  }],
+  [
+    'two manifest.json of different content',
+    {
+      format: 'docker',
+      edit: () => (entries) => [...entries, { name: 'manifest.json', content: '[]' }],
+      message: twice('manifest.json'),
+    },
+  ],
+  [
+    'two index.json of different content',
+    {
+      format: 'oci',
+      edit: () => (entries) => [...entries, { name: 'index.json', content: '{"schemaVersion":2,"manifests":[]}' }],
+      message: twice('index.json'),
+    },
+  ],
+  [
+    'two copies of a layer blob with different bytes',
+    {
+      format: 'oci',
+      edit: (image) => (entries) => [...entries, { name: blob(image.layers[0]!.digest), content: 'not the layer' }],
+      message: twice('blobs/sha256/LAYER'),
+    },
+  ],
+  [
+    'two copies of the config blob with the same bytes',
+    {
+      format: 'oci',
+      edit: (image) => (entries) => [...entries, { ...entries.find((e) => e.name === blob(image.configDigest))! }],
+      message: twice('blobs/sha256/CONFIG'),
+    },
+  ],
+  [
+    'a file and a directory of the same name',
+    {
+      format: 'docker',
+      edit: () => (entries) => [{ name: 'manifest.json/', type: 'directory' }, ...entries],
+      message:
+        '"manifest.json" appears twice in the archive (as "manifest.json/" and "manifest.json"); readers would disagree on which one counts',
+    },
+  ],
+  [
+    './manifest.json beside manifest.json',
+    {
+      format: 'docker',
+      edit: () => (entries) => [...entries, { name: './manifest.json', content: '[]' }],
+      message:
+        '"manifest.json" appears twice in the archive (as "manifest.json" and "./manifest.json"); readers would disagree on which one counts',
+    },
+  ],
+  [
+    'blobs//sha256/x beside blobs/sha256/x',
+    {
+      format: 'oci',
+      edit: (image) => (entries) => [...entries, { name: `blobs//sha256/${hex(image.layers[0]!.digest)}`, content: 'other' }],
+      message:
+        '"blobs/sha256/LAYER" appears twice in the archive (as "blobs/sha256/LAYER" and "blobs//sha256/LAYER"); readers would disagree on which one counts',
+    },
+  ],
+  [
+    'an entry below a file',
+    {
+      format: 'oci',
+      edit: (image) => (entries) => [...entries, { name: `${blob(image.configDigest)}/x`, content: 'hidden' }],
+      message:
+        '"blobs/sha256/CONFIG/x" lies below "blobs/sha256/CONFIG", which is a file, not a directory; readers would disagree on what the path holds',
+    },
+  ],
+  [
+    'an entry below a symlink',
+    {
+      format: 'oci',
+      // A reader following `alias` finds the real blob; one taking names literally, this one.
+      edit: (image) => (entries) => [
+        ...entries,
+        { name: 'alias', type: 'symlink', linkname: 'blobs/sha256' },
+        { name: `alias/${hex(image.layers[0]!.digest)}`, content: 'other' },
+      ],
+      message: '"alias/LAYER" lies below "alias", which is a symlink, not a directory; readers would disagree on what the path holds',
+    },
+  ],
 ];
 
 for (const [name, c] of cases) {
@@ -101,7 +144,10 @@ test('a directory entry written twice is one directory, and the image loads', as
   const { store, dir } = await storeWithOneImage(t);
   for (const gzip of [false, true]) {
     const { tar, image } = await buildImageWithInfo({
-      format: 'oci', layers, repoTags: [`dirs:${gzip ? 'gz' : 'plain'}`], outerGzip: gzip,
+      format: 'oci',
+      layers,
+      repoTags: [`dirs:${gzip ? 'gz' : 'plain'}`],
+      outerGzip: gzip,
       editEntries: (entries) => [...entries, { name: 'blobs/', type: 'directory' }, { name: './blobs/sha256', type: 'directory' }],
     });
     const file = path.join(dir, gzip ? 'dirs.tar.gz' : 'dirs.tar');

@@ -17,7 +17,12 @@ import { testUnless } from '../helpers/skip.js';
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const imagesDir = path.join(path.resolve(repoRoot, '..', 'shared', 'conformance'), 'images');
 const available = fs.existsSync(imagesDir);
-const tarballs = available ? fs.readdirSync(imagesDir).filter((f) => f.endsWith('.tar')).sort() : [];
+const tarballs = available
+  ? fs
+      .readdirSync(imagesDir)
+      .filter((f) => f.endsWith('.tar'))
+      .sort()
+  : [];
 
 /** What each known tarball holds (config digests are shared by the docker and OCI forms). */
 const expected: Record<string, { tags: string[]; layers: number; config: string }> = {
@@ -27,8 +32,16 @@ const expected: Record<string, { tags: string[]; layers: number; config: string 
   'app.oci.tar': { tags: ['app:1.0'], layers: 2, config: '81d880b7ac0bf6c777541ce5fef83005820d57f32858b068a6dad5ed80ca28f6' },
   'app.zstd.oci.tar': { tags: ['app:1.0'], layers: 2, config: '81d880b7ac0bf6c777541ce5fef83005820d57f32858b068a6dad5ed80ca28f6' },
   'dk-base.docker.tar': { tags: ['lab/base:1.0'], layers: 1, config: '6d171d85eb68e81e62c91f58108f9f2f5edfc2dd7f3fb4aa866afe99e8bfbc97' },
-  'dk-features.docker.tar': { tags: ['lab/features:1.0'], layers: 5, config: 'f5330eb277eec85c46e58f138d605db2870d8300c4b80db32584bf02f50d08e0' },
-  'dk-features.zstd.oci.tar': { tags: ['lab/features:1.0'], layers: 5, config: 'd0b72784fab63b0421987f4e104f060a0a7a41362ae2f44e56b0c2d5e80ef62e' },
+  'dk-features.docker.tar': {
+    tags: ['lab/features:1.0'],
+    layers: 5,
+    config: 'f5330eb277eec85c46e58f138d605db2870d8300c4b80db32584bf02f50d08e0',
+  },
+  'dk-features.zstd.oci.tar': {
+    tags: ['lab/features:1.0'],
+    layers: 5,
+    config: 'd0b72784fab63b0421987f4e104f060a0a7a41362ae2f44e56b0c2d5e80ef62e',
+  },
 };
 
 async function sha256Of(source: ArchiveSource, name: string): Promise<string> {
@@ -38,9 +51,15 @@ async function sha256Of(source: ArchiveSource, name: string): Promise<string> {
 }
 
 // Without ../shared there are no tarballs to name the tests below after: this one stands for them.
-testUnless(available ? null : `${path.relative(repoRoot, imagesDir)} is absent`)('the conformance directory holds every tarball known here', (t) => {
-  t.deepEqual(Object.keys(expected).filter((name) => !tarballs.includes(name)), []);
-});
+testUnless(available ? null : `${path.relative(repoRoot, imagesDir)} is absent`)(
+  'the conformance directory holds every tarball known here',
+  (t) => {
+    t.deepEqual(
+      Object.keys(expected).filter((name) => !tarballs.includes(name)),
+      [],
+    );
+  },
+);
 
 for (const name of tarballs) {
   test(`${name}: readImages finds the image, and every blob hashes to what names it`, async (t) => {
@@ -53,7 +72,7 @@ for (const name of tarballs) {
       for (const image of images) {
         const configBytes = await sha256Of(source, image.configPath);
         t.is(image.configDigest, configBytes, 'the config is named by its digest');
-        const config = await source.readJson(image.configPath) as { rootfs: { diff_ids: string[] } };
+        const config = (await source.readJson(image.configPath)) as { rootfs: { diff_ids: string[] } };
         t.is(config.rootfs.diff_ids.length, image.layers.length, 'one layer per diffID');
         for (const [i, layer] of image.layers.entries()) {
           t.true(source.has(layer.path));
@@ -66,7 +85,10 @@ for (const name of tarballs) {
       }
       const known = expected[name];
       if (known) {
-        t.deepEqual(images.map((i) => [i.repoTags, i.layers.length, i.configDigest]), [[known.tags, known.layers, `sha256:${known.config}`]]);
+        t.deepEqual(
+          images.map((i) => [i.repoTags, i.layers.length, i.configDigest]),
+          [[known.tags, known.layers, `sha256:${known.config}`]],
+        );
       }
     } finally {
       await source.close();
@@ -76,22 +98,31 @@ for (const name of tarballs) {
 
 const skopeoArchive = path.join(imagesDir, 'app.docker.tar');
 
-testUnless(fs.existsSync(skopeoArchive) ? null : `${path.relative(repoRoot, skopeoArchive)} is absent`)('skopeo docker-archive: the legacy <id>/layer.tar symlinks resolve to the layer files', async (t) => {
-  const file = skopeoArchive;
-  const source = await openArchive({ path: file }, { spoolDir: os.tmpdir() });
-  try {
-    const [image] = await readImages(source);
-    const manifest = await source.readJson('manifest.json') as Array<{ Layers: string[] }>;
-    t.deepEqual(image!.layers.map((l) => l.path), manifest[0]!.Layers);
-    // The symlinks sit in <v1 id>/layer.tar and point at ../<diffID>.tar.
-    const links = ['03000995fed0a4be2d1f25007bafb751933a989cc97d747e4e58e26550071dc1', '1206a76d107328f3f9c1d4c0b8e8b1813d195b07f344888c99e64af3a124f4dc'];
-    for (const [i, id] of links.entries()) {
-      const link = `${id}/layer.tar`;
-      t.true(source.has(link));
-      t.is(source.size(link), source.size(image!.layers[i]!.path));
-      t.is(await sha256Of(source, link), await sha256Of(source, image!.layers[i]!.path));
+testUnless(fs.existsSync(skopeoArchive) ? null : `${path.relative(repoRoot, skopeoArchive)} is absent`)(
+  'skopeo docker-archive: the legacy <id>/layer.tar symlinks resolve to the layer files',
+  async (t) => {
+    const file = skopeoArchive;
+    const source = await openArchive({ path: file }, { spoolDir: os.tmpdir() });
+    try {
+      const [image] = await readImages(source);
+      const manifest = (await source.readJson('manifest.json')) as Array<{ Layers: string[] }>;
+      t.deepEqual(
+        image!.layers.map((l) => l.path),
+        manifest[0]!.Layers,
+      );
+      // The symlinks sit in <v1 id>/layer.tar and point at ../<diffID>.tar.
+      const links = [
+        '03000995fed0a4be2d1f25007bafb751933a989cc97d747e4e58e26550071dc1',
+        '1206a76d107328f3f9c1d4c0b8e8b1813d195b07f344888c99e64af3a124f4dc',
+      ];
+      for (const [i, id] of links.entries()) {
+        const link = `${id}/layer.tar`;
+        t.true(source.has(link));
+        t.is(source.size(link), source.size(image!.layers[i]!.path));
+        t.is(await sha256Of(source, link), await sha256Of(source, image!.layers[i]!.path));
+      }
+    } finally {
+      await source.close();
     }
-  } finally {
-    await source.close();
-  }
-});
+  },
+);

@@ -28,7 +28,10 @@ async function rejects(t: ExecutionContext, tar: Buffer, code: string, message: 
 }
 
 const layers: BuildImageOptions['layers'] = [
-  [{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'one\n' }],
+  [
+    { path: 'etc/', type: 'dir' },
+    { path: 'etc/hostname', content: 'one\n' },
+  ],
   [{ path: 'etc/hostname', content: 'two\n' }],
 ];
 const hex = (digest: string) => digest.slice('sha256:'.length);
@@ -48,13 +51,20 @@ async function entriesOf(tar: Buffer): Promise<OuterEntry[]> {
 
 /** Rewrites manifest.json of a built docker archive. */
 function editManifest(fn: (items: Array<Record<string, unknown>>) => unknown): (entries: OuterEntry[]) => OuterEntry[] {
-  return (entries) => entries.map((e) => (e.name === 'manifest.json'
-    ? { ...e, content: JSON.stringify(fn(JSON.parse(String(e.content)) as Array<Record<string, unknown>>)) }
-    : e));
+  return (entries) =>
+    entries.map((e) =>
+      e.name === 'manifest.json'
+        ? { ...e, content: JSON.stringify(fn(JSON.parse(String(e.content)) as Array<Record<string, unknown>>)) }
+        : e,
+    );
 }
 
 test('docker 20.10 layout: config named by image ID, layers by path, tags normalised', async (t) => {
-  const { tar, image } = await buildImageWithInfo({ format: 'docker', layers, repoTags: ['docker.io/library/app:1.0', 'localhost:5000/x', 'user/app'] });
+  const { tar, image } = await buildImageWithInfo({
+    format: 'docker',
+    layers,
+    repoTags: ['docker.io/library/app:1.0', 'localhost:5000/x', 'user/app'],
+  });
   const [found, ...rest] = await imagesOf(t, tar);
   t.is(rest.length, 0);
   t.is(found!.configPath, `${hex(image.configDigest)}.json`);
@@ -93,26 +103,54 @@ test('several images in one manifest.json all load, duplicate tags once', async 
     ...JSON.parse(String(eb.find((e) => e.name === 'manifest.json')!.content)),
   ];
   // docker save writes a layer both images share once; an archive naming a path twice is refused.
-  const merged = [...ea, ...eb].filter((e, i, all) => e.name !== 'manifest.json' && e.name !== 'repositories' &&
-    all.findIndex((o) => o.name === e.name) === i);
+  const merged = [...ea, ...eb].filter(
+    (e, i, all) => e.name !== 'manifest.json' && e.name !== 'repositories' && all.findIndex((o) => o.name === e.name) === i,
+  );
   const tar = await packTar([...merged, { name: 'manifest.json', content: JSON.stringify(manifest) }]);
   const found = await imagesOf(t, tar);
-  t.deepEqual(found.map((i) => [i.configDigest, i.repoTags, i.layers.length]), [
-    [a.image.configDigest, ['a:1'], 1],
-    [b.image.configDigest, ['b:1'], 2],
-  ]);
+  t.deepEqual(
+    found.map((i) => [i.configDigest, i.repoTags, i.layers.length]),
+    [
+      [a.image.configDigest, ['a:1'], 1],
+      [b.image.configDigest, ['b:1'], 2],
+    ],
+  );
 });
 
 const hostile: Array<[string, (items: Array<Record<string, unknown>>) => unknown, string | RegExp]> = [
-  ['a layer path climbing out', (m) => [{ ...m[0], Layers: ['../x'] }], 'x.tar: manifest.json[0].Layers[0]: path "../x" escapes the archive'],
-  ['an absolute layer path', (m) => [{ ...m[0], Layers: ['/etc/passwd'] }], 'x.tar: manifest.json[0].Layers[0]: path "/etc/passwd" escapes the archive'],
-  ['a config path climbing out', (m) => [{ ...m[0], Config: 'a/../../c.json' }], 'x.tar: manifest.json[0].Config: path "a/../../c.json" escapes the archive'],
-  ['a missing layer', (m) => [{ ...m[0], Layers: ['nope/layer.tar'] }], 'x.tar: manifest.json[0].Layers[0]: "nope/layer.tar" is missing from the archive'],
-  ['a missing config', (m) => [{ ...m[0], Config: 'gone.json' }], 'x.tar: manifest.json[0].Config: "gone.json" is missing from the archive'],
+  [
+    'a layer path climbing out',
+    (m) => [{ ...m[0], Layers: ['../x'] }],
+    'x.tar: manifest.json[0].Layers[0]: path "../x" escapes the archive',
+  ],
+  [
+    'an absolute layer path',
+    (m) => [{ ...m[0], Layers: ['/etc/passwd'] }],
+    'x.tar: manifest.json[0].Layers[0]: path "/etc/passwd" escapes the archive',
+  ],
+  [
+    'a config path climbing out',
+    (m) => [{ ...m[0], Config: 'a/../../c.json' }],
+    'x.tar: manifest.json[0].Config: path "a/../../c.json" escapes the archive',
+  ],
+  [
+    'a missing layer',
+    (m) => [{ ...m[0], Layers: ['nope/layer.tar'] }],
+    'x.tar: manifest.json[0].Layers[0]: "nope/layer.tar" is missing from the archive',
+  ],
+  [
+    'a missing config',
+    (m) => [{ ...m[0], Config: 'gone.json' }],
+    'x.tar: manifest.json[0].Config: "gone.json" is missing from the archive',
+  ],
   ['a non-string layer', (m) => [{ ...m[0], Layers: [7] }], 'x.tar: manifest.json[0].Layers[0]: expected a path, found 7'],
   ['Layers that is not an array', (m) => [{ ...m[0], Layers: 'x' }], 'x.tar: manifest.json[0]: Layers is not an array'],
   ['an invalid tag', (m) => [{ ...m[0], RepoTags: ['App:1'] }], /^x\.tar: manifest\.json\[0\]: invalid tag "App:1": /],
-  ['a digest reference as a tag', (m) => [{ ...m[0], RepoTags: [`app@sha256:${'a'.repeat(64)}`] }], /^x\.tar: manifest\.json\[0\]: invalid tag "app@sha256:a+": .*a digest reference is not a tag$/],
+  [
+    'a digest reference as a tag',
+    (m) => [{ ...m[0], RepoTags: [`app@sha256:${'a'.repeat(64)}`] }],
+    /^x\.tar: manifest\.json\[0\]: invalid tag "app@sha256:a+": .*a digest reference is not a tag$/,
+  ],
   ['an empty manifest', () => [], 'x.tar: manifest.json: expected a non-empty array of images'],
   ['an object instead of an array', (m) => m[0], 'x.tar: manifest.json: expected a non-empty array of images'],
 ];
@@ -125,7 +163,8 @@ for (const [title, edit, message] of hostile) {
 
 test('invalid JSON in manifest.json is EINVALIDARCHIVE naming the entry and the parse error', async (t) => {
   const { tar } = await buildImageWithInfo({
-    format: 'docker', layers,
+    format: 'docker',
+    layers,
     editEntries: (entries) => entries.map((e) => (e.name === 'manifest.json' ? { ...e, content: '[{"Config": ' } : e)),
   });
   await rejects(t, tar, 'EINVALIDARCHIVE', /^x\.tar: manifest\.json: invalid JSON: .+/);
@@ -138,11 +177,19 @@ test('a manifest.json larger than maxJsonBytes is ELIMIT', async (t) => {
 
 test('the default JSON limit is 4 MiB', async (t) => {
   const huge = JSON.stringify([{ Config: 'c.json', RepoTags: null, Layers: [], Pad: 'x'.repeat(4 * 1024 * 1024) }]);
-  const tar = await packTar([{ name: 'manifest.json', content: huge }, { name: 'c.json', content: '{}' }]);
+  const tar = await packTar([
+    { name: 'manifest.json', content: huge },
+    { name: 'c.json', content: '{}' },
+  ]);
   await rejects(t, tar, 'ELIMIT', `x.tar: manifest.json: JSON entry is ${huge.length} bytes (limit 4194304)`);
 });
 
 test('an archive with neither manifest.json nor index.json is not an image archive', async (t) => {
   const tar = await packTar([{ name: 'hello.txt', content: 'hi' }]);
-  await rejects(t, tar, 'EINVALIDARCHIVE', 'x.tar: not an image archive (neither manifest.json from docker save nor index.json of an OCI layout)');
+  await rejects(
+    t,
+    tar,
+    'EINVALIDARCHIVE',
+    'x.tar: not an image archive (neither manifest.json from docker save nor index.json of an OCI layout)',
+  );
 });

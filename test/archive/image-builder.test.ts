@@ -26,7 +26,15 @@ async function layerEntries(layerTar: Buffer) {
   for await (const entry of extract) {
     const body = await buffer(entry as unknown as Readable);
     const h = entry.header;
-    out.push({ name: h.name, type: h.type, mode: h.mode & 0o7777, linkname: h.linkname ?? '', size: body.length, pax: h.pax ?? null, mtime: h.mtime.getTime() / 1000 });
+    out.push({
+      name: h.name,
+      type: h.type,
+      mode: h.mode & 0o7777,
+      linkname: h.linkname ?? '',
+      size: body.length,
+      pax: h.pax ?? null,
+      mtime: h.mtime.getTime() / 1000,
+    });
   }
   return out;
 }
@@ -61,22 +69,25 @@ test('layer entries are written as specified, whiteouts in the OCI encoding', as
   const [found] = await readImages(source);
   const layerTar = await buffer(source.open(found!.layers[0]!.path));
   t.is(sha256(layerTar), image.layers[0]!.diffId, 'the diffID is the hash of the layer tar');
-  const config = await source.readJson(found!.configPath) as { rootfs: { diff_ids: string[] }; architecture: string; os: string };
+  const config = (await source.readJson(found!.configPath)) as { rootfs: { diff_ids: string[] }; architecture: string; os: string };
   t.deepEqual(config.rootfs.diff_ids, [image.layers[0]!.diffId]);
   t.is(found!.configDigest, image.imageId);
   const entries = await layerEntries(layerTar);
-  t.deepEqual(entries.map((e) => [e.name, e.type, e.mode, e.linkname, e.size]), [
-    ['d/', 'directory', 0o700, '', 0],
-    ['d/zero', 'file', 0, '', 9],
-    ['d/big', 'file', 0o644, '', 100_000],
-    ['d/link', 'symlink', 0o777, '../x', 0],
-    ['d/hard', 'link', 0o644, 'd/zero', 0],
-    ['d/fifo', 'fifo', 0o644, '', 0],
-    ['dev/null', 'character-device', 0o644, '', 0],
-    ['d/attr', 'file', 0o644, '', 1],
-    ['.wh.gone', 'file', 0o600, '', 0],
-    ['d/sub/.wh..wh..opq', 'file', 0o600, '', 0],
-  ]);
+  t.deepEqual(
+    entries.map((e) => [e.name, e.type, e.mode, e.linkname, e.size]),
+    [
+      ['d/', 'directory', 0o700, '', 0],
+      ['d/zero', 'file', 0, '', 9],
+      ['d/big', 'file', 0o644, '', 100_000],
+      ['d/link', 'symlink', 0o777, '../x', 0],
+      ['d/hard', 'link', 0o644, 'd/zero', 0],
+      ['d/fifo', 'fifo', 0o644, '', 0],
+      ['dev/null', 'character-device', 0o644, '', 0],
+      ['d/attr', 'file', 0o644, '', 1],
+      ['.wh.gone', 'file', 0o600, '', 0],
+      ['d/sub/.wh..wh..opq', 'file', 0o600, '', 0],
+    ],
+  );
   // Only what ustar cannot hold goes into pax: the name fits, so there is no `path` record.
   t.deepEqual(entries.find((e) => e.name === 'd/attr')!.pax, { 'SCHILY.xattr.user.k': 'v' });
   t.true(entries.every((e) => e.mtime === 1_700_000_000));
@@ -116,7 +127,16 @@ test('fixtures/demo.tar is demo:latest with its two layers', async (t) => {
   t.is(rest.length, 0);
   t.deepEqual(image!.repoTags, ['demo:latest']);
   const [base, top] = await Promise.all(image!.layers.map(async (l) => layerEntries(await buffer(source.open(l.path)))));
-  t.deepEqual(base!.filter((e) => e.type === 'symlink').map((e) => [e.name, e.linkname]), [['bin/hi', 'hello'], ['bin/greet', '/bin/hello']]);
+  t.deepEqual(
+    base!.filter((e) => e.type === 'symlink').map((e) => [e.name, e.linkname]),
+    [
+      ['bin/hi', 'hello'],
+      ['bin/greet', '/bin/hello'],
+    ],
+  );
   t.deepEqual(base!.find((e) => e.name === 'tmp/')?.mode, 0o1777);
-  t.deepEqual(top!.map((e) => e.name), ['app/', 'app/hello.txt', 'etc/', 'etc/hostname', 'etc/.wh.motd']);
+  t.deepEqual(
+    top!.map((e) => e.name),
+    ['app/', 'app/hello.txt', 'etc/', 'etc/hostname', 'etc/.wh.motd'],
+  );
 });

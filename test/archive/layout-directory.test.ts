@@ -11,7 +11,10 @@ import { snapshotContent } from '../helpers/store-snapshot.js';
 
 const run = promisify(execFile);
 const layers: LayerEntry[][] = [
-  [{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'layout\n' }],
+  [
+    { path: 'etc/', type: 'dir' },
+    { path: 'etc/hostname', content: 'layout\n' },
+  ],
   [{ path: 'bin/tool', size: 70_000, seed: 'tool' }],
 ];
 
@@ -44,7 +47,11 @@ test('load -i DIR reads an image layout directory in place: the same image as th
   t.deepEqual(await fs.readdir(path.join(root, 'ingest')), [], 'nothing was spooled or copied');
   const fromTar = await strata(root, ['load', '-i', tar]);
   t.is(fromTar.stdout, fromDir.stdout);
-  t.deepEqual(await strata(root, ['check']), { code: 0, stdout: '', stderr: 'checked 6 blobs, 3 layers, 2 images, 1 tags, 0 containers: no problems\n' });
+  t.deepEqual(await strata(root, ['check']), {
+    code: 0,
+    stdout: '',
+    stderr: 'checked 6 blobs, 3 layers, 2 images, 1 tags, 0 containers: no problems\n',
+  });
 });
 
 test('a layer blob in a layout directory that is a symlink is refused by name, and the store is unchanged', async (t) => {
@@ -56,15 +63,18 @@ test('a layer blob in a layout directory that is a symlink is refused by name, a
   const before = await snapshotContent(root);
   const rel = path.relative(layout, blob);
   t.deepEqual(await strata(root, ['load', '-i', layout]), {
-    code: 1, stdout: '',
+    code: 1,
+    stdout: '',
     stderr: `strata: ${layout}: ${rel}: is a symbolic link; an image layout directory must hold its files, not links to them\n`,
   });
   // A link that stays inside the directory is no better: tools that write layouts never make one.
   await fs.unlink(blob);
   await fs.rename(outside, path.join(layout, 'copy'));
   await fs.symlink('../../copy', blob);
-  t.is((await strata(root, ['load', '-i', layout])).stderr,
-    `strata: ${layout}: ${rel}: is a symbolic link; an image layout directory must hold its files, not links to them\n`);
+  t.is(
+    (await strata(root, ['load', '-i', layout])).stderr,
+    `strata: ${layout}: ${rel}: is a symbolic link; an image layout directory must hold its files, not links to them\n`,
+  );
   t.deepEqual(await snapshotContent(root), before);
 });
 
@@ -90,11 +100,21 @@ test('a FIFO where a blob should be is refused, not read (it would block forever
   const result = await strata(root, ['load', '-i', layout]);
   t.is(result.code, 1);
   // Listed as a special file, it is no blob the archive holds: never opened.
-  t.regex(result.stderr, new RegExp(`^strata: ${layout}: manifest sha256:[0-9a-f]{64} layers\\[0\\]: blob ${path.relative(layout, blob)} is missing from the archive\n$`));
+  t.regex(
+    result.stderr,
+    new RegExp(
+      `^strata: ${layout}: manifest sha256:[0-9a-f]{64} layers\\[0\\]: blob ${path.relative(layout, blob)} is missing from the archive\n$`,
+    ),
+  );
 });
 
 test('a layout directory written by skopeo copy oci-archive:… oci:DIR loads with its name', async (t) => {
-  if (!(await run('skopeo', ['--version']).then(() => true, () => false))) {
+  if (
+    !(await run('skopeo', ['--version']).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     t.log('skipped: skopeo is not installed');
     t.pass();
     return;

@@ -59,24 +59,61 @@ for (const [kind, open] of Object.entries(openers)) {
   });
 
   const hostile: Array<[string, OuterEntry[], string, string]> = [
-    ['a relative symlink climbing out', [{ name: 'escape', type: 'symlink', linkname: '../outside' }], 'escape',
-      'x.tar: link "escape" points outside the archive ("../outside")'],
-    ['a symlink climbing out from a subdirectory', [{ name: 'a/b', type: 'symlink', linkname: '../../etc/passwd' }], 'a/b',
-      'x.tar: link "a/b" points outside the archive ("../../etc/passwd")'],
-    ['an absolute symlink', [{ name: 'abs', type: 'symlink', linkname: '/etc/passwd' }], 'abs',
-      'x.tar: link "abs" points outside the archive (absolute target "/etc/passwd")'],
-    ['a hardlink climbing out', [{ name: 'h', type: 'link', linkname: '../x' }], 'h',
-      'x.tar: link "h" points outside the archive ("../x")'],
-    ['a dangling symlink', [{ name: 'd', type: 'symlink', linkname: 'nothing' }], 'd',
-      'x.tar: link "d" points to "nothing", which is missing'],
-    ['a dangling hardlink', [{ name: 'h', type: 'link', linkname: 'gone' }], 'h',
-      'x.tar: link "h" points to "gone", which is missing'],
-    ['a symlink loop', [{ name: 'a', type: 'symlink', linkname: 'b' }, { name: 'b', type: 'symlink', linkname: 'a' }], 'a',
-      'x.tar: link "a" takes more than 40 hops (a loop?)'],
-    ['a symlink to a directory', [{ name: 'dir/', type: 'directory' }, { name: 'l', type: 'symlink', linkname: 'dir' }], 'l',
-      'x.tar: link "l" points to "dir", which is a directory, not a regular file'],
-    ['a symlinked directory leading out', [{ name: 'up', type: 'symlink', linkname: '..' }], 'up/etc/passwd',
-      'x.tar: link "up" points outside the archive ("..")'],
+    [
+      'a relative symlink climbing out',
+      [{ name: 'escape', type: 'symlink', linkname: '../outside' }],
+      'escape',
+      'x.tar: link "escape" points outside the archive ("../outside")',
+    ],
+    [
+      'a symlink climbing out from a subdirectory',
+      [{ name: 'a/b', type: 'symlink', linkname: '../../etc/passwd' }],
+      'a/b',
+      'x.tar: link "a/b" points outside the archive ("../../etc/passwd")',
+    ],
+    [
+      'an absolute symlink',
+      [{ name: 'abs', type: 'symlink', linkname: '/etc/passwd' }],
+      'abs',
+      'x.tar: link "abs" points outside the archive (absolute target "/etc/passwd")',
+    ],
+    [
+      'a hardlink climbing out',
+      [{ name: 'h', type: 'link', linkname: '../x' }],
+      'h',
+      'x.tar: link "h" points outside the archive ("../x")',
+    ],
+    [
+      'a dangling symlink',
+      [{ name: 'd', type: 'symlink', linkname: 'nothing' }],
+      'd',
+      'x.tar: link "d" points to "nothing", which is missing',
+    ],
+    ['a dangling hardlink', [{ name: 'h', type: 'link', linkname: 'gone' }], 'h', 'x.tar: link "h" points to "gone", which is missing'],
+    [
+      'a symlink loop',
+      [
+        { name: 'a', type: 'symlink', linkname: 'b' },
+        { name: 'b', type: 'symlink', linkname: 'a' },
+      ],
+      'a',
+      'x.tar: link "a" takes more than 40 hops (a loop?)',
+    ],
+    [
+      'a symlink to a directory',
+      [
+        { name: 'dir/', type: 'directory' },
+        { name: 'l', type: 'symlink', linkname: 'dir' },
+      ],
+      'l',
+      'x.tar: link "l" points to "dir", which is a directory, not a regular file',
+    ],
+    [
+      'a symlinked directory leading out',
+      [{ name: 'up', type: 'symlink', linkname: '..' }],
+      'up/etc/passwd',
+      'x.tar: link "up" points outside the archive ("..")',
+    ],
   ];
   for (const [title, entries, name, message] of hostile) {
     test(`${kind}: ${title} is EINVALIDARCHIVE naming the link`, async (t) => {
@@ -90,7 +127,14 @@ for (const [kind, open] of Object.entries(openers)) {
   }
 
   test(`${kind}: entries whose names climb out of the archive are never served`, async (t) => {
-    const source = await open(t, await packTar([{ name: '../evil', content: 'x' }, { name: 'a/../../evil2', content: 'y' }, { name: 'ok', content: 'z' }]));
+    const source = await open(
+      t,
+      await packTar([
+        { name: '../evil', content: 'x' },
+        { name: 'a/../../evil2', content: 'y' },
+        { name: 'ok', content: 'z' },
+      ]),
+    );
     t.false(source.has('evil'));
     t.false(source.has('evil2'));
     t.false(source.has('../evil'));
@@ -103,7 +147,9 @@ for (const [kind, open] of Object.entries(openers)) {
   for (const links of ['symlink', 'hardlink'] as const) {
     test(`${kind}: skopeo-style docker archive with ${links}ed layer paths loads`, async (t) => {
       const { tar, image } = await buildImageWithInfo({
-        format: 'docker', layerLinks: links, repoTags: ['docker.io/library/app:1.0'],
+        format: 'docker',
+        layerLinks: links,
+        repoTags: ['docker.io/library/app:1.0'],
         layers: [[{ path: 'a', content: 'one' }], [{ path: 'b', content: 'two' }]],
       });
       const source = await open(t, tar);
@@ -119,12 +165,17 @@ for (const [kind, open] of Object.entries(openers)) {
 
   test(`${kind}: a manifest layer that is a link leaving the archive is rejected naming the link`, async (t) => {
     const { tar } = await buildImageWithInfo({
-      format: 'docker', layerLinks: 'symlink', layers: [[{ path: 'a', content: 'one' }]],
+      format: 'docker',
+      layerLinks: 'symlink',
+      layers: [[{ path: 'a', content: 'one' }]],
       editEntries: (entries) => entries.map((e) => (e.type === 'symlink' ? { ...e, linkname: '../../host/layer.tar' } : e)),
     });
     const source = await open(t, tar);
     const err = await t.throwsAsync(readImages(source));
     t.is((err as Error & { code: string }).code, 'EINVALIDARCHIVE');
-    t.regex(err!.message.replace(source.displayName, 'x.tar'), /^x\.tar: link "[0-9a-f]{64}\/layer\.tar" points outside the archive \("\.\.\/\.\.\/host\/layer\.tar"\)$/);
+    t.regex(
+      err!.message.replace(source.displayName, 'x.tar'),
+      /^x\.tar: link "[0-9a-f]{64}\/layer\.tar" points outside the archive \("\.\.\/\.\.\/host\/layer\.tar"\)$/,
+    );
   });
 }

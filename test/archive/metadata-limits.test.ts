@@ -20,7 +20,12 @@ import { snapshotTree } from '../helpers/store-snapshot.js';
 // Manifests, indexes and configs are parsed whole, so each is refused from its tar
 // header or descriptor size before it is read (src/archive/limits.ts).
 
-const layers = [[{ path: 'etc/', type: 'dir' as const }, { path: 'etc/hostname', content: 'limits\n' }]];
+const layers = [
+  [
+    { path: 'etc/', type: 'dir' as const },
+    { path: 'etc/hostname', content: 'limits\n' },
+  ],
+];
 const MAX_CONFIG = ARCHIVE_LIMITS.maxConfigBytes;
 const MAX_JSON = ARCHIVE_LIMITS.maxJsonBytes;
 const MiB = 1024 * 1024;
@@ -34,7 +39,8 @@ function* paddedConfig(original: Buffer, size: number): Generator<Buffer> {
   const tail = Buffer.from('"}');
   const letters = Buffer.alloc(MiB, 'a');
   yield head;
-  for (let left = size - head.length - tail.length; left > 0; left -= letters.length) yield letters.subarray(0, Math.min(left, letters.length));
+  for (let left = size - head.length - tail.length; left > 0; left -= letters.length)
+    yield letters.subarray(0, Math.min(left, letters.length));
   yield tail;
 }
 
@@ -57,7 +63,10 @@ async function dockerWithConfig(size: number): Promise<BigConfig> {
   const hash = createHash('sha256');
   for (const chunk of paddedConfig(original, size)) hash.update(chunk);
   return {
-    tar: plain.tar, oldName: `${hex(plain.image.configDigest)}.json`, name: `${hash.digest('hex')}.json`, size,
+    tar: plain.tar,
+    oldName: `${hex(plain.image.configDigest)}.json`,
+    name: `${hash.digest('hex')}.json`,
+    size,
     chunks: () => paddedConfig(original, size),
   };
 }
@@ -67,7 +76,9 @@ async function writeWithBigConfig(big: BigConfig, file: string, gzip = false): P
   const extract = tar.extract();
   const pack = tar.pack();
   const packed = pack as unknown as Readable;
-  const writing = gzip ? pipeline(packed, zlib.createGzip({ level: 1 }), fs.createWriteStream(file)) : pipeline(packed, fs.createWriteStream(file));
+  const writing = gzip
+    ? pipeline(packed, zlib.createGzip({ level: 1 }), fs.createWriteStream(file))
+    : pipeline(packed, fs.createWriteStream(file));
   extract.on('entry', (header, stream, next) => {
     void (async () => {
       const content: Buffer[] = [];
@@ -82,7 +93,10 @@ async function writeWithBigConfig(big: BigConfig, file: string, gzip = false): P
       } else {
         pack.entry(header, Buffer.concat(content));
       }
-    })().then(() => next(), (err: Error) => next(err));
+    })().then(
+      () => next(),
+      (err: Error) => next(err),
+    );
   });
   await pipeline(Readable.from([big.tar]), extract as unknown as NodeJS.WritableStream);
   pack.finalize();
@@ -93,7 +107,8 @@ for (const gzip of [false, true]) {
   test(`a config one byte over the limit is refused before it is read (${gzip ? 'gzip, spooled' : 'plain tar, indexed'})`, async (t) => {
     const big = await dockerWithConfig(MAX_CONFIG + 1);
     await assertLoadRejected(t, (file) => writeWithBigConfig(big, file, gzip), gzip ? 'input.tar.gz' : 'input.tar', {
-      code: 'ELIMIT', message: `ARCHIVE: ${big.name}: image config is ${MAX_CONFIG + 1} bytes (limit ${MAX_CONFIG})`,
+      code: 'ELIMIT',
+      message: `ARCHIVE: ${big.name}: image config is ${MAX_CONFIG + 1} bytes (limit ${MAX_CONFIG})`,
     });
   });
 }
@@ -113,23 +128,32 @@ test('an OCI config over the limit is refused from its descriptor', async (t) =>
   const configDigest = sha256(config);
   let manifestDigest = '';
   const { tar } = await buildImageWithInfo({
-    format: 'oci', layers, repoTags: ['big:1'],
+    format: 'oci',
+    layers,
+    repoTags: ['big:1'],
     editEntries: (entries) => {
       const oldManifest = entries.find((e) => e.name === `blobs/sha256/${hex(plain.image.manifestDigest)}`)!;
       const manifest = JSON.parse(String(oldManifest.content)) as Record<string, unknown>;
-      const bytes = Buffer.from(JSON.stringify({ ...manifest, config: { ...(manifest['config'] as object), digest: configDigest, size: config.length } }));
+      const bytes = Buffer.from(
+        JSON.stringify({ ...manifest, config: { ...(manifest['config'] as object), digest: configDigest, size: config.length } }),
+      );
       manifestDigest = sha256(bytes);
       return entries.map((e) => {
         if (e === oldManifest) return { name: `blobs/sha256/${hex(manifestDigest)}`, content: bytes };
-        if (e.name === `blobs/sha256/${hex(plain.image.configDigest)}`) return { name: `blobs/sha256/${hex(configDigest)}`, content: config };
+        if (e.name === `blobs/sha256/${hex(plain.image.configDigest)}`)
+          return { name: `blobs/sha256/${hex(configDigest)}`, content: config };
         if (e.name !== 'index.json') return e;
         const index = JSON.parse(String(e.content)) as { manifests: object[] };
-        return { ...e, content: JSON.stringify({ ...index, manifests: [{ ...index.manifests[0], digest: manifestDigest, size: bytes.length }] }) };
+        return {
+          ...e,
+          content: JSON.stringify({ ...index, manifests: [{ ...index.manifests[0], digest: manifestDigest, size: bytes.length }] }),
+        };
       });
     },
   });
   await assertLoadRejected(t, tar, 'input.tar', {
-    code: 'ELIMIT', message: `ARCHIVE: blobs/sha256/${hex(configDigest)}: image config is ${config.length} bytes (limit ${MAX_CONFIG})`,
+    code: 'ELIMIT',
+    message: `ARCHIVE: blobs/sha256/${hex(configDigest)}: image config is ${config.length} bytes (limit ${MAX_CONFIG})`,
   });
 });
 
@@ -138,7 +162,9 @@ test('an OCI manifest over the limit is refused before it is read', async (t) =>
   let manifestDigest = '';
   let manifestSize = 0;
   const { tar } = await buildImageWithInfo({
-    format: 'oci', layers, repoTags: ['big:1'],
+    format: 'oci',
+    layers,
+    repoTags: ['big:1'],
     editEntries: (entries) => {
       const old = entries.find((e) => e.name === `blobs/sha256/${hex(plain.image.manifestDigest)}`)!;
       const manifest = JSON.parse(String(old.content)) as Record<string, unknown>;
@@ -148,12 +174,16 @@ test('an OCI manifest over the limit is refused before it is read', async (t) =>
         if (e === old) return { name: `blobs/sha256/${hex(manifestDigest)}`, content: bytes };
         if (e.name !== 'index.json') return e;
         const index = JSON.parse(String(e.content)) as { manifests: object[] };
-        return { ...e, content: JSON.stringify({ ...index, manifests: [{ ...index.manifests[0], digest: manifestDigest, size: bytes.length }] }) };
+        return {
+          ...e,
+          content: JSON.stringify({ ...index, manifests: [{ ...index.manifests[0], digest: manifestDigest, size: bytes.length }] }),
+        };
       });
     },
   });
   await assertLoadRejected(t, tar, 'input.tar', {
-    code: 'ELIMIT', message: `ARCHIVE: blobs/sha256/${hex(manifestDigest)}: JSON entry is ${manifestSize} bytes (limit ${MAX_JSON})`,
+    code: 'ELIMIT',
+    message: `ARCHIVE: blobs/sha256/${hex(manifestDigest)}: JSON entry is ${manifestSize} bytes (limit ${MAX_JSON})`,
   });
 });
 
@@ -168,13 +198,19 @@ test('a 1 GiB config (valid JSON, right digest) is refused by `strata load` with
   const file = path.join(dir, 'huge-config.tar');
   await writeWithBigConfig(big, file);
 
-  const child = spawn(process.execPath, ['--import', REPORT_MAX_RSS, path.join(repoRoot, 'bin', 'strata.js'), '--root', store.root, 'load', '-i', file], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', REPORT_MAX_RSS, path.join(repoRoot, 'bin', 'strata.js'), '--root', store.root, 'load', '-i', file],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
+    stderr += chunk;
+  });
   child.stdout.resume();
-  const [code] = await once(child, 'close') as [number | null];
+  const [code] = (await once(child, 'close')) as [number | null];
 
   const lines = stderr.trimEnd().split('\n');
   const maxRss = Number(/^maxrss=(\d+)$/.exec(lines.at(-1) ?? '')?.[1]);

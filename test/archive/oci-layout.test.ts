@@ -10,8 +10,13 @@ import type { ArchiveImage } from '../../src/archive/source.js';
 import { testUnless } from '../helpers/skip.js';
 import { zstdSkipReason } from '../helpers/tools.js';
 import {
-  buildImageWithInfo, buildMultiImageLayout, sha256, writeMultiImageLayout,
-  type LayerEntry, type MultiLayoutOptions, type OuterEntry,
+  buildImageWithInfo,
+  buildMultiImageLayout,
+  sha256,
+  writeMultiImageLayout,
+  type LayerEntry,
+  type MultiLayoutOptions,
+  type OuterEntry,
 } from '../helpers/image-builder.js';
 
 const zstdMissing = await zstdSkipReason();
@@ -36,7 +41,10 @@ async function rejects(t: ExecutionContext, tar: Buffer, code: string, message: 
 
 const hex = (digest: string) => digest.slice('sha256:'.length);
 const blob = (digest: string) => `blobs/sha256/${hex(digest)}`;
-const small: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'oci\n' }];
+const small: LayerEntry[] = [
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/hostname', content: 'oci\n' },
+];
 const other: LayerEntry[] = [{ path: 'other', content: 'x' }];
 
 /** A platform that is not this host's, for the "pick the other one" cases. */
@@ -44,9 +52,10 @@ const host = hostPlatform();
 const foreign = host.architecture === 'amd64' ? 'linux/arm64' : 'linux/amd64';
 
 function editJson(name: string, fn: (doc: Record<string, unknown>) => unknown): (entries: OuterEntry[]) => OuterEntry[] {
-  return (entries) => entries.map((e) => (e.name === name
-    ? { ...e, content: JSON.stringify(fn(JSON.parse(String(e.content)) as Record<string, unknown>)) }
-    : e));
+  return (entries) =>
+    entries.map((e) =>
+      e.name === name ? { ...e, content: JSON.stringify(fn(JSON.parse(String(e.content)) as Record<string, unknown>)) } : e,
+    );
 }
 
 test('an OCI layout image gives config, manifest and layer descriptors', async (t) => {
@@ -58,15 +67,29 @@ test('an OCI layout image gives config, manifest and layer descriptors', async (
     configDigest: image.configDigest,
     manifestDigest: image.manifestDigest,
     manifestPath: blob(image.manifestDigest),
-    layers: image.layers.map((l) => ({ path: blob(l.digest), digest: l.digest, size: l.size, mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip' })),
+    layers: image.layers.map((l) => ({
+      path: blob(l.digest),
+      digest: l.digest,
+      size: l.size,
+      mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip',
+    })),
     repoTags: ['app:1.0'],
   });
 });
 
 testUnless(zstdMissing)('zstd and uncompressed layers keep their media types', async (t) => {
-  const { tar } = await buildImageWithInfo({ format: 'oci', layers: [{ entries: small, compression: 'zstd' }, { entries: other, compression: 'none' }] });
+  const { tar } = await buildImageWithInfo({
+    format: 'oci',
+    layers: [
+      { entries: small, compression: 'zstd' },
+      { entries: other, compression: 'none' },
+    ],
+  });
   const [found] = await imagesOf(t, tar);
-  t.deepEqual(found!.layers.map((l) => l.mediaType), ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar']);
+  t.deepEqual(
+    found!.layers.map((l) => l.mediaType),
+    ['application/vnd.oci.image.layer.v1.tar+zstd', 'application/vnd.oci.image.layer.v1.tar'],
+  );
 });
 
 test('a layout with several images loads all of them, named by their annotations', async (t) => {
@@ -83,25 +106,30 @@ test('a layout with several images loads all of them, named by their annotations
     ],
   });
   const found = await imagesOf(t, await fsp.readFile(file));
-  t.deepEqual(found.map((i) => [i.manifestDigest, i.repoTags]), [
-    [built.images[0]!.manifestDigest, ['app:1.0']],
-    [built.images[1]!.manifestDigest, ['registry.example/ns/tool:2']],
-    [built.images[2]!.manifestDigest, []],
-    [built.images[3]!.manifestDigest, []],
-    [built.images[4]!.manifestDigest, []],
-  ]);
+  t.deepEqual(
+    found.map((i) => [i.manifestDigest, i.repoTags]),
+    [
+      [built.images[0]!.manifestDigest, ['app:1.0']],
+      [built.images[1]!.manifestDigest, ['registry.example/ns/tool:2']],
+      [built.images[2]!.manifestDigest, []],
+      [built.images[3]!.manifestDigest, []],
+      [built.images[4]!.manifestDigest, []],
+    ],
+  );
 });
 
 function twoPlatforms(extra: Partial<MultiLayoutOptions['images'][number]> = {}): MultiLayoutOptions {
   return {
-    images: [{
-      name: 'docker.io/library/multi:1',
-      index: [
-        { platform: formatPlatform(host), layers: [small] },
-        { platform: foreign, layers: [other] },
-      ],
-      ...extra,
-    }],
+    images: [
+      {
+        name: 'docker.io/library/multi:1',
+        index: [
+          { platform: formatPlatform(host), layers: [small] },
+          { platform: foreign, layers: [other] },
+        ],
+        ...extra,
+      },
+    ],
   };
 }
 
@@ -139,7 +167,13 @@ test('a Docker manifest list is read like an OCI index', async (t) => {
 test('no manifest for the wanted platform is EPLATFORM listing what is there', async (t) => {
   const tar = await buildMultiImageLayout(twoPlatforms());
   const have = [formatPlatform(host), foreign === 'linux/arm64' ? 'linux/arm64/v8' : foreign].join(', ');
-  await rejects(t, tar, 'EPLATFORM', new RegExp(`^x\\.tar: index sha256:[0-9a-f]{64} has no image for linux/s390x; it has ${have.replace(/\//g, '\\/')}$`), 'linux/s390x');
+  await rejects(
+    t,
+    tar,
+    'EPLATFORM',
+    new RegExp(`^x\\.tar: index sha256:[0-9a-f]{64} has no image for linux/s390x; it has ${have.replace(/\//g, '\\/')}$`),
+    'linux/s390x',
+  );
 });
 
 test('a malformed --platform is EUSAGE', async (t) => {
@@ -157,12 +191,25 @@ test('ARM variants: v7 is preferred for linux/arm/v7, v6 still runs there, v8 do
   t.is(older.found[0]!.manifestDigest, older.built.images[0]!.manifestDigest);
   const arm64Alias = await pick(t, { images: [{ index: [{ platform: 'linux/arm64', layers: [other] }] }] }, 'linux/aarch64');
   t.is(arm64Alias.found.length, 1);
-  await rejects(t, await buildMultiImageLayout(layout(['v8'])), 'EPLATFORM', /has no image for linux\/arm\/v7; it has linux\/arm\/v8$/, 'linux/arm/v7');
+  await rejects(
+    t,
+    await buildMultiImageLayout(layout(['v8'])),
+    'EPLATFORM',
+    /has no image for linux\/arm\/v7; it has linux\/arm\/v8$/,
+    'linux/arm/v7',
+  );
 });
 
 test('attestation manifests in an index are never picked', async (t) => {
   const tar = await buildMultiImageLayout({
-    images: [{ index: [{ platform: 'unknown/unknown', layers: [other] }, { platform: foreign, layers: [small] }] }],
+    images: [
+      {
+        index: [
+          { platform: 'unknown/unknown', layers: [other] },
+          { platform: foreign, layers: [small] },
+        ],
+      },
+    ],
   });
   await rejects(t, tar, 'EPLATFORM', /has no image for .*; it has /);
   const found = await imagesOf(t, tar, foreign);
@@ -180,14 +227,17 @@ test('a single manifest whose descriptor states another platform is EPLATFORM on
   await rejects(t, tar, 'EPLATFORM', /^x\.tar: manifest sha256:[0-9a-f]{64} has no image for linux\/s390x; it has linux\//, 'linux/s390x');
 });
 
-test('platform manifests listed flat in index.json under one name are one image: the host\'s is picked', async (t) => {
+test("platform manifests listed flat in index.json under one name are one image: the host's is picked", async (t) => {
   const { built, found } = await pick(t, {
     images: [
       { name: 'flat:1', platform: foreign, describePlatform: true, layers: [other] },
       { name: 'flat:1', platform: formatPlatform(host), describePlatform: true, layers: [small] },
     ],
   });
-  t.deepEqual(found.map((i) => [i.manifestDigest, i.repoTags]), [[built.images[1]!.manifestDigest, ['flat:1']]]);
+  t.deepEqual(
+    found.map((i) => [i.manifestDigest, i.repoTags]),
+    [[built.images[1]!.manifestDigest, ['flat:1']]],
+  );
 });
 
 test('one manifest listed under several names is one image with all the tags', async (t) => {
@@ -198,79 +248,118 @@ test('one manifest listed under several names is one image with all the tags', a
     ],
   });
   t.is(built.images[0]!.manifestDigest, built.images[1]!.manifestDigest);
-  t.deepEqual(found.map((i) => [i.manifestDigest, i.repoTags]), [[built.images[0]!.manifestDigest, ['app:1', 'app:latest']]]);
+  t.deepEqual(
+    found.map((i) => [i.manifestDigest, i.repoTags]),
+    [[built.images[0]!.manifestDigest, ['app:1', 'app:latest']]],
+  );
 });
 
 // ---------------------------------------------------------------- hostile and broken layouts
 
-interface Case { title: string; code: string; message: string | RegExp; edit: (image: Awaited<ReturnType<typeof buildImageWithInfo>>['image']) => (entries: OuterEntry[]) => OuterEntry[] }
+interface Case {
+  title: string;
+  code: string;
+  message: string | RegExp;
+  edit: (image: Awaited<ReturnType<typeof buildImageWithInfo>>['image']) => (entries: OuterEntry[]) => OuterEntry[];
+}
 
 const cases: Case[] = [
   {
-    title: 'a missing layer blob', code: 'EINVALIDARCHIVE',
+    title: 'a missing layer blob',
+    code: 'EINVALIDARCHIVE',
     message: /^x\.tar: manifest sha256:[0-9a-f]{64} layers\[1\]: blob blobs\/sha256\/[0-9a-f]{64} is missing from the archive$/,
     edit: (image) => (entries) => entries.filter((e) => e.name !== blob(image.layers[1]!.digest)),
   },
   {
-    title: 'a missing manifest blob', code: 'EINVALIDARCHIVE',
+    title: 'a missing manifest blob',
+    code: 'EINVALIDARCHIVE',
     message: /^x\.tar: manifest sha256:[0-9a-f]{64}: blob blobs\/sha256\/[0-9a-f]{64} is missing from the archive$/,
     edit: (image) => (entries) => entries.filter((e) => e.name !== blob(image.manifestDigest)),
   },
   {
-    title: 'a missing config blob', code: 'EINVALIDARCHIVE',
+    title: 'a missing config blob',
+    code: 'EINVALIDARCHIVE',
     message: /^x\.tar: manifest sha256:[0-9a-f]{64} config: blob blobs\/sha256\/[0-9a-f]{64} is missing from the archive$/,
     edit: (image) => (entries) => entries.filter((e) => e.name !== blob(image.configDigest)),
   },
   {
-    title: 'a manifest whose bytes do not match its digest', code: 'EINTEGRITY',
+    title: 'a manifest whose bytes do not match its digest',
+    code: 'EINTEGRITY',
     message: /^x\.tar: blobs\/sha256\/[0-9a-f]{64}: content is sha256:[0-9a-f]{64}, but it was named sha256:[0-9a-f]{64}$/,
-    edit: (image) => (entries) => entries.map((e) => (e.name === blob(image.manifestDigest)
-      ? { ...e, content: String(e.content).replace('"schemaVersion":2', '"schemaVersion":3') } : e)),
+    edit: (image) => (entries) =>
+      entries.map((e) =>
+        e.name === blob(image.manifestDigest) ? { ...e, content: String(e.content).replace('"schemaVersion":2', '"schemaVersion":3') } : e,
+      ),
   },
   {
-    title: 'a blob whose size is not its descriptor\'s', code: 'EINTEGRITY',
+    title: "a blob whose size is not its descriptor's",
+    code: 'EINTEGRITY',
     message: /^x\.tar: blobs\/sha256\/[0-9a-f]{64}: 6 bytes, but manifest sha256:[0-9a-f]{64} config says \d+$/,
     edit: (image) => (entries) => entries.map((e) => (e.name === blob(image.configDigest) ? { ...e, content: '{"a":1' } : e)),
   },
   {
-    title: 'a sha512 digest', code: 'EINVALIDARCHIVE',
+    title: 'a sha512 digest',
+    code: 'EINVALIDARCHIVE',
     message: `x.tar: index.json manifests[0]: invalid digest "sha512:${'ab'.repeat(64)}" (want sha256:<64 hex>)`,
-    edit: () => editJson('index.json', (doc) => ({ ...doc, manifests: [{ ...(doc['manifests'] as object[])[0], digest: `sha512:${'ab'.repeat(64)}` }] })),
+    edit: () =>
+      editJson('index.json', (doc) => ({
+        ...doc,
+        manifests: [{ ...(doc['manifests'] as object[])[0], digest: `sha512:${'ab'.repeat(64)}` }],
+      })),
   },
   {
-    title: 'a digest that tries to be a path', code: 'EINVALIDARCHIVE',
+    title: 'a digest that tries to be a path',
+    code: 'EINVALIDARCHIVE',
     message: 'x.tar: index.json manifests[0]: invalid digest "sha256:../../../etc/passwd" (want sha256:<64 hex>)',
-    edit: () => editJson('index.json', (doc) => ({ ...doc, manifests: [{ ...(doc['manifests'] as object[])[0], digest: 'sha256:../../../etc/passwd' }] })),
+    edit: () =>
+      editJson('index.json', (doc) => ({
+        ...doc,
+        manifests: [{ ...(doc['manifests'] as object[])[0], digest: 'sha256:../../../etc/passwd' }],
+      })),
   },
   {
-    title: 'invalid JSON in index.json', code: 'EINVALIDARCHIVE',
+    title: 'invalid JSON in index.json',
+    code: 'EINVALIDARCHIVE',
     message: /^x\.tar: index\.json: invalid JSON: .+$/,
     edit: () => (entries) => entries.map((e) => (e.name === 'index.json' ? { ...e, content: '{"schemaVersion": 2, "manifests": [' } : e)),
   },
   {
-    title: 'an index.json bigger than 4 MiB', code: 'ELIMIT',
+    title: 'an index.json bigger than 4 MiB',
+    code: 'ELIMIT',
     message: /^x\.tar: index\.json: JSON entry is \d+ bytes \(limit 4194304\)$/,
     edit: () => editJson('index.json', (doc) => ({ ...doc, padding: 'x'.repeat(4 * 1024 * 1024) })),
   },
   {
-    title: 'a descriptor that calls an index a manifest', code: 'EINVALIDARCHIVE',
+    title: 'a descriptor that calls an index a manifest',
+    code: 'EINVALIDARCHIVE',
     message: /^x\.tar: index sha256:[0-9a-f]{64} is a manifest, not an index$/,
-    edit: () => editJson('index.json', (doc) => ({ ...doc, manifests: [{ ...(doc['manifests'] as object[])[0], mediaType: 'application/vnd.oci.image.index.v1+json' }] })),
+    edit: () =>
+      editJson('index.json', (doc) => ({
+        ...doc,
+        manifests: [{ ...(doc['manifests'] as object[])[0], mediaType: 'application/vnd.oci.image.index.v1+json' }],
+      })),
   },
   {
-    title: 'an unsupported oci-layout version', code: 'EINVALIDARCHIVE',
+    title: 'an unsupported oci-layout version',
+    code: 'EINVALIDARCHIVE',
     message: 'x.tar: oci-layout: unsupported imageLayoutVersion "2.0.0"',
     edit: () => editJson('oci-layout', () => ({ imageLayoutVersion: '2.0.0' })),
   },
   {
-    title: 'no oci-layout file', code: 'EINVALIDARCHIVE',
+    title: 'no oci-layout file',
+    code: 'EINVALIDARCHIVE',
     message: 'x.tar: oci-layout is missing (not an OCI image layout)',
     edit: () => (entries) => entries.filter((e) => e.name !== 'oci-layout'),
   },
   {
-    title: 'index.json naming only artifacts', code: 'EINVALIDARCHIVE',
+    title: 'index.json naming only artifacts',
+    code: 'EINVALIDARCHIVE',
     message: 'x.tar: index.json names no image manifests',
-    edit: () => editJson('index.json', (doc) => ({ ...doc, manifests: [{ ...(doc['manifests'] as object[])[0], mediaType: 'application/vnd.cncf.helm.chart.v1+json' }] })),
+    edit: () =>
+      editJson('index.json', (doc) => ({
+        ...doc,
+        manifests: [{ ...(doc['manifests'] as object[])[0], mediaType: 'application/vnd.cncf.helm.chart.v1+json' }],
+      })),
   },
 ];
 
@@ -284,7 +373,9 @@ for (const c of cases) {
 }
 
 /** Rewrites the manifest blob and index.json together, so only the manifest's content is at fault. */
-function rewriteManifest(fn: (m: Record<string, unknown>) => unknown): (image: { manifestDigest: string }) => (entries: OuterEntry[]) => OuterEntry[] {
+function rewriteManifest(
+  fn: (m: Record<string, unknown>) => unknown,
+): (image: { manifestDigest: string }) => (entries: OuterEntry[]) => OuterEntry[] {
   return (image) => (entries) => {
     const old = entries.find((e) => e.name === blob(image.manifestDigest))!;
     const bytes = Buffer.from(JSON.stringify(fn(JSON.parse(String(old.content)) as Record<string, unknown>)));
@@ -301,20 +392,49 @@ function rewriteManifest(fn: (m: Record<string, unknown>) => unknown): (image: {
 }
 
 const manifestCases: Array<[string, (m: Record<string, unknown>) => unknown, RegExp]> = [
-  ['a foreign layer', (m) => ({ ...m, layers: [{ ...(m['layers'] as object[])[0], mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', urls: ['https://example.invalid/l'] }] }),
-    /^x\.tar: manifest sha256:[0-9a-f]{64} layers\[0\] is a foreign \(non-distributable\) layer sha256:[0-9a-f]{64}; its content is not in the archive and strata does not fetch it$/],
-  ['a non-distributable OCI layer', (m) => ({ ...m, layers: [{ ...(m['layers'] as object[])[0], mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip' }] }),
-    /layers\[0\] is a foreign \(non-distributable\) layer/],
-  ['an unknown layer media type', (m) => ({ ...m, layers: [{ ...(m['layers'] as object[])[0], mediaType: 'text/plain' }] }),
-    /^x\.tar: manifest sha256:[0-9a-f]{64} layers\[0\]: unsupported layer media type text\/plain$/],
-  ['a config that is not an image config', (m) => ({ ...m, config: { ...(m['config'] as object), mediaType: 'application/vnd.cncf.helm.config.v1+json' } }),
-    /^x\.tar: manifest sha256:[0-9a-f]{64}: not a container image \(config media type application\/vnd\.cncf\.helm\.config\.v1\+json\)$/],
-  ['an implausible media type', (m) => ({ ...m, mediaType: 'application/json' }),
-    /^x\.tar: manifest sha256:[0-9a-f]{64}: media type "application\/json" is not an image manifest$/],
-  ['an index inside', (m) => ({ schemaVersion: 2, manifests: [], config: m['config'] }),
-    /^x\.tar: manifest sha256:[0-9a-f]{64} is an index, not a manifest$/],
-  ['a missing layers array', (m) => ({ ...m, layers: undefined }),
-    /^x\.tar: manifest sha256:[0-9a-f]{64}: layers is not an array$/],
+  [
+    'a foreign layer',
+    (m) => ({
+      ...m,
+      layers: [
+        {
+          ...(m['layers'] as object[])[0],
+          mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+          urls: ['https://example.invalid/l'],
+        },
+      ],
+    }),
+    /^x\.tar: manifest sha256:[0-9a-f]{64} layers\[0\] is a foreign \(non-distributable\) layer sha256:[0-9a-f]{64}; its content is not in the archive and strata does not fetch it$/,
+  ],
+  [
+    'a non-distributable OCI layer',
+    (m) => ({
+      ...m,
+      layers: [{ ...(m['layers'] as object[])[0], mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip' }],
+    }),
+    /layers\[0\] is a foreign \(non-distributable\) layer/,
+  ],
+  [
+    'an unknown layer media type',
+    (m) => ({ ...m, layers: [{ ...(m['layers'] as object[])[0], mediaType: 'text/plain' }] }),
+    /^x\.tar: manifest sha256:[0-9a-f]{64} layers\[0\]: unsupported layer media type text\/plain$/,
+  ],
+  [
+    'a config that is not an image config',
+    (m) => ({ ...m, config: { ...(m['config'] as object), mediaType: 'application/vnd.cncf.helm.config.v1+json' } }),
+    /^x\.tar: manifest sha256:[0-9a-f]{64}: not a container image \(config media type application\/vnd\.cncf\.helm\.config\.v1\+json\)$/,
+  ],
+  [
+    'an implausible media type',
+    (m) => ({ ...m, mediaType: 'application/json' }),
+    /^x\.tar: manifest sha256:[0-9a-f]{64}: media type "application\/json" is not an image manifest$/,
+  ],
+  [
+    'an index inside',
+    (m) => ({ schemaVersion: 2, manifests: [], config: m['config'] }),
+    /^x\.tar: manifest sha256:[0-9a-f]{64} is an index, not a manifest$/,
+  ],
+  ['a missing layers array', (m) => ({ ...m, layers: undefined }), /^x\.tar: manifest sha256:[0-9a-f]{64}: layers is not an array$/],
 ];
 for (const [title, fn, message] of manifestCases) {
   test(`a manifest with ${title} is EINVALIDARCHIVE`, async (t) => {

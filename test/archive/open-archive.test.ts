@@ -23,7 +23,10 @@ const base: LayerEntry[] = [
   { path: 'bin/', type: 'dir' },
   { path: 'bin/sh', size: 100_000, seed: 'sh', mode: 0o755 },
 ];
-const top: LayerEntry[] = [{ path: 'etc/os-release', type: 'whiteout' }, { path: 'app/hello.txt', content: 'hello\n' }];
+const top: LayerEntry[] = [
+  { path: 'etc/os-release', type: 'whiteout' },
+  { path: 'app/hello.txt', content: 'hello\n' },
+];
 
 async function allBytes(source: ArchiveSource, name: string): Promise<Buffer> {
   return buffer(source.open(name));
@@ -73,7 +76,11 @@ for (const format of ['docker', 'oci', 'docker25'] as const) {
 test('a big layer of a gzipped archive is spooled to a file under spoolDir, and close() removes it', async (t) => {
   const dir = await tempDir(t);
   const spoolDir = path.join(dir, 'ingest');
-  const { tar, image } = await buildImageWithInfo({ format: 'docker', layers: [[{ path: 'big', size: 3 * 1024 * 1024, seed: 7 }]], outerGzip: true });
+  const { tar, image } = await buildImageWithInfo({
+    format: 'docker',
+    layers: [[{ path: 'big', size: 3 * 1024 * 1024, seed: 7 }]],
+    outerGzip: true,
+  });
   const source = await openArchive({ stream: Readable.from([tar]), displayName: 'stdin' }, { spoolDir });
   const spools = await fsp.readdir(spoolDir);
   t.is(spools.length, 1);
@@ -109,7 +116,11 @@ const broken: Array<{ title: string; make: (tar: Buffer) => Buffer; file: string
   },
   {
     title: 'a bad header checksum',
-    make: (tar) => { const b = Buffer.from(tar); b[512 + 5] = b[512 + 5]! ^ 0x20; return b; },
+    make: (tar) => {
+      const b = Buffer.from(tar);
+      b[512 + 5] = b[512 + 5]! ^ 0x20;
+      return b;
+    },
     file: 'FILE: bad header checksum at offset 512',
     stream: 'stdin: bad header checksum (corrupt tar header)',
   },
@@ -133,7 +144,11 @@ const broken: Array<{ title: string; make: (tar: Buffer) => Buffer; file: string
   },
   {
     title: 'corrupt gzip data',
-    make: (tar) => { const gz = zlib.gzipSync(tar); gz.fill(0x55, 20, 200); return gz; },
+    make: (tar) => {
+      const gz = zlib.gzipSync(tar);
+      gz.fill(0x55, 20, 200);
+      return gz;
+    },
     file: /^FILE: corrupt gzip data \(.+\)$/,
     stream: /^stdin: corrupt gzip data \(.+\)$/,
   },
@@ -151,7 +166,10 @@ for (const c of broken) {
     const fromFile = await openError(t, { path: file }, spoolDir);
     t.is(fromFile.code, 'EINVALIDARCHIVE');
     if (typeof c.file === 'string') {
-      t.is(fromFile.message, c.file.replace('FILE', file).replace('LAYER', `${layerId}/layer.tar`).replace('SIZE', String(image.layers[0]!.size)));
+      t.is(
+        fromFile.message,
+        c.file.replace('FILE', file).replace('LAYER', `${layerId}/layer.tar`).replace('SIZE', String(image.layers[0]!.size)),
+      );
     } else {
       t.regex(fromFile.message.replace(file, 'FILE'), c.file);
     }
@@ -182,7 +200,9 @@ test('too many entries in the outer tar is ELIMIT, indexed or spooled', async (t
   await fsp.writeFile(file, tar);
   const fromFile = await t.throwsAsync(openArchive({ path: file }, { spoolDir: dir, maxEntries: 3 }));
   t.is((fromFile as Error & { code: string }).code, 'ELIMIT');
-  const fromStream = await t.throwsAsync(openArchive({ stream: Readable.from([tar]), displayName: 'stdin' }, { spoolDir: dir, maxEntries: 3 }));
+  const fromStream = await t.throwsAsync(
+    openArchive({ stream: Readable.from([tar]), displayName: 'stdin' }, { spoolDir: dir, maxEntries: 3 }),
+  );
   t.is((fromStream as Error & { code: string }).code, 'ELIMIT');
   t.is(fromStream!.message, 'stdin: more than 3 entries');
 });

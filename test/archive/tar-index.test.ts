@@ -9,7 +9,14 @@ import { isStrataError } from '../../src/errors.js';
 import { packTar } from '../helpers/image-builder.js';
 
 /** A raw header block, written by hand so the tests control every field. */
-function header(fields: { name?: string; size?: number | Buffer; typeflag?: string; linkname?: string; magic?: 'ustar' | 'gnu' | 'v7'; prefix?: string }): Buffer {
+function header(fields: {
+  name?: string;
+  size?: number | Buffer;
+  typeflag?: string;
+  linkname?: string;
+  magic?: 'ustar' | 'gnu' | 'v7';
+  prefix?: string;
+}): Buffer {
   const block = Buffer.alloc(512);
   block.write(fields.name ?? 'file', 0, 'utf8');
   block.write('0000644\0', 100, 'latin1');
@@ -39,7 +46,12 @@ function paxRecord(key: string, value: string): string {
   while (len !== n + String(len).length) len = n + String(len).length;
   return `${len}${body}`;
 }
-const paxData = (records: Record<string, string>) => Buffer.from(Object.entries(records).map(([k, v]) => paxRecord(k, v)).join(''));
+const paxData = (records: Record<string, string>) =>
+  Buffer.from(
+    Object.entries(records)
+      .map(([k, v]) => paxRecord(k, v))
+      .join(''),
+  );
 
 const pad = (data: Buffer) => Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
 const entry = (fields: Parameters<typeof header>[0], data = Buffer.alloc(0)) =>
@@ -118,7 +130,8 @@ test('PAX path, linkpath and size override the ustar fields; global headers are 
     entry({ name: 'pax_global_header', typeflag: 'g' }, paxData({ path: 'ignored' })),
     entry({ name: 'PaxHeader/x', typeflag: 'x' }, paxData({ path: long, size: '3' })),
     entry({ name: 'short', size: 0 }, Buffer.alloc(0)),
-    Buffer.from('abc'), Buffer.alloc(509),
+    Buffer.from('abc'),
+    Buffer.alloc(509),
     entry({ name: 'PaxHeader/y', typeflag: 'x' }, paxData({ linkpath: long })),
     entry({ name: 'link', typeflag: '2', linkname: 'short' }),
     END,
@@ -146,8 +159,17 @@ test('GNU long names (L) and long link names (K) apply to the next entry', async
 
 test('a tar written by tar-stream (with PAX for long names) indexes to the same names', async (t) => {
   const longName = `${'p'.repeat(130)}/${'q'.repeat(40)}`;
-  const tarBytes = await packTar([{ name: longName, content: 'data' }, { name: 'café', content: 'x' }]);
-  t.deepEqual((await indexOf(tarBytes)).map((e) => [e.name, e.size]), [[longName, 4], ['café', 1]]);
+  const tarBytes = await packTar([
+    { name: longName, content: 'data' },
+    { name: 'café', content: 'x' },
+  ]);
+  t.deepEqual(
+    (await indexOf(tarBytes)).map((e) => [e.name, e.size]),
+    [
+      [longName, 4],
+      ['café', 1],
+    ],
+  );
 });
 
 test('EOF on a block boundary ends the archive like the zero blocks do', async (t) => {
@@ -183,7 +205,11 @@ test('a file that does not start with a tar header is not a tar archive', async 
 });
 
 test('an oversized PAX header is a limit, not an allocation', async (t) => {
-  const tarBytes = Buffer.concat([header({ name: 'PaxHeader/x', typeflag: 'x', size: 8 * 1024 * 1024 }), Buffer.alloc(8 * 1024 * 1024), END]);
+  const tarBytes = Buffer.concat([
+    header({ name: 'PaxHeader/x', typeflag: 'x', size: 8 * 1024 * 1024 }),
+    Buffer.alloc(8 * 1024 * 1024),
+    END,
+  ]);
   const err = await indexError(t, tarBytes);
   t.is(err.code, 'ELIMIT');
   t.is(err.message, `x.tar: extended header at offset 0 is ${8 * 1024 * 1024} bytes (limit ${4 * 1024 * 1024})`);

@@ -34,8 +34,27 @@ const base = { mode: 0o644, uid: 0, gid: 0, mtime: 1_700_000_000 };
 
 test('binary xattr values come back byte for byte from the pax records', async (t) => {
   const tar = await tarOf([
-    { ...base, path: 'bin/ping', kind: 'file', mode: 0o755, content: Buffer.from('ping'), xattrs: [['security.capability', CAP_NET_RAW_EP], ['user.raw', NOT_UTF8]] },
-    { ...base, path: 'etc', kind: 'dir', mode: 0o755, xattrs: [['user.empty', Buffer.alloc(0)], ['trusted.a=b%c', Buffer.from('keyword escaped')]] },
+    {
+      ...base,
+      path: 'bin/ping',
+      kind: 'file',
+      mode: 0o755,
+      content: Buffer.from('ping'),
+      xattrs: [
+        ['security.capability', CAP_NET_RAW_EP],
+        ['user.raw', NOT_UTF8],
+      ],
+    },
+    {
+      ...base,
+      path: 'etc',
+      kind: 'dir',
+      mode: 0o755,
+      xattrs: [
+        ['user.empty', Buffer.alloc(0)],
+        ['trusted.a=b%c', Buffer.from('keyword escaped')],
+      ],
+    },
   ]);
   const [ping, etc] = parseTar(tar);
   t.is(ping!.name, 'bin/ping');
@@ -46,7 +65,13 @@ test('binary xattr values come back byte for byte from the pax records', async (
   t.is(etc!.name, 'etc/');
   t.is(etc!.typeflag, '5');
   // GNU tar's escaping of `=` and `%` in xattr keywords.
-  t.deepEqual([...etc!.pax.entries()], [['SCHILY.xattr.user.empty', Buffer.alloc(0)], ['SCHILY.xattr.trusted.a%3Db%25c', Buffer.from('keyword escaped')]]);
+  t.deepEqual(
+    [...etc!.pax.entries()],
+    [
+      ['SCHILY.xattr.user.empty', Buffer.alloc(0)],
+      ['SCHILY.xattr.trusted.a%3Db%25c', Buffer.from('keyword escaped')],
+    ],
+  );
 });
 
 test('a pax record counts its own length digits, across the 9/10 and 99/100 byte boundaries', (t) => {
@@ -71,15 +96,18 @@ test('whiteout and opaque entries are written in the OCI encoding; long and non-
     { ...base, path: 'old', kind: 'file', mtime: -86_400, content: Buffer.alloc(0) },
   ]);
   const entries = parseTar(tar);
-  t.deepEqual(entries.map((e) => [e.name, e.typeflag, e.mode, e.size, e.linkname, e.uid]), [
-    ['etc/.wh.motd', '0', 0, 0, '', 0],
-    ['.wh.gone', '0', 0, 0, '', 0],
-    ['var/lib/.wh..wh..opq', '0', 0, 0, '', 0],
-    [long, '2', 0o644, 0, `/${long}`, 0],
-    ['café', '1', 0o644, 0, 'bin/ping', 0],
-    ['dev/null', '3', 0o644, 0, '', 3_000_000],
-    ['old', '0', 0o644, 0, '', 0],
-  ]);
+  t.deepEqual(
+    entries.map((e) => [e.name, e.typeflag, e.mode, e.size, e.linkname, e.uid]),
+    [
+      ['etc/.wh.motd', '0', 0, 0, '', 0],
+      ['.wh.gone', '0', 0, 0, '', 0],
+      ['var/lib/.wh..wh..opq', '0', 0, 0, '', 0],
+      [long, '2', 0o644, 0, `/${long}`, 0],
+      ['café', '1', 0o644, 0, 'bin/ping', 0],
+      ['dev/null', '3', 0o644, 0, '', 3_000_000],
+      ['old', '0', 0o644, 0, '', 0],
+    ],
+  );
   t.deepEqual(entries[6]!.pax, new Map([['mtime', Buffer.from('-86400')]]));
   t.deepEqual(entries[4]!.pax, new Map([['path', Buffer.from('café')]]));
 });
@@ -87,18 +115,36 @@ test('whiteout and opaque entries are written in the OCI encoding; long and non-
 testUnless(gnuTarMissing)('GNU tar reads what the writer writes, xattrs included', async (t) => {
   const tarFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'strata-tar-writer-')), 'x.tar');
   t.teardown(() => fs.rm(path.dirname(tarFile), { recursive: true, force: true }));
-  await fs.writeFile(tarFile, await tarOf([
-    { ...base, path: `${'a'.repeat(150)}/b`, kind: 'dir', mode: 0o755 },
-    { ...base, path: 'bin/ping', kind: 'file', mode: 0o4755, uid: 3_000_000, gid: 7, content: Buffer.from('ping\n'), xattrs: [['user.raw', NOT_UTF8]] },
-    { ...base, path: 'big', kind: 'file', size: 1_000_001, open: () => Readable.from([Buffer.alloc(1_000_001, 0x61)]) },
-  ]));
+  await fs.writeFile(
+    tarFile,
+    await tarOf([
+      { ...base, path: `${'a'.repeat(150)}/b`, kind: 'dir', mode: 0o755 },
+      {
+        ...base,
+        path: 'bin/ping',
+        kind: 'file',
+        mode: 0o4755,
+        uid: 3_000_000,
+        gid: 7,
+        content: Buffer.from('ping\n'),
+        xattrs: [['user.raw', NOT_UTF8]],
+      },
+      { ...base, path: 'big', kind: 'file', size: 1_000_001, open: () => Readable.from([Buffer.alloc(1_000_001, 0x61)]) },
+    ]),
+  );
   const { stdout: listing } = await run('tar', ['--numeric-owner', '-tvf', tarFile]);
-  const rows = listing.trim().split('\n').map((l) => l.split(/\s+/));
-  t.deepEqual(rows.map((r) => [r[0], r[1], r[2], r.at(-1)]), [
-    ['drwxr-xr-x', '0/0', '0', `${'a'.repeat(150)}/b/`],
-    ['-rwsr-xr-x', '3000000/7', '5', 'bin/ping'],
-    ['-rw-r--r--', '0/0', '1000001', 'big'],
-  ]);
+  const rows = listing
+    .trim()
+    .split('\n')
+    .map((l) => l.split(/\s+/));
+  t.deepEqual(
+    rows.map((r) => [r[0], r[1], r[2], r.at(-1)]),
+    [
+      ['drwxr-xr-x', '0/0', '0', `${'a'.repeat(150)}/b/`],
+      ['-rwsr-xr-x', '3000000/7', '5', 'bin/ping'],
+      ['-rw-r--r--', '0/0', '1000001', 'big'],
+    ],
+  );
   const into = path.join(path.dirname(tarFile), 'x');
   await fs.mkdir(into);
   await run('tar', ['--xattrs', '--xattrs-include=*', '-xf', tarFile, '-C', into]);
@@ -106,13 +152,13 @@ testUnless(gnuTarMissing)('GNU tar reads what the writer writes, xattrs included
 });
 
 test('a file that is not the size it was announced with fails the archive, naming the file', async (t) => {
-  const err = await t.throwsAsync(tarOf([
-    { ...base, path: 'grew', kind: 'file', size: 3, open: () => Readable.from([Buffer.from('four')]) },
-  ]));
+  const err = await t.throwsAsync(
+    tarOf([{ ...base, path: 'grew', kind: 'file', size: 3, open: () => Readable.from([Buffer.from('four')]) }]),
+  );
   t.true(isStrataError(err, 'ECONFLICT'));
   t.is(err!.message, 'grew: changed while being archived (expected 3 bytes, found more)');
-  const shrank = await t.throwsAsync(tarOf([
-    { ...base, path: 'shrank', kind: 'file', size: 5, open: () => Readable.from([Buffer.from('two')]) },
-  ]));
+  const shrank = await t.throwsAsync(
+    tarOf([{ ...base, path: 'shrank', kind: 'file', size: 5, open: () => Readable.from([Buffer.from('two')]) }]),
+  );
   t.is(shrank!.message, 'shrank: changed while being archived (expected 5 bytes, found 3)');
 });

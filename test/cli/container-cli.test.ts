@@ -40,7 +40,10 @@ test('names are unique; IDs and unique prefixes name a container anywhere', asyn
   const id = (await strata(store.root, ['create', '--name', 'one', 'demo'])).stdout.trim();
   const dup = await strata(store.root, ['create', '--name', 'one', 'demo']);
   t.is(dup.code, 125, 'docker create reports its failures with 125');
-  t.is(dup.stderr, `strata: Conflict. The container name "/one" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n`);
+  t.is(
+    dup.stderr,
+    `strata: Conflict. The container name "/one" is already in use by container "${id}". You have to remove (or rename) that container to be able to reuse that name.\n`,
+  );
   t.is((await strata(store.root, ['inspect', '--format', '{{.Name}}', id.slice(0, 7)])).stdout, '/one\n');
   t.is((await strata(store.root, ['inspect', '--format', '{{.Id}}', 'one'])).stdout, `${id}\n`);
 });
@@ -51,13 +54,25 @@ test('inspect shows GraphDriver dirs that exist and HostConfig like docker', asy
   const [info] = JSON.parse((await strata(store.root, ['inspect', 'ro1'])).stdout);
   t.is(info.HostConfig.ReadonlyRootfs, true);
   t.deepEqual(info.HostConfig.Tmpfs, { '/tmp': '' });
-  t.deepEqual(info.Mounts.map((m: { Type: string; Name: string; Destination: string; RW: boolean; Driver: string }) => [m.Type, m.Name, m.Destination, m.RW, m.Driver]), [['volume', 'labvol', '/data', true, 'local']]);
+  t.deepEqual(
+    info.Mounts.map((m: { Type: string; Name: string; Destination: string; RW: boolean; Driver: string }) => [
+      m.Type,
+      m.Name,
+      m.Destination,
+      m.RW,
+      m.Driver,
+    ]),
+    [['volume', 'labvol', '/data', true, 'local']],
+  );
   const data = info.GraphDriver.Data;
   t.deepEqual(Object.keys(data).sort(), ['LowerDir', 'MergedDir', 'UpperDir', 'WorkDir']);
   t.is(data.LowerDir.split(':').length, 2, 'both image layers, top first');
   for (const dir of [data.UpperDir, data.WorkDir, ...data.LowerDir.split(':')]) t.true((await fs.stat(dir)).isDirectory(), dir);
   t.is((await strata(store.root, ['inspect', '--format', '{{.GraphDriver.Data.UpperDir}}', 'ro1'])).stdout, `${data.UpperDir}\n`);
-  t.is((await strata(store.root, ['inspect', '--format', '{{json .HostConfig.ReadonlyRootfs}} {{json .HostConfig.Tmpfs}}', 'ro1'])).stdout, 'true {"/tmp":""}\n');
+  t.is(
+    (await strata(store.root, ['inspect', '--format', '{{json .HostConfig.ReadonlyRootfs}} {{json .HostConfig.Tmpfs}}', 'ro1'])).stdout,
+    'true {"/tmp":""}\n',
+  );
 });
 
 test('tmpfs content is gone after stop, restart and rm; it never reaches upper/', async (t) => {
@@ -92,7 +107,10 @@ test('rm refuses a running container unless -f; rm -v removes anonymous volumes 
   await strata(store.root, ['start', 'vols']);
   const refused = await strata(store.root, ['rm', 'vols']);
   t.is(refused.code, 1);
-  t.regex(refused.stderr, /^strata: You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove\n$/);
+  t.regex(
+    refused.stderr,
+    /^strata: You cannot remove a running container [0-9a-f]{64}\. Stop the container before attempting removal or force remove\n$/,
+  );
   const volumes = (await strata(store.root, ['volume', 'ls', '-q'])).stdout.trim().split('\n');
   t.is(volumes.length, 2);
   t.true(volumes.includes('keepvol'));
@@ -150,7 +168,10 @@ test('export -o into a missing or non-directory path is one line naming the file
   const second = await strata(store.root, ['export', 'web', '-o', notDir]);
   t.is(second.code, 1);
   t.is(second.stderr, `strata: ${notDir}: Not a directory\n`);
-  t.deepEqual((await fs.readdir(dir)).filter((n) => n.includes('x.tar')), []);
+  t.deepEqual(
+    (await fs.readdir(dir)).filter((n) => n.includes('x.tar')),
+    [],
+  );
 });
 
 test("usage errors are docker/cli's two lines: 125 for a bad flag, 1 for a wrong argument count", async (t) => {
@@ -173,11 +194,16 @@ test("usage errors are docker/cli's two lines: 125 for a bad flag, 1 for a wrong
 
 test("volume names are checked with the local driver's words; inspect prints what it found and an Error line per missing name", async (t) => {
   const { store } = await tmpStore(t);
-  t.deepEqual(await strata(store.root, ['volume', 'create', 'v']),
-    { code: 1, stdout: '', stderr: 'strata: create v: volume name is too short, names should be at least two alphanumeric characters\n' });
+  t.deepEqual(await strata(store.root, ['volume', 'create', 'v']), {
+    code: 1,
+    stdout: '',
+    stderr: 'strata: create v: volume name is too short, names should be at least two alphanumeric characters\n',
+  });
   t.deepEqual(await strata(store.root, ['volume', 'create', 'a b']), {
-    code: 1, stdout: '',
-    stderr: 'strata: create a b: "a b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path\n',
+    code: 1,
+    stdout: '',
+    stderr:
+      'strata: create a b: "a b" includes invalid characters for a local volume name, only "[a-zA-Z0-9][a-zA-Z0-9_.-]" are allowed. If you intended to pass a host directory, use absolute path\n',
   });
   await strata(store.root, ['volume', 'create', 'data']);
   const both = await strata(store.root, ['volume', 'inspect', '--format', '{{.Name}}', 'data', 'nosuch']);
@@ -187,17 +213,44 @@ test("volume names are checked with the local driver's words; inspect prints wha
 test('create keeps -v and --tmpfs options; inspect shows them as docker does', async (t) => {
   const { store, dir } = await withDemo(t);
   const bind = path.join(dir, 'bind-src');
-  const created = await strata(store.root, ['create', '--name', 'opts', '--tmpfs', '/tmp:rw,size=64m,mode=1777', '--tmpfs', '/run',
-    '-v', 'labvol:/data:z,nocopy', '-v', `${bind}:/host:ro,Z`, '-v', 'other:/other', '-v', '/anon', 'demo']);
+  const created = await strata(store.root, [
+    'create',
+    '--name',
+    'opts',
+    '--tmpfs',
+    '/tmp:rw,size=64m,mode=1777',
+    '--tmpfs',
+    '/run',
+    '-v',
+    'labvol:/data:z,nocopy',
+    '-v',
+    `${bind}:/host:ro,Z`,
+    '-v',
+    'other:/other',
+    '-v',
+    '/anon',
+    'demo',
+  ]);
   t.is(created.code, 0, created.stderr);
   const [info] = JSON.parse((await strata(store.root, ['inspect', 'opts'])).stdout);
   t.deepEqual(info.HostConfig.Tmpfs, { '/tmp': 'rw,size=64m,mode=1777', '/run': '' });
   t.deepEqual(info.HostConfig.Binds, ['labvol:/data:z,nocopy', `${bind}:/host:ro,Z`, 'other:/other']);
-  t.deepEqual(info.Mounts.map((m: { Destination: string; Mode: string; RW: boolean }) => [m.Destination, m.Mode, m.RW]), [['/data', 'z,nocopy', true], ['/host', 'ro,Z', false], ['/other', 'z', true], ['/anon', '', true]]);
+  t.deepEqual(
+    info.Mounts.map((m: { Destination: string; Mode: string; RW: boolean }) => [m.Destination, m.Mode, m.RW]),
+    [
+      ['/data', 'z,nocopy', true],
+      ['/host', 'ro,Z', false],
+      ['/other', 'z', true],
+      ['/anon', '', true],
+    ],
+  );
   const bad = await strata(store.root, ['create', '--tmpfs', '/tmp:size=lots', 'demo']);
   t.is(bad.code, 125);
-  t.is(bad.stderr, "strata: invalid tmpfs option \"size=lots\" in '/tmp:size=lots'\n");
-  t.is((await strata(store.root, ['create', '-v', 'labvol:/data:bogus', 'demo'])).stderr, "strata: invalid mode: bogus in volume specification 'labvol:/data:bogus'\n");
+  t.is(bad.stderr, 'strata: invalid tmpfs option "size=lots" in \'/tmp:size=lots\'\n');
+  t.is(
+    (await strata(store.root, ['create', '-v', 'labvol:/data:bogus', 'demo'])).stderr,
+    "strata: invalid mode: bogus in volume specification 'labvol:/data:bogus'\n",
+  );
 });
 
 // As Docker 20.10 printed them, tried beside it: `docker create bad@@ref` and `docker tag IMAGE UPPER:x` exit 1.
@@ -207,6 +260,9 @@ test('a name that is neither a reference nor an ID is a reference error in Docke
   const upper = await strata(store.root, ['image', 'inspect', 'App']);
   t.deepEqual([upper.code, upper.stderr], [1, 'strata: invalid reference format: repository name must be lowercase\n']);
   t.deepEqual(await strata(store.root, ['tag', 'demo', 'UPPER:x']), {
-    code: 1, stdout: '', stderr: 'strata: Error parsing reference: "UPPER:x" is not a valid repository/tag: invalid reference format: repository name must be lowercase\n',
+    code: 1,
+    stdout: '',
+    stderr:
+      'strata: Error parsing reference: "UPPER:x" is not a valid repository/tag: invalid reference format: repository name must be lowercase\n',
   });
 });

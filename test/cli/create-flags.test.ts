@@ -23,7 +23,15 @@ const IMAGE_CONFIG = {
 async function withApp(t: ExecutionContext) {
   const { store, dir } = await tmpStore(t);
   const file = path.join(dir, 'app.tar');
-  await fs.writeFile(file, await buildImage({ format: 'docker', repoTags: ['app:1'], layers: [[{ path: 'app/run', content: 'x' }]], config: { config: IMAGE_CONFIG } }));
+  await fs.writeFile(
+    file,
+    await buildImage({
+      format: 'docker',
+      repoTags: ['app:1'],
+      layers: [[{ path: 'app/run', content: 'x' }]],
+      config: { config: IMAGE_CONFIG },
+    }),
+  );
   t.is((await strata(store.root, ['load', '-q', '-i', file])).code, 0);
   return { store, dir };
 }
@@ -37,13 +45,30 @@ test("without flags, a container's Config is the image's, and its host name is t
   const { store } = await withApp(t);
   const id = (await strata(store.root, ['create', '--name', 'plain', 'app:1'])).stdout.trim();
   const info = await inspect(store.root, 'plain');
-  t.is(JSON.stringify(info.Config), JSON.stringify({
-    Hostname: id.slice(0, 12), Domainname: '', User: 'app', AttachStdin: false, AttachStdout: true, AttachStderr: true,
-    ExposedPorts: { '80/tcp': {} }, Tty: false, OpenStdin: false, StdinOnce: false,
-    Env: ['PATH=/usr/bin:/bin', 'LANG=C.UTF-8', 'KEEP=image'], Cmd: ['serve'], Image: 'app:1', Volumes: { '/var/cache': {} },
-    WorkingDir: '/app', Entrypoint: ['/entry.sh'], OnBuild: null, Labels: { 'org.example.team': 'storage', shared: 'from-image' },
-    StopSignal: 'SIGQUIT',
-  }));
+  t.is(
+    JSON.stringify(info.Config),
+    JSON.stringify({
+      Hostname: id.slice(0, 12),
+      Domainname: '',
+      User: 'app',
+      AttachStdin: false,
+      AttachStdout: true,
+      AttachStderr: true,
+      ExposedPorts: { '80/tcp': {} },
+      Tty: false,
+      OpenStdin: false,
+      StdinOnce: false,
+      Env: ['PATH=/usr/bin:/bin', 'LANG=C.UTF-8', 'KEEP=image'],
+      Cmd: ['serve'],
+      Image: 'app:1',
+      Volumes: { '/var/cache': {} },
+      WorkingDir: '/app',
+      Entrypoint: ['/entry.sh'],
+      OnBuild: null,
+      Labels: { 'org.example.team': 'storage', shared: 'from-image' },
+      StopSignal: 'SIGQUIT',
+    }),
+  );
   t.is(JSON.stringify(info.HostConfig), JSON.stringify({ Binds: null, AutoRemove: false, ReadonlyRootfs: false, Tmpfs: {} }));
   t.is(info.Path, '/entry.sh');
   t.deepEqual(info.Args, ['serve']);
@@ -56,18 +81,53 @@ test('-e, --env-file, -l, --label-file, --entrypoint, -w, -u and -h land in Conf
   const labelFile = path.join(dir, 'labels');
   await fs.writeFile(labelFile, 'from.file=1\nshared=from-file\n');
   process.env.STRATA_TEST_FROM_ENV = 'outer value';
-  t.teardown(() => { delete process.env.STRATA_TEST_FROM_ENV; });
+  t.teardown(() => {
+    delete process.env.STRATA_TEST_FROM_ENV;
+  });
   const created = await strata(store.root, [
-    'create', '--name', 'full', '--env-file', envFile, '-e', 'A=1', '-e', 'STRATA_TEST_FROM_ENV', '-e', 'STRATA_TEST_NEVER_SET', '--env', 'PATH=/opt/bin',
-    '--label-file', labelFile, '-l', 'shared=from-flag', '--label', 'bare', '--entrypoint', '/bin/sh', '-w', '/srv', '-u', '1000:100', '-h', 'web01',
-    'app:1', '-c', 'echo hi',
+    'create',
+    '--name',
+    'full',
+    '--env-file',
+    envFile,
+    '-e',
+    'A=1',
+    '-e',
+    'STRATA_TEST_FROM_ENV',
+    '-e',
+    'STRATA_TEST_NEVER_SET',
+    '--env',
+    'PATH=/opt/bin',
+    '--label-file',
+    labelFile,
+    '-l',
+    'shared=from-flag',
+    '--label',
+    'bare',
+    '--entrypoint',
+    '/bin/sh',
+    '-w',
+    '/srv',
+    '-u',
+    '1000:100',
+    '-h',
+    'web01',
+    'app:1',
+    '-c',
+    'echo hi',
   ]);
   t.is(created.code, 0, created.stderr);
   const info = await inspect(store.root, 'full');
   t.deepEqual(info.Config.Env, [
-    'FROM_FILE="quoted stays"', 'LANG=en_US.UTF-8', 'STRATA_TEST_FROM_ENV=outer value', 'A=1', 'STRATA_TEST_FROM_ENV=outer value',
+    'FROM_FILE="quoted stays"',
+    'LANG=en_US.UTF-8',
+    'STRATA_TEST_FROM_ENV=outer value',
+    'A=1',
+    'STRATA_TEST_FROM_ENV=outer value',
     // Unset in strata's environment: an env file drops it, -e keeps the bare key, as docker/cli does.
-    'STRATA_TEST_NEVER_SET', 'PATH=/opt/bin', 'KEEP=image',
+    'STRATA_TEST_NEVER_SET',
+    'PATH=/opt/bin',
+    'KEEP=image',
   ]);
   t.deepEqual(info.Config.Labels, { 'org.example.team': 'storage', shared: 'from-flag', 'from.file': '1', bare: '' });
   t.deepEqual(info.Config.Entrypoint, ['/bin/sh']);
@@ -109,31 +169,58 @@ test('--mount volume, bind and tmpfs show in HostConfig.Mounts and Mounts as Doc
   const host = path.join(dir, 'host');
   await fs.mkdir(host);
   const created = await strata(store.root, [
-    'create', '--name', 'mnt', '-v', 'named:/named', '-v', '/anon', '--tmpfs', '/run',
-    '--mount', 'type=volume,src=data,dst=/data,volume-nocopy',
-    '--mount', `type=bind,source=${host},target=/host,readonly,bind-propagation=rslave`,
-    '--mount', 'type=tmpfs,destination=/scratch,tmpfs-size=64m,tmpfs-mode=1770',
-    '--mount', 'target=/cache2',
+    'create',
+    '--name',
+    'mnt',
+    '-v',
+    'named:/named',
+    '-v',
+    '/anon',
+    '--tmpfs',
+    '/run',
+    '--mount',
+    'type=volume,src=data,dst=/data,volume-nocopy',
+    '--mount',
+    `type=bind,source=${host},target=/host,readonly,bind-propagation=rslave`,
+    '--mount',
+    'type=tmpfs,destination=/scratch,tmpfs-size=64m,tmpfs-mode=1770',
+    '--mount',
+    'target=/cache2',
     'app:1',
   ]);
   t.is(created.code, 0, created.stderr);
   const info = await inspect(store.root, 'mnt');
-  t.is(JSON.stringify(info.HostConfig), JSON.stringify({
-    Binds: ['named:/named'], AutoRemove: false, ReadonlyRootfs: false, Tmpfs: { '/run': '' },
-    Mounts: [
-      { Type: 'volume', Source: 'data', Target: '/data', VolumeOptions: { NoCopy: true, DriverConfig: {} } },
-      { Type: 'bind', Source: host, Target: '/host', ReadOnly: true, BindOptions: { Propagation: 'rslave' } },
-      { Type: 'tmpfs', Target: '/scratch', TmpfsOptions: { SizeBytes: 67108864, Mode: 0o1770 } },
-      { Type: 'volume', Target: '/cache2' },
-    ],
-  }));
+  t.is(
+    JSON.stringify(info.HostConfig),
+    JSON.stringify({
+      Binds: ['named:/named'],
+      AutoRemove: false,
+      ReadonlyRootfs: false,
+      Tmpfs: { '/run': '' },
+      Mounts: [
+        { Type: 'volume', Source: 'data', Target: '/data', VolumeOptions: { NoCopy: true, DriverConfig: {} } },
+        { Type: 'bind', Source: host, Target: '/host', ReadOnly: true, BindOptions: { Propagation: 'rslave' } },
+        { Type: 'tmpfs', Target: '/scratch', TmpfsOptions: { SizeBytes: 67108864, Mode: 0o1770 } },
+        { Type: 'volume', Target: '/cache2' },
+      ],
+    }),
+  );
   const anon = info.Mounts.find((m: { Destination: string }) => m.Destination === '/anon').Name;
   const cache2 = info.Mounts.find((m: { Destination: string }) => m.Destination === '/cache2').Name;
   t.regex(anon, /^[0-9a-f]{64}$/);
   t.regex(cache2, /^[0-9a-f]{64}$/);
   const volume = (name: string) => path.join(store.root, 'volumes', name, '_data');
   t.deepEqual(info.Mounts, [
-    { Type: 'volume', Name: 'named', Source: volume('named'), Destination: '/named', Driver: 'local', Mode: 'z', RW: true, Propagation: '' },
+    {
+      Type: 'volume',
+      Name: 'named',
+      Source: volume('named'),
+      Destination: '/named',
+      Driver: 'local',
+      Mode: 'z',
+      RW: true,
+      Propagation: '',
+    },
     { Type: 'volume', Name: anon, Source: volume(anon), Destination: '/anon', Driver: 'local', Mode: '', RW: true, Propagation: '' },
     { Type: 'volume', Name: 'data', Source: volume('data'), Destination: '/data', Driver: 'local', Mode: '', RW: true, Propagation: '' },
     { Type: 'bind', Source: host, Destination: '/host', Mode: '', RW: false, Propagation: 'rslave' },
@@ -148,19 +235,35 @@ test('bad --mount values are flag errors in docker/cli words; a bind source that
   const { store, dir } = await withApp(t);
   const before = await snapshotContent(store.root);
   const missingTarget = await strata(store.root, ['create', '--mount', 'type=volume,src=v', 'app:1']);
-  t.deepEqual(missingTarget, { code: 125, stdout: '', stderr: 'invalid argument "type=volume,src=v" for "--mount" flag: target is required\nSee \'strata create --help\'.\n' });
+  t.deepEqual(missingTarget, {
+    code: 125,
+    stdout: '',
+    stderr: 'invalid argument "type=volume,src=v" for "--mount" flag: target is required\nSee \'strata create --help\'.\n',
+  });
   const unknownKey = await strata(store.root, ['create', '--mount', 'dst=/x,size=1', 'app:1']);
-  t.is(unknownKey.stderr, 'invalid argument "dst=/x,size=1" for "--mount" flag: unexpected key \'size\' in \'size=1\'\nSee \'strata create --help\'.\n');
+  t.is(
+    unknownKey.stderr,
+    "invalid argument \"dst=/x,size=1\" for \"--mount\" flag: unexpected key 'size' in 'size=1'\nSee 'strata create --help'.\n",
+  );
   const nowhere = path.join(dir, 'nowhere');
   const bind = await strata(store.root, ['create', '--mount', 'src=v,dst=/v', '--mount', `type=bind,src=${nowhere},dst=/x`, 'app:1']);
-  t.deepEqual([bind.code, bind.stderr], [125, `strata: invalid mount config for type "bind": bind source path does not exist: ${nowhere}\n`]);
+  t.deepEqual(
+    [bind.code, bind.stderr],
+    [125, `strata: invalid mount config for type "bind": bind source path does not exist: ${nowhere}\n`],
+  );
   await t.throwsAsync(fs.access(nowhere), undefined, '--mount never creates a bind source, unlike -v');
   const dup = await strata(store.root, ['create', '-v', 'a:/x', '--mount', 'src=b,dst=/x/', 'app:1']);
   t.deepEqual([dup.code, dup.stderr], [125, 'strata: Duplicate mount point: /x\n']);
   const badEnv = await strata(store.root, ['create', '-e', '=oops', 'app:1']);
-  t.is(badEnv.stderr, 'invalid argument "=oops" for "-e, --env" flag: invalid environment variable: =oops\nSee \'strata create --help\'.\n');
+  t.is(
+    badEnv.stderr,
+    'invalid argument "=oops" for "-e, --env" flag: invalid environment variable: =oops\nSee \'strata create --help\'.\n',
+  );
   const workdir = await strata(store.root, ['create', '-w', 'relative', 'app:1']);
-  t.deepEqual([workdir.code, workdir.stderr], [125, "strata: the working directory 'relative' is invalid, it needs to be an absolute path\n"]);
+  t.deepEqual(
+    [workdir.code, workdir.stderr],
+    [125, "strata: the working directory 'relative' is invalid, it needs to be an absolute path\n"],
+  );
   const missingFile = path.join(dir, 'no.env');
   const envFile = await strata(store.root, ['create', '--env-file', missingFile, 'app:1']);
   t.deepEqual([envFile.code, envFile.stderr], [125, `strata: open ${missingFile}: no such file or directory\n`]);
@@ -173,7 +276,9 @@ test('bad --mount values are flag errors in docker/cli words; a bind source that
 
 test('--rm: the container and its anonymous volumes go at stop; named volumes stay; restart keeps it', async (t) => {
   const { store } = await withApp(t);
-  const id = (await strata(store.root, ['create', '--rm', '--name', 'tmp', '-v', 'keep:/keep', '-v', '/anon', '--mount', 'dst=/anon2', 'app:1'])).stdout.trim();
+  const id = (
+    await strata(store.root, ['create', '--rm', '--name', 'tmp', '-v', 'keep:/keep', '-v', '/anon', '--mount', 'dst=/anon2', 'app:1'])
+  ).stdout.trim();
   t.is((await strata(store.root, ['inspect', '--format', '{{.HostConfig.AutoRemove}}', 'tmp'])).stdout, 'true\n');
   const volumesBefore = (await strata(store.root, ['volume', 'ls', '-q'])).stdout.trim().split('\n').sort();
   t.is(volumesBefore.length, 3);
@@ -195,14 +300,31 @@ test('ps --filter label= sees the labels create -l set, and the image labels mer
   t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=team=web'])).stdout, `${web}\n`);
   t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=shared=mine'])).stdout, `${web}\n`);
   t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=shared=from-image'])).stdout, `${other}\n`);
-  t.is((await strata(store.root, ['ps', '-aq', '--filter', 'label=org.example.team=storage'])).stdout.split('\n').filter(Boolean).sort().join(','), [web, other].sort().join(','));
+  t.is(
+    (await strata(store.root, ['ps', '-aq', '--filter', 'label=org.example.team=storage'])).stdout
+      .split('\n')
+      .filter(Boolean)
+      .sort()
+      .join(','),
+    [web, other].sort().join(','),
+  );
 });
 
 test('--mount takes effect in the view: a new volume gets the image content unless volume-nocopy, tmpfs-size and tmpfs-mode are enforced, ro is read-only', async (t) => {
   const { store } = await withApp(t);
   const created = await strata(store.root, [
-    'create', '--name', 'eff', '--mount', 'src=filled,dst=/app', '--mount', 'src=empty,dst=/app2,volume-nocopy',
-    '--mount', 'type=tmpfs,dst=/scratch,tmpfs-size=64k,tmpfs-mode=750', '--mount', 'type=tmpfs,dst=/sealed,ro', 'app:1',
+    'create',
+    '--name',
+    'eff',
+    '--mount',
+    'src=filled,dst=/app',
+    '--mount',
+    'src=empty,dst=/app2,volume-nocopy',
+    '--mount',
+    'type=tmpfs,dst=/scratch,tmpfs-size=64k,tmpfs-mode=750',
+    '--mount',
+    'type=tmpfs,dst=/sealed,ro',
+    'app:1',
   ]);
   t.is(created.code, 0, created.stderr);
   const volumeData = (name: string) => fs.readdir(path.join(store.root, 'volumes', name, '_data'));
@@ -214,5 +336,11 @@ test('--mount takes effect in the view: a new volume gets the image content unle
   t.is((await view.stat('/scratch/f')).size, 65_536);
   await t.throwsAsync(view.writeFile('/sealed/x', 'x'), { code: 'EROFS' });
   const info = await inspect(store.root, 'eff');
-  t.deepEqual(info.Mounts.filter((m: { Type: string }) => m.Type === 'tmpfs').map((m: { Destination: string; RW: boolean }) => [m.Destination, m.RW]), [['/scratch', true], ['/sealed', false]]);
+  t.deepEqual(
+    info.Mounts.filter((m: { Type: string }) => m.Type === 'tmpfs').map((m: { Destination: string; RW: boolean }) => [m.Destination, m.RW]),
+    [
+      ['/scratch', true],
+      ['/sealed', false],
+    ],
+  );
 });

@@ -10,12 +10,19 @@ import { strataProcess } from '../helpers/cli.js';
 
 test('the CLI reads the store location, whiteout format and lock timeout from its environment', (t) => {
   const env = readEnvironment({ STRATA_ROOT: 'relative/store', STRATA_WHITEOUT_FORMAT: 'oci', STRATA_LOCK_TIMEOUT: '2.5' });
-  t.deepEqual(env, { privileged: process.geteuid?.() === 0, defaultRoot: path.resolve('relative/store'), whiteoutFormat: 'oci', lockTimeoutMs: 2500 });
+  t.deepEqual(env, {
+    privileged: process.geteuid?.() === 0,
+    defaultRoot: path.resolve('relative/store'),
+    whiteoutFormat: 'oci',
+    lockTimeoutMs: 2500,
+  });
   const unset = readEnvironment({ XDG_DATA_HOME: '/data/home', STRATA_WHITEOUT_FORMAT: '', STRATA_LOCK_TIMEOUT: '' });
   t.is(unset.defaultRoot, process.geteuid?.() === 0 ? '/var/lib/strata' : '/data/home/strata');
   t.deepEqual([unset.whiteoutFormat, unset.lockTimeoutMs], [undefined, undefined]);
   t.is(readEnvironment({ STRATA_LOCK_TIMEOUT: '-1' }).lockTimeoutMs, undefined, 'a negative timeout is the default');
-  t.throws(() => readEnvironment({ STRATA_WHITEOUT_FORMAT: 'aufs' }), { message: 'STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not "aufs"' });
+  t.throws(() => readEnvironment({ STRATA_WHITEOUT_FORMAT: 'aufs' }), {
+    message: 'STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not "aufs"',
+  });
 });
 
 test('the default root depends on the privilege the caller passes, not on who runs the test', (t) => {

@@ -56,7 +56,7 @@ test('ps --filter name= is an unanchored regexp on the name, with or without its
   t.is(names(await ps(store.root, '-a', '-f', 'name=(')), '', 'an invalid expression matches nothing, as in Docker');
 });
 
-test('ps --filter status= selects by state, implies -a, and rejects other values in Docker\'s words', async (t) => {
+test("ps --filter status= selects by state, implies -a, and rejects other values in Docker's words", async (t) => {
   const { store } = await threeContainers(t);
   t.is(names(await ps(store.root, '-f', 'status=created')), 'db\n');
   t.is(names(await ps(store.root, '-f', 'status=exited')), 'job\n');
@@ -104,7 +104,12 @@ test('ps --filter before=/since= are by creation order and name a container by n
 
 test('ps --filter ancestor= matches the image by name or ID, and images built on its layer chain', async (t) => {
   const { store, ids } = await fourImages(t);
-  for (const [name, image] of [['onbase', 'base:1'], ['onapp1', 'app:1'], ['onapp2', ids.app2!], ['onloose', ids.loose!.slice(7, 19)]]) {
+  for (const [name, image] of [
+    ['onbase', 'base:1'],
+    ['onapp1', 'app:1'],
+    ['onapp2', ids.app2!],
+    ['onloose', ids.loose!.slice(7, 19)],
+  ]) {
     t.is((await strata(store.root, ['create', '--name', name!, image!])).code, 0);
     await new Promise((resolve) => setTimeout(resolve, 5));
   }
@@ -112,7 +117,11 @@ test('ps --filter ancestor= matches the image by name or ID, and images built on
   t.is(names(await ps(store.root, '-a', '-f', 'ancestor=app:1')), 'onapp1\n');
   t.is(names(await ps(store.root, '-a', '-f', `ancestor=${ids.app2!.slice(7, 17)}`)), 'onapp2\n');
   t.is(names(await ps(store.root, '-a', '-f', 'ancestor=app:1', '-f', 'ancestor=app:2')), 'onapp2\nonapp1\n');
-  t.is(names(await ps(store.root, '-a', '-f', 'ancestor=app:1', '-f', 'ancestor=nosuch')), 'onapp1\n', 'a name that finds no image is passed over');
+  t.is(
+    names(await ps(store.root, '-a', '-f', 'ancestor=app:1', '-f', 'ancestor=nosuch')),
+    'onapp1\n',
+    'a name that finds no image is passed over',
+  );
   t.is(names(await ps(store.root, '-a', '-f', 'ancestor=nosuch')), '', 'no image found: nothing matches');
   t.is(names(await ps(store.root, '-a', '-f', 'ancestor=base:1', '-f', 'name=app')), 'onapp2\nonapp1\n');
 });
@@ -128,24 +137,39 @@ test('ps -n N shows the N last created in any state, -l the latest; both work wi
   t.is(names(await ps(store.root, '-n', '1', '-f', 'label=tier')), 'db\n');
   const bad = await strata(store.root, ['ps', '-n', 'x']);
   t.is(bad.code, 125);
-  t.is(bad.stderr, 'invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax\nSee \'strata ps --help\'.\n');
+  t.is(
+    bad.stderr,
+    'invalid argument "x" for "-n, --last" flag: strconv.ParseInt: parsing "x": invalid syntax\nSee \'strata ps --help\'.\n',
+  );
 });
 
 test('ps filters apply to -q and --format json; container ls takes them too', async (t) => {
   const { store, ids } = await threeContainers(t);
   t.is((await strata(store.root, ['ps', '-q', '-f', 'status=created'])).stdout, `${ids.db!.slice(0, 12)}\n`);
   t.is((await strata(store.root, ['container', 'ls', '-q', '--no-trunc', '-f', 'name=job', '-a'])).stdout, `${ids.job}\n`);
-  const json = (await strata(store.root, ['ps', '-a', '--format', 'json', '-f', 'label=tier=back'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(json.map((c: { ID: string; Names: string }) => [c.ID, c.Names]), [[ids.db, 'db']]);
+  const json = (await strata(store.root, ['ps', '-a', '--format', 'json', '-f', 'label=tier=back'])).stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    json.map((c: { ID: string; Names: string }) => [c.ID, c.Names]),
+    [[ids.db, 'db']],
+  );
 });
 
-test('ps --filter refuses unknown keys and values without = in Docker\'s words', async (t) => {
+test("ps --filter refuses unknown keys and values without = in Docker's words", async (t) => {
   const { store } = await threeContainers(t);
   const unknown = await strata(store.root, ['ps', '-f', 'colour=blue']);
   t.deepEqual([unknown.code, unknown.stdout, unknown.stderr], [1, '', "strata: Invalid filter 'colour'\n"]);
   const noEq = await strata(store.root, ['ps', '--filter', 'running']);
-  t.deepEqual([noEq.code, noEq.stdout, noEq.stderr],
-    [125, '', 'invalid argument "running" for "-f, --filter" flag: bad format of filter (expected name=value)\nSee \'strata ps --help\'.\n']);
+  t.deepEqual(
+    [noEq.code, noEq.stdout, noEq.stderr],
+    [
+      125,
+      '',
+      'invalid argument "running" for "-f, --filter" flag: bad format of filter (expected name=value)\nSee \'strata ps --help\'.\n',
+    ],
+  );
   t.is(names(await ps(store.root, '-a', '-f', ' NAME = db ')), 'db\n', 'key lower-cased, both sides trimmed, as docker/cli does');
   const exited = await strata(store.root, ['ps', '-f', 'exited=x']);
   t.is(exited.stderr, 'strata: strconv.Atoi: parsing "x": invalid syntax\n');
@@ -153,14 +177,22 @@ test('ps --filter refuses unknown keys and values without = in Docker\'s words',
   t.is(names(await ps(store.root, '-f', 'exited=0')), '', 'exited= does not imply -a, as in Docker');
 });
 
-const base: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/os-release', content: 'ID=base\n' }];
+const base: LayerEntry[] = [
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/os-release', content: 'ID=base\n' },
+];
 
 /** base:1 (2020, label tier=base), app:1 and app:2 (2021 and 2022, on base), and one untagged image (2023). */
 async function fourImages(t: Parameters<typeof tmpStore>[0]) {
   const { store, dir } = await tmpStore(t);
   const ids: Record<string, string> = {};
   const built = async (tag: string, layers: LayerEntry[][], created: string, labels: Record<string, string> | null) => {
-    const { tar, image } = await buildImageWithInfo({ format: 'oci', repoTags: [tag], layers, config: { created, config: { Labels: labels } } });
+    const { tar, image } = await buildImageWithInfo({
+      format: 'oci',
+      repoTags: [tag],
+      layers,
+      config: { created, config: { Labels: labels } },
+    });
     const file = path.join(dir, `${tag.replace(/[:/]/g, '_')}.tar`);
     await fs.writeFile(file, tar);
     t.is((await strata(store.root, ['load', '-q', '-i', file])).code, 0);
@@ -171,7 +203,13 @@ async function fourImages(t: Parameters<typeof tmpStore>[0]) {
   const app2 = await built('app:2', [base, [{ path: 'app', content: '2\n' }]], '2022-01-01T00:00:00Z', null);
   const loose = await built('loose:1', [[{ path: 'loose', content: 'x\n' }]], '2023-01-01T00:00:00Z', { tier: 'app' });
   await untag(store, 'loose:1');
-  for (const [name, image] of [['base', baseImage], ['app1', app1], ['app2', app2], ['loose', loose]] as const) ids[name] = image.imageId;
+  for (const [name, image] of [
+    ['base', baseImage],
+    ['app1', app1],
+    ['app2', app2],
+    ['loose', loose],
+  ] as const)
+    ids[name] = image.imageId;
   return { store, dir, ids, manifests: { base: baseImage.manifestDigest, app1: app1.manifestDigest, app2: app2.manifestDigest } };
 }
 
@@ -228,11 +266,20 @@ test('images --filter before=/since= compare creation times; label= matches conf
 
 test('images filters apply to -q and --format json, and to image ls', async (t) => {
   const { store, ids } = await fourImages(t);
-  t.is((await strata(store.root, ['images', '-q', '-f', 'reference=app'])).stdout, `${ids.app2!.slice(7, 19)}\n${ids.app1!.slice(7, 19)}\n`);
+  t.is(
+    (await strata(store.root, ['images', '-q', '-f', 'reference=app'])).stdout,
+    `${ids.app2!.slice(7, 19)}\n${ids.app1!.slice(7, 19)}\n`,
+  );
   t.is((await strata(store.root, ['images', '-q', '--no-trunc', '-f', 'dangling=true'])).stdout, `${ids.loose}\n`);
   t.is((await strata(store.root, ['image', 'ls', '-q', '--filter', 'reference=base'])).stdout, `${ids.base!.slice(7, 19)}\n`);
-  const json = (await strata(store.root, ['images', '--format', 'json', '-f', 'label=v'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(json.map((r: { ID: string; Repository: string; Tag: string }) => [r.ID, r.Repository, r.Tag]), [[ids.app1, 'app', '1']]);
+  const json = (await strata(store.root, ['images', '--format', 'json', '-f', 'label=v'])).stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    json.map((r: { ID: string; Repository: string; Tag: string }) => [r.ID, r.Repository, r.Tag]),
+    [[ids.app1, 'app', '1']],
+  );
 });
 
 test('images --digests adds a DIGEST column with the manifest digest recorded at load', async (t) => {
@@ -244,17 +291,34 @@ test('images --digests adds a DIGEST column with the manifest digest recorded at
   t.is(lines.length, 2);
   const dangling = (await strata(store.root, ['images', '--digests', '-f', 'dangling=true'])).stdout.split('\n')[1]!;
   t.regex(dangling, /^<none> {7}<none> {4}<none> {4}[0-9a-f]{12} /, 'an untagged image shows <none>, as docker does');
-  t.is((await strata(store.root, ['images', '--format', '{{.Tag}} {{.Digest}}', 'app'])).stdout, `2 ${manifests.app2}\n1 ${manifests.app1}\n`);
-  t.is((await strata(store.root, ['images', '--digests', '--format', 'table {{.Tag}}', 'app:1'])).stdout,
-    `TAG       DIGEST\n1         ${manifests.app1}\n`, 'a table template gets the column appended');
-  t.is((await strata(store.root, ['images', '--digests', '--format', 'table', 'base'])).stdout, out.stdout, '--format table is the default table');
+  t.is(
+    (await strata(store.root, ['images', '--format', '{{.Tag}} {{.Digest}}', 'app'])).stdout,
+    `2 ${manifests.app2}\n1 ${manifests.app1}\n`,
+  );
+  t.is(
+    (await strata(store.root, ['images', '--digests', '--format', 'table {{.Tag}}', 'app:1'])).stdout,
+    `TAG       DIGEST\n1         ${manifests.app1}\n`,
+    'a table template gets the column appended',
+  );
+  t.is(
+    (await strata(store.root, ['images', '--digests', '--format', 'table', 'base'])).stdout,
+    out.stdout,
+    '--format table is the default table',
+  );
   const json = JSON.parse((await strata(store.root, ['images', '--digests', '--format', 'json', 'app:1'])).stdout);
   t.is(json.Digest, manifests.app1);
-  t.is(JSON.parse((await strata(store.root, ['images', '--format', 'json', 'app:1'])).stdout).Digest, '<none>', 'only when asked, as docker/cli');
+  t.is(
+    JSON.parse((await strata(store.root, ['images', '--format', 'json', 'app:1'])).stdout).Digest,
+    '<none>',
+    'only when asked, as docker/cli',
+  );
   const demoStore = await tmpStore(t);
   await strata(demoStore.store.root, ['load', '-q', '-i', demo]);
-  t.regex((await strata(demoStore.store.root, ['images', '--digests'])).stdout.split('\n')[1]!, /^demo {9}latest {4}<none> {4}8ebcc1861988 /,
-    'a docker-save archive names no manifest digest');
+  t.regex(
+    (await strata(demoStore.store.root, ['images', '--digests'])).stdout.split('\n')[1]!,
+    /^demo {9}latest {4}<none> {4}8ebcc1861988 /,
+    'a docker-save archive names no manifest digest',
+  );
 });
 
 test('rename OLD NEW renames; the old name is free again, the ID and state unchanged', async (t) => {
@@ -266,24 +330,40 @@ test('rename OLD NEW renames; the old name is free again, the ID and state uncha
   t.deepEqual(after, { ...JSON.parse(before), name: 'front' });
   t.is(names(await ps(store.root)), 'front\n');
   t.is((await strata(store.root, ['inspect', '--format', '{{.Name}}', ids.web!.slice(0, 12)])).stdout, '/front\n');
-  t.is((await strata(store.root, ['container', 'rename', ids.db!.slice(0, 8), '/web'])).code, 0, 'the old name is free; a leading / is allowed');
+  t.is(
+    (await strata(store.root, ['container', 'rename', ids.db!.slice(0, 8), '/web'])).code,
+    0,
+    'the old name is free; a leading / is allowed',
+  );
   t.is(names(await ps(store.root, '-a')), 'job\nweb\nfront\n');
 });
 
-test('rename refuses, in Docker\'s words, and leaves the store as it was', async (t) => {
+test("rename refuses, in Docker's words, and leaves the store as it was", async (t) => {
   const { store, ids } = await threeContainers(t);
   const snapshot = async () => Promise.all(Object.values(ids).map((id) => fs.readFile(containerFile(store, id), 'utf8')));
   const was = await snapshot();
   const cases: Array<[string[], number, string]> = [
     [['rename', 'web', 'web'], 1, 'strata: Renaming a container with the same name as its current name\n'],
     [['rename', 'web', '/web'], 1, 'strata: Renaming a container with the same name as its current name\n'],
-    [['rename', 'web', 'db'], 1, `strata: Error when allocating new name: Conflict. The container name "/db" is already in use by container "${ids.db}". You have to remove (or rename) that container to be able to reuse that name.\n`],
-    [['rename', 'web', 'a'], 1, 'strata: Error when allocating new name: Invalid container name (/a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n'],
-    [['rename', 'web', 'my app'], 1, 'strata: Error when allocating new name: Invalid container name (/my app), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n'],
+    [
+      ['rename', 'web', 'db'],
+      1,
+      `strata: Error when allocating new name: Conflict. The container name "/db" is already in use by container "${ids.db}". You have to remove (or rename) that container to be able to reuse that name.\n`,
+    ],
+    [
+      ['rename', 'web', 'a'],
+      1,
+      'strata: Error when allocating new name: Invalid container name (/a), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n',
+    ],
+    [
+      ['rename', 'web', 'my app'],
+      1,
+      'strata: Error when allocating new name: Invalid container name (/my app), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed\n',
+    ],
     [['rename', 'web', '-x'], 125, "unknown shorthand flag: 'x' in -x\nSee 'strata rename --help'.\n"],
     [['rename', 'nosuch', 'x1'], 1, 'strata: No such container: nosuch\n'],
     [['rename', 'web', ' '], 1, 'strata: Neither old nor new names may be empty\n'],
-    [['rename', 'web'], 1, "\"strata rename\" requires exactly 2 arguments.\nSee 'strata rename --help'.\n"],
+    [['rename', 'web'], 1, '"strata rename" requires exactly 2 arguments.\nSee \'strata rename --help\'.\n'],
   ];
   for (const [args, code, stderr] of cases) {
     const out = await strata(store.root, args);

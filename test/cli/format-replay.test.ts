@@ -44,13 +44,21 @@ testUnless(sharedSkipReason())('ps, system df -v and history templates print wha
   };
 
   // docker ps -s --no-trunc --format '{{.Names}}\t{{.Size}}'
-  t.is((await s(['ps', '-s', '--no-trunc', '--format', '{{.Names}}\\t{{.Size}}'])).stdout,
-    `${recorded('03-two-containers-df.txt', "docker ps -s --no-trunc --format '{{.Names}}\\t{{.Size}}'").join('\n')}\n`);
+  t.is(
+    (await s(['ps', '-s', '--no-trunc', '--format', '{{.Names}}\\t{{.Size}}'])).stdout,
+    `${recorded('03-two-containers-df.txt', "docker ps -s --no-trunc --format '{{.Names}}\\t{{.Size}}'").join('\n')}\n`,
+  );
 
   // docker ps -s --format '{{json .}}': one object a line, containers newest first.
   const dockerPs = recorded('03-two-containers-df.txt', "docker ps -s --format '{{json .}}'").map((l) => JSON.parse(l));
-  const ourPs = (await s(['ps', '-s', '--format', '{{json .}}'])).stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
-  t.deepEqual(ourPs.map((c) => c.Names), dockerPs.map((c) => c.Names));
+  const ourPs = (await s(['ps', '-s', '--format', '{{json .}}'])).stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
+  t.deepEqual(
+    ourPs.map((c) => c.Names),
+    dockerPs.map((c) => c.Names),
+  );
   for (const [i, docker] of dockerPs.entries()) {
     same(ourPs[i], docker, `ps ${docker.Names}`, ['ID']);
     t.regex(ourPs[i].ID, /^[0-9a-f]{12}$/);
@@ -68,14 +76,20 @@ testUnless(sharedSkipReason())('ps, system df -v and history templates print wha
   t.is(docker.Images.length, 8);
   for (const image of docker.Images) {
     // lab/web-alias carries lab/web's tags here too; Docker listed it by its first tag.
-    const mine = ours.Images.find((i: { ID: string; Repository: string; Tag: string }) => `${i.Repository}:${i.Tag}` === `${image.Repository}:${image.Tag}`
-      || (image.Repository === 'lab/web-alias' && i.Repository.startsWith('lab/web')));
+    const mine = ours.Images.find(
+      (i: { ID: string; Repository: string; Tag: string }) =>
+        `${i.Repository}:${i.Tag}` === `${image.Repository}:${image.Tag}` ||
+        (image.Repository === 'lab/web-alias' && i.Repository.startsWith('lab/web')),
+    );
     t.truthy(mine, image.Repository);
     // Only lab/base and lab/features are Docker's very images; the rest are rebuilt with other IDs.
     const rebuilt = !['lab/base', 'lab/features'].includes(image.Repository);
     same(mine, image, `image ${image.Repository}`, rebuilt ? ['ID', 'Repository', 'Tag'] : []);
   }
-  t.deepEqual(ours.Containers.map((c: { Names: string }) => c.Names), docker.Containers.map((c: { Names: string }) => c.Names));
+  t.deepEqual(
+    ours.Containers.map((c: { Names: string }) => c.Names),
+    docker.Containers.map((c: { Names: string }) => c.Names),
+  );
   for (const [i, container] of docker.Containers.entries()) {
     same(ours.Containers[i], container, `container ${container.Names}`, ['ID']);
     t.regex(ours.Containers[i].ID, /^[0-9a-f]{64}$/);
@@ -85,10 +99,14 @@ testUnless(sharedSkipReason())('ps, system df -v and history templates print wha
 
   // docker ps --format '{{.Names}} {{.Image}} {{.Command}} {{.Status}}' (02-run-exec.txt), for myapp.
   const [runLine] = recorded('02-run-exec.txt', "docker ps --format '{{.Names}} {{.Image}} {{.Command}} {{.Status}}'");
-  const myapp = (await s(['ps', '--format', '{{.Names}} {{.Image}} {{.Command}} {{.Status}}'])).stdout.split('\n').find((l) => l.startsWith('myapp '));
+  const myapp = (await s(['ps', '--format', '{{.Names}} {{.Image}} {{.Command}} {{.Status}}'])).stdout
+    .split('\n')
+    .find((l) => l.startsWith('myapp '));
   t.is(myapp!.replace(/ Up .*$/, ''), runLine!.replace(/ Up .*$/, ''));
 
   // docker history --no-trunc --format '{{.ID}}\t{{.CreatedBy}}\t{{.Size}}' lab/features:1.0 (01-load.txt): Docker's own image.
-  t.is((await s(['history', '--no-trunc', '--format', '{{.ID}}\\t{{.CreatedBy}}\\t{{.Size}}', 'lab/features:1.0'])).stdout,
-    `${recorded('01-load.txt', "docker history --no-trunc --format '{{.ID}}\\t{{.CreatedBy}}\\t{{.Size}}' lab/features:1.0").join('\n')}\n`);
+  t.is(
+    (await s(['history', '--no-trunc', '--format', '{{.ID}}\\t{{.CreatedBy}}\\t{{.Size}}', 'lab/features:1.0'])).stdout,
+    `${recorded('01-load.txt', "docker history --no-trunc --format '{{.ID}}\\t{{.CreatedBy}}\\t{{.Size}}' lab/features:1.0").join('\n')}\n`,
+  );
 });

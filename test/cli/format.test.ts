@@ -55,19 +55,26 @@ test('tables align like docker/cli tabwriter (min width 10, padding 3)', (t) => 
     ['lab/committed', '1.0', '8a8c7cf1ee89', '10 seconds ago', '1.98MB'],
     ['lab/web', 'latest', '84d0d8c85944', '12 seconds ago', '1.98MB'],
   ]);
-  t.is(out,
+  t.is(
+    out,
     'REPOSITORY      TAG       IMAGE ID       CREATED          SIZE\n' +
-    'lab/committed   1.0       8a8c7cf1ee89   10 seconds ago   1.98MB\n' +
-    'lab/web         latest    84d0d8c85944   12 seconds ago   1.98MB\n');
+      'lab/committed   1.0       8a8c7cf1ee89   10 seconds ago   1.98MB\n' +
+      'lab/web         latest    84d0d8c85944   12 seconds ago   1.98MB\n',
+  );
 });
 
-test('long text is cut to docker\'s 45 characters with an ellipsis', (t) => {
+test("long text is cut to docker's 45 characters with an ellipsis", (t) => {
   t.is(ellipsis('umoci raw add-layer empty.tar (1024 zero bytes of padding)', 45), 'umoci raw add-layer empty.tar (1024 zero byt…');
   t.is(ellipsis('short', 45), 'short');
 });
 
 test('templates: fields, json, join, index and Go value printing', (t) => {
-  const value = { Id: 'sha256:ab', RootFS: { Layers: ['sha256:1', 'sha256:2'] }, GraphDriver: { Data: { UpperDir: '/u' } }, Labels: { 'a.b': 'c' } };
+  const value = {
+    Id: 'sha256:ab',
+    RootFS: { Layers: ['sha256:1', 'sha256:2'] },
+    GraphDriver: { Data: { UpperDir: '/u' } },
+    Labels: { 'a.b': 'c' },
+  };
   t.is(compileTemplate('{{.Id}}').render(value), 'sha256:ab');
   t.is(compileTemplate('{{.RootFS.Layers}}').render(value), '[sha256:1 sha256:2]');
   t.is(compileTemplate('{{json .RootFS}}').render(value), '{"Layers":["sha256:1","sha256:2"]}');
@@ -92,8 +99,14 @@ test('table templates print a docker-style header', (t) => {
 // Expected strings below are what Go's text/template (with docker's functions) prints
 // for the same template and data.
 const lab = {
-  Name: 'web', N: 3, List: ['a', 'b'], Labels: { 'x.y': '1', b: '2' },
-  Images: [{ Repository: 'r1', Size: '1MB' }, { Repository: 'r2', Size: '2MB' }],
+  Name: 'web',
+  N: 3,
+  List: ['a', 'b'],
+  Labels: { 'x.y': '1', b: '2' },
+  Images: [
+    { Repository: 'r1', Size: '1MB' },
+    { Repository: 'r2', Size: '2MB' },
+  ],
   GraphDriver: { Data: { UpperDir: '/u' }, Name: 'overlay2' },
 };
 const render = (source: string, value: unknown = lab) => compileTemplate(source, { typeName: 'lab' }).render(value);
@@ -132,7 +145,10 @@ test('templates: if, else if, with, comparisons and logic', (t) => {
   t.is(render('{{if and .Name (not .List)}}a{{else if or .Nothing .N}}b{{end}}', { ...lab, Nothing: '' }), 'b');
   t.is(render('{{with .GraphDriver}}{{.Name}} {{.Data.UpperDir}}{{end}}'), 'overlay2 /u');
   // and/or stop at the argument that decides, so the guarded index never runs.
-  t.is(render('{{if and .Empty (index .Empty 0)}}x{{else}}guarded{{end}} {{or .Name (index .Empty 0)}}', { ...lab, Empty: [] }), 'guarded web');
+  t.is(
+    render('{{if and .Empty (index .Empty 0)}}x{{else}}guarded{{end}} {{or .Name (index .Empty 0)}}', { ...lab, Empty: [] }),
+    'guarded web',
+  );
   t.is(render('{{with .Labels.nope}}x{{else}}empty{{end}}'), 'empty');
   t.is(render('{{eq .N 1 2 3}} {{ne .Name "x"}} {{lt 1 2}} {{le "b" "a"}} {{ge .N 3}}'), 'true true true false true');
 });
@@ -148,7 +164,7 @@ test('templates: docker functions, Go value printing, trim markers and comments'
   t.is(render('{{`say "hi"`}}'), 'say "hi"');
 });
 
-test('template errors are one line in Go\'s words, and a usage error', (t) => {
+test("template errors are one line in Go's words, and a usage error", (t) => {
   const failure = (source: string) => {
     const err = t.throws(() => render(source));
     t.is((err as { code?: string }).code, 'EUSAGE');
@@ -161,15 +177,20 @@ test('template errors are one line in Go\'s words, and a usage error', (t) => {
   t.is(failure('{{end}}'), 'template: :1: unexpected {{end}}');
   t.is(failure('{{.Name'), 'template: :1: unclosed action');
   t.is(failure('{{index .List 5}}'), 'template: :1:2: executing "" at <index .List 5>: error calling index: index out of range: 5');
-  t.is(failure('{{join .Name ","}}'), 'template: :1:2: executing "" at <join .Name ",">: error calling join: wrong type for value; expected []string; got string');
+  t.is(
+    failure('{{join .Name ","}}'),
+    'template: :1:2: executing "" at <join .Name ",">: error calling join: wrong type for value; expected []string; got string',
+  );
   t.is(failure('{{$x}}'), 'template: :1:2: executing "" at <$x>: undefined variable "$x"');
   t.is(failure('{{.Name 1}}'), 'template: :1:2: executing "" at <.Name 1>: can\'t give argument to non-function .Name');
   t.is(failure('{{range .N}}{{end}}'), 'template: :1:8: executing "" at <.N>: range can\'t iterate over 3');
   t.is(failure('{{json}}'), 'template: :1:2: executing "" at <json>: wrong number of args for json: want 1 got 0');
 });
 
-test('table templates take headers from the field names, with docker\'s names where they differ', (t) => {
-  const tpl = compileTemplate('table {{.ID}}\\t{{.LocalVolumes}}\\t{{.RunningFor}}\\t{{upper .Names}}', { headers: { ID: 'CONTAINER ID' } });
+test("table templates take headers from the field names, with docker's names where they differ", (t) => {
+  const tpl = compileTemplate('table {{.ID}}\\t{{.LocalVolumes}}\\t{{.RunningFor}}\\t{{upper .Names}}', {
+    headers: { ID: 'CONTAINER ID' },
+  });
   t.true(tpl.isTable);
   t.is(tpl.header(), 'CONTAINER ID\tLOCAL VOLUMES\tCREATED\tNAMES');
   t.false(compileTemplate('tablet {{.ID}}').isTable);

@@ -10,7 +10,10 @@ const run = promisify(execFile);
 
 // README's global install: `npm link` puts `strata` on the PATH. Done here into a
 // private prefix (NPM_CONFIG_PREFIX), so the machine's global packages are untouched.
-const npm = await run('npm', ['--version']).then(() => true, () => false);
+const npm = await run('npm', ['--version']).then(
+  () => true,
+  () => false,
+);
 
 testUnless(npm ? null : 'npm is not on PATH')('npm link puts a strata command on the PATH that works from any directory', async (t) => {
   const prefix = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-prefix-'));

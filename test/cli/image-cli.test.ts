@@ -26,7 +26,10 @@ test('images --format json prints one object per line with integer sizes and ful
   const { store } = await tmpStore(t);
   await strata(store.root, ['load', '-i', demo]);
   const out = await strata(store.root, ['images', '--format', 'json']);
-  const rows = out.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+  const rows = out.stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l));
   t.is(rows.length, 1);
   t.is(rows[0].ID, DEMO_ID);
   t.is(rows[0].Repository, 'demo');
@@ -58,10 +61,16 @@ test('history lists newest first with layer sizes', async (t) => {
   const { store } = await tmpStore(t);
   await strata(store.root, ['load', '-i', demo]);
   const out = await strata(store.root, ['history', '--no-trunc', '--format', '{{.ID}}\\t{{.Size}}', 'demo']);
-  const rows = out.stdout.trimEnd().split('\n').map((l) => l.split('\t'));
+  const rows = out.stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.split('\t'));
   t.is(rows[0]![0], DEMO_ID);
   t.true(rows.slice(1).every((r) => r[0] === '<missing>'));
-  t.true(rows.every((r) => /^\d+(\.\d+)?k?B$/.test(r[1]!)), out.stdout);
+  t.true(
+    rows.every((r) => /^\d+(\.\d+)?k?B$/.test(r[1]!)),
+    out.stdout,
+  );
 });
 
 test('tag and rmi: untag one of two tags, then delete the image and its layers', async (t) => {
@@ -88,7 +97,10 @@ test('rmi refuses an image a container uses unless -f, and the container keeps i
   t.is((await strata(store.root, ['create', '--name', 'c1', 'demo'])).code, 0);
   const refused = await strata(store.root, ['rmi', 'demo']);
   t.is(refused.code, 1);
-  t.regex(refused.stderr, /^strata: conflict: unable to remove repository reference "demo" \(must force\) - container [0-9a-f]{12} is using its referenced image 8ebcc1861988\n$/);
+  t.regex(
+    refused.stderr,
+    /^strata: conflict: unable to remove repository reference "demo" \(must force\) - container [0-9a-f]{12} is using its referenced image 8ebcc1861988\n$/,
+  );
   const forced = await strata(store.root, ['rmi', '-f', 'demo']);
   t.is(forced.code, 0);
   t.is((await fs.readdir(store.paths.layersDir)).length, 2, 'layers stay while the container needs them');
@@ -150,7 +162,13 @@ test('check is clean after load and names a corrupted blob', async (t) => {
   await fs.appendFile(blob, ' ');
   const dirty = await strata(store.root, ['check']);
   t.is(dirty.code, 1);
-  t.is(dirty.stdout, `${blob}: content does not match its digest (found sha256:${(await import('node:crypto')).createHash('sha256').update(await fs.readFile(blob)).digest('hex')})\n`);
+  t.is(
+    dirty.stdout,
+    `${blob}: content does not match its digest (found sha256:${(await import('node:crypto'))
+      .createHash('sha256')
+      .update(await fs.readFile(blob))
+      .digest('hex')})\n`,
+  );
 });
 
 test('bad input: one line naming the file, non-zero exit, no stack trace; --debug adds it', async (t) => {
@@ -170,7 +188,7 @@ test('bad input: one line naming the file, non-zero exit, no stack trace; --debu
   t.is((await strata(store.root, ['images', '-q'])).stdout, '');
 });
 
-test('unknown image and unknown command exit non-zero with Docker\'s words', async (t) => {
+test("unknown image and unknown command exit non-zero with Docker's words", async (t) => {
   const { store } = await tmpStore(t);
   const none = await strata(store.root, ['image', 'inspect', 'ghost']);
   t.is(none.code, 1);
@@ -203,7 +221,11 @@ test('progress shows on a terminal only, and never with -q', async (t) => {
 });
 
 // What a terminal shows: escape sequences gone, each \r or \n starts the line over.
-const screenLines = (out: string) => out.replace(/\x1b\[\d*G/g, '\r').replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '').split(/[\r\n]/);
+const screenLines = (out: string) =>
+  out
+    .replace(/\x1b\[\d*G/g, '\r')
+    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    .split(/[\r\n]/);
 
 test('load progress fits a narrow terminal, and a layer already in the store shows its size', async (t) => {
   const { store, dir } = await tmpStore(t);
@@ -231,10 +253,14 @@ test('a store written by a newer strata is refused with a clear message', async 
 test('history -H=false and --human=false print RFC 3339 dates and sizes in bytes; CREATED BY keeps its spacing', async (t) => {
   const { store, dir } = await tmpStore(t);
   const file = path.join(dir, 'spaced.tar');
-  await fs.writeFile(file, await buildImage({
-    format: 'docker', repoTags: ['spaced:1'],
-    layers: [{ entries: [{ path: 'a.bin', size: 12_345, seed: 1 }], createdBy: '/bin/sh -c #(nop)  CMD ["sh"]\tdone' }],
-  }));
+  await fs.writeFile(
+    file,
+    await buildImage({
+      format: 'docker',
+      repoTags: ['spaced:1'],
+      layers: [{ entries: [{ path: 'a.bin', size: 12_345, seed: 1 }], createdBy: '/bin/sh -c #(nop)  CMD ["sh"]\tdone' }],
+    }),
+  );
   await strata(store.root, ['load', '-i', file]);
   const human = await strata(store.root, ['history', 'spaced:1']);
   // docker/cli turns a tab into one space and keeps the double space; SIZE is %.3g.

@@ -16,8 +16,10 @@ const prompts: [string[], string][] = [
   [['volume', 'prune'], 'WARNING! This will remove anonymous local volumes not used by at least one container.\n'],
   [['volume', 'prune', '-a'], 'WARNING! This will remove all local volumes not used by at least one container.\n'],
   [['system', 'prune'], 'WARNING! This will remove:\n  - all stopped containers\n  - all dangling images\n\n'],
-  [['system', 'prune', '-a', '--volumes'],
-    'WARNING! This will remove:\n  - all stopped containers\n  - all anonymous volumes not used by at least one container\n  - all images without at least one container associated to them\n\n'],
+  [
+    ['system', 'prune', '-a', '--volumes'],
+    'WARNING! This will remove:\n  - all stopped containers\n  - all anonymous volumes not used by at least one container\n  - all images without at least one container associated to them\n\n',
+  ],
 ];
 
 for (const [args, warning] of prompts) {
@@ -34,7 +36,10 @@ test('volume prune asks first, and "y" removes', async (t) => {
   const { store } = await tmpStore(t);
   await strata(store.root, ['volume', 'create', 'gone']);
   const out = await strata(store.root, ['volume', 'prune', '-a'], { stdin: Buffer.from('y\n') });
-  t.is(out.stdout, `WARNING! This will remove all local volumes not used by at least one container.\n${question}Deleted Volumes:\ngone\n\nTotal reclaimed space: 0B\n`);
+  t.is(
+    out.stdout,
+    `WARNING! This will remove all local volumes not used by at least one container.\n${question}Deleted Volumes:\ngone\n\nTotal reclaimed space: 0B\n`,
+  );
 });
 
 test('system prune -f prints each section followed by a blank line, as Docker 20.10 did', async (t) => {
@@ -47,5 +52,10 @@ test('system prune -f prints each section followed by a blank line, as Docker 20
   await strata(store.root, ['load', '-q', '-i', other]);
   const out = await strata(store.root, ['system', 'prune', '-f']);
   // ../shared/conformance/docker/10-df-commit-prune.txt: `Deleted Containers:` … blank, `Deleted Images:` … blank, total.
-  t.regex(out.stdout, new RegExp(`^Deleted Containers:\\n${a}\\n\\nDeleted Images:\\n(deleted: sha256:[0-9a-f]{64}\\n){3}\\nTotal reclaimed space: \\d+(\\.\\d+)?k?B\\n$`));
+  t.regex(
+    out.stdout,
+    new RegExp(
+      `^Deleted Containers:\\n${a}\\n\\nDeleted Images:\\n(deleted: sha256:[0-9a-f]{64}\\n){3}\\nTotal reclaimed space: \\d+(\\.\\d+)?k?B\\n$`,
+    ),
+  );
 });

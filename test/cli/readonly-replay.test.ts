@@ -28,7 +28,11 @@ testUnless(skip)('a read-only container refuses every change with the words Dock
 
   const cases: [string[], string, Buffer?][] = [
     [['fs', 'touch', 'ro', '/x'], dockerError(record, 'lab/features:1.0 touch /x')],
-    [['fs', 'write', 'ro', '/srv/data/modify.txt'], dockerError(record, "echo hi > /srv/data/modify.txt").replace(/^sh:/, 'write:'), Buffer.from('hi\n')],
+    [
+      ['fs', 'write', 'ro', '/srv/data/modify.txt'],
+      dockerError(record, 'echo hi > /srv/data/modify.txt').replace(/^sh:/, 'write:'),
+      Buffer.from('hi\n'),
+    ],
     [['fs', 'rm', 'ro', '/srv/data/keep.txt'], dockerError(record, 'rm /srv/data/keep.txt')],
     [['fs', 'mkdir', 'ro', '/newdir'], dockerError(record, 'mkdir /newdir')],
     [['fs', 'touch', 'ro', '/tmp/x'], dockerError(record, 'lab/features:1.0 touch /tmp/x')],
@@ -38,7 +42,12 @@ testUnless(skip)('a read-only container refuses every change with the words Dock
     t.is(out.code, 1, args.join(' '));
     t.is(out.stderr, `${expected}\n`, args.join(' '));
   }
-  t.deepEqual(await fs.readdir(path.join(store.paths.containerDir((await strata(store.root, ['inspect', '--format', '{{.Id}}', 'ro'])).stdout.trim()), 'upper')), []);
+  t.deepEqual(
+    await fs.readdir(
+      path.join(store.paths.containerDir((await strata(store.root, ['inspect', '--format', '{{.Id}}', 'ro'])).stdout.trim()), 'upper'),
+    ),
+    [],
+  );
 
   // --tmpfs and volumes stay writable under --read-only; a :ro bind does not.
   await strata(store.root, ['create', '--name', 'rw-mounts', '--read-only', '--tmpfs', '/tmp', '-v', 'labvol:/data', 'lab/features:1.0']);

@@ -15,13 +15,24 @@ for (const format of formats) {
     const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
     const s = (args: string[], stdin?: string) => strata(store.root, args, { stdin: stdin === undefined ? undefined : Buffer.from(stdin) });
     const tar = path.join(dir, 'walk.tar');
-    await fs.writeFile(tar, await buildImage({
-      format: 'docker', repoTags: ['walk:1'], layers: [[
-        { path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'original\n' },
-        { path: 'tmp/', type: 'dir', mode: 0o1777 }, { path: 'srv/', type: 'dir' }, { path: 'srv/keep.txt', content: 'keep\n' },
-        { path: 'data/', type: 'dir' }, { path: 'data/big.bin', size: BIG, seed: 9 },
-      ]],
-    }));
+    await fs.writeFile(
+      tar,
+      await buildImage({
+        format: 'docker',
+        repoTags: ['walk:1'],
+        layers: [
+          [
+            { path: 'etc/', type: 'dir' },
+            { path: 'etc/hostname', content: 'original\n' },
+            { path: 'tmp/', type: 'dir', mode: 0o1777 },
+            { path: 'srv/', type: 'dir' },
+            { path: 'srv/keep.txt', content: 'keep\n' },
+            { path: 'data/', type: 'dir' },
+            { path: 'data/big.bin', size: BIG, seed: 9 },
+          ],
+        ],
+      }),
+    );
     t.is((await s(['load', '-i', tar])).stdout, 'Loaded image: walk:1\n');
     await s(['create', '--name', 'ca', '-v', 'keepvol:/vol', 'walk:1']);
     await s(['create', '--name', 'cb', 'walk:1']);
@@ -47,7 +58,8 @@ for (const format of formats) {
     t.regex((await s(['diff', 'ca'])).stdout, /^D \/srv\/keep\.txt$/m);
 
     // One appended byte copies the whole file up; a second copies nothing more.
-    const sizeOf = async () => JSON.parse((await s(['ps', '-a', '-s', '--format', 'json'])).stdout.split('\n').find((l) => l.includes('"Names":"cb"'))!);
+    const sizeOf = async () =>
+      JSON.parse((await s(['ps', '-a', '-s', '--format', 'json'])).stdout.split('\n').find((l) => l.includes('"Names":"cb"'))!);
     const before = (await sizeOf()).Size;
     await s(['fs', 'append', 'cb', '/data/big.bin'], 'x');
     const once = await sizeOf();

@@ -15,21 +15,25 @@ import { copyFromView, copyToView, extractToView } from '../../src/container/cop
 import { fsError } from '../../src/errors.js';
 import type { Resolver } from '../../src/resolver/resolver.js';
 
-const LAYERS: LayerInput[] = [[
-  { path: 'srv/' },
-  { path: 'srv/src/' },
-  { path: 'srv/src/a.txt', content: 'a\n' },
-  { path: 'srv/src/b/' },
-  { path: 'srv/src/b/c.txt', content: 'c\n' },
-  { path: 'srv/src/d.txt', content: 'd\n' },
-  { path: 'srv/dest/' },
-  { path: 'srv/dest/keep.txt', content: 'keep\n' },
-]];
+const LAYERS: LayerInput[] = [
+  [
+    { path: 'srv/' },
+    { path: 'srv/src/' },
+    { path: 'srv/src/a.txt', content: 'a\n' },
+    { path: 'srv/src/b/' },
+    { path: 'srv/src/b/c.txt', content: 'c\n' },
+    { path: 'srv/src/d.txt', content: 'd\n' },
+    { path: 'srv/dest/' },
+    { path: 'srv/dest/keep.txt', content: 'keep\n' },
+  ],
+];
 
 /** Every path below `dir` on the host, with file contents. */
 async function hostListing(dir: string): Promise<string[]> {
   const rows: string[] = [];
-  for (const e of (await fs.readdir(dir, { recursive: true, withFileTypes: true })).sort((x, y) => path.join(x.parentPath, x.name).localeCompare(path.join(y.parentPath, y.name)))) {
+  for (const e of (await fs.readdir(dir, { recursive: true, withFileTypes: true })).sort((x, y) =>
+    path.join(x.parentPath, x.name).localeCompare(path.join(y.parentPath, y.name)),
+  )) {
     const abs = path.join(e.parentPath, e.name);
     rows.push(`${path.relative(dir, abs)}${e.isFile() ? ` ${await fs.readFile(abs, 'utf8')}` : '/'}`);
   }
@@ -61,7 +65,8 @@ async function withFullDiskAt<T>(name: string, fn: () => Promise<T>): Promise<T>
 /** Makes the view refuse to write `name` (ENOSPC) while `fn` runs. */
 async function withFullViewAt<T>(view: Resolver, name: string, fn: () => Promise<T>): Promise<T> {
   const writeFile = view.writeFile;
-  view.writeFile = (p, ...rest) => (p.endsWith(`/${name}`) ? Promise.reject(fsError('ENOSPC', 'open', p)) : writeFile.call(view, p, ...rest));
+  view.writeFile = (p, ...rest) =>
+    p.endsWith(`/${name}`) ? Promise.reject(fsError('ENOSPC', 'open', p)) : writeFile.call(view, p, ...rest);
   try {
     return await fn();
   } finally {

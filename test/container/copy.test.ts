@@ -40,7 +40,10 @@ const LAYERS: LayerInput[] = [
     { path: 'old/stale.txt', content: 'stale\n' },
     { path: 'gone.txt', content: 'gone\n' },
   ],
-  [{ path: 'gone.txt', type: 'whiteout' }, { path: 'old', type: 'whiteout' }],
+  [
+    { path: 'gone.txt', type: 'whiteout' },
+    { path: 'old', type: 'whiteout' },
+  ],
   [{ path: 'old/' }, { path: 'old/fresh.txt', content: 'fresh\n' }],
 ];
 
@@ -58,9 +61,17 @@ async function viewRows(view: Resolver, root: string, opts: { owners?: boolean; 
     let what = '';
     if (stats.type === 'file') what = sha(await view.readFile(p));
     if (stats.type === 'symlink') what = `-> ${await view.readlink(p)}`;
-    rows.push([rel, stats.type, stats.mode.toString(8), stats.type === 'dir' ? 0 : stats.size, what,
-      ...(opts.owners ? [`${stats.uid}:${stats.gid}`] : []),
-      ...(opts.times && stats.type !== 'symlink' ? [Math.floor(stats.mtimeMs / 1000)] : [])].join(' '));
+    rows.push(
+      [
+        rel,
+        stats.type,
+        stats.mode.toString(8),
+        stats.type === 'dir' ? 0 : stats.size,
+        what,
+        ...(opts.owners ? [`${stats.uid}:${stats.gid}`] : []),
+        ...(opts.times && stats.type !== 'symlink' ? [Math.floor(stats.mtimeMs / 1000)] : []),
+      ].join(' '),
+    );
   }
   return rows;
 }
@@ -74,9 +85,17 @@ async function hostRows(root: string, opts: { times?: boolean } = {}, rel = ''):
     let what = '';
     if (type === 'file') what = sha(await fs.readFile(path.join(root, child)));
     if (type === 'symlink') what = `-> ${await fs.readlink(path.join(root, child))}`;
-    rows.push([child, type, (st.mode & 0o7777).toString(8), type === 'dir' ? 0 : st.size, what,
-      ...(opts.times && type !== 'symlink' ? [Math.floor(st.mtimeMs / 1000)] : [])].join(' '));
-    if (type === 'dir') rows.push(...await hostRows(root, opts, child));
+    rows.push(
+      [
+        child,
+        type,
+        (st.mode & 0o7777).toString(8),
+        type === 'dir' ? 0 : st.size,
+        what,
+        ...(opts.times && type !== 'symlink' ? [Math.floor(st.mtimeMs / 1000)] : []),
+      ].join(' '),
+    );
+    if (type === 'dir') rows.push(...(await hostRows(root, opts, child)));
   }
   return rows;
 }
@@ -161,7 +180,15 @@ bothFormats('a directory copied out and back in is the same tree, and lands in t
   t.is((await view.lstat('/srv/copy/a.txt')).layer, 'upper');
   t.is((await view.lstat('/srv/copy/a.txt')).ino, (await view.lstat('/srv/copy/hard')).ino);
   const changes = (await containerChanges(store, record)).map((c) => `${c.kind} ${c.path}`);
-  t.deepEqual(changes, ['C /srv', 'A /srv/copy', 'A /srv/copy/a.txt', 'A /srv/copy/hard', 'A /srv/copy/link', 'A /srv/copy/sub', 'A /srv/copy/sub/b.txt']);
+  t.deepEqual(changes, [
+    'C /srv',
+    'A /srv/copy',
+    'A /srv/copy/a.txt',
+    'A /srv/copy/hard',
+    'A /srv/copy/link',
+    'A /srv/copy/sub',
+    'A /srv/copy/sub/b.txt',
+  ]);
   // Into an existing directory: under its own name.
   await copyToView(view, path.join(out, 'lower', 'sub'), '/srv/data');
   t.is(await view.readFile('/srv/data/sub/b.txt', 'utf8'), 'bravo\n');
@@ -198,7 +225,13 @@ async function tarEntries(data: Buffer): Promise<{ name: string; type: string; s
   for await (const entry of extract) {
     const chunks: Buffer[] = [];
     for await (const c of entry) chunks.push(c as Buffer);
-    out.push({ name: entry.header.name, type: entry.header.type, size: entry.header.size, linkname: entry.header.linkname || null, body: Buffer.concat(chunks).toString() });
+    out.push({
+      name: entry.header.name,
+      type: entry.header.type,
+      size: entry.header.size,
+      linkname: entry.header.linkname || null,
+      body: Buffer.concat(chunks).toString(),
+    });
   }
   return out;
 }
@@ -214,8 +247,17 @@ async function collect(write: (out: PassThrough) => Promise<unknown>): Promise<B
 
 bothFormats('a path archived to a stream is named from its basename, and dir/. from .', async (t, format) => {
   const { view } = await setup(t, format);
-  const names = (await tarEntries(await collect((out) => archiveFromView(view, '/srv/lower', out)))).map((e) => `${e.type} ${e.name}${e.linkname ? ` ${e.linkname}` : ''}`);
-  t.deepEqual(names, ['directory lower/', 'file lower/a.txt', 'link lower/hard lower/a.txt', 'symlink lower/link a.txt', 'directory lower/sub/', 'file lower/sub/b.txt']);
+  const names = (await tarEntries(await collect((out) => archiveFromView(view, '/srv/lower', out)))).map(
+    (e) => `${e.type} ${e.name}${e.linkname ? ` ${e.linkname}` : ''}`,
+  );
+  t.deepEqual(names, [
+    'directory lower/',
+    'file lower/a.txt',
+    'link lower/hard lower/a.txt',
+    'symlink lower/link a.txt',
+    'directory lower/sub/',
+    'file lower/sub/b.txt',
+  ]);
   const dot = (await tarEntries(await collect((out) => archiveFromView(view, '/srv/lower/sub/.', out)))).map((e) => e.name);
   t.deepEqual(dot, ['./', './b.txt']);
   const one = await tarEntries(await collect((out) => archiveFromView(view, '/etc/passwd', out)));
@@ -239,12 +281,17 @@ bothFormats('a tar from stdin is extracted into a directory; names climbing out 
   t.is((await view.stat('/srv/data/pkg/run-hard')).ino, (await view.stat('/srv/data/pkg/run.sh')).ino);
   t.is(await view.readFile('/srv/data/implied/dir/file.txt', 'utf8'), 'deep\n');
 
-  const evil = await packTar([{ name: 'ok.txt', content: 'ok\n' }, { name: '../../escape.txt', content: 'x\n' }]);
+  const evil = await packTar([
+    { name: 'ok.txt', content: 'ok\n' },
+    { name: '../../escape.txt', content: 'x\n' },
+  ]);
   await t.throwsAsync(extractToView(view, Readable.from([evil]), '/srv/data'), { code: 'EINVALIDARCHIVE', message: /climbs above/ });
   t.false(await view.exists('/srv/escape.txt'));
   t.false(await view.exists('/escape.txt'));
   await t.throwsAsync(extractToView(view, Readable.from([good]), '/etc/passwd'), { code: 'ECONFLICT' });
-  await t.throwsAsync(extractToView(view, Readable.from([Buffer.from('not a tar at all, just text'.repeat(40))]), '/srv/data'), { code: 'EINVALIDARCHIVE' });
+  await t.throwsAsync(extractToView(view, Readable.from([Buffer.from('not a tar at all, just text'.repeat(40))]), '/srv/data'), {
+    code: 'EINVALIDARCHIVE',
+  });
 });
 
 bothFormats('mv of a lower directory falls back to copy and delete, keeping modes, owners, times and links', async (t, format) => {
@@ -259,7 +306,14 @@ bothFormats('mv of a lower directory falls back to copy and delete, keeping mode
   t.is((await view.lstat('/srv/moved/a.txt')).ino, (await view.lstat('/srv/moved/hard')).ino);
   const changes = (await containerChanges(store, record)).map((c) => `${c.kind} ${c.path}`);
   t.deepEqual(changes, [
-    'C /srv', 'D /srv/lower', 'A /srv/moved', 'A /srv/moved/a.txt', 'A /srv/moved/hard', 'A /srv/moved/link', 'A /srv/moved/sub', 'A /srv/moved/sub/b.txt',
+    'C /srv',
+    'D /srv/lower',
+    'A /srv/moved',
+    'A /srv/moved/a.txt',
+    'A /srv/moved/hard',
+    'A /srv/moved/link',
+    'A /srv/moved/sub',
+    'A /srv/moved/sub/b.txt',
   ]);
 });
 

@@ -9,15 +9,17 @@ import type { ContainerFixture } from '../helpers/container-fixture.js';
 // merged tree against the image's, by stat. What was copied up without a visible
 // change is no change, though it sits in the upper dir.
 const LOWER_MTIME = 1_600_000_000;
-const LAYERS: LayerInput[] = [[
-  { path: 'srv/', mtime: LOWER_MTIME },
-  { path: 'srv/data/', mode: 0o750, mtime: LOWER_MTIME },
-  { path: 'srv/data/file.txt', content: 'file\n', mode: 0o640, uid: 1000, gid: 1000, mtime: LOWER_MTIME },
-  { path: 'srv/tree/', mode: 0o755, mtime: LOWER_MTIME },
-  { path: 'srv/tree/a.txt', content: 'alpha\n', mtime: LOWER_MTIME },
-  { path: 'srv/tree/sub/', mode: 0o700, mtime: LOWER_MTIME },
-  { path: 'srv/tree/sub/b.txt', content: 'bravo\n', mode: 0o600, mtime: LOWER_MTIME },
-]];
+const LAYERS: LayerInput[] = [
+  [
+    { path: 'srv/', mtime: LOWER_MTIME },
+    { path: 'srv/data/', mode: 0o750, mtime: LOWER_MTIME },
+    { path: 'srv/data/file.txt', content: 'file\n', mode: 0o640, uid: 1000, gid: 1000, mtime: LOWER_MTIME },
+    { path: 'srv/tree/', mode: 0o755, mtime: LOWER_MTIME },
+    { path: 'srv/tree/a.txt', content: 'alpha\n', mtime: LOWER_MTIME },
+    { path: 'srv/tree/sub/', mode: 0o700, mtime: LOWER_MTIME },
+    { path: 'srv/tree/sub/b.txt', content: 'bravo\n', mode: 0o600, mtime: LOWER_MTIME },
+  ],
+];
 
 async function changes({ store, record }: ContainerFixture): Promise<string[]> {
   return (await containerChanges(store, record)).map((c) => `${c.kind} ${c.path}`);
@@ -44,7 +46,12 @@ bothFormats('diff leaves out a lower directory moved away and back', async (t, f
   const fixture = await containerFromLayers(t, format, LAYERS);
   await moveInView(fixture.view, '/srv/tree', '/srv/moved');
   t.deepEqual(await changes(fixture), [
-    'C /srv', 'A /srv/moved', 'A /srv/moved/a.txt', 'A /srv/moved/sub', 'A /srv/moved/sub/b.txt', 'D /srv/tree',
+    'C /srv',
+    'A /srv/moved',
+    'A /srv/moved/a.txt',
+    'A /srv/moved/sub',
+    'A /srv/moved/sub/b.txt',
+    'D /srv/tree',
   ]);
   await moveInView(fixture.view, '/srv/moved', '/srv/tree');
   t.is((await fixture.view.lstat('/srv/tree/sub/b.txt')).layer, 'upper', 'the tree is a copy in the upper dir');

@@ -33,7 +33,10 @@ const LAYERS: LayerInput[] = [
     { path: 'etc/old', content: 'old\n' },
   ],
   // An opaque directory: on an overlay-encoded store its diff dir carries trusted.overlay.opaque.
-  [{ path: 'etc', type: 'opaque' }, { path: 'etc/new', content: 'new\n' }],
+  [
+    { path: 'etc', type: 'opaque' },
+    { path: 'etc/new', content: 'new\n' },
+  ],
 ];
 
 async function missingTool(): Promise<string | null> {
@@ -92,11 +95,20 @@ withCapabilities('export writes file capabilities and binary xattrs back, and GN
 
   const entries = parseTar(await fs.readFile(tarFile));
   const ping = byName(entries, 'bin/ping');
-  t.deepEqual([...ping.pax.entries()], [['SCHILY.xattr.security.capability', capability], ['SCHILY.xattr.user.raw', NOT_UTF8]]);
+  t.deepEqual(
+    [...ping.pax.entries()],
+    [
+      ['SCHILY.xattr.security.capability', capability],
+      ['SCHILY.xattr.user.raw', NOT_UTF8],
+    ],
+  );
   t.deepEqual([...byName(entries, 'bin/arping').pax.entries()], [['SCHILY.xattr.security.capability', capability]]);
   // The opaque directory's marker is the store's encoding, not part of the file system.
   t.deepEqual([...byName(entries, 'etc/').pax.keys()], []);
-  t.deepEqual(entries.filter((e) => e.pax.size > 0).map((e) => e.name), ['bin/arping', 'bin/ping']);
+  t.deepEqual(
+    entries.filter((e) => e.pax.size > 0).map((e) => e.name),
+    ['bin/arping', 'bin/ping'],
+  );
 
   const into = path.join(dir, 'extracted');
   await fs.mkdir(into);
@@ -117,7 +129,16 @@ withCapabilities('cp CONTAINER:PATH - writes the same xattr records as export', 
   out.on('data', (c: Buffer) => chunks.push(c));
   await archiveFromView(view, '/bin', out);
   const entries = parseTar(Buffer.concat(chunks));
-  t.deepEqual(entries.map((e) => e.name), ['bin/', 'bin/arping', 'bin/ping']);
-  t.deepEqual([...byName(entries, 'bin/ping').pax.entries()], [['SCHILY.xattr.security.capability', capability], ['SCHILY.xattr.user.raw', NOT_UTF8]]);
+  t.deepEqual(
+    entries.map((e) => e.name),
+    ['bin/', 'bin/arping', 'bin/ping'],
+  );
+  t.deepEqual(
+    [...byName(entries, 'bin/ping').pax.entries()],
+    [
+      ['SCHILY.xattr.security.capability', capability],
+      ['SCHILY.xattr.user.raw', NOT_UTF8],
+    ],
+  );
   t.deepEqual([...byName(entries, 'bin/arping').pax.entries()], [['SCHILY.xattr.security.capability', capability]]);
 });

@@ -49,7 +49,10 @@ const LAYERS: LayerInput[] = [
     { path: 'gone.txt', content: 'gone\n' },
     { path: 'tmp/', mode: 0o1777 },
   ],
-  [{ path: 'gone.txt', type: 'whiteout' }, { path: 'old', type: 'whiteout' }],
+  [
+    { path: 'gone.txt', type: 'whiteout' },
+    { path: 'old', type: 'whiteout' },
+  ],
   // Re-created in a later layer without an opaque marker, as Docker writes it (buildkit#2614).
   [{ path: 'old/' }, { path: 'old/fresh.txt', content: 'fresh\n' }, { path: 'etc/hostname', content: 'app\n' }],
 ];
@@ -106,7 +109,14 @@ async function tarRows(data: Buffer): Promise<{ rows: Row[]; links: string[] }> 
   return { rows, links };
 }
 
-const TAR_TYPE: Record<string, string> = { file: 'file', dir: 'directory', symlink: 'symlink', fifo: 'fifo', char: 'character-device', block: 'block-device' };
+const TAR_TYPE: Record<string, string> = {
+  file: 'file',
+  dir: 'directory',
+  symlink: 'symlink',
+  fifo: 'fifo',
+  char: 'character-device',
+  block: 'block-device',
+};
 
 /** The merged view as export should write it, read through the resolver. */
 async function viewRows(view: Resolver): Promise<Row[]> {
@@ -117,8 +127,13 @@ async function viewRows(view: Resolver): Promise<Row[]> {
     if (stats.type === 'symlink') what = `-> ${await view.readlink(p)}`;
     if (stats.type === 'char' || stats.type === 'block') what = `${devMajor(stats.rdev)},${devMinor(stats.rdev)}`;
     rows.push({
-      name: `${p.slice(1)}${stats.type === 'dir' ? '/' : ''}`, type: TAR_TYPE[stats.type]!, mode: stats.mode.toString(8),
-      owner: `${stats.uid}:${stats.gid}`, size: stats.type === 'file' ? stats.size : 0, mtime: Math.floor(stats.mtimeMs / 1000), what,
+      name: `${p.slice(1)}${stats.type === 'dir' ? '/' : ''}`,
+      type: TAR_TYPE[stats.type]!,
+      mode: stats.mode.toString(8),
+      owner: `${stats.uid}:${stats.gid}`,
+      size: stats.type === 'file' ? stats.size : 0,
+      mtime: Math.floor(stats.mtimeMs / 1000),
+      what,
     });
   }
   return rows;
@@ -146,7 +161,15 @@ bothFormats('export holds exactly the merged view: names, types, modes, owners, 
   t.deepEqual(rows, await viewRows(await exportView(store, record)));
   t.deepEqual(links, ['home/user/notes-link => home/user/notes', 'srv/data/new.txt => srv/data/new-link']);
   const byName = new Map(rows.map((r) => [r.name, r]));
-  t.deepEqual(byName.get('dev/null'), { name: 'dev/null', type: 'character-device', mode: '666', owner: '0:0', size: 0, mtime: 1_700_000_000, what: '1,3' });
+  t.deepEqual(byName.get('dev/null'), {
+    name: 'dev/null',
+    type: 'character-device',
+    mode: '666',
+    owner: '0:0',
+    size: 0,
+    mtime: 1_700_000_000,
+    what: '1,3',
+  });
   t.deepEqual(byName.get('dev/loop0')?.what, '7,0');
   t.is(byName.get('dev/loop0')?.owner, '0:6');
   t.is(byName.get('run/pipe')?.type, 'fifo');
@@ -155,24 +178,36 @@ bothFormats('export holds exactly the merged view: names, types, modes, owners, 
   t.is(byName.get('home/user/')?.owner, '1000:1000');
   t.is(byName.get('srv/big.bin')?.size, BIG);
   t.is(byName.get('srv/made/passwd-link')?.what, '-> /etc/passwd');
-  t.is(byName.get('etc/passwd')?.size, Buffer.byteLength('root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n'), 'the copied-up, appended passwd');
+  t.is(
+    byName.get('etc/passwd')?.size,
+    Buffer.byteLength('root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000::/home/user:/bin/sh\n'),
+    'the copied-up, appended passwd',
+  );
 });
 
 bothFormats('export never brings back what whiteouts hide, nor a deleted directory re-created later', async (t, format) => {
   const { store, record, view } = await setup(t, format);
   await change(view);
   const names = (await tarRows(await exportBytes(store, record, new PassThrough()))).rows.map((r) => r.name);
-  t.deepEqual(names.filter((n) => n.startsWith('old')), ['old/', 'old/fresh.txt']);
+  t.deepEqual(
+    names.filter((n) => n.startsWith('old')),
+    ['old/', 'old/fresh.txt'],
+  );
   t.false(names.includes('gone.txt'));
   t.false(names.includes('srv/data/keep.txt'));
-  t.deepEqual(names.filter((n) => n.includes('.wh.')), []);
+  t.deepEqual(
+    names.filter((n) => n.includes('.wh.')),
+    [],
+  );
   t.false(names.some((n) => n === '' || n === './' || n.startsWith('/')));
   t.is(names[0], 'bin/');
 });
 
 bothFormats('export leaves out volumes and tmpfs mounts, showing the directory below a volume', async (t, format) => {
   // nocopy: the volume stays empty, so the image directory it hides is told apart from the volume's content.
-  const { store, record, view } = await setup(t, format, { mounts: [parseVolumeFlag('exportvol:/srv/data:nocopy'), parseTmpfsFlag('/scratch')] });
+  const { store, record, view } = await setup(t, format, {
+    mounts: [parseVolumeFlag('exportvol:/srv/data:nocopy'), parseTmpfsFlag('/scratch')],
+  });
   await view.writeFile('/srv/data/in-volume.txt', 'volume\n');
   await view.writeFile('/scratch/in-tmpfs.txt', 'tmpfs\n');
   t.false(await view.exists('/srv/data/keep.txt'), 'the volume hides the image directory in the container');
@@ -182,21 +217,25 @@ bothFormats('export leaves out volumes and tmpfs mounts, showing the directory b
   t.false(names.some((n) => n.startsWith('scratch')));
 });
 
-bothFormats('export is a valid archive for GNU tar', async (t, format) => {
-  const { store, record, view, dir } = await setup(t, format);
-  await change(view);
-  const file = path.join(dir, 'export.tar');
-  const result = await exportContainerToFile(store, record, file);
-  const listing = (await run('tar', ['-tvf', file], { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' } })).stdout;
-  const lines = listing.trimEnd().split('\n');
-  t.is(lines.length, result.entries);
-  t.regex(listing, /^crw-rw-rw- 0\/0 +1,3 2023-11-14 22:13 dev\/null$/m);
-  t.regex(listing, /^brw-rw---- 0\/6 +7,0 2023-11-14 22:13 dev\/loop0$/m);
-  t.regex(listing, /^lrwxrwxrwx 0\/0 +0 2023-11-14 22:13 bin\/sh -> busybox$/m);
-  t.regex(listing, /^hrw-r--r-- 1000\/1000 +0 2023-11-14 22:13 home\/user\/notes-link link to home\/user\/notes$/m);
-  t.regex(listing, new RegExp(`^-rw-r--r-- 0/0 +${BIG} 2023-11-14 22:13 srv/big.bin$`, 'm'));
-  t.regex(listing, /^prw------- 0\/0 +0 2023-11-14 22:13 run\/pipe$/m);
-}, gnuTarMissing);
+bothFormats(
+  'export is a valid archive for GNU tar',
+  async (t, format) => {
+    const { store, record, view, dir } = await setup(t, format);
+    await change(view);
+    const file = path.join(dir, 'export.tar');
+    const result = await exportContainerToFile(store, record, file);
+    const listing = (await run('tar', ['-tvf', file], { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' } })).stdout;
+    const lines = listing.trimEnd().split('\n');
+    t.is(lines.length, result.entries);
+    t.regex(listing, /^crw-rw-rw- 0\/0 +1,3 2023-11-14 22:13 dev\/null$/m);
+    t.regex(listing, /^brw-rw---- 0\/6 +7,0 2023-11-14 22:13 dev\/loop0$/m);
+    t.regex(listing, /^lrwxrwxrwx 0\/0 +0 2023-11-14 22:13 bin\/sh -> busybox$/m);
+    t.regex(listing, /^hrw-r--r-- 1000\/1000 +0 2023-11-14 22:13 home\/user\/notes-link link to home\/user\/notes$/m);
+    t.regex(listing, new RegExp(`^-rw-r--r-- 0/0 +${BIG} 2023-11-14 22:13 srv/big.bin$`, 'm'));
+    t.regex(listing, /^prw------- 0\/0 +0 2023-11-14 22:13 run\/pipe$/m);
+  },
+  gnuTarMissing,
+);
 
 bothFormats('export -o is atomic: a failed export leaves the old file and no temp file', async (t, format) => {
   const { store, record, dir } = await setup(t, format);

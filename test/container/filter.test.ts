@@ -7,10 +7,23 @@ import type { Store } from '../../src/store/root.js';
 /** Only ancestor= reads the store; the other rules work on the records alone. */
 const noStore = {} as Store;
 
-function record(name: string, idHex: string, minute: number, status: ContainerStatus, extra: { labels?: Record<string, string>; mounts?: MountSpec[]; exitCode?: number } = {}): ContainerRecord {
+function record(
+  name: string,
+  idHex: string,
+  minute: number,
+  status: ContainerStatus,
+  extra: { labels?: Record<string, string>; mounts?: MountSpec[]; exitCode?: number } = {},
+): ContainerRecord {
   return {
-    id: idHex.padEnd(64, '0'), name, image: 'sha256:'.padEnd(71, 'a'), imageRef: 'demo', layers: [],
-    created: `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`, readOnly: false, mounts: extra.mounts ?? [], command: [],
+    id: idHex.padEnd(64, '0'),
+    name,
+    image: 'sha256:'.padEnd(71, 'a'),
+    imageRef: 'demo',
+    layers: [],
+    created: `2026-01-01T00:${String(minute).padStart(2, '0')}:00.000Z`,
+    readOnly: false,
+    mounts: extra.mounts ?? [],
+    command: [],
     state: { status, startedAt: status === 'created' ? null : '2026-01-01T01:00:00.000Z', finishedAt: null, exitCode: extra.exitCode ?? 0 },
     ...(extra.labels ? { labels: extra.labels } : {}),
   } as ContainerRecord;
@@ -18,15 +31,22 @@ function record(name: string, idHex: string, minute: number, status: ContainerSt
 
 const RECORDS = [
   record('a1', 'a1', 1, 'running', { labels: { tier: 'front' }, mounts: [{ type: 'tmpfs', destination: '/tmp' }] }),
-  record('b2', 'b2', 2, 'exited', { exitCode: 3, mounts: [{ type: 'volume', name: 'vol', destination: '/v', readOnly: false, anonymous: false }] }),
+  record('b2', 'b2', 2, 'exited', {
+    exitCode: 3,
+    mounts: [{ type: 'volume', name: 'vol', destination: '/v', readOnly: false, anonymous: false }],
+  }),
   record('c3', 'a3', 3, 'created', { labels: { tier: 'back' } }),
   record('d4', 'd4', 4, 'running', { labels: { tier: 'back', env: 'prod' } }),
 ];
 
-const select = async (options: { all?: boolean; limit?: number; filters?: Array<[string, string]> }) => (await selectContainers(noStore, RECORDS, {
-  all: options.all, limit: options.limit,
-  filters: (options.filters ?? []).reduce((f, [k, v]) => f.add(k, v), new FilterArgs()),
-})).map((c) => c.name);
+const select = async (options: { all?: boolean; limit?: number; filters?: Array<[string, string]> }) =>
+  (
+    await selectContainers(noStore, RECORDS, {
+      all: options.all,
+      limit: options.limit,
+      filters: (options.filters ?? []).reduce((f, [k, v]) => f.add(k, v), new FilterArgs()),
+    })
+  ).map((c) => c.name);
 
 test('newest first; without -a running only; -a everything', async (t) => {
   t.deepEqual(await select({}), ['d4', 'a1']);
@@ -40,24 +60,69 @@ test('-n N counts only what the filters keep, and shows every state', async (t) 
 });
 
 test('status= implies -a; exited= takes only containers that ran, and does not', async (t) => {
-  t.deepEqual(await select({ filters: [['status', 'exited'], ['status', 'created']] }), ['c3', 'b2']);
+  t.deepEqual(
+    await select({
+      filters: [
+        ['status', 'exited'],
+        ['status', 'created'],
+      ],
+    }),
+    ['c3', 'b2'],
+  );
   t.deepEqual(await select({ all: true, filters: [['exited', '3']] }), ['b2']);
   t.deepEqual(await select({ all: true, filters: [['exited', '0']] }), [], 'running and created containers have no exit code to match');
   t.deepEqual(await select({ filters: [['exited', '3']] }), []);
 });
 
-test('id= needs a unique prefix; an ambiguous one matches nothing, as the daemon\'s truncindex', async (t) => {
+test("id= needs a unique prefix; an ambiguous one matches nothing, as the daemon's truncindex", async (t) => {
   t.deepEqual(await select({ all: true, filters: [['id', 'a']] }), []);
   t.deepEqual(await select({ all: true, filters: [['id', 'a3']] }), ['c3']);
-  t.deepEqual(await select({ all: true, filters: [['id', 'a'], ['id', 'd']] }), ['d4']);
+  t.deepEqual(
+    await select({
+      all: true,
+      filters: [
+        ['id', 'a'],
+        ['id', 'd'],
+      ],
+    }),
+    ['d4'],
+  );
 });
 
 test('before=/since= count among what name=/id= kept (Docker narrows first)', async (t) => {
   t.deepEqual(await select({ all: true, filters: [['before', 'c3']] }), ['b2', 'a1']);
   t.deepEqual(await select({ all: true, filters: [['since', 'b2']] }), ['d4', 'c3']);
-  t.deepEqual(await select({ all: true, filters: [['since', 'b2'], ['before', 'd4']] }), ['c3']);
-  t.deepEqual(await select({ all: true, filters: [['name', '^[ab]'], ['before', 'c3']] }), [], 'c3 is not among the names kept');
-  t.deepEqual(await select({ all: true, filters: [['name', '^[abc]'], ['before', 'c3']] }), ['b2', 'a1']);
+  t.deepEqual(
+    await select({
+      all: true,
+      filters: [
+        ['since', 'b2'],
+        ['before', 'd4'],
+      ],
+    }),
+    ['c3'],
+  );
+  t.deepEqual(
+    await select({
+      all: true,
+      filters: [
+        ['name', '^[ab]'],
+        ['before', 'c3'],
+      ],
+    }),
+    [],
+    'c3 is not among the names kept',
+  );
+  t.deepEqual(
+    await select({
+      all: true,
+      filters: [
+        ['name', '^[abc]'],
+        ['before', 'c3'],
+      ],
+    }),
+    ['b2', 'a1'],
+  );
   await t.throwsAsync(select({ filters: [['since', 'a1'.padEnd(12, '0')]] }), { message: `no such container ${'a1'.padEnd(12, '0')}` });
 });
 
@@ -81,7 +146,13 @@ test("Docker's keys for networks, ports, health, tasks and isolation: a strata c
     [[['expose', '8000-8080/udp']], []],
     [[['health', 'none']], all],
     [[['health', 'healthy']], []],
-    [[['health', 'healthy'], ['health', 'none']], all],
+    [
+      [
+        ['health', 'healthy'],
+        ['health', 'none'],
+      ],
+      all,
+    ],
     [[['is-task', 'false']], all],
     [[['is-task', 'true']], []],
     [[['isolation', 'hyperv']], all],

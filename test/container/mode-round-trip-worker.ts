@@ -38,6 +38,7 @@ const listed: Record<string, string[]> = {};
 for (const dir of ['f', 'd']) {
   await extractToView(view, fs.createReadStream(path.join(outDir, `${dir}.tar`)), '/in');
   listed[dir] = [];
-  for (const name of await view.readdir(`/in/${dir}`)) listed[dir].push(`${name} ${(await view.lstat(`/in/${dir}/${name}`)).mode.toString(8).padStart(4, '0')}`);
+  for (const name of await view.readdir(`/in/${dir}`))
+    listed[dir].push(`${name} ${(await view.lstat(`/in/${dir}/${name}`)).mode.toString(8).padStart(4, '0')}`);
 }
 process.stdout.write(JSON.stringify({ uid: process.getuid?.(), rootless: store.info.rootless, view: listed }));

@@ -35,7 +35,12 @@ bothFormats('export writes every one of the 4096 modes of files and directories 
   t.deepEqual(tarModes(tar, 'f/'), expected());
   t.deepEqual(tarModes(tar, 'd/'), expected(DIR_MODES));
   // What is below a 0000 directory is exported too.
-  t.is(parseTar(tar).find((e) => e.name === 'd/0000/x')?.body.toString(), 'x\n');
+  t.is(
+    parseTar(tar)
+      .find((e) => e.name === 'd/0000/x')
+      ?.body.toString(),
+    'x\n',
+  );
 });
 
 bothFormats('cp CONTAINER:PATH - writes every one of the 4096 modes as it is', async (t, format) => {
@@ -43,7 +48,10 @@ bothFormats('cp CONTAINER:PATH - writes every one of the 4096 modes as it is', a
   t.deepEqual(tarModes(await collect((out) => archiveFromView(view, '/f', out)), 'f/'), expected());
   t.deepEqual(tarModes(await collect((out) => archiveFromView(view, '/d', out)), 'd/'), expected(DIR_MODES));
   const one = parseTar(await collect((out) => archiveFromView(view, '/f/0000', out)));
-  t.deepEqual(one.map((e) => [e.name, e.mode]), [['0000', 0]]);
+  t.deepEqual(
+    one.map((e) => [e.name, e.mode]),
+    [['0000', 0]],
+  );
 });
 
 bothFormats('cp CONTAINER:PATH HOSTDIR and back into the container keeps all 4096 modes', async (t, format) => {

@@ -15,12 +15,34 @@ const parses = test.macro({
 
 test(parses, 'type=volume,src=data,dst=/data', { Type: 'volume', Source: 'data', Target: '/data' });
 test(parses, 'source=data,target=/data,readonly', { Type: 'volume', Source: 'data', Target: '/data', ReadOnly: true });
-test(parses, 'destination=/data,ro=true,volume-nocopy', { Type: 'volume', Target: '/data', ReadOnly: true, VolumeOptions: { NoCopy: true, DriverConfig: {} } });
-test(parses, 'TYPE=Volume,dst=/d,volume-nocopy=false,volume-label=a=b,volume-label=c', { Type: 'volume', Target: '/d', VolumeOptions: { Labels: { a: 'b', c: '' }, DriverConfig: {} } });
+test(parses, 'destination=/data,ro=true,volume-nocopy', {
+  Type: 'volume',
+  Target: '/data',
+  ReadOnly: true,
+  VolumeOptions: { NoCopy: true, DriverConfig: {} },
+});
+test(parses, 'TYPE=Volume,dst=/d,volume-nocopy=false,volume-label=a=b,volume-label=c', {
+  Type: 'volume',
+  Target: '/d',
+  VolumeOptions: { Labels: { a: 'b', c: '' }, DriverConfig: {} },
+});
 test(parses, 'dst=/d,volume-nocopy=false', { Type: 'volume', Target: '/d', VolumeOptions: { DriverConfig: {} } });
-test(parses, 'dst=/d,volume-driver=local,volume-opt=type=nfs,volume-opt=o', { Type: 'volume', Target: '/d', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'nfs', o: '' } } } });
-test(parses, 'type=bind,src=/srv,dst=/srv,bind-propagation=RSHARED', { Type: 'bind', Source: '/srv', Target: '/srv', BindOptions: { Propagation: 'rshared' } });
-test(parses, 'type=tmpfs,dst=/tmp,tmpfs-size=64m,tmpfs-mode=1777', { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 67108864, Mode: 0o1777 } });
+test(parses, 'dst=/d,volume-driver=local,volume-opt=type=nfs,volume-opt=o', {
+  Type: 'volume',
+  Target: '/d',
+  VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'nfs', o: '' } } },
+});
+test(parses, 'type=bind,src=/srv,dst=/srv,bind-propagation=RSHARED', {
+  Type: 'bind',
+  Source: '/srv',
+  Target: '/srv',
+  BindOptions: { Propagation: 'rshared' },
+});
+test(parses, 'type=tmpfs,dst=/tmp,tmpfs-size=64m,tmpfs-mode=1777', {
+  Type: 'tmpfs',
+  Target: '/tmp',
+  TmpfsOptions: { SizeBytes: 67108864, Mode: 0o1777 },
+});
 test(parses, 'type=tmpfs,dst=/tmp,tmpfs-size=1.5GiB', { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 1610612736 } });
 test(parses, 'type=tmpfs,dst=/tmp,tmpfs-size=4096', { Type: 'tmpfs', Target: '/tmp', TmpfsOptions: { SizeBytes: 4096 } });
 test(parses, '"type=bind","src=/a,b",dst=/x', { Type: 'bind', Source: '/a,b', Target: '/x' });
@@ -34,7 +56,10 @@ test('a relative ./source is made absolute, as docker/cli does', (t) => {
 
 const refuses = test.macro({
   exec(t, spec: string, reason: string) {
-    t.throws(() => parseMountFlag(spec), { code: 'EUSAGE', message: `invalid argument ${JSON.stringify(spec)} for "--mount" flag: ${reason}` });
+    t.throws(() => parseMountFlag(spec), {
+      code: 'EUSAGE',
+      message: `invalid argument ${JSON.stringify(spec)} for "--mount" flag: ${reason}`,
+    });
   },
   title: (_title, spec: string) => `--mount ${JSON.stringify(spec)} is refused in docker/cli's words`,
 });
@@ -59,25 +84,59 @@ const invalid = test.macro({
   title: (_title, spec: string) => `--mount ${spec} is refused as Docker's daemon refuses it`,
 });
 
-test(invalid, 'type=volume,src=v,dst=relative', `invalid mount config for type "volume": invalid mount path: 'relative' mount path must be absolute`);
+test(
+  invalid,
+  'type=volume,src=v,dst=relative',
+  `invalid mount config for type "volume": invalid mount path: 'relative' mount path must be absolute`,
+);
 test(invalid, 'type=volume,src=v,dst=/', `invalid mount config for type "volume": invalid specification: destination can't be '/'`);
 test(invalid, 'type=volume,dst=/x,ro', 'invalid mount config for type "volume": must not set ReadOnly mode when using anonymous volumes');
 test(invalid, 'type=bind,dst=/x', 'invalid mount config for type "bind": field Source must not be empty');
 test(invalid, 'type=bind,src=rel,dst=/x', `invalid mount config for type "bind": invalid mount path: 'rel' mount path must be absolute`);
-test(invalid, 'type=bind,src=/nonexistent-strata-source,dst=/x', 'invalid mount config for type "bind": bind source path does not exist: /nonexistent-strata-source');
-test(invalid, 'type=bind,src=/,dst=/x,bind-propagation=sideways', 'invalid mount config for type "bind": invalid propagation mode: sideways');
+test(
+  invalid,
+  'type=bind,src=/nonexistent-strata-source,dst=/x',
+  'invalid mount config for type "bind": bind source path does not exist: /nonexistent-strata-source',
+);
+test(
+  invalid,
+  'type=bind,src=/,dst=/x,bind-propagation=sideways',
+  'invalid mount config for type "bind": invalid propagation mode: sideways',
+);
 test(invalid, 'type=tmpfs,src=x,dst=/x', 'invalid mount config for type "tmpfs": field Source must not be specified');
 test(invalid, 'type=npipe,src=x,dst=/x', 'invalid mount config for type "npipe": mount type unknown');
 
 test('each type resolves to the MountSpec -v and --tmpfs give; an anonymous volume gets a fresh 64-hex name', async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-mount-'));
   t.teardown(() => fs.rm(dir, { recursive: true, force: true }));
-  t.deepEqual(mountSpecOf(parseMountFlag(`type=bind,src=${dir},dst=/h/,ro`)), { type: 'bind', source: dir, destination: '/h', readOnly: true });
-  t.deepEqual(mountSpecOf(parseMountFlag('src=data,dst=/data//x/..')), { type: 'volume', name: 'data', destination: '/data', readOnly: false, anonymous: false });
+  t.deepEqual(mountSpecOf(parseMountFlag(`type=bind,src=${dir},dst=/h/,ro`)), {
+    type: 'bind',
+    source: dir,
+    destination: '/h',
+    readOnly: true,
+  });
+  t.deepEqual(mountSpecOf(parseMountFlag('src=data,dst=/data//x/..')), {
+    type: 'volume',
+    name: 'data',
+    destination: '/data',
+    readOnly: false,
+    anonymous: false,
+  });
   t.deepEqual(mountSpecOf(parseMountFlag('type=tmpfs,dst=/run')), { type: 'tmpfs', destination: '/run' });
   // Size, mode and ro reach the view in the words of --tmpfs PATH:OPTIONS; nocopy as -v's nocopy does.
-  t.deepEqual(mountSpecOf(parseMountFlag('type=tmpfs,dst=/run,tmpfs-size=1m,tmpfs-mode=700,ro')), { type: 'tmpfs', destination: '/run', options: 'ro,size=1048576,mode=700' });
-  t.deepEqual(mountSpecOf(parseMountFlag('src=v,dst=/v,volume-nocopy')), { type: 'volume', name: 'v', destination: '/v', readOnly: false, anonymous: false, noCopy: true });
+  t.deepEqual(mountSpecOf(parseMountFlag('type=tmpfs,dst=/run,tmpfs-size=1m,tmpfs-mode=700,ro')), {
+    type: 'tmpfs',
+    destination: '/run',
+    options: 'ro,size=1048576,mode=700',
+  });
+  t.deepEqual(mountSpecOf(parseMountFlag('src=v,dst=/v,volume-nocopy')), {
+    type: 'volume',
+    name: 'v',
+    destination: '/v',
+    readOnly: false,
+    anonymous: false,
+    noCopy: true,
+  });
   const anonymous = mountSpecOf(parseMountFlag('dst=/cache'));
   t.like(anonymous, { type: 'volume', destination: '/cache', readOnly: false, anonymous: true });
   t.regex((anonymous as { name: string }).name, /^[0-9a-f]{64}$/);

@@ -10,12 +10,27 @@ const LAYERS: LayerInput[] = [[{ path: 'etc/' }, { path: 'etc/passwd', content: 
 test('-v takes the options docker takes: z, Z, cached, delegated, consistent, nocopy, with ro or rw', (t) => {
   for (const mode of ['z', 'Z', 'cached', 'delegated', 'consistent', 'nocopy', 'ro,z', 'rw,Z,nocopy,cached']) {
     const spec = parseVolumeFlag(`data:/data:${mode}`);
-    t.deepEqual(spec, {
-      type: 'volume', name: 'data', destination: '/data', readOnly: mode.startsWith('ro'), anonymous: false, mode,
-      ...(mode.includes('nocopy') ? { noCopy: true } : {}),
-    }, mode);
+    t.deepEqual(
+      spec,
+      {
+        type: 'volume',
+        name: 'data',
+        destination: '/data',
+        readOnly: mode.startsWith('ro'),
+        anonymous: false,
+        mode,
+        ...(mode.includes('nocopy') ? { noCopy: true } : {}),
+      },
+      mode,
+    );
   }
-  t.deepEqual(parseVolumeFlag('/srv/host:/data:ro,Z,rslave'), { type: 'bind', source: '/srv/host', destination: '/data', readOnly: true, mode: 'ro,Z,rslave' });
+  t.deepEqual(parseVolumeFlag('/srv/host:/data:ro,Z,rslave'), {
+    type: 'bind',
+    source: '/srv/host',
+    destination: '/data',
+    readOnly: true,
+    mode: 'ro,Z,rslave',
+  });
   t.deepEqual(parseVolumeFlag('data:/data'), { type: 'volume', name: 'data', destination: '/data', readOnly: false, anonymous: false });
 });
 
@@ -33,9 +48,19 @@ test('-v refuses unknown options, two of a kind, nocopy on a bind, propagation o
 
 test('--tmpfs keeps its options as typed and refuses what a tmpfs mount would', (t) => {
   t.deepEqual(parseTmpfsFlag('/tmp:rw,size=64m,mode=1777'), { type: 'tmpfs', destination: '/tmp', options: 'rw,size=64m,mode=1777' });
-  t.deepEqual(parseTmpfsFlag('/run:ro,noexec,nosuid,nodev,uid=1000,gid=1000'), { type: 'tmpfs', destination: '/run', options: 'ro,noexec,nosuid,nodev,uid=1000,gid=1000' });
+  t.deepEqual(parseTmpfsFlag('/run:ro,noexec,nosuid,nodev,uid=1000,gid=1000'), {
+    type: 'tmpfs',
+    destination: '/run',
+    options: 'ro,noexec,nosuid,nodev,uid=1000,gid=1000',
+  });
   t.deepEqual(parseTmpfsFlag('/tmp'), { type: 'tmpfs', destination: '/tmp' });
-  for (const [flag, option] of [['/tmp:bogus', 'bogus'], ['/tmp:size=lots', 'size=lots'], ['/tmp:mode=0999', 'mode=0999'], ['/tmp:uid=root', 'uid=root'], ['/tmp:size', 'size']]) {
+  for (const [flag, option] of [
+    ['/tmp:bogus', 'bogus'],
+    ['/tmp:size=lots', 'size=lots'],
+    ['/tmp:mode=0999', 'mode=0999'],
+    ['/tmp:uid=root', 'uid=root'],
+    ['/tmp:size', 'size'],
+  ]) {
     t.throws(() => parseTmpfsFlag(flag!), { code: 'EUSAGE', message: `invalid tmpfs option "${option}" in '${flag}'` }, flag);
   }
 });
@@ -67,7 +92,10 @@ test('a tmpfs root has mode= (1777 by default) and ro makes it read-only in the 
 test('writing past a tmpfs size= fails with ENOSPC and keeps the whole pages that fit, as a kernel tmpfs does', async (t) => {
   const { view } = await containerFromLayers(t, 'oci', LAYERS, { mounts: [parseTmpfsFlag('/tmp:rw,size=64k,mode=1777')] });
   // A kernel tmpfs mounted with size=64k: `head -c 100000 /dev/zero > f` leaves 65536 bytes and ENOSPC.
-  await t.throwsAsync(view.writeFile('/tmp/f', Buffer.alloc(100_000)), { code: 'ENOSPC', message: "ENOSPC: No space left on device, write '/tmp/f'" });
+  await t.throwsAsync(view.writeFile('/tmp/f', Buffer.alloc(100_000)), {
+    code: 'ENOSPC',
+    message: "ENOSPC: No space left on device, write '/tmp/f'",
+  });
   t.is((await view.stat('/tmp/f')).size, 65_536);
   await t.throwsAsync(view.writeFile('/tmp/g', 'x'), { code: 'ENOSPC' });
   t.is((await view.stat('/tmp/g')).size, 0, 'the file is made; no page is left for its byte');
@@ -75,7 +103,12 @@ test('writing past a tmpfs size= fails with ENOSPC and keeps the whole pages tha
   await view.mkdir('/tmp/dir');
   await view.writeFile('/tmp/f', Buffer.alloc(10_000));
   // Pages, not bytes: 10,000 bytes take 3 pages, so 13 pages (53,248 bytes) are left, and streams count too.
-  await view.writeFile('/tmp/dir/h', (async function* () { yield Buffer.alloc(53_248); })());
+  await view.writeFile(
+    '/tmp/dir/h',
+    (async function* () {
+      yield Buffer.alloc(53_248);
+    })(),
+  );
   await t.throwsAsync(view.appendFile('/tmp/dir/h', 'y'), { code: 'ENOSPC' });
   await view.appendFile('/tmp/f', Buffer.alloc(2_288));
   await t.throwsAsync(view.appendFile('/tmp/f', 'z'), { code: 'ENOSPC' });

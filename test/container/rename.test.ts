@@ -15,7 +15,12 @@ import { isStrataError } from '../../src/errors.js';
 import { withStoreLock } from '../../src/store/lock.js';
 import { containerFromLayers } from '../helpers/container-fixture.js';
 
-const layers = [[{ path: 'etc/', type: 'dir' as const }, { path: 'etc/motd', content: 'hello\n' }]];
+const layers = [
+  [
+    { path: 'etc/', type: 'dir' as const },
+    { path: 'etc/motd', content: 'hello\n' },
+  ],
+];
 
 for (const [which, hold] of [
   ['container', (store: Parameters<typeof withStoreLock>[0], id: string, work: () => Promise<void>) => withContainerLock(store, id, work)],
@@ -25,11 +30,20 @@ for (const [which, hold] of [
     const { store, record } = await containerFromLayers(t, 'oci', layers, { name: 'box' });
     let release!: () => void;
     let holding!: () => void;
-    const held = new Promise<void>((resolve) => { holding = resolve; });
-    const holder = hold(store, record.id, () => { holding(); return new Promise<void>((resolve) => { release = resolve; }); });
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const holder = hold(store, record.id, () => {
+      holding();
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
     await held;
     let done = false;
-    const pending = renameContainer(store, 'box', 'crate').then(() => { done = true; });
+    const pending = renameContainer(store, 'box', 'crate').then(() => {
+      done = true;
+    });
     await sleep(150);
     t.false(done, 'the rename waited for the lock');
     t.is((await readContainerRecord(store, record.id)).name, 'box');

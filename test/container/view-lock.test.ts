@@ -13,7 +13,13 @@ import { isStrataError } from '../../src/errors.js';
 import type { Resolver } from '../../src/resolver/resolver.js';
 import { containerFromLayers } from '../helpers/container-fixture.js';
 
-const layers = [[{ path: 'etc/', type: 'dir' as const }, { path: 'etc/motd', content: 'hello\n' }, { path: 'dir/', type: 'dir' as const }]];
+const layers = [
+  [
+    { path: 'etc/', type: 'dir' as const },
+    { path: 'etc/motd', content: 'hello\n' },
+    { path: 'dir/', type: 'dir' as const },
+  ],
+];
 
 /** Every changing method of a view, each on a path it would succeed on. */
 const CHANGES: [string, (v: Resolver) => Promise<unknown>][] = [
@@ -38,11 +44,20 @@ for (const [name, change] of CHANGES) {
     const { store, record, view } = await containerFromLayers(t, 'oci', layers, { name: 'box' });
     let release!: () => void;
     let holding!: () => void;
-    const held = new Promise<void>((resolve) => { holding = resolve; });
-    const holder = withContainerLock(store, record.id, () => { holding(); return new Promise<void>((resolve) => { release = resolve; }); });
+    const held = new Promise<void>((resolve) => {
+      holding = resolve;
+    });
+    const holder = withContainerLock(store, record.id, () => {
+      holding();
+      return new Promise<void>((resolve) => {
+        release = resolve;
+      });
+    });
     await held;
     let done = false;
-    const pending = change(view).then(() => { done = true; });
+    const pending = change(view).then(() => {
+      done = true;
+    });
     await sleep(150);
     t.false(done, 'the change waited for the lock');
     release();
@@ -65,17 +80,29 @@ test('a batch holds the lock across its changes, and changes it did not await fi
   const { store, record, view } = await containerFromLayers(t, 'oci', layers, { name: 'box' });
   const order: string[] = [];
   let entered!: () => void;
-  const inBatch = new Promise<void>((resolve) => { entered = resolve; });
+  const inBatch = new Promise<void>((resolve) => {
+    entered = resolve;
+  });
   const batch = view.batch(async () => {
     entered();
     await view.writeFile('/one', '1');
     order.push('one');
     await sleep(100);
-    void view.writeFile('/two', (async function* () { await sleep(100); yield '2'; })()).then(() => order.push('two'));
+    void view
+      .writeFile(
+        '/two',
+        (async function* () {
+          await sleep(100);
+          yield '2';
+        })(),
+      )
+      .then(() => order.push('two'));
     order.push('body returned');
   });
   await inBatch;
-  const other = withContainerLock(store, record.id, async () => { order.push('other holder'); });
+  const other = withContainerLock(store, record.id, async () => {
+    order.push('other holder');
+  });
   const otherView = (await containerView(store, record)).writeFile('/three', '3').then(() => order.push('other view'));
   await Promise.all([batch, other, otherView]);
   t.deepEqual(order, ['one', 'body returned', 'two', 'other holder', 'other view']);
@@ -83,7 +110,10 @@ test('a batch holds the lock across its changes, and changes it did not await fi
 });
 
 test('a view of a removed container with a --tmpfs mount is refused with ENOTFOUND and does not bring its tmpfs dir back', async (t) => {
-  const { store, record } = await containerFromLayers(t, 'oci', layers, { name: 'box', mounts: [{ type: 'tmpfs', destination: '/scratch' }] });
+  const { store, record } = await containerFromLayers(t, 'oci', layers, {
+    name: 'box',
+    mounts: [{ type: 'tmpfs', destination: '/scratch' }],
+  });
   await removeContainer(store, 'box');
   const err = await t.throwsAsync(containerView(store, record));
   t.true(isStrataError(err, 'ENOTFOUND'));
@@ -101,7 +131,10 @@ test('inside a batch, a call that takes the store lock is refused with EUSAGE in
 });
 
 test('a view made before a stop in another process still serves its --tmpfs mount afterwards, empty, as a real tmpfs', async (t) => {
-  const { store, view } = await containerFromLayers(t, 'oci', layers, { name: 'box', mounts: [{ type: 'tmpfs', destination: '/scratch' }] });
+  const { store, view } = await containerFromLayers(t, 'oci', layers, {
+    name: 'box',
+    mounts: [{ type: 'tmpfs', destination: '/scratch' }],
+  });
   await startContainer(store, 'box');
   await view.writeFile('/scratch/before', 'x');
   await stopContainer(store, 'box');

@@ -21,12 +21,19 @@ const BIG = 8 * 1024 * 1024;
 async function setup(t: Parameters<typeof tmpStore>[0], format: WhiteoutFormat) {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
   const tar = await buildImage({
-    format: 'oci', repoTags: ['walk:1'], layers: [[
-      { path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'original\n' },
-      { path: 'tmp/', type: 'dir', mode: 0o1777 },
-      { path: 'data/', type: 'dir' }, { path: 'data/big.bin', size: BIG, seed: 7 },
-      { path: 'srv/', type: 'dir' }, { path: 'srv/keep.txt', content: 'keep me\n' },
-    ]],
+    format: 'oci',
+    repoTags: ['walk:1'],
+    layers: [
+      [
+        { path: 'etc/', type: 'dir' },
+        { path: 'etc/hostname', content: 'original\n' },
+        { path: 'tmp/', type: 'dir', mode: 0o1777 },
+        { path: 'data/', type: 'dir' },
+        { path: 'data/big.bin', size: BIG, seed: 7 },
+        { path: 'srv/', type: 'dir' },
+        { path: 'srv/keep.txt', content: 'keep me\n' },
+      ],
+    ],
   });
   await fs.writeFile(path.join(dir, 'walk.tar'), tar);
   await loadImages(store, { path: path.join(dir, 'walk.tar') });

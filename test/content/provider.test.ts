@@ -21,7 +21,7 @@ async function bytesOf(stream: Readable): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-test('info gives a stored blob\'s digest and byte size, and no media type nobody recorded', async (t) => {
+test("info gives a stored blob's digest and byte size, and no media type nobody recorded", async (t) => {
   const { store } = await tmpStore(t);
   const digest = await stored(store);
   t.is(digest, sha256(DATA));
@@ -33,13 +33,16 @@ test('info gives the media type the lookup it was built with knows', async (t) =
   const digest = await stored(store);
   const asked: string[] = [];
   const provider = new StoreContentProvider(store, {
-    mediaTypeOf: async (d) => { asked.push(d); return d === digest ? 'application/vnd.oci.image.layer.v1.tar' : undefined; },
+    mediaTypeOf: async (d) => {
+      asked.push(d);
+      return d === digest ? 'application/vnd.oci.image.layer.v1.tar' : undefined;
+    },
   });
   t.deepEqual(await provider.info(digest), { digest, size: DATA.length, mediaType: 'application/vnd.oci.image.layer.v1.tar' });
   t.deepEqual(asked, [digest]);
 });
 
-test('open streams the blob\'s exact bytes, or the inclusive range asked for', async (t) => {
+test("open streams the blob's exact bytes, or the inclusive range asked for", async (t) => {
   const { store } = await tmpStore(t);
   const digest = await stored(store);
   const provider = new StoreContentProvider(store);
@@ -53,7 +56,7 @@ test('readBounded reads a blob of exactly the bound, and refuses a larger one be
   const digest = await stored(store);
   const provider = new StoreContentProvider(store);
   t.deepEqual(await provider.readBounded(digest, DATA.length), DATA);
-  const err = await t.throwsAsync(provider.readBounded(digest, DATA.length - 1)) as StrataError;
+  const err = (await t.throwsAsync(provider.readBounded(digest, DATA.length - 1))) as StrataError;
   t.is(err.code, 'ELIMIT');
   t.is(err.message, `blob ${digest} is ${DATA.length} bytes, more than the ${DATA.length - 1} read into memory`);
   t.is(err.expected, DATA.length - 1);
@@ -73,7 +76,7 @@ test('a blob that is not stored is ENOTFOUND naming it, from info, open and read
   const { store } = await tmpStore(t);
   const provider = new StoreContentProvider(store, { mediaTypeOf: async () => 'application/vnd.oci.image.layer.v1.tar' });
   for (const attempt of [provider.info(MISSING), provider.open(MISSING), provider.readBounded(MISSING, 1 << 20)]) {
-    const err = await t.throwsAsync(attempt) as StrataError;
+    const err = (await t.throwsAsync(attempt)) as StrataError;
     t.is(err.code, 'ENOTFOUND');
     t.is(err.message, `blob ${MISSING} is missing from ${store.paths.blobsDir}`);
     t.is(err.path, store.paths.blob(MISSING));
@@ -89,7 +92,9 @@ test('a blob that cannot be read for another reason keeps its error: it is not r
   const paths = store.paths as { blob(d: string): string };
   const original = paths.blob.bind(paths);
   paths.blob = (d: string) => (d === through ? `${original(digest)}/x` : original(d));
-  t.teardown(() => { paths.blob = original; });
-  const err = await t.throwsAsync(provider.info(through)) as NodeJS.ErrnoException;
+  t.teardown(() => {
+    paths.blob = original;
+  });
+  const err = (await t.throwsAsync(provider.info(through))) as NodeJS.ErrnoException;
   t.is(err.code, 'ENOTDIR');
 });

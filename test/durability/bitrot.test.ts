@@ -87,7 +87,10 @@ test('one flipped byte in a stored blob is reported by check, naming the blob', 
 
   const { problems } = await checkStore(store);
   const corrupt = problems.filter((p) => p.kind === 'blob-corrupt');
-  t.deepEqual(corrupt.map((p) => p.path), [blob]);
+  t.deepEqual(
+    corrupt.map((p) => p.path),
+    [blob],
+  );
   t.regex(corrupt[0]!.message, /content does not match its digest/);
 });
 
@@ -96,13 +99,25 @@ test('unpacking records the sha256 of every regular file beside the layer, in sh
   const sidecar = path.join(store.paths.layerDir(chain[0]!), 'files.sha256');
   const lines = (await fs.readFile(sidecar, 'utf8')).split('\n').filter(Boolean);
   const names = lines.map((l) => l.replace(/^\\?[0-9a-f]{64} {2}/, ''));
-  t.deepEqual(names, ['bin/busybox', 'bin/ls', 'etc/hostname', 'etc/passwd', 'odd/back\\\\slash', 'odd/empty', 'odd/new\\nline', 'secret/key']);
+  t.deepEqual(names, [
+    'bin/busybox',
+    'bin/ls',
+    'etc/hostname',
+    'etc/passwd',
+    'odd/back\\\\slash',
+    'odd/empty',
+    'odd/new\\nline',
+    'secret/key',
+  ]);
   t.true(lines.includes('e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855  odd/empty'));
   // The hardlink shares its target's content, and both paths are listed.
   t.is(lines.find((l) => l.endsWith('  bin/ls'))!.slice(0, 64), lines.find((l) => l.endsWith('  bin/busybox'))!.slice(0, 64));
   // The whiteout of the top layer (an empty .wh. file in the oci format) is a file of that layer too.
   const top = (await fs.readFile(path.join(store.paths.layerDir(chain[1]!), 'files.sha256'), 'utf8')).split('\n').filter(Boolean);
-  t.deepEqual(top.map((l) => l.slice(66)), ['etc/.wh.hostname', 'etc/motd']);
+  t.deepEqual(
+    top.map((l) => l.slice(66)),
+    ['etc/.wh.hostname', 'etc/motd'],
+  );
 });
 
 testUnless(byHandSkipReason)('files.sha256 verifies by hand with sha256sum -c', async (t) => {
@@ -119,21 +134,37 @@ test('deep check passes an intact store and reports one flipped byte in a layer 
   const file = path.join(store.paths.layerDiff(chain[0]!), 'etc', 'passwd');
   await flipByte(file, 3);
   const problems = await deepCheckLayer(store, chain[0]!);
-  t.deepEqual(problems.map((p) => [p.kind, p.path]), [['layer-corrupt', file]]);
-  t.regex(problems[0]!.message, /content does not match the digest recorded at unpack \(recorded sha256:[0-9a-f]{64}, found sha256:[0-9a-f]{64}\)$/);
+  t.deepEqual(
+    problems.map((p) => [p.kind, p.path]),
+    [['layer-corrupt', file]],
+  );
+  t.regex(
+    problems[0]!.message,
+    /content does not match the digest recorded at unpack \(recorded sha256:[0-9a-f]{64}, found sha256:[0-9a-f]{64}\)$/,
+  );
   t.true(problems[0]!.message.startsWith(file));
   t.deepEqual(await deepCheckLayer(store, chain[1]!), [], 'the other layer is not blamed');
 });
 
-testUnless(overlayFormatSkipReason)('deep check in the kernel (overlay) whiteout format: device whiteouts are not files, rot is still found', async (t) => {
-  const { store, chain } = await loaded(t, 'overlay');
-  const top = (await fs.readFile(path.join(store.paths.layerDir(chain[1]!), 'files.sha256'), 'utf8')).split('\n').filter(Boolean);
-  t.deepEqual(top.map((l) => l.slice(66)), ['etc/motd'], 'the 0/0 device of the whiteout is not listed');
-  for (const chainId of chain) t.deepEqual(await deepCheckLayer(store, chainId), []);
-  const file = path.join(store.paths.layerDiff(chain[1]!), 'etc', 'motd');
-  await flipByte(file, 0);
-  t.deepEqual((await deepCheckLayer(store, chain[1]!)).map((p) => p.path), [file]);
-});
+testUnless(overlayFormatSkipReason)(
+  'deep check in the kernel (overlay) whiteout format: device whiteouts are not files, rot is still found',
+  async (t) => {
+    const { store, chain } = await loaded(t, 'overlay');
+    const top = (await fs.readFile(path.join(store.paths.layerDir(chain[1]!), 'files.sha256'), 'utf8')).split('\n').filter(Boolean);
+    t.deepEqual(
+      top.map((l) => l.slice(66)),
+      ['etc/motd'],
+      'the 0/0 device of the whiteout is not listed',
+    );
+    for (const chainId of chain) t.deepEqual(await deepCheckLayer(store, chainId), []);
+    const file = path.join(store.paths.layerDiff(chain[1]!), 'etc', 'motd');
+    await flipByte(file, 0);
+    t.deepEqual(
+      (await deepCheckLayer(store, chain[1]!)).map((p) => p.path),
+      [file],
+    );
+  },
+);
 
 test('deep check finds rot in a big file, a hardlinked inode, an unreadable directory and odd names', async (t) => {
   const { store, chain } = await loaded(t);
@@ -145,7 +176,10 @@ test('deep check finds rot in a big file, a hardlinked inode, an unreadable dire
   await flipByte(path.join(diff, 'odd', 'new\nline'));
   const problems = await deepCheckLayer(store, chain[0]!);
   // busybox and ls are one inode: both paths hold the rotten bytes.
-  t.deepEqual(problems.map((p) => p.path).sort(), ['bin/busybox', 'bin/ls', 'odd/new\nline', 'secret/key'].map((p) => path.join(diff, p)).sort());
+  t.deepEqual(
+    problems.map((p) => p.path).sort(),
+    ['bin/busybox', 'bin/ls', 'odd/new\nline', 'secret/key'].map((p) => path.join(diff, p)).sort(),
+  );
   t.is((await fs.stat(path.join(diff, 'secret'))).mode & 0o777, 0, 'the 000 directory is left as it was');
 });
 
@@ -165,7 +199,10 @@ test('deep check reports a missing file, an added file, a file turned symlink an
 
   const sidecar = path.join(store.paths.layerDir(chain[1]!), 'files.sha256');
   await fs.rm(sidecar);
-  t.deepEqual((await deepCheckLayer(store, chain[1]!)).map((p) => [p.kind, p.path]), [['layer-corrupt', sidecar]]);
+  t.deepEqual(
+    (await deepCheckLayer(store, chain[1]!)).map((p) => [p.kind, p.path]),
+    [['layer-corrupt', sidecar]],
+  );
 });
 
 test('check --deep on the command line names the rotten file', async (t) => {
@@ -176,5 +213,8 @@ test('check --deep on the command line names the rotten file', async (t) => {
   await flipByte(file, 0);
   const result = await strataProcess(store.root, ['check', '--deep']);
   t.is(result.code, 1);
-  t.true(result.stdout.split('\n').some((l) => l.startsWith(file) && /does not match/.test(l)), result.stdout);
+  t.true(
+    result.stdout.split('\n').some((l) => l.startsWith(file) && /does not match/.test(l)),
+    result.stdout,
+  );
 });

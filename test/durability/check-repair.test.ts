@@ -17,7 +17,10 @@ import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
 import { strata } from '../helpers/cli.js';
 
-const base: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/os-release', content: 'ID=check\n' }];
+const base: LayerEntry[] = [
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/os-release', content: 'ID=check\n' },
+];
 
 async function deadPid(): Promise<number> {
   const child = spawn(process.execPath, ['-e', '0']);
@@ -29,13 +32,20 @@ async function loadVariants(t: Parameters<typeof tmpStore>[0], names: string[]) 
   const { store, dir } = await tmpStore(t);
   for (const name of names) {
     const file = path.join(dir, `${name}.tar`);
-    await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: [`${name}:1`], layers: [base, [{ path: name, content: `${name}\n` }]] }));
+    await fs.writeFile(
+      file,
+      await buildImage({ format: 'oci', repoTags: [`${name}:1`], layers: [base, [{ path: name, content: `${name}\n` }]] }),
+    );
     await loadImages(store, { path: file });
   }
   return { store, dir };
 }
 
-const norm = (text: string, root: string) => text.split(root).join('ROOT').replace(/\b\d{3,7}\b/g, 'PID');
+const norm = (text: string, root: string) =>
+  text
+    .split(root)
+    .join('ROOT')
+    .replace(/\b\d{3,7}\b/g, 'PID');
 
 test('check names every kind of damage; --repair fixes what it can without guessing, one line each, and keeps container data', async (t) => {
   const { store } = await loadVariants(t, ['a', 'b', 'c', 'd']);
@@ -66,10 +76,16 @@ test('check names every kind of damage; --repair fixes what it can without guess
   await fs.writeFile(path.join(store.root, '.tmp-abcdefabcdef-tags.json'), '{}');
   const dead = await deadPid();
   await fs.mkdir(path.join(store.root, 'leases'), { recursive: true });
-  await fs.writeFile(path.join(store.root, 'leases', `${dead}-aaaaaaaaaaaa.json`), JSON.stringify({ pid: dead, created: new Date().toISOString(), blobs: [], layers: [] }));
+  await fs.writeFile(
+    path.join(store.root, 'leases', `${dead}-aaaaaaaaaaaa.json`),
+    JSON.stringify({ pid: dead, created: new Date().toISOString(), blobs: [], layers: [] }),
+  );
   const lock = path.join(locksDir(store), containerLockName(keep.id));
   await fs.mkdir(lock, { recursive: true });
-  await fs.writeFile(path.join(lock, 'owner.json'), JSON.stringify({ ...self(), pid: dead, nonce: 'n'.repeat(32), acquired: new Date().toISOString() }));
+  await fs.writeFile(
+    path.join(lock, 'owner.json'),
+    JSON.stringify({ ...self(), pid: dead, nonce: 'n'.repeat(32), acquired: new Date().toISOString() }),
+  );
   await fs.writeFile(path.join(containerDirs(store, keep.id).work, '.tmp-0123456789ab-strata'), 'scratch');
   // Records only a human can fix: a container's config.json and a volume's volume.json.
   await fs.writeFile(path.join(store.paths.containerDir(broken.id), 'config.json'), 'not json');
@@ -77,8 +93,18 @@ test('check names every kind of damage; --repair fixes what it can without guess
 
   const before = await checkStore(store);
   t.deepEqual([...new Set(before.problems.map((p) => p.kind))].sort(), [
-    'blob-corrupt', 'container-layers', 'container-record', 'image-record', 'image-size', 'layer-missing', 'layer-record', 'layer-size',
-    'lease-stale', 'leftover', 'lock-stale', 'volume-record',
+    'blob-corrupt',
+    'container-layers',
+    'container-record',
+    'image-record',
+    'image-size',
+    'layer-missing',
+    'layer-record',
+    'layer-size',
+    'lease-stale',
+    'leftover',
+    'lock-stale',
+    'volume-record',
   ]);
   const checked = await strata(store.root, ['check']);
   t.is(checked.code, 1);
@@ -103,18 +129,39 @@ test('check names every kind of damage; --repair fixes what it can without guess
     `removed leftover ROOT/containers/${keep.id}/work/.tmp-0123456789ab-strata`,
     `removed stale lease ROOT/leases/PID-aaaaaaaaaaaa.json (lease of process PID, which is gone)`,
     `broke stale lock ROOT/locks/container-${keep.id} (held by process PID, which is gone)`,
-  ]) t.true(out.includes(line), `missing fix line: ${line}\n${out.join('\n')}`);
-  t.true(out.some((l) => l.startsWith(`dropped image ${d!.id} (unreadable image record`)), out.join('\n'));
+  ])
+    t.true(out.includes(line), `missing fix line: ${line}\n${out.join('\n')}`);
+  t.true(
+    out.some((l) => l.startsWith(`dropped image ${d!.id} (unreadable image record`)),
+    out.join('\n'),
+  );
   // c's broken layer and its image are kept: container orphan stands on them (repair never
   // removes what a container depends on); reloading c:1 is the fix.
-  for (const line of out) t.false(/^(removed layer|dropped image|dropped tag)/.test(line) && (line.includes(c!.id) || line.includes(hex(c!.layers[1]!.chainId)) || /tag [bc]:1/.test(line)), line);
+  for (const line of out)
+    t.false(
+      /^(removed layer|dropped image|dropped tag)/.test(line) &&
+        (line.includes(c!.id) || line.includes(hex(c!.layers[1]!.chainId)) || /tag [bc]:1/.test(line)),
+      line,
+    );
   await fs.access(store.paths.layerDiff(c!.layers[1]!.chainId));
   // What is left is exactly what needs a human; the containers' upper data is all still there.
   const after = await checkStore(store);
-  t.deepEqual(after.problems.map((p) => p.kind).sort(), ['container-layers', 'container-record', 'layer-missing', 'layer-record', 'volume-record']);
+  t.deepEqual(after.problems.map((p) => p.kind).sort(), [
+    'container-layers',
+    'container-record',
+    'layer-missing',
+    'layer-record',
+    'volume-record',
+  ]);
   t.true(after.problems.every((p) => p.fix === undefined));
-  t.regex(after.problems.find((p) => p.kind === 'container-layers')!.message, /container orphan stands on 1 layer\(s\) that are gone .*load its image c:1 again/);
-  t.regex(after.problems.find((p) => p.kind === 'layer-missing')!.message, /container orphan uses this image, so it is kept: load c:1 again$/);
+  t.regex(
+    after.problems.find((p) => p.kind === 'container-layers')!.message,
+    /container orphan stands on 1 layer\(s\) that are gone .*load its image c:1 again/,
+  );
+  t.regex(
+    after.problems.find((p) => p.kind === 'layer-missing')!.message,
+    /container orphan uses this image, so it is kept: load c:1 again$/,
+  );
   t.deepEqual(after.notes, [`image b:1 lacks blob ${b!.layers[1]!.blobDigest} (removed as corrupt); load or pull it again to restore it`]);
   t.is(await fs.readFile(path.join(containerDirs(store, keep.id).upper, 'data.txt'), 'utf8'), 'precious\n');
   t.is(await fs.readFile(path.join(containerDirs(store, orphan.id).upper, 'mine.txt'), 'utf8'), 'mine\n');
@@ -170,8 +217,14 @@ test('check --format json prints one object per problem, with the fix repair wou
   await fs.writeFile(path.join(store.paths.ingestDir, '.tmp-abcdefabcdef'), 'x');
   const result = await strata(store.root, ['check', '--format', 'json']);
   t.is(result.code, 1);
-  const problems = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { kind: string; fix?: { action: string } });
-  t.deepEqual(problems.map((p) => [p.kind, p.fix?.action]), [['leftover', 'remove']]);
+  const problems = result.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as { kind: string; fix?: { action: string } });
+  t.deepEqual(
+    problems.map((p) => [p.kind, p.fix?.action]),
+    [['leftover', 'remove']],
+  );
 });
 
 test('repair keeps an image whose only damage is a corrupt blob; a container of it still works, and a reload restores the blob', async (t) => {
@@ -183,7 +236,10 @@ test('repair keeps an image whose only damage is a corrupt blob; a container of 
   await fs.appendFile(blob, 'rot');
   const repaired = await strata(store.root, ['check', '--repair']);
   t.is(repaired.code, 0, repaired.stdout);
-  t.regex(repaired.stdout, /^removed corrupt blob .*\nmarked blob sha256:[0-9a-f]{64} of image a:1 missing \(the unpacked layers are intact, so the image stays usable; load or pull a:1 again to restore it\)\nnote: image a:1 lacks blob/);
+  t.regex(
+    repaired.stdout,
+    /^removed corrupt blob .*\nmarked blob sha256:[0-9a-f]{64} of image a:1 missing \(the unpacked layers are intact, so the image stays usable; load or pull a:1 again to restore it\)\nnote: image a:1 lacks blob/,
+  );
   t.is((await strata(store.root, ['images', '-q'])).stdout, `${a.id.slice(7, 19)}\n`, 'image and tag kept');
   t.is((await strata(store.root, ['du', 'user'])).code, 0);
   t.is(await (await containerView(store, user)).readFile('/a', 'utf8'), 'a\n');
@@ -192,5 +248,9 @@ test('repair keeps an image whose only damage is a corrupt blob; a container of 
   t.regex(check.stdout, /^note: image a:1 lacks blob sha256:[0-9a-f]{64} \(removed as corrupt\); load or pull it again to restore it\n$/);
   await loadImages(store, { path: path.join(dir, 'a.tar') });
   await fs.access(blob);
-  t.deepEqual(await strata(store.root, ['check']), { code: 0, stdout: '', stderr: 'checked 4 blobs, 2 layers, 1 images, 1 tags, 1 containers: no problems\n' });
+  t.deepEqual(await strata(store.root, ['check']), {
+    code: 0,
+    stdout: '',
+    stderr: 'checked 4 blobs, 2 layers, 1 images, 1 tags, 1 containers: no problems\n',
+  });
 });

@@ -25,17 +25,28 @@ import { containerView } from '../../src/container/view.js';
 import { checkStore } from '../../src/check/check.js';
 import { isStrataError } from '../../src/errors.js';
 import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
-import { assertRepairable, envNumber, killAt, spreadKillPoints, traceOperation, type KillPoint, type KillResult, type Trace } from '../helpers/crash.js';
+import {
+  assertRepairable,
+  envNumber,
+  killAt,
+  spreadKillPoints,
+  traceOperation,
+  type KillPoint,
+  type KillResult,
+  type Trace,
+} from '../helpers/crash.js';
 
 const POINTS = envNumber('STRATA_CRASH_POINTS', 50);
 const PARALLEL = envNumber('STRATA_CRASH_PARALLEL', 3);
 
 const base: LayerEntry[] = [
-  { path: 'etc/', type: 'dir' }, { path: 'etc/os-release', content: 'ID=crash\n' },
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/os-release', content: 'ID=crash\n' },
   ...Array.from({ length: 4 }, (_, i): LayerEntry => ({ path: `usr/lib/big${i}`, size: 120_000, seed: i })),
 ];
 const top = (variant: string): LayerEntry[] => [
-  { path: 'app/', type: 'dir' }, { path: 'app/variant', content: `${variant}\n` },
+  { path: 'app/', type: 'dir' },
+  { path: 'app/variant', content: `${variant}\n` },
   ...Array.from({ length: 4 }, (_, i): LayerEntry => ({ path: `app/note${i}`, content: `note ${i}\n` })),
   { path: 'app/data', size: 200_000, seed: variant },
 ];
@@ -58,7 +69,10 @@ async function readText(view: { readFile(p: string): Promise<Buffer> }, p: strin
 
 async function assertImageComplete(t: ExecutionContext, store: Store, ref: string, variant: string, where: string): Promise<void> {
   const image = await findImage(store, ref);
-  const view = await imageView(store, image.layers.map((l) => l.chainId));
+  const view = await imageView(
+    store,
+    image.layers.map((l) => l.chainId),
+  );
   t.is(await readText(view, '/app/variant'), `${variant}\n`, `${where}: ${ref} reads back`);
   t.is((await view.stat('/usr/lib/big3')).size, 120_000, `${where}: ${ref}'s base layer is whole`);
 }
@@ -125,7 +139,10 @@ async function crashOperation(t: ExecutionContext, name: string, store: Store, s
       });
       t.is(trace.code, 0, trace.stderr);
       if (!fastest || trace.durationMs < fastest.durationMs) fastest = trace;
-      if (rep === 3) t.log(`${name}${kinds > 1 ? ` (${traced.args.slice(0, 2).join(' ')})` : ''}: ${fastest.hits} fault points in ${fastest.durationMs} ms`);
+      if (rep === 3)
+        t.log(
+          `${name}${kinds > 1 ? ` (${traced.args.slice(0, 2).join(' ')})` : ''}: ${fastest.hits} fault points in ${fastest.durationMs} ms`,
+        );
     }
     byKind.push(spreadKillPoints(fastest!, Math.ceil(POINTS / kinds)));
   }
@@ -134,10 +151,14 @@ async function crashOperation(t: ExecutionContext, name: string, store: Store, s
   for (let first = 0; first < points.length; first += PARALLEL) {
     const batch = points.slice(first, first + PARALLEL).map((point, j) => ({ point, i: first + j }));
     const runs = await Promise.all(batch.map(({ i }) => prepare(i)));
-    const results = await Promise.all(batch.map(({ point, i }, j) => killAt(runs[j]!.root, runs[j]!.args, point, {
-      ...(scenario.stdin ? { stdin: scenario.stdin } : {}),
-      ...(scenario.feed ? { feed: (child: ChildProcess) => scenario.feed!(child, i) } : {}),
-    })));
+    const results = await Promise.all(
+      batch.map(({ point, i }, j) =>
+        killAt(runs[j]!.root, runs[j]!.args, point, {
+          ...(scenario.stdin ? { stdin: scenario.stdin } : {}),
+          ...(scenario.feed ? { feed: (child: ChildProcess) => scenario.feed!(child, i) } : {}),
+        }),
+      ),
+    );
     const where = `${name} batch ${first / PARALLEL}: ${batch.map(({ point }, j) => describe(point, results[j]!)).join(', ')}`;
     for (const r of results) {
       if (r.killed) killed++;
@@ -258,7 +279,10 @@ test.serial('fs writes killed anywhere: repair recovers and nothing written befo
       let n = 0;
       const next = () => {
         if (child.exitCode !== null || child.signalCode !== null) return;
-        if (n === 16) { child.stdin!.end(); return; }
+        if (n === 16) {
+          child.stdin!.end();
+          return;
+        }
         child.stdin!.write(chunk(i, n++), () => setTimeout(next, 3));
       };
       next();

@@ -22,16 +22,30 @@ const run = promisify(execFile);
  * CLI runs as an unprivileged user (setpriv to nobody), since root is not refused.
  */
 const NOBODY = 65534;
-const layer: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'perm\n' }, { path: 'bin/tool', size: 70_000, seed: 'tool' }];
+const layer: LayerEntry[] = [
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/hostname', content: 'perm\n' },
+  { path: 'bin/tool', size: 70_000, seed: 'tool' },
+];
 
 let skipReason: Promise<string | null> | undefined;
 function unprivilegedSkipReason(): Promise<string | null> {
   skipReason ??= (async () => {
     if (process.platform !== 'linux') return 'needs Linux';
     if (process.geteuid?.() !== 0) return 'needs root to run the CLI as an unprivileged user';
-    if (!(await run('setpriv', ['--version']).then(() => true, () => false))) return 'setpriv (util-linux) is not installed';
+    if (
+      !(await run('setpriv', ['--version']).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return 'setpriv (util-linux) is not installed';
     // nobody must be able to read the built CLI: a checkout under a private home would not be.
-    const probe = await asNobody(['-e', `require('fs').accessSync(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js'))})`], os.tmpdir(), true);
+    const probe = await asNobody(
+      ['-e', `require('fs').accessSync(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js'))})`],
+      os.tmpdir(),
+      true,
+    );
     return probe.code === 0 ? null : `user ${NOBODY} cannot read the repository (${probe.stderr.trim().split('\n')[0]})`;
   })();
   return skipReason;
@@ -50,11 +64,18 @@ function asNobody(args: string[], home: string, raw = false, wrapper: string[] =
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
   });
 }
 
-interface World { dir: string; root: string; archive: string; strata(args: string[], wrapper?: string[]): Promise<CliResult> }
+interface World {
+  dir: string;
+  root: string;
+  archive: string;
+  strata(args: string[], wrapper?: string[]): Promise<CliResult>;
+}
 
 /** A world-readable temp dir holding a store owned by nobody (with one image in it) and an archive to load. */
 async function world(t: ExecutionContext): Promise<World> {
@@ -83,7 +104,12 @@ function oneLine(t: ExecutionContext, result: CliResult): string {
 }
 
 const asUnprivileged = testUnless(await unprivilegedSkipReason());
-const prlimit = process.platform === 'linux' && (await run('prlimit', ['--version']).then(() => true, () => false));
+const prlimit =
+  process.platform === 'linux' &&
+  (await run('prlimit', ['--version']).then(
+    () => true,
+    () => false,
+  ));
 
 asUnprivileged('loading an archive the user cannot read: one line naming it, exit 1, the store untouched', async (t) => {
   const w = await world(t);
@@ -115,39 +141,50 @@ const readOnly = test.macro({
     t.is(loaded.code, 0, loaded.stderr);
     t.regex(loaded.stdout, /Loaded image: perm:1/);
   },
-  title: (_provided, part: string) => `loading into a store whose ${part || 'root'} directory is read-only: one line naming the store, exit 1, nothing left behind; the load works once it is writable`,
+  title: (_provided, part: string) =>
+    `loading into a store whose ${part || 'root'} directory is read-only: one line naming the store, exit 1, nothing left behind; the load works once it is writable`,
 });
 
 for (const part of ['', 'ingest', 'blobs/sha256', 'layers', 'images']) asUnprivileged(readOnly, part);
 
-testUnless(prlimit ? null : 'needs Linux and prlimit (util-linux)')('running out of file descriptors in the middle of a load ends in one line and leaves the store clean', async (t) => {
-  const { store, dir } = await tmpStore(t);
-  await fs.writeFile(path.join(dir, 'baseline.tar'), await buildImage({ format: 'oci', repoTags: ['baseline:1'], layers: [[{ path: 'etc/', type: 'dir' }]] }));
-  await loadImages(store, { path: path.join(dir, 'baseline.tar') });
-  const archive = zlib.gzipSync(await buildImage({ format: 'docker', repoTags: ['fd:1'], layers: [layer] }));
-  const before = await snapshotTree(store.root);
-  // Node's module loader alone needs ~50 descriptors, so the limit is lowered only once
-  // the load has begun: it reads a gzipped archive from stdin, and once its spool is
-  // there, the process may open no more files than it has open. (Same user, so no
-  // privilege is needed to lower it.)
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'strata.js'), '--root', store.root, 'load'], { stdio: ['pipe', 'pipe', 'pipe'] });
-  t.teardown(() => { child.kill('SIGKILL'); });
-  const stderr: Buffer[] = [];
-  child.stderr.on('data', (c: Buffer) => stderr.push(c));
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  child.stdin.write(archive.subarray(0, 512));
-  const spooling = async () => (await fs.readdir(store.paths.ingestDir)).some((n) => n.endsWith('-spool'));
-  for (let i = 0; i < 500 && !(await spooling()); i++) await new Promise((r) => setTimeout(r, 20));
-  const open = (await fs.readdir(`/proc/${child.pid}/fd`)).length;
-  await run('prlimit', [`--pid=${child.pid}`, `--nofile=${open}:${open}`]);
-  child.stdin.end(archive.subarray(512));
-  const code = await exited;
+testUnless(prlimit ? null : 'needs Linux and prlimit (util-linux)')(
+  'running out of file descriptors in the middle of a load ends in one line and leaves the store clean',
+  async (t) => {
+    const { store, dir } = await tmpStore(t);
+    await fs.writeFile(
+      path.join(dir, 'baseline.tar'),
+      await buildImage({ format: 'oci', repoTags: ['baseline:1'], layers: [[{ path: 'etc/', type: 'dir' }]] }),
+    );
+    await loadImages(store, { path: path.join(dir, 'baseline.tar') });
+    const archive = zlib.gzipSync(await buildImage({ format: 'docker', repoTags: ['fd:1'], layers: [layer] }));
+    const before = await snapshotTree(store.root);
+    // Node's module loader alone needs ~50 descriptors, so the limit is lowered only once
+    // the load has begun: it reads a gzipped archive from stdin, and once its spool is
+    // there, the process may open no more files than it has open. (Same user, so no
+    // privilege is needed to lower it.)
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'strata.js'), '--root', store.root, 'load'], {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    t.teardown(() => {
+      child.kill('SIGKILL');
+    });
+    const stderr: Buffer[] = [];
+    child.stderr.on('data', (c: Buffer) => stderr.push(c));
+    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
+    child.stdin.write(archive.subarray(0, 512));
+    const spooling = async () => (await fs.readdir(store.paths.ingestDir)).some((n) => n.endsWith('-spool'));
+    for (let i = 0; i < 500 && !(await spooling()); i++) await new Promise((r) => setTimeout(r, 20));
+    const open = (await fs.readdir(`/proc/${child.pid}/fd`)).length;
+    await run('prlimit', [`--pid=${child.pid}`, `--nofile=${open}:${open}`]);
+    child.stdin.end(archive.subarray(512));
+    const code = await exited;
 
-  const lines = Buffer.concat(stderr).toString().split('\n').filter(Boolean);
-  t.is(code, 1);
-  t.is(lines.length, 1, lines.join('\n'));
-  t.regex(lines[0] ?? '', /^strata: .*(EMFILE|Too many open files)/i);
-  t.deepEqual(await snapshotTree(store.root), before, 'the spool and everything else are gone');
-  t.deepEqual((await checkStore(store)).problems, []);
-  t.log(lines[0]);
-});
+    const lines = Buffer.concat(stderr).toString().split('\n').filter(Boolean);
+    t.is(code, 1);
+    t.is(lines.length, 1, lines.join('\n'));
+    t.regex(lines[0] ?? '', /^strata: .*(EMFILE|Too many open files)/i);
+    t.deepEqual(await snapshotTree(store.root), before, 'the spool and everything else are gone');
+    t.deepEqual((await checkStore(store)).problems, []);
+    t.log(lines[0]);
+  },
+);

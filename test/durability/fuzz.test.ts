@@ -67,20 +67,42 @@ const top: LayerEntry[] = [
   { path: 'usr/bin/su', content: 's', mode: 0o4755 },
 ];
 
-interface Fixture { name: string; bytes: Buffer }
+interface Fixture {
+  name: string;
+  bytes: Buffer;
+}
 
 async function fixtures(): Promise<Fixture[]> {
   const zstd = await hasZstd();
   const image = (name: string, options: Partial<BuildImageOptions>) =>
-    buildImage({ format: 'docker', repoTags: [`fuzz/${name}:1`], layers: [base, top], ...options } as BuildImageOptions).then((bytes) => ({ name, bytes }));
+    buildImage({ format: 'docker', repoTags: [`fuzz/${name}:1`], layers: [base, top], ...options } as BuildImageOptions).then((bytes) => ({
+      name,
+      bytes,
+    }));
   const other = hostPlatform().architecture === 's390x' ? 'linux/ppc64le' : 'linux/s390x';
   const list = [
     image('docker-plain', { format: 'docker', compression: 'none' }),
     image('docker-gzip-links', { format: 'docker', compression: 'gzip', layerLinks: 'symlink' }),
     image('oci-gzip', { format: 'oci', compression: 'gzip' }),
-    image('docker25-mixed-outer-gzip', { format: 'docker25', layers: [{ entries: base, compression: 'gzip' }, { entries: top, compression: 'none' }], outerGzip: true }),
+    image('docker25-mixed-outer-gzip', {
+      format: 'docker25',
+      layers: [
+        { entries: base, compression: 'gzip' },
+        { entries: top, compression: 'none' },
+      ],
+      outerGzip: true,
+    }),
     buildMultiImageLayout({
-      images: [{ name: 'fuzz/index:1', nested: true, index: [{ layers: [base, top], compression: 'gzip' }, { layers: [top], platform: other, compression: 'none' }] }],
+      images: [
+        {
+          name: 'fuzz/index:1',
+          nested: true,
+          index: [
+            { layers: [base, top], compression: 'gzip' },
+            { layers: [top], platform: other, compression: 'none' },
+          ],
+        },
+      ],
     }).then((bytes) => ({ name: 'oci-nested-index', bytes })),
   ];
   if (zstd) list.push(image('oci-zstd', { format: 'oci', compression: 'zstd' }));
@@ -89,14 +111,20 @@ async function fixtures(): Promise<Fixture[]> {
 
 // ---- one worker: a store per whiteout format, reset from a template ------------
 
-interface Verdict { ok: boolean; failure?: string }
+interface Verdict {
+  ok: boolean;
+  failure?: string;
+}
 
 class Worker {
   private readonly stores = new Map<WhiteoutFormat, { store: Store; snapshot: string[] }>();
   readonly sentinel: string;
   private sentinelBefore = '';
 
-  constructor(readonly dir: string, private readonly templates: Map<WhiteoutFormat, string>) {
+  constructor(
+    readonly dir: string,
+    private readonly templates: Map<WhiteoutFormat, string>,
+  ) {
     this.sentinel = path.join(dir, 'sentinel');
   }
 
@@ -137,16 +165,21 @@ class Worker {
       }
       return {
         ok: false,
-        failure: `mutant ${index} of ${fixture.name}, ${format} store${viaStdin ? ', from stdin' : ''} (replay: STRATA_FUZZ_SEED=${SEED} STRATA_FUZZ_ONLY=${index}): ${why}\n` +
+        failure:
+          `mutant ${index} of ${fixture.name}, ${format} store${viaStdin ? ', from stdin' : ''} (replay: STRATA_FUZZ_SEED=${SEED} STRATA_FUZZ_ONLY=${index}): ${why}\n` +
           `  mutations: ${mutant.description.join('\n             ')}`,
       };
     };
 
     let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => { timer = setTimeout(() => resolve('timeout'), CASE_TIMEOUT_MS); });
+    const timeout = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), CASE_TIMEOUT_MS);
+    });
     const outcome = await Promise.race([
-      loadImages(store, viaStdin ? { stream: createReadStream(input), displayName: 'stdin' } : { path: input })
-        .then(() => ({ loaded: true as const }), (err: unknown) => ({ loaded: false as const, err })),
+      loadImages(store, viaStdin ? { stream: createReadStream(input), displayName: 'stdin' } : { path: input }).then(
+        () => ({ loaded: true as const }),
+        (err: unknown) => ({ loaded: false as const, err }),
+      ),
       timeout,
     ]);
     clearTimeout(timer);
@@ -159,11 +192,14 @@ class Worker {
       if (unclean) return fail(unclean);
     }
     const sentinelAfter = await sentinelState(this.sentinel);
-    if (sentinelAfter !== this.sentinelBefore) return fail(`the sentinel directory beside the store changed:\n${this.sentinelBefore}\n-->\n${sentinelAfter}`);
+    if (sentinelAfter !== this.sentinelBefore)
+      return fail(`the sentinel directory beside the store changed:\n${this.sentinelBefore}\n-->\n${sentinelAfter}`);
     const report = await checkStore(store);
     if (report.problems.length > 0) {
       this.stores.delete(format);
-      return fail(`check found problems after the ${outcome.loaded ? 'load' : 'failed load'}: ${report.problems.map((p) => p.message).join('; ')}`);
+      return fail(
+        `check found problems after the ${outcome.loaded ? 'load' : 'failed load'}: ${report.problems.map((p) => p.message).join('; ')}`,
+      );
     }
     if (!outcome.loaded) {
       const after = await snapshotTree(store.root);
@@ -171,7 +207,9 @@ class Worker {
         this.stores.delete(format);
         const gone = snapshot.filter((r) => !after.includes(r));
         const added = after.filter((r) => !snapshot.includes(r));
-        return fail(`the failed load (${(outcome.err as Error).message}) changed the store: removed ${JSON.stringify(gone)}, added ${JSON.stringify(added)}`);
+        return fail(
+          `the failed load (${(outcome.err as Error).message}) changed the store: removed ${JSON.stringify(gone)}, added ${JSON.stringify(added)}`,
+        );
       }
     } else {
       await this.store(format, true); // a loaded mutant's layers would be reused by the next: start clean
@@ -203,7 +241,10 @@ async function sentinelState(dir: string): Promise<string> {
       const full = path.join(d, name);
       const st = await fs.lstat(full);
       let what = st.isDirectory() ? 'dir' : st.isSymbolicLink() ? `link:${await fs.readlink(full)}` : 'other';
-      if (st.isFile()) what = `file:${createHash('sha256').update(await fs.readFile(full)).digest('hex')}`;
+      if (st.isFile())
+        what = `file:${createHash('sha256')
+          .update(await fs.readFile(full))
+          .digest('hex')}`;
       rows.push(`${path.relative(dir, full)} ${(st.mode & 0o7777).toString(8)} ${st.uid}:${st.gid} ${what}`);
       if (st.isDirectory()) await walk(full);
     }
@@ -222,7 +263,19 @@ test('hostile archives: every mutant loads or fails cleanly, touches nothing out
   // Templates: a store holding an unrelated image, which no failed load may disturb.
   const templates = new Map<WhiteoutFormat, string>();
   const baseline = path.join(dir, 'baseline.tar');
-  await fs.writeFile(baseline, await buildImage({ format: 'docker', repoTags: ['baseline:1'], layers: [[{ path: 'baseline/', type: 'dir' }, { path: 'baseline/file', content: 'baseline\n' }]] }));
+  await fs.writeFile(
+    baseline,
+    await buildImage({
+      format: 'docker',
+      repoTags: ['baseline:1'],
+      layers: [
+        [
+          { path: 'baseline/', type: 'dir' },
+          { path: 'baseline/file', content: 'baseline\n' },
+        ],
+      ],
+    }),
+  );
   for (const format of formats) {
     const root = path.join(dir, `template-${format}`);
     await loadImages(await openStore({ root, whiteoutFormat: format }), { path: baseline });
@@ -234,7 +287,9 @@ test('hostile archives: every mutant loads or fails cleanly, touches nothing out
   const inFlight = new Set<number>();
   const stray: string[] = [];
   const onStray = (kind: string) => (err: unknown) => {
-    stray.push(`${kind} while mutants ${[...inFlight].join(', ')} were in flight (replay: STRATA_FUZZ_SEED=${SEED} STRATA_FUZZ_ONLY=<one of them>): ${(err as Error)?.stack ?? String(err)}`);
+    stray.push(
+      `${kind} while mutants ${[...inFlight].join(', ')} were in flight (replay: STRATA_FUZZ_SEED=${SEED} STRATA_FUZZ_ONLY=<one of them>): ${(err as Error)?.stack ?? String(err)}`,
+    );
   };
   const onRejection = onStray('unhandled rejection');
   const onException = onStray('uncaught exception');
@@ -253,7 +308,9 @@ test('hostile archives: every mutant loads or fails cleanly, touches nothing out
         const fixture = all[index % all.length]!;
         const format = formats[Math.floor(index / all.length) % formats.length]!;
         inFlight.add(index);
-        const verdict = await worker.run(index, fixture, format).catch((err: Error) => ({ ok: false, failure: `mutant ${index}: the harness failed: ${err.stack}` }));
+        const verdict = await worker
+          .run(index, fixture, format)
+          .catch((err: Error) => ({ ok: false, failure: `mutant ${index}: the harness failed: ${err.stack}` }));
         inFlight.delete(index);
         ran++;
         if (verdict.failure) failures.push([index, verdict.failure]);
@@ -268,8 +325,10 @@ test('hostile archives: every mutant loads or fails cleanly, touches nothing out
     process.off('uncaughtException', onException);
   }
   failures.sort(([a], [b]) => a - b);
-  t.log(`${ran} of ${indexes.length} mutants ran, of ${all.length} fixtures (${all.map((f) => f.name).join(', ')}), seed ${SEED}: ` +
-    `${loaded} loaded, ${ran - loaded - failures.length} failed cleanly, ${failures.length} misbehaved, in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  t.log(
+    `${ran} of ${indexes.length} mutants ran, of ${all.length} fixtures (${all.map((f) => f.name).join(', ')}), seed ${SEED}: ` +
+      `${loaded} loaded, ${ran - loaded - failures.length} failed cleanly, ${failures.length} misbehaved, in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   t.deepEqual(stray, [], 'no unhandled rejection or uncaught exception');
   if (failures.length > 0) t.fail(`${failures.length} mutant(s) misbehaved:\n\n${failures.map(([, f]) => f).join('\n\n')}`);
   else t.pass();

@@ -7,7 +7,11 @@ import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
 import { startStrata } from '../helpers/crash.js';
 
 const layers: LayerEntry[][] = [
-  [{ path: 'etc/', type: 'dir' }, { path: 'etc/os-release', content: 'ID=lease\n' }, { path: 'big', size: 300_000, seed: 1 }],
+  [
+    { path: 'etc/', type: 'dir' },
+    { path: 'etc/os-release', content: 'ID=lease\n' },
+    { path: 'big', size: 300_000, seed: 1 },
+  ],
   [{ path: 'top', content: 'top\n' }],
 ];
 
@@ -18,7 +22,7 @@ const layers: LayerEntry[][] = [
  * removes it, and the load then records an image naming a blob that is gone — and
  * prints "Loaded image".
  */
-test('gc running between a docker-save layer blob\'s commit and the load\'s lease never removes it', async (t) => {
+test("gc running between a docker-save layer blob's commit and the load's lease never removes it", async (t) => {
   const { store, dir } = await tmpStore(t);
   const tar = path.join(dir, 'docker.tar');
   await fs.writeFile(tar, await buildImage({ format: 'docker', repoTags: ['app:1'], layers }));
@@ -36,7 +40,11 @@ test('gc running between a docker-save layer blob\'s commit and the load\'s leas
   }
   t.is(loaded.code, 0, loaded.stderr);
   t.is(loaded.stdout, 'Loaded image: app:1\n');
-  t.deepEqual((await checkStore(store)).problems.map((p) => p.message), [], 'the image the load reported is complete');
+  t.deepEqual(
+    (await checkStore(store)).problems.map((p) => p.message),
+    [],
+    'the image the load reported is complete',
+  );
 });
 
 /*

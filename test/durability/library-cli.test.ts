@@ -61,16 +61,33 @@ function describe(err: unknown): string {
 }
 
 test('library writes and CLI fs write/append on one file: no write is seen half done, every append lands once, gc beside', async (t) => {
-  const { store, view } = await containerFromLayers(t, 'oci', [[{ path: 'shared', content: 'base\n' }, { path: 'log', content: 'base\n' }]], { name: 'box' });
+  const { store, view } = await containerFromLayers(
+    t,
+    'oci',
+    [
+      [
+        { path: 'shared', content: 'base\n' },
+        { path: 'log', content: 'base\n' },
+      ],
+    ],
+    { name: 'box' },
+  );
   const rounds = 12;
   const cliLines = (w: number) => Array.from({ length: rounds }, (_, i) => `cli${w}-${i}`);
-  const workers = [0, 1].map((w) => cliLoop(store.root, cliLines(w).flatMap((line): CliLoopCommand[] => [
-    { args: ['fs', 'write', 'box', '/shared'], stdin: { text: line, bytes: BYTES } },
-    { args: ['fs', 'append', 'box', '/log'], stdin: { text: line, bytes: line.length + 1 } },
-    ...(w === 1 ? [{ args: ['gc'] }] : []),
-  ])));
+  const workers = [0, 1].map((w) =>
+    cliLoop(
+      store.root,
+      cliLines(w).flatMap((line): CliLoopCommand[] => [
+        { args: ['fs', 'write', 'box', '/shared'], stdin: { text: line, bytes: BYTES } },
+        { args: ['fs', 'append', 'box', '/log'], stdin: { text: line, bytes: line.length + 1 } },
+        ...(w === 1 ? [{ args: ['gc'] }] : []),
+      ]),
+    ),
+  );
   let cliDone = false;
-  const cli = Promise.all(workers).finally(() => { cliDone = true; });
+  const cli = Promise.all(workers).finally(() => {
+    cliDone = true;
+  });
 
   const torn: string[] = [];
   const libLines: string[] = [];
@@ -87,19 +104,38 @@ test('library writes and CLI fs write/append on one file: no write is seen half 
   t.log(`${libLines.length} library write + append rounds beside ${results.length} CLI commands`);
 
   t.deepEqual(torn, [], 'every read under the lock saw one whole write');
-  t.deepEqual(results.filter((r) => r.code !== 0).map((r) => `strata ${r.args.join(' ')} → ${r.code}: ${r.stderr}`), []);
+  t.deepEqual(
+    results.filter((r) => r.code !== 0).map((r) => `strata ${r.args.join(' ')} → ${r.code}: ${r.stderr}`),
+    [],
+  );
   const shared = wholeWrite(await view.readFile('/shared'));
   t.true('writer' in shared && (shared.writer.startsWith('lib-') || shared.writer.startsWith('cli')), JSON.stringify(shared));
   const log = (await view.readFile('/log', 'utf8')).trim().split('\n');
   t.deepEqual([...log].sort(), ['base', ...libLines, ...cliLines(0), ...cliLines(1)].sort(), 'every append is there, once');
   t.is(log[0], 'base');
-  t.deepEqual((await checkStore(store)).problems.map((p) => p.message), []);
+  t.deepEqual(
+    (await checkStore(store)).problems.map((p) => p.message),
+    [],
+  );
 });
 
 test('strata rm -f beside a library writer: writes before it are whole, every one after fails with ENOTFOUND, nothing of the container is left', async (t) => {
-  const { store, record, view } = await containerFromLayers(t, 'oci', [[{ path: 'data/', type: 'dir' }, { path: 'data/old', content: 'old\n' }]], { name: 'box' });
+  const { store, record, view } = await containerFromLayers(
+    t,
+    'oci',
+    [
+      [
+        { path: 'data/', type: 'dir' },
+        { path: 'data/old', content: 'old\n' },
+      ],
+    ],
+    { name: 'box' },
+  );
   // Another CLI process writes into the same container meanwhile, and gc runs beside.
-  const busy = cliLoop(store.root, Array.from({ length: 30 }, (_, i) => ({ args: ['fs', 'write', 'box', `/data/cli-${i}`], stdin: { text: `cli-${i}`, bytes: BYTES } })));
+  const busy = cliLoop(
+    store.root,
+    Array.from({ length: 30 }, (_, i) => ({ args: ['fs', 'write', 'box', `/data/cli-${i}`], stdin: { text: `cli-${i}`, bytes: BYTES } })),
+  );
   const gc = strataProcess(store.root, ['gc']);
   const gone = `No such container: ${record.id}`;
   const outcomes: string[] = [];
@@ -109,8 +145,12 @@ test('strata rm -f beside a library writer: writes before it are whole, every on
     try {
       await view.writeFile(file, filledChunks(`lib-${i}`, BYTES));
       // Read back under the lock: the whole write, unless the container went in between.
-      const back = await view.batch(() => view.readFile(file)).then((data) => data.equals(filled(`lib-${i}`, BYTES)) ? 'whole' : `${data.length} bytes`,
-        (err: unknown) => (isStrataError(err, 'ENOTFOUND') && err.message === gone ? 'removed' : describe(err)));
+      const back = await view
+        .batch(() => view.readFile(file))
+        .then(
+          (data) => (data.equals(filled(`lib-${i}`, BYTES)) ? 'whole' : `${data.length} bytes`),
+          (err: unknown) => (isStrataError(err, 'ENOTFOUND') && err.message === gone ? 'removed' : describe(err)),
+        );
       outcomes.push(back === 'whole' ? 'ok' : `ok, read back: ${back}`);
     } catch (err) {
       outcomes.push(isStrataError(err, 'ENOTFOUND') && err.message === gone ? 'ENOTFOUND' : describe(err));
@@ -134,17 +174,35 @@ test('strata rm -f beside a library writer: writes before it are whole, every on
   const writes = await busy;
   const failed = writes.findIndex((r) => r.code !== 0);
   t.true(writes.slice(0, failed < 0 ? undefined : failed).every((r) => r.code === 0 && r.stderr === ''));
-  for (const r of failed < 0 ? [] : writes.slice(failed)) t.regex(`${r.code} ${r.stderr}`, new RegExp(`^1 strata: No such container: (box|${record.id})\\n$`));
+  for (const r of failed < 0 ? [] : writes.slice(failed))
+    t.regex(`${r.code} ${r.stderr}`, new RegExp(`^1 strata: No such container: (box|${record.id})\\n$`));
 
   t.deepEqual(await fs.readdir(store.paths.containersDir), [], 'no piece of the container, no trash left behind');
-  t.deepEqual((await checkStore(store)).problems.map((p) => p.message), []);
+  t.deepEqual(
+    (await checkStore(store)).problems.map((p) => p.message),
+    [],
+  );
 });
 
 test('strata volume rm beside a library writer into the volume: refused while in use; with -f, writes before it are whole and later ones fail ENOENT', async (t) => {
-  const { store, record, view } = await containerFromLayers(t, 'oci', [[{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'box\n' }]], {
-    name: 'box', mounts: [{ type: 'volume', name: 'vol', destination: '/vol', readOnly: false, anonymous: false }],
-  });
-  const busy = cliLoop(store.root, Array.from({ length: 30 }, (_, i) => ({ args: ['fs', 'write', 'box', `/vol/cli-${i}`], stdin: { text: `cli-${i}`, bytes: BYTES } })));
+  const { store, record, view } = await containerFromLayers(
+    t,
+    'oci',
+    [
+      [
+        { path: 'etc/', type: 'dir' },
+        { path: 'etc/hostname', content: 'box\n' },
+      ],
+    ],
+    {
+      name: 'box',
+      mounts: [{ type: 'volume', name: 'vol', destination: '/vol', readOnly: false, anonymous: false }],
+    },
+  );
+  const busy = cliLoop(
+    store.root,
+    Array.from({ length: 30 }, (_, i) => ({ args: ['fs', 'write', 'box', `/vol/cli-${i}`], stdin: { text: `cli-${i}`, bytes: BYTES } })),
+  );
   const outcomes: string[] = [];
   let removal: Promise<[Awaited<ReturnType<typeof strataProcess>>, Awaited<ReturnType<typeof strataProcess>>]> | undefined;
   const missing = (err: unknown, file: string) => isFsError(err, 'ENOENT') && !isStrataError(err) && err.path === file;
@@ -152,13 +210,21 @@ test('strata volume rm beside a library writer into the volume: refused while in
     const file = `/vol/lib-${i}`;
     try {
       await view.writeFile(file, filledChunks(`lib-${i}`, BYTES));
-      const back = await view.batch(() => view.readFile(file)).then((data) => data.equals(filled(`lib-${i}`, BYTES)) ? 'whole' : `${data.length} bytes`,
-        (err: unknown) => (missing(err, file) ? 'removed' : describe(err)));
+      const back = await view
+        .batch(() => view.readFile(file))
+        .then(
+          (data) => (data.equals(filled(`lib-${i}`, BYTES)) ? 'whole' : `${data.length} bytes`),
+          (err: unknown) => (missing(err, file) ? 'removed' : describe(err)),
+        );
       outcomes.push(back === 'whole' ? 'ok' : `ok, read back: ${back}`);
     } catch (err) {
       outcomes.push(missing(err, file) ? 'ENOENT' : describe(err));
     }
-    if (i === 5) removal = strataProcess(store.root, ['volume', 'rm', 'vol']).then(async (plain) => [plain, await strataProcess(store.root, ['volume', 'rm', '-f', 'vol'])]);
+    if (i === 5)
+      removal = strataProcess(store.root, ['volume', 'rm', 'vol']).then(async (plain) => [
+        plain,
+        await strataProcess(store.root, ['volume', 'rm', '-f', 'vol']),
+      ]);
     if (outcomes.filter((o) => o === 'ENOENT').length >= 5) break;
   }
   t.log(runs(outcomes));
@@ -183,5 +249,8 @@ test('strata volume rm beside a library writer into the volume: refused while in
   // The container itself is unharmed: its root still takes changes.
   await view.writeFile('/etc/hostname', 'after\n');
   t.is(await view.readFile('/etc/hostname', 'utf8'), 'after\n');
-  t.deepEqual((await checkStore(store)).problems.map((p) => p.message), []);
+  t.deepEqual(
+    (await checkStore(store)).problems.map((p) => p.message),
+    [],
+  );
 });

@@ -20,7 +20,12 @@ import type { LockJob } from '../helpers/lock-worker.js';
 
 const workerScript = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'lock-worker.js');
 
-interface Worker { pid: number; holding: Promise<void>; done: Promise<number | null>; killedAt: number | null }
+interface Worker {
+  pid: number;
+  holding: Promise<void>;
+  done: Promise<number | null>;
+  killedAt: number | null;
+}
 
 /** `killWhileHolding`: SIGKILL the worker the moment it says it holds the lock for the n-th time. */
 function startWorker(job: LockJob, killWhileHolding?: number): Worker {
@@ -28,7 +33,9 @@ function startWorker(job: LockJob, killWhileHolding?: number): Worker {
   let onHolding!: () => void;
   const worker: Worker = {
     pid: child.pid!,
-    holding: new Promise<void>((resolve) => { onHolding = resolve; }),
+    holding: new Promise<void>((resolve) => {
+      onHolding = resolve;
+    }),
     done: new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code))),
     killedAt: null,
   };
@@ -62,7 +69,11 @@ async function deadPid(): Promise<number> {
 
 /** Reads the enter/exit log and fails on any moment with two holders. */
 async function assertNeverTwoHolders(t: ExecutionContext, log: string, killedAt: Map<number, number>): Promise<number> {
-  const lines = (await fs.readFile(log, 'utf8')).trim().split('\n').map((l) => l.split(' ')).map(([what, pid, at]) => ({ what: what!, pid: Number(pid), at: Number(at) }));
+  const lines = (await fs.readFile(log, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '))
+    .map(([what, pid, at]) => ({ what: what!, pid: Number(pid), at: Number(at) }));
   let holder = null as { pid: number; at: number } | null;
   let entries = 0;
   for (const line of lines) {
@@ -70,7 +81,10 @@ async function assertNeverTwoHolders(t: ExecutionContext, log: string, killedAt:
       entries++;
       if (holder !== null) {
         const died = killedAt.get(holder.pid);
-        t.true(died !== undefined && line.at >= died, `process ${line.pid} entered at ${line.at} while ${holder.pid} (entered ${holder.at}) still held the lock`);
+        t.true(
+          died !== undefined && line.at >= died,
+          `process ${line.pid} entered at ${line.at} while ${holder.pid} (entered ${holder.at}) still held the lock`,
+        );
       }
       holder = line;
     } else {
@@ -90,7 +104,9 @@ test('in one process, lock holders queue and a nested call from the holder just 
     await new Promise((resolve) => setTimeout(resolve, 30));
     order.push('one out');
   });
-  const two = withStoreLock(store, async () => { order.push('two in'); });
+  const two = withStoreLock(store, async () => {
+    order.push('two in');
+  });
   await Promise.all([one, two]);
   t.deepEqual(order, ['one in', 'one nested', 'one out', 'two in']);
   t.deepEqual(await fs.readdir(locksDir(store)), [], 'released locks leave nothing behind');
@@ -109,7 +125,7 @@ test('a live holder is waited for, never taken over, however long it has held th
   t.true(isStrataError(await t.throwsAsync(withNamedLock(store, 'store', async () => 'taken', { timeoutMs: 200 })), 'ELOCKED'));
 });
 
-test('a dead holder\'s lock is taken over: exited pid, reused pid, rebooted machine', async (t) => {
+test("a dead holder's lock is taken over: exited pid, reused pid, rebooted machine", async (t) => {
   const { store } = await tmpStore(t);
   const cases: Partial<LockOwner>[] = [
     { pid: await deadPid() },
@@ -133,12 +149,18 @@ test('a process that died while taking over a dead lock is taken over in turn; a
   // Its claim (`break-<nonce of the dead owner>`) is there, and its maker is dead too.
   const claim = path.join(target, `break-${nonce}`);
   await fs.mkdir(claim);
-  await fs.writeFile(path.join(claim, 'owner.json'), JSON.stringify({ ...self(), pid: dead, nonce: 'e'.repeat(32), acquired: new Date().toISOString() }));
+  await fs.writeFile(
+    path.join(claim, 'owner.json'),
+    JSON.stringify({ ...self(), pid: dead, nonce: 'e'.repeat(32), acquired: new Date().toISOString() }),
+  );
   t.is(await withNamedLock(store, 'store', async () => 'taken', { timeoutMs: 1000 }), 'taken');
   // A claim whose maker lives (this process, as another would be) means someone is at work: wait.
   await plantLock(store, 'store', { pid: dead, nonce });
   await fs.mkdir(claim);
-  await fs.writeFile(path.join(claim, 'owner.json'), JSON.stringify({ ...self(), nonce: 'f'.repeat(32), acquired: new Date().toISOString() }));
+  await fs.writeFile(
+    path.join(claim, 'owner.json'),
+    JSON.stringify({ ...self(), nonce: 'f'.repeat(32), acquired: new Date().toISOString() }),
+  );
   t.true(isStrataError(await t.throwsAsync(withNamedLock(store, 'store', async () => 'taken', { timeoutMs: 300 })), 'ELOCKED'));
 });
 
@@ -150,8 +172,14 @@ test('a holder whose event loop stalls past 10 s keeps its lock (the old mtime l
   const waiter = startWorker({ root: store.root, mode: 'mutex', lock: 'store', rounds: 1, log });
   t.is(await staller.done, 0);
   t.is(await waiter.done, 0);
-  const lines = (await fs.readFile(log, 'utf8')).trim().split('\n').map((l) => l.split(' '));
-  t.deepEqual(lines.map(([what, pid]) => `${what} ${pid}`), [`enter ${staller.pid}`, `exit ${staller.pid}`, `enter ${waiter.pid}`, `exit ${waiter.pid}`]);
+  const lines = (await fs.readFile(log, 'utf8'))
+    .trim()
+    .split('\n')
+    .map((l) => l.split(' '));
+  t.deepEqual(
+    lines.map(([what, pid]) => `${what} ${pid}`),
+    [`enter ${staller.pid}`, `exit ${staller.pid}`, `enter ${waiter.pid}`, `exit ${waiter.pid}`],
+  );
   t.true(Number(lines[2]![2]) - Number(lines[0]![2]) >= 11_000);
 });
 
@@ -162,18 +190,25 @@ for (const kind of ['store', 'container'] as const) {
     await plantLock(store, name, { pid: await deadPid() });
     const log = path.join(dir, 'log');
     // Two of them die while holding the lock; the others must break it, one at a time.
-    const workers = Array.from({ length: 6 }, (_, w) => startWorker({ root: store.root, mode: 'mutex', lock: name, rounds: 6, log, holdMs: 5 },
-      w === 1 || w === 4 ? 2 : undefined));
+    const workers = Array.from({ length: 6 }, (_, w) =>
+      startWorker({ root: store.root, mode: 'mutex', lock: name, rounds: 6, log, holdMs: 5 }, w === 1 || w === 4 ? 2 : undefined),
+    );
     const codes = await Promise.all(workers.map((w) => w.done));
-    t.deepEqual(codes.filter((c) => c !== null), [0, 0, 0, 0]);
+    t.deepEqual(
+      codes.filter((c) => c !== null),
+      [0, 0, 0, 0],
+    );
     const killedAt = new Map(workers.filter((w) => w.killedAt !== null).map((w) => [w.pid, w.killedAt!]));
     t.is(killedAt.size, 2);
-    t.true(await assertNeverTwoHolders(t, log, killedAt) >= 4 * 6 + 2);
+    t.true((await assertNeverTwoHolders(t, log, killedAt)) >= 4 * 6 + 2);
     // A holder killed inside its release leaves trash: a leftover check names and repair
     // removes. Under load a killed worker can be the last to hold the lock, with nobody
     // left to take it over: then check names a stale lock, which repair breaks.
     const problems = (await checkStore(store)).problems;
-    t.true(problems.every((p) => (p.kind === 'leftover' || p.kind === 'lock-stale') && p.fix !== undefined), JSON.stringify(problems));
+    t.true(
+      problems.every((p) => (p.kind === 'leftover' || p.kind === 'lock-stale') && p.fix !== undefined),
+      JSON.stringify(problems),
+    );
     t.deepEqual((await repairStore(store)).problems, []);
     t.deepEqual(await fs.readdir(locksDir(store)), []);
   });
@@ -181,13 +216,26 @@ for (const kind of ['store', 'container'] as const) {
 
 test('processes appending to the same lower file of one container under its lock lose nothing', async (t) => {
   const { store, dir, record } = await containerFromLayers(t, 'oci', [[{ path: 'shared.log', content: 'base\n' }]], { name: 'box' });
-  const workers = Array.from({ length: 4 }, (_, w) => startWorker({
-    root: store.root, mode: 'append', lock: 'box', rounds: 10, log: path.join(dir, 'unused'), file: '/shared.log', tag: `w${w}`,
-  }));
+  const workers = Array.from({ length: 4 }, (_, w) =>
+    startWorker({
+      root: store.root,
+      mode: 'append',
+      lock: 'box',
+      rounds: 10,
+      log: path.join(dir, 'unused'),
+      file: '/shared.log',
+      tag: `w${w}`,
+    }),
+  );
   t.deepEqual(await Promise.all(workers.map((w) => w.done)), [0, 0, 0, 0]);
   const lines = (await (await containerView(store, record)).readFile('/shared.log')).toString().trim().split('\n');
   t.is(lines[0], 'base');
-  t.deepEqual(lines.slice(1).sort(), Array.from({ length: 4 }, (_, w) => Array.from({ length: 10 }, (_, i) => `w${w} ${i}`)).flat().sort());
+  t.deepEqual(
+    lines.slice(1).sort(),
+    Array.from({ length: 4 }, (_, w) => Array.from({ length: 10 }, (_, i) => `w${w} ${i}`))
+      .flat()
+      .sort(),
+  );
 });
 
 test('a container lock held by a killed fs command does not block the next one, and check --repair clears it', async (t) => {
@@ -195,18 +243,24 @@ test('a container lock held by a killed fs command does not block the next one, 
   // As an fs command killed inside withContainerLock would leave it.
   const stale = await plantLock(store, containerLockName(record.id), { pid: await deadPid() });
   const report = await checkStore(store);
-  t.deepEqual(report.problems.map((p) => [p.kind, p.path]), [['lock-stale', stale]]);
+  t.deepEqual(
+    report.problems.map((p) => [p.kind, p.path]),
+    [['lock-stale', stale]],
+  );
   t.is(await withContainerLock(store, record.id, async () => 'mine', { timeoutMs: 1000 }), 'mine');
   await plantLock(store, containerLockName(record.id), { pid: await deadPid() });
   const repaired = await repairStore(store);
-  t.deepEqual(repaired.fixed.map((l) => l.replace(/\d+/g, 'N')), [`broke stale lock ${stale.replace(/\d+/g, 'N')} (held by process N, which is gone)`]);
+  t.deepEqual(
+    repaired.fixed.map((l) => l.replace(/\d+/g, 'N')),
+    [`broke stale lock ${stale.replace(/\d+/g, 'N')} (held by process N, which is gone)`],
+  );
   t.deepEqual(repaired.problems, []);
   // The CLI takes the store lock the same way: a gc killed while holding it blocks nobody.
   const gc = startStrata(store.root, ['gc'], { pauseAt: 'lock.acquired' });
   await gc.waitFor((m) => m.name === 'lock.acquired');
   gc.child.kill('SIGKILL');
   await gc.exit;
-  t.is(await withStoreLock(store, async () => 'after gc', ), 'after gc');
+  t.is(await withStoreLock(store, async () => 'after gc'), 'after gc');
 });
 
 test('rm waits for an fs write in flight on the container, which then succeeds; the container goes after it', async (t) => {

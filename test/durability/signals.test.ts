@@ -11,7 +11,9 @@ import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
 import { strataProcess } from '../helpers/cli.js';
 import { startStrata } from '../helpers/crash.js';
 
-const layers: LayerEntry[][] = Array.from({ length: 3 }, (_, i) => Array.from({ length: 20 }, (_, j): LayerEntry => ({ path: `l${i}/f${j}`, size: 20_000, seed: i * 100 + j })));
+const layers: LayerEntry[][] = Array.from({ length: 3 }, (_, i) =>
+  Array.from({ length: 20 }, (_, j): LayerEntry => ({ path: `l${i}/f${j}`, size: 20_000, seed: i * 100 + j })),
+);
 
 async function image(dir: string, outerGzip: boolean): Promise<string> {
   const file = path.join(dir, outerGzip ? 'app.tar.gz' : 'app.tar');
@@ -21,9 +23,15 @@ async function image(dir: string, outerGzip: boolean): Promise<string> {
 
 /** Interrupted means: nothing left behind — not even what `check --repair` would clean — and loading again works. */
 async function assertCleanAndLoadable(t: ExecutionContext, store: Store, file: string): Promise<void> {
-  t.deepEqual((await checkStore(store)).problems.map((p) => p.message), []);
+  t.deepEqual(
+    (await checkStore(store)).problems.map((p) => p.message),
+    [],
+  );
   t.deepEqual(await fs.readdir(store.paths.ingestDir), []);
-  t.deepEqual((await fs.readdir(store.paths.layersDir)).filter((n) => n.startsWith('.')), []);
+  t.deepEqual(
+    (await fs.readdir(store.paths.layersDir)).filter((n) => n.startsWith('.')),
+    [],
+  );
   await t.throwsAsync(findImage(store, 'app:1'));
   const again = await strataProcess(store.root, ['load', '-i', file]);
   t.is(again.code, 0, again.stderr);
@@ -89,7 +97,10 @@ test('Ctrl-C during gc: exit 130, and the store is consistent', async (t) => {
   const stopped = /^strata: gc interrupted after removing ([12]) of (\d+) items/m.exec(exit.stderr);
   t.truthy(stopped, exit.stderr);
   t.true(Number(stopped![1]) < Number(stopped![2]));
-  t.deepEqual((await checkStore(store)).problems.map((p) => p.message), []);
+  t.deepEqual(
+    (await checkStore(store)).problems.map((p) => p.message),
+    [],
+  );
   t.is((await strataProcess(store.root, ['gc'])).code, 0);
   t.deepEqual(await fs.readdir(store.paths.layersDir), []);
   t.deepEqual(await fs.readdir(store.paths.blobsDir), []);

@@ -32,8 +32,10 @@ async function tempDir(t: ExecutionContext): Promise<string> {
 for (const root of ['/proc', '/proc/self/fd/x']) {
   linuxOnly(`--root ${root}: one line, exit 1, within a couple of seconds`, async (t) => {
     const { result, ms } = await timed(strataProcess(root, ['images']));
-    t.deepEqual({ code: result.code, stdout: result.stdout, stderr: result.stderr },
-      { code: 1, stdout: '', stderr: `strata: cannot create store ${root}: no such file or directory\n` });
+    t.deepEqual(
+      { code: result.code, stdout: result.stdout, stderr: result.stderr },
+      { code: 1, stdout: '', stderr: `strata: cannot create store ${root}: no such file or directory\n` },
+    );
     t.true(ms < 3000, `took ${ms} ms`);
   });
 }
@@ -44,8 +46,10 @@ test('a root below a regular file, or a regular file itself: one line, exit 1, a
   await fs.writeFile(file, 'not a directory\n');
   for (const root of [path.join(file, 'store'), file]) {
     const { result, ms } = await timed(strataProcess(root, ['images']));
-    t.deepEqual({ code: result.code, stdout: result.stdout, stderr: result.stderr },
-      { code: 1, stdout: '', stderr: `strata: cannot create store ${root}: not a directory\n` });
+    t.deepEqual(
+      { code: result.code, stdout: result.stdout, stderr: result.stderr },
+      { code: 1, stdout: '', stderr: `strata: cannot create store ${root}: not a directory\n` },
+    );
     t.true(ms < 3000, `took ${ms} ms`);
   }
   t.is(await fs.readFile(file, 'utf8'), 'not a directory\n');
@@ -72,12 +76,20 @@ test('a root the user cannot write to: one line naming the store, exit 1, nothin
 linuxOnly('one SIGTERM ends a command stuck where no abort reaches (opening a FIFO nobody writes), within a second', async (t) => {
   const dir = await tempDir(t);
   const fifo = path.join(dir, 'fifo');
-  await new Promise<void>((resolve, reject) => spawn('mkfifo', [fifo]).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo: ${code}`)))));
+  await new Promise<void>((resolve, reject) =>
+    spawn('mkfifo', [fifo]).on('close', (code) => (code === 0 ? resolve() : reject(new Error(`mkfifo: ${code}`)))),
+  );
   const root = path.join(dir, 'store');
-  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'strata.js'), '--root', root, 'load', '-i', fifo], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'strata.js'), '--root', root, 'load', '-i', fifo], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.on('data', (c: Buffer) => { stderr += c.toString(); });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal })));
+  child.stderr.on('data', (c: Buffer) => {
+    stderr += c.toString();
+  });
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
   // Once the spool directory exists the load is blocked in open(2) of the FIFO.
   const ingest = path.join(root, 'ingest');
   for (let i = 0; i < 300 && (await fs.readdir(ingest).catch(() => [])).length === 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -95,7 +107,15 @@ linuxOnly('one SIGTERM ends a command stuck where no abort reaches (opening a FI
 test('a SIGTERM to a load paused at a fault point ends it within a second of the pause', async (t) => {
   const { store, dir } = await tmpStore(t);
   const file = path.join(dir, 'app.tar.gz');
-  await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: ['app:1'], outerGzip: true, layers: [Array.from({ length: 20 }, (_, j): LayerEntry => ({ path: `f${j}`, size: 20_000, seed: j }))] }));
+  await fs.writeFile(
+    file,
+    await buildImage({
+      format: 'oci',
+      repoTags: ['app:1'],
+      outerGzip: true,
+      layers: [Array.from({ length: 20 }, (_, j): LayerEntry => ({ path: `f${j}`, size: 20_000, seed: j }))],
+    }),
+  );
   // A frozen process (a synchronous stretch) runs no handler until it wakes; from then on, one second at most.
   const PAUSE_MS = 400;
   const run = startStrata(store.root, ['load', '-i', file], { pauseAt: `ingest.chunk#2:${PAUSE_MS}` });

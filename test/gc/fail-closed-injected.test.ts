@@ -48,7 +48,9 @@ async function world(t: ExecutionContext): Promise<{ store: Store; broken: Pruna
 /** Until the returned function runs, listing `dir` fails with EIO. */
 function readdirFails(t: ExecutionContext, dir: string): () => void {
   const readdir = fs.readdir;
-  const restore = () => { fs.readdir = readdir; };
+  const restore = () => {
+    fs.readdir = readdir;
+  };
   t.teardown(restore);
   fs.readdir = (async (target: string, ...rest: unknown[]) => {
     if (path.resolve(String(target)) === dir) {
@@ -60,19 +62,20 @@ function readdirFails(t: ExecutionContext, dir: string): () => void {
 }
 
 const operations: Record<string, (store: Store, broken: PrunableStore['broken']) => Promise<unknown>> = {
-  'gc': (store) => collectGarbage(store),
+  gc: (store) => collectGarbage(store),
   'gc --dry-run': (store) => collectGarbage(store, { dryRun: true }),
   'image prune': (store) => pruneImages(store, { all: true }),
   'container prune': (store) => pruneContainers(store),
   // The CLI composes system prune from the others; its refusal is an exit code and a line.
   'system prune': async (store) => {
     const result = await strata(store.root, ['system', 'prune', '--all', '--volumes', '--force']);
-    if (result.code !== 1 || result.stdout !== '') throw new Error(`system prune: exit ${result.code}, stdout ${JSON.stringify(result.stdout)}`);
+    if (result.code !== 1 || result.stdout !== '')
+      throw new Error(`system prune: exit ${result.code}, stdout ${JSON.stringify(result.stdout)}`);
     const lines = result.stderr.split('\n').filter(Boolean);
     if (lines.length !== 1 || !lines[0]!.startsWith('strata: ')) throw new Error(`system prune: stderr ${JSON.stringify(result.stderr)}`);
     throw Object.assign(new Error(lines[0]!.slice('strata: '.length)), { cli: true });
   },
-  'rmi': (store) => removeImage(store, 'keep:1'),
+  rmi: (store) => removeImage(store, 'keep:1'),
   "a failed load's rollback": (store, broken) => loadImages(store, { path: broken.archive }),
 };
 
@@ -82,7 +85,10 @@ const failing = test.macro({
     const dir = path.join(store.root, part);
     const before = await snapshotContent(store.root);
     const restore = readdirFails(t, dir);
-    const err = await operations[operation]!(store, broken).then(() => null, (e: unknown) => e as Error);
+    const err = await operations[operation]!(store, broken).then(
+      () => null,
+      (e: unknown) => e as Error,
+    );
     restore();
     const message = `${dir}: cannot list the store directory (Input/output error)`;
     t.is(err?.message, message);
@@ -90,12 +96,17 @@ const failing = test.macro({
     const after = await snapshotContent(store.root);
     if (operation === "a failed load's rollback") {
       t.deepEqual(addedPaths(before, after), keptByRefusedRollback(broken), 'only what the failed load stored is added, and it is kept');
-      t.deepEqual(before.filter((row) => !after.includes(row)), [], 'nothing that was there is removed or changed');
+      t.deepEqual(
+        before.filter((row) => !after.includes(row)),
+        [],
+        'nothing that was there is removed or changed',
+      );
     } else {
       t.deepEqual(after, before, 'the store is byte for byte as it was');
     }
   },
-  title: (_title, operation: string, part: string) => `${operation} with an I/O error listing ${part}/ throws naming it and removes nothing`,
+  title: (_title, operation: string, part: string) =>
+    `${operation} with an I/O error listing ${part}/ throws naming it and removes nothing`,
 });
 
 for (const operation of Object.keys(operations)) {

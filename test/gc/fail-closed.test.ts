@@ -42,7 +42,11 @@ test.after.always(async () => {
   if (built) await removeTree(built.dir);
 });
 
-interface World { root: string; home: string; broken: PrunableStore['broken'] }
+interface World {
+  root: string;
+  home: string;
+  broken: PrunableStore['broken'];
+}
 
 async function world(t: ExecutionContext): Promise<World> {
   const tpl = await storeTemplate();
@@ -80,7 +84,13 @@ async function failedLoad(w: World, dir: string): Promise<CliResult> {
         void fs.chmod(dir, 0o300);
       },
     });
-    return { ...result, stderr: result.stderr.split('\n').filter((l) => !l.startsWith('strata-fault-point ')).join('\n') };
+    return {
+      ...result,
+      stderr: result.stderr
+        .split('\n')
+        .filter((l) => !l.startsWith('strata-fault-point '))
+        .join('\n'),
+    };
   } finally {
     await fs.chmod(dir, was);
   }
@@ -93,12 +103,12 @@ function refusedInOneLine(t: ExecutionContext, result: CliResult, dir: string): 
 }
 
 const commands: Record<string, string[]> = {
-  'gc': ['gc'],
+  gc: ['gc'],
   'gc --dry-run': ['gc', '--dry-run'],
   'image prune': ['image', 'prune', '--all', '--force'],
   'container prune': ['container', 'prune', '--force'],
   'system prune': ['system', 'prune', '--all', '--volumes', '--force'],
-  'rmi': ['rmi', 'keep:1'],
+  rmi: ['rmi', 'keep:1'],
 };
 
 const PARTS = ['images', 'containers', 'volumes', 'leases'];
@@ -111,7 +121,8 @@ const unlistable = test.macro({
     refusedInOneLine(t, await withMode(dir, 0o300, () => strataUnprivileged(w.root, commands[command]!, w.home)), dir);
     t.deepEqual(await snapshotContent(w.root), before, 'the store is byte for byte as it was');
   },
-  title: (_title, command: string, part: string) => `${command} with an unlistable ${part}/ refuses in one line naming it and removes nothing`,
+  title: (_title, command: string, part: string) =>
+    `${command} with an unlistable ${part}/ refuses in one line naming it and removes nothing`,
 });
 
 for (const command of Object.keys(commands)) for (const part of PARTS) permissionTest(unlistable, command, part);
@@ -126,9 +137,14 @@ const rollback = test.macro({
     // The load stored its first layer before the second failed; a rollback that cannot
     // tell what else needs them keeps them (gc takes them once the store is readable).
     t.deepEqual(addedPaths(before, after), keptByRefusedRollback(w.broken), 'only what the failed load stored is added, and it is kept');
-    t.deepEqual(before.filter((row) => !after.includes(row)), [], 'nothing that was there is removed or changed');
+    t.deepEqual(
+      before.filter((row) => !after.includes(row)),
+      [],
+      'nothing that was there is removed or changed',
+    );
   },
-  title: (_title, part: string) => `a failed load whose rollback finds ${part}/ unlistable refuses in one line naming it and removes nothing`,
+  title: (_title, part: string) =>
+    `a failed load whose rollback finds ${part}/ unlistable refuses in one line naming it and removes nothing`,
 });
 
 for (const part of PARTS) permissionTest(rollback, part);

@@ -12,11 +12,17 @@ import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
 import { strataProcess } from '../helpers/cli.js';
 
-const base: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/os-release', content: 'ID=gc\n' }];
+const base: LayerEntry[] = [
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/os-release', content: 'ID=gc\n' },
+];
 
 async function loadTwo(t: Parameters<typeof tmpStore>[0]) {
   const { store, dir } = await tmpStore(t);
-  for (const [tag, top] of [['one:1', 'one'], ['two:1', 'two']] as const) {
+  for (const [tag, top] of [
+    ['one:1', 'one'],
+    ['two:1', 'two'],
+  ] as const) {
     const file = path.join(dir, `${top}.tar`);
     await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: [tag], layers: [base, [{ path: top, content: top }]] }));
     await loadImages(store, { path: file });
@@ -49,7 +55,14 @@ test('gc stops between removals when interrupted; what it left is whole and the 
   }
   const orphans = async () => (await fs.readdir(store.paths.blobsDir)).filter((n) => orphanNames.includes(n));
   const controller = new AbortController();
-  const err = await t.throwsAsync(collectGarbage(store, { signal: controller.signal, onProgress: (done) => { if (done === 1) controller.abort('SIGINT'); } }));
+  const err = await t.throwsAsync(
+    collectGarbage(store, {
+      signal: controller.signal,
+      onProgress: (done) => {
+        if (done === 1) controller.abort('SIGINT');
+      },
+    }),
+  );
   t.is((err as { code?: string }).code, 'EINTERRUPTED');
   t.regex(err!.message, /^gc interrupted after removing 1 of 6 items \(\d+ bytes reclaimed\)$/);
   t.is((await orphans()).length, 5, 'one removed, five left untouched');
@@ -64,8 +77,12 @@ test('gc keeps the layers of an image a container still uses', async (t) => {
   await removeImage(store, 'one:1', { force: true });
   await removeImage(store, 'two:1');
   await collectGarbage(store);
-  t.is((await fs.readdir(store.paths.layersDir)).length, 2, 'base and one\'s top stay for the container');
-  t.deepEqual((await checkStore(store)).problems.map((p) => p.kind), [], 'a container on a removed image is not an inconsistency');
+  t.is((await fs.readdir(store.paths.layersDir)).length, 2, "base and one's top stay for the container");
+  t.deepEqual(
+    (await checkStore(store)).problems.map((p) => p.kind),
+    [],
+    'a container on a removed image is not an inconsistency',
+  );
 });
 
 test('gc --dry-run removes nothing; leftovers go only after the grace period', async (t) => {
@@ -77,7 +94,10 @@ test('gc --dry-run removes nothing; leftovers go only after the grace period', a
   const old = new Date(Date.now() - 2 * 3600_000);
   await fs.utimes(leftover, old, old);
   const dry = await collectGarbage(store, { dryRun: true });
-  t.deepEqual(dry.removed.map((r) => [r.kind, r.bytes]), [['leftover', 100]]);
+  t.deepEqual(
+    dry.removed.map((r) => [r.kind, r.bytes]),
+    [['leftover', 100]],
+  );
   await fs.access(leftover);
   await collectGarbage(store);
   await t.throwsAsync(fs.access(leftover));
@@ -86,12 +106,16 @@ test('gc --dry-run removes nothing; leftovers go only after the grace period', a
 
 test('gc in another process while a load runs never removes what the load needs', async (t) => {
   const { store, dir } = await tmpStore(t);
-  const layers: LayerEntry[][] = Array.from({ length: 6 }, (_, i) => Array.from({ length: 400 }, (_, j): LayerEntry => ({ path: `l${i}/f${j}`, size: 2048, seed: i * 1000 + j })));
+  const layers: LayerEntry[][] = Array.from({ length: 6 }, (_, i) =>
+    Array.from({ length: 400 }, (_, j): LayerEntry => ({ path: `l${i}/f${j}`, size: 2048, seed: i * 1000 + j })),
+  );
   const file = path.join(dir, 'big.tar');
   await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: ['big:1'], layers, outerGzip: true }));
   const load = strataProcess(store.root, ['load', '-q', '-i', file]);
   let done = false;
-  void load.then(() => { done = true; });
+  void load.then(() => {
+    done = true;
+  });
   let sweeps = 0;
   while (!done) {
     const gc = await strataProcess(store.root, ['gc', '--grace', '0', '-q']);

@@ -15,9 +15,8 @@ export const MODES = Array.from({ length: 0o10000 }, (_, mode) => mode);
  * every copy, which made the suite take minutes).
  */
 export const DIR_MODES = [
-  0o0000, 0o0001, 0o0002, 0o0004, 0o0007, 0o0010, 0o0020, 0o0040, 0o0070, 0o0100, 0o0200, 0o0300, 0o0400, 0o0500,
-  0o0600, 0o0700, 0o0711, 0o0750, 0o0755, 0o0777, 0o1000, 0o1777, 0o2000, 0o2755, 0o3000, 0o4000, 0o4755, 0o5000,
-  0o6000, 0o7000, 0o7777,
+  0o0000, 0o0001, 0o0002, 0o0004, 0o0007, 0o0010, 0o0020, 0o0040, 0o0070, 0o0100, 0o0200, 0o0300, 0o0400, 0o0500, 0o0600, 0o0700, 0o0711,
+  0o0750, 0o0755, 0o0777, 0o1000, 0o1777, 0o2000, 0o2755, 0o3000, 0o4000, 0o4755, 0o5000, 0o6000, 0o7000, 0o7777,
 ];
 export const name = (mode: number) => mode.toString(8).padStart(4, '0');
 

@@ -14,7 +14,11 @@ export interface CliResult {
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 
 /** Runs the CLI in-process against `root`, as a user would type `strata --root ROOT …args`. */
-export async function strata(root: string, args: string[], options: { stdin?: Buffer | Readable; tty?: boolean; columns?: number } = {}): Promise<CliResult> {
+export async function strata(
+  root: string,
+  args: string[],
+  options: { stdin?: Buffer | Readable; tty?: boolean; columns?: number } = {},
+): Promise<CliResult> {
   const stdout = new PassThrough() as PassThrough & { isTTY?: boolean; columns?: number };
   const stderr = new PassThrough();
   if (options.tty) stdout.isTTY = true;
@@ -29,7 +33,11 @@ export async function strata(root: string, args: string[], options: { stdin?: Bu
 }
 
 /** Runs the real bin/strata.js in a child process, for exit codes, signals and stdin. */
-export function strataProcess(root: string, args: string[], options: { stdin?: Buffer; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult & { signal: NodeJS.Signals | null }> {
+export function strataProcess(
+  root: string,
+  args: string[],
+  options: { stdin?: Buffer; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliResult & { signal: NodeJS.Signals | null }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'strata.js'), '--root', root, ...args], {
       env: { ...process.env, ...options.env },
@@ -40,7 +48,9 @@ export function strataProcess(root: string, args: string[], options: { stdin?: B
     child.stdout.on('data', (c: Buffer) => out.push(c));
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code: code ?? -1, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code, signal) =>
+      resolve({ code: code ?? -1, signal, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
     child.stdin.end(options.stdin ?? Buffer.alloc(0));
   });
 }

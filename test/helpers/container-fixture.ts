@@ -17,7 +17,10 @@ export interface ContainerFixture extends TmpStore {
 
 /** A fresh store with image `app:1` built from `layers`, and container `app1` made from it with its merged view. */
 export async function containerFromLayers(
-  t: ExecutionContext, format: WhiteoutFormat, layers: LayerInput[], options: CreateOptions = {},
+  t: ExecutionContext,
+  format: WhiteoutFormat,
+  layers: LayerInput[],
+  options: CreateOptions = {},
 ): Promise<ContainerFixture> {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
   const file = path.join(dir, 'app.tar');

@@ -11,8 +11,17 @@ import { openStore } from '../../src/store/root.js';
 import { checkStore } from '../../src/check/check.js';
 import { repairStore } from '../../src/check/repair.js';
 
-export interface Marker { seq: number; name: string; at: number }
-export interface Exit { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+export interface Marker {
+  seq: number;
+  name: string;
+  at: number;
+}
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
 
 export interface Run {
   child: ChildProcess;
@@ -24,7 +33,11 @@ export interface Run {
 
 const MARKER = /^strata-fault-point (\d+) (\S+)$/;
 
-export function startStrata(root: string, args: string[], options: { pauseAt?: string; env?: NodeJS.ProcessEnv; stdin?: Buffer | 'pipe' } = {}): Run {
+export function startStrata(
+  root: string,
+  args: string[],
+  options: { pauseAt?: string; env?: NodeJS.ProcessEnv; stdin?: Buffer | 'pipe' } = {},
+): Run {
   const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'strata.js'), '--root', root, ...args], {
     env: { ...process.env, ...options.env, STRATA_TEST_PAUSE_AT: options.pauseAt ?? 'trace' },
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -64,7 +77,9 @@ export function startStrata(root: string, args: string[], options: { pauseAt?: s
     });
   });
   return {
-    child, markers, exit,
+    child,
+    markers,
+    exit,
     waitFor: (match) => {
       const seen = markers.find(match);
       if (seen) return Promise.resolve(seen);
@@ -80,10 +95,18 @@ export function startStrata(root: string, args: string[], options: { pauseAt?: s
  */
 export type KillPoint = { hit: number } | { afterMs: number };
 
-export interface Trace { hits: number; durationMs: number; names: string[] }
+export interface Trace {
+  hits: number;
+  durationMs: number;
+  names: string[];
+}
 
 /** One uninterrupted run, to learn how many fault points the operation passes and how long it takes. */
-export async function traceOperation(root: string, args: string[], options: { env?: NodeJS.ProcessEnv; stdin?: Buffer | 'pipe'; feed?: (child: ChildProcess) => void } = {}): Promise<Trace & Exit> {
+export async function traceOperation(
+  root: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; stdin?: Buffer | 'pipe'; feed?: (child: ChildProcess) => void } = {},
+): Promise<Trace & Exit> {
   const run = startStrata(root, args, options);
   void feedOnStart(run, options.feed);
   const started = await run.waitFor((m) => m.name === 'cli.start');
@@ -114,7 +137,12 @@ export interface KillResult extends Exit {
   point: KillPoint;
 }
 
-export async function killAt(root: string, args: string[], point: KillPoint, options: { env?: NodeJS.ProcessEnv; stdin?: Buffer | 'pipe'; feed?: (child: ChildProcess) => void } = {}): Promise<KillResult> {
+export async function killAt(
+  root: string,
+  args: string[],
+  point: KillPoint,
+  options: { env?: NodeJS.ProcessEnv; stdin?: Buffer | 'pipe'; feed?: (child: ChildProcess) => void } = {},
+): Promise<KillResult> {
   const pauseAt = 'hit' in point ? String(point.hit) : 'trace';
   const run = startStrata(root, args, { ...options, pauseAt });
   void feedOnStart(run, options.feed);
@@ -130,14 +158,14 @@ export async function killAt(root: string, args: string[], point: KillPoint, opt
 
 /** Input is fed once the CLI runs, not into the pipe's buffer while node is still starting. */
 async function feedOnStart(run: Run, feed?: (child: ChildProcess) => void): Promise<void> {
-  if (feed && await run.waitFor((m) => m.name === 'cli.start')) feed(run.child);
+  if (feed && (await run.waitFor((m) => m.name === 'cli.start'))) feed(run.child);
 }
 
 /** Runs `tasks` with at most `parallel` at once, in order. */
 export async function inBatches<T, R>(items: T[], parallel: number, task: (item: T, index: number) => Promise<R>): Promise<R[]> {
   const results: R[] = [];
   for (let i = 0; i < items.length; i += parallel) {
-    results.push(...await Promise.all(items.slice(i, i + parallel).map((item, j) => task(item, i + j))));
+    results.push(...(await Promise.all(items.slice(i, i + parallel).map((item, j) => task(item, i + j)))));
   }
   return results;
 }
@@ -155,10 +183,22 @@ export async function assertRepairable(t: ExecutionContext, root: string, where:
   const store = await openStore({ root });
   const before = await checkStore(store);
   const unfixable = before.problems.filter((p) => !p.fix);
-  t.deepEqual(unfixable.map((p) => p.message), [], `${where}: check reports what --repair cannot fix`);
+  t.deepEqual(
+    unfixable.map((p) => p.message),
+    [],
+    `${where}: check reports what --repair cannot fix`,
+  );
   const repaired = await repairStore(store);
-  t.deepEqual(repaired.problems.map((p) => p.message), [], `${where}: problems left after --repair`);
+  t.deepEqual(
+    repaired.problems.map((p) => p.message),
+    [],
+    `${where}: problems left after --repair`,
+  );
   const after = await checkStore(store);
-  t.deepEqual(after.problems.map((p) => p.message), [], `${where}: check is not clean after --repair`);
+  t.deepEqual(
+    after.problems.map((p) => p.message),
+    [],
+    `${where}: check is not clean after --repair`,
+  );
   return repaired.fixed;
 }

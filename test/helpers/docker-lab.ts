@@ -55,7 +55,10 @@ async function derive(work: string, baseTar: string, tag: string, sizes: number[
 export async function loadDockerLab(t: ExecutionContext, store: Store): Promise<void> {
   const work = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-lab-'));
   t.teardown(() => fs.rm(work, { recursive: true, force: true }));
-  const tarOf = { 'dk-base': path.join(conformanceImages, 'dk-base.docker.tar'), 'dk-features': path.join(conformanceImages, 'dk-features.docker.tar') };
+  const tarOf = {
+    'dk-base': path.join(conformanceImages, 'dk-base.docker.tar'),
+    'dk-features': path.join(conformanceImages, 'dk-features.docker.tar'),
+  };
   await loadImages(store, { path: tarOf['dk-base'] });
   await loadImages(store, { path: tarOf['dk-features'] });
   for (const d of derived) await loadImages(store, { path: await derive(work, tarOf[d.on], d.tag, d.bytes) });

@@ -69,9 +69,15 @@ for (let i = 0; Date.now() < job.deadline; i++) {
       files[`/app/f${f}`] = content;
     }
     const read = await run(['fs', 'cat', name, '/app/f1']);
-    if (read.stdout !== files['/app/f1']) report.unexpected.push({ args: ['fs', 'cat', name, '/app/f1'], code: 0, stderr: 'read back differs' });
+    if (read.stdout !== files['/app/f1'])
+      report.unexpected.push({ args: ['fs', 'cat', name, '/app/f1'], code: 0, stderr: 'read back differs' });
     const variant = await run(['fs', 'cat', name, '/variant']);
-    if (variant.stdout !== `${tar.variant}\n`) report.unexpected.push({ args: ['fs', 'cat', name, '/variant'], code: 0, stderr: `image content is ${JSON.stringify(variant.stdout)}` });
+    if (variant.stdout !== `${tar.variant}\n`)
+      report.unexpected.push({
+        args: ['fs', 'cat', name, '/variant'],
+        code: 0,
+        stderr: `image content is ${JSON.stringify(variant.stdout)}`,
+      });
     alive.push({ name, files });
   }
   // Every worker appends to the same lower file of one container: copy-ups race unless

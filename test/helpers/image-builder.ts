@@ -11,18 +11,36 @@ import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { Writable } from 'node:stream';
 import {
-  imageArchiveEntries, layoutArchiveEntries,
-  type BuildImageOptions as ArchiveImageOptions, type BuiltImage, type BuiltLayout, type MultiLayoutOptions as ArchiveLayoutOptions,
+  imageArchiveEntries,
+  layoutArchiveEntries,
+  type BuildImageOptions as ArchiveImageOptions,
+  type BuiltImage,
+  type BuiltLayout,
+  type MultiLayoutOptions as ArchiveLayoutOptions,
 } from '../../src/archive/image-builder.js';
 import { writeArchive, type OuterEntry, type SaveTag } from '../../src/archive/image-writer.js';
 import { FIXED_MTIME } from '../../src/archive/layer-spec.js';
 import { normalizeReference } from '../../src/image/reference.js';
 
 export {
-  FIXED_CREATED, type BuiltImage, type BuiltLayout, type ImageConfig, type ImageFormat, type ImageSpec, type LayoutImageSpec, type LayoutIndexSpec,
+  FIXED_CREATED,
+  type BuiltImage,
+  type BuiltLayout,
+  type ImageConfig,
+  type ImageFormat,
+  type ImageSpec,
+  type LayoutImageSpec,
+  type LayoutIndexSpec,
 } from '../../src/archive/image-builder.js';
 export {
-  FIXED_MTIME, seededBytes, type BuiltLayer, type Compression, type EntryType, type LayerEntry, type LayerInput, type LayerSpec,
+  FIXED_MTIME,
+  seededBytes,
+  type BuiltLayer,
+  type Compression,
+  type EntryType,
+  type LayerEntry,
+  type LayerInput,
+  type LayerSpec,
 } from '../../src/archive/layer-spec.js';
 export { sha256, type OuterEntry } from '../../src/archive/image-writer.js';
 
@@ -101,7 +119,9 @@ class Collector extends Writable {
     this.chunks.push(chunk);
     done();
   }
-  buffer(): Buffer { return Buffer.concat(this.chunks); }
+  buffer(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
 }
 
 async function withWorkDir<T>(fn: (dir: string) => Promise<T>): Promise<T> {

@@ -32,8 +32,10 @@ let python: Promise<string | null> | undefined;
 
 /** The python3 binary itself (not a shim script), so each session starts fast. */
 function findPython(): Promise<string | null> {
-  python ??= run('python3', ['-c', 'import sys; print(sys.executable)'])
-    .then(({ stdout }) => stdout.trim() || null, () => null);
+  python ??= run('python3', ['-c', 'import sys; print(sys.executable)']).then(
+    ({ stdout }) => stdout.trim() || null,
+    () => null,
+  );
   return python;
 }
 
@@ -47,7 +49,12 @@ export function kernelOverlaySkipReason(): Promise<string | null> {
     if ((await findPython()) === null) return 'kernel overlay tests need python3 (to chroot into the mount)';
     const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-ovl-probe-'));
     try {
-      const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(dir, d)) as [string, string, string, string];
+      const [lower, upper, work, merged] = ['lower', 'upper', 'work', 'merged'].map((d) => path.join(dir, d)) as [
+        string,
+        string,
+        string,
+        string,
+      ];
       await Promise.all([lower, upper, work, merged].map((d) => fs.mkdir(d)));
       const m = await mountOverlay({ lowerDirs: [lower], upperDir: upper, workDir: work, target: merged });
       await m.unmount();
@@ -112,7 +119,9 @@ export class ChrootSession {
     // -S -E: no site module or environment, a quarter of the start-up time; only the stdlib is used.
     const child = spawn(py, ['-S', '-E', '-c', DRIVER, root, umask.toString(8)], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
-    child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
     const session = new ChrootSession(child);
     const ready = await session.call({ op: 'ping' });
     if (!ready.ok) throw new Error(`chroot driver did not start: ${stderr}`);

@@ -31,16 +31,31 @@ export interface PreparedStore {
 export async function storeWithOneImage(t: ExecutionContext): Promise<PreparedStore> {
   const { store, dir } = await tmpStore(t);
   const good = path.join(dir, 'good.tar');
-  await fs.writeFile(good, await buildImage({
-    format: 'oci', repoTags: ['good:1'], layers: [[{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'good\n' }]],
-  }));
+  await fs.writeFile(
+    good,
+    await buildImage({
+      format: 'oci',
+      repoTags: ['good:1'],
+      layers: [
+        [
+          { path: 'etc/', type: 'dir' },
+          { path: 'etc/hostname', content: 'good\n' },
+        ],
+      ],
+    }),
+  );
   await loadImages(store, { path: good });
   await fs.rm(good);
   return { store, dir, before: await snapshotTree(store.root) };
 }
 
 /** Loads `archive` into a store with one good image and checks it is refused as `expected`, leaving the store as it was. */
-export async function assertLoadRejected(t: ExecutionContext, archive: Buffer | ((file: string) => Promise<void>), name: string, expected: Expected): Promise<void> {
+export async function assertLoadRejected(
+  t: ExecutionContext,
+  archive: Buffer | ((file: string) => Promise<void>),
+  name: string,
+  expected: Expected,
+): Promise<void> {
   const { store, dir, before } = await storeWithOneImage(t);
   const file = path.join(dir, name);
   if (Buffer.isBuffer(archive)) await fs.writeFile(file, archive);

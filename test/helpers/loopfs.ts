@@ -85,7 +85,7 @@ export async function mountSmallFs(t: ExecutionContext, sizeMiB: number): Promis
       const chunk = Buffer.alloc(1 << 20, 0x5a);
       const handle = await fs.open(ballast, 'a');
       try {
-        for (let left = await available() - leave; left > 0; left = await available() - leave) {
+        for (let left = (await available()) - leave; left > 0; left = (await available()) - leave) {
           await handle.write(chunk, 0, Math.min(chunk.length, left));
           await handle.sync();
         }

@@ -8,9 +8,7 @@
 import { createHash } from 'node:crypto';
 import { pack } from 'tar-stream';
 
-export type TarEntryType =
-  | 'file' | 'contiguous-file' | 'directory' | 'symlink' | 'link'
-  | 'character-device' | 'block-device' | 'fifo';
+export type TarEntryType = 'file' | 'contiguous-file' | 'directory' | 'symlink' | 'link' | 'character-device' | 'block-device' | 'fifo';
 
 export interface TarEntry {
   name: string;
@@ -38,8 +36,15 @@ export interface TarEntry {
    * The checksum is fixed up afterwards unless `checksum` gives one.
    */
   raw?: {
-    typeflag?: string; mode?: string; uid?: RawNumber; gid?: RawNumber; size?: RawNumber; mtime?: RawNumber;
-    devmajor?: RawNumber; devminor?: RawNumber; checksum?: string;
+    typeflag?: string;
+    mode?: string;
+    uid?: RawNumber;
+    gid?: RawNumber;
+    size?: RawNumber;
+    mtime?: RawNumber;
+    devmajor?: RawNumber;
+    devminor?: RawNumber;
+    checksum?: string;
   };
 }
 
@@ -48,7 +53,15 @@ type RawNumber = number | string;
 export const FIXED_MTIME = new Date('2024-01-02T03:04:05Z');
 
 const BLOCK = 512;
-const FIELDS = { mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12], mtime: [136, 12], devmajor: [329, 8], devminor: [337, 8] } as const;
+const FIELDS = {
+  mode: [100, 8],
+  uid: [108, 8],
+  gid: [116, 8],
+  size: [124, 12],
+  mtime: [136, 12],
+  devmajor: [329, 8],
+  devminor: [337, 8],
+} as const;
 
 export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -66,13 +79,25 @@ export function diffIdOf(tar: Buffer): string {
 async function encodeEntry(entry: TarEntry): Promise<Buffer> {
   const p = pack();
   const chunks: Buffer[] = [];
-  p.on('data', (chunk: unknown) => { chunks.push(chunk as Buffer); });
-  const done = new Promise<void>((resolve, reject) => { p.on('end', resolve); p.on('error', reject); });
+  p.on('data', (chunk: unknown) => {
+    chunks.push(chunk as Buffer);
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    p.on('end', resolve);
+    p.on('error', reject);
+  });
   const type = entry.type ?? (entry.name.endsWith('/') ? 'directory' : 'file');
   const content = entry.content === undefined ? undefined : Buffer.from(entry.content);
   const header = {
-    name: entry.name, type, mode: entry.mode, uid: entry.uid, gid: entry.gid,
-    mtime: entry.mtime ?? FIXED_MTIME, linkname: entry.linkname, devmajor: entry.devmajor, devminor: entry.devminor,
+    name: entry.name,
+    type,
+    mode: entry.mode,
+    uid: entry.uid,
+    gid: entry.gid,
+    mtime: entry.mtime ?? FIXED_MTIME,
+    linkname: entry.linkname,
+    devmajor: entry.devmajor,
+    devminor: entry.devminor,
     ...(entry.pax ? { pax: entry.pax } : {}),
   };
   // Always with a body (maybe empty): a file entry without one would wait for data forever.
@@ -85,7 +110,12 @@ async function encodeEntry(entry: TarEntry): Promise<Buffer> {
   const raw = entry.mode === 0 ? { mode: '0000000', ...entry.raw } : entry.raw;
   if (raw) patchHeader(body, body.length - BLOCK - padded(content?.length ?? 0), raw);
   if (entry.paxBytes === undefined) return body;
-  const pax = await encodeEntry({ name: `PaxHeaders/${entry.name.replace(/\/+$/, '')}`, type: 'file', content: entry.paxBytes, raw: { typeflag: 'x' } });
+  const pax = await encodeEntry({
+    name: `PaxHeaders/${entry.name.replace(/\/+$/, '')}`,
+    type: 'file',
+    content: entry.paxBytes,
+    raw: { typeflag: 'x' },
+  });
   return Buffer.concat([pax, body]);
 }
 

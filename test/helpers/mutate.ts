@@ -17,7 +17,6 @@ import { spawnSync } from 'node:child_process';
 import { decompress as zstdDecompress } from 'fzstd';
 import { Rng } from './rng.js';
 
-
 // ---------------------------------------------------------------- randomness
 
 /** The generator for mutant `index` of `seed`: independent of every other index. */
@@ -32,14 +31,29 @@ export function mutantRng(seed: number, index: number): Rng {
 const BLOCK = 512;
 /** ustar header fields: [offset, length]. */
 export const FIELDS = {
-  name: [0, 100], mode: [100, 8], uid: [108, 8], gid: [116, 8], size: [124, 12], mtime: [136, 12],
-  checksum: [148, 8], typeflag: [156, 1], linkname: [157, 100], magic: [257, 6], version: [263, 2],
-  devmajor: [329, 8], devminor: [337, 8], prefix: [345, 155],
+  name: [0, 100],
+  mode: [100, 8],
+  uid: [108, 8],
+  gid: [116, 8],
+  size: [124, 12],
+  mtime: [136, 12],
+  checksum: [148, 8],
+  typeflag: [156, 1],
+  linkname: [157, 100],
+  magic: [257, 6],
+  version: [263, 2],
+  devmajor: [329, 8],
+  devminor: [337, 8],
+  prefix: [345, 155],
 } as const;
 export type Field = keyof typeof FIELDS;
 
 /** One tar entry as bytes: its header block and its (unpadded) data. Pax/GNU headers are entries too. */
-export interface RawEntry { header: Buffer; data: Buffer; offset: number }
+export interface RawEntry {
+  header: Buffer;
+  data: Buffer;
+  offset: number;
+}
 
 /** Splits a tar into entries as far as it parses; `tail` is everything after (end blocks, junk). */
 export function parseRawTar(tar: Buffer): { entries: RawEntry[]; tail: Buffer } {
@@ -67,7 +81,10 @@ export function packRawTar(entries: RawEntry[], tail: Buffer): Buffer {
 
 function octal(header: Buffer, field: Field): number | null {
   const [off, len] = FIELDS[field];
-  const text = header.toString('latin1', off, off + len).replace(/\0.*$/s, '').trim();
+  const text = header
+    .toString('latin1', off, off + len)
+    .replace(/\0.*$/s, '')
+    .trim();
   if (!/^[0-7]*$/.test(text)) return null;
   return text === '' ? 0 : parseInt(text, 8);
 }
@@ -140,9 +157,12 @@ export function codecOf(data: Buffer): Codec {
 export function unpackCodec(data: Buffer): Buffer | null {
   try {
     switch (codecOf(data)) {
-      case 'gzip': return zlib.gunzipSync(data);
-      case 'zstd': return Buffer.from(zstdDecompress(data));
-      default: return data;
+      case 'gzip':
+        return zlib.gunzipSync(data);
+      case 'zstd':
+        return Buffer.from(zstdDecompress(data));
+      default:
+        return data;
     }
   } catch {
     return null;
@@ -165,11 +185,53 @@ const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 function hostilePaths(ctx: MutationContext): string[] {
   const climbs = [1, 2, 3, 4, 5, 6, 8].map((n) => `${'../'.repeat(n)}sentinel/pwned`);
   return [
-    '', '/', '.', './', '..', '../', '/..', '../..', 'a/../..', 'a/../../b', './../x', ...climbs,
-    ctx.sentinel, `${ctx.sentinel}/pwned`, '/etc/passwd', '/proc/self/root/x', '//x', 'x//y/', 'x/./y',
-    '.wh.', '.wh..', '.wh...', '.wh..wh..opq', 'etc/.wh..wh..opq', '.wh.etc', 'etc/.wh.hostname', '.wh.etc/x', 'etc/.wh.',
-    'x'.repeat(100), `${'d/'.repeat(49)}z`, 'a\u00e9\u4e2d', '\u202e', 'manifest.json', 'index.json', 'blobs/sha256/..', 'blobs',
-    'etc', 'etc/', 'etc/hostname', 'etc/hostname/x', 'bin/sh', 'link', 'link/x', 'dirlink/x', 'loop/x', 'a\nb', 'locked/x',
+    '',
+    '/',
+    '.',
+    './',
+    '..',
+    '../',
+    '/..',
+    '../..',
+    'a/../..',
+    'a/../../b',
+    './../x',
+    ...climbs,
+    ctx.sentinel,
+    `${ctx.sentinel}/pwned`,
+    '/etc/passwd',
+    '/proc/self/root/x',
+    '//x',
+    'x//y/',
+    'x/./y',
+    '.wh.',
+    '.wh..',
+    '.wh...',
+    '.wh..wh..opq',
+    'etc/.wh..wh..opq',
+    '.wh.etc',
+    'etc/.wh.hostname',
+    '.wh.etc/x',
+    'etc/.wh.',
+    'x'.repeat(100),
+    `${'d/'.repeat(49)}z`,
+    'a\u00e9\u4e2d',
+    '\u202e',
+    'manifest.json',
+    'index.json',
+    'blobs/sha256/..',
+    'blobs',
+    'etc',
+    'etc/',
+    'etc/hostname',
+    'etc/hostname/x',
+    'bin/sh',
+    'link',
+    'link/x',
+    'dirlink/x',
+    'loop/x',
+    'a\nb',
+    'locked/x',
   ];
 }
 
@@ -179,10 +241,28 @@ function numericValues(field: Field, e: RawEntry): Array<string | Buffer> {
   const size = e.data.length;
   const base256 = (bytes: number[]) => Buffer.from([0x80, ...Array(width - 1 - bytes.length).fill(0), ...bytes]);
   return [
-    o(0), o(1), o(0o7777), o(0o4755), o(0o2755), o(0o1777), o(size + 1), o(Math.max(0, size - 1)), o(size + 512),
-    o(Math.max(0, size - 512)), o(size * 2 + 7), '7'.repeat(width - 1), '9'.repeat(width - 1), ' '.repeat(width), '',
-    Buffer.alloc(width, 0xff), base256([0x7f, 0xff, 0xff, 0xff]), base256([0x01, 0x00, 0x00, 0x00, 0x00, 0x00]),
-    Buffer.from([0x80, ...Array(width - 1).fill(0xff)]), '-1', '0x10', `${o(size).slice(0, -1)}x`,
+    o(0),
+    o(1),
+    o(0o7777),
+    o(0o4755),
+    o(0o2755),
+    o(0o1777),
+    o(size + 1),
+    o(Math.max(0, size - 1)),
+    o(size + 512),
+    o(Math.max(0, size - 512)),
+    o(size * 2 + 7),
+    '7'.repeat(width - 1),
+    '9'.repeat(width - 1),
+    ' '.repeat(width),
+    '',
+    Buffer.alloc(width, 0xff),
+    base256([0x7f, 0xff, 0xff, 0xff]),
+    base256([0x01, 0x00, 0x00, 0x00, 0x00, 0x00]),
+    Buffer.from([0x80, ...Array(width - 1).fill(0xff)]),
+    '-1',
+    '0x10',
+    `${o(size).slice(0, -1)}x`,
   ];
 }
 
@@ -191,15 +271,22 @@ const TYPEFLAGS = ['0', '1', '2', '3', '4', '5', '6', '7', 'g', 'x', 'L', 'K', '
 /** A hostile value for `field` of entry `e`. */
 function hostileValue(field: Field, e: RawEntry, rng: Rng, ctx: MutationContext): string | Buffer {
   switch (field) {
-    case 'name': case 'linkname': case 'prefix': {
+    case 'name':
+    case 'linkname':
+    case 'prefix': {
       const peers = ctx.names.length > 0 ? ctx.names : ['x'];
       return Buffer.from(rng.chance(0.3) ? rng.pick(peers) : rng.pick(hostilePaths(ctx)), 'utf8');
     }
-    case 'typeflag': return rng.pick(TYPEFLAGS);
-    case 'magic': return rng.pick(['ustar\0', 'ustar ', 'USTAR\0', '\0\0\0\0\0\0', 'xxxxxx']);
-    case 'version': return rng.pick(['00', ' \0', 'zz']);
-    case 'checksum': return rng.pick(['0000000\0', '       \0', 'zzzzzzz\0', `${(rng.int(0o777777)).toString(8)}\0 `]);
-    default: return rng.pick(numericValues(field, e));
+    case 'typeflag':
+      return rng.pick(TYPEFLAGS);
+    case 'magic':
+      return rng.pick(['ustar\0', 'ustar ', 'USTAR\0', '\0\0\0\0\0\0', 'xxxxxx']);
+    case 'version':
+      return rng.pick(['00', ' \0', 'zz']);
+    case 'checksum':
+      return rng.pick(['0000000\0', '       \0', 'zzzzzzz\0', `${(rng.int(0o777777)).toString(8)}\0 `]);
+    default:
+      return rng.pick(numericValues(field, e));
   }
 }
 
@@ -229,7 +316,10 @@ export function mutateArchive(archive: Buffer, rng: Rng, sentinel: string): Muta
   const outerGzip = codecOf(archive) === 'gzip';
   if (outerGzip && rng.chance(0.2)) {
     const op = rng.pick(['bitflip', 'truncate'] as const);
-    return { bytes: op === 'bitflip' ? bitflips(archive, rng, description, 'gzip outer') : truncate(archive, rng, description, 'gzip outer'), description };
+    return {
+      bytes: op === 'bitflip' ? bitflips(archive, rng, description, 'gzip outer') : truncate(archive, rng, description, 'gzip outer'),
+      description,
+    };
   }
   let tar = outerGzip ? zlib.gunzipSync(archive) : archive;
   const edits = rng.chance(0.75) ? 1 : 2 + rng.int(2);
@@ -245,11 +335,16 @@ function mutateTar(tar: Buffer, op: Op, rng: Rng, ctx: MutationContext, log: str
   ctx = { ...ctx, names: parsed.entries.map(entryName) };
   const files = parsed.entries.filter((e) => typeflag(e) === '0' && e.data.length > 0);
   switch (op) {
-    case 'bitflip': return bitflips(tar, rng, log, where, parsed.entries);
-    case 'truncate': return truncate(tar, rng, log, where);
-    case 'header': return headerField(tar, parsed.entries, rng, ctx, log, where);
-    case 'entries': return entryEdit(parsed.entries, parsed.tail, rng, ctx, log, where);
-    default: break;
+    case 'bitflip':
+      return bitflips(tar, rng, log, where, parsed.entries);
+    case 'truncate':
+      return truncate(tar, rng, log, where);
+    case 'header':
+      return headerField(tar, parsed.entries, rng, ctx, log, where);
+    case 'entries':
+      return entryEdit(parsed.entries, parsed.tail, rng, ctx, log, where);
+    default:
+      break;
   }
   if (!outer) return bitflips(tar, rng, log, where, parsed.entries);
   const jsons = files.filter((e) => isJsonish(e.data));
@@ -263,7 +358,10 @@ function mutateTar(tar: Buffer, op: Op, rng: Rng, ctx: MutationContext, log: str
   if (op === 'json') {
     setData(entry, Buffer.from(jsonEdit(before, rng, ctx, log, `${where} ${name}`)));
   } else if (op === 'jsonText') {
-    setData(entry, rng.chance(0.5) ? truncate(before, rng, log, `${where} ${name} text`) : bitflips(before, rng, log, `${where} ${name} text`));
+    setData(
+      entry,
+      rng.chance(0.5) ? truncate(before, rng, log, `${where} ${name} text`) : bitflips(before, rng, log, `${where} ${name} text`),
+    );
   } else if (op === 'layer') {
     const codec = codecOf(before);
     const inner = unpackCodec(before);
@@ -328,7 +426,9 @@ function headerField(tar: Buffer, entries: RawEntry[], rng: Rng, ctx: MutationCo
   setField(header, field, value);
   const fix = field !== 'checksum' && rng.chance(0.85);
   if (fix) fixChecksum(header);
-  log.push(`${where}: header ${field} of ${JSON.stringify(entryName(e))} = ${JSON.stringify(Buffer.from(value).toString('latin1'))}${fix ? '' : ' (checksum not fixed)'}`);
+  log.push(
+    `${where}: header ${field} of ${JSON.stringify(entryName(e))} = ${JSON.stringify(Buffer.from(value).toString('latin1'))}${fix ? '' : ' (checksum not fixed)'}`,
+  );
   return out;
 }
 
@@ -338,20 +438,27 @@ function entryEdit(entries: RawEntry[], tail: Buffer, rng: Rng, ctx: MutationCon
   const kind = rng.pick(['drop', 'duplicate', 'swap', 'symlink', 'hardlink', 'add-file', 'add-dir', 'pax', 'escape'] as const);
   const i = list.length > 0 ? rng.int(list.length) : 0;
   const e = list[i];
-  const target = () => rng.chance(0.4) && ctx.names.length > 0 ? rng.pick(ctx.names) : rng.pick(hostilePaths(ctx));
-  const nameFor = () => rng.chance(0.5) && ctx.names.length > 0 ? rng.pick(ctx.names) : rng.pick(hostilePaths(ctx));
+  const target = () => (rng.chance(0.4) && ctx.names.length > 0 ? rng.pick(ctx.names) : rng.pick(hostilePaths(ctx)));
+  const nameFor = () => (rng.chance(0.5) && ctx.names.length > 0 ? rng.pick(ctx.names) : rng.pick(hostilePaths(ctx)));
   const raw = (header: Buffer, data: Buffer = Buffer.alloc(0)): RawEntry => ({ header, data, offset: -1 });
   let what: string;
   switch (kind) {
-    case 'drop': if (e) list.splice(i, 1); what = `dropped ${e ? JSON.stringify(entryName(e)) : 'nothing'}`; break;
-    case 'duplicate': if (e) list.splice(rng.int(list.length + 1), 0, raw(Buffer.from(e.header), e.data)); what = `duplicated ${e ? JSON.stringify(entryName(e)) : 'nothing'}`; break;
+    case 'drop':
+      if (e) list.splice(i, 1);
+      what = `dropped ${e ? JSON.stringify(entryName(e)) : 'nothing'}`;
+      break;
+    case 'duplicate':
+      if (e) list.splice(rng.int(list.length + 1), 0, raw(Buffer.from(e.header), e.data));
+      what = `duplicated ${e ? JSON.stringify(entryName(e)) : 'nothing'}`;
+      break;
     case 'swap': {
       const j = rng.int(Math.max(1, list.length));
       if (e && list[j]) [list[i], list[j]] = [list[j]!, e];
       what = `swapped entries ${i} and ${j}`;
       break;
     }
-    case 'symlink': case 'hardlink': {
+    case 'symlink':
+    case 'hardlink': {
       const name = e ? entryName(e) : nameFor();
       const linkname = target();
       const entry = raw(makeHeader({ name, typeflag: kind === 'symlink' ? '2' : '1', linkname, mode: 0o777 }));
@@ -360,10 +467,18 @@ function entryEdit(entries: RawEntry[], tail: Buffer, rng: Rng, ctx: MutationCon
       what = `${kind} ${JSON.stringify(name)} -> ${JSON.stringify(linkname)}`;
       break;
     }
-    case 'add-file': case 'add-dir': {
+    case 'add-file':
+    case 'add-dir': {
       const name = nameFor();
       const data = kind === 'add-file' ? Buffer.from('pwned\n') : Buffer.alloc(0);
-      list.splice(rng.int(list.length + 1), 0, raw(makeHeader({ name, typeflag: kind === 'add-file' ? '0' : '5', size: data.length, mode: rng.pick([0o644, 0o4755, 0, 0o7777]) }), data));
+      list.splice(
+        rng.int(list.length + 1),
+        0,
+        raw(
+          makeHeader({ name, typeflag: kind === 'add-file' ? '0' : '5', size: data.length, mode: rng.pick([0o644, 0o4755, 0, 0o7777]) }),
+          data,
+        ),
+      );
       what = `${kind} ${JSON.stringify(name)}`;
       break;
     }
@@ -376,15 +491,33 @@ function entryEdit(entries: RawEntry[], tail: Buffer, rng: Rng, ctx: MutationCon
       const at = rng.int(list.length + 1);
       const flag = { file: '0', dir: '5', hardlink: '1', symlink: '2' }[second];
       const data = second === 'file' ? Buffer.from('pwned\n') : Buffer.alloc(0);
-      list.splice(at, 0,
+      list.splice(
+        at,
+        0,
         raw(makeHeader({ name: link, typeflag: rng.chance(0.8) ? '2' : '1', linkname, mode: 0o777 })),
-        raw(makeHeader({ name: through, typeflag: flag, size: data.length, linkname: second === 'hardlink' ? link : target() }), data));
+        raw(makeHeader({ name: through, typeflag: flag, size: data.length, linkname: second === 'hardlink' ? link : target() }), data),
+      );
       what = `${link} -> ${JSON.stringify(linkname)}, then ${second} ${JSON.stringify(through)}`;
       break;
     }
     case 'pax': {
-      const key = rng.pick(['path', 'linkpath', 'size', 'mtime', 'uid', 'SCHILY.xattr.trusted.overlay.opaque', 'SCHILY.xattr.user.x', 'SCHILY.xattr.security.capability', 'GNU.sparse.major']);
-      const value = key === 'size' ? rng.pick(['-1', '99999999999999999999', '1e3', '0', 'x']) : key.startsWith('SCHILY') ? rng.pick(['y', '', '\u00ff']) : target();
+      const key = rng.pick([
+        'path',
+        'linkpath',
+        'size',
+        'mtime',
+        'uid',
+        'SCHILY.xattr.trusted.overlay.opaque',
+        'SCHILY.xattr.user.x',
+        'SCHILY.xattr.security.capability',
+        'GNU.sparse.major',
+      ]);
+      const value =
+        key === 'size'
+          ? rng.pick(['-1', '99999999999999999999', '1e3', '0', 'x'])
+          : key.startsWith('SCHILY')
+            ? rng.pick(['y', '', '\u00ff'])
+            : target();
       const record = paxRecord(key, value);
       const at = rng.int(list.length + 1);
       list.splice(at, 0, raw(makeHeader({ name: 'PaxHeader', typeflag: 'x', size: record.length }), record));
@@ -405,9 +538,13 @@ function paxRecord(key: string, value: string): Buffer {
 
 function streamDamage(data: Buffer, codec: Codec, rng: Rng, log: string[], where: string): Buffer {
   switch (rng.pick(['flip', 'flip', 'truncate', 'append', 'magic', 'concat'] as const)) {
-    case 'flip': return bitflips(data, rng, log, where);
-    case 'truncate': return truncate(data, rng, log, where);
-    case 'append': log.push(`${where}: garbage appended`); return Buffer.concat([data, Buffer.from('\x00garbage\x1f\x8b\x08')]);
+    case 'flip':
+      return bitflips(data, rng, log, where);
+    case 'truncate':
+      return truncate(data, rng, log, where);
+    case 'append':
+      log.push(`${where}: garbage appended`);
+      return Buffer.concat([data, Buffer.from('\x00garbage\x1f\x8b\x08')]);
     case 'magic': {
       const out = Buffer.from(data);
       const magic = rng.pick([Buffer.from([0x1f, 0x8b, 0x08, 0x00]), Buffer.from([0x28, 0xb5, 0x2f, 0xfd]), Buffer.from('ustar')]);
@@ -415,7 +552,9 @@ function streamDamage(data: Buffer, codec: Codec, rng: Rng, log: string[], where
       log.push(`${where}: magic replaced with ${magic.toString('hex')}`);
       return out;
     }
-    case 'concat': log.push(`${where}: stream doubled (a second ${codec} member)`); return Buffer.concat([data, data]);
+    case 'concat':
+      log.push(`${where}: stream doubled (a second ${codec} member)`);
+      return Buffer.concat([data, data]);
   }
 }
 
@@ -433,9 +572,16 @@ function jsonEdit(data: Buffer, rng: Rng, ctx: MutationContext, log: string[], w
   const nodes: Array<{ path: string; holder: Record<string, unknown> | unknown[]; key: string | number }> = [];
   const walk = (v: unknown, p: string, depth = 0) => {
     if (depth > 64) return; // an earlier edit may have nested arrays thousands deep
-    if (Array.isArray(v)) v.forEach((c, i) => { nodes.push({ path: `${p}[${i}]`, holder: v, key: i }); walk(c, `${p}[${i}]`, depth + 1); });
+    if (Array.isArray(v))
+      v.forEach((c, i) => {
+        nodes.push({ path: `${p}[${i}]`, holder: v, key: i });
+        walk(c, `${p}[${i}]`, depth + 1);
+      });
     else if (v !== null && typeof v === 'object') {
-      for (const k of Object.keys(v)) { nodes.push({ path: `${p}.${k}`, holder: v as Record<string, unknown>, key: k }); walk((v as Record<string, unknown>)[k], `${p}.${k}`, depth + 1); }
+      for (const k of Object.keys(v)) {
+        nodes.push({ path: `${p}.${k}`, holder: v as Record<string, unknown>, key: k });
+        walk((v as Record<string, unknown>)[k], `${p}.${k}`, depth + 1);
+      }
     }
   };
   walk(doc, '$');
@@ -464,18 +610,50 @@ function jsonEdit(data: Buffer, rng: Rng, ctx: MutationContext, log: string[], w
 function hostileJson(rng: Rng, ctx: MutationContext, current: unknown): unknown {
   const deep = (n: number): unknown => (n === 0 ? [] : [deep(n - 1)]);
   const values: unknown[] = [
-    null, true, false, 0, -1, 1.5, 2 ** 53 + 1, 1e308, -0, '', 'x', [], {}, [null], { '': null },
-    `sha256:${'0'.repeat(64)}`, `sha256:${'f'.repeat(63)}`, 'sha256:', 'sha512:abcd', `SHA256:${'a'.repeat(64)}`,
-    ...hostilePaths(ctx).slice(0, 30), 'blobs/sha256/../../manifest.json', `blobs/sha256/${'0'.repeat(64)}`,
-    'application/vnd.oci.image.index.v1+json', 'application/vnd.oci.image.manifest.v1+json', 'application/vnd.oci.image.layer.v1.tar+zstd',
-    'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip', 'application/octet-stream',
-    'UPPER:case', 'a:b:c', 'registry:5000/x/y:z', '@sha256:abc', 'x'.repeat(300),
-    { os: 'linux', architecture: 'amd64' }, { os: 'unknown', architecture: 'unknown' }, { os: 1, architecture: [] },
-    deep(rng.pick([10, 100, 3000])), { __proto__: { polluted: true } }, JSON.parse('{"__proto__": {"polluted": true}}'),
+    null,
+    true,
+    false,
+    0,
+    -1,
+    1.5,
+    2 ** 53 + 1,
+    1e308,
+    -0,
+    '',
+    'x',
+    [],
+    {},
+    [null],
+    { '': null },
+    `sha256:${'0'.repeat(64)}`,
+    `sha256:${'f'.repeat(63)}`,
+    'sha256:',
+    'sha512:abcd',
+    `SHA256:${'a'.repeat(64)}`,
+    ...hostilePaths(ctx).slice(0, 30),
+    'blobs/sha256/../../manifest.json',
+    `blobs/sha256/${'0'.repeat(64)}`,
+    'application/vnd.oci.image.index.v1+json',
+    'application/vnd.oci.image.manifest.v1+json',
+    'application/vnd.oci.image.layer.v1.tar+zstd',
+    'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
+    'application/octet-stream',
+    'UPPER:case',
+    'a:b:c',
+    'registry:5000/x/y:z',
+    '@sha256:abc',
+    'x'.repeat(300),
+    { os: 'linux', architecture: 'amd64' },
+    { os: 'unknown', architecture: 'unknown' },
+    { os: 1, architecture: [] },
+    deep(rng.pick([10, 100, 3000])),
+    { __proto__: { polluted: true } },
+    JSON.parse('{"__proto__": {"polluted": true}}'),
     { toString: 'x', valueOf: 1, hasOwnProperty: null, constructor: 'x' },
   ];
   if (typeof current === 'number') values.push(current + 1, current - 1, current * 1000, -current, String(current));
-  if (typeof current === 'string') values.push(`${current}x`, current.slice(0, -1), current.toUpperCase(), `../${current}`, `/${current}`, [current]);
+  if (typeof current === 'string')
+    values.push(`${current}x`, current.slice(0, -1), current.toUpperCase(), `../${current}`, `/${current}`, [current]);
   if (Array.isArray(current)) values.push([...current, ...current], [...current].reverse(), current.slice(1));
   return rng.pick(values);
 }

@@ -26,7 +26,10 @@ export interface PrunableStore {
   };
 }
 
-const base: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/os-release', content: 'ID=prunable\n' }];
+const base: LayerEntry[] = [
+  { path: 'etc/', type: 'dir' },
+  { path: 'etc/os-release', content: 'ID=prunable\n' },
+];
 
 /**
  * Builds, in `dir/store`: a tagged image (keep:1), a stopped container on an image
@@ -37,7 +40,10 @@ const base: LayerEntry[] = [{ path: 'etc/', type: 'dir' }, { path: 'etc/os-relea
 export async function buildPrunableStore(dir: string): Promise<PrunableStore> {
   const root = path.join(dir, 'store');
   const store = await openStore({ root, whiteoutFormat: 'oci' });
-  for (const [tag, top] of [['keep:1', 'keep'], ['gone:1', 'gone']] as const) {
+  for (const [tag, top] of [
+    ['keep:1', 'keep'],
+    ['gone:1', 'gone'],
+  ] as const) {
     const file = path.join(dir, `${top}.tar`);
     await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: [tag], layers: [base, [{ path: top, content: `${top}\n` }]] }));
     await loadImages(store, { path: file });
@@ -53,7 +59,8 @@ export async function buildPrunableStore(dir: string): Promise<PrunableStore> {
 
   // Layer tars are deterministic: a second build names the same blobs, one of them now corrupt.
   const spec = {
-    format: 'oci', repoTags: ['broken:1'],
+    format: 'oci',
+    repoTags: ['broken:1'],
     layers: [[{ path: 'fresh', content: 'a layer no image has\n' }], [{ path: 'second', content: 'never stored\n' }]],
   } as const satisfies BuildImageOptions;
   const { image } = await buildImageWithInfo(spec);
@@ -87,6 +94,9 @@ export function keptByRefusedRollback(broken: PrunableStore['broken']): string[]
 
 /** The paths of snapshot rows in `after` but not in `before`, without layer diff/ trees. */
 export function addedPaths(before: string[], after: string[]): string[] {
-  return after.filter((row) => !before.includes(row)).map((row) => row.split('\t')[0]!)
-    .filter((p) => !/^layers\/[^/]+\/diff(\/|$)/.test(p)).sort();
+  return after
+    .filter((row) => !before.includes(row))
+    .map((row) => row.split('\t')[0]!)
+    .filter((p) => !/^layers\/[^/]+\/diff(\/|$)/.test(p))
+    .sort();
 }

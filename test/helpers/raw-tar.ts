@@ -26,7 +26,7 @@ const octal = (block: Buffer, at: number, length: number) => parseInt(field(bloc
 export function parseTar(tar: Buffer): RawEntry[] {
   const entries: RawEntry[] = [];
   let pax = new Map<string, Buffer>();
-  for (let at = 0; at + 512 <= tar.length;) {
+  for (let at = 0; at + 512 <= tar.length; ) {
     const block = tar.subarray(at, at + 512);
     if (block.every((b) => b === 0)) break;
     const size = octal(block, 124, 12);
@@ -40,9 +40,14 @@ export function parseTar(tar: Buffer): RawEntry[] {
     const prefix = field(block, 345, 155);
     const ustarName = prefix ? `${prefix}/${field(block, 0, 100)}` : field(block, 0, 100);
     entries.push({
-      name: pax.get('path')?.toString('utf8') ?? ustarName, typeflag, mode: octal(block, 100, 8),
-      uid: pax.has('uid') ? Number(pax.get('uid')!.toString()) : octal(block, 108, 8), size,
-      linkname: pax.get('linkpath')?.toString('utf8') ?? field(block, 157, 100), pax, body,
+      name: pax.get('path')?.toString('utf8') ?? ustarName,
+      typeflag,
+      mode: octal(block, 100, 8),
+      uid: pax.has('uid') ? Number(pax.get('uid')!.toString()) : octal(block, 108, 8),
+      size,
+      linkname: pax.get('linkpath')?.toString('utf8') ?? field(block, 157, 100),
+      pax,
+      body,
     });
     pax = new Map();
   }
@@ -52,7 +57,7 @@ export function parseTar(tar: Buffer): RawEntry[] {
 /** "LEN KEY=VALUE\n" records; LEN counts the whole record in bytes, its own digits included. */
 export function parsePax(data: Buffer): Map<string, Buffer> {
   const records = new Map<string, Buffer>();
-  for (let at = 0; at < data.length;) {
+  for (let at = 0; at < data.length; ) {
     const space = data.indexOf(0x20, at);
     const length = Number(data.subarray(at, space).toString('latin1'));
     const record = data.subarray(space + 1, at + length);

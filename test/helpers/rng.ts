@@ -2,7 +2,9 @@
 /** mulberry32: small, well mixed, and replayable from one 32-bit state. */
 export class Rng {
   #s: number;
-  constructor(seed: number) { this.#s = seed >>> 0; }
+  constructor(seed: number) {
+    this.#s = seed >>> 0;
+  }
   next(): number {
     this.#s = (this.#s + 0x6d2b79f5) >>> 0;
     let t = this.#s;
@@ -10,9 +12,15 @@ export class Rng {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
   }
-  int(n: number): number { return Math.floor(this.next() * n); }
-  pick<T>(items: readonly T[]): T { return items[this.int(items.length)]!; }
-  chance(p: number): boolean { return this.next() < p; }
+  int(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+  pick<T>(items: readonly T[]): T {
+    return items[this.int(items.length)]!;
+  }
+  chance(p: number): boolean {
+    return this.next() < p;
+  }
   weighted<T extends string>(table: Partial<Record<T, number>>): T {
     const entries = Object.entries(table) as [T, number][];
     let x = this.next() * entries.reduce((s, [, w]) => s + w, 0);

@@ -39,7 +39,11 @@ export async function snapshotContent(root: string): Promise<string[]> {
         rows.push(`${rel}\tdir\t${mode}`);
         await walk(full);
       } else if (st.isFile()) {
-        rows.push(`${rel}\tfile:${createHash('sha256').update(await fs.readFile(full)).digest('hex')}\t${mode}`);
+        rows.push(
+          `${rel}\tfile:${createHash('sha256')
+            .update(await fs.readFile(full))
+            .digest('hex')}\t${mode}`,
+        );
       } else if (st.isSymbolicLink()) {
         rows.push(`${rel}\tsymlink:${await fs.readlink(full)}`);
       } else {

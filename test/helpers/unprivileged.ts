@@ -22,9 +22,18 @@ export function unprivilegedSkipReason(): Promise<string | null> {
   skipReason ??= (async () => {
     if (!privileged) return null;
     if (process.platform !== 'linux') return 'needs Linux to drop root with setpriv';
-    if (!(await run('setpriv', ['--version']).then(() => true, () => false))) return 'setpriv (util-linux) is not installed';
+    if (
+      !(await run('setpriv', ['--version']).then(
+        () => true,
+        () => false,
+      ))
+    )
+      return 'setpriv (util-linux) is not installed';
     // nobody must be able to read the built CLI: a checkout under a private home would not be.
-    const probe = await unprivileged([process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js'))})`], os.tmpdir());
+    const probe = await unprivileged(
+      [process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(path.join(repoRoot, 'dist', 'src', 'cli', 'bin.js'))})`],
+      os.tmpdir(),
+    );
     return probe.code === 0 ? null : `user ${NOBODY} cannot read the repository (${probe.stderr.trim().split('\n')[0]})`;
   })();
   return skipReason;
@@ -47,9 +56,7 @@ export function strataUnprivileged(root: string, args: string[], home: string, o
 }
 
 function unprivileged(argv: string[], home: string, options: UnprivilegedOptions = {}): Promise<CliResult> {
-  const [command, ...rest] = privileged
-    ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv]
-    : argv;
+  const [command, ...rest] = privileged ? ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', ...argv] : argv;
   return new Promise((resolve, reject) => {
     const child = spawn(command!, rest, {
       env: { ...process.env, HOME: home, XDG_DATA_HOME: path.join(home, 'data'), ...options.env },
@@ -63,7 +70,9 @@ function unprivileged(argv: string[], home: string, options: UnprivilegedOptions
       options.onStderr?.(Buffer.concat(err).toString());
     });
     child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }));
+    child.on('close', (code) =>
+      resolve({ code: code ?? -1, stdout: Buffer.concat(out).toString(), stderr: Buffer.concat(err).toString() }),
+    );
   });
 }
 

@@ -29,7 +29,12 @@ for (const { tarball, tsv } of conformanceTarballs()) {
       const { store } = await tmpStore(t, { whiteoutFormat: format });
       const [loaded] = await loadImages(store, { path: tarball });
       const image = await findImage(store, loaded!.id);
-      const rows = await listTree(await imageView(store, image.layers.map((l) => l.chainId)));
+      const rows = await listTree(
+        await imageView(
+          store,
+          image.layers.map((l) => l.chainId),
+        ),
+      );
       t.is(formatTreeTsv(rows), await fs.readFile(tsv, 'utf8'));
     });
   }
@@ -38,22 +43,25 @@ for (const { tarball, tsv } of conformanceTarballs()) {
 // The overlay-format store's directories must be what the kernel reads: mounting
 // LowerDir as printed gives the same tree.
 for (const { tarball, tsv } of conformanceTarballs()) {
-  testUnless(kernelSkipReason)(`${path.basename(tarball)}: the kernel's overlay mount of the layer dirs shows ${path.basename(tsv)}`, async (t) => {
-    const { store } = await tmpStore(t, { whiteoutFormat: 'overlay' });
-    const [loaded] = await loadImages(store, { path: tarball });
-    const image = await findImage(store, loaded!.id);
-    const lowerDirs = image.layers.map((l) => store.paths.layerDiff(l.chainId)).reverse();
-    const target = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-mnt-'));
-    // overlayfs needs two lowers for a read-only mount; an empty one changes nothing.
-    const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-empty-'));
-    t.teardown(() => fs.rm(empty, { recursive: true, force: true }));
-    const mount = await mountOverlay({ lowerDirs: lowerDirs.length === 1 ? [...lowerDirs, empty] : lowerDirs, target, readOnly: true });
-    try {
-      const rows = await listTree(new Resolver({ lowerDirs: [mount.merged], format: 'overlay', readOnly: true }));
-      t.is(formatTreeTsv(rows), await fs.readFile(tsv, 'utf8'));
-    } finally {
-      await mount.unmount();
-      await fs.rm(target, { recursive: true, force: true });
-    }
-  });
+  testUnless(kernelSkipReason)(
+    `${path.basename(tarball)}: the kernel's overlay mount of the layer dirs shows ${path.basename(tsv)}`,
+    async (t) => {
+      const { store } = await tmpStore(t, { whiteoutFormat: 'overlay' });
+      const [loaded] = await loadImages(store, { path: tarball });
+      const image = await findImage(store, loaded!.id);
+      const lowerDirs = image.layers.map((l) => store.paths.layerDiff(l.chainId)).reverse();
+      const target = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-mnt-'));
+      // overlayfs needs two lowers for a read-only mount; an empty one changes nothing.
+      const empty = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-empty-'));
+      t.teardown(() => fs.rm(empty, { recursive: true, force: true }));
+      const mount = await mountOverlay({ lowerDirs: lowerDirs.length === 1 ? [...lowerDirs, empty] : lowerDirs, target, readOnly: true });
+      try {
+        const rows = await listTree(new Resolver({ lowerDirs: [mount.merged], format: 'overlay', readOnly: true }));
+        t.is(formatTreeTsv(rows), await fs.readFile(tsv, 'utf8'));
+      } finally {
+        await mount.unmount();
+        await fs.rm(target, { recursive: true, force: true });
+      }
+    },
+  );
 }

@@ -23,10 +23,21 @@ const OCI = {
 
 const DOCKER = ['application/vnd.docker.image.rootfs.diff.tar.gzip', 'application/vnd.docker.image.rootfs.diff.tar'];
 
-const BASE = { entries: [{ path: 'etc/', type: 'dir' as const }, { path: 'etc/os-release', content: 'ID=strata\n' }], compression: 'gzip' as const };
+const BASE = {
+  entries: [
+    { path: 'etc/', type: 'dir' as const },
+    { path: 'etc/os-release', content: 'ID=strata\n' },
+  ],
+  compression: 'gzip' as const,
+};
 const TOP = { entries: [{ path: 'app', content: 'x'.repeat(3000) }], compression: 'none' as const };
 
-async function load(store: Store, dir: string, options: BuildImageOptions, events?: LoadEvent[]): Promise<{ record: ImageRecord; built: BuiltImage }> {
+async function load(
+  store: Store,
+  dir: string,
+  options: BuildImageOptions,
+  events?: LoadEvent[],
+): Promise<{ record: ImageRecord; built: BuiltImage }> {
   const { tar, image } = await buildImageWithInfo(options);
   const file = path.join(dir, `${options.format}-${options.repoTags?.[0] ?? 'x'}.tar`);
   await fs.writeFile(file, tar);
@@ -35,7 +46,8 @@ async function load(store: Store, dir: string, options: BuildImageOptions, event
 }
 
 const named = (built: BuiltImage) => built.layers.map((l) => ({ blobDigest: l.digest, blobMediaType: l.mediaType, blobSize: l.size }));
-const recorded = (record: ImageRecord) => record.layers.map(({ blobDigest, blobMediaType, blobSize }) => ({ blobDigest, blobMediaType, blobSize }));
+const recorded = (record: ImageRecord) =>
+  record.layers.map(({ blobDigest, blobMediaType, blobSize }) => ({ blobDigest, blobMediaType, blobSize }));
 
 /** The record as strata wrote it before media types and sizes were recorded. */
 async function asOldRecord(store: Store, record: ImageRecord): Promise<ImageRecord> {
@@ -48,9 +60,15 @@ test('a load of an OCI layout records each layer blob with the media type and si
   const { store, dir } = await tmpStore(t);
   const { record, built } = await load(store, dir, { format: 'oci', repoTags: ['a:1'], layers: [BASE, TOP] });
   t.deepEqual(recorded(record), named(built));
-  t.deepEqual(built.layers.map((l) => l.mediaType), [OCI.gzip, OCI.none], 'the fixture names one layer of each kind');
-  t.deepEqual(await imageLayerDescriptors(new StoreContentProvider(store), record),
-    built.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })));
+  t.deepEqual(
+    built.layers.map((l) => l.mediaType),
+    [OCI.gzip, OCI.none],
+    'the fixture names one layer of each kind',
+  );
+  t.deepEqual(
+    await imageLayerDescriptors(new StoreContentProvider(store), record),
+    built.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+  );
 });
 
 test('a docker-save layer, which nothing names a media type for, is recorded as the OCI type of its compression', async (t) => {
@@ -62,12 +80,16 @@ test('a docker-save layer, which nothing names a media type for, is recorded as 
   ]);
 });
 
-test('a layer reused from an earlier load is recorded with the stored blob\'s size and media type', async (t) => {
+test("a layer reused from an earlier load is recorded with the stored blob's size and media type", async (t) => {
   const { store, dir } = await tmpStore(t);
   await load(store, dir, { format: 'oci', repoTags: ['a:1'], layers: [BASE] });
   const events: LoadEvent[] = [];
   const { record, built } = await load(store, dir, { format: 'docker', repoTags: ['d:1'], layers: [BASE, TOP] }, events);
-  t.deepEqual(events.filter((e) => e.type === 'layer-done').map((e) => e.type === 'layer-done' && e.reused), [true, false], 'the base was not read again');
+  t.deepEqual(
+    events.filter((e) => e.type === 'layer-done').map((e) => e.type === 'layer-done' && e.reused),
+    [true, false],
+    'the base was not read again',
+  );
   t.deepEqual(recorded(record), [
     { blobDigest: built.layers[0]!.digest, blobMediaType: OCI.gzip, blobSize: built.layers[0]!.size },
     { blobDigest: built.layers[1]!.digest, blobMediaType: OCI.none, blobSize: built.layers[1]!.size },
@@ -77,19 +99,26 @@ test('a layer reused from an earlier load is recorded with the stored blob\'s si
 test('a record written before media types were recorded gets them from its stored manifest, not from the bytes', async (t) => {
   const { store, dir } = await tmpStore(t);
   const { record, built } = await load(store, dir, { format: 'oci', repoTags: ['a:1'], layers: [BASE, TOP] });
-  t.deepEqual(await imageLayerDescriptors(new StoreContentProvider(store), await asOldRecord(store, record)),
-    built.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })));
+  t.deepEqual(
+    await imageLayerDescriptors(new StoreContentProvider(store), await asOldRecord(store, record)),
+    built.layers.map((l) => ({ digest: l.digest, size: l.size, mediaType: l.mediaType })),
+  );
   // A manifest naming Docker's media types, which the blobs' bytes could not tell from OCI's.
-  const manifest = Buffer.from(JSON.stringify({
-    schemaVersion: 2, mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
-    config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: record.configDigest, size: 1 },
-    layers: built.layers.map((l, i) => ({ mediaType: DOCKER[i]!, digest: l.digest, size: l.size })),
-  }));
+  const manifest = Buffer.from(
+    JSON.stringify({
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.v2+json',
+      config: { mediaType: 'application/vnd.docker.container.image.v1+json', digest: record.configDigest, size: 1 },
+      layers: built.layers.map((l, i) => ({ mediaType: DOCKER[i]!, digest: l.digest, size: l.size })),
+    }),
+  );
   const { digest } = await ingestBlob(store, Readable.from([manifest]), { source: 'manifest' });
   const old = await asOldRecord(store, { ...record, manifestDigest: digest });
   t.is(old.layers[0]!.blobMediaType, undefined);
-  t.deepEqual(await imageLayerDescriptors(new StoreContentProvider(store), old),
-    built.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: DOCKER[i]! })));
+  t.deepEqual(
+    await imageLayerDescriptors(new StoreContentProvider(store), old),
+    built.layers.map((l, i) => ({ digest: l.digest, size: l.size, mediaType: DOCKER[i]! })),
+  );
 });
 
 test('a record written before media types were recorded, with no manifest, gets them from the stored blobs', async (t) => {
@@ -113,6 +142,9 @@ test('the image content provider gives every layer blob an image names its media
   const [top] = docker.built.layers;
   t.deepEqual(await provider.info(base!.digest), { digest: base!.digest, size: base!.size, mediaType: OCI.gzip });
   t.deepEqual(await provider.info(top!.digest), { digest: top!.digest, size: top!.size, mediaType: OCI.none });
-  t.deepEqual(await provider.info(oci.record.configDigest), { digest: oci.record.configDigest, size: (await fs.stat(store.paths.blob(oci.record.configDigest))).size },
-    'a config carries its media type in the manifest that names it, not here');
+  t.deepEqual(
+    await provider.info(oci.record.configDigest),
+    { digest: oci.record.configDigest, size: (await fs.stat(store.paths.blob(oci.record.configDigest))).size },
+    'a config carries its media type in the manifest that names it, not here',
+  );
 });

@@ -47,10 +47,23 @@ const cases: Array<[Compression, keyof typeof MEDIA]> = [
 for (const [actual, declared] of cases) {
   const title = `a ${actual === 'none' ? 'plain' : actual} layer declared as ${MEDIA[declared]} loads by its magic number`;
   testUnless(actual === 'zstd' ? zstdMissing : null)(title, async (t) => {
-    const layers = [{ entries: [{ path: 'etc/', type: 'dir' as const }, { path: 'etc/hostname', content: 'sniffed\n' }], compression: actual }];
+    const layers = [
+      {
+        entries: [
+          { path: 'etc/', type: 'dir' as const },
+          { path: 'etc/hostname', content: 'sniffed\n' },
+        ],
+        compression: actual,
+      },
+    ];
     const plain = await buildImageWithInfo({ format: 'oci', layers, repoTags: ['sniff:1'] });
     t.is(plain.image.layers[0]!.mediaType, MEDIA[actual], 'the builder labels the layer truthfully before the edit');
-    const { tar } = await buildImageWithInfo({ format: 'oci', layers, repoTags: ['sniff:1'], editEntries: declare(plain.image.manifestDigest, MEDIA[declared]) });
+    const { tar } = await buildImageWithInfo({
+      format: 'oci',
+      layers,
+      repoTags: ['sniff:1'],
+      editEntries: declare(plain.image.manifestDigest, MEDIA[declared]),
+    });
 
     const { store, dir } = await tmpStore(t);
     const file = path.join(dir, 'mislabelled.tar');

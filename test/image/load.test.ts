@@ -46,13 +46,19 @@ test('loading the same image again adds nothing and moves no tag', async (t) => 
   const [second] = await loadImages(store, { path: path.join(dir, 'i.tar') });
   t.is(second!.id, first!.id);
   t.deepEqual(second!.retagged, []);
-  t.deepEqual((await snapshotTree(store.root)).filter((r) => !r.startsWith('images/')), before.filter((r) => !r.startsWith('images/')));
+  t.deepEqual(
+    (await snapshotTree(store.root)).filter((r) => !r.startsWith('images/')),
+    before.filter((r) => !r.startsWith('images/')),
+  );
 });
 
 test('a tag that named another image moves to the newly loaded one', async (t) => {
   const { store, dir } = await tmpStore(t);
   await fs.writeFile(path.join(dir, '1.tar'), await buildImage({ format: 'docker', repoTags: ['app:1'], layers: [base] }));
-  await fs.writeFile(path.join(dir, '2.tar'), await buildImage({ format: 'docker', repoTags: ['app:1'], layers: [base, [{ path: 'new', content: 'n' }]] }));
+  await fs.writeFile(
+    path.join(dir, '2.tar'),
+    await buildImage({ format: 'docker', repoTags: ['app:1'], layers: [base, [{ path: 'new', content: 'n' }]] }),
+  );
   const [old] = await loadImages(store, { path: path.join(dir, '1.tar') });
   const [next] = await loadImages(store, { path: path.join(dir, '2.tar') });
   t.deepEqual(next!.retagged, [{ tag: 'app:1', previous: old!.id }]);

@@ -15,9 +15,22 @@ const digest = (c: string) => `sha256:${c.repeat(64)}`;
 
 function record(id: string, loaded = '2026-01-01T00:00:00.000Z'): ImageRecord {
   return {
-    id, configDigest: id, manifestDigest: null,
-    layers: [{ diffId: digest('d'), chainId: digest('d'), blobDigest: digest('e'), blobMediaType: 'application/vnd.oci.image.layer.v1.tar', blobSize: 2048, size: 7 }],
-    size: 7, created: '2025-01-01T00:00:00.000Z', loaded,
+    id,
+    configDigest: id,
+    manifestDigest: null,
+    layers: [
+      {
+        diffId: digest('d'),
+        chainId: digest('d'),
+        blobDigest: digest('e'),
+        blobMediaType: 'application/vnd.oci.image.layer.v1.tar',
+        blobSize: 2048,
+        size: 7,
+      },
+    ],
+    size: 7,
+    created: '2025-01-01T00:00:00.000Z',
+    loaded,
   };
 }
 
@@ -38,11 +51,18 @@ async function published(store: Store): Promise<Record<string, string>> {
  */
 function failWritesOf(t: ExecutionContext, store: Store, suffix: string): void {
   const open = fs.open;
-  t.teardown(() => { fs.open = open; });
+  t.teardown(() => {
+    fs.open = open;
+  });
   fs.open = (async (file: string, ...rest: unknown[]) => {
     const name = path.basename(String(file));
     if (String(file).startsWith(`${store.root}${path.sep}`) && name.startsWith('.tmp-') && name.endsWith(suffix)) {
-      throw Object.assign(new Error(`EIO: i/o error, open '${String(file)}'`), { code: 'EIO', errno: -5, syscall: 'open', path: String(file) });
+      throw Object.assign(new Error(`EIO: i/o error, open '${String(file)}'`), {
+        code: 'EIO',
+        errno: -5,
+        syscall: 'open',
+        path: String(file),
+      });
     }
     return (open as (...args: unknown[]) => ReturnType<typeof open>)(file, ...rest);
   }) as typeof fs.open;
@@ -53,7 +73,10 @@ test('records are written as given and their tags moved in one write, naming the
   await writeTags(store, { 'app:1': digest('1'), 'keep:1': digest('1') });
   const a = record(digest('a'));
   const b = record(digest('b'));
-  const result = await publishImages(store, [{ record: a, repoTags: ['app:1', 'app:latest'] }, { record: b, repoTags: [] }]);
+  const result = await publishImages(store, [
+    { record: a, repoTags: ['app:1', 'app:latest'] },
+    { record: b, repoTags: [] },
+  ]);
   t.deepEqual(result, [
     { id: a.id, repoTags: ['app:1', 'app:latest'], retagged: [{ tag: 'app:1', previous: digest('1') }] },
     { id: b.id, repoTags: [], retagged: [] },
@@ -69,8 +92,9 @@ test('a tag already on the image is not reported as moved', async (t) => {
   const { store } = await tmpStore(t);
   const a = record(digest('a'));
   await publishImages(store, [{ record: a, repoTags: ['app:1'] }]);
-  t.deepEqual(await publishImages(store, [{ record: record(a.id, '2026-02-02T00:00:00.000Z'), repoTags: ['app:1'] }]),
-    [{ id: a.id, repoTags: ['app:1'], retagged: [] }]);
+  t.deepEqual(await publishImages(store, [{ record: record(a.id, '2026-02-02T00:00:00.000Z'), repoTags: ['app:1'] }]), [
+    { id: a.id, repoTags: ['app:1'], retagged: [] },
+  ]);
 });
 
 test.serial('when tags.json cannot be written, new records are removed and overwritten ones restored byte for byte', async (t) => {
@@ -80,13 +104,19 @@ test.serial('when tags.json cannot be written, new records are removed and overw
   await writeTags(store, { 'app:1': digest('1') });
   const before = await published(store);
   failWritesOf(t, store, '-tags.json');
-  const err = await t.throwsAsync(publishImages(store, [
-    { record: record(old.id, '2026-03-03T00:00:00.000Z'), repoTags: ['app:1'] },
-    { record: record(digest('b')), repoTags: ['other:1'] },
-  ])) as NodeJS.ErrnoException;
+  const err = (await t.throwsAsync(
+    publishImages(store, [
+      { record: record(old.id, '2026-03-03T00:00:00.000Z'), repoTags: ['app:1'] },
+      { record: record(digest('b')), repoTags: ['other:1'] },
+    ]),
+  )) as NodeJS.ErrnoException;
   t.is(err.code, 'EIO');
   t.deepEqual(await published(store), before);
-  t.deepEqual((await fs.readdir(store.root)).filter((n) => n.startsWith('.tmp-')), [], 'no temp file is left behind');
+  t.deepEqual(
+    (await fs.readdir(store.root)).filter((n) => n.startsWith('.tmp-')),
+    [],
+    'no temp file is left behind',
+  );
 });
 
 test.serial('when the second record cannot be written, the first is taken back and no tag moves', async (t) => {
@@ -94,10 +124,12 @@ test.serial('when the second record cannot be written, the first is taken back a
   await writeTags(store, { 'app:1': digest('1') });
   const before = await published(store);
   failWritesOf(t, store, `-${'b'.repeat(64)}.json`);
-  const err = await t.throwsAsync(publishImages(store, [
-    { record: record(digest('a')), repoTags: ['app:1'] },
-    { record: record(digest('b')), repoTags: ['app:2'] },
-  ])) as NodeJS.ErrnoException;
+  const err = (await t.throwsAsync(
+    publishImages(store, [
+      { record: record(digest('a')), repoTags: ['app:1'] },
+      { record: record(digest('b')), repoTags: ['app:2'] },
+    ]),
+  )) as NodeJS.ErrnoException;
   t.is(err.code, 'EIO');
   t.deepEqual(await published(store), before);
 });
@@ -108,9 +140,11 @@ test.serial('an image published twice in one failed call is restored to what it 
   await writeImageRecord(store, old);
   const before = await published(store);
   failWritesOf(t, store, '-tags.json');
-  await t.throwsAsync(publishImages(store, [
-    { record: record(old.id, '2026-04-04T00:00:00.000Z'), repoTags: ['a:1'] },
-    { record: record(old.id, '2026-05-05T00:00:00.000Z'), repoTags: ['a:2'] },
-  ]));
+  await t.throwsAsync(
+    publishImages(store, [
+      { record: record(old.id, '2026-04-04T00:00:00.000Z'), repoTags: ['a:1'] },
+      { record: record(old.id, '2026-05-05T00:00:00.000Z'), repoTags: ['a:2'] },
+    ]),
+  );
   t.deepEqual(await published(store), before);
 });

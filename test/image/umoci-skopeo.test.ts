@@ -57,7 +57,14 @@ async function umociImage(work: string): Promise<string> {
 
 async function treeOfImage(store: Store, id: string): Promise<string> {
   const image = await findImage(store, id);
-  return formatTreeTsv(await listTree(await imageView(store, image.layers.map((l) => l.chainId))));
+  return formatTreeTsv(
+    await listTree(
+      await imageView(
+        store,
+        image.layers.map((l) => l.chainId),
+      ),
+    ),
+  );
 }
 
 testUnless(await missingTool())('images made by umoci and converted by skopeo load to what umoci unpack gives', async (t) => {
@@ -68,7 +75,9 @@ testUnless(await missingTool())('images made by umoci and converted by skopeo lo
   // The truth: umoci's own rootless unpack of v2, listed like any merged view.
   const truthDir = path.join(work, 'truth');
   await run('umoci', ['unpack', '--rootless', '--image', `${layout}:v2`, truthDir]);
-  const truth = formatTreeTsv(await listTree(new Resolver({ lowerDirs: [path.join(truthDir, 'rootfs')], format: 'overlay', readOnly: true })));
+  const truth = formatTreeTsv(
+    await listTree(new Resolver({ lowerDirs: [path.join(truthDir, 'rootfs')], format: 'overlay', readOnly: true })),
+  );
   t.regex(truth, /\/app\/server\.sh\tfile\t0755/);
   t.notRegex(truth, /\/var\/log/);
 
@@ -79,7 +88,11 @@ testUnless(await missingTool())('images made by umoci and converted by skopeo lo
   const skopeoDocker = path.join(work, 'skopeo.docker-archive.tar');
   await run('skopeo', ['copy', '--quiet', `oci:${layout}:v2`, `docker-archive:${skopeoDocker}:strata/umoci:docker`]);
 
-  for (const [what, file] of [['umoci OCI layout', ociTar], ['skopeo oci-archive', skopeoOci], ['skopeo docker-archive', skopeoDocker]] as const) {
+  for (const [what, file] of [
+    ['umoci OCI layout', ociTar],
+    ['skopeo oci-archive', skopeoOci],
+    ['skopeo docker-archive', skopeoDocker],
+  ] as const) {
     const { store } = await tmpStore(t);
     const loaded = await loadImages(store, { path: file });
     // The umoci layout holds v1 and v2; pick v2 by its two layers' content.

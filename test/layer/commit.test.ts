@@ -12,12 +12,13 @@ import { diffIdOf, makeTar } from '../helpers/make-tar.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { FAKE_BLOB, SOURCE, listTree, unpack } from './helpers.js';
 
-const layerTar = () => makeTar([
-  { name: 'etc/', type: 'directory' },
-  { name: 'etc/hostname', content: 'strata\n' },
-  { name: 'etc/.wh.motd' },
-  { name: 'bin/sh', type: 'symlink', linkname: '/bin/busybox' },
-]);
+const layerTar = () =>
+  makeTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/hostname', content: 'strata\n' },
+    { name: 'etc/.wh.motd' },
+    { name: 'bin/sh', type: 'symlink', linkname: '/bin/busybox' },
+  ]);
 
 test('the record says exactly what was unpacked, and layer.json holds the same', async (t) => {
   const { store } = await tmpStore(t);
@@ -28,10 +29,15 @@ test('the record says exactly what was unpacked, and layer.json holds the same',
   const { record } = await unpack(store, tar, { chainId, parent });
   const { created, ...rest } = record;
   t.deepEqual(rest, {
-    chainId, diffId, parent, blobDigest: FAKE_BLOB,
+    chainId,
+    diffId,
+    parent,
+    blobDigest: FAKE_BLOB,
     size: 7 + 12, // "strata\n" and the target "/bin/busybox"
     allocatedSize: record.allocatedSize,
-    entries: 4, whiteoutFormat: 'oci', unapplied: { owners: {}, devices: {}, xattrs: {} },
+    entries: 4,
+    whiteoutFormat: 'oci',
+    unapplied: { owners: {}, devices: {}, xattrs: {} },
   });
   t.true(Date.parse(created) >= before - 1000 && Date.parse(created) <= Date.now());
   t.is(Object.keys(record).join(), 'chainId,diffId,parent,blobDigest,size,allocatedSize,entries,whiteoutFormat,unapplied,created');
@@ -55,7 +61,7 @@ test('nothing is visible before commit, and abort leaves the store as it was', a
   t.true(names[0]!.startsWith('.tmp-'), 'work happens under a temp name that gc recognises');
   await prepared.abort();
   t.deepEqual(await fs.readdir(store.paths.layersDir), []);
-  const err = await t.throwsAsync(readLayerRecord(store, diffId)) as StrataError;
+  const err = (await t.throwsAsync(readLayerRecord(store, diffId))) as StrataError;
   t.is(err.code, 'ENOTFOUND');
 });
 
@@ -69,7 +75,10 @@ test('the same chainID unpacked twice at once is stored once, and both commits r
   const second = await b.commit(`sha256:${'c'.repeat(64)}`);
   t.deepEqual(second, first);
   t.deepEqual(await fs.readdir(store.paths.layersDir), [diffId.slice('sha256:'.length)]);
-  t.deepEqual((await listTree(store.paths.layerDiff(diffId))).map((e) => e.path), ['bin', 'bin/sh', 'etc', 'etc/.wh.motd', 'etc/hostname']);
+  t.deepEqual(
+    (await listTree(store.paths.layerDiff(diffId))).map((e) => e.path),
+    ['bin', 'bin/sh', 'etc', 'etc/.wh.motd', 'etc/hostname'],
+  );
 });
 
 test('gzip, zstd and plain blobs of one tar give the same layer, and progress counts the blob', async (t) => {
@@ -84,7 +93,12 @@ test('gzip, zstd and plain blobs of one tar give the same layer, and progress co
   for (const [name, blob] of Object.entries(blobs)) {
     const { store } = await tmpStore(t);
     let progress = 0;
-    const { record, diff } = await unpack(store, tar, { blob, onProgress: (n) => { progress = n; } });
+    const { record, diff } = await unpack(store, tar, {
+      blob,
+      onProgress: (n) => {
+        progress = n;
+      },
+    });
     t.is(record.diffId, diffIdOf(tar), name);
     t.is(progress, blob.length, `${name}: progress ends at the blob's size`);
     trees.add(JSON.stringify((await listTree(diff)).map(({ mtime: _m, ...e }) => e)));
@@ -118,6 +132,6 @@ test('a layer record that is not one is reported as EBADRECORD', async (t) => {
   const chainId = `sha256:${'d'.repeat(64)}`;
   await fs.mkdir(path.dirname(store.paths.layerRecord(chainId)), { recursive: true });
   await fs.writeFile(store.paths.layerRecord(chainId), JSON.stringify({ chainId: 'sha256:other' }));
-  const err = await t.throwsAsync(readLayerRecord(store, chainId)) as StrataError;
+  const err = (await t.throwsAsync(readLayerRecord(store, chainId))) as StrataError;
   t.is(err.code, 'EBADRECORD');
 });

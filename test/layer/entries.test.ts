@@ -115,12 +115,15 @@ test('a directory entry over a directory only updates its metadata; any other en
     { name: 'f', type: 'symlink', linkname: 'somewhere' },
   ]);
   const { diff } = await unpack(store, tar);
-  t.deepEqual((await listTree(diff)).map((e) => [e.path, e.type, e.mode, e.data]), [
-    ['d', 'dir', 0o751, undefined],
-    ['d/f', 'file', 0o644, 'kept'],
-    ['e', 'file', 0o644, 'now a file'],
-    ['f', 'symlink', 0o777, 'somewhere'],
-  ]);
+  t.deepEqual(
+    (await listTree(diff)).map((e) => [e.path, e.type, e.mode, e.data]),
+    [
+      ['d', 'dir', 0o751, undefined],
+      ['d/f', 'file', 0o644, 'kept'],
+      ['e', 'file', 0o644, 'now a file'],
+      ['f', 'symlink', 0o777, 'somewhere'],
+    ],
+  );
 });
 
 testUnless(userXattrsMissing)('xattrs from pax records are applied; trusted.overlay.* never is, and is recorded', async (t) => {
@@ -184,11 +187,25 @@ test('sizes follow Docker: files and symlink targets by length, hardlinks once, 
 
 test('a layer does not resolve a symlink of the layer below (each layer is unpacked alone)', async (t) => {
   const { store } = await tmpStore(t);
-  const lower = await unpack(store, await makeTar([{ name: 'usr/lib/', type: 'directory' }, { name: 'lib', type: 'symlink', linkname: 'usr/lib' }]));
+  const lower = await unpack(
+    store,
+    await makeTar([
+      { name: 'usr/lib/', type: 'directory' },
+      { name: 'lib', type: 'symlink', linkname: 'usr/lib' },
+    ]),
+  );
   const before = await listTree(lower.diff);
-  const upper = await unpack(store, await makeTar([{ name: 'lib/systemd/system/container.service', content: 'unit' }]), { parent: lower.record.chainId });
-  t.deepEqual((await listTree(upper.diff)).map((e) => [e.path, e.type]), [
-    ['lib', 'dir'], ['lib/systemd', 'dir'], ['lib/systemd/system', 'dir'], ['lib/systemd/system/container.service', 'file'],
-  ]);
+  const upper = await unpack(store, await makeTar([{ name: 'lib/systemd/system/container.service', content: 'unit' }]), {
+    parent: lower.record.chainId,
+  });
+  t.deepEqual(
+    (await listTree(upper.diff)).map((e) => [e.path, e.type]),
+    [
+      ['lib', 'dir'],
+      ['lib/systemd', 'dir'],
+      ['lib/systemd/system', 'dir'],
+      ['lib/systemd/system/container.service', 'file'],
+    ],
+  );
   t.deepEqual(await listTree(lower.diff), before);
 });

@@ -21,19 +21,34 @@ export interface Unpacked {
 }
 
 /** Unpacks `tar` (its own diffID unless `diffId` says otherwise) and commits it. */
-export async function unpack(store: Store, tar: Buffer, options: Partial<UnpackOptions> & { blob?: Buffer | Readable } = {}): Promise<Unpacked> {
+export async function unpack(
+  store: Store,
+  tar: Buffer,
+  options: Partial<UnpackOptions> & { blob?: Buffer | Readable } = {},
+): Promise<Unpacked> {
   const diffId = options.diffId ?? diffIdOf(tar);
   const blob = options.blob ?? tar;
   const prepared = await prepareLayer(Buffer.isBuffer(blob) ? Readable.from([blob]) : blob, {
-    store, diffId, chainId: options.chainId ?? diffId, parent: options.parent ?? null, source: SOURCE, ...options,
+    store,
+    diffId,
+    chainId: options.chainId ?? diffId,
+    parent: options.parent ?? null,
+    source: SOURCE,
+    ...options,
   });
   const record = await prepared.commit(FAKE_BLOB);
   return { record, diff: store.paths.layerDiff(record.chainId) };
 }
 
 /** Expects the unpack to fail with `code`, naming the layer, and the store's layers/ to be empty after. */
-export async function rejects(t: ExecutionContext, store: Store, tar: Buffer, code: StrataErrorCode, options: Partial<UnpackOptions> & { blob?: Buffer | Readable } = {}): Promise<StrataError> {
-  const err = await t.throwsAsync(unpack(store, tar, options)) as StrataError;
+export async function rejects(
+  t: ExecutionContext,
+  store: Store,
+  tar: Buffer,
+  code: StrataErrorCode,
+  options: Partial<UnpackOptions> & { blob?: Buffer | Readable } = {},
+): Promise<StrataError> {
+  const err = (await t.throwsAsync(unpack(store, tar, options))) as StrataError;
   t.is(err.code, code, err.message);
   t.true(err.message.includes(SOURCE), `message names the layer: ${err.message}`);
   t.deepEqual(await fs.readdir(store.paths.layersDir), [], 'no layer or temp dir is left behind');
@@ -59,8 +74,19 @@ export async function listTree(dir: string): Promise<TreeEntry[]> {
       const child = rel ? `${rel}/${name}` : name;
       const full = path.join(dir, child);
       const st = await fs.lstat(full);
-      const type = st.isDirectory() ? 'dir' : st.isFile() ? 'file' : st.isSymbolicLink() ? 'symlink' : st.isFIFO() ? 'fifo'
-        : st.isCharacterDevice() ? 'char' : st.isBlockDevice() ? 'block' : 'other';
+      const type = st.isDirectory()
+        ? 'dir'
+        : st.isFile()
+          ? 'file'
+          : st.isSymbolicLink()
+            ? 'symlink'
+            : st.isFIFO()
+              ? 'fifo'
+              : st.isCharacterDevice()
+                ? 'char'
+                : st.isBlockDevice()
+                  ? 'block'
+                  : 'other';
       const entry: TreeEntry = { path: child, type, mode: st.mode & 0o7777, nlink: st.nlink, size: st.size, mtime: st.mtimeMs };
       if (type === 'file') entry.data = await fs.readFile(full, 'utf8');
       if (type === 'symlink') entry.data = await fs.readlink(full);
@@ -82,7 +108,10 @@ export async function sameInode(a: string, b: string): Promise<boolean> {
 }
 
 export async function exists(file: string): Promise<boolean> {
-  return fs.lstat(file).then(() => true, () => false);
+  return fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
 }
 
 export function isRoot(): boolean {
@@ -95,7 +124,10 @@ export async function userXattrSkipReason(): Promise<string | null> {
   try {
     const probe = path.join(dir, 'probe');
     await fs.writeFile(probe, '');
-    return await setAttribute(probe, 'user.probe', 'y').then(() => null, (err: Error) => `this file system refuses user.* xattrs (${err.message})`);
+    return await setAttribute(probe, 'user.probe', 'y').then(
+      () => null,
+      (err: Error) => `this file system refuses user.* xattrs (${err.message})`,
+    );
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }

@@ -26,7 +26,10 @@ const OCI_GZIP = 'application/vnd.oci.image.layer.v1.tar+gzip';
 const DOCKER_GZIP = 'application/vnd.docker.image.rootfs.diff.tar.gzip';
 
 async function layer(): Promise<{ tar: Buffer; gz: Buffer; diffId: string }> {
-  const tar = await makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/hostname', content: 'strata\n' }]);
+  const tar = await makeTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/hostname', content: 'strata\n' },
+  ]);
   return { tar, gz: zlib.gzipSync(tar), diffId: diffIdOf(tar) };
 }
 
@@ -49,8 +52,18 @@ test('a named gzip layer is stored once as its blob and once unpacked, both note
   const { store, lease } = await setup(t);
   const { gz, diffId } = await layer();
   const chainId = chainIdOf(PARENT, diffId);
-  const imported = await importing(store, lease, gz, { parent: PARENT, diffId, digest: sha256(gz), size: gz.length, mediaType: DOCKER_GZIP });
-  t.deepEqual(imported.blob, { digest: sha256(gz), size: gz.length, mediaType: DOCKER_GZIP }, 'the descriptor keeps the media type it was named with');
+  const imported = await importing(store, lease, gz, {
+    parent: PARENT,
+    diffId,
+    digest: sha256(gz),
+    size: gz.length,
+    mediaType: DOCKER_GZIP,
+  });
+  t.deepEqual(
+    imported.blob,
+    { digest: sha256(gz), size: gz.length, mediaType: DOCKER_GZIP },
+    'the descriptor keeps the media type it was named with',
+  );
   t.is(imported.layer.chainId, chainId);
   t.is(imported.layer.diffId, diffId);
   t.is(imported.layer.parent, PARENT);
@@ -68,7 +81,11 @@ test('without a media type, the blob is recorded as the OCI type of the compress
   const { gz, diffId } = await layer();
   t.deepEqual((await importing(store, lease, gz, { diffId })).blob, { digest: sha256(gz), size: gz.length, mediaType: OCI_GZIP });
   const plain = await makeTar([{ name: 'plain', content: 'x' }]);
-  t.deepEqual((await importing(store, lease, plain, { diffId: diffIdOf(plain) })).blob, { digest: sha256(plain), size: plain.length, mediaType: OCI_TAR });
+  t.deepEqual((await importing(store, lease, plain, { diffId: diffIdOf(plain) })).blob, {
+    digest: sha256(plain),
+    size: plain.length,
+    mediaType: OCI_TAR,
+  });
 });
 
 test('without a diffID (a layer made from a directory), the content names the layer and its chainID is leased before it appears', async (t) => {
@@ -86,18 +103,18 @@ test('a blob whose digest is not the one it was named by is EINTEGRITY, and the 
   const { store, lease, before } = await setup(t);
   const { gz, diffId } = await layer();
   const named = `sha256:${'0'.repeat(64)}`;
-  const err = await t.throwsAsync(importing(store, lease, gz, { diffId, digest: named })) as StrataError;
+  const err = (await t.throwsAsync(importing(store, lease, gz, { diffId, digest: named }))) as StrataError;
   t.is(err.code, 'EINTEGRITY');
   t.is(err.message, `${SOURCE}: digest mismatch (expected ${named}, found ${sha256(gz)})`);
   t.deepEqual(await snapshotTree(store.root), before);
   t.is(lease.created.blobs.size + lease.created.layers.size, 0);
 });
 
-test('content whose diffID is not the config\'s is EINTEGRITY, and the store is as it was', async (t) => {
+test("content whose diffID is not the config's is EINTEGRITY, and the store is as it was", async (t) => {
   const { store, lease, before } = await setup(t);
   const { gz, diffId } = await layer();
   const named = `sha256:${'1'.repeat(64)}`;
-  const err = await t.throwsAsync(importing(store, lease, gz, { diffId: named, digest: sha256(gz) })) as StrataError;
+  const err = (await t.throwsAsync(importing(store, lease, gz, { diffId: named, digest: sha256(gz) }))) as StrataError;
   t.is(err.code, 'EINTEGRITY');
   t.is(err.message, `${SOURCE}: layer content has diffID ${diffId}, but the image config says ${named}`);
   t.deepEqual(await snapshotTree(store.root), before);
@@ -108,7 +125,7 @@ test('when the bytes are not the named blob, that is the error, not the unpack f
   const { gz, diffId } = await layer();
   const corrupt = Buffer.from(gz);
   corrupt[corrupt.length - 12]! ^= 0xff; // inside the deflate data: gunzip fails too
-  const err = await t.throwsAsync(importing(store, lease, corrupt, { diffId, digest: sha256(gz) })) as StrataError;
+  const err = (await t.throwsAsync(importing(store, lease, corrupt, { diffId, digest: sha256(gz) }))) as StrataError;
   t.is(err.code, 'EINTEGRITY');
   t.is(err.message, `${SOURCE}: digest mismatch (expected ${sha256(gz)}, found ${sha256(corrupt)})`);
   t.deepEqual(await snapshotTree(store.root), before);
@@ -117,7 +134,7 @@ test('when the bytes are not the named blob, that is the error, not the unpack f
 test('a blob longer than its named size is EINTEGRITY, and the store is as it was', async (t) => {
   const { store, lease, before } = await setup(t);
   const { gz, diffId } = await layer();
-  const err = await t.throwsAsync(importing(store, lease, gz, { diffId, size: gz.length - 1 })) as StrataError;
+  const err = (await t.throwsAsync(importing(store, lease, gz, { diffId, size: gz.length - 1 }))) as StrataError;
   t.is(err.code, 'EINTEGRITY');
   t.is(err.message, `${SOURCE}: size mismatch (expected ${gz.length - 1} bytes, found ${gz.length} or more)`);
   t.deepEqual(await snapshotTree(store.root), before);
@@ -142,7 +159,14 @@ test('progress reports the bytes read so far, ending at the blob size', async (t
   const { gz, diffId } = await layer();
   const seen: number[] = [];
   const half = gz.length >> 1;
-  await importLayer(Readable.from([gz.subarray(0, half), gz.subarray(half)]), { store, lease, source: SOURCE, parent: null, diffId, onProgress: (n) => seen.push(n) });
+  await importLayer(Readable.from([gz.subarray(0, half), gz.subarray(half)]), {
+    store,
+    lease,
+    source: SOURCE,
+    parent: null,
+    diffId,
+    onProgress: (n) => seen.push(n),
+  });
   t.deepEqual(seen, [half, gz.length]);
 });
 
@@ -153,9 +177,17 @@ test('aborting mid-blob stops the import with EINTERRUPTED, and the store is as 
   // The rest never comes: only the abort can end this import.
   const stalled = new Readable({ read() {} });
   stalled.push(gz.subarray(0, 10));
-  const err = await t.throwsAsync(importLayer(stalled, {
-    store, lease, source: SOURCE, parent: null, diffId, signal: controller.signal, onProgress: () => controller.abort(),
-  })) as StrataError;
+  const err = (await t.throwsAsync(
+    importLayer(stalled, {
+      store,
+      lease,
+      source: SOURCE,
+      parent: null,
+      diffId,
+      signal: controller.signal,
+      onProgress: () => controller.abort(),
+    }),
+  )) as StrataError;
   t.is(err.code, 'EINTERRUPTED');
   t.is(err.message, `${SOURCE}: interrupted`);
   t.deepEqual(await snapshotTree(store.root), before);
@@ -165,7 +197,9 @@ test('a blob stream that fails before the import reads it keeps its error, and t
   const { store, lease, before } = await setup(t);
   const { diffId } = await layer();
   const file = path.join(store.root, 'no-such-blob');
-  const err = await t.throwsAsync(importLayer(fs.createReadStream(file), { store, lease, source: SOURCE, parent: null, diffId })) as NodeJS.ErrnoException;
+  const err = (await t.throwsAsync(
+    importLayer(fs.createReadStream(file), { store, lease, source: SOURCE, parent: null, diffId }),
+  )) as NodeJS.ErrnoException;
   t.is(err.code, 'ENOENT');
   t.is(err.path, file, 'the error names the file that could not be read');
   t.deepEqual(await snapshotTree(store.root), before);

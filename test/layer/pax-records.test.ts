@@ -14,7 +14,10 @@ test('values keep every byte: all 256 byte values, a NUL, a newline and invalid 
     paxRecord('SCHILY.xattr.user.empty', Buffer.alloc(0)),
   ]);
   const records = parsePaxRecords(body);
-  t.deepEqual(records.map((r) => r.key), ['SCHILY.xattr.user.all', 'SCHILY.xattr.security.capability', 'path', 'SCHILY.xattr.user.empty']);
+  t.deepEqual(
+    records.map((r) => r.key),
+    ['SCHILY.xattr.user.all', 'SCHILY.xattr.security.capability', 'path', 'SCHILY.xattr.user.empty'],
+  );
   t.true(records[0]!.value.equals(ALL_BYTES));
   t.true(records[1]!.value.equals(withNul));
   t.is(records[2]!.value.toString('utf8'), 'héllo/wörld');
@@ -25,7 +28,13 @@ test('a value may contain "=" and the record length counts bytes, not characters
   // "é" is two bytes: a parser counting characters would cut the record short.
   const body = Buffer.concat([paxRecord('comment', 'a=b=é'), paxRecord('SCHILY.xattr.user.k', 'v')]);
   const records = parsePaxRecords(body);
-  t.deepEqual(records.map((r) => [r.key, r.value.toString('utf8')]), [['comment', 'a=b=é'], ['SCHILY.xattr.user.k', 'v']]);
+  t.deepEqual(
+    records.map((r) => [r.key, r.value.toString('utf8')]),
+    [
+      ['comment', 'a=b=é'],
+      ['SCHILY.xattr.user.k', 'v'],
+    ],
+  );
 });
 
 const malformed: Array<[string, Buffer, RegExp]> = [
@@ -37,7 +46,11 @@ const malformed: Array<[string, Buffer, RegExp]> = [
   ['no "="', Buffer.from('9 pathxy\n'), /has no KEY=VALUE/],
   ['an empty key', Buffer.from('6 =xy\n'), /has no KEY=VALUE/],
   ['a NUL in the key', Buffer.from('9 pa\0h=x\n'), /has a NUL byte in its key/],
-  ['garbage after a good record', Buffer.concat([paxRecord('path', 'x'), Buffer.from('junk')]), /pax record at byte 9 does not start with its length/],
+  [
+    'garbage after a good record',
+    Buffer.concat([paxRecord('path', 'x'), Buffer.from('junk')]),
+    /pax record at byte 9 does not start with its length/,
+  ],
 ];
 
 for (const [name, body, reason] of malformed) {

@@ -26,40 +26,79 @@ interface Case {
   needsZstd?: true;
 }
 
-const small = () => makeTar([{ name: 'etc/', type: 'directory' }, { name: 'etc/passwd', content: 'root:x:0:0\n'.repeat(200) }]);
+const small = () =>
+  makeTar([
+    { name: 'etc/', type: 'directory' },
+    { name: 'etc/passwd', content: 'root:x:0:0\n'.repeat(200) },
+  ]);
 
 function zstd(data: Buffer): Buffer {
   return execFileSync('zstd', ['-q', '-c'], { input: data });
 }
 
 const cases: Case[] = [
-  { name: 'entry flood beyond maxEntries', code: 'ELIMIT', reason: /more than the limit of 100 entries/,
-    build: async () => ({ blob: await makeTar(Array.from({ length: 101 }, (_, i) => ({ name: `f${i}` }))), limits: { maxEntries: 100, maxBytes: 1 << 30 } }) },
-  { name: 'uncompressed bytes beyond maxBytes', code: 'ELIMIT', reason: /larger than the limit of 4096 uncompressed bytes/,
-    build: async () => ({ blob: await small(), limits: { maxEntries: 100, maxBytes: 4096 } }) },
-  { name: 'diffID mismatch', code: 'EINTEGRITY', reason: /but the image config says sha256:0{64}/,
-    build: async () => ({ blob: await small(), diffId: `sha256:${'0'.repeat(64)}` }) },
-  { name: 'truncated tar', code: 'EINVALIDARCHIVE', reason: /entry "etc\/passwd": its size \(2200 bytes\) runs past the end of the layer stream: 1900 bytes of data missing$/,
+  {
+    name: 'entry flood beyond maxEntries',
+    code: 'ELIMIT',
+    reason: /more than the limit of 100 entries/,
+    build: async () => ({
+      blob: await makeTar(Array.from({ length: 101 }, (_, i) => ({ name: `f${i}` }))),
+      limits: { maxEntries: 100, maxBytes: 1 << 30 },
+    }),
+  },
+  {
+    name: 'uncompressed bytes beyond maxBytes',
+    code: 'ELIMIT',
+    reason: /larger than the limit of 4096 uncompressed bytes/,
+    build: async () => ({ blob: await small(), limits: { maxEntries: 100, maxBytes: 4096 } }),
+  },
+  {
+    name: 'diffID mismatch',
+    code: 'EINTEGRITY',
+    reason: /but the image config says sha256:0{64}/,
+    build: async () => ({ blob: await small(), diffId: `sha256:${'0'.repeat(64)}` }),
+  },
+  {
+    name: 'truncated tar',
+    code: 'EINVALIDARCHIVE',
+    reason: /entry "etc\/passwd": its size \(2200 bytes\) runs past the end of the layer stream: 1900 bytes of data missing$/,
     build: async () => {
       const tar = await small();
       return { blob: tar.subarray(0, 1024 + 300), diffId: diffIdOf(tar) };
-    } },
-  { name: 'not a tar at all', code: 'EINVALIDARCHIVE', reason: /not a valid tar stream/,
-    build: async () => ({ blob: Buffer.from('this is a text file, not a layer\n'.repeat(40)) }) },
-  { name: 'truncated gzip', code: 'EINVALIDARCHIVE', reason: /corrupt or truncated gzip data/,
+    },
+  },
+  {
+    name: 'not a tar at all',
+    code: 'EINVALIDARCHIVE',
+    reason: /not a valid tar stream/,
+    build: async () => ({ blob: Buffer.from('this is a text file, not a layer\n'.repeat(40)) }),
+  },
+  {
+    name: 'truncated gzip',
+    code: 'EINVALIDARCHIVE',
+    reason: /corrupt or truncated gzip data/,
     build: async () => {
       const tar = await small();
       const gz = zlib.gzipSync(tar);
       return { blob: gz.subarray(0, gz.length - 20), diffId: diffIdOf(tar) };
-    } },
-  { name: 'corrupt gzip', code: 'EINVALIDARCHIVE', reason: /corrupt or truncated gzip data/,
+    },
+  },
+  {
+    name: 'corrupt gzip',
+    code: 'EINVALIDARCHIVE',
+    reason: /corrupt or truncated gzip data/,
     build: async () => {
       const tar = await small();
       const gz = Buffer.from(zlib.gzipSync(tar));
       gz[3] = 0xff; // reserved FLG bits: zlib refuses the header
       return { blob: gz, diffId: diffIdOf(tar) };
-    } },
-  { name: 'corrupt zstd', code: 'EINVALIDARCHIVE', reason: /corrupt or truncated zstd data \(invalid block type\)/, needsZstd: true,
+    },
+  },
+  {
+    name: 'corrupt zstd',
+    code: 'EINVALIDARCHIVE',
+    reason: /corrupt or truncated zstd data \(invalid block type\)/,
+    needsZstd: true,
     build: async () => {
       const tar = await small();
       const z = zstd(tar);
@@ -69,15 +108,25 @@ const cases: Case[] = [
       const blockAt = 4 + 1 + (single ? 0 : 1) + [0, 1, 2, 4][fhd & 3]! + [single, 2, 4, 8][fhd >> 6]!;
       z[blockAt]! |= 0b110;
       return { blob: z, diffId: diffIdOf(tar) };
-    } },
-  { name: 'truncated zstd', code: 'EINVALIDARCHIVE', reason: /corrupt or truncated zstd data/, needsZstd: true,
+    },
+  },
+  {
+    name: 'truncated zstd',
+    code: 'EINVALIDARCHIVE',
+    reason: /corrupt or truncated zstd data/,
+    needsZstd: true,
     build: async () => {
       const tar = await small();
       const z = zstd(tar);
       return { blob: z.subarray(0, z.length - 10), diffId: diffIdOf(tar) };
-    } },
-  { name: 'pax header larger than the parser buffers (5 MiB)', code: 'EINVALIDARCHIVE', reason: /entry "PaxHeader": header extension of 5242906 bytes exceeds max size \(4194304 bytes\)$/,
-    build: async () => ({ blob: await makeTar([{ name: 'f', content: 'x', pax: { comment: 'x'.repeat(5 << 20) } }]) }) },
+    },
+  },
+  {
+    name: 'pax header larger than the parser buffers (5 MiB)',
+    code: 'EINVALIDARCHIVE',
+    reason: /entry "PaxHeader": header extension of 5242906 bytes exceeds max size \(4194304 bytes\)$/,
+    build: async () => ({ blob: await makeTar([{ name: 'f', content: 'x', pax: { comment: 'x'.repeat(5 << 20) } }]) }),
+  },
 ];
 
 const rejected = test.macro({
@@ -106,7 +155,9 @@ test('a gzip bomb stops at maxBytes, long before the blob is read to its end', a
     blob: Readable.from(chunks(), { objectMode: false, highWaterMark: 4096 }),
     diffId: `sha256:${'1'.repeat(64)}`,
     limits: { maxEntries: 10, maxBytes: 1 << 20 },
-    onProgress: (n) => { read = n; },
+    onProgress: (n) => {
+      read = n;
+    },
   });
   t.regex(err.message, /larger than the limit of 1048576 uncompressed bytes/);
   t.is(err.expected, 1 << 20);
@@ -122,7 +173,7 @@ test('an I/O error reading the blob keeps its code, names the layer and leaves t
       this.destroy(Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO' }));
     },
   });
-  const err = await t.throwsAsync(unpack(store, tar, { blob: failing })) as NodeJS.ErrnoException;
+  const err = (await t.throwsAsync(unpack(store, tar, { blob: failing }))) as NodeJS.ErrnoException;
   t.is(err.code, 'EIO');
   t.true(err.message.startsWith(`${SOURCE}: `), err.message);
   t.deepEqual(await fs.readdir(store.paths.layersDir), []);

@@ -24,14 +24,23 @@ interface Counted {
 function counted(t: ExecutionContext, limits: NameLimits = NAME_LIMITS): Counted {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'strata-resolve-'));
   t.teardown(() => fs.rmSync(root, { recursive: true, force: true }));
-  const tree = new LayerTree(root, (_rel, kind) => { if (kind !== 'other') resolver.forget(); });
+  const tree = new LayerTree(root, (_rel, kind) => {
+    if (kind !== 'other') resolver.forget();
+  });
   const calls = { lstat: 0, readlink: 0 };
   const lstat = tree.lstat.bind(tree);
   const readlink = tree.readlink.bind(tree);
-  tree.lstat = (rel) => { calls.lstat += 1; return lstat(rel); };
-  tree.readlink = (rel) => { calls.readlink += 1; return readlink(rel); };
+  tree.lstat = (rel) => {
+    calls.lstat += 1;
+    return lstat(rel);
+  };
+  tree.readlink = (rel) => {
+    calls.readlink += 1;
+    return readlink(rel);
+  };
   const resolver = new RootResolver(tree, { beforeImpliedDir() {}, afterImpliedDir() {} }, limits);
-  const place = (name: string, create = true) => resolver.resolveEntry(name.split('/'), { source: 'test layer', entry: name }, create)?.rel ?? null;
+  const place = (name: string, create = true) =>
+    resolver.resolveEntry(name.split('/'), { source: 'test layer', entry: name }, create)?.rel ?? null;
   return { root, tree, resolver, calls, place };
 }
 
@@ -44,7 +53,10 @@ test('every directory of a deep name is found again without a system call', (t) 
   // Each entry of a layer that lists its directories one by one, deepest last: with
   // only whole names remembered, each would walk its path again (half a million lstats).
   const names = Array.from({ length: 1023 }, (_, i) => `${nested(i + 1)}/f`);
-  t.deepEqual(names.map((name) => place(name)), names);
+  t.deepEqual(
+    names.map((name) => place(name)),
+    names,
+  );
   t.is(calls.lstat, 1);
 });
 
@@ -111,15 +123,18 @@ test('a layer that keeps dropping the caches to walk a costly chain again runs o
   const { root, tree, calls, place } = counted(t, limits);
   costlyChain(root);
   let rounds = 0;
-  const err = await t.throwsAsync(async () => {
+  const err = (await t.throwsAsync(async () => {
     for (; rounds < 100; rounds++) {
       fs.symlinkSync('l0', path.join(root, 'k'));
       place(`k/f${rounds}`);
       await tree.remove('k'); // a removed link drops every cached resolution
     }
-  }) as StrataError;
+  })) as StrataError;
   t.is(err.code, 'ELIMIT');
-  t.regex(err.message, /^test layer: entry "k\/f2": resolving the layer's first 3 entries took 525 lookups \(500 and 8 per entry\), the limit is 524$/);
+  t.regex(
+    err.message,
+    /^test layer: entry "k\/f2": resolving the layer's first 3 entries took 525 lookups \(500 and 8 per entry\), the limit is 524$/,
+  );
   t.is(rounds, 2, 'the third walk of the chain is refused');
   t.is(calls.lstat + calls.readlink - rounds, 524, 'and nothing past the budget was looked up (less the lstat of each removal)');
 });

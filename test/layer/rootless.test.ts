@@ -46,10 +46,21 @@ testUnless(skipReason)('rootless unpack records owners and devices in layer.json
   const tarFile = path.join(dir, 'layer.tar');
   await fs.writeFile(tarFile, tar, { mode: 0o644 });
   const storeRoot = path.join(home, 'store');
-  const userXattrs = await setAttribute(tarFile, 'user.probe', 'y').then(() => true, () => false);
+  const userXattrs = await setAttribute(tarFile, 'user.probe', 'y').then(
+    () => true,
+    () => false,
+  );
 
-  const { stdout } = await run('setpriv', [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups',
-    process.execPath, SCRIPT, storeRoot, tarFile, diffIdOf(tar)]);
+  const { stdout } = await run('setpriv', [
+    `--reuid=${NOBODY}`,
+    `--regid=${NOBODY}`,
+    '--clear-groups',
+    process.execPath,
+    SCRIPT,
+    storeRoot,
+    tarFile,
+    diffIdOf(tar),
+  ]);
   const { uid, record } = JSON.parse(stdout) as { uid: number; record: LayerRecord };
   t.is(uid, NOBODY);
   t.deepEqual(record.unapplied, {
@@ -69,14 +80,25 @@ testUnless(skipReason)('rootless unpack records owners and devices in layer.json
 
   const diff = path.join(storeRoot, 'layers', record.chainId.slice('sha256:'.length), 'diff');
   const entries = await listTree(diff);
-  t.deepEqual(entries.map((e) => [e.path, e.type, e.mode]), [
-    ['bin', 'dir', 0o755], ['bin/su', 'file', 0o4755],
-    ['dev', 'dir', 0o755], ['dev/null', 'file', 0o600], ['dev/sda', 'file', 0o600],
-    ['etc', 'dir', 0o755], ['etc/owned', 'file', 0o640], ['etc/plain', 'file', 0o644], ['etc/readonly', 'file', 0o444],
-    ['etc/shadow', 'file', 0o640],
-    ['home', 'dir', 0o755],
-    ['locked', 'dir', 0], ['locked/inner', 'dir', 0], ['locked/inner/file', 'file', 0o400],
-  ]);
+  t.deepEqual(
+    entries.map((e) => [e.path, e.type, e.mode]),
+    [
+      ['bin', 'dir', 0o755],
+      ['bin/su', 'file', 0o4755],
+      ['dev', 'dir', 0o755],
+      ['dev/null', 'file', 0o600],
+      ['dev/sda', 'file', 0o600],
+      ['etc', 'dir', 0o755],
+      ['etc/owned', 'file', 0o640],
+      ['etc/plain', 'file', 0o644],
+      ['etc/readonly', 'file', 0o444],
+      ['etc/shadow', 'file', 0o640],
+      ['home', 'dir', 0o755],
+      ['locked', 'dir', 0],
+      ['locked/inner', 'dir', 0],
+      ['locked/inner/file', 'file', 0o400],
+    ],
+  );
   t.is(entries.find((e) => e.path === 'locked/inner/file')?.data, 'deep');
   // user.* xattrs need write access rootless: set before the file became read-only.
   if (userXattrs) t.is((await getAttribute(path.join(diff, 'etc/readonly'), 'user.note'))?.toString(), 'kept');

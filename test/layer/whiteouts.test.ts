@@ -32,20 +32,35 @@ async function opaque(dir: string): Promise<string | undefined> {
 const converted = test.macro({
   async exec(t, format: WhiteoutFormat) {
     const got = await unpackIn(t, format, [
-      { name: 'a/', type: 'directory' }, { name: 'a/keep', content: 'k' }, { name: 'a/.wh.gone' },
-      { name: '.wh.b' }, { name: '.wh..baz' },
-      { name: 'c/', type: 'directory' }, { name: 'c/.wh..wh..opq' }, { name: 'c/new', content: 'n' },
+      { name: 'a/', type: 'directory' },
+      { name: 'a/keep', content: 'k' },
+      { name: 'a/.wh.gone' },
+      { name: '.wh.b' },
+      { name: '.wh..baz' },
+      { name: 'c/', type: 'directory' },
+      { name: 'c/.wh..wh..opq' },
+      { name: 'c/new', content: 'n' },
     ]);
     if (format === 'oci') {
       t.deepEqual(got.listing, [
-        ['.wh..baz', 'file', ''], ['.wh.b', 'file', ''],
-        ['a', 'dir'], ['a/.wh.gone', 'file', ''], ['a/keep', 'file', 'k'],
-        ['c', 'dir'], ['c/.wh..wh..opq', 'file', ''], ['c/new', 'file', 'n'],
+        ['.wh..baz', 'file', ''],
+        ['.wh.b', 'file', ''],
+        ['a', 'dir'],
+        ['a/.wh.gone', 'file', ''],
+        ['a/keep', 'file', 'k'],
+        ['c', 'dir'],
+        ['c/.wh..wh..opq', 'file', ''],
+        ['c/new', 'file', 'n'],
       ]);
     } else {
       t.deepEqual(got.listing, [
-        ['.baz', 'char 0'], ['a', 'dir'], ['a/gone', 'char 0'], ['a/keep', 'file', 'k'],
-        ['b', 'char 0'], ['c', 'dir'], ['c/new', 'file', 'n'],
+        ['.baz', 'char 0'],
+        ['a', 'dir'],
+        ['a/gone', 'char 0'],
+        ['a/keep', 'file', 'k'],
+        ['b', 'char 0'],
+        ['c', 'dir'],
+        ['c/new', 'file', 'n'],
       ]);
       t.is(await opaque(path.join(got.diff, 'c')), 'y');
       t.is(await opaque(path.join(got.diff, 'a')), undefined);
@@ -75,16 +90,28 @@ for (const format of ['oci', 'overlay'] as const) for (const order of Object.key
 
 const dropped = test.macro({
   async exec(t, order: 'whiteout first' | 'marker first') {
-    const inOpaque: TarEntry[] = order === 'whiteout first'
-      ? [{ name: 'd/.wh.old' }, { name: 'd/.wh..wh..opq' }]
-      : [{ name: 'd/.wh..wh..opq' }, { name: 'd/.wh.old' }];
+    const inOpaque: TarEntry[] =
+      order === 'whiteout first'
+        ? [{ name: 'd/.wh.old' }, { name: 'd/.wh..wh..opq' }]
+        : [{ name: 'd/.wh..wh..opq' }, { name: 'd/.wh.old' }];
     const got = await unpackIn(t, 'overlay', [
-      ...inOpaque, { name: 'd/new', content: 'n' },
+      ...inOpaque,
+      { name: 'd/new', content: 'n' },
       { name: 'e/.wh.kept' },
       // Made opaque, then replaced by a plain directory: its whiteouts matter again.
-      { name: 'f/.wh..wh..opq' }, { name: 'f', content: 'file' }, { name: 'f/', type: 'directory' }, { name: 'f/.wh.kept' },
+      { name: 'f/.wh..wh..opq' },
+      { name: 'f', content: 'file' },
+      { name: 'f/', type: 'directory' },
+      { name: 'f/.wh.kept' },
     ]);
-    t.deepEqual(got.listing, [['d', 'dir'], ['d/new', 'file', 'n'], ['e', 'dir'], ['e/kept', 'char 0'], ['f', 'dir'], ['f/kept', 'char 0']]);
+    t.deepEqual(got.listing, [
+      ['d', 'dir'],
+      ['d/new', 'file', 'n'],
+      ['e', 'dir'],
+      ['e/kept', 'char 0'],
+      ['f', 'dir'],
+      ['f/kept', 'char 0'],
+    ]);
     t.is(await opaque(path.join(got.diff, 'f')), undefined);
   },
   title: (_p, order: string) => `overlay: no whiteouts are left inside a directory this layer made opaque (${order})`,
@@ -95,15 +122,36 @@ testInFormat('overlay')(dropped, 'marker first');
 const laterWins = test.macro({
   async exec(t, format: WhiteoutFormat) {
     const got = await unpackIn(t, format, [
-      { name: 'x', content: 'old' }, { name: '.wh.x' },
-      { name: '.wh.y' }, { name: 'y', content: 'new' },
-      { name: 'z/', type: 'directory' }, { name: 'z/f', content: 'f' }, { name: '.wh.z' },
-      { name: '.wh.w' }, { name: 'w/', type: 'directory' },
-      { name: '.wh.twice' }, { name: '.wh.twice' },
+      { name: 'x', content: 'old' },
+      { name: '.wh.x' },
+      { name: '.wh.y' },
+      { name: 'y', content: 'new' },
+      { name: 'z/', type: 'directory' },
+      { name: 'z/f', content: 'f' },
+      { name: '.wh.z' },
+      { name: '.wh.w' },
+      { name: 'w/', type: 'directory' },
+      { name: '.wh.twice' },
+      { name: '.wh.twice' },
     ]);
-    t.deepEqual(got.listing, format === 'oci'
-      ? [['.wh.twice', 'file', ''], ['.wh.x', 'file', ''], ['.wh.z', 'file', ''], ['w', 'dir'], ['y', 'file', 'new']]
-      : [['twice', 'char 0'], ['w', 'dir'], ['x', 'char 0'], ['y', 'file', 'new'], ['z', 'char 0']]);
+    t.deepEqual(
+      got.listing,
+      format === 'oci'
+        ? [
+            ['.wh.twice', 'file', ''],
+            ['.wh.x', 'file', ''],
+            ['.wh.z', 'file', ''],
+            ['w', 'dir'],
+            ['y', 'file', 'new'],
+          ]
+        : [
+            ['twice', 'char 0'],
+            ['w', 'dir'],
+            ['x', 'char 0'],
+            ['y', 'file', 'new'],
+            ['z', 'char 0'],
+          ],
+    );
   },
   title: (_p, format: WhiteoutFormat) => `a later entry wins over an earlier whiteout of its path and vice versa (${format})`,
 });

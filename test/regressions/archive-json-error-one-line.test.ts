@@ -14,10 +14,15 @@ import { buildImage } from '../helpers/image-builder.js';
 test('invalid JSON with a newline in an archive entry is a one-line EINVALIDARCHIVE', async (t) => {
   const { store, dir } = await tmpStore(t);
   const archive = path.join(dir, 'badjson.tar');
-  await fs.writeFile(archive, await buildImage({
-    format: 'oci', repoTags: ['badjson:1'], layers: [[{ path: 'x', content: 'x' }]],
-    editEntries: (entries) => entries.map((e) => (e.name === 'oci-layout' ? { ...e, content: 'pwned\n' } : e)),
-  }));
+  await fs.writeFile(
+    archive,
+    await buildImage({
+      format: 'oci',
+      repoTags: ['badjson:1'],
+      layers: [[{ path: 'x', content: 'x' }]],
+      editEntries: (entries) => entries.map((e) => (e.name === 'oci-layout' ? { ...e, content: 'pwned\n' } : e)),
+    }),
+  );
   const err = await t.throwsAsync(loadImages(store, { path: archive }));
   t.is((err as { code?: string }).code, 'EINVALIDARCHIVE');
   t.is(err!.message, `${archive}: oci-layout: invalid JSON: Unexpected token 'p', "pwned\\n" is not valid JSON`);

@@ -24,11 +24,18 @@ test('a load whose tags cannot be written leaves no image, blob or layer behind'
   const before = await snapshotTree(store.root);
 
   const open = fs.open;
-  t.teardown(() => { fs.open = open; });
+  t.teardown(() => {
+    fs.open = open;
+  });
   fs.open = (async (file: string, ...rest: unknown[]) => {
     const name = path.basename(String(file));
     if (path.dirname(String(file)) === store.root && name.startsWith('.tmp-') && name.endsWith('-tags.json')) {
-      throw Object.assign(new Error(`EACCES: permission denied, open '${String(file)}'`), { code: 'EACCES', errno: -13, syscall: 'open', path: String(file) });
+      throw Object.assign(new Error(`EACCES: permission denied, open '${String(file)}'`), {
+        code: 'EACCES',
+        errno: -13,
+        syscall: 'open',
+        path: String(file),
+      });
     }
     return (open as (...args: unknown[]) => ReturnType<typeof open>)(file, ...rest);
   }) as typeof fs.open;
@@ -36,7 +43,10 @@ test('a load whose tags cannot be written leaves no image, blob or layer behind'
   const err = await t.throwsAsync(loadImages(store, { path: archive }));
   fs.open = open;
   t.is((err as NodeJS.ErrnoException).code, 'EACCES');
-  t.deepEqual((await listImages(store)).flatMap((i) => i.repoTags), ['first:1']);
+  t.deepEqual(
+    (await listImages(store)).flatMap((i) => i.repoTags),
+    ['first:1'],
+  );
   t.deepEqual(await snapshotTree(store.root), before);
   t.deepEqual((await checkStore(store)).problems, []);
 });

@@ -14,7 +14,17 @@ import { findContainer } from '../../src/container/lookup.js';
 async function world(t: ExecutionContext) {
   const { store, dir } = await tmpStore(t);
   const tar = path.join(dir, 'app.tar');
-  await writeImage(tar, { format: 'docker', repoTags: ['app:1'], layers: [[{ path: 'etc/', type: 'dir' }, { path: 'etc/hostname', content: 'app\n' }], [{ path: 'srv/', type: 'dir' }]] });
+  await writeImage(tar, {
+    format: 'docker',
+    repoTags: ['app:1'],
+    layers: [
+      [
+        { path: 'etc/', type: 'dir' },
+        { path: 'etc/hostname', content: 'app\n' },
+      ],
+      [{ path: 'srv/', type: 'dir' }],
+    ],
+  });
   t.is((await strata(store.root, ['load', '-i', tar])).code, 0);
   t.is((await strata(store.root, ['create', '--name', 'c1', 'app:1'])).code, 0);
   const record = await findContainer(store, 'c1');
@@ -30,7 +40,10 @@ const commands = (dir: string) => [
   ['start', 'c1'],
 ];
 
-for (const [what, remove] of [['its files (diff/)', 'diff'], ['its whole directory', 'dir']] as const) {
+for (const [what, remove] of [
+  ['its files (diff/)', 'diff'],
+  ['its whole directory', 'dir'],
+] as const) {
   test(`an image layer missing ${what}: each command names the layer and says to run check`, async (t) => {
     const { store, dir, record } = await world(t);
     const chainId = record.layers[0]!;
@@ -39,9 +52,15 @@ for (const [what, remove] of [['its files (diff/)', 'diff'], ['its whole directo
     for (const args of commands(dir)) {
       // start checks the files a runtime would mount, before any record is read.
       const reason = args[0] === 'start' ? 'no diff directory' : why;
-      t.deepEqual(await strata(store.root, args), {
-        code: 1, stdout: '', stderr: `strata: layer ${chainId} is missing from the store (${reason}); run \`strata check\`\n`,
-      }, args.join(' '));
+      t.deepEqual(
+        await strata(store.root, args),
+        {
+          code: 1,
+          stdout: '',
+          stderr: `strata: layer ${chainId} is missing from the store (${reason}); run \`strata check\`\n`,
+        },
+        args.join(' '),
+      );
     }
     t.is((await strata(store.root, ['ps', '-a', '--format', '{{.Status}}'])).stdout, 'Created\n', 'start did not mark it Up');
   });
@@ -51,10 +70,21 @@ test("a container's own layer (its upper directory) missing: each command says s
   const { store, dir, record } = await world(t);
   await fs.rm(path.join(store.paths.containerDir(record.id), 'upper'), { recursive: true });
   for (const args of commands(dir)) {
-    t.deepEqual(await strata(store.root, args), {
-      code: 1, stdout: '',
-      stderr: `strata: container ${record.id}: its layer (upper directory) is missing from the store; run \`strata check\`\n`,
-    }, args.join(' '));
+    t.deepEqual(
+      await strata(store.root, args),
+      {
+        code: 1,
+        stdout: '',
+        stderr: `strata: container ${record.id}: its layer (upper directory) is missing from the store; run \`strata check\`\n`,
+      },
+      args.join(' '),
+    );
   }
-  t.false(await fs.stat(path.join(store.paths.containerDir(record.id), 'upper')).then(() => true, () => false), 'nothing made it again, empty');
+  t.false(
+    await fs.stat(path.join(store.paths.containerDir(record.id), 'upper')).then(
+      () => true,
+      () => false,
+    ),
+    'nothing made it again, empty',
+  );
 });

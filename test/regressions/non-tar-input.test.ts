@@ -30,7 +30,13 @@ interface Case {
 const text100 = Buffer.from(TEXT.repeat(3)).subarray(0, 100);
 const gzText = zlib.gzipSync(TEXT);
 const cases: Case[] = [
-  { name: 'empty input', bytes: Buffer.alloc(0), load: 'not a tar archive (empty input)', loadFile: 'not a tar archive (empty file)', cp: 'not a tar archive (empty input)' },
+  {
+    name: 'empty input',
+    bytes: Buffer.alloc(0),
+    load: 'not a tar archive (empty input)',
+    loadFile: 'not a tar archive (empty file)',
+    cp: 'not a tar archive (empty input)',
+  },
   { name: '1 byte', bytes: Buffer.from('x'), load: short(1), cp: short(1) },
   { name: '100 bytes of text', bytes: text100, load: short(100), cp: short(100) },
   { name: '1000 bytes of text', bytes: Buffer.from(TEXT.repeat(30)).subarray(0, 1000), load: 'not a tar archive', cp: 'not a tar archive' },
@@ -38,14 +44,36 @@ const cases: Case[] = [
   // A zero block is tar's end-of-archive marker: an empty archive, which holds no image and copies nothing.
   { name: '512 zero bytes', bytes: Buffer.alloc(512), load: NOT_IMAGE, cp: null },
   { name: '513 zero bytes', bytes: Buffer.alloc(513), load: NOT_IMAGE, cp: null },
-  { name: 'a gzip of text', bytes: gzText, load: short(TEXT.length, ' after gzip decompression'), cp: short(TEXT.length, ' after gzip decompression') },
-  { name: 'a truncated gzip', bytes: zlib.gzipSync(TEXT.repeat(100)).subarray(0, 20), load: 'truncated gzip data', cp: 'truncated gzip data' },
+  {
+    name: 'a gzip of text',
+    bytes: gzText,
+    load: short(TEXT.length, ' after gzip decompression'),
+    cp: short(TEXT.length, ' after gzip decompression'),
+  },
+  {
+    name: 'a truncated gzip',
+    bytes: zlib.gzipSync(TEXT.repeat(100)).subarray(0, 20),
+    load: 'truncated gzip data',
+    cp: 'truncated gzip data',
+  },
 ];
 
 async function world(t: Parameters<typeof tmpStore>[0]) {
   const { store, dir } = await tmpStore(t);
   const image = path.join(dir, 'app.tar');
-  await fs.writeFile(image, await buildImage({ format: 'docker', repoTags: ['app:1'], layers: [[{ path: 'dst/', type: 'dir' }, { path: 'dst/keep', content: 'keep\n' }]] }));
+  await fs.writeFile(
+    image,
+    await buildImage({
+      format: 'docker',
+      repoTags: ['app:1'],
+      layers: [
+        [
+          { path: 'dst/', type: 'dir' },
+          { path: 'dst/keep', content: 'keep\n' },
+        ],
+      ],
+    }),
+  );
   t.is((await strata(store.root, ['load', '-i', image])).code, 0);
   t.is((await strata(store.root, ['create', '--name', 'c1', 'app:1'])).code, 0);
   return { root: store.root, dir };

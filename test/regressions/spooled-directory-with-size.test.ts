@@ -28,7 +28,9 @@ test('a gzipped archive whose directory entry claims a size loads instead of han
   let timer: NodeJS.Timeout | undefined;
   const outcome = await Promise.race([
     loadImages(store, { path: archive }).then((images) => images.flatMap((i) => i.repoTags)),
-    new Promise<'hang'>((resolve) => { timer = setTimeout(() => resolve('hang'), 10_000); }),
+    new Promise<'hang'>((resolve) => {
+      timer = setTimeout(() => resolve('hang'), 10_000);
+    }),
   ]);
   clearTimeout(timer);
   t.deepEqual(outcome, ['dirsize:1']);

@@ -18,15 +18,25 @@ test('a layer directory that cannot be made fails the load with its error, not a
   const { store, dir } = await tmpStore(t);
   const archive = path.join(dir, 'app.tar');
   // docker-save: no layer digest, so the failure stops the blob side too.
-  await fs.writeFile(archive, await buildImage({ format: 'docker', repoTags: ['app:1'], layers: [[{ path: 'big', size: 3 << 20, seed: 1 }]] }));
+  await fs.writeFile(
+    archive,
+    await buildImage({ format: 'docker', repoTags: ['app:1'], layers: [[{ path: 'big', size: 3 << 20, seed: 1 }]] }),
+  );
   // leases/ and locks/ are made by a store's first load, whatever becomes of it.
   const settled = async () => (await snapshotTree(store.root)).filter((r) => !/^(leases|locks)\b/.test(r));
   const before = await settled();
   const mkdir = fs.mkdir;
-  t.teardown(() => { fs.mkdir = mkdir; });
+  t.teardown(() => {
+    fs.mkdir = mkdir;
+  });
   fs.mkdir = (async (target: string, options?: unknown) => {
     if (String(target).startsWith(`${store.paths.layersDir}${path.sep}.tmp-`)) {
-      throw Object.assign(new Error(`EACCES: permission denied, mkdir '${String(target)}'`), { code: 'EACCES', errno: -13, syscall: 'mkdir', path: String(target) });
+      throw Object.assign(new Error(`EACCES: permission denied, mkdir '${String(target)}'`), {
+        code: 'EACCES',
+        errno: -13,
+        syscall: 'mkdir',
+        path: String(target),
+      });
     }
     return mkdir(target, options as Parameters<typeof mkdir>[1]);
   }) as typeof fs.mkdir;

@@ -24,7 +24,10 @@ test('a failed reload of an image whose record could not be checked keeps that r
   // Publishing keeps a copy of each record it overwrites (to restore it on failure);
   // reading that copy is where the record is checked now.
   const { readFile, open } = fs;
-  const restore = () => { fs.readFile = readFile; fs.open = open; };
+  const restore = () => {
+    fs.readFile = readFile;
+    fs.open = open;
+  };
   t.teardown(restore);
   const fail = (code: string, syscall: string, file: string) =>
     Object.assign(new Error(`${code}: ${syscall} '${file}'`), { code, errno: code === 'EIO' ? -5 : -28, syscall, path: file });
@@ -34,7 +37,8 @@ test('a failed reload of an image whose record could not be checked keeps that r
   }) as typeof fs.readFile;
   fs.open = (async (file: string, ...rest: unknown[]) => {
     const name = path.basename(String(file));
-    if (path.dirname(String(file)) === store.root && name.startsWith('.tmp-') && name.endsWith('-tags.json')) throw fail('ENOSPC', 'open', String(file));
+    if (path.dirname(String(file)) === store.root && name.startsWith('.tmp-') && name.endsWith('-tags.json'))
+      throw fail('ENOSPC', 'open', String(file));
     return (open as (...args: unknown[]) => ReturnType<typeof open>)(file, ...rest);
   }) as typeof fs.open;
 

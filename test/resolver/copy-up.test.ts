@@ -10,7 +10,11 @@ import { overlayFormatSkipReason } from '../helpers/both-formats.js';
 import { testUnless } from '../helpers/skip.js';
 import { LAYER_MTIME, buildLayer, d, f, opq } from './suite.js';
 
-async function setup(t: { teardown(fn: () => Promise<void>): void }, format: WhiteoutFormat, entries = [d('/etc'), f('/etc/conf', 'lower bytes', 0o640)]) {
+async function setup(
+  t: { teardown(fn: () => Promise<void>): void },
+  format: WhiteoutFormat,
+  entries = [d('/etc'), f('/etc/conf', 'lower bytes', 0o640)],
+) {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-copyup-'));
   t.teardown(() => fs.rm(root, { recursive: true, force: true }));
   const lower = path.join(root, 'lower');
@@ -18,7 +22,12 @@ async function setup(t: { teardown(fn: () => Promise<void>): void }, format: Whi
   const upperDir = path.join(root, 'upper');
   const workDir = path.join(root, 'work');
   await fs.mkdir(upperDir);
-  return { r: new Resolver({ lowerDirs: [lower], upperDir, workDir, format, privileged: process.geteuid?.() === 0 }), lower, upperDir, workDir };
+  return {
+    r: new Resolver({ lowerDirs: [lower], upperDir, workDir, format, privileged: process.geteuid?.() === 0 }),
+    lower,
+    upperDir,
+    workDir,
+  };
 }
 
 const asRoot = process.getuid?.() === 0;
@@ -51,7 +60,7 @@ test('copy-up copies parents first with their mode, owner and times, and the fil
   t.is(c.size, 100_001);
 });
 
-testUnless(overlayFormatSkipReason)('copy-up takes xattrs along, but never overlayfs\' private ones', async (t) => {
+testUnless(overlayFormatSkipReason)("copy-up takes xattrs along, but never overlayfs' private ones", async (t) => {
   const { r, lower, upperDir } = await setup(t, 'overlay', [opq('/d'), f('/d/f', 'x')]);
   await setAttribute(path.join(lower, 'd/f'), 'user.origin', 'layer');
   await r.chmod('/d/f', 0o600);
@@ -69,7 +78,7 @@ test('a copy-up is prepared in the work dir: nothing half-made ever shows in the
   t.deepEqual((await fs.readdir(upperDir)).sort(), ['etc']);
 });
 
-test('the upper dir holds the store\'s own whiteout encoding (oci)', async (t) => {
+test("the upper dir holds the store's own whiteout encoding (oci)", async (t) => {
   const { r, upperDir } = await setup(t, 'oci', [d('/d'), f('/d/f'), f('/gone')]);
   await r.unlink('/gone');
   await r.rm('/d', { recursive: true });
@@ -80,7 +89,7 @@ test('the upper dir holds the store\'s own whiteout encoding (oci)', async (t) =
   t.deepEqual(await r.readdir('/d'), []);
 });
 
-testUnless(overlayFormatSkipReason)('the upper dir holds the store\'s own whiteout encoding (overlay)', async (t) => {
+testUnless(overlayFormatSkipReason)("the upper dir holds the store's own whiteout encoding (overlay)", async (t) => {
   const { r, upperDir } = await setup(t, 'overlay', [d('/d'), f('/d/f'), f('/gone')]);
   await r.unlink('/gone');
   await r.rm('/d', { recursive: true });
@@ -103,7 +112,14 @@ test('names that are whiteouts in the oci encoding cannot be created', async (t)
 test('writeFile takes a stream and createReadStream gives the bytes back in chunks', async (t) => {
   const { r } = await setup(t, 'oci');
   const chunk = Buffer.alloc(256 * 1024, 7);
-  await r.writeFile('/big', Readable.from((function* () { for (let i = 0; i < 12; i++) yield chunk; })()));
+  await r.writeFile(
+    '/big',
+    Readable.from(
+      (function* () {
+        for (let i = 0; i < 12; i++) yield chunk;
+      })(),
+    ),
+  );
   t.is((await r.lstat('/big')).size, 12 * chunk.length);
   let chunks = 0;
   let bytes = 0;
@@ -126,9 +142,14 @@ test('concurrent changes to one lower file copy it up once and keep every write'
 
 test('errors name the container path, never where the layers are on this machine', async (t) => {
   const { r, upperDir } = await setup(t, 'oci');
-  const errors = await Promise.all([
-    r.readFile('/etc/missing'), r.readdir('/etc/conf'), r.rename('/etc', '/x'), r.mkdir('/etc'),
-  ].map((p) => p.then(() => null, (err: Error) => err)));
+  const errors = await Promise.all(
+    [r.readFile('/etc/missing'), r.readdir('/etc/conf'), r.rename('/etc', '/x'), r.mkdir('/etc')].map((p) =>
+      p.then(
+        () => null,
+        (err: Error) => err,
+      ),
+    ),
+  );
   for (const err of errors) {
     t.truthy(err);
     t.false(err!.message.includes(path.dirname(upperDir)), err!.message);

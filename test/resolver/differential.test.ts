@@ -7,7 +7,15 @@ import { kernelOverlaySkipReason, mountOverlay } from '../helpers/kernel-overlay
 import { Rng } from '../helpers/rng.js';
 import { testUnless } from '../helpers/skip.js';
 import {
-  buildLayer, kernelDriver, resolverDriver, snapshotOf, type Driver, type LayerEntry, type Op, type Outcome, type StatView,
+  buildLayer,
+  kernelDriver,
+  resolverDriver,
+  snapshotOf,
+  type Driver,
+  type LayerEntry,
+  type Op,
+  type Outcome,
+  type StatView,
 } from './suite.js';
 
 /**
@@ -39,13 +47,20 @@ function randomData(rng: Rng): string {
 
 function randomTarget(rng: Rng, self: string): string {
   switch (rng.int(7)) {
-    case 0: return randomPath(rng);
-    case 1: return randomPath(rng, 2).slice(1);
-    case 2: return `${'../'.repeat(1 + rng.int(4))}${rng.pick(NAMES)}`;
-    case 3: return rng.pick(['/', '.', '..', '/zz', 'zz/y']);
-    case 4: return path.posix.basename(self); // a loop
-    case 5: return `../${rng.pick(NAMES)}/${rng.pick(NAMES)}`;
-    default: return rng.pick(NAMES);
+    case 0:
+      return randomPath(rng);
+    case 1:
+      return randomPath(rng, 2).slice(1);
+    case 2:
+      return `${'../'.repeat(1 + rng.int(4))}${rng.pick(NAMES)}`;
+    case 3:
+      return rng.pick(['/', '.', '..', '/zz', 'zz/y']);
+    case 4:
+      return path.posix.basename(self); // a loop
+    case 5:
+      return `../${rng.pick(NAMES)}/${rng.pick(NAMES)}`;
+    default:
+      return rng.pick(NAMES);
   }
 }
 
@@ -185,35 +200,78 @@ const MODES = [0o755, 0o644, 0o700, 0o600, 0o4755, 0o2755, 0o777, 0o000];
 
 function randomOp(rng: Rng, known: Known): Op {
   const kind = rng.weighted({
-    writeFile: 12, appendFile: 6, truncate: 5, mkdir: 8, mkdirp: 5, unlink: 8, rmdir: 6, rmr: 6, rename: 14,
-    symlink: 6, link: 6, chmod: 6, chown: 3, utimes: 4, readFile: 3, readdir: 3, lstat: 2, stat: 2, readlink: 1, realpath: 2,
+    writeFile: 12,
+    appendFile: 6,
+    truncate: 5,
+    mkdir: 8,
+    mkdirp: 5,
+    unlink: 8,
+    rmdir: 6,
+    rmr: 6,
+    rename: 14,
+    symlink: 6,
+    link: 6,
+    chmod: 6,
+    chown: 3,
+    utimes: 4,
+    readFile: 3,
+    readdir: 3,
+    lstat: 2,
+    stat: 2,
+    readlink: 1,
+    realpath: 2,
   });
   const at = (prefer?: string): string => opPath(rng, known, prefer);
   const fresh = (): string => newPath(rng, known);
   switch (kind) {
     case 'writeFile': {
       const p = rng.chance(0.3) ? fresh() : at('file');
-      return rng.chance(0.3) ? { op: 'writeFile', path: p, data: randomData(rng), mode: rng.pick(MODES) } : { op: 'writeFile', path: p, data: randomData(rng) };
+      return rng.chance(0.3)
+        ? { op: 'writeFile', path: p, data: randomData(rng), mode: rng.pick(MODES) }
+        : { op: 'writeFile', path: p, data: randomData(rng) };
     }
-    case 'appendFile': return { op: 'appendFile', path: at('file'), data: randomData(rng) };
-    case 'truncate': return { op: 'truncate', path: at('file'), len: rng.int(20) };
-    case 'mkdir': return rng.chance(0.3) ? { op: 'mkdir', path: fresh(), mode: rng.pick([0o755, 0o700, 0o2775, 0o777]) } : { op: 'mkdir', path: fresh() };
-    case 'mkdirp': return { op: 'mkdir', path: rng.chance(0.5) ? `${fresh()}/${rng.pick(NAMES)}` : at(), recursive: true };
-    case 'unlink': return { op: 'unlink', path: at(rng.pick(['file', 'symlink'])) };
-    case 'rmdir': return { op: 'rmdir', path: at('dir') };
-    case 'rmr': return { op: 'rm', path: at(), recursive: true, force: rng.chance(0.5) };
-    case 'rename': return { op: 'rename', from: at(rng.pick(['file', 'dir', 'symlink'])), to: rng.chance(0.5) ? fresh() : at() };
-    case 'symlink': { const p = fresh(); return { op: 'symlink', target: randomTarget(rng, p), path: p }; }
-    case 'link': return { op: 'link', existing: at(rng.pick(['file', 'symlink'])), path: fresh() };
-    case 'chmod': return { op: 'chmod', path: at(), mode: rng.pick(MODES) };
-    case 'chown': return { op: 'chown', path: at(), uid: rng.pick([0, 1000, 4242]), gid: rng.pick([0, 100, 4242]) };
-    case 'utimes': return { op: 'utimes', path: at(), atime: 1_100_000_000 + rng.int(1000), mtime: 1_100_000_000 + rng.int(1000) };
-    case 'readFile': return { op: 'readFile', path: at('file') };
-    case 'readdir': return { op: 'readdir', path: at('dir') };
-    case 'lstat': return { op: 'lstat', path: at() };
-    case 'stat': return { op: 'stat', path: at() };
-    case 'readlink': return { op: 'readlink', path: at('symlink') };
-    case 'realpath': return { op: 'realpath', path: at() };
+    case 'appendFile':
+      return { op: 'appendFile', path: at('file'), data: randomData(rng) };
+    case 'truncate':
+      return { op: 'truncate', path: at('file'), len: rng.int(20) };
+    case 'mkdir':
+      return rng.chance(0.3)
+        ? { op: 'mkdir', path: fresh(), mode: rng.pick([0o755, 0o700, 0o2775, 0o777]) }
+        : { op: 'mkdir', path: fresh() };
+    case 'mkdirp':
+      return { op: 'mkdir', path: rng.chance(0.5) ? `${fresh()}/${rng.pick(NAMES)}` : at(), recursive: true };
+    case 'unlink':
+      return { op: 'unlink', path: at(rng.pick(['file', 'symlink'])) };
+    case 'rmdir':
+      return { op: 'rmdir', path: at('dir') };
+    case 'rmr':
+      return { op: 'rm', path: at(), recursive: true, force: rng.chance(0.5) };
+    case 'rename':
+      return { op: 'rename', from: at(rng.pick(['file', 'dir', 'symlink'])), to: rng.chance(0.5) ? fresh() : at() };
+    case 'symlink': {
+      const p = fresh();
+      return { op: 'symlink', target: randomTarget(rng, p), path: p };
+    }
+    case 'link':
+      return { op: 'link', existing: at(rng.pick(['file', 'symlink'])), path: fresh() };
+    case 'chmod':
+      return { op: 'chmod', path: at(), mode: rng.pick(MODES) };
+    case 'chown':
+      return { op: 'chown', path: at(), uid: rng.pick([0, 1000, 4242]), gid: rng.pick([0, 100, 4242]) };
+    case 'utimes':
+      return { op: 'utimes', path: at(), atime: 1_100_000_000 + rng.int(1000), mtime: 1_100_000_000 + rng.int(1000) };
+    case 'readFile':
+      return { op: 'readFile', path: at('file') };
+    case 'readdir':
+      return { op: 'readdir', path: at('dir') };
+    case 'lstat':
+      return { op: 'lstat', path: at() };
+    case 'stat':
+      return { op: 'stat', path: at() };
+    case 'readlink':
+      return { op: 'readlink', path: at('symlink') };
+    case 'realpath':
+      return { op: 'realpath', path: at() };
   }
 }
 
@@ -253,8 +311,16 @@ function count(op: Op, out: Outcome): void {
 }
 
 function showTally(): string {
-  return [...tally].sort(([a], [b]) => a.localeCompare(b))
-    .map(([op, m]) => `${op}: ${[...m].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${k} ${n}`).join(', ')}`).join('\n');
+  return [...tally]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(
+      ([op, m]) =>
+        `${op}: ${[...m]
+          .sort((a, b) => b[1] - a[1])
+          .map(([k, n]) => `${k} ${n}`)
+          .join(', ')}`,
+    )
+    .join('\n');
 }
 
 async function buildLowers(root: string, layers: LayerEntry[][], format: WhiteoutFormat): Promise<string[]> {
@@ -272,7 +338,8 @@ async function lowersFingerprint(dirs: string[]): Promise<string> {
   const out: string[] = [];
   for (const dir of dirs) {
     const plain = new Resolver({ lowerDirs: [], format: 'overlay', mounts: [{ path: '/', source: dir, readOnly: true }] });
-    for await (const w of plain.walk('/')) out.push(`${dir} ${w.path} ${w.stats.type} ${w.stats.mode} ${w.stats.size} ${w.stats.mtimeMs} ${w.stats.nlink}`);
+    for await (const w of plain.walk('/'))
+      out.push(`${dir} ${w.path} ${w.stats.type} ${w.stats.mode} ${w.stats.size} ${w.stats.mtimeMs} ${w.stats.nlink}`);
   }
   return out.join('\n');
 }
@@ -298,7 +365,10 @@ async function runSequence(seq: Sequence): Promise<Verdict> {
       operations++;
       count(op, want);
       if (!sameOutcome(want, got)) {
-        return { operations, failure: report(seq, `step ${step}: ${JSON.stringify(op)}\n  kernel:   ${show(want)}\n  resolver: ${show(got)}`) };
+        return {
+          operations,
+          failure: report(seq, `step ${step}: ${JSON.stringify(op)}\n  kernel:   ${show(want)}\n  resolver: ${show(got)}`),
+        };
       }
     }
     const [k, r] = [await kernel.snapshot(), await resolver.snapshot()];
@@ -356,13 +426,19 @@ function show(o: Outcome): string {
 }
 
 function showStats(stats: Map<string, StatView>): string {
-  return [...stats].map(([p, s]) => `${p} ${JSON.stringify(s)}`).sort().join('\n');
+  return [...stats]
+    .map(([p, s]) => `${p} ${JSON.stringify(s)}`)
+    .sort()
+    .join('\n');
 }
 
 function diffLines(want: string, got: string): string | null {
   if (want === got) return null;
   const [a, b] = [new Set(want.split('\n')), new Set(got.split('\n'))];
-  return [...[...a].filter((l) => !b.has(l)).map((l) => `  kernel only:   ${l}`), ...[...b].filter((l) => !a.has(l)).map((l) => `  resolver only: ${l}`)].join('\n');
+  return [
+    ...[...a].filter((l) => !b.has(l)).map((l) => `  kernel only:   ${l}`),
+    ...[...b].filter((l) => !a.has(l)).map((l) => `  resolver only: ${l}`),
+  ].join('\n');
 }
 
 function report(seq: Sequence, what: string): string {
@@ -393,7 +469,8 @@ testUnless(await kernelOverlaySkipReason())('the resolver matches kernel overlay
     await Promise.all(Array.from({ length: Math.max(1, JOBS) }, worker));
     failures.sort(([a], [b]) => a - b);
     t.log(`${indexes.length} sequences, ${operations} operations compared (seed ${SEED})\n${showTally()}`);
-    if (failures.length > 0) t.fail(`${failures.length} sequence(s) disagree with the kernel:\n\n${failures.map(([, f]) => f).join('\n\n')}`);
+    if (failures.length > 0)
+      t.fail(`${failures.length} sequence(s) disagree with the kernel:\n\n${failures.map(([, f]) => f).join('\n\n')}`);
     else t.pass();
     if (ONLY === null && failures.length === 0) t.true(operations >= Math.min(2000, SEQUENCES * OPS_PER_SEQUENCE));
   } finally {

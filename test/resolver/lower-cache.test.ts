@@ -6,10 +6,12 @@ function counting(): { computed: Map<string, number>; compute: (key: string, val
   const computed = new Map<string, number>();
   return {
     computed,
-    compute: (key, value = [key]) => async () => {
-      computed.set(key, (computed.get(key) ?? 0) + 1);
-      return value;
-    },
+    compute:
+      (key, value = [key]) =>
+      async () => {
+        computed.set(key, (computed.get(key) ?? 0) + 1);
+        return value;
+      },
   };
 }
 
@@ -42,6 +44,11 @@ test('past its cost bound the oldest answers are dropped and computed again when
 
 test('a failed computation is forgotten, so the next lookup tries again', async (t) => {
   const cache = new LowerCache<string[]>(100, (v) => v.length);
-  await t.throwsAsync(cache.get('x', async () => { throw new Error('EIO'); }), { message: 'EIO' });
+  await t.throwsAsync(
+    cache.get('x', async () => {
+      throw new Error('EIO');
+    }),
+    { message: 'EIO' },
+  );
   t.deepEqual(await cache.get('x', async () => ['x']), ['x']);
 });

@@ -6,7 +6,10 @@ import { Resolver, type ResolverMount } from '../../src/resolver/index.js';
 import { buildLayer, d, f, ln } from './suite.js';
 
 /** A container over one oci-encoded lower, with the given mounts; returns the resolver and its dirs. */
-async function container(t: { teardown(fn: () => Promise<void>): void }, mounts: (dirs: { vol: string; ro: string; file: string }) => ResolverMount[]) {
+async function container(
+  t: { teardown(fn: () => Promise<void>): void },
+  mounts: (dirs: { vol: string; ro: string; file: string }) => ResolverMount[],
+) {
   const root = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-mounts-'));
   t.teardown(() => fs.rm(root, { recursive: true, force: true }));
   const lower = path.join(root, 'lower');

@@ -38,7 +38,10 @@ const mode = async (p: string) => (await view.lstat(p)).mode.toString(8);
 
 await step('read /etc/shadow', () => text('/etc/shadow'));
 await step('mode /etc/shadow', () => mode('/etc/shadow'));
-await step('owner /etc/shadow', async () => { const st = await view.lstat('/etc/shadow'); return `${st.uid}:${st.gid}`; });
+await step('owner /etc/shadow', async () => {
+  const st = await view.lstat('/etc/shadow');
+  return `${st.uid}:${st.gid}`;
+});
 await step('list /d0000', () => view.readdir('/d0000'));
 await step('list /d0100', () => view.readdir('/d0100'));
 await step('list /d0400', () => view.readdir('/d0400'));
@@ -54,13 +57,19 @@ await step('layer /etc/locked after append', async () => (await view.lstat('/etc
 await step('write upper /etc/locked', () => view.writeFile('/etc/locked', 'rewritten\n'));
 await step('append upper /etc/locked', () => view.appendFile('/etc/locked', 'again\n'));
 await step('read upper /etc/locked', () => text('/etc/locked'));
-await step('truncate upper /etc/locked', async () => { await view.truncate('/etc/locked', 4); return text('/etc/locked'); });
+await step('truncate upper /etc/locked', async () => {
+  await view.truncate('/etc/locked', 4);
+  return text('/etc/locked');
+});
 await step('chown upper /etc/locked', async () => {
   await view.chown('/etc/locked', 7, 8);
   const st = await view.lstat('/etc/locked');
   return `${st.uid}:${st.gid} ${st.mode.toString(8)}`;
 });
-await step('append /d0000/sub/deep', async () => { await view.appendFile('/d0000/sub/deep', 'more\n'); return text('/d0000/sub/deep'); });
+await step('append /d0000/sub/deep', async () => {
+  await view.appendFile('/d0000/sub/deep', 'more\n');
+  return text('/d0000/sub/deep');
+});
 await step('export', () => exportContainerToFile(store, record, path.join(outDir, 'export.tar')).then((r) => r.entries));
 await step('cp /d0000 -', async () => {
   const handle = await fs.open(path.join(outDir, 'd0000.tar'), 'w');

@@ -23,10 +23,12 @@ test('a built directory appears whole under its name, and nothing else is left',
 
 test('a failed build leaves nothing behind and throws its own error', async (t) => {
   const dir = await parent(t);
-  const err = await t.throwsAsync(createDirByRename(path.join(dir, 'thing'), async (tmp) => {
-    await fs.mkdir(path.join(tmp, 'locked'), { mode: 0o000 });
-    throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
-  }));
+  const err = await t.throwsAsync(
+    createDirByRename(path.join(dir, 'thing'), async (tmp) => {
+      await fs.mkdir(path.join(tmp, 'locked'), { mode: 0o000 });
+      throw Object.assign(new Error('disk full'), { code: 'ENOSPC' });
+    }),
+  );
   t.is((err as NodeJS.ErrnoException).code, 'ENOSPC');
   t.deepEqual(await fs.readdir(dir), []);
 });
@@ -43,7 +45,7 @@ test('an existing target is kept as it was: false, and the new build is gone', a
   t.deepEqual(await fs.readdir(path.join(dir, 'thing')), ['theirs']);
 });
 
-test('a build whose target exists stays the caller\'s to retry until it is discarded', async (t) => {
+test("a build whose target exists stays the caller's to retry until it is discarded", async (t) => {
   const dir = await parent(t);
   await fs.mkdir(path.join(dir, 'lock'));
   await fs.writeFile(path.join(dir, 'lock', 'owner'), 'other');

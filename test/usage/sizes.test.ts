@@ -58,7 +58,13 @@ for (const format of formats) {
     const store = await lab(t, format);
     const c = await createContainer(store, 'a:1');
     const view = await containerView(store, c);
-    t.deepEqual(await containerUsage(store, c), { sizeRw: 0, copiedUp: 0, added: 0, hidden: 0, entries: { added: 0, copiedUp: 0, whiteouts: 0, opaque: 0 } });
+    t.deepEqual(await containerUsage(store, c), {
+      sizeRw: 0,
+      copiedUp: 0,
+      added: 0,
+      hidden: 0,
+      entries: { added: 0, copiedUp: 0, whiteouts: 0, opaque: 0 },
+    });
 
     await view.writeFile('/new.txt', 'n'.repeat(123));
     let u = await containerUsage(store, c);
@@ -66,13 +72,13 @@ for (const format of formats) {
 
     await view.chmod('/data/big.bin', 0o600); // copy-up without a byte changed
     u = await containerUsage(store, c);
-    t.is(u.copiedUp, 5000, 'CopiedUp equals the copied file\'s size');
+    t.is(u.copiedUp, 5000, "CopiedUp equals the copied file's size");
     t.is(u.hidden, 5000, 'the lower copy is still stored but no longer visible');
     t.is(u.sizeRw, 123 + 5000);
 
     await view.unlink('/data/small.txt');
     u = await containerUsage(store, c);
-    t.is(u.hidden, 5000 + 200, 'Hidden grows by the deleted file\'s size');
+    t.is(u.hidden, 5000 + 200, "Hidden grows by the deleted file's size");
     t.is(u.entries.whiteouts, 1);
     t.is(u.sizeRw, 123 + 5000, 'a whiteout costs nothing');
 
@@ -111,12 +117,14 @@ for (const format of formats) {
       { type: 'Build Cache', total: 0, active: 0, size: 0, reclaimable: 0 },
     ]);
     const out = await strata(store.root, ['system', 'df']);
-    t.is(out.stdout.split('\n').slice(0, 5).join('\n'),
+    t.is(
+      out.stdout.split('\n').slice(0, 5).join('\n'),
       'TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE\n' +
-      'Images          3         1         10.5kB    10.2kB (97%)\n' +
-      'Containers      2         1         40B       30B (75%)\n' +
-      'Local Volumes   1         1         70B       0B (0%)\n' +
-      'Build Cache     0         0         0B        0B');
+        'Images          3         1         10.5kB    10.2kB (97%)\n' +
+        'Containers      2         1         40B       30B (75%)\n' +
+        'Local Volumes   1         1         70B       0B (0%)\n' +
+        'Build Cache     0         0         0B        0B',
+    );
     // What would really be freed: only b:1's layer, since a:1 needs the base.
     t.is(usage.unusedLayersSize, 4000);
     t.regex(out.stdout, /\nUnused images: 4kB of layers no container's image holds .*Docker's RECLAIMABLE above counts 10\.2kB\)\n/);
@@ -147,7 +155,10 @@ test("du's UPPER line counts new and copied-up files, whiteouts and opaque direc
   await v.rm('/bin', { recursive: true });
   await v.mkdir('/bin'); // opaque: hides tool (1000) and alias (4)
   const out = (await strata(store.root, ['du', 'worded'])).stdout;
-  t.regex(out, /\nUPPER: 211B — new 10B in 1 file, copied up 201B in 1 file; 1 whiteout, 1 opaque directory and the copied-up files hide 6\.204kB of the image\n$/);
+  t.regex(
+    out,
+    /\nUPPER: 211B — new 10B in 1 file, copied up 201B in 1 file; 1 whiteout, 1 opaque directory and the copied-up files hide 6\.204kB of the image\n$/,
+  );
   const json = JSON.parse((await strata(store.root, ['du', 'worded', '--format', 'json'])).stdout);
   t.deepEqual(json.upper.entries, { added: 1, copiedUp: 1, whiteouts: 1, opaque: 1 });
 });

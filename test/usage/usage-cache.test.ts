@@ -27,7 +27,19 @@ const SNEAKED = 1000;
 async function lab(t: ExecutionContext, format: WhiteoutFormat = 'oci'): Promise<{ store: Store; c: ContainerRecord; dir: string }> {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
   const file = path.join(dir, 'img.tar');
-  await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: ['img:1'], layers: [[{ path: 'data/', type: 'dir' }, { path: 'data/old.txt', size: OLD, seed: 1 }]] }));
+  await fs.writeFile(
+    file,
+    await buildImage({
+      format: 'oci',
+      repoTags: ['img:1'],
+      layers: [
+        [
+          { path: 'data/', type: 'dir' },
+          { path: 'data/old.txt', size: OLD, seed: 1 },
+        ],
+      ],
+    }),
+  );
   await loadImages(store, { path: file });
   const c = await createContainer(store, 'img:1', { name: 'web' });
   return { store, c, dir };
@@ -44,18 +56,21 @@ async function sneak(store: Store, c: ContainerRecord, name = 'sneaked.bin'): Pr
   await fs.writeFile(path.join(containerDirs(store, c.id).upper, name), Buffer.alloc(SNEAKED));
 }
 
-bothFormats('a second df trusts the cache: a file written into upper/ behind strata\'s back shows only with --no-cache', async (t, format) => {
-  const { store, c } = await lab(t, format);
-  await (await containerView(store, c)).writeFile('/new.txt', 'n'.repeat(10));
-  t.is(await dfSize(store), 10);
-  await sneak(store, c);
-  t.is(await dfSize(store), 10, 'unchanged as far as strata knows: the cached figure');
-  t.is((await diskUsage(store)).containers[0]!.usage.sizeRw, 10, 'the library reads the same cache');
-  t.is(await dfSize(store, ['--no-cache']), 10 + SNEAKED, '--no-cache walks the upper');
-  t.is((await diskUsage(store, { noCache: true })).containers[0]!.usage.sizeRw, 10 + SNEAKED);
-  const ps = JSON.parse((await strata(store.root, ['ps', '-a', '-s', '--no-cache', '--format', 'json'])).stdout) as { Size: number };
-  t.is(ps.Size, 10 + SNEAKED, 'ps -s --no-cache too');
-});
+bothFormats(
+  "a second df trusts the cache: a file written into upper/ behind strata's back shows only with --no-cache",
+  async (t, format) => {
+    const { store, c } = await lab(t, format);
+    await (await containerView(store, c)).writeFile('/new.txt', 'n'.repeat(10));
+    t.is(await dfSize(store), 10);
+    await sneak(store, c);
+    t.is(await dfSize(store), 10, 'unchanged as far as strata knows: the cached figure');
+    t.is((await diskUsage(store)).containers[0]!.usage.sizeRw, 10, 'the library reads the same cache');
+    t.is(await dfSize(store, ['--no-cache']), 10 + SNEAKED, '--no-cache walks the upper');
+    t.is((await diskUsage(store, { noCache: true })).containers[0]!.usage.sizeRw, 10 + SNEAKED);
+    const ps = JSON.parse((await strata(store.root, ['ps', '-a', '-s', '--no-cache', '--format', 'json'])).stdout) as { Size: number };
+    t.is(ps.Size, 10 + SNEAKED, 'ps -s --no-cache too');
+  },
+);
 
 test('a write through strata (fs write, cp, fs rm) counts at once, with what was sneaked in before it', async (t) => {
   const { store, c, dir } = await lab(t);
@@ -73,7 +88,9 @@ test('a write through strata (fs write, cp, fs rm) counts at once, with what was
   t.is(copied.Size, SNEAKED + 20 + 30, 'ps -s reads the same cache');
 
   t.is((await strata(store.root, ['fs', 'rm', 'web', '/data/old.txt'])).code, 0);
-  const json = JSON.parse((await strata(store.root, ['system', 'df', '-v', '--format', 'json'])).stdout) as { Containers: { Hidden: number }[] };
+  const json = JSON.parse((await strata(store.root, ['system', 'df', '-v', '--format', 'json'])).stdout) as {
+    Containers: { Hidden: number }[];
+  };
   t.is(json.Containers[0]!.Hidden, OLD, 'the whiteout made through strata is counted');
 });
 
@@ -94,7 +111,14 @@ test('start and stop make df measure again; a running container is always measur
   t.is(await dfSize(store), SNEAKED, 'start: a runtime may write from now on');
   await sneak(store, c, 'while-running.bin');
   t.is(await dfSize(store), 2 * SNEAKED, 'running: never from the cache');
-  t.is(await fs.access(containerUsageFiles(store, c.id).cache).then(() => 'cached', () => 'none'), 'cached', 'the cache from before start is still there …');
+  t.is(
+    await fs.access(containerUsageFiles(store, c.id).cache).then(
+      () => 'cached',
+      () => 'none',
+    ),
+    'cached',
+    'the cache from before start is still there …',
+  );
   t.is((await diskUsage(store)).containers[0]!.usage.sizeRw, 2 * SNEAKED, '… and not trusted while running');
   await stopContainer(store, c.id);
   await sneak(store, c, 'at-stop.bin');
@@ -112,7 +136,11 @@ test('a corrupt or torn usage.json is a miss, not an error, and is rewritten', a
     const out = await strata(store.root, ['system', 'df', '-v', '--format', 'json']);
     t.is(out.code, 0, JSON.stringify(garbage));
     t.is(out.stderr, '');
-    t.is((JSON.parse(out.stdout) as { Containers: { Size: number }[] }).Containers[0]!.Size, 7 + SNEAKED, `a miss for ${JSON.stringify(garbage)}`);
+    t.is(
+      (JSON.parse(out.stdout) as { Containers: { Size: number }[] }).Containers[0]!.Size,
+      7 + SNEAKED,
+      `a miss for ${JSON.stringify(garbage)}`,
+    );
     t.is((JSON.parse(await fs.readFile(cacheFile, 'utf8')) as { usage: { sizeRw: number } }).usage.sizeRw, 7 + SNEAKED);
   }
   // A valid cache whose token no longer matches (a torn token file reads as no token).
@@ -140,7 +168,14 @@ test('rm removes the cache with the container; check is clean with caches presen
   await (await containerView(store, other)).writeFile('/b.txt', 'b');
   t.is((await strata(store.root, ['system', 'df'])).code, 0);
   for (const id of [c.id, other.id]) {
-    for (const f of Object.values(containerUsageFiles(store, id))) t.true(await fs.access(f).then(() => true, () => false), f);
+    for (const f of Object.values(containerUsageFiles(store, id)))
+      t.true(
+        await fs.access(f).then(
+          () => true,
+          () => false,
+        ),
+        f,
+      );
   }
   const report = await checkStore(store);
   t.deepEqual(report.problems, []);

@@ -5,7 +5,20 @@ import { tmpStore } from '../helpers/tmp-store.js';
 
 test('names sort as docker volume ls sorts them: numbers by value, digits first, fewer leading zeros first', (t) => {
   const names = ['data10', 'data2', 'data02', 'data', 'Data3', 'data-x', 'data_y', '10', '9', 'a1b2', 'a1b10', 'a01b1'];
-  t.deepEqual([...names].sort(compareNatural), ['9', '10', 'Data3', 'a1b2', 'a1b10', 'a01b1', 'data', 'data2', 'data02', 'data10', 'data-x', 'data_y']);
+  t.deepEqual([...names].sort(compareNatural), [
+    '9',
+    '10',
+    'Data3',
+    'a1b2',
+    'a1b10',
+    'a01b1',
+    'data',
+    'data2',
+    'data02',
+    'data10',
+    'data-x',
+    'data_y',
+  ]);
 });
 
 test('volume ls lists volumes in that order', async (t) => {
