@@ -50,7 +50,7 @@ export interface BenchImage {
 }
 
 export function benchCacheDir(): string {
-  return process.env['STRATA_BENCH_CACHE_DIR'] || path.join(os.tmpdir(), 'strata-bench-cache');
+  return process.env.STRATA_BENCH_CACHE_DIR || path.join(os.tmpdir(), 'strata-bench-cache');
 }
 
 /** The cached image for these parameters, generating it first when there is none. */

@@ -34,7 +34,7 @@ import type { LayerEntry } from '../src/archive/layer-spec.js';
 import { normalizeReference } from '../src/image/reference.js';
 import { benchCacheDir } from './bench-image.js';
 import { makeScratchDir, measure, removeTree, run, settleDisk, type Command, type Sample } from './measure.js';
-import { summarize, type BenchContext, type BenchReport, type ContenderResult, type TargetResult } from './report.js';
+import { summarize, type BenchContext, type BenchReport, type TargetResult } from './report.js';
 import { summarizeCpuProfile } from './cpu-profile.js';
 
 /** The target of the issue; it lives here, never in tests. */

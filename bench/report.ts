@@ -99,7 +99,7 @@ export function renderJson(reports: BenchReport[], source: string): string {
 /** One line naming the machine and the code measured, printed above the tables. */
 export function renderHeader(source: string): string {
   const m = machine();
-  return `strata bench ${new Date().toISOString().slice(0, 10)} — ${m['cpus']} CPUs (${m['cpuModel']}), ${m['memoryMiB']} MiB RAM, node ${m['node']}; ${source}\n\n`;
+  return `strata bench ${new Date().toISOString().slice(0, 10)} — ${m.cpus} CPUs (${m.cpuModel}), ${m.memoryMiB} MiB RAM, node ${m.node}; ${source}\n\n`;
 }
 
 export function renderTable(report: BenchReport): string {

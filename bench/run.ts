@@ -38,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      format: { type: 'string', default: process.env['STRATA_BENCH_FORMAT'] || 'table' },
+      format: { type: 'string', default: process.env.STRATA_BENCH_FORMAT || 'table' },
       'cpu-prof': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -59,7 +59,7 @@ async function main(argv: string[]): Promise<number> {
     repoRoot,
     runs: positiveInt('STRATA_BENCH_RUNS', 3),
     sizeMiB: positiveInt('STRATA_BENCH_SIZE_MIB', 1024),
-    clean: process.env['STRATA_BENCH_CLEAN'] === '1',
+    clean: process.env.STRATA_BENCH_CLEAN === '1',
     // bench/out/ is git-ignored: profiles are artefacts, never committed.
     cpuProfDir: values['cpu-prof'] ? path.join(repoRoot, 'bench', 'out', 'cpu-prof') : null,
     log: (line) => process.stderr.write(`bench: ${line}\n`),

@@ -209,7 +209,7 @@ export async function layoutArchiveEntries(
     top.push(descriptor(indexBytes, spec.nested ? MEDIA_TYPES.index : mediaType, annotations(spec)));
   }
   const entries = ociLayoutEntries([...staged.flatMap((i) => imageBlobs(i.parts)), ...extra], top);
-  return { entries, layout: { images: staged.map(publicImage), topDigests: top.map((d) => d['digest'] as string) } };
+  return { entries, layout: { images: staged.map(publicImage), topDigests: top.map((d) => d.digest as string) } };
 }
 
 interface StagedImage extends BuiltImage {

@@ -133,17 +133,17 @@ class LayoutReader {
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw this.invalid(this.blobPath(d), `${where} is not an object`);
     const m = doc as Record<string, unknown>;
     if ('manifests' in m) throw this.invalid(this.blobPath(d), `${where} is an index, not a manifest`);
-    if (m['mediaType'] !== undefined && !MANIFEST_TYPES.has(String(m['mediaType']))) {
-      throw this.invalid(this.blobPath(d), `${where}: media type ${JSON.stringify(m['mediaType'])} is not an image manifest`);
+    if (m.mediaType !== undefined && !MANIFEST_TYPES.has(String(m.mediaType))) {
+      throw this.invalid(this.blobPath(d), `${where}: media type ${JSON.stringify(m.mediaType)} is not an image manifest`);
     }
-    if (m['schemaVersion'] !== 2)
-      throw this.invalid(this.blobPath(d), `${where}: unsupported schemaVersion ${JSON.stringify(m['schemaVersion'])}`);
-    const config = this.descriptor(m['config'], `${where} config`);
+    if (m.schemaVersion !== 2)
+      throw this.invalid(this.blobPath(d), `${where}: unsupported schemaVersion ${JSON.stringify(m.schemaVersion)}`);
+    const config = this.descriptor(m.config, `${where} config`);
     if (!CONFIG_TYPES.has(config.mediaType)) {
       throw this.invalid(this.blobPath(config), `${where}: not a container image (config media type ${config.mediaType})`);
     }
-    if (!Array.isArray(m['layers'])) throw this.invalid(this.blobPath(d), `${where}: layers is not an array`);
-    const layers = m['layers'].map((raw: unknown, i): ArchiveLayer => {
+    if (!Array.isArray(m.layers)) throw this.invalid(this.blobPath(d), `${where}: layers is not an array`);
+    const layers = m.layers.map((raw: unknown, i): ArchiveLayer => {
       const layer = this.descriptor(raw, `${where} layers[${i}]`);
       if (FOREIGN_LAYER.test(layer.mediaType)) {
         throw this.invalid(
@@ -191,38 +191,37 @@ class LayoutReader {
   private descriptors(doc: unknown, where: string): Descriptor[] {
     if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw this.invalid(where, `${where} is not an object`);
     const index = doc as Record<string, unknown>;
-    if (index['schemaVersion'] !== 2)
-      throw this.invalid(where, `${where}: unsupported schemaVersion ${JSON.stringify(index['schemaVersion'])}`);
-    if (index['mediaType'] !== undefined && !INDEX_TYPES.has(String(index['mediaType']))) {
-      throw this.invalid(where, `${where}: media type ${JSON.stringify(index['mediaType'])} is not an image index`);
+    if (index.schemaVersion !== 2) throw this.invalid(where, `${where}: unsupported schemaVersion ${JSON.stringify(index.schemaVersion)}`);
+    if (index.mediaType !== undefined && !INDEX_TYPES.has(String(index.mediaType))) {
+      throw this.invalid(where, `${where}: media type ${JSON.stringify(index.mediaType)} is not an image index`);
     }
-    if (!Array.isArray(index['manifests'])) throw this.invalid(where, `${where}: manifests is not an array`);
-    return index['manifests'].map((raw: unknown, i) => this.descriptor(raw, `${where} manifests[${i}]`));
+    if (!Array.isArray(index.manifests)) throw this.invalid(where, `${where}: manifests is not an array`);
+    return index.manifests.map((raw: unknown, i) => this.descriptor(raw, `${where} manifests[${i}]`));
   }
 
   private descriptor(raw: unknown, where: string): Descriptor {
     if (typeof raw !== 'object' || raw === null) throw this.invalid(where, `${where}: descriptor is not an object`);
     const r = raw as Record<string, unknown>;
-    if (typeof r['mediaType'] !== 'string' || r['mediaType'] === '') throw this.invalid(where, `${where}: descriptor has no mediaType`);
-    const digest = parseDigest(r['digest'], `${this.source.displayName}: ${where}`);
-    const size = r['size'];
+    if (typeof r.mediaType !== 'string' || r.mediaType === '') throw this.invalid(where, `${where}: descriptor has no mediaType`);
+    const digest = parseDigest(r.digest, `${this.source.displayName}: ${where}`);
+    const size = r.size;
     if (typeof size !== 'number' || !Number.isSafeInteger(size) || size < 0)
       throw this.invalid(where, `${where}: bad size ${JSON.stringify(size)}`);
-    verifyDescriptorData(r['data'], digest, size, `${this.source.displayName}: ${where}`, `blobs/sha256/${digestHex(digest)}`);
+    verifyDescriptorData(r.data, digest, size, `${this.source.displayName}: ${where}`, `blobs/sha256/${digestHex(digest)}`);
     const annotations: Record<string, string> = {};
-    if (typeof r['annotations'] === 'object' && r['annotations'] !== null) {
-      for (const [k, v] of Object.entries(r['annotations'])) if (typeof v === 'string') annotations[k] = v;
+    if (typeof r.annotations === 'object' && r.annotations !== null) {
+      for (const [k, v] of Object.entries(r.annotations)) if (typeof v === 'string') annotations[k] = v;
     }
-    const p = r['platform'] as Record<string, unknown> | undefined;
+    const p = r.platform as Record<string, unknown> | undefined;
     const platform =
-      typeof p === 'object' && p !== null && typeof p['os'] === 'string' && typeof p['architecture'] === 'string'
+      typeof p === 'object' && p !== null && typeof p.os === 'string' && typeof p.architecture === 'string'
         ? normalizePlatform({
-            os: p['os'],
-            architecture: p['architecture'],
-            ...(typeof p['variant'] === 'string' ? { variant: p['variant'] } : {}),
+            os: p.os,
+            architecture: p.architecture,
+            ...(typeof p.variant === 'string' ? { variant: p.variant } : {}),
           })
         : undefined;
-    return { mediaType: r['mediaType'], digest, size, annotations, ...(platform ? { platform } : {}) };
+    return { mediaType: r.mediaType, digest, size, annotations, ...(platform ? { platform } : {}) };
   }
 
   private noPlatform(where: string, candidates: Descriptor[]): StrataError {

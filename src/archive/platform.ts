@@ -42,7 +42,7 @@ export function hostPlatform(): Platform {
   const architecture = NODE_ARCH[process.arch] ?? process.arch;
   if (architecture === 'arm64') return { os: osName, architecture, variant: 'v8' };
   if (architecture === 'arm') {
-    const version = (process.config.variables as Record<string, unknown>)['arm_version'];
+    const version = (process.config.variables as Record<string, unknown>).arm_version;
     return { os: osName, architecture, variant: `v${typeof version === 'string' || typeof version === 'number' ? version : '7'}` };
   }
   return { os: osName, architecture };

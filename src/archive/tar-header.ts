@@ -180,6 +180,7 @@ function writeSize(buf: Buffer, size: number): void {
 }
 
 function isAscii(text: string): boolean {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: ASCII is 0x00-0x7f, control characters included
   return /^[\x00-\x7f]*$/.test(text);
 }
 

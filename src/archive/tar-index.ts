@@ -196,10 +196,10 @@ export async function indexTar(file: string, displayName: string, options: Index
           if (!(err instanceof HeaderError)) throw err;
           throw fail(`${err.message} at offset ${offset}`);
         }
-        if (pax['path'] !== undefined) pending.path = pax['path'];
-        if (pax['linkpath'] !== undefined) pending.linkpath = pax['linkpath'];
-        if (pax['size'] !== undefined) {
-          const paxSize = Number(pax['size']);
+        if (pax.path !== undefined) pending.path = pax.path;
+        if (pax.linkpath !== undefined) pending.linkpath = pax.linkpath;
+        if (pax.size !== undefined) {
+          const paxSize = Number(pax.size);
           if (!Number.isSafeInteger(paxSize) || paxSize < 0) throw fail(`bad PAX size at offset ${offset}`);
           pending.size = paxSize;
         }

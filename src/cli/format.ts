@@ -126,16 +126,14 @@ export function table(rows: string[][]): string {
       widths[i] = Math.max(widths[i] ?? 0, Math.max(10, [...cell].length + 3));
     });
   }
-  return (
-    rows
-      .map((row) =>
-        row
-          .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! - ([...cell].length - cell.length))))
-          .join('')
-          .trimEnd(),
-      )
-      .join('\n') + '\n'
-  );
+  return `${rows
+    .map((row) =>
+      row
+        .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]! - ([...cell].length - cell.length))))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n')}\n`;
 }
 
 /** Docker truncates long text with an ellipsis in table output (`--no-trunc` keeps it). */

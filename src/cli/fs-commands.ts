@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import type { Command } from 'commander';
 import type { Writable } from 'node:stream';
 import { FS_ERROR_TEXT, isFsError, isStrataError, type FsError } from '../errors.js';
-import type { ContainerRecord } from '../container/record.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { CliContext } from './context.js';
 import type { Listed, RecordWithLayerIds } from './fs-listing.js';
@@ -190,7 +189,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
       .argument('<container>', 'container name or ID (a unique ID prefix will do)')
       .argument('<path>', "a path in the container's merged view")
       .action(
-        batched(async (v: Resolver, c: string, p: string) => {
+        batched(async (v: Resolver, _container: string, p: string) => {
           // Streamed from stdin to the file: the input is never held whole.
           const input = ctx.io.stdin as AsyncIterable<Buffer>;
           await eachPath(
@@ -210,7 +209,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .option('-p', 'create parents as needed; no error if the directory exists')
     .option('-m <mode>', 'octal mode of the new directories')
     .action(
-      batched(async (v: Resolver, c: string, paths: string[], opts: { p?: boolean; m?: string }) => {
+      batched(async (v: Resolver, _container: string, paths: string[], opts: { p?: boolean; m?: string }) => {
         const mode = opts.m === undefined ? undefined : octalMode('mkdir', opts.m);
         await eachPath(
           paths,
@@ -240,7 +239,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .option('-r', 'remove directories and their contents')
     .option('-f', 'ignore missing files')
     .action(
-      batched(async (v: Resolver, c: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
+      batched(async (v: Resolver, _container: string, paths: string[], opts: { r?: boolean; f?: boolean }) => {
         const lines: string[] = [];
         for (const p of paths) await removePath(v, p, opts, lines);
         if (lines.length > 0) throw new ToolError(lines);
@@ -254,7 +253,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .argument('<paths...>', 'SOURCE... DEST')
     .usage('[options] <container> <source...> <dest>')
     .action(
-      batched(async (v: Resolver, c: string, args: string[]) => {
+      batched(async (v: Resolver, _container: string, args: string[]) => {
         const [sources, dest] = splitLast('mv', args);
         const { moveInView } = await import('../container/copy.js');
         const destIsDir = await v.stat(inRoot(dest)).then(
@@ -278,7 +277,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .usage('[options] <container> <target...> <link>')
     .option('-s', 'make a symbolic link (its target is stored as given)')
     .action(
-      batched(async (v: Resolver, c: string, args: string[], opts: { s?: boolean }) => {
+      batched(async (v: Resolver, _container: string, args: string[], opts: { s?: boolean }) => {
         const [targets, link] = splitLast('ln', args);
         const linkIsDir = await v.stat(inRoot(link)).then(
           (s) => s.type === 'dir',
@@ -301,7 +300,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .argument('<mode>', 'octal mode, e.g. 0644 or 4755')
     .argument('<path...>', "paths in the container's merged view")
     .action(
-      batched(async (v: Resolver, c: string, modeText: string, paths: string[]) => {
+      batched(async (v: Resolver, _container: string, modeText: string, paths: string[]) => {
         const mode = octalMode('chmod', modeText);
         await eachPath(
           paths,
@@ -318,7 +317,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .argument('<path...>', "paths in the container's merged view")
     .option('-c', 'do not create files')
     .action(
-      batched(async (v: Resolver, c: string, paths: string[], opts: { c?: boolean }) => {
+      batched(async (v: Resolver, _container: string, paths: string[], opts: { c?: boolean }) => {
         await eachPath(
           paths,
           async (p) => {
@@ -344,7 +343,7 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     .option('-s <size>', 'size in bytes, or with a K, M or G suffix (powers of 1024)', '0')
     .option('-c', 'do not create files')
     .action(
-      batched(async (v: Resolver, c: string, paths: string[], opts: { s: string; c?: boolean }) => {
+      batched(async (v: Resolver, _container: string, paths: string[], opts: { s: string; c?: boolean }) => {
         const size = parseSize(opts.s);
         await eachPath(
           paths,

@@ -75,7 +75,7 @@ export async function images(ctx: CliContext, repository: string | undefined, op
   const seen = new Set<string>();
   const headers = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
   // A table template given with --digests gets the column appended, as docker/cli does.
-  const custom = opts.format !== undefined && opts.format.startsWith('table') && opts.format.trim() !== 'table';
+  const custom = opts.format?.startsWith('table') && opts.format.trim() !== 'table';
   const format = opts.digests && custom && !opts.format!.includes('{{.Digest}}') ? `${opts.format}\t{{.Digest}}` : opts.format;
   printListing(
     ctx,
@@ -92,7 +92,11 @@ export async function images(ctx: CliContext, repository: string | undefined, op
         humanSize(r.image.record.size, 3),
       ],
       // docker images -q prints each image once, even when it has several tags.
-      quiet: (r) => (seen.has(r.image.record.id) ? '' : (seen.add(r.image.record.id), id(r))),
+      quiet: (r) => {
+        if (seen.has(r.image.record.id)) return '';
+        seen.add(r.image.record.id);
+        return id(r);
+      },
       json: (r) => ({
         ID: r.image.record.id,
         Repository: r.repository,

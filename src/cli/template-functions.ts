@@ -242,7 +242,14 @@ export const TEMPLATE_FUNCTIONS: Record<string, FunctionSpec> = {
         return (a ?? null) === (b ?? null);
       }),
   },
-  ne: { min: 2, max: 2, call: (a, b) => (comparable(a, b, false), (a ?? null) !== (b ?? null)) },
+  ne: {
+    min: 2,
+    max: 2,
+    call: (a, b) => {
+      comparable(a, b, false);
+      return (a ?? null) !== (b ?? null);
+    },
+  },
   lt: { min: 2, max: 2, call: (a, b) => less(a, b) },
   le: { min: 2, max: 2, call: (a, b) => less(a, b) || a === b },
   gt: { min: 2, max: 2, call: (a, b) => less(b, a) },

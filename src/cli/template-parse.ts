@@ -183,7 +183,7 @@ export function parseTemplate(text: string, functions: { has(name: string): bool
       }
       if (body.stop.tokens.length > 1) throw parseError(text, body.stop.pos, `unexpected ${body.stop.tokens[1]!.value} in else`);
       const rest = parseList();
-      if (!rest.stop || rest.stop.word !== 'end') throw parseError(text, text.length, rest.stop ? 'unexpected {{else}}' : 'unexpected EOF');
+      if (rest.stop?.word !== 'end') throw parseError(text, text.length, rest.stop ? 'unexpected {{else}}' : 'unexpected EOF');
       node.elseList = rest.list;
     } else if (body.stop.tokens.length > 1) {
       throw parseError(text, body.stop.pos, `unexpected ${body.stop.tokens[1]!.value} in end`);

@@ -258,7 +258,7 @@ function csvFields(spec: string): string[] {
       i++;
       for (;;) {
         if (i >= spec.length)
-          throw flagError(spec, 'parse error on line 1, column ' + (spec.length + 1) + ': extraneous or missing " in quoted-field');
+          throw flagError(spec, `parse error on line 1, column ${spec.length + 1}: extraneous or missing " in quoted-field`);
         if (spec[i] === '"') {
           if (spec[i + 1] === '"') {
             field += '"';

@@ -37,7 +37,7 @@ export function parseImageConfig(raw: unknown, where: string): ImageConfig {
   ) {
     throw new StrataError('EINVALIDARCHIVE', `${where}: image config has no rootfs of type "layers" with diff_ids`, { path: where });
   }
-  config.rootfs.diff_ids.forEach((d) => parseDigest(d, `${where}: rootfs.diff_ids`));
+  for (const d of config.rootfs.diff_ids) parseDigest(d, `${where}: rootfs.diff_ids`);
   if (config.history !== undefined && !Array.isArray(config.history)) {
     throw new StrataError('EINVALIDARCHIVE', `${where}: image config history is not a list`, { path: where });
   }

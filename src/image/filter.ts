@@ -1,4 +1,4 @@
-import { FilterArgs, invalidFilter } from '../filter-args.js';
+import { type FilterArgs, invalidFilter } from '../filter-args.js';
 import type { Store } from '../store/root.js';
 import { readImageConfig } from './inspect.js';
 import type { ImageSummary } from './list.js';
@@ -64,5 +64,5 @@ function timeKey(iso: string): bigint {
   const fraction = /\.([0-9]+)/.exec(iso)?.[1] ?? '';
   const ms = Date.parse(iso.replace(/\.[0-9]+/, ''));
   if (Number.isNaN(ms)) return 0n;
-  return BigInt(ms) * 1_000_000n + BigInt((fraction + '000000000').slice(0, 9));
+  return BigInt(ms) * 1_000_000n + BigInt(`${fraction}000000000`.slice(0, 9));
 }

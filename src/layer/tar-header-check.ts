@@ -178,18 +178,22 @@ export class TarHeaderCheck {
     const headerSize = readNumber(block, 'size')!;
     switch (type) {
       case 'x':
-        return this.startExtension('pax', name, headerSize);
+        this.startExtension('pax', name, headerSize);
+        return;
       case 'g':
-        return this.startExtension('global', name, headerSize);
+        this.startExtension('global', name, headerSize);
+        return;
       case 'L':
-        return this.startExtension('long-name', name, headerSize);
+        this.startExtension('long-name', name, headerSize);
+        return;
       case 'K':
-        return this.startExtension('long-link', name, headerSize);
+        this.startExtension('long-link', name, headerSize);
+        return;
       // tar-stream takes the old GNU 'N' as a long name, Go as a regular file.
       case 'N':
         throw this.invalid(name, 'an old GNU long-name header (type N), which tar readers disagree on');
       default:
-        return this.entry(block, type, name, at, headerSize);
+        this.entry(block, type, name, at, headerSize);
     }
   }
 

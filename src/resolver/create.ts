@@ -113,7 +113,6 @@ export async function mkdirRecursive(ctx: Context, cpath: string, mode = 0o777):
     try {
       await mkdirOne(ctx, next, mode);
       first ??= next;
-      continue;
     } catch (err) {
       if (!isFsError(err)) throw err;
       if (['EACCES', 'ENOSPC', 'ENOTDIR', 'EPERM'].includes(err.code)) throw err;

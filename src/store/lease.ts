@@ -112,8 +112,8 @@ export async function activeLeases(store: Store): Promise<{ blobs: Set<string>; 
       await fs.rm(lease.file, { force: true });
       continue;
     }
-    lease.record.blobs.forEach((b) => blobs.add(b));
-    lease.record.layers.forEach((l) => layers.add(l));
+    for (const b of lease.record.blobs) blobs.add(b);
+    for (const l of lease.record.layers) layers.add(l);
   }
   return { blobs, layers };
 }

@@ -41,6 +41,6 @@ export function isStoreInternalError(root: string, err: unknown): boolean {
 export function storeActionOf(err: unknown): StoreAction {
   if (!isFsError(err)) return 'read';
   // Temp and trash entries exist only to be written, renamed or removed.
-  if (err.path && err.path.split(path.sep).some(isLeftoverName)) return 'write to';
+  if (err.path?.split(path.sep).some(isLeftoverName)) return 'write to';
   return READING_SYSCALLS.has(err.syscall ?? '') ? 'read' : 'write to';
 }

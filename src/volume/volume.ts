@@ -2,12 +2,11 @@ import fs from 'node:fs/promises';
 import { randomHex } from '../store/random.js';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
-import { removeByRename, tempName, writeJsonAtomic } from '../store/atomic.js';
+import { tempName, writeJsonAtomic } from '../store/atomic.js';
 import { createDirByRename } from '../store/dir-by-rename.js';
 import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName, volumeParts } from '../store/paths.js';
-import { listStoreDir, requireReadableRecordDirs } from '../store/record-dir.js';
-import { measureTree } from '../layer/size.js';
+import { listStoreDir } from '../store/record-dir.js';
 import { compareNatural } from './natural-order.js';
 
 /**

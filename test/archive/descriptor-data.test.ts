@@ -59,8 +59,8 @@ function rewrite(
 const withLayerData =
   (data: (layer: Buffer) => unknown) =>
   (m: Json, bytesOf: (d: string) => Buffer): Json => {
-    const [layer] = m['layers'] as Json[];
-    return { ...m, layers: [{ ...layer, data: data(bytesOf(layer!['digest'] as string)) }] };
+    const [layer] = m.layers as Json[];
+    return { ...m, layers: [{ ...layer, data: data(bytesOf(layer!.digest as string)) }] };
   };
 
 async function build(fn: Parameters<typeof rewrite>[2], index?: Parameters<typeof rewrite>[3]) {
@@ -122,16 +122,16 @@ const rejected: Array<
   ],
   [
     'a config descriptor whose data is another config',
-    (m) => ({ ...m, config: { ...(m['config'] as Json), data: b64(otherConfig) } }),
+    (m) => ({ ...m, config: { ...(m.config as Json), data: b64(otherConfig) } }),
     undefined,
     'EINTEGRITY',
     (image, e) =>
-      `manifest ${e.manifestDigest} config: descriptor data for ${blob(image.configDigest)} is ${otherConfig.length} bytes, but its size says ${(image.manifest['config'] as Json)['size']}`,
+      `manifest ${e.manifestDigest} config: descriptor data for ${blob(image.configDigest)} is ${otherConfig.length} bytes, but its size says ${(image.manifest.config as Json).size}`,
   ],
   [
     'an index.json descriptor whose data is another manifest',
     (m) => m,
-    (d) => ({ ...d, data: b64(JSON.stringify({ schemaVersion: 2 }).padEnd(d['size'] as number)) }),
+    (d) => ({ ...d, data: b64(JSON.stringify({ schemaVersion: 2 }).padEnd(d.size as number)) }),
     'EINTEGRITY',
     (_image, e) =>
       `index.json manifests[0]: descriptor data for ${blob(e.manifestDigest)} is ${sha256(JSON.stringify({ schemaVersion: 2 }).padEnd(e.manifestSize))}, but its digest says ${e.manifestDigest}`,
@@ -148,8 +148,8 @@ for (const [title, fn, index, code, message] of rejected) {
 test('descriptors whose data is their blob, exactly, load as the same image', async (t) => {
   const { store, dir } = await storeWithOneImage(t);
   const { tar, image } = await build((m, bytesOf) => {
-    const config = m['config'] as Json;
-    return { ...withLayerData((layer) => b64(layer))(m, bytesOf), config: { ...config, data: b64(bytesOf(config['digest'] as string)) } };
+    const config = m.config as Json;
+    return { ...withLayerData((layer) => b64(layer))(m, bytesOf), config: { ...config, data: b64(bytesOf(config.digest as string)) } };
   });
   const file = path.join(dir, 'inline.tar');
   await fs.writeFile(file, tar);

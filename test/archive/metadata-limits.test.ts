@@ -135,7 +135,7 @@ test('an OCI config over the limit is refused from its descriptor', async (t) =>
       const oldManifest = entries.find((e) => e.name === `blobs/sha256/${hex(plain.image.manifestDigest)}`)!;
       const manifest = JSON.parse(String(oldManifest.content)) as Record<string, unknown>;
       const bytes = Buffer.from(
-        JSON.stringify({ ...manifest, config: { ...(manifest['config'] as object), digest: configDigest, size: config.length } }),
+        JSON.stringify({ ...manifest, config: { ...(manifest.config as object), digest: configDigest, size: config.length } }),
       );
       manifestDigest = sha256(bytes);
       return entries.map((e) => {

@@ -304,7 +304,7 @@ const cases: Case[] = [
     edit: () =>
       editJson('index.json', (doc) => ({
         ...doc,
-        manifests: [{ ...(doc['manifests'] as object[])[0], digest: `sha512:${'ab'.repeat(64)}` }],
+        manifests: [{ ...(doc.manifests as object[])[0], digest: `sha512:${'ab'.repeat(64)}` }],
       })),
   },
   {
@@ -314,7 +314,7 @@ const cases: Case[] = [
     edit: () =>
       editJson('index.json', (doc) => ({
         ...doc,
-        manifests: [{ ...(doc['manifests'] as object[])[0], digest: 'sha256:../../../etc/passwd' }],
+        manifests: [{ ...(doc.manifests as object[])[0], digest: 'sha256:../../../etc/passwd' }],
       })),
   },
   {
@@ -336,7 +336,7 @@ const cases: Case[] = [
     edit: () =>
       editJson('index.json', (doc) => ({
         ...doc,
-        manifests: [{ ...(doc['manifests'] as object[])[0], mediaType: 'application/vnd.oci.image.index.v1+json' }],
+        manifests: [{ ...(doc.manifests as object[])[0], mediaType: 'application/vnd.oci.image.index.v1+json' }],
       })),
   },
   {
@@ -358,7 +358,7 @@ const cases: Case[] = [
     edit: () =>
       editJson('index.json', (doc) => ({
         ...doc,
-        manifests: [{ ...(doc['manifests'] as object[])[0], mediaType: 'application/vnd.cncf.helm.chart.v1+json' }],
+        manifests: [{ ...(doc.manifests as object[])[0], mediaType: 'application/vnd.cncf.helm.chart.v1+json' }],
       })),
   },
 ];
@@ -398,7 +398,7 @@ const manifestCases: Array<[string, (m: Record<string, unknown>) => unknown, Reg
       ...m,
       layers: [
         {
-          ...(m['layers'] as object[])[0],
+          ...(m.layers as object[])[0],
           mediaType: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
           urls: ['https://example.invalid/l'],
         },
@@ -410,18 +410,18 @@ const manifestCases: Array<[string, (m: Record<string, unknown>) => unknown, Reg
     'a non-distributable OCI layer',
     (m) => ({
       ...m,
-      layers: [{ ...(m['layers'] as object[])[0], mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip' }],
+      layers: [{ ...(m.layers as object[])[0], mediaType: 'application/vnd.oci.image.layer.nondistributable.v1.tar+gzip' }],
     }),
     /layers\[0\] is a foreign \(non-distributable\) layer/,
   ],
   [
     'an unknown layer media type',
-    (m) => ({ ...m, layers: [{ ...(m['layers'] as object[])[0], mediaType: 'text/plain' }] }),
+    (m) => ({ ...m, layers: [{ ...(m.layers as object[])[0], mediaType: 'text/plain' }] }),
     /^x\.tar: manifest sha256:[0-9a-f]{64} layers\[0\]: unsupported layer media type text\/plain$/,
   ],
   [
     'a config that is not an image config',
-    (m) => ({ ...m, config: { ...(m['config'] as object), mediaType: 'application/vnd.cncf.helm.config.v1+json' } }),
+    (m) => ({ ...m, config: { ...(m.config as object), mediaType: 'application/vnd.cncf.helm.config.v1+json' } }),
     /^x\.tar: manifest sha256:[0-9a-f]{64}: not a container image \(config media type application\/vnd\.cncf\.helm\.config\.v1\+json\)$/,
   ],
   [
@@ -431,7 +431,7 @@ const manifestCases: Array<[string, (m: Record<string, unknown>) => unknown, Reg
   ],
   [
     'an index inside',
-    (m) => ({ schemaVersion: 2, manifests: [], config: m['config'] }),
+    (m) => ({ schemaVersion: 2, manifests: [], config: m.config }),
     /^x\.tar: manifest sha256:[0-9a-f]{64} is an index, not a manifest$/,
   ],
   ['a missing layers array', (m) => ({ ...m, layers: undefined }), /^x\.tar: manifest sha256:[0-9a-f]{64}: layers is not an array$/],

@@ -36,6 +36,7 @@ async function withApp(t: ExecutionContext) {
   return { store, dir };
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: inspect's JSON is walked freely by the assertions below
 async function inspect(root: string, name: string): Promise<Record<string, any>> {
   const out = await strata(root, ['inspect', name]);
   return JSON.parse(out.stdout)[0];

@@ -4,7 +4,6 @@ import path from 'node:path';
 import { strata, repoRoot } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImageWithInfo, type LayerEntry } from '../helpers/image-builder.js';
-import { findContainer } from '../../src/container/lookup.js';
 import { readContainerRecord, writeContainerRecord, containerFile } from '../../src/container/record.js';
 import type { Store } from '../../src/store/root.js';
 

@@ -397,7 +397,7 @@ bothFormats("cp copies a tree out and back in, to and from a tar stream, with do
   t.deepEqual(await listing('/srv/copy/sub'), await listing('/srv/lower/sub'));
   t.regex(
     (await strata(root, ['fs', 'ls', '-n', 'app1', '/srv/copy/a.txt'])).stdout,
-    /^-rw-r----- {4}1 0 {8}0 {16}6 Nov 14  2023 \/srv\/copy\/a.txt\n$/,
+    /^-rw-r----- {4}1 0 {8}0 {16}6 Nov 14 {2}2023 \/srv\/copy\/a.txt\n$/,
   );
 
   const viaPipe = await run(process.execPath, [BIN, '--root', root, 'cp', 'app1:/srv/lower', '-'], { encoding: 'buffer' });

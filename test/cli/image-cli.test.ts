@@ -221,10 +221,11 @@ test('progress shows on a terminal only, and never with -q', async (t) => {
 });
 
 // What a terminal shows: escape sequences gone, each \r or \n starts the line over.
+const ESC = String.fromCharCode(0x1b);
 const screenLines = (out: string) =>
   out
-    .replace(/\x1b\[\d*G/g, '\r')
-    .replace(/\x1b\[[0-9;?]*[A-Za-z]/g, '')
+    .replace(new RegExp(`${ESC}\\[\\d*G`, 'g'), '\r')
+    .replace(new RegExp(`${ESC}\\[[0-9;?]*[A-Za-z]`, 'g'), '')
     .split(/[\r\n]/);
 
 test('load progress fits a narrow terminal, and a layer already in the store shows its size', async (t) => {

@@ -139,7 +139,7 @@ bothFormats('copy out follows docker cp destination rules', async (t, format) =>
   await copyFromView(view, '/srv/lower/.', path.join(out, 'existing'));
   t.deepEqual(await hostRows(path.join(out, 'existing')), LOWER_TREE, 'dir/. into a directory copies its contents');
   await t.throwsAsync(copyFromView(view, '/srv/lower', path.join(out, 'renamed')), { code: 'ECONFLICT' });
-  await t.throwsAsync(copyFromView(view, '/etc/passwd', path.join(out, 'missing') + '/'), { code: 'ENOTFOUND' });
+  await t.throwsAsync(copyFromView(view, '/etc/passwd', `${path.join(out, 'missing')}/`), { code: 'ENOTFOUND' });
   await t.throwsAsync(copyFromView(view, '/etc/nothing', out), { code: 'ENOENT' });
   await t.throwsAsync(copyFromView(view, '/etc/passwd', path.join(out, 'no', 'such', 'dir')), { code: 'ENOENT' });
 });

@@ -121,7 +121,7 @@ test('check names every kind of damage; --repair fixes what it can without guess
     `recomputed the layer sizes in image record ${a!.id}`,
     // b's layers are intact: the image stays, its blob is marked missing until b is loaded again.
     `marked blob ${b!.layers[1]!.blobDigest} of image b:1 missing (the unpacked layers are intact, so the image stays usable; load or pull b:1 again to restore it)`,
-    'dropped tag d:1 (image ' + d!.id + ' is missing)',
+    `dropped tag d:1 (image ${d!.id} is missing)`,
     'removed leftover ROOT/layers/.tmp-0123456789ab',
     'removed leftover ROOT/containers/.rm-0123456789ab-gone',
     'removed leftover ROOT/ingest/.tmp-abcdefabcdef',

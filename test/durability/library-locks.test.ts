@@ -35,7 +35,6 @@ async function whileHeld<T>(
   call: () => Promise<T>,
   meanwhile: () => Promise<void> = () => sleep(150),
 ): Promise<T> {
-  let started!: Promise<T>;
   let entered!: () => void;
   const inside = new Promise<void>((resolve) => {
     entered = resolve;
@@ -51,7 +50,7 @@ async function whileHeld<T>(
   });
   await inside;
   // Called from the test's own context, not the holder's: it must wait like a stranger.
-  started = call();
+  const started = call();
   go();
   await holder;
   return started;

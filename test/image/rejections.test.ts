@@ -30,7 +30,8 @@ interface Case {
 const sha = (b: Buffer | string) => createHash('sha256').update(b).digest('hex');
 const text = (e: OuterEntry) => Buffer.from(e.content ?? '').toString('utf8');
 
-/** Rewrites a docker-save archive's config (and its digest-derived name) through `mutate`. */
+/** Rewrites a docker-save archive's config (and its digest-derived name) through `mutate`: in place, or by returning new bytes. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a mutator either changes the config in place (void) or returns its replacement
 function editDockerConfig(mutate: (config: { rootfs: { diff_ids: string[] } }) => void | string) {
   return (entries: OuterEntry[]): OuterEntry[] => {
     const manifestEntry = entries.find((e) => e.name === 'manifest.json')!;

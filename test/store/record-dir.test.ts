@@ -25,7 +25,7 @@ test('a store directory that is a file is refused with one line naming it, not l
 });
 
 test('a path under a file (ENOTDIR on a parent) is refused too', async (t) => {
-  const { store, dir } = await tmpStore(t);
+  const { dir } = await tmpStore(t);
   const file = path.join(dir, 'plain');
   await fs.writeFile(file, '');
   await t.throwsAsync(listStoreDir(path.join(file, 'images')), { message: /cannot list the store directory \(Not a directory\)$/ });
