@@ -256,7 +256,7 @@ async function profileDf(ctx: BenchContext, root: string, dfCommand: Command, sc
   }
   const upperEntries = uppers.reduce((n, u) => n + countEntries(u), 0);
   const syncWalkS = await timed(async () => {
-    for (const u of uppers) measureTree(u);
+    for (const u of uppers) await measureTree(u);
   });
   const meter = new UsageMeter(store);
   const warmS = await timed(() => meter.all(records));

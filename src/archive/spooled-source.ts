@@ -67,6 +67,10 @@ async function extractTo(dir: string, input: Readable, displayName: string, maxE
   const extract = tar.extract({ allowUnknownFormat: true } as Parameters<typeof tar.extract>[0]);
   extract.on('entry', (header, source, next) => {
     const entry = source as unknown as Readable;
+    // When save() refuses an entry before reading it, tar-stream destroys the entry
+    // stream with that error; the refusal reaches the caller through next(), and an
+    // 'error' nobody listens to would crash the process instead.
+    entry.on('error', () => {});
     count++;
     const save = async (): Promise<void> => {
       if (count > maxEntries) {

@@ -96,7 +96,7 @@ async function measureLayers(store: Store): Promise<Map<string, TreeSize>> {
     const record = await readLayerRecord(store, chainId).catch(() => null);
     if (record === null) continue;
     try {
-      sizes.set(chainId, measureTree(store.paths.layerDiff(chainId)));
+      sizes.set(chainId, await measureTree(store.paths.layerDiff(chainId)));
     } catch {
       // Gone meanwhile, no diff/ (reported under the lock), or a rootless 000 directory.
     }

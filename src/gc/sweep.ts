@@ -77,7 +77,7 @@ async function deadLayers(store: Store, live: Set<string>): Promise<Candidate[]>
     if (isLeftoverName(name) || live.has(digestFromHex(name))) continue;
     const dir = path.join(store.paths.layersDir, name);
     const record = (await readJsonRecord(layerParts(dir).record, { optional: true }).catch(() => null)) as LayerRecord | null;
-    const bytes = record?.size ?? treeBytes(dir);
+    const bytes = record?.size ?? (await treeBytes(dir));
     out.push({ kind: 'layer', name: digestFromHex(name), bytes, path: dir });
   }
   return out;
@@ -107,7 +107,7 @@ async function staleLeftovers(store: Store, graceMs: number): Promise<Candidate[
   const consider = async (file: string) => {
     const st = await fs.lstat(file).catch(() => null);
     if (st === null || st.mtimeMs >= cutoff) return;
-    const bytes = st.isDirectory() ? treeBytes(file) : st.size;
+    const bytes = st.isDirectory() ? await treeBytes(file) : st.size;
     out.push({ kind: 'leftover', name: path.relative(store.root, file), bytes, path: file });
   };
   for (const dir of dirs) {
@@ -119,9 +119,9 @@ async function staleLeftovers(store: Store, graceMs: number): Promise<Candidate[
 }
 
 /** Bytes a leftover holds; a tree we cannot read (e.g. mode 000 rootless) counts as 0. */
-function treeBytes(dir: string): number {
+async function treeBytes(dir: string): Promise<number> {
   try {
-    return measureTree(dir).size;
+    return (await measureTree(dir)).size;
   } catch {
     return 0;
   }

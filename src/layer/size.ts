@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { Yielder } from '../event-loop.js';
 
 export interface TreeSize {
   /** Docker's rule (DESIGN.md "Sizes"): st_size of every non-directory, each inode once. */
@@ -65,12 +66,13 @@ export function viewInode(stats: { layer: number | string; ino: number }): strin
  * One lstat per entry, made synchronously: tens of thousands of tiny calls cost
  * several times more as thread-pool round trips than as the calls themselves.
  */
-export function measureTree(root: string, onFile?: (file: string, size: number) => void): TreeSize {
+export async function measureTree(root: string, onFile?: (file: string, size: number) => void, yielder = new Yielder()): Promise<TreeSize> {
   const tally = new SizeTally();
   let allocatedSize = 0;
   const pending = [root];
   for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      await yielder.maybe();
       const full = `${dir}/${entry.name}`;
       if (entry.isDirectory()) {
         pending.push(full);

@@ -76,7 +76,7 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
     }
     // Measured before directory modes are settled: a rootless walk needs to get into 000 dirs.
     const files: [string, number][] = [];
-    const sizes = measureTree(diffDir, (file, size) => files.push([file, size]));
+    const sizes = await measureTree(diffDir, (file, size) => files.push([file, size]));
     // Inside the temp dir, so the digests appear with the layer (check --deep reads them).
     await writeFileAtomic(
       layerParts(temp).fileDigests,

@@ -1,4 +1,5 @@
 import fs, { type Dirent, type Stats } from 'node:fs';
+import { Yielder } from '../event-loop.js';
 import type { Store } from '../store/root.js';
 import type { Resolver } from '../resolver/resolver.js';
 import type { EntryType } from '../resolver/options.js';
@@ -52,6 +53,8 @@ export async function containerUsage(store: Store, record: ContainerRecord, lowe
 
 class UpperWalker {
   private readonly tally = new SizeTally();
+  // One directory of a million files is one long synchronous stretch without it.
+  private readonly yielder = new Yielder();
   constructor(
     private readonly format: WhiteoutFormat,
     private readonly lower: LowerIndex,
@@ -64,6 +67,7 @@ class UpperWalker {
     const items: Item[] = [];
     // Another process may remove a container or file while we measure it: gone is not an error.
     for (const entry of readdirOrEmpty(hostDir)) {
+      await this.yielder.maybe();
       const name = entry.name;
       const host = `${hostDir}/${name}`;
       // A directory needs no lstat (it counts 0 and is no whiteout) unless its name is

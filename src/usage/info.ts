@@ -32,7 +32,7 @@ export async function storeSummary(store: Store): Promise<StoreSummary> {
   const live = async (dir: string) => (await listStoreDir(dir)).filter((n) => !isLeftoverName(n));
   const containers = await listContainerRecords(store);
   const running = containers.filter((c) => c.state.status === 'running').length;
-  const measured = fs.existsSync(store.root) ? measureTree(store.root) : { size: 0, allocatedSize: 0 };
+  const measured = fs.existsSync(store.root) ? await measureTree(store.root) : { size: 0, allocatedSize: 0 };
   return {
     root: store.root,
     driver: graphDriverName(store),

@@ -77,6 +77,22 @@ const cases: Array<[string, Case]> = [
     },
   ],
   [
+    // Refused before its data is read, mid-stream: the spool must not crash on the entry stream it leaves unread.
+    'a second copy of a layer blob in the middle of the archive, with data still to come',
+    {
+      format: 'oci',
+      edit: (image) => (entries) => {
+        const at = entries.findIndex((e) => e.name === blob(image.layers[0]!.digest));
+        return [
+          ...entries.slice(0, at + 1),
+          { name: blob(image.layers[0]!.digest), content: 'x'.repeat(256 * 1024) },
+          ...entries.slice(at + 1),
+        ];
+      },
+      message: twice('blobs/sha256/LAYER'),
+    },
+  ],
+  [
     'two copies of the config blob with the same bytes',
     {
       format: 'oci',
