@@ -31,6 +31,11 @@ export function lchown(ctx: Context, cpath: string, uid: number, gid: number): P
 
 async function setOwner(ctx: Context, cpath: string, uid: number, gid: number, follow: boolean, syscall: string): Promise<void> {
   const r = await resolveExisting(ctx, cpath, follow, syscall);
+  // A symlink cannot carry the user.* record a rootless store keeps owners in.
+  if (ctx.rootless && r.entry.mount === null && r.entry.type === 'symlink') {
+    assertWritable(ctx, r.entry, syscall, cpath);
+    throw fsError('EPERM', syscall, cpath, 'a rootless store cannot record the owner of a symlink');
+  }
   const host = await ensureWritable(ctx, r.entry, syscall, cpath);
   if (ctx.rootless && r.entry.mount === null) {
     const meta = (await readUpperMetaAsOwner(ctx, host)) ?? { uid: 0, gid: 0 };
