@@ -71,6 +71,11 @@ await step('chown lower /d0000/file', async () => {
   const st = await view.lstat('/d0000/file');
   return `${st.uid}:${st.gid} ${st.mode.toString(8)} ${st.layer}`;
 });
+await step('chown lower /etc/shadow', async () => {
+  await view.chown('/etc/shadow', 5, -1);
+  const st = await view.lstat('/etc/shadow');
+  return `${st.uid}:${st.gid} ${st.mode.toString(8)} ${st.layer}`;
+});
 await step('lchown lower /d0000/link', async () => {
   await view.lchown('/d0000/link', 6, 6);
   const st = await view.lstat('/d0000/link');
