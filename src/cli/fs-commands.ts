@@ -311,6 +311,25 @@ export function registerFsCommands(program: Command, ctx: CliContext): void {
     );
 
   fsCmd
+    .command('chown')
+    .description('Change owner and group (numeric ids: UID, UID:GID, UID: or :GID)')
+    .helpOption('--help', 'display help for command')
+    .argument('<container>', 'container name or ID (a unique ID prefix will do)')
+    .argument('<owner>', 'UID[:GID], numeric')
+    .argument('<path...>', "paths in the container's merged view")
+    .option('-h', 'change a symlink itself, not the file it points to')
+    .action(
+      batched(async (v: Resolver, _container: string, owner: string, paths: string[], opts: { h?: boolean }) => {
+        const [uid, gid] = numericOwner(owner);
+        await eachPath(
+          paths,
+          (p) => (opts.h ? v.lchown(inRoot(p), uid, gid) : v.chown(inRoot(p), uid, gid)),
+          (err, p) => `chown: ${p}: ${strerror(err)}`,
+        );
+      }),
+    );
+
+  fsCmd
     .command('touch')
     .description('Update times, creating empty files that do not exist')
     .argument('<container>', 'container name or ID (a unique ID prefix will do)')
@@ -415,6 +434,16 @@ function splitLast(tool: string, args: string[]): [string[], string] {
 function octalMode(tool: string, text: string): number {
   if (!/^[0-7]{1,4}$/.test(text)) throw new ToolError([`${tool}: invalid mode '${text}'`]);
   return Number.parseInt(text, 8);
+}
+
+/** busybox's `user[:[group]]`, numbers only (no passwd lookup): -1 leaves an id as it is; `UID:` changes the owner alone. */
+function numericOwner(text: string): [number, number] {
+  const match = /^(\d*)(?::(\d*))?$/.exec(text);
+  const [uidText = '', gidText = ''] = match === null ? [] : [match[1], match[2]];
+  const id = (s: string) => (s === '' ? -1 : Number(s));
+  if (match === null || (match[2] === undefined && uidText === '') || id(uidText) > 0xfffffffe || id(gidText) > 0xfffffffe)
+    throw new ToolError([`chown: unknown user/group ${text}`]);
+  return [id(uidText), id(gidText)];
 }
 
 const SIZE_SUFFIXES: Record<string, number> = { '': 1, k: 1024, K: 1024, m: 1024 ** 2, M: 1024 ** 2, g: 1024 ** 3, G: 1024 ** 3 };

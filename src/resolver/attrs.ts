@@ -20,17 +20,31 @@ export async function chmod(ctx: Context, cpath: string, mode: number): Promise<
  * chown(2), following symlinks; -1 leaves an id as it is. Rootless, where the host
  * refuses, the container's view is recorded on the upper copy instead.
  */
-export async function chown(ctx: Context, cpath: string, uid: number, gid: number): Promise<void> {
-  const r = await resolveExisting(ctx, cpath, true, 'chown');
-  const host = await ensureWritable(ctx, r.entry, 'chown', cpath);
+export function chown(ctx: Context, cpath: string, uid: number, gid: number): Promise<void> {
+  return setOwner(ctx, cpath, uid, gid, true, 'chown');
+}
+
+/** lchown(2): a symlink itself, never its target. */
+export function lchown(ctx: Context, cpath: string, uid: number, gid: number): Promise<void> {
+  return setOwner(ctx, cpath, uid, gid, false, 'lchown');
+}
+
+async function setOwner(ctx: Context, cpath: string, uid: number, gid: number, follow: boolean, syscall: string): Promise<void> {
+  const r = await resolveExisting(ctx, cpath, follow, syscall);
+  // A symlink cannot carry the user.* record a rootless store keeps owners in.
+  if (ctx.rootless && r.entry.mount === null && r.entry.type === 'symlink') {
+    assertWritable(ctx, r.entry, syscall, cpath);
+    throw fsError('EPERM', syscall, cpath, 'a rootless store cannot record the owner of a symlink');
+  }
+  const host = await ensureWritable(ctx, r.entry, syscall, cpath);
   if (ctx.rootless && r.entry.mount === null) {
     const meta = (await readUpperMetaAsOwner(ctx, host)) ?? { uid: 0, gid: 0 };
     if (uid !== -1) meta.uid = uid;
     if (gid !== -1) meta.gid = gid;
-    await onHost(writeUpperMetaAsOwner(ctx, host, meta), 'chown', cpath);
+    await onHost(writeUpperMetaAsOwner(ctx, host, meta), syscall, cpath);
     return;
   }
-  await onHost(fs.lchown(host, uid, gid), 'chown', cpath);
+  await onHost(fs.lchown(host, uid, gid), syscall, cpath);
 }
 
 /** utimes(2), following symlinks. */

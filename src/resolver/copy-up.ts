@@ -147,6 +147,8 @@ async function copyMetadata(ctx: Context, from: Branch, type: string, tmp: strin
         meta.device = { type: device.type, major: device.major, minor: device.minor };
         mode = device.mode & 0o7777;
       }
+      // A user.* xattr needs write access, which a copy of a 0000 file denies even its owner; the mode is set below.
+      await fs.chmod(tmp, 0o600);
       await writeUpperMeta(tmp, meta);
     }
   }

@@ -190,6 +190,11 @@ export class Resolver {
     return this.#change(() => attrs.chown(this.#ctx, path, uid, gid));
   }
 
+  /** chown of a symlink itself, never its target. */
+  lchown(path: string, uid: number, gid: number): Promise<void> {
+    return this.#change(() => attrs.lchown(this.#ctx, path, uid, gid));
+  }
+
   utimes(path: string, atime: attrs.TimeLike, mtime: attrs.TimeLike): Promise<void> {
     return this.#change(() => attrs.utimes(this.#ctx, path, atime, mtime));
   }

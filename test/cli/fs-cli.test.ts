@@ -71,6 +71,7 @@ bothFormats("a read-only container refuses every change in busybox's words, and 
     [['rm', 'app1', '/srv/data/keep.txt'], "rm: can't remove '/srv/data/keep.txt': Read-only file system\n"],
     [['mkdir', 'app1', '/newdir'], "mkdir: can't create directory '/newdir': Read-only file system\n"],
     [['chmod', 'app1', '600', '/etc/passwd'], 'chmod: /etc/passwd: Read-only file system\n'],
+    [['chown', 'app1', '1:1', '/etc/passwd'], 'chown: /etc/passwd: Read-only file system\n'],
     [['truncate', 'app1', '/etc/passwd'], 'truncate: /etc/passwd: open: Read-only file system\n'],
     [['mv', 'app1', '/srv/data/keep.txt', '/srv/kept.txt'], "mv: can't rename '/srv/data/keep.txt': Read-only file system\n"],
     [['ln', 'app1', '-s', '/etc/passwd', '/pw'], 'ln: /pw: Read-only file system\n'],
@@ -309,6 +310,40 @@ bothFormats('mkdir, touch, chmod, ln and truncate change the view as busybox wou
   t.is(await v.readlink('/a/pw'), '/etc/passwd');
   t.is(await v.readlink('/a/hostname'), '/etc/hostname');
   t.is((await v.stat('/a/hard')).ino, (await v.stat('/etc/hostname')).ino);
+});
+
+bothFormats('chown sets numeric owners, -h the link itself, reports each missing path, and diff lists the change', async (t, format) => {
+  const { root, store } = await setup(t, format);
+  const fsc = (...args: string[]) => strata(root, ['fs', ...args]);
+  const ok = { code: 0, stdout: '', stderr: '' };
+  t.deepEqual(await fsc('chown', 'app1', '1234:5678', '/srv/data/keep.txt'), ok);
+  t.deepEqual(await fsc('chown', 'app1', '42:', '/srv/data/keep.txt'), ok);
+  t.deepEqual(await fsc('chown', 'app1', ':7', '/srv/lower/a.txt'), ok);
+  t.deepEqual(await fsc('chown', 'app1', '9', '/nope', '/srv/data/modify.txt', '/gone.txt'), {
+    code: 1,
+    stdout: '',
+    stderr: 'chown: /nope: No such file or directory\nchown: /gone.txt: No such file or directory\n',
+  });
+  t.deepEqual(await fsc('chown', 'app1', 'root', '/etc/passwd'), { code: 1, stdout: '', stderr: 'chown: unknown user/group root\n' });
+  t.deepEqual(await fsc('chown', 'app1', '1:x', '/etc/passwd'), { code: 1, stdout: '', stderr: 'chown: unknown user/group 1:x\n' });
+  // Without -h the link is followed, to /bin/busybox.
+  t.deepEqual(await fsc('chown', 'app1', '3:3', '/bin/sh'), ok);
+  const v = await view(store);
+  t.like(await v.lstat('/srv/data/keep.txt'), { uid: 42, gid: 5678, layer: 'upper' });
+  t.is(await v.readFile('/srv/data/keep.txt', 'utf8'), 'keep\n');
+  t.like(await v.lstat('/srv/lower/a.txt'), { uid: 1000, gid: 7, mode: 0o640 });
+  t.like(await v.lstat('/srv/data/modify.txt'), { uid: 9, gid: 0 });
+  t.like(await v.lstat('/bin/busybox'), { uid: 3, gid: 3 });
+  t.deepEqual(await strata(root, ['diff', 'app1']), {
+    code: 0,
+    stdout: 'C /bin\nC /bin/busybox\nC /srv\nC /srv/data\nC /srv/data/keep.txt\nC /srv/data/modify.txt\nC /srv/lower\nC /srv/lower/a.txt\n',
+    stderr: '',
+  });
+  if (process.geteuid?.() === 0 && !store.info.rootless) {
+    t.deepEqual(await fsc('chown', '-h', 'app1', '5:6', '/bin/sh'), ok);
+    t.like(await v.lstat('/bin/sh'), { uid: 5, gid: 6, type: 'symlink' });
+    t.like(await v.lstat('/bin/busybox'), { uid: 3, gid: 3 });
+  }
 });
 
 bothFormats('rm removes files and trees, -f ignores what is missing, and every failure is reported', async (t, format) => {

@@ -36,6 +36,7 @@ const CHANGES: [string, (v: Resolver) => Promise<unknown>][] = [
   ['link', (v) => v.link('/etc/motd', '/etc/hard')],
   ['chmod', (v) => v.chmod('/etc/motd', 0o600)],
   ['chown', (v) => v.chown('/etc/motd', 0, 0)],
+  ['lchown', (v) => v.lchown('/etc/motd', 0, 0)],
   ['utimes', (v) => v.utimes('/etc/motd', 1, 1)],
 ];
 

@@ -281,6 +281,7 @@ OPS = {
     'link': lambda r: os.link(r['existing'], r['path'], follow_symlinks=False),
     'chmod': lambda r: os.chmod(r['path'], r['mode']),
     'chown': lambda r: os.chown(r['path'], r['uid'], r['gid']),
+    'lchown': lambda r: os.lchown(r['path'], r['uid'], r['gid']),
     'utimes': lambda r: os.utime(r['path'], (r['atime'], r['mtime'])),
 }
 

@@ -66,6 +66,21 @@ await step('chown upper /etc/locked', async () => {
   const st = await view.lstat('/etc/locked');
   return `${st.uid}:${st.gid} ${st.mode.toString(8)}`;
 });
+await step('chown lower /d0000/file', async () => {
+  await view.chown('/d0000/file', 5, -1);
+  const st = await view.lstat('/d0000/file');
+  return `${st.uid}:${st.gid} ${st.mode.toString(8)} ${st.layer}`;
+});
+await step('chown lower /etc/shadow', async () => {
+  await view.chown('/etc/shadow', 5, -1);
+  const st = await view.lstat('/etc/shadow');
+  return `${st.uid}:${st.gid} ${st.mode.toString(8)} ${st.layer}`;
+});
+await step('lchown lower /d0000/link', async () => {
+  await view.lchown('/d0000/link', 6, 6);
+  const st = await view.lstat('/d0000/link');
+  return `${st.uid}:${st.gid} ${st.layer}`;
+});
 await step('append /d0000/sub/deep', async () => {
   await view.appendFile('/d0000/sub/deep', 'more\n');
   return text('/d0000/sub/deep');

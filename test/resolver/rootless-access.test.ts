@@ -103,6 +103,9 @@ const modeOf = async (p: string) => ((await fs.lstat(p)).mode & 0o7777).toString
     t.deepEqual(ok('read upper /etc/locked'), { ok: 'rewritten\nagain\n' });
     t.deepEqual(ok('truncate upper /etc/locked'), { ok: 'rewr' });
     t.deepEqual(ok('chown upper /etc/locked'), { ok: '7:8 0' });
+    t.deepEqual(ok('chown lower /d0000/file'), { ok: '5:0 644 upper' });
+    t.deepEqual(ok('chown lower /etc/shadow'), { ok: '5:42 0 upper' });
+    t.deepEqual(ok('lchown lower /d0000/link'), { error: 'EPERM' });
     t.deepEqual(ok('append /d0000/sub/deep'), { ok: 'deep\nmore\n' });
     t.deepEqual(ok('export'), { ok: 14 });
     t.deepEqual(ok('cp /d0000 -'), { ok: 5 });
@@ -134,6 +137,8 @@ const modeOf = async (p: string) => ((await fs.lstat(p)).mode & 0o7777).toString
     t.is(entry(exported, 'etc/shadow').body.toString(), 'root:*:1::\n');
     t.is(entry(exported, 'etc/locked').body.toString(), 'rewr');
     t.is(entry(exported, 'etc/locked').uid, 7);
+    t.is(entry(exported, 'd0000/file').uid, 5);
+    t.is(entry(exported, 'etc/shadow').uid, 5);
     t.is(entry(exported, 'd0000/sub/deep').body.toString(), 'deep\nmore\n');
     t.is(entry(exported, 'd0400/file').body.toString(), 'in 0400\n');
     t.deepEqual([...entry(exported, 'bin/ping').pax.entries()], [['SCHILY.xattr.security.capability', CAPABILITY]]);

@@ -116,7 +116,7 @@ export type Op =
   | { op: 'symlink'; target: string; path: string }
   | { op: 'link'; existing: string; path: string }
   | { op: 'chmod'; path: string; mode: number }
-  | { op: 'chown'; path: string; uid: number; gid: number }
+  | { op: 'chown' | 'lchown'; path: string; uid: number; gid: number }
   | { op: 'utimes'; path: string; atime: number; mtime: number };
 
 export type Outcome = { ok: true; value: unknown } | { ok: false; code: string };
@@ -230,6 +230,8 @@ async function callResolver(r: Resolver, op: Op): Promise<unknown> {
       return r.chmod(op.path, op.mode);
     case 'chown':
       return r.chown(op.path, op.uid, op.gid);
+    case 'lchown':
+      return r.lchown(op.path, op.uid, op.gid);
     case 'utimes':
       return r.utimes(op.path, op.atime, op.mtime);
     case 'readFile':
@@ -415,6 +417,7 @@ const o = {
   link: (existing: string, p: string): Op => ({ op: 'link', existing, path: p }),
   chmod: (p: string, mode: number): Op => ({ op: 'chmod', path: p, mode }),
   chown: (p: string, uid: number, gid: number): Op => ({ op: 'chown', path: p, uid, gid }),
+  lchown: (p: string, uid: number, gid: number): Op => ({ op: 'lchown', path: p, uid, gid }),
   utimes: (p: string, t: number): Op => ({ op: 'utimes', path: p, atime: t, mtime: t }),
   read: (p: string): Op => ({ op: 'readFile', path: p }),
   ls: (p: string): Op => ({ op: 'readdir', path: p }),
@@ -657,6 +660,23 @@ export const SUITE_CASES: SuiteCase[] = [
       [o.lstat('/bin/tool'), v({ mode: 0o4755, mtime: LAYER_MTIME * 1000 })],
       [o.lstat('/bin/t2'), v({ mode: 0o640, uid: 0, mtime: LAYER_MTIME * 1000 })],
       [o.lstat('/bin'), v({ mtime: LAYER_MTIME * 1000 })],
+    ],
+  },
+  {
+    name: 'chown of a lower file copies it up and sets the owner; lchown changes a symlink, never its target',
+    needsRoot: true,
+    lowers: [[d('/etc'), f('/etc/conf', 'c', 0o640), ln('/etc/link', 'conf'), ln('/etc/other', 'conf')]],
+    steps: [
+      [o.chown('/etc/conf', 1234, 5678), 'ok'],
+      [o.lstat('/etc/conf'), v({ mode: 0o640, uid: 1234, gid: 5678, mtime: LAYER_MTIME * 1000 })],
+      [o.lchown('/etc/link', 7, 8), 'ok'],
+      [o.lstat('/etc/link'), v({ uid: 7, gid: 8 })],
+      [o.lstat('/etc/conf'), v({ uid: 1234, gid: 5678 })],
+      [o.chown('/etc/other', 9, -1), 'ok'],
+      [o.lstat('/etc/other'), v({ uid: 0, gid: 0 })],
+      [o.lstat('/etc/conf'), v({ uid: 9, gid: 5678 })],
+      [o.lchown('/etc/nope', 1, 1), 'ENOENT'],
+      [o.read('/etc/conf'), v('c')],
     ],
   },
   {
@@ -1032,6 +1052,7 @@ export const SUITE_CASES: SuiteCase[] = [
       [o.link('/d/f', '/h'), 'EROFS'],
       [o.utimes('/d/f', 5), 'EROFS'],
       [o.chown('/d/f', 1, 1), 'EROFS'],
+      [o.lchown('/l', 1, 1), 'EROFS'],
       [o.read('/l'), v('x')],
       [o.ls('/d'), v(['f'])],
     ],
