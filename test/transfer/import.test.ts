@@ -166,6 +166,32 @@ test('input that is not a tar is one line and leaves the store as it was', async
   t.deepEqual(await snapshotTree(store.root), before);
 });
 
+test('a gzip stream cut short is one line and leaves the store as it was', async (t) => {
+  const { store, tar } = await exported(t);
+  const gz = zlib.gzipSync(tar);
+  const before = await snapshotTree(store.root);
+  const result = await strata(store.root, ['import', '-', 'cut'], { stdin: gz.subarray(0, gz.length - 40) });
+  t.is(result.code, 1);
+  t.is(result.stdout, '');
+  t.is(result.stderr.split('\n').length, 2, result.stderr);
+  t.true(result.stderr.startsWith('strata: -: '), result.stderr);
+  t.deepEqual(await snapshotTree(store.root), before);
+});
+
+test('a failure after the layer is stored (tags cannot be read) takes the layer and blobs back', async (t) => {
+  const { store, file } = await exported(t);
+  const tags = path.join(store.root, 'tags.json');
+  await fs.rm(tags, { force: true });
+  await fs.mkdir(tags);
+  const before = await snapshotTree(store.root);
+  const result = await strata(store.root, ['import', file, 'late']);
+  t.is(result.code, 1);
+  t.is(result.stdout, '');
+  // Only the publish step reads tags.json: the layer and config were stored by then.
+  t.is(result.stderr, `strata: ${file}: EISDIR: illegal operation on a directory, read\n`);
+  t.deepEqual(await snapshotTree(store.root), before);
+});
+
 test('importing the same tar twice makes two images on one stored layer, and removing one keeps the other whole', async (t) => {
   const { store, file, tar } = await exported(t);
   const first = (await strata(store.root, ['import', file, 'one'])).stdout.trim();
