@@ -106,9 +106,10 @@ testUnless(zstdMissing)('a zstd tar imports with the diffID of the plain tar', a
   t.is(config.history[0]!.comment, 'from zstd');
 });
 
-test('-c instructions land in the image config', async (t) => {
+test('-c instructions land in the image config (through `image import`)', async (t) => {
   const { store, file } = await exported(t);
   const result = await strata(store.root, [
+    'image',
     'import',
     '-c',
     'ENV PATH=/usr/bin:/bin "GREETING=hello world"',
