@@ -14,6 +14,7 @@ import { ToolError } from './tool-error.js';
 import { strataVersion, versionText } from './version.js';
 import { registerCopyCommands } from './copy-commands.js';
 import { registerInfoCommand } from './info-command.js';
+import { registerImportCommand } from './import-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -54,6 +55,7 @@ export function createProgram(io: CliIO): Command {
   registerInspectCommand(program, ctx);
   registerUsageCommands(program, ctx);
   registerInfoCommand(program, ctx);
+  registerImportCommand(program, ctx);
   registerGcCommands(program, ctx);
   registerCheckCommand(program, ctx);
   program
