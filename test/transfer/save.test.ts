@@ -1,5 +1,6 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -8,7 +9,8 @@ import { loadImages } from '../../src/transfer/load.js';
 import { saveImages, saveImagesToFile } from '../../src/transfer/save.js';
 import { findImage } from '../../src/image/lookup.js';
 import { readImageRecord, writeImageRecord } from '../../src/image/record.js';
-import { imageView } from '../../src/image/view.js';
+import { createContainer } from '../../src/container/create.js';
+import { containerView } from '../../src/container/view.js';
 import { formatTreeTsv, listTree } from '../../src/resolver/tree.js';
 import type { Store } from '../../src/store/root.js';
 import { tmpStore } from '../helpers/tmp-store.js';
@@ -19,6 +21,7 @@ import { commandSkipReason } from '../helpers/tools.js';
 import { buildImageWithInfo, type LayerEntry } from '../helpers/image-builder.js';
 
 const run = promisify(execFile);
+const sha256Of = (text: string) => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 // Probed before any test is declared: ava takes every declaration in the file's first turn.
 const noSkopeo = await commandSkipReason('skopeo', ['--version'], 'skopeo is not installed');
 const noUmoci = await commandSkipReason('umoci', ['--version'], 'umoci is not installed');
@@ -44,16 +47,10 @@ async function storedBlobs(store: Store): Promise<string[]> {
   return (await fs.readdir(store.paths.blobsDir)).filter((n) => !n.startsWith('.')).sort();
 }
 
+/** The merged tree of a new container of the image, as `fs` commands see it. */
 async function treeOf(store: Store, name: string): Promise<string> {
-  const image = await findImage(store, name);
-  return formatTreeTsv(
-    await listTree(
-      await imageView(
-        store,
-        image.layers.map((l) => l.chainId),
-      ),
-    ),
-  );
+  const record = await createContainer(store, name);
+  return formatTreeTsv(await listTree(await containerView(store, record)));
 }
 
 function entriesOf(tar: Buffer): Map<string, Buffer> {
@@ -89,7 +86,10 @@ for (const format of ['oci', 'docker'] as const) {
       record.layers.map((l) => l.blobDigest),
       a.built.image.layers.map((l) => l.digest),
     );
-    t.is(await treeOf(b.store, 'app:1'), await treeOf(a.store, 'app:1'));
+    const tree = await treeOf(b.store, 'app:1');
+    t.regex(tree, /app\.txt/);
+    t.regex(tree, /bin\/tool/);
+    t.is(tree, await treeOf(a.store, 'app:1'));
   });
 }
 
@@ -196,6 +196,9 @@ testUnless(noSkopeo)('skopeo reads the saved archive with the manifest digest of
   const { stdout: digest } = await run('skopeo', ['inspect', '--format', '{{.Digest}}', `oci-archive:${saved}:1`]);
   t.is(digest.trim(), a.built.image.manifestDigest);
   t.is((JSON.parse(stdout) as { config: { digest: string } }).config.digest, a.built.image.configDigest);
+  // skopeo's docker-archive reader takes manifest.json: the same config, so the same image.
+  const { stdout: viaDocker } = await run('skopeo', ['inspect', '--config', '--raw', `docker-archive:${saved}`]);
+  t.is(sha256Of(viaDocker), a.built.image.configDigest);
 });
 
 testUnless(noUmoci)('umoci unpacks the extracted save into a rootfs with the image files', async (t) => {
