@@ -171,7 +171,14 @@ async function* saveEntries(
       seen.add(digest);
       if (signal?.aborted) throw new StrataError('EINTERRUPTED', 'interrupted');
       const { size } = await provider.info(digest).catch((err) => rethrowMissing(err, image.name, digest));
-      yield { ...base, path: `blobs/sha256/${hex(digest)}`, kind: 'file', mode: 0o644, size, open: () => provider.open(digest) };
+      yield {
+        ...base,
+        path: `blobs/sha256/${hex(digest)}`,
+        kind: 'file',
+        mode: 0o644,
+        size,
+        open: () => provider.open(digest).catch((err) => rethrowMissing(err, image.name, digest)),
+      };
     }
   }
   result.blobs = seen.size;
