@@ -11,6 +11,7 @@ import { normalizeEntryName } from './tar-index.js';
  * named by its digest, the digest is passed on so the content gets verified.
  */
 export const DOCKER_MANIFEST = 'manifest.json';
+const LAYOUT_INDEX = 'index.json';
 
 const CONFIG_BY_ID = /^([0-9a-f]{64})\.json$/;
 const BLOB_BY_DIGEST = /^blobs\/sha256\/([0-9a-f]{64})$/;
@@ -21,7 +22,44 @@ export async function readDockerSave(source: ArchiveSource): Promise<ArchiveImag
   if (!Array.isArray(manifest) || manifest.length === 0) {
     throw new StrataError('EINVALIDARCHIVE', `${where}: expected a non-empty array of images`, { path: DOCKER_MANIFEST });
   }
-  return manifest.map((item: unknown, i) => readItem(source, item, `${DOCKER_MANIFEST}[${i}]`));
+  const images = manifest.map((item: unknown, i) => readItem(source, item, `${DOCKER_MANIFEST}[${i}]`));
+  await keepLayoutManifests(source, images);
+  return images;
+}
+
+/**
+ * Docker ≥ 25 (and `strata save`) write each image's manifest into the OCI layout
+ * beside manifest.json. A manifest there naming the same config and layer blobs is
+ * loaded with the image, so its digest survives a save and load. Anything unreadable
+ * in the layout leaves the image as manifest.json alone describes it.
+ */
+async function keepLayoutManifests(source: ArchiveSource, images: ArchiveImage[]): Promise<void> {
+  if (!source.has(LAYOUT_INDEX)) return;
+  const index = (await source.readJson(LAYOUT_INDEX).catch(() => null)) as { manifests?: unknown } | null;
+  const listed = Array.isArray(index?.manifests) ? (index.manifests as unknown[]) : [];
+  for (const raw of listed) {
+    const digest = (raw as { digest?: unknown } | null)?.digest;
+    const hex = typeof digest === 'string' ? /^sha256:([0-9a-f]{64})$/.exec(digest)?.[1] : undefined;
+    if (hex === undefined || !source.has(`blobs/sha256/${hex}`)) continue;
+    const manifestPath = `blobs/sha256/${hex}`;
+    const manifest = (await source.readJson(manifestPath).catch(() => null)) as {
+      config?: { digest?: unknown };
+      layers?: Array<{ digest?: unknown; size?: unknown; mediaType?: unknown }>;
+    } | null;
+    const layers = Array.isArray(manifest?.layers) ? manifest.layers : [];
+    for (const image of images) {
+      if (image.manifestDigest !== undefined || image.configDigest === undefined) continue;
+      if (manifest?.config?.digest !== image.configDigest || layers.length !== image.layers.length) continue;
+      if (!layers.every((l, i) => l?.digest === image.layers[i]!.digest)) continue;
+      image.manifestDigest = digest as string;
+      image.manifestPath = manifestPath;
+      image.layers.forEach((layer, i) => {
+        const { size, mediaType } = layers[i]!;
+        if (Number.isSafeInteger(size)) layer.size = size as number;
+        if (typeof mediaType === 'string') layer.mediaType = mediaType;
+      });
+    }
+  }
 }
 
 function readItem(source: ArchiveSource, item: unknown, where: string): ArchiveImage {

@@ -15,6 +15,7 @@ import { strataVersion, versionText } from './version.js';
 import { registerCopyCommands } from './copy-commands.js';
 import { registerInfoCommand } from './info-command.js';
 import { registerImportCommand } from './import-command.js';
+import { registerSaveCommand } from './save-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -48,6 +49,7 @@ export function createProgram(io: CliIO): Command {
       outputError: () => {},
     });
   registerImageCommands(program, ctx);
+  registerSaveCommand(program, ctx);
   registerContainerCommands(program, ctx);
   registerVolumeCommands(program, ctx);
   registerFsCommands(program, ctx);

@@ -76,15 +76,29 @@ test('docker 20.10 layout: config named by image ID, layers by path, tags normal
   t.regex(found!.layers[0]!.path, /^[0-9a-f]{64}\/layer\.tar$/);
 });
 
-test('docker ≥ 25 layout: manifest.json wins over the OCI index and its blob paths carry digests', async (t) => {
+test('docker ≥ 25 layout: manifest.json wins over the OCI index, its blob paths carry digests, and the layout keeps the manifest', async (t) => {
   const { tar, image } = await buildImageWithInfo({ format: 'docker25', layers, repoTags: ['app:2'] });
   const [found] = await imagesOf(t, tar);
   t.deepEqual(found, {
     configPath: `blobs/sha256/${hex(image.configDigest)}`,
     configDigest: image.configDigest,
-    layers: image.layers.map((l) => ({ path: `blobs/sha256/${hex(l.digest)}`, digest: l.digest })),
+    manifestDigest: image.manifestDigest,
+    manifestPath: `blobs/sha256/${hex(image.manifestDigest)}`,
+    layers: image.layers.map((l) => ({ path: `blobs/sha256/${hex(l.digest)}`, digest: l.digest, size: l.size, mediaType: l.mediaType })),
     repoTags: ['app:2'],
   });
+});
+
+test('docker ≥ 25 layout: a manifest in the index naming other layers is not taken for the image', async (t) => {
+  const { tar, image } = await buildImageWithInfo({
+    format: 'docker25',
+    layers,
+    repoTags: ['app:2'],
+    editEntries: editManifest((m) => [{ ...m[0], Layers: (m[0]!.Layers as string[]).slice(0, 1) }]),
+  });
+  const [found] = await imagesOf(t, tar);
+  t.is(found!.manifestDigest, undefined);
+  t.deepEqual(found!.layers, [{ path: `blobs/sha256/${hex(image.layers[0]!.digest)}`, digest: image.layers[0]!.digest }]);
 });
 
 test('an untagged save (RepoTags null) loads with no tags', async (t) => {
