@@ -1,9 +1,6 @@
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import type { Store } from '../store/root.js';
-import { fsyncDir, tempName } from '../store/atomic.js';
+import { streamToFile } from '../store/stream-to-file.js';
 import { layerStackOptions } from '../image/view.js';
 import { Resolver } from '../resolver/resolver.js';
 import { assertUpperPresent } from '../layer/missing-layer.js';
@@ -52,9 +49,8 @@ export async function exportContainer(
 }
 
 /**
- * `docker export -o FILE`, atomically: the tar is written to a temp name beside FILE,
- * fsynced and renamed over it, so FILE is either the complete export or what it was
- * before (a failed or interrupted export removes the temp file).
+ * `docker export -o FILE`, atomically (store/stream-to-file.ts): FILE is either the
+ * complete export or what it was before; a failed or interrupted export leaves nothing.
  */
 export async function exportContainerToFile(
   store: Store,
@@ -62,40 +58,5 @@ export async function exportContainerToFile(
   file: string,
   options: ExportOptions = {},
 ): Promise<TarResult> {
-  const target = path.resolve(file);
-  const dir = path.dirname(target);
-  const tmp = path.join(dir, tempName(path.basename(target)));
-  // Opened before anything streams, so a missing or unwritable directory is one clear
-  // error about FILE (the temp name is ours, not something the user typed).
-  const handle = await fs.open(tmp, 'wx', 0o666).catch((err: NodeJS.ErrnoException) => {
-    if (err.path === tmp) err.path = target;
-    throw err;
-  });
-  const stream = handle.createWriteStream();
-  const closed = finished(stream);
-  closed.catch(() => {}); // also the stream's error listener; awaited below
-  try {
-    const result = await exportContainer(store, record, stream, options);
-    stream.end();
-    await closed;
-    await fsyncFile(tmp);
-    await fs.rename(tmp, target);
-    await fsyncDir(dir);
-    return result;
-  } catch (err) {
-    stream.destroy();
-    await closed.catch(() => {});
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
-}
-
-/** fsync is per file, not per descriptor: the data written through the stream reaches the disk. */
-async function fsyncFile(file: string): Promise<void> {
-  const handle = await fs.open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  return streamToFile(file, (out) => exportContainer(store, record, out, options));
 }

@@ -1,17 +1,7 @@
-/**
- * `docker save` as Docker ≥ 25 writes it: an OCI image layout (oci-layout,
- * index.json, blobs/sha256/…) with manifest.json and repositories beside it, in one
- * tar. Loaded images keep their blobs and manifest bytes, so every digest survives a
- * load → save → load; an image loaded without a manifest gets a new OCI manifest
- * for its stored blobs. Blobs are streamed from the store one at a time.
- */
-import fs from 'node:fs/promises';
-import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { finished } from 'node:stream/promises';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
-import { fsyncDir, tempName } from '../store/atomic.js';
+import { streamToFile } from '../store/stream-to-file.js';
 import { writeTar } from '../archive/tar-writer.js';
 import type { PackEntry } from '../archive/pack-entry.js';
 import { MEDIA_TYPES, imageManifest, sha256, type SaveTag } from '../archive/image-writer.js';
@@ -199,38 +189,7 @@ export async function saveImages(store: Store, names: string[], out: Writable, o
   return result;
 }
 
-/**
- * `save -o FILE`, atomically: written to a temp name beside FILE, fsynced and renamed
- * over it; a failed save removes the temp file and leaves FILE as it was.
- */
+/** `save -o FILE`, atomically (store/stream-to-file.ts): a failed save leaves FILE as it was. */
 export async function saveImagesToFile(store: Store, names: string[], file: string, options: SaveOptions = {}): Promise<SaveResult> {
-  const target = path.resolve(file);
-  const dir = path.dirname(target);
-  const tmp = path.join(dir, tempName(path.basename(target)));
-  const handle = await fs.open(tmp, 'wx', 0o666).catch((err: NodeJS.ErrnoException) => {
-    if (err.path === tmp) err.path = target;
-    throw err;
-  });
-  const stream = handle.createWriteStream();
-  const closed = finished(stream);
-  closed.catch(() => {}); // also the stream's error listener; awaited below
-  try {
-    const result = await saveImages(store, names, stream, options);
-    stream.end();
-    await closed;
-    const h = await fs.open(tmp, 'r');
-    try {
-      await h.sync();
-    } finally {
-      await h.close();
-    }
-    await fs.rename(tmp, target);
-    await fsyncDir(dir);
-    return result;
-  } catch (err) {
-    stream.destroy();
-    await closed.catch(() => {});
-    await fs.rm(tmp, { force: true });
-    throw err;
-  }
+  return streamToFile(file, (out) => saveImages(store, names, out, options));
 }
