@@ -8,6 +8,11 @@ import { tmpStore } from '../helpers/tmp-store.js';
 import { strata } from '../helpers/cli.js';
 import { writeImage, type LayerEntry } from '../helpers/image-builder.js';
 import { snapshotContent } from '../helpers/store-snapshot.js';
+import { testUnless } from '../helpers/skip.js';
+import { commandSkipReason } from '../helpers/tools.js';
+
+// Probed before the first test is declared: ava takes no tests after that tick.
+const skopeoMissing = await commandSkipReason('skopeo', ['--version'], 'skopeo is not installed');
 
 const run = promisify(execFile);
 const layers: LayerEntry[][] = [
@@ -108,17 +113,7 @@ test('a FIFO where a blob should be is refused, not read (it would block forever
   );
 });
 
-test('a layout directory written by skopeo copy oci-archive:… oci:DIR loads with its name', async (t) => {
-  if (
-    !(await run('skopeo', ['--version']).then(
-      () => true,
-      () => false,
-    ))
-  ) {
-    t.log('skipped: skopeo is not installed');
-    t.pass();
-    return;
-  }
+testUnless(skopeoMissing)('a layout directory written by skopeo copy oci-archive:… oci:DIR loads with its name', async (t) => {
   const { root, dir } = await world(t);
   const tar = path.join(dir, 'app.tar');
   await writeImage(tar, { format: 'oci', layers });

@@ -9,6 +9,10 @@ import { removeTree } from '../../src/store/atomic.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage, type LayerEntry } from '../helpers/image-builder.js';
 import { startStrata } from '../helpers/crash.js';
+import { testUnless } from '../helpers/skip.js';
+
+// Probed before the first test is declared: ava takes no tests after that tick.
+const unprivilegedReason = await unprivilegedSkipReason();
 
 /*
  * A root where no store can be made ends in one line and exit 1, at once. Node's
@@ -55,13 +59,7 @@ test('a root below a regular file, or a regular file itself: one line, exit 1, a
   t.is(await fs.readFile(file, 'utf8'), 'not a directory\n');
 });
 
-test('a root the user cannot write to: one line naming the store, exit 1, nothing made', async (t) => {
-  const reason = await unprivilegedSkipReason();
-  if (reason) {
-    t.log(`skipped: ${reason}`);
-    t.pass();
-    return;
-  }
+testUnless(unprivilegedReason)('a root the user cannot write to: one line naming the store, exit 1, nothing made', async (t) => {
   const dir = await sharedTempDir('strata-root-');
   t.teardown(() => removeTree(dir));
   // Owned by root, mode 0755: the unprivileged user may look but not write.
