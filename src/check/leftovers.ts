@@ -19,14 +19,7 @@ import { listStoreDir } from '../store/record-dir.js';
  */
 export async function checkLeftovers(store: Store, report: CheckReport): Promise<void> {
   const found: { file: string; mtime: number }[] = [];
-  const dirs = [
-    store.paths.root,
-    store.paths.blobsDir,
-    store.paths.layersDir,
-    store.paths.imagesDir,
-    store.paths.containersDir,
-    store.paths.volumesDir,
-  ];
+  const dirs = store.paths.leftoverDirs;
   for (const dir of dirs) {
     for (const name of await listStoreDir(dir)) if (isLeftoverName(name)) await note(found, path.join(dir, name));
   }

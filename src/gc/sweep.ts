@@ -96,14 +96,7 @@ async function deadBlobs(store: Store, live: Set<string>): Promise<Candidate[]> 
 async function staleLeftovers(store: Store, graceMs: number): Promise<Candidate[]> {
   const cutoff = Math.min(Date.now() - graceMs, (await oldestLiveLease(store)) ?? Infinity);
   const out: Candidate[] = [];
-  const dirs = [
-    store.paths.root,
-    store.paths.blobsDir,
-    store.paths.layersDir,
-    store.paths.imagesDir,
-    store.paths.containersDir,
-    store.paths.volumesDir,
-  ];
+  const dirs = store.paths.leftoverDirs;
   const consider = async (file: string) => {
     const st = await fs.lstat(file).catch(() => null);
     if (st === null || st.mtimeMs >= cutoff) return;

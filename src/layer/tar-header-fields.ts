@@ -10,7 +10,7 @@ const MAGIC_AT = 257;
 const PREFIX_AT = 345;
 
 /** The numeric fields: offset and length. */
-const NUMERIC_FIELDS = {
+export const NUMERIC_FIELDS = {
   mode: [100, 8],
   uid: [108, 8],
   gid: [116, 8],

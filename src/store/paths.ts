@@ -76,6 +76,11 @@ export class StorePaths {
     return path.join(this.root, 'leases');
   }
 
+  /** Where interrupted operations can leave temp and trash entries (gc sweeps them, check reports them). */
+  get leftoverDirs(): string[] {
+    return [this.root, this.blobsDir, this.layersDir, this.imagesDir, this.containersDir, this.volumesDir];
+  }
+
   get locksDir(): string {
     return path.join(this.root, 'locks');
   }

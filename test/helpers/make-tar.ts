@@ -5,6 +5,7 @@
  * to encode (type bits in the mode, base-256 or negative numbers, unknown typeflags)
  * is written into the finished header by `raw`, with the checksum fixed up.
  */
+import { BLOCK, NUMERIC_FIELDS } from '../../src/layer/tar-header-fields.js';
 import { createHash } from 'node:crypto';
 import { pack } from 'tar-stream';
 
@@ -51,17 +52,6 @@ export interface TarEntry {
 type RawNumber = number | string;
 
 export const FIXED_MTIME = new Date('2024-01-02T03:04:05Z');
-
-const BLOCK = 512;
-const FIELDS = {
-  mode: [100, 8],
-  uid: [108, 8],
-  gid: [116, 8],
-  size: [124, 12],
-  mtime: [136, 12],
-  devmajor: [329, 8],
-  devminor: [337, 8],
-} as const;
 
 export async function makeTar(entries: TarEntry[]): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -133,11 +123,11 @@ function padded(size: number): number {
 
 function patchHeader(buf: Buffer, at: number, raw: NonNullable<TarEntry['raw']>): void {
   if (raw.typeflag !== undefined) buf[at + 156] = raw.typeflag.charCodeAt(0);
-  if (raw.mode !== undefined) writeField(buf, at + FIELDS.mode[0], FIELDS.mode[1], raw.mode);
+  if (raw.mode !== undefined) writeField(buf, at + NUMERIC_FIELDS.mode[0], NUMERIC_FIELDS.mode[1], raw.mode);
   for (const key of ['uid', 'gid', 'size', 'mtime', 'devmajor', 'devminor'] as const) {
     const value = raw[key];
-    if (typeof value === 'string') writeField(buf, at + FIELDS[key][0], FIELDS[key][1], value);
-    else if (value !== undefined) writeNumber(buf, at + FIELDS[key][0], FIELDS[key][1], value);
+    if (typeof value === 'string') writeField(buf, at + NUMERIC_FIELDS[key][0], NUMERIC_FIELDS[key][1], value);
+    else if (value !== undefined) writeNumber(buf, at + NUMERIC_FIELDS[key][0], NUMERIC_FIELDS[key][1], value);
   }
   if (raw.checksum !== undefined) {
     writeField(buf, at + 148, 8, raw.checksum);
