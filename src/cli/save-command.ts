@@ -11,10 +11,11 @@ export function registerSaveCommand(program: Command, ctx: CliContext): void {
       .description('Save one or more images to a tar archive (an OCI image layout with manifest.json, as docker save writes)')
       .argument('<image...>', 'image names or IDs')
       .option('-o, --output <file>', 'write to a file (atomically) instead of STDOUT')
-      .action(async (names: string[], opts: { output?: string }) => {
+      .option('--uncompressed', 'write layers as plain tars under new manifests (config and diffIDs unchanged), as Docker 25 does')
+      .action(async (names: string[], opts: { output?: string; uncompressed?: boolean }) => {
         const store = await ctx.store();
         const { saveImages, saveImagesToFile } = await import('../transfer/save.js');
-        const options = { signal: ctx.io.signal };
+        const options = { signal: ctx.io.signal, uncompressed: opts.uncompressed === true };
         if (opts.output !== undefined) {
           await saveImagesToFile(store, names, opts.output, options);
           return;

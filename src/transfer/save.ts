@@ -11,11 +11,19 @@ import { imageLayerDescriptors } from '../image/descriptors.js';
 import { findImage } from '../image/lookup.js';
 import type { ImageRecord } from '../image/record.js';
 import { readTags } from '../image/tags.js';
+import { LAYER_MEDIA_TYPES } from '../layer/media-type.js';
+import { uncompressedLayer } from './uncompressed-layer.js';
 
 /** Configs and manifests are read into memory; anything larger is no config. */
 const MAX_JSON_BYTES = 4 << 20;
 
 export interface SaveOptions {
+  /**
+   * Layers as plain tars named by their diffIDs, under new manifests (so new manifest
+   * digests; config and diffIDs unchanged), as Docker 25 saves: for tools that cannot
+   * read zstd or gzip layers.
+   */
+  uncompressed?: boolean;
   /** Aborting stops the save at the next entry; `-o` leaves no file behind. */
   signal?: AbortSignal;
 }
@@ -133,8 +141,9 @@ async function* saveEntries(
   images: SavedImage[],
   mtime: number,
   result: SaveResult,
-  signal?: AbortSignal,
+  options: SaveOptions,
 ): AsyncGenerator<PackEntry> {
+  const { signal } = options;
   const base = { uid: 0, gid: 0, mtime };
   const file = (p: string, content: Buffer | string): PackEntry => ({
     ...base,
@@ -146,7 +155,12 @@ async function* saveEntries(
   yield { ...base, path: 'blobs', kind: 'dir', mode: 0o755 };
   yield { ...base, path: 'blobs/sha256', kind: 'dir', mode: 0o755 };
   const seen = new Set<string>();
+  const plainSizes = new Map<string, number>();
   for (const image of images) {
+    if (options.uncompressed) {
+      yield* uncompressedImageEntries(provider, image, seen, plainSizes, base, signal);
+      continue;
+    }
     const inMemory: Array<[string, Buffer]> = [
       [image.record.configDigest, image.configBytes],
       [sha256(image.manifestBytes), image.manifestBytes],
@@ -179,13 +193,51 @@ async function* saveEntries(
   if (Object.keys(repos).length) yield file('repositories', `${JSON.stringify(repos)}\n`);
 }
 
+/**
+ * One image of `save --uncompressed`: each layer as its plain tar under its diffID,
+ * then the config and a new manifest naming those tars (it needs their sizes, known
+ * once the layers are written). `image` is updated to that manifest for index.json,
+ * manifest.json and repositories.
+ */
+async function* uncompressedImageEntries(
+  provider: ContentProvider,
+  image: SavedImage,
+  seen: Set<string>,
+  plainSizes: Map<string, number>,
+  base: { uid: number; gid: number; mtime: number },
+  signal?: AbortSignal,
+): AsyncGenerator<PackEntry> {
+  for (const layer of image.record.layers) {
+    if (seen.has(layer.diffId)) continue;
+    seen.add(layer.diffId);
+    if (signal?.aborted) throw new StrataError('EINTERRUPTED', 'interrupted');
+    const plain = await uncompressedLayer(provider, layer, signal).catch((err) => rethrowMissing(err, image.name, layer.blobDigest));
+    plainSizes.set(layer.diffId, plain.size);
+    yield { ...base, path: `blobs/sha256/${hex(layer.diffId)}`, kind: 'file', mode: 0o644, size: plain.size, open: plain.open };
+  }
+  image.manifestBytes = imageManifest(
+    image.configBytes,
+    image.record.layers.map((l) => ({ mediaType: LAYER_MEDIA_TYPES.none, digest: l.diffId, size: plainSizes.get(l.diffId)! })),
+  );
+  image.manifestMediaType = MEDIA_TYPES.manifest;
+  image.layerDigests = image.record.layers.map((l) => l.diffId);
+  for (const [digest, bytes] of [
+    [image.record.configDigest, image.configBytes],
+    [sha256(image.manifestBytes), image.manifestBytes],
+  ] as const) {
+    if (seen.has(digest)) continue;
+    seen.add(digest);
+    yield { ...base, path: `blobs/sha256/${hex(digest)}`, kind: 'file', mode: 0o644, content: bytes };
+  }
+}
+
 /** Writes the archive of the named images into `out` (not ended). Every name and blob is checked before a byte is written. */
 export async function saveImages(store: Store, names: string[], out: Writable, options: SaveOptions = {}): Promise<SaveResult> {
   if (names.length === 0) throw new StrataError('EUSAGE', 'save needs at least one image');
   const provider = new StoreContentProvider(store);
   const images = await resolveImages(store, provider, names);
   const result: SaveResult = { images: images.length, blobs: 0 };
-  await writeTar(saveEntries(provider, images, 0, result, options.signal), out);
+  await writeTar(saveEntries(provider, images, 0, result, options), out);
   return result;
 }
 
