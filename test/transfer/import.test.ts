@@ -2,11 +2,11 @@ import test from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
-import { once } from 'node:events';
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { containerFromLayers } from '../helpers/container-fixture.js';
-import { strata, repoRoot } from '../helpers/cli.js';
+import { strata } from '../helpers/cli.js';
+import { strataPeakRss } from '../helpers/peak-rss.js';
 import { testUnless } from '../helpers/skip.js';
 import { zstdSkipReason } from '../helpers/tools.js';
 import { snapshotTree } from '../helpers/store-snapshot.js';
@@ -218,40 +218,40 @@ test('a terminal on stdin is refused with one line', async (t) => {
   t.is(result.stderr, 'strata: requested import from stdin, but stdin is a terminal: pipe a tar in or name a file\n');
 });
 
-/** Prints the process's peak RSS (KiB) on stderr as it exits. */
-const REPORT_MAX_RSS = `data:text/javascript,${encodeURIComponent(
-  "import fs from 'node:fs'; process.on('exit', () => fs.writeSync(2, 'maxrss=' + process.resourceUsage().maxRSS + '\\n'));",
-)}`;
+/**
+ * moby's TestImportExtremelyLargeImageWorks: an empty tar followed by 8 GiB of zeros.
+ * The full 8 GiB runs where STRATA_IMPORT_ZEROS_GIB=8 is set (.ci/run sets it): on two
+ * shared cores it took 89 s (1 GiB: 7 s), more than a developer's `npm test` should
+ * spend on one test, which runs 1 GiB instead. Either way the zeros come from a
+ * generator through stdin: no file of that size exists, and the store must stream them
+ * (and stores the 8 GiB blob: the input is a plain tar, kept as given).
+ */
+const ZEROS_GIB = Number(process.env.STRATA_IMPORT_ZEROS_GIB ?? 1);
+if (!Number.isInteger(ZEROS_GIB) || ZEROS_GIB < 1) throw new Error('STRATA_IMPORT_ZEROS_GIB must be a whole number of GiB, at least 1');
 
-test('a 1024-byte empty tar followed by 512 MiB of zeros imports from stdin with peak RSS under 300 MiB', async (t) => {
-  const { store } = await exported(t);
-  const child = spawn(
-    process.execPath,
-    ['--import', REPORT_MAX_RSS, path.join(repoRoot, 'bin', 'strata.js'), '--root', store.root, 'import', '-', 'zeros'],
-    {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const hash = createHash('sha256');
+async function* emptyTarThenZeros(gib: number, hash: ReturnType<typeof createHash>): AsyncGenerator<Buffer> {
   const chunk = Buffer.alloc(MiB);
-  hash.update(Buffer.alloc(1024));
-  child.stdin.write(Buffer.alloc(1024));
-  for (let i = 0; i < 512; i++) {
+  const emptyTar = Buffer.alloc(1024);
+  hash.update(emptyTar);
+  yield emptyTar;
+  for (let i = 0; i < gib * 1024; i++) {
     hash.update(chunk);
-    if (!child.stdin.write(chunk)) await once(child.stdin, 'drain');
+    yield chunk;
   }
-  child.stdin.end();
-  const [code] = (await once(child, 'close')) as [number | null];
-  const lines = stderr.trimEnd().split('\n');
-  const maxRss = Number(/^maxrss=(\d+)$/.exec(lines.at(-1) ?? '')?.[1]);
-  t.is(code, 0, stderr);
-  t.is(lines.length, 1, stderr);
-  t.true(maxRss < 300 * 1024, `peak RSS ${Math.round(maxRss / 1024)} MiB, limit 300 MiB`);
-  t.regex(stdout, /^sha256:[0-9a-f]{64}\n$/);
+}
+
+const fullSizeNote = ZEROS_GIB < 8 ? ' (8 GiB where STRATA_IMPORT_ZEROS_GIB=8, as .ci/run sets it)' : '';
+test(`a 1024-byte empty tar followed by ${ZEROS_GIB} GiB of zeros${fullSizeNote} imports from stdin with peak RSS under 300 MiB`, async (t) => {
+  const { store } = await exported(t);
+  const hash = createHash('sha256');
+  const run = await strataPeakRss(store.root, ['import', '-', 'zeros'], { stdin: emptyTarThenZeros(ZEROS_GIB, hash) });
+  t.log(`${ZEROS_GIB} GiB imported in ${run.wallS.toFixed(1)} s, peak RSS ${run.peakRssMiB.toFixed(0)} MiB`);
+  t.is(run.stderr, '');
+  t.is(run.code, 0);
+  t.true(run.peakRssMiB < 300, `peak RSS ${Math.round(run.peakRssMiB)} MiB, limit 300 MiB`);
+  t.regex(run.stdout, /^sha256:[0-9a-f]{64}\n$/);
   const config = (await configOf(store, 'zeros')) as { rootfs: { diff_ids: string[] } };
   t.deepEqual(config.rootfs.diff_ids, [`sha256:${hash.digest('hex')}`]);
+  const image = await findImage(store, 'zeros');
+  t.is(image.layers[0]!.blobSize, 1024 + ZEROS_GIB * 1024 * MiB);
 });
