@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are Dockerfile instructions, whose ${VAR} references are the point
 import test from 'ava';
 import { applyInstructions } from '../../src/image/commit-instructions.js';
 import type { StrataError } from '../../src/errors.js';
