@@ -18,6 +18,7 @@ import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { exportContainerToFile } from '../../src/container/export.js';
 import { formatTreeTsv, listTree } from '../../src/resolver/tree.js';
+import { commitContainer } from '../../src/transfer/commit.js';
 import type { Store } from '../../src/store/root.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { strata } from '../helpers/cli.js';
@@ -242,6 +243,37 @@ test('load → save → load → save is the identity: the same image ID, record
     t.is((await findImage(b.store, 'app:1')).id, a.built.image.imageId);
   }
 });
+
+for (const { form, uncompressed } of FORMS) {
+  testUnless(noSkopeo)(
+    `a committed image saves (${form}), goes through skopeo oci-archive: with its manifest digest, and loads back as itself`,
+    async (t) => {
+      const a = await loadedImage(t, ['gzip']);
+      const container = await createContainer(a.store, 'app:1', { name: 'work' });
+      const view = await containerView(a.store, container);
+      await view.writeFile('/app/new', 'made in the container\n', { mode: 0o640 });
+      await view.rm('/etc/os-release');
+      const committed = await commitContainer(a.store, container, { reference: 'made:1' });
+      const saved = path.join(a.dir, 'made.tar');
+      await saveImagesToFile(a.store, ['made:1'], saved, { uncompressed });
+      const manifestDigest = await savedManifestDigest(saved, a.dir);
+      const layout = path.join(a.dir, 'copied');
+      const keep = uncompressed ? ['--preserve-digests'] : [];
+      await run('skopeo', ['copy', '-q', ...keep, `oci-archive:${saved}:1`, `oci:${layout}:1`]);
+      const b = await loadLayout(t, layout);
+      t.is(b.id, committed.id);
+      t.is(b.manifestDigest, manifestDigest);
+      const tree = await treeOf(b.store, b.id);
+      t.regex(tree, /app\/new/);
+      t.notRegex(tree, /os-release/);
+      t.is(tree, await treeOf(a.store, 'made:1'));
+      const again = path.join(a.dir, 'again.tar');
+      await saveImagesToFile(b.store, [b.id], again, { uncompressed });
+      const c = await tmpStore(t);
+      t.is((await loadImages(c.store, { path: again }))[0]!.id, committed.id);
+    },
+  );
+}
 
 test('export → import → save → load: the imported image exports the same tar again', async (t) => {
   const a = await loadedImage(t, ['gzip']);
