@@ -49,6 +49,8 @@ export interface StoreContentOptions {
   mediaTypeOf?: (digest: string) => Promise<string | undefined>;
 }
 
+const BLOB_READ_CHUNK = 1 << 20;
+
 /** The blobs under `blobs/sha256/`, which are verified before they are visible and never change after. */
 export class StoreContentProvider implements ContentProvider {
   constructor(
@@ -65,7 +67,9 @@ export class StoreContentProvider implements ContentProvider {
   async open(digest: string, range: ByteRange = {}): Promise<Readable> {
     const handle = await this.openHandle(digest);
     // The stream owns the handle from here: it closes it at the end, on error and on destroy.
-    return handle.createReadStream({ ...range, autoClose: true });
+    // 1 MiB reads, not Node's 64 KiB: blobs are read whole and in order (save, push), and
+    // each read is a thread-pool round trip (measured: a quarter to half the CPU of a 256 MiB read).
+    return handle.createReadStream({ ...range, autoClose: true, highWaterMark: BLOB_READ_CHUNK });
   }
 
   async readBounded(digest: string, maxBytes: number): Promise<Buffer> {
