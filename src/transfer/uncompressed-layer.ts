@@ -38,7 +38,8 @@ export async function uncompressedLayer(provider: ContentProvider, layer: ImageL
       size += (chunk as Buffer).length;
     }
   } catch (err) {
-    if (err instanceof StrataError) throw err;
+    // A read error (EIO) is about the file, not the format: it stays what it is.
+    if (err instanceof StrataError || (err as NodeJS.ErrnoException).syscall !== undefined) throw err;
     const why = err instanceof Error ? err.message : String(err);
     throw new StrataError('EINTEGRITY', `blob ${layer.blobDigest} cannot be decompressed: ${why}`, { path: layer.blobDigest, cause: err });
   } finally {
