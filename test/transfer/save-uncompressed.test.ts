@@ -180,3 +180,27 @@ test('save --uncompressed refuses a terminal; through `image save -o` it writes 
   t.is(r.code, 0, r.stderr);
   t.deepEqual(await fs.readFile(target), await saveToBuffer(a.store, ['app:1']));
 });
+
+test('save --uncompressed stops at an abort: EINTERRUPTED, and -o keeps the file it would have replaced', async (t) => {
+  const a = await loaded(t, ['gzip']);
+  const target = path.join(a.dir, 'out.tar');
+  await fs.writeFile(target, 'previous save\n');
+  const stopped = new AbortController();
+  stopped.abort('SIGINT');
+  await t.throwsAsync(saveImagesToFile(a.store, ['app:1'], target, { uncompressed: true, signal: stopped.signal }), {
+    code: 'EINTERRUPTED',
+  });
+  t.deepEqual((await fs.readdir(a.dir)).sort(), ['in.tar', 'out.tar', 'store']);
+  t.is(await fs.readFile(target, 'utf8'), 'previous save\n');
+
+  // Aborted once the first bytes are out: no further layer is read.
+  const midway = new AbortController();
+  let written = 0;
+  const out = new PassThrough();
+  out.on('data', (c: Buffer) => {
+    written += c.length;
+    midway.abort('SIGINT');
+  });
+  await t.throwsAsync(saveImages(a.store, ['app:1'], out, { uncompressed: true, signal: midway.signal }), { code: 'EINTERRUPTED' });
+  t.true(written > 0 && written < 70_000, `${written} bytes written before the abort was seen`);
+});
