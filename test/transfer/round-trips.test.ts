@@ -318,6 +318,28 @@ for (const { tarball } of conformanceTarballs()) {
     await saveImagesToFile(b.store, ids, again);
     t.is(await fileDigest(again), await fileDigest(saved), 'the second save is byte for byte the first');
   });
+
+  test(`${name}: load → save --uncompressed → load keeps the image ID and diffIDs, with the plain tars as blobs`, async (t) => {
+    const a = await tmpStore(t);
+    const ids = (await loadImages(a.store, { path: tarball })).map((i) => i.id);
+    const saved = path.join(a.dir, 'plain.tar');
+    await saveImagesToFile(a.store, ids, saved, { uncompressed: true });
+    const b = await tmpStore(t);
+    t.deepEqual(
+      (await loadImages(b.store, { path: saved })).map((i) => i.id),
+      ids,
+    );
+    for (const id of ids) {
+      const [before, after] = [await readImageRecord(a.store, id), await readImageRecord(b.store, id)];
+      t.deepEqual(
+        after.layers.map((l) => [l.diffId, l.blobDigest, l.chainId]),
+        before.layers.map((l) => [l.diffId, l.diffId, l.chainId]),
+      );
+    }
+    const again = path.join(b.dir, 'again.tar');
+    await saveImagesToFile(b.store, ids, again, { uncompressed: true });
+    t.is(await fileDigest(again), await fileDigest(saved), 'the second save is byte for byte the first');
+  });
 }
 testUnless(noShared)('the conformance images are there to round-trip', (t) => {
   t.true(conformanceTarballs().length >= 8);
