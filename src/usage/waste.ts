@@ -80,7 +80,12 @@ export interface WasteTarget {
   container?: ContainerRecord;
 }
 
-export async function measureWaste(store: Store, target: WasteTarget): Promise<WasteReport> {
+export interface WasteOptions {
+  /** Told after each layer is read: layers done, layers in all. */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export async function measureWaste(store: Store, target: WasteTarget, options: WasteOptions = {}): Promise<WasteReport> {
   const { image, container } = target;
   const chain = container?.layers ?? image.layers.map((l) => l.chainId);
   const dirs: { dir: string; layer: Omit<WasteLayer, 'sizeBytes'> }[] = chain.map((chainId, index) => ({
@@ -117,6 +122,7 @@ export async function measureWaste(store: Store, target: WasteTarget): Promise<W
       else stacked.put(e.path, e.isDir, e.size);
     }
     layers.push({ ...layer, sizeBytes: entries.reduce((sum, e) => sum + e.size, 0) });
+    options.onProgress?.(layers.length, dirs.length);
   }
   return summarize(layers, seen);
 }
