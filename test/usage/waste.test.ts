@@ -1,4 +1,4 @@
-import type { ExecutionContext } from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { loadImages } from '../../src/transfer/load.js';
@@ -8,7 +8,7 @@ import { measureWaste, type WasteReport } from '../../src/usage/waste.js';
 import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import type { Store } from '../../src/store/root.js';
 import { tmpStore } from '../helpers/tmp-store.js';
-import { buildImage, type LayerInput } from '../helpers/image-builder.js';
+import { buildImage, type ImageFormat, type LayerInput } from '../helpers/image-builder.js';
 import { bothFormats } from '../helpers/both-formats.js';
 import { containerFromLayers } from '../helpers/container-fixture.js';
 import { diveTestLayers } from '../helpers/dive-test-image.js';
@@ -17,10 +17,11 @@ async function loadedImage(
   t: ExecutionContext,
   format: WhiteoutFormat,
   layers: LayerInput[],
+  archive: ImageFormat = 'docker',
 ): Promise<{ store: Store; report: WasteReport }> {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
   const file = path.join(dir, 'image.tar');
-  await fs.writeFile(file, await buildImage({ format: 'docker', repoTags: ['w:1'], layers }));
+  await fs.writeFile(file, await buildImage({ format: archive, repoTags: ['w:1'], layers }));
   await loadImages(store, { path: file });
   return { store, report: await measureWaste(store, { image: await findImage(store, 'w:1') }) };
 }
@@ -67,6 +68,19 @@ bothFormats("dive's published results for its own test image", async (t, format)
     [1154361, 6405, 0, 6405, 6405, 6405, 6405, 6405, 6405, 0, 2187, 6405, 6405, 6405],
   );
 });
+
+for (const archive of ['docker25', 'oci'] as const) {
+  test(`dive's test image from a ${archive === 'oci' ? 'plain OCI layout' : 'Docker ≥ 25 archive'} gives the same figures`, async (t) => {
+    const { report } = await loadedImage(t, 'oci', diveTestLayers, archive);
+    t.deepEqual(figures(report), {
+      efficiencyScore: 0.9844212134184309,
+      wastedBytes: 32025,
+      reclaimableBytes: 19215,
+      sizeBytes: 1220598,
+      userSizeBytes: 66237,
+    });
+  });
+}
 
 bothFormats('a directory whiteout costs every byte below it in the layers beneath', async (t, format) => {
   const { report } = await loadedImage(t, format, [
