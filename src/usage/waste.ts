@@ -6,6 +6,8 @@ import { containerDirs, type ContainerRecord } from '../container/record.js';
 import { isEncodingArtifact, whiteoutTarget } from '../layer/whiteout.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { hostInode } from '../layer/size.js';
+import { lstatOrNullSync } from '../resolver/host.js';
+import { isFsError } from '../errors.js';
 
 /**
  * dive's wasted-space figures for an image or a container, computed as dive computes
@@ -29,6 +31,10 @@ import { hostInode } from '../layer/size.js';
  *  - image size = Σ layer sizes; user size = the same without the first layer, and
  *    user wasted percent = wasted / user size.
  * A container's upper dir is one more layer, on top.
+ *
+ * One case is priced on purpose unlike dive: a whiteout of a path no layer below has.
+ * dive fails to find it and stops reading the rest of that layer (its later leaves
+ * then count nowhere); here such a whiteout costs 0 and the layer is read to the end.
  */
 export interface WasteReport {
   /** dive's "Image efficiency score": Σ min / Σ cumulative, between 0 and 1. */
@@ -187,7 +193,7 @@ async function readLayer(root: string, format: WhiteoutFormat, yielder: Yielder)
   const inodes = new Set<string>();
   const visit = async (hostDir: string, dir: string): Promise<number> => {
     let children = 0;
-    for (const entry of sortedEntries(hostDir)) {
+    for (const entry of sortedEntries(hostDir, dir === '')) {
       await yielder.maybe();
       const host = `${hostDir}/${entry.name}`;
       if (entry.isDirectory()) {
@@ -197,7 +203,9 @@ async function readLayer(root: string, format: WhiteoutFormat, yielder: Yielder)
         children++;
         continue;
       }
-      const st = fs.lstatSync(host);
+      // A running container's process may remove what we are about to look at: gone is not an error.
+      const st = lstatOrNullSync(host);
+      if (st === null) continue;
       const target = whiteoutTarget(entry.name, st, format);
       if (target === null && isEncodingArtifact(entry.name, format)) continue; // the oci format's opaque marker
       children++;
@@ -218,8 +226,16 @@ async function readLayer(root: string, format: WhiteoutFormat, yielder: Yielder)
   return out;
 }
 
-function sortedEntries(dir: string): Dirent[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** A directory's entries in name order; one below the top that has gone since it was listed has none. */
+function sortedEntries(dir: string, top: boolean): Dirent[] {
+  let entries: Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (top || !(isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR'))) throw err;
+    return [];
+  }
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**

@@ -205,3 +205,22 @@ bothFormats("a container's upper dir is one more layer", async (t, format) => {
     ['/small.txt', 2, 200, 200],
   ]);
 });
+
+bothFormats('a whiteout of a path no layer below has costs 0, and the rest of its layer still counts', async (t, format) => {
+  const { report } = await loadedImage(t, format, [
+    [{ path: 'a.bin', size: 100, seed: 1 }],
+    [
+      { path: 'ghost', type: 'whiteout' },
+      { path: 'z.bin', size: 50, seed: 2 },
+      { path: 'a.bin', size: 100, seed: 1 },
+    ],
+  ]);
+  t.deepEqual(figures(report), {
+    efficiencyScore: (100 + 0 + 50) / (200 + 0 + 50),
+    wastedBytes: 200,
+    reclaimableBytes: 100,
+    sizeBytes: 250,
+    userSizeBytes: 150,
+  });
+  t.deepEqual(table(report), [['/a.bin', 2, 200, 100]]);
+});
