@@ -224,3 +224,22 @@ bothFormats('a whiteout of a path no layer below has costs 0, and the rest of it
   });
   t.deepEqual(table(report), [['/a.bin', 2, 200, 100]]);
 });
+
+bothFormats('an opaque directory hides nothing by dive’s rule, and its marker is no entry', async (t, format) => {
+  const { report } = await loadedImage(t, format, [
+    [{ path: 'd/x.bin', size: 300, seed: 1 }],
+    [
+      { path: 'd/', type: 'dir' },
+      { path: 'd', type: 'opaque' },
+      { path: 'd/y.bin', size: 10, seed: 2 },
+    ],
+    [
+      { path: 'e/', type: 'dir' },
+      { path: 'e', type: 'opaque' },
+    ],
+    [{ path: 'e/', type: 'dir' }],
+  ]);
+  // Leaves: /d/x.bin 300, /d/y.bin 10, and /e in the last two layers, empty but for the marker: 0 each.
+  t.deepEqual(figures(report), { efficiencyScore: 1, wastedBytes: 0, reclaimableBytes: 0, sizeBytes: 310, userSizeBytes: 10 });
+  t.deepEqual(table(report), [['/e', 2, 0, 0]]);
+});
