@@ -89,6 +89,25 @@ export interface WasteTarget {
 export interface WasteOptions {
   /** Told after each layer is read: layers done, layers in all. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Pass one to several measureWaste calls (a store-wide report) and a layer that
+   * images share is read once: a committed layer never changes. Uppers are always read.
+   */
+  layerListings?: LayerListings;
+}
+
+/** What measureWaste read of each image layer, by chainID, for as long as the caller keeps it. */
+export class LayerListings {
+  readonly #byChain = new Map<string, Promise<LayerEntry[]>>();
+
+  get(chainId: string, read: () => Promise<LayerEntry[]>): Promise<LayerEntry[]> {
+    let listing = this.#byChain.get(chainId);
+    if (listing === undefined) {
+      listing = read();
+      this.#byChain.set(chainId, listing);
+    }
+    return listing;
+  }
 }
 
 export async function measureWaste(store: Store, target: WasteTarget, options: WasteOptions = {}): Promise<WasteReport> {
@@ -109,7 +128,8 @@ export async function measureWaste(store: Store, target: WasteTarget, options: W
   const yielder = new Yielder();
   const layers: WasteLayer[] = [];
   for (const { dir, layer } of dirs) {
-    const entries = await readLayer(dir, store.whiteoutFormat, yielder);
+    const read = () => readLayer(dir, store.whiteoutFormat, yielder);
+    const entries = await (layer.chainId !== null && options.layerListings ? options.layerListings.get(layer.chainId, read) : read());
     // Leaves are priced against the layers below, before this one is stacked on them.
     for (const e of entries) {
       if (!e.leaf) continue;
