@@ -1,4 +1,5 @@
 import fs, { type Dirent } from 'node:fs';
+import path from 'node:path';
 import { Yielder } from '../event-loop.js';
 import type { Store } from '../store/root.js';
 import type { ImageRecord } from '../image/record.js';
@@ -8,6 +9,7 @@ import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { hostInode } from '../layer/size.js';
 import { lstatOrNullSync } from '../resolver/host.js';
 import { isFsError } from '../errors.js';
+import { withOwnerAccess } from '../store/owner-access.js';
 
 /**
  * dive's wasted-space figures for an image or a container, computed as dive computes
@@ -128,7 +130,7 @@ export async function measureWaste(store: Store, target: WasteTarget, options: W
   const yielder = new Yielder();
   const layers: WasteLayer[] = [];
   for (const { dir, layer } of dirs) {
-    const read = () => readLayer(dir, store.whiteoutFormat, yielder);
+    const read = () => readLayer(dir, store, yielder);
     const entries = await (layer.chainId !== null && options.layerListings ? options.layerListings.get(layer.chainId, read) : read());
     // Leaves are priced against the layers below, before this one is stacked on them.
     for (const e of entries) {
@@ -208,42 +210,77 @@ interface LayerEntry {
  * in name order, as Docker writes layer tars, so the first name of a hardlinked inode
  * is the one that carries its bytes. Parents come before their children.
  */
-async function readLayer(root: string, format: WhiteoutFormat, yielder: Yielder): Promise<LayerEntry[]> {
-  const out: LayerEntry[] = [];
-  const inodes = new Set<string>();
-  const visit = async (hostDir: string, dir: string): Promise<number> => {
+async function readLayer(root: string, store: Store, yielder: Yielder): Promise<LayerEntry[]> {
+  const reader = new LayerReader(store.whiteoutFormat, store.info.rootless, yielder);
+  await reader.visit(root, '');
+  return reader.out;
+}
+
+class LayerReader {
+  readonly out: LayerEntry[] = [];
+  readonly #inodes = new Set<string>();
+  /** The inodes added to #inodes, in order, so a directory read again can take its own back. */
+  readonly #inodeLog: string[] = [];
+
+  constructor(
+    private readonly format: WhiteoutFormat,
+    private readonly rootless: boolean,
+    private readonly yielder: Yielder,
+  ) {}
+
+  /**
+   * Reads one directory and what is below it; returns how many entries it has. In a
+   * rootless store an image's 0000 or 0400 directory refuses its owner too: when this
+   * directory's listing or an entry's lstat is refused, what was read of it is undone
+   * and it is read again with its owner bits opened for that moment (owner-access.ts),
+   * as the resolver does.
+   */
+  async visit(hostDir: string, dir: string): Promise<number> {
+    const mark = { out: this.out.length, inodes: this.#inodeLog.length };
+    try {
+      return await this.#visitDir(hostDir, dir);
+    } catch (err) {
+      const about = isFsError(err) ? (err.path ?? '') : '';
+      if (!this.rootless || !isFsError(err, 'EACCES') || (about !== hostDir && path.dirname(about) !== hostDir)) throw err;
+      this.out.length = mark.out;
+      for (const inode of this.#inodeLog.splice(mark.inodes)) this.#inodes.delete(inode);
+      return withOwnerAccess([{ path: hostDir, bits: 0o500 }], () => this.#visitDir(hostDir, dir));
+    }
+  }
+
+  async #visitDir(hostDir: string, dir: string): Promise<number> {
     let children = 0;
     for (const entry of sortedEntries(hostDir, dir === '')) {
-      await yielder.maybe();
+      await this.yielder.maybe();
       const host = `${hostDir}/${entry.name}`;
       if (entry.isDirectory()) {
         const record: LayerEntry = { path: `${dir}/${entry.name}`, isDir: true, size: 0, whiteout: false, leaf: false };
-        out.push(record);
-        record.leaf = (await visit(host, record.path)) === 0;
+        this.out.push(record);
+        record.leaf = (await this.visit(host, record.path)) === 0;
         children++;
         continue;
       }
       // A running container's process may remove what we are about to look at: gone is not an error.
       const st = lstatOrNullSync(host);
       if (st === null) continue;
-      const target = whiteoutTarget(entry.name, st, format);
-      if (target === null && isEncodingArtifact(entry.name, format)) continue; // the oci format's opaque marker
+      const target = whiteoutTarget(entry.name, st, this.format);
+      if (target === null && isEncodingArtifact(entry.name, this.format)) continue; // the oci format's opaque marker
       children++;
-      let size = 0;
-      if (target === null && st.isFile()) {
-        if (st.nlink <= 1) size = st.size;
-        else {
-          const inode = hostInode(host);
-          if (!inodes.has(inode)) size = st.size;
-          inodes.add(inode);
-        }
-      }
-      out.push({ path: `${dir}/${target ?? entry.name}`, isDir: false, size, whiteout: target !== null, leaf: true });
+      const size = target === null && st.isFile() ? this.#firstName(host, st) : 0;
+      this.out.push({ path: `${dir}/${target ?? entry.name}`, isDir: false, size, whiteout: target !== null, leaf: true });
     }
     return children;
-  };
-  await visit(root, '');
-  return out;
+  }
+
+  /** A regular file's bytes if this is the first name of its inode in the layer, else 0 (a hardlink entry). */
+  #firstName(host: string, st: fs.Stats): number {
+    if (st.nlink <= 1) return st.size;
+    const inode = hostInode(host);
+    if (this.#inodes.has(inode)) return 0;
+    this.#inodes.add(inode);
+    this.#inodeLog.push(inode);
+    return st.size;
+  }
 }
 
 /** A directory's entries in name order; one below the top that has gone since it was listed has none. */
