@@ -65,7 +65,10 @@ export interface WasteLayer {
   /** The layer's chainID and diffID; null for an upper. */
   chainId: string | null;
   diffId: string | null;
-  /** Σ of its tar entries' sizes, as dive counts a layer: regular files, each inode once. */
+  /**
+   * Σ of its tar entries' sizes, as dive counts a layer: regular files, each inode once.
+   * Docker's layer size (`du`, `images`) also counts each symlink's target length.
+   */
   sizeBytes: number;
 }
 
