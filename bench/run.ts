@@ -20,6 +20,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   df: async (ctx) => (await import('./df-bench.js')).runDfBench(ctx),
   save: async (ctx) => (await import('./save-bench.js')).runSaveBench(ctx),
   commit: async (ctx) => (await import('./commit-bench.js')).runCommitBench(ctx),
+  'df-scale': async (ctx) => (await import('./df-scale-bench.js')).runDfScaleBench(ctx),
 };
 
 // dist/bench/run.js → the repository root is two levels up.
