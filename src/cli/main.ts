@@ -16,6 +16,7 @@ import { registerCopyCommands } from './copy-commands.js';
 import { registerInfoCommand } from './info-command.js';
 import { registerImportCommand } from './import-command.js';
 import { registerSaveCommand } from './save-command.js';
+import { registerReportCommand } from './report-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -56,6 +57,7 @@ export function createProgram(io: CliIO): Command {
   registerCopyCommands(program, ctx);
   registerInspectCommand(program, ctx);
   registerUsageCommands(program, ctx);
+  registerReportCommand(program, ctx);
   registerInfoCommand(program, ctx);
   registerImportCommand(program, ctx);
   registerGcCommands(program, ctx);

@@ -1,0 +1,111 @@
+import fs from 'node:fs';
+import { Yielder } from '../event-loop.js';
+import type { Resolver } from '../resolver/resolver.js';
+import type { WhiteoutFormat } from '../store/whiteout-probe.js';
+import { isEncodingArtifact, isOpaqueDir, whiteoutTarget } from '../layer/whiteout.js';
+import { hostInode, SizeTally, viewInode } from '../layer/size.js';
+import { humanSize } from '../cli/format.js';
+import type { TreeNode, UpperChanges } from './report-data.js';
+
+/**
+ * Files kept by name in one directory: the largest ones. The rest become one
+ * `(N files, X)` node per layer they come from, so a directory of a hundred thousand
+ * files costs the page a few nodes, and tiny files stay counted in a table row.
+ */
+export const FILES_KEPT_PER_DIR = 64;
+
+/**
+ * The merged tree of an image's view, with each file's bytes (hardlinked inodes once)
+ * and its layer (bottom first), and the bytes each layer still shows (`du`'s VISIBLE).
+ */
+export async function imageTree(view: Resolver, layerCount: number): Promise<{ tree: TreeNode; visible: number[] }> {
+  const root: TreeNode = { n: '', c: [] };
+  const dirs = new Map<string, TreeNode>([['', root]]);
+  const visible = new Array<number>(layerCount).fill(0);
+  const tally = new SizeTally();
+  for await (const { path, stats } of view.walk('/')) {
+    const slash = path.lastIndexOf('/');
+    const parent = dirs.get(path.slice(0, slash));
+    if (parent === undefined) continue;
+    const name = path.slice(slash + 1);
+    if (stats.type === 'dir') {
+      const node: TreeNode = { n: name, c: [] };
+      parent.c!.push(node);
+      dirs.set(path, node);
+      continue;
+    }
+    // The view numbers layers from the top; the report from the bottom, as the image lists them.
+    const layer = typeof stats.layer === 'number' ? layerCount - 1 - stats.layer : layerCount;
+    const bytes = tally.count(stats, () => viewInode(stats)) ? stats.size : 0;
+    if (layer < layerCount) visible[layer]! += bytes;
+    parent.c!.push({ n: name, s: bytes, l: layer });
+  }
+  return { tree: aggregate(root), visible };
+}
+
+/**
+ * What a container's upper dir changes: its files (tagged with `upperLayer`), the paths
+ * its whiteouts delete and the directories it made opaque. Host calls are synchronous,
+ * as in the usage walk (src/usage/container-usage.ts), for the same reason.
+ */
+export async function upperChanges(upperDir: string, format: WhiteoutFormat, upperLayer: number): Promise<UpperChanges> {
+  const changes: UpperChanges = { tree: { n: '', c: [] }, whiteouts: [], opaque: [] };
+  const tally = new SizeTally();
+  const yielder = new Yielder();
+  const pending: [string, string, TreeNode][] = [[upperDir, '', changes.tree]];
+  for (let next = pending.pop(); next !== undefined; next = pending.pop()) {
+    const [hostDir, dir, node] = next;
+    if (dir !== '' && isOpaqueDir(hostDir, format)) changes.opaque.push(dir);
+    for (const entry of readdirOrEmpty(hostDir)) {
+      await yielder.maybe();
+      const host = `${hostDir}/${entry.name}`;
+      const st = fs.lstatSync(host, { throwIfNoEntry: false });
+      if (st === undefined) continue; // removed while we walked
+      const whiteout = whiteoutTarget(entry.name, st, format);
+      if (whiteout !== null) {
+        changes.whiteouts.push(`${dir}/${whiteout}`);
+        continue;
+      }
+      if (isEncodingArtifact(entry.name, format)) continue;
+      if (st.isDirectory()) {
+        const child: TreeNode = { n: entry.name, c: [] };
+        node.c!.push(child);
+        pending.push([host, `${dir}/${entry.name}`, child]);
+        continue;
+      }
+      node.c!.push({ n: entry.name, s: tally.count(st, () => hostInode(host)) ? st.size : 0, l: upperLayer });
+    }
+  }
+  aggregate(changes.tree);
+  return changes;
+}
+
+/** Replaces, in every directory, the files beyond the largest FILES_KEPT_PER_DIR by one node per layer. */
+export function aggregate(root: TreeNode): TreeNode {
+  const pending = [root];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    const subdirs = dir.c!.filter((c) => c.c !== undefined);
+    pending.push(...subdirs);
+    const files = dir.c!.filter((c) => c.c === undefined);
+    if (files.length <= FILES_KEPT_PER_DIR) continue;
+    files.sort((a, b) => b.s! - a.s!);
+    const byLayer = new Map<number, { count: number; bytes: number }>();
+    for (const f of files.slice(FILES_KEPT_PER_DIR)) {
+      const group = byLayer.get(f.l!) ?? { count: 0, bytes: 0 };
+      group.count++;
+      group.bytes += f.s!;
+      byLayer.set(f.l!, group);
+    }
+    const groups = [...byLayer].map(([l, g]): TreeNode => ({ n: `(${g.count} files, ${humanSize(g.bytes)})`, s: g.bytes, l, k: g.count }));
+    dir.c = [...subdirs, ...files.slice(0, FILES_KEPT_PER_DIR), ...groups];
+  }
+  return root;
+}
+
+function readdirOrEmpty(dir: string): fs.Dirent[] {
+  try {
+    return fs.readdirSync(dir, { withFileTypes: true });
+  } catch {
+    return [];
+  }
+}
