@@ -18,6 +18,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   load: runLoadBench,
   resolver: async (ctx) => (await import('./resolver-bench.js')).runResolverBench(ctx),
   df: async (ctx) => (await import('./df-bench.js')).runDfBench(ctx),
+  'df-scale': async (ctx) => (await import('./df-scale-bench.js')).runDfScaleBench(ctx),
   report: async (ctx) => (await import('./report-bench.js')).runReportBench(ctx),
 };
 

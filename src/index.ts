@@ -36,6 +36,15 @@ export { diskUsage, type DiskUsage, type DiskUsageOptions } from './usage/df.js'
 export { storeSummary, type StoreSummary } from './usage/info.js';
 export { containerUsage, type ContainerUsage } from './usage/container-usage.js';
 export { imageBreakdown, containerBreakdown } from './usage/layer-breakdown.js';
+export { measureWaste, type WasteReport, type WasteLayer, type WastedPath, type WasteTarget, type WasteOptions } from './usage/waste.js';
+export {
+  DEFAULT_WASTE_RULES,
+  evaluateWasteRules,
+  parseWasteRules,
+  parseByteSize,
+  type WasteRuleSettings,
+  type WasteVerdict,
+} from './usage/waste-rules.js';
 export { collectGarbage, type GcReport } from './gc/sweep.js';
 export { pruneContainers, pruneImages } from './gc/prune.js';
 export { checkStore, type CheckReport, type Problem } from './check/check.js';

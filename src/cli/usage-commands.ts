@@ -1,5 +1,6 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import type { CliContext } from './context.js';
+import type { WasteCliOptions } from './waste-actions.js';
 
 /** What the commands do (usage-actions.ts) loads when one runs, not when they are defined. */
 const actions = () => import('./usage-actions.js');
@@ -30,5 +31,27 @@ export function registerUsageCommands(program: Command, ctx: CliContext): void {
     .description('Per-layer breakdown of an image or container: visible and hidden bytes, and the upper dir')
     .argument('<name>', 'a container or an image')
     .option('--format <format>', 'json for machine-readable output, or a Go template over .Layers and .Upper')
-    .action(async (name: string, opts: { format?: string }) => (await actions()).du(ctx, name, opts));
+    .option(
+      '--waste',
+      "dive's efficiency score and wasted bytes, the bytes that could really be reclaimed, and the paths stored more than once",
+    )
+    .option('-n, --top <N>', 'with --waste: rows of the path table (default 20; 0 for all; JSON has all)', toRows)
+    .option('--ci', "with --waste: check dive's CI rules, print PASS or FAIL for each, and exit 1 when one fails")
+    .option('--lowest-efficiency <ratio>', 'with --ci: fail below this efficiency score, 0 to 1, or disabled (default 0.9)')
+    .option('--highest-wasted-bytes <size>', 'with --ci: fail above these wasted bytes, as 20MB or 1GiB, or disabled (default disabled)')
+    .option(
+      '--highest-user-wasted-percent <ratio>',
+      'with --ci: fail above this share of wasted bytes in the layers above the base, 0 to 1, or disabled (default 0.1)',
+    )
+    .action(async (name: string, opts: WasteCliOptions) => {
+      const waste = await import('./waste-actions.js');
+      return waste.wantsWaste(opts) ? waste.duWaste(ctx, name, opts) : (await actions()).du(ctx, name, opts);
+    });
+}
+
+/** pflag's IntVar wording for a bad number; commander hands `-n=2` over with the `=`. */
+function toRows(value: string): number {
+  const text = value.startsWith('=') ? value.slice(1) : value;
+  if (!/^[+-]?[0-9]+$/.test(text)) throw new InvalidArgumentError(`strconv.ParseInt: parsing ${JSON.stringify(text)}: invalid syntax`);
+  return Number(text);
 }
