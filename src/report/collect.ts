@@ -10,7 +10,11 @@ import { readImageRecord, type ImageRecord } from '../image/record.js';
 import { imageTree, upperChanges } from './file-tree.js';
 import { layerFiles } from './layer-files.js';
 import { storeTotals } from './store-totals.js';
-import type { ReportContainer, ReportData, ReportImage, ReportLayer } from './report-data.js';
+import { measureWaste, type WasteTarget } from '../usage/waste.js';
+import type { ReportContainer, ReportData, ReportImage, ReportLayer, ReportWaste } from './report-data.js';
+
+/** Paths stored more than once that each waste table lists (the JSON of `du --waste` has them all). */
+export const WASTE_PATHS_LISTED = 100;
 
 export interface CollectOptions {
   /** Images and containers to show, by name or ID; none for the whole store. */
@@ -39,14 +43,19 @@ export async function collectReport(store: Store, options: CollectOptions = {}):
     images: [],
     containers: [],
     volumes: usage.volumes.map((v) => ({ name: v.name, links: v.links, size: v.size })),
+    waste: [],
   };
   for (const image of images) {
     report.images.push(await reportImage(store, usage, image));
+    report.waste.push(await reportWaste(store, { image }));
     for (const l of image.layers) report.layers[l.chainId] ??= await reportLayer(store, usage, l.chainId, l.diffId, l.size);
     options.onProgress?.(++done, total);
   }
   for (const record of containers) {
     report.containers.push(await reportContainer(store, usage, record));
+    // A container's waste reads its image's layers again: for the ones named, not for a whole store of them.
+    if (named !== null)
+      report.waste.push(await reportWaste(store, { image: images.find((i) => i.id === record.image)!, container: record }));
     options.onProgress?.(++done, total);
   }
   return report;
@@ -92,6 +101,12 @@ async function reportImage(store: Store, usage: DiskUsage, image: ImageRecord): 
     layers: image.layers.map((l, i) => ({ chainId: l.chainId, createdBy: steps[i]?.createdBy ?? '', visible: visible[i]! })),
     tree,
   };
+}
+
+async function reportWaste(store: Store, target: WasteTarget): Promise<ReportWaste> {
+  const report = await measureWaste(store, target);
+  const subject = target.container ? `container:${target.container.id}` : `image:${target.image.id}`;
+  return { subject, report: { ...report, paths: report.paths.slice(0, WASTE_PATHS_LISTED) }, pathCount: report.paths.length };
 }
 
 async function reportLayer(store: Store, usage: DiskUsage, chainId: string, diffId: string, size: number): Promise<ReportLayer> {

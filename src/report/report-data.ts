@@ -3,6 +3,7 @@
  * only, shared by the code that collects it and the page script that draws it. Every
  * size is an integer number of bytes by Docker's size rule.
  */
+import type { WasteReport } from '../usage/waste.js';
 
 /** One node of a file tree, with short keys: a store's trees are many and large. */
 export interface TreeNode {
@@ -110,6 +111,15 @@ export interface ReportVolume {
   size: number;
 }
 
+/** `du --waste` of one image or container, its path table cut to the paths with the most bytes. */
+export interface ReportWaste {
+  /** `image:<id>` or `container:<id>`, as the explorer names them. */
+  subject: string;
+  report: WasteReport;
+  /** Paths stored more than once in all; `report.paths` lists the first of them. */
+  pathCount: number;
+}
+
 export interface ReportData {
   formatVersion: 1;
   totals: StoreTotals;
@@ -119,4 +129,6 @@ export interface ReportData {
   images: ReportImage[];
   containers: ReportContainer[];
   volumes: ReportVolume[];
+  /** Every image's waste, and each container's that was named. */
+  waste: ReportWaste[];
 }

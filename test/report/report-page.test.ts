@@ -10,6 +10,7 @@ import { measureTree } from '../../src/layer/size.js';
 import { humanSize } from '../../src/cli/format.js';
 import type { Store } from '../../src/store/root.js';
 import type { ReportData } from '../../src/report/report-data.js';
+import type { WasteReport } from '../../src/usage/waste.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage, type LayerEntry, type LayerInput } from '../helpers/image-builder.js';
 import { strata } from '../helpers/cli.js';
@@ -143,6 +144,13 @@ async function expectedFigures(t: ExecutionContext, lab: Lab): Promise<Map<strin
     want.set(`du.container.${c.ID}.upper.copiedUp`, du.upper!.copiedUp);
   }
   for (const vol of v.Volumes) want.set(`df.volume.${vol.Name}.Size`, vol.Size);
+  for (const i of v.Images) {
+    const waste = await json<WasteReport>(t, root, ['du', '--waste', i.ID]);
+    for (const k of ['efficiencyScore', 'wastedBytes', 'reclaimableBytes', 'sizeBytes', 'userWastedPercent'] as const)
+      want.set(`waste.image:${i.ID}.${k}`, waste[k]);
+    for (const p of waste.paths)
+      for (const k of ['count', 'bytes', 'reclaimableBytes'] as const) want.set(`waste.image:${i.ID}.path.${p.path}.${k}`, p[k]);
+  }
   const layers = [...holders.values()];
   want.set(
     'totals.sharedLayers',
@@ -167,11 +175,18 @@ async function expectedFigures(t: ExecutionContext, lab: Lab): Promise<Map<strin
   return want;
 }
 
-/** The figures the page shows now: data-num, data-bytes and the text shown. */
+/** The figures the page shows now: data-num, the exact value (data-bytes, or data-value for ratios and counts), and the text shown. */
 function shownFigures(page: Page): Promise<[string, number, string][]> {
   return page.$$eval('[data-num]', (els) =>
-    els.map((e) => [e.getAttribute('data-num')!, Number(e.getAttribute('data-bytes')), e.textContent!]),
+    els.map((e) => [e.getAttribute('data-num')!, Number(e.getAttribute('data-bytes') ?? e.getAttribute('data-value')), e.textContent!]),
   );
+}
+
+/** How the page writes a figure: bytes in Docker's units, a ratio as a percentage, a count as it is. */
+function asShown(key: string, n: number): string {
+  if (/\.(efficiencyScore|userWastedPercent)$/.test(key)) return `${(n * 100).toFixed(2)} %`;
+  if (key.endsWith('.count')) return String(n);
+  return humanSize(n);
 }
 
 /** Each treemap cell's share of the area against its share of the bytes. */
@@ -203,10 +218,11 @@ maybe('every figure the report shows equals the CLI JSON, and the parts add up t
     await seg.click();
     shown.push(...(await shownFigures(page)));
   }
-  for (const value of await page.$$eval('#subject option', (os) => os.map((o) => (o as HTMLOptionElement).value))) {
-    await page.selectOption('#subject', value);
-    shown.push(...(await shownFigures(page)));
-  }
+  for (const select of ['#subject', '#waste-subject'])
+    for (const value of await page.$$eval(`${select} option`, (os) => os.map((o) => (o as HTMLOptionElement).value))) {
+      await page.selectOption(select, value);
+      shown.push(...(await shownFigures(page)));
+    }
   const totals = shown.filter(([k]) => k.startsWith('totals.') && k !== 'totals.total');
   const total = want.get('totals.total')!;
   t.is(new Set(totals.map(([k]) => k)).size, 8);
@@ -219,7 +235,7 @@ maybe('every figure the report shows equals the CLI JSON, and the parts add up t
   for (const [key, n, text] of shown) {
     t.true(want.has(key), `${key} is a figure the CLI reports`);
     t.is(n, want.get(key)!, key);
-    t.is(text, humanSize(n), `${key} in Docker's units`);
+    t.is(text, asShown(key, n), `${key} as the page writes it`);
   }
   t.deepEqual([...new Set(shown.map(([k]) => k))].sort(), [...want.keys()].sort(), 'every figure of the CLI is on the page');
   t.deepEqual(errors, []);
@@ -342,4 +358,10 @@ test('a report of one container shows it and its image only', async (t) => {
     [['a:1']],
   );
   t.deepEqual(data.containers[0]!.upper.whiteouts, ['/data/small.txt']);
+  const web = data.containers[0]!.id;
+  t.deepEqual(
+    data.waste.map((w) => w.subject),
+    [`image:${data.images[0]!.id}`, `container:${web}`],
+  );
+  t.deepEqual(data.waste[1]!.report, await json<WasteReport>(t, l.store.root, ['du', '--waste', 'web']), 'the same figures as du --waste');
 });

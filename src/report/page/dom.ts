@@ -22,6 +22,16 @@ export function bytes(n: number, key?: string): HTMLElement {
   return h('span', { class: 'num', 'data-bytes': n, 'data-num': key, title: `${n.toLocaleString('en-US')} bytes` }, humanSize(n));
 }
 
+/** A ratio as a percentage, the exact value on hover and in `data-value`. */
+export function ratio(r: number, key?: string): HTMLElement {
+  return h('span', { class: 'num', 'data-value': r, 'data-num': key, title: String(r) }, `${(r * 100).toFixed(2)} %`);
+}
+
+/** A count, in `data-value` too when it is a figure the CLI reports. */
+export function count(n: number, key?: string): HTMLElement {
+  return h('span', { 'data-value': n, 'data-num': key }, String(n));
+}
+
 export function plural(n: number, one: string, many = `${one}s`): string {
   return `${n} ${n === 1 ? one : many}`;
 }

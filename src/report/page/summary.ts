@@ -70,7 +70,7 @@ export function summaryPanel(data: ReportData): HTMLElement {
   return h(
     'section',
     { id: 'summary' },
-    h('h2', {}, 'Where the disk went'),
+    h('h2', {}, 'Store totals'),
     bar,
     h(
       'div',
