@@ -7,7 +7,7 @@ import { findImage } from '../image/lookup.js';
 import { imageHistory } from '../image/inspect.js';
 import { imageView } from '../image/view.js';
 import { readImageRecord, type ImageRecord } from '../image/record.js';
-import { imageTree, upperChanges } from './file-tree.js';
+import { foldSmallFiles, imageTree, upperChanges } from './file-tree.js';
 import { layerFiles } from './layer-files.js';
 import { storeTotals } from './store-totals.js';
 import { measureWaste, type WasteTarget } from '../usage/waste.js';
@@ -58,6 +58,7 @@ export async function collectReport(store: Store, options: CollectOptions = {}):
       report.waste.push(await reportWaste(store, { image: images.find((i) => i.id === record.image)!, container: record }));
     options.onProgress?.(++done, total);
   }
+  foldSmallFiles([...report.images.map((i) => i.tree), ...report.containers.map((c) => c.upper.tree)]);
   return report;
 }
 

@@ -8,11 +8,18 @@ import { humanSize } from '../cli/format.js';
 import type { TreeNode, UpperChanges } from './report-data.js';
 
 /**
- * Files kept by name in one directory: the largest ones. The rest become one
+ * Files kept by name in one directory at most: the largest ones. The rest become one
  * `(N files, X)` node per layer they come from, so a directory of a hundred thousand
  * files costs the page a few nodes, and tiny files stay counted in a table row.
  */
 export const FILES_KEPT_PER_DIR = 64;
+
+/**
+ * Files kept by name in all the trees of one report. A whole store of containers has
+ * more files than a page can hold and draw at once (the page's data stays under 5 MB);
+ * above this, fewer files per directory are kept by name, the same number in every one.
+ */
+export const FILES_KEPT_PER_REPORT = 80_000;
 
 /**
  * The merged tree of an image's view, with each file's bytes (hardlinked inodes once)
@@ -40,7 +47,7 @@ export async function imageTree(view: Resolver, layerCount: number): Promise<{ t
     if (layer < layerCount) visible[layer]! += bytes;
     parent.c!.push({ n: name, s: bytes, l: layer });
   }
-  return { tree: aggregate(root), visible };
+  return { tree: root, visible };
 }
 
 /**
@@ -76,30 +83,48 @@ export async function upperChanges(upperDir: string, format: WhiteoutFormat, upp
       node.c!.push({ n: entry.name, s: tally.count(st, () => hostInode(host)) ? st.size : 0, l: upperLayer });
     }
   }
-  aggregate(changes.tree);
   return changes;
 }
 
-/** Replaces, in every directory, the files beyond the largest FILES_KEPT_PER_DIR by one node per layer. */
-export function aggregate(root: TreeNode): TreeNode {
-  const pending = [root];
-  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
-    const subdirs = dir.c!.filter((c) => c.c !== undefined);
-    pending.push(...subdirs);
+/**
+ * Folds the small files of every tree (in place): in each directory, the files beyond
+ * the largest `kept` become one node per layer, `kept` being FILES_KEPT_PER_DIR or less,
+ * as much as FILES_KEPT_PER_REPORT allows for all the trees together.
+ */
+export function foldSmallFiles(trees: TreeNode[], budget = FILES_KEPT_PER_REPORT): void {
+  const dirs: { files: number; layers: number }[] = [];
+  for (const dir of directories(trees)) {
     const files = dir.c!.filter((c) => c.c === undefined);
-    if (files.length <= FILES_KEPT_PER_DIR) continue;
-    files.sort((a, b) => b.s! - a.s!);
-    const byLayer = new Map<number, { count: number; bytes: number }>();
-    for (const f of files.slice(FILES_KEPT_PER_DIR)) {
-      const group = byLayer.get(f.l!) ?? { count: 0, bytes: 0 };
-      group.count++;
-      group.bytes += f.s!;
-      byLayer.set(f.l!, group);
-    }
-    const groups = [...byLayer].map(([l, g]): TreeNode => ({ n: `(${g.count} files, ${humanSize(g.bytes)})`, s: g.bytes, l, k: g.count }));
-    dir.c = [...subdirs, ...files.slice(0, FILES_KEPT_PER_DIR), ...groups];
+    dirs.push({ files: files.length, layers: new Set(files.map((f) => f.l)).size });
   }
-  return root;
+  // A folded directory has `k` files and at most one aggregate per layer.
+  const kept = (k: number) => dirs.reduce((sum, d) => sum + (d.files > k ? k + Math.min(d.layers, d.files - k) : d.files), 0);
+  let k = FILES_KEPT_PER_DIR;
+  while (k > 1 && kept(k) > budget) k--;
+  for (const dir of directories(trees)) fold(dir, k);
+}
+
+function* directories(trees: TreeNode[]): Generator<TreeNode> {
+  const pending = [...trees];
+  for (let dir = pending.pop(); dir !== undefined; dir = pending.pop()) {
+    yield dir;
+    for (const c of dir.c!) if (c.c !== undefined) pending.push(c);
+  }
+}
+
+function fold(dir: TreeNode, kept: number): void {
+  const files = dir.c!.filter((c) => c.c === undefined);
+  if (files.length <= kept) return;
+  files.sort((a, b) => b.s! - a.s!);
+  const byLayer = new Map<number, { count: number; bytes: number }>();
+  for (const f of files.slice(kept)) {
+    const group = byLayer.get(f.l!) ?? { count: 0, bytes: 0 };
+    group.count++;
+    group.bytes += f.s!;
+    byLayer.set(f.l!, group);
+  }
+  const groups = [...byLayer].map(([l, g]): TreeNode => ({ n: `(${g.count} files, ${humanSize(g.bytes)})`, s: g.bytes, l, k: g.count }));
+  dir.c = [...dir.c!.filter((c) => c.c !== undefined), ...files.slice(0, kept), ...groups];
 }
 
 function readdirOrEmpty(dir: string): fs.Dirent[] {

@@ -9,8 +9,9 @@ export interface ViewNode extends TreeNode {
 /**
  * A container's merged tree, as the kernel would show it: the image's tree, less what
  * the upper's opaque directories and whiteouts delete, with the upper's files over it.
- * A file the upper replaces is a copy-up. A whiteout of a file the report folded into
- * a `(N files)` node cannot be found by name and leaves that node as it is.
+ * A file the upper replaces is a copy-up. A file the report folded into a `(N files)`
+ * node cannot be found by name: a whiteout of it leaves that node as it is, and its
+ * copy-up shows as new (folding happens only in directories of many files).
  */
 export function mergeUpper(image: TreeNode, upper: UpperChanges): ViewNode {
   const root = structuredClone(image) as ViewNode;
