@@ -5,12 +5,12 @@ import { findContainer } from '../container/lookup.js';
 import { containerDirs, type ContainerRecord } from '../container/record.js';
 import { findImage } from '../image/lookup.js';
 import { imageHistory } from '../image/inspect.js';
-import { imageView } from '../image/view.js';
 import { readImageRecord, type ImageRecord } from '../image/record.js';
-import { foldSmallFiles, imageTree, upperChanges } from './file-tree.js';
+import { foldSmallFiles, upperChanges } from './file-tree.js';
+import { readDiff, stackDiffs, type DiffEntry } from './layer-stack.js';
 import { layerFiles } from './layer-files.js';
 import { storeTotals } from './store-totals.js';
-import { measureWaste, type WasteTarget } from '../usage/waste.js';
+import { measureWaste, type WasteLayerCache, type WasteTarget } from '../usage/waste.js';
 import type { ReportContainer, ReportData, ReportImage, ReportLayer, ReportWaste } from './report-data.js';
 
 /** Paths stored more than once that each waste table lists (the JSON of `du --waste` has them all). */
@@ -34,6 +34,14 @@ export async function collectReport(store: Store, options: CollectOptions = {}):
   const images = named?.images ?? usage.images.map((i) => i.image);
   const containers = named?.containers ?? usage.containers.map((c) => c.record);
   const total = images.length + containers.length;
+  const wasteLayers: WasteLayerCache = new Map();
+  // Each layer's diff is read once, however many images hold it.
+  const diffs = new Map<string, Promise<DiffEntry[]>>();
+  const diff = (chainId: string) => {
+    let entries = diffs.get(chainId);
+    if (entries === undefined) diffs.set(chainId, (entries = readDiff(store.paths.layerDiff(chainId), store.whiteoutFormat)));
+    return entries;
+  };
   let done = 0;
   const report: ReportData = {
     formatVersion: 1,
@@ -46,16 +54,16 @@ export async function collectReport(store: Store, options: CollectOptions = {}):
     waste: [],
   };
   for (const image of images) {
-    report.images.push(await reportImage(store, usage, image));
-    report.waste.push(await reportWaste(store, { image }));
-    for (const l of image.layers) report.layers[l.chainId] ??= await reportLayer(store, usage, l.chainId, l.diffId, l.size);
+    report.images.push(await reportImage(store, usage, image, await Promise.all(image.layers.map((l) => diff(l.chainId)))));
+    report.waste.push(await reportWaste(store, { image }, wasteLayers));
+    for (const l of image.layers) report.layers[l.chainId] ??= reportLayer(usage, l.chainId, l.diffId, l.size, await diff(l.chainId));
     options.onProgress?.(++done, total);
   }
   for (const record of containers) {
     report.containers.push(await reportContainer(store, usage, record));
-    // A container's waste reads its image's layers again: for the ones named, not for a whole store of them.
+    // A container's waste walks its upper once more: for the ones named, not for a whole store of them.
     if (named !== null)
-      report.waste.push(await reportWaste(store, { image: images.find((i) => i.id === record.image)!, container: record }));
+      report.waste.push(await reportWaste(store, { image: images.find((i) => i.id === record.image)!, container: record }, wasteLayers));
     options.onProgress?.(++done, total);
   }
   foldSmallFiles([...report.images.map((i) => i.tree), ...report.containers.map((c) => c.upper.tree)]);
@@ -83,15 +91,11 @@ async function selection(store: Store, names: string[]): Promise<{ images: Image
   return { images: [...images.values()], containers: [...containers.values()] };
 }
 
-async function reportImage(store: Store, usage: DiskUsage, image: ImageRecord): Promise<ReportImage> {
+async function reportImage(store: Store, usage: DiskUsage, image: ImageRecord, diffs: DiffEntry[][]): Promise<ReportImage> {
   const row = usage.images.find((i) => i.image.id === image.id)!;
   // history lists build steps newest first; the ones that made a layer are the layers, in order.
   const steps = (await imageHistory(store, image)).filter((h) => h.layer !== null).reverse();
-  const view = await imageView(
-    store,
-    image.layers.map((l) => l.chainId),
-  );
-  const { tree, visible } = await imageTree(view, image.layers.length);
+  const { tree, visible } = stackDiffs(diffs);
   return {
     id: image.id,
     tags: row.repoTags,
@@ -104,15 +108,15 @@ async function reportImage(store: Store, usage: DiskUsage, image: ImageRecord): 
   };
 }
 
-async function reportWaste(store: Store, target: WasteTarget): Promise<ReportWaste> {
-  const report = await measureWaste(store, target);
+async function reportWaste(store: Store, target: WasteTarget, layerCache: WasteLayerCache): Promise<ReportWaste> {
+  const report = await measureWaste(store, target, { layerCache });
   const subject = target.container ? `container:${target.container.id}` : `image:${target.image.id}`;
   return { subject, report: { ...report, paths: report.paths.slice(0, WASTE_PATHS_LISTED) }, pathCount: report.paths.length };
 }
 
-async function reportLayer(store: Store, usage: DiskUsage, chainId: string, diffId: string, size: number): Promise<ReportLayer> {
+function reportLayer(usage: DiskUsage, chainId: string, diffId: string, size: number, diff: DiffEntry[]): ReportLayer {
   const holders = usage.images.filter((i) => i.image.layers.some((l) => l.chainId === chainId)).map((i) => i.image.id);
-  return { chainId, diffId, size, images: holders, ...(await layerFiles(store.paths.layerDiff(chainId))) };
+  return { chainId, diffId, size, images: holders, ...layerFiles(diff) };
 }
 
 async function reportContainer(store: Store, usage: DiskUsage, record: ContainerRecord): Promise<ReportContainer> {

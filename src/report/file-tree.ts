@@ -1,9 +1,8 @@
 import fs from 'node:fs';
 import { Yielder } from '../event-loop.js';
-import type { Resolver } from '../resolver/resolver.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { isEncodingArtifact, isOpaqueDir, whiteoutTarget } from '../layer/whiteout.js';
-import { hostInode, SizeTally, viewInode } from '../layer/size.js';
+import { hostInode, SizeTally } from '../layer/size.js';
 import { humanSize } from '../cli/format.js';
 import type { TreeNode, UpperChanges } from './report-data.js';
 
@@ -20,35 +19,6 @@ export const FILES_KEPT_PER_DIR = 64;
  * above this, fewer files per directory are kept by name, the same number in every one.
  */
 export const FILES_KEPT_PER_REPORT = 80_000;
-
-/**
- * The merged tree of an image's view, with each file's bytes (hardlinked inodes once)
- * and its layer (bottom first), and the bytes each layer still shows (`du`'s VISIBLE).
- */
-export async function imageTree(view: Resolver, layerCount: number): Promise<{ tree: TreeNode; visible: number[] }> {
-  const root: TreeNode = { n: '', c: [] };
-  const dirs = new Map<string, TreeNode>([['', root]]);
-  const visible = new Array<number>(layerCount).fill(0);
-  const tally = new SizeTally();
-  for await (const { path, stats } of view.walk('/')) {
-    const slash = path.lastIndexOf('/');
-    const parent = dirs.get(path.slice(0, slash));
-    if (parent === undefined) continue;
-    const name = path.slice(slash + 1);
-    if (stats.type === 'dir') {
-      const node: TreeNode = { n: name, c: [] };
-      parent.c!.push(node);
-      dirs.set(path, node);
-      continue;
-    }
-    // The view numbers layers from the top; the report from the bottom, as the image lists them.
-    const layer = typeof stats.layer === 'number' ? layerCount - 1 - stats.layer : layerCount;
-    const bytes = tally.count(stats, () => viewInode(stats)) ? stats.size : 0;
-    if (layer < layerCount) visible[layer]! += bytes;
-    parent.c!.push({ n: name, s: bytes, l: layer });
-  }
-  return { tree: root, visible };
-}
 
 /**
  * What a container's upper dir changes: its files (tagged with `upperLayer`), the paths

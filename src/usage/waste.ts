@@ -83,7 +83,12 @@ export interface WasteTarget {
 export interface WasteOptions {
   /** Told after each layer is read: layers done, layers in all. */
   onProgress?: (done: number, total: number) => void;
+  /** Image layers read by earlier calls, by directory: pass one to each call so a layer shared by many images is read once. */
+  layerCache?: WasteLayerCache;
 }
+
+/** Image layers as measureWaste reads them (never an upper, which changes). */
+export type WasteLayerCache = Map<string, LayerEntry[]>;
 
 export async function measureWaste(store: Store, target: WasteTarget, options: WasteOptions = {}): Promise<WasteReport> {
   const { image, container } = target;
@@ -103,7 +108,9 @@ export async function measureWaste(store: Store, target: WasteTarget, options: W
   const yielder = new Yielder();
   const layers: WasteLayer[] = [];
   for (const { dir, layer } of dirs) {
-    const entries = await readLayer(dir, store.whiteoutFormat, yielder);
+    const cached = layer.kind === 'layer' ? options.layerCache?.get(dir) : undefined;
+    const entries = cached ?? (await readLayer(dir, store.whiteoutFormat, yielder));
+    if (layer.kind === 'layer') options.layerCache?.set(dir, entries);
     // Leaves are priced against the layers below, before this one is stacked on them.
     for (const e of entries) {
       if (!e.leaf) continue;
@@ -167,7 +174,7 @@ interface PathTally {
 }
 
 /** One entry of a layer as dive sees its tar entry. */
-interface LayerEntry {
+export interface LayerEntry {
   path: string;
   isDir: boolean;
   /** The tar header's size: a regular file's length for the first name of its inode, else 0. */
