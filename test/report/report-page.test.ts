@@ -55,7 +55,23 @@ const IMAGES: [string, LayerInput[]][] = [
       },
     ],
   ],
-  ['b:1', [base, { createdBy: 'COPY b.bin /', entries: [{ path: 'b.bin', size: 4000, seed: 4 }] }]],
+  [
+    'b:1',
+    [
+      base,
+      {
+        // A whiteout and an opaque directory: the explorer's tree must stack them as du does.
+        createdBy: 'COPY b.bin /',
+        entries: [
+          { path: 'b.bin', size: 4000, seed: 4 },
+          { path: 'bin/', type: 'dir' },
+          { path: 'bin/alias', type: 'whiteout' },
+          { path: 'data/', type: 'opaque' },
+          { path: 'data/fresh.txt', content: 'f'.repeat(10) },
+        ],
+      },
+    ],
+  ],
 ];
 const LEFTOVER = 17;
 
@@ -297,6 +313,14 @@ maybe('the explorer: areas follow bytes within 1 %, a click zooms, breadcrumbs r
   await page.fill('#search', 'big');
   t.deepEqual(await tableRows(page, '#search-table'), [['/data/big.bin', '2kB']]);
   t.deepEqual(await page.$$eval('#treemap .tm-cell.match', (els) => els.map((e) => e.getAttribute('data-path'))), ['/data']);
+
+  const b = v.Images.find((i) => i.Repository === 'b')!;
+  await page.selectOption('#subject', `image:${b.ID}`);
+  await page.locator('#treemap .tm-cell[data-path="/data"]').click();
+  t.deepEqual(await tableRows(page, '#tree-table'), [['fresh.txt', '10B', '1', 'layer 2']], "b:1's opaque /data hides the base's files");
+  await page.locator('#crumbs button', { hasText: '/' }).click();
+  await page.locator('#treemap .tm-cell[data-path="/bin"]').click();
+  t.deepEqual(await tableRows(page, '#tree-table'), [['tool', '1kB', '1', 'layer 1']], "b:1's whiteout deletes /bin/alias");
 
   const web = v.Containers.find((c) => c.Names === 'web')!;
   await page.selectOption('#subject', `container:${web.ID}`);
