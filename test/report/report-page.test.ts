@@ -339,6 +339,14 @@ maybe('the page is drawn in light and dark, and its screenshot is not blank', as
   const b = await chromium();
   for (const scheme of ['light', 'dark'] as const) {
     const { page, errors } = await openReport(b, l.file, scheme);
+    // What the README shows: the container with copy-up and a whiteout, and the image with a file stored twice.
+    const v = await json<DfVerbose>(t, l.store.root, ['system', 'df', '-v']);
+    await page.selectOption('#subject', `container:${v.Containers.find((c) => c.Names === 'web')!.ID}`);
+    t.is(
+      await page.$eval('#waste-subject', (s) => (s as HTMLSelectElement).selectedOptions[0]!.textContent),
+      'image a:1',
+      'the most waste first',
+    );
     t.is(
       await page.evaluate(() => getComputedStyle(document.body).backgroundColor),
       scheme === 'light' ? 'rgb(255, 255, 255)' : 'rgb(21, 23, 26)',

@@ -18,7 +18,8 @@ type Cell = HierarchyRectangularNode<ViewNode>;
 export interface Subject {
   key: string;
   label: string;
-  tree: ViewNode;
+  /** Made when shown, not before: merging a container's upper copies its image's tree. */
+  tree: () => ViewNode;
   /** Layers below the upper; a container's upper is number `upperLayer`. */
   upperLayer: number;
 }
@@ -31,21 +32,26 @@ export interface Subject {
  */
 export function explorerPanel(data: ReportData): HTMLElement {
   const subjects: Subject[] = [
-    ...data.images.map((i) => ({
-      key: `image:${i.id}`,
-      label: `image ${imageName(data, i.id)}`,
-      tree: i.tree,
-      upperLayer: i.layers.length,
-    })),
-    ...data.containers.map((c) => {
-      const image = data.images.find((i) => i.id === c.image)!;
-      return {
-        key: `container:${c.id}`,
-        label: `container ${c.name}`,
-        tree: mergeUpper(image.tree, c.upper),
-        upperLayer: image.layers.length,
-      };
-    }),
+    // Largest first, so the explorer opens on what takes most room.
+    ...[...data.images]
+      .sort((a, b) => b.size - a.size)
+      .map((i) => ({
+        key: `image:${i.id}`,
+        label: `image ${imageName(data, i.id)}`,
+        tree: () => i.tree,
+        upperLayer: i.layers.length,
+      })),
+    ...[...data.containers]
+      .sort((a, b) => b.sizeRw - a.sizeRw)
+      .map((c) => {
+        const image = data.images.find((i) => i.id === c.image)!;
+        return {
+          key: `container:${c.id}`,
+          label: `container ${c.name}`,
+          tree: () => mergeUpper(image.tree, c.upper),
+          upperLayer: image.layers.length,
+        };
+      }),
   ];
   const select = h(
     'select',
@@ -177,7 +183,7 @@ export function explorerPanel(data: ReportData): HTMLElement {
 
   const show = (s: Subject) => {
     subject = s;
-    root = hierarchy<ViewNode>(s.tree, (d) => d.c)
+    root = hierarchy<ViewNode>(s.tree(), (d) => d.c)
       .sum((d) => (d.c ? 0 : (d.s ?? 0)))
       .sort((a, b) => (b.value ?? 0) - (a.value ?? 0) || a.data.n.localeCompare(b.data.n));
     legend.replaceChildren(subjectLegend(data, s, root));

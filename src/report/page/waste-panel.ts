@@ -11,11 +11,13 @@ import { imageName } from './layer-bars.js';
  */
 export function wastePanel(data: ReportData): HTMLElement {
   const select = h('select', { id: 'waste-subject', 'aria-label': 'image or container' });
-  for (const w of data.waste) select.append(h('option', { value: w.subject }, subjectName(data, w.subject)));
+  // The most wasteful first: what the reader came for.
+  const ordered = [...data.waste].sort((a, b) => b.report.wastedBytes - a.report.wastedBytes);
+  for (const w of ordered) select.append(h('option', { value: w.subject }, subjectName(data, w.subject)));
   const body = h('div', { id: 'waste-body' });
   const show = (w: ReportWaste | undefined) => body.replaceChildren(...(w ? wasteFigures(w) : [h('p', {}, 'No image to measure.')]));
   select.addEventListener('change', () => show(data.waste.find((w) => w.subject === select.value)));
-  show(data.waste[0]);
+  show(ordered[0]);
   return h(
     'section',
     { id: 'waste' },
@@ -23,7 +25,11 @@ export function wastePanel(data: ReportData): HTMLElement {
     h(
       'p',
       { class: 'hint' },
-      "dive's figures, as `strata du --waste` prints them. A container's are listed when it is named: `strata report CONTAINER`.",
+      "dive's figures, as ",
+      h('code', {}, 'strata du --waste'),
+      " prints them. A container's are listed when it is named: ",
+      h('code', {}, 'strata report CONTAINER'),
+      '.',
     ),
     select,
     body,
