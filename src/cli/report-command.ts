@@ -19,13 +19,13 @@ export function registerReportCommand(program: Command, ctx: CliContext): void {
         import('../store/stream-to-file.js'),
       ]);
       const store = await ctx.store();
-      const progress = dfProgress(ctx, opts.output === undefined);
-      const data = await collectReport(store, { names, onProgress: progress?.update }).finally(() => progress?.stop());
-      const text = opts.format === 'json' ? `${JSON.stringify(data)}\n` : await reportHtml(data);
-      if (opts.output === undefined) ctx.io.stdout.write(text);
-      else
-        await streamToFile(opts.output, async (out) => {
-          out.write(text);
-        });
+      const write = async (out: NodeJS.WritableStream) => {
+        const progress = dfProgress(ctx, opts.output === undefined);
+        const data = await collectReport(store, { names, onProgress: progress?.update }).finally(() => progress?.stop());
+        out.write(opts.format === 'json' ? `${JSON.stringify(data)}\n` : await reportHtml(data));
+      };
+      // With -o the file is opened first: a directory that is not there fails before anything is measured.
+      if (opts.output === undefined) await write(ctx.io.stdout);
+      else await streamToFile(opts.output, write);
     });
 }

@@ -378,6 +378,28 @@ test('--format json writes the data the page embeds; a name that is neither fail
   await t.throwsAsync(fs.access(path.join(l.dir, 'bad.html')));
 });
 
+maybe('the report of an empty store draws without an error', async (t) => {
+  const { store, dir } = await tmpStore(t);
+  const file = path.join(dir, 'empty.html');
+  t.is((await strata(store.root, ['report', '-o', file])).code, 0);
+  const { page, errors } = await openReport(await chromium(), file);
+  t.is(
+    await page.locator('[data-num="totals.total"]').getAttribute('data-bytes'),
+    String((await json<{ StoreSize: number }>(t, store.root, ['info'])).StoreSize),
+  );
+  t.is(await page.locator('#waste-body').textContent(), 'No image to measure.');
+  t.deepEqual(errors, []);
+  await page.close();
+});
+
+test('-o into a directory that is not there fails before anything is measured', async (t) => {
+  const l = await lab(t);
+  const before = await snapshotContent(l.store.root);
+  const out = await strata(l.store.root, ['report', '-o', path.join(l.dir, 'nowhere', 'r.html')]);
+  t.deepEqual([out.code, out.stderr], [1, `strata: ${path.join(l.dir, 'nowhere', 'r.html')}: No such file or directory\n`]);
+  t.deepEqual(await snapshotContent(l.store.root), before);
+});
+
 test('a report of one container shows it and its image only', async (t) => {
   const l = await lab(t);
   const data = JSON.parse((await strata(l.store.root, ['report', '--format', 'json', 'web'])).stdout) as ReportData;
