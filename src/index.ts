@@ -36,7 +36,15 @@ export { diskUsage, type DiskUsage, type DiskUsageOptions } from './usage/df.js'
 export { storeSummary, type StoreSummary } from './usage/info.js';
 export { containerUsage, type ContainerUsage } from './usage/container-usage.js';
 export { imageBreakdown, containerBreakdown } from './usage/layer-breakdown.js';
-export { measureWaste, type WasteReport, type WasteLayer, type WastedPath, type WasteTarget, type WasteOptions } from './usage/waste.js';
+export {
+  measureWaste,
+  LayerListings,
+  type WasteReport,
+  type WasteLayer,
+  type WastedPath,
+  type WasteTarget,
+  type WasteOptions,
+} from './usage/waste.js';
 export {
   DEFAULT_WASTE_RULES,
   evaluateWasteRules,

@@ -36,7 +36,7 @@ export function registerUsageCommands(program: Command, ctx: CliContext): void {
       "dive's efficiency score and wasted bytes, the bytes that could really be reclaimed, and the paths stored more than once",
     )
     .option('-n, --top <N>', 'with --waste: rows of the path table (default 20; 0 for all; JSON has all)', toRows)
-    .option('--ci', "with --waste: check dive's CI rules, print PASS or FAIL for each, and exit 1 when one fails")
+    .option('--ci', "dive's CI rules (implies --waste): print PASS or FAIL for each rule, and exit 1 when one fails")
     .option('--lowest-efficiency <ratio>', 'with --ci: fail below this efficiency score, 0 to 1, or disabled (default 0.9)')
     .option('--highest-wasted-bytes <size>', 'with --ci: fail above these wasted bytes, as 20MB or 1GiB, or disabled (default disabled)')
     .option(

@@ -10,7 +10,7 @@ import { foldSmallFiles, upperChanges } from './file-tree.js';
 import { readDiff, stackDiffs, type DiffEntry } from './layer-stack.js';
 import { layerFiles } from './layer-files.js';
 import { storeTotals } from './store-totals.js';
-import { measureWaste, type WasteLayerCache, type WasteTarget } from '../usage/waste.js';
+import { LayerListings, measureWaste, type WasteTarget } from '../usage/waste.js';
 import type { ReportContainer, ReportData, ReportImage, ReportLayer, ReportWaste } from './report-data.js';
 
 /** Paths stored more than once that each waste table lists (the JSON of `du --waste` has them all). */
@@ -34,7 +34,7 @@ export async function collectReport(store: Store, options: CollectOptions = {}):
   const images = named?.images ?? usage.images.map((i) => i.image);
   const containers = named?.containers ?? usage.containers.map((c) => c.record);
   const total = images.length + containers.length;
-  const wasteLayers: WasteLayerCache = new Map();
+  const wasteLayers = new LayerListings();
   // Each layer's diff is read once, however many images hold it.
   const diffs = new Map<string, Promise<DiffEntry[]>>();
   const diff = (chainId: string) => {
@@ -108,8 +108,8 @@ async function reportImage(store: Store, usage: DiskUsage, image: ImageRecord, d
   };
 }
 
-async function reportWaste(store: Store, target: WasteTarget, layerCache: WasteLayerCache): Promise<ReportWaste> {
-  const report = await measureWaste(store, target, { layerCache });
+async function reportWaste(store: Store, target: WasteTarget, layerListings: LayerListings): Promise<ReportWaste> {
+  const report = await measureWaste(store, target, { layerListings });
   const subject = target.container ? `container:${target.container.id}` : `image:${target.image.id}`;
   return { subject, report: { ...report, paths: report.paths.slice(0, WASTE_PATHS_LISTED) }, pathCount: report.paths.length };
 }

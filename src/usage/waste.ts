@@ -1,4 +1,5 @@
 import fs, { type Dirent } from 'node:fs';
+import path from 'node:path';
 import { Yielder } from '../event-loop.js';
 import type { Store } from '../store/root.js';
 import type { ImageRecord } from '../image/record.js';
@@ -6,6 +7,9 @@ import { containerDirs, type ContainerRecord } from '../container/record.js';
 import { isEncodingArtifact, whiteoutTarget } from '../layer/whiteout.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { hostInode } from '../layer/size.js';
+import { lstatOrNullSync } from '../resolver/host.js';
+import { isFsError } from '../errors.js';
+import { withOwnerAccess } from '../store/owner-access.js';
 
 /**
  * dive's wasted-space figures for an image or a container, computed as dive computes
@@ -29,6 +33,10 @@ import { hostInode } from '../layer/size.js';
  *  - image size = Σ layer sizes; user size = the same without the first layer, and
  *    user wasted percent = wasted / user size.
  * A container's upper dir is one more layer, on top.
+ *
+ * One case is priced on purpose unlike dive: a whiteout of a path no layer below has.
+ * dive fails to find it and stops reading the rest of that layer (its later leaves
+ * then count nowhere); here such a whiteout costs 0 and the layer is read to the end.
  */
 export interface WasteReport {
   /** dive's "Image efficiency score": Σ min / Σ cumulative, between 0 and 1. */
@@ -57,7 +65,10 @@ export interface WasteLayer {
   /** The layer's chainID and diffID; null for an upper. */
   chainId: string | null;
   diffId: string | null;
-  /** Σ of its tar entries' sizes, as dive counts a layer: regular files, each inode once. */
+  /**
+   * Σ of its tar entries' sizes, as dive counts a layer: regular files, each inode once.
+   * Docker's layer size (`du`, `images`) also counts each symlink's target length.
+   */
   sizeBytes: number;
 }
 
@@ -83,12 +94,26 @@ export interface WasteTarget {
 export interface WasteOptions {
   /** Told after each layer is read: layers done, layers in all. */
   onProgress?: (done: number, total: number) => void;
-  /** Image layers read by earlier calls, by directory: pass one to each call so a layer shared by many images is read once. */
-  layerCache?: WasteLayerCache;
+  /**
+   * Pass one to several measureWaste calls (a store-wide report) and a layer that
+   * images share is read once: a committed layer never changes. Uppers are always read.
+   */
+  layerListings?: LayerListings;
 }
 
-/** Image layers as measureWaste reads them (never an upper, which changes). */
-export type WasteLayerCache = Map<string, LayerEntry[]>;
+/** What measureWaste read of each image layer, by chainID, for as long as the caller keeps it. */
+export class LayerListings {
+  readonly #byChain = new Map<string, Promise<LayerEntry[]>>();
+
+  get(chainId: string, read: () => Promise<LayerEntry[]>): Promise<LayerEntry[]> {
+    let listing = this.#byChain.get(chainId);
+    if (listing === undefined) {
+      listing = read();
+      this.#byChain.set(chainId, listing);
+    }
+    return listing;
+  }
+}
 
 export async function measureWaste(store: Store, target: WasteTarget, options: WasteOptions = {}): Promise<WasteReport> {
   const { image, container } = target;
@@ -108,9 +133,8 @@ export async function measureWaste(store: Store, target: WasteTarget, options: W
   const yielder = new Yielder();
   const layers: WasteLayer[] = [];
   for (const { dir, layer } of dirs) {
-    const cached = layer.kind === 'layer' ? options.layerCache?.get(dir) : undefined;
-    const entries = cached ?? (await readLayer(dir, store.whiteoutFormat, yielder));
-    if (layer.kind === 'layer') options.layerCache?.set(dir, entries);
+    const read = () => readLayer(dir, store, yielder);
+    const entries = await (layer.chainId !== null && options.layerListings ? options.layerListings.get(layer.chainId, read) : read());
     // Leaves are priced against the layers below, before this one is stacked on them.
     for (const e of entries) {
       if (!e.leaf) continue;
@@ -174,7 +198,7 @@ interface PathTally {
 }
 
 /** One entry of a layer as dive sees its tar entry. */
-export interface LayerEntry {
+interface LayerEntry {
   path: string;
   isDir: boolean;
   /** The tar header's size: a regular file's length for the first name of its inode, else 0. */
@@ -189,44 +213,89 @@ export interface LayerEntry {
  * in name order, as Docker writes layer tars, so the first name of a hardlinked inode
  * is the one that carries its bytes. Parents come before their children.
  */
-async function readLayer(root: string, format: WhiteoutFormat, yielder: Yielder): Promise<LayerEntry[]> {
-  const out: LayerEntry[] = [];
-  const inodes = new Set<string>();
-  const visit = async (hostDir: string, dir: string): Promise<number> => {
+async function readLayer(root: string, store: Store, yielder: Yielder): Promise<LayerEntry[]> {
+  const reader = new LayerReader(store.whiteoutFormat, store.info.rootless, yielder);
+  await reader.visit(root, '');
+  return reader.out;
+}
+
+class LayerReader {
+  readonly out: LayerEntry[] = [];
+  readonly #inodes = new Set<string>();
+  /** The inodes added to #inodes, in order, so a directory read again can take its own back. */
+  readonly #inodeLog: string[] = [];
+
+  constructor(
+    private readonly format: WhiteoutFormat,
+    private readonly rootless: boolean,
+    private readonly yielder: Yielder,
+  ) {}
+
+  /**
+   * Reads one directory and what is below it; returns how many entries it has. In a
+   * rootless store an image's 0000 or 0400 directory refuses its owner too: when this
+   * directory's listing or an entry's lstat is refused, what was read of it is undone
+   * and it is read again with its owner bits opened for that moment (owner-access.ts),
+   * as the resolver does.
+   */
+  async visit(hostDir: string, dir: string): Promise<number> {
+    const mark = { out: this.out.length, inodes: this.#inodeLog.length };
+    try {
+      return await this.#visitDir(hostDir, dir);
+    } catch (err) {
+      const about = isFsError(err) ? (err.path ?? '') : '';
+      if (!this.rootless || !isFsError(err, 'EACCES') || (about !== hostDir && path.dirname(about) !== hostDir)) throw err;
+      this.out.length = mark.out;
+      for (const inode of this.#inodeLog.splice(mark.inodes)) this.#inodes.delete(inode);
+      return withOwnerAccess([{ path: hostDir, bits: 0o500 }], () => this.#visitDir(hostDir, dir));
+    }
+  }
+
+  async #visitDir(hostDir: string, dir: string): Promise<number> {
     let children = 0;
-    for (const entry of sortedEntries(hostDir)) {
-      await yielder.maybe();
+    for (const entry of sortedEntries(hostDir, dir === '')) {
+      await this.yielder.maybe();
       const host = `${hostDir}/${entry.name}`;
       if (entry.isDirectory()) {
         const record: LayerEntry = { path: `${dir}/${entry.name}`, isDir: true, size: 0, whiteout: false, leaf: false };
-        out.push(record);
-        record.leaf = (await visit(host, record.path)) === 0;
+        this.out.push(record);
+        record.leaf = (await this.visit(host, record.path)) === 0;
         children++;
         continue;
       }
-      const st = fs.lstatSync(host);
-      const target = whiteoutTarget(entry.name, st, format);
-      if (target === null && isEncodingArtifact(entry.name, format)) continue; // the oci format's opaque marker
+      // A running container's process may remove what we are about to look at: gone is not an error.
+      const st = lstatOrNullSync(host);
+      if (st === null) continue;
+      const target = whiteoutTarget(entry.name, st, this.format);
+      if (target === null && isEncodingArtifact(entry.name, this.format)) continue; // the oci format's opaque marker
       children++;
-      let size = 0;
-      if (target === null && st.isFile()) {
-        if (st.nlink <= 1) size = st.size;
-        else {
-          const inode = hostInode(host);
-          if (!inodes.has(inode)) size = st.size;
-          inodes.add(inode);
-        }
-      }
-      out.push({ path: `${dir}/${target ?? entry.name}`, isDir: false, size, whiteout: target !== null, leaf: true });
+      const size = target === null && st.isFile() ? this.#firstName(host, st) : 0;
+      this.out.push({ path: `${dir}/${target ?? entry.name}`, isDir: false, size, whiteout: target !== null, leaf: true });
     }
     return children;
-  };
-  await visit(root, '');
-  return out;
+  }
+
+  /** A regular file's bytes if this is the first name of its inode in the layer, else 0 (a hardlink entry). */
+  #firstName(host: string, st: fs.Stats): number {
+    if (st.nlink <= 1) return st.size;
+    const inode = hostInode(host);
+    if (this.#inodes.has(inode)) return 0;
+    this.#inodes.add(inode);
+    this.#inodeLog.push(inode);
+    return st.size;
+  }
 }
 
-function sortedEntries(dir: string): Dirent[] {
-  return fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+/** A directory's entries in name order; one below the top that has gone since it was listed has none. */
+function sortedEntries(dir: string, top: boolean): Dirent[] {
+  let entries: Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    if (top || !(isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR'))) throw err;
+    return [];
+  }
+  return entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 /**

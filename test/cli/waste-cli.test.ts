@@ -269,3 +269,13 @@ test('sizes are read as dive reads them (go-humanize): decimal and binary units,
   t.throws(() => parseByteSize('-1'), { message: 'invalid size "-1": not a size' });
   t.throws(() => parseByteSize('3 zettabytes'), { message: 'invalid size "3 zettabytes": unknown unit "zettabytes"' });
 });
+
+test('on a terminal du --waste shows its progress over the layers; with --format json it stays quiet', async (t) => {
+  const root = await diveStore(t);
+  const shown = await strata(root, ['du', '--waste', 'dive-test'], { tty: true, columns: 100 });
+  t.is(shown.code, 0);
+  t.regex(shown.stdout, /Measuring .* 14\/14/);
+  t.true(shown.stdout.endsWith(TABLE));
+  const json = await strata(root, ['du', '--waste', '--format', 'json', 'dive-test'], { tty: true, columns: 100 });
+  t.is(JSON.parse(json.stdout).wastedBytes, 32025);
+});

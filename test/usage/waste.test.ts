@@ -1,10 +1,11 @@
 import test, { type ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 import { loadImages } from '../../src/transfer/load.js';
 import { findImage } from '../../src/image/lookup.js';
 import { readImageRecord } from '../../src/image/record.js';
-import { measureWaste, type WasteReport } from '../../src/usage/waste.js';
+import { LayerListings, measureWaste, type WasteReport } from '../../src/usage/waste.js';
 import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import type { Store } from '../../src/store/root.js';
 import { tmpStore } from '../helpers/tmp-store.js';
@@ -204,4 +205,81 @@ bothFormats("a container's upper dir is one more layer", async (t, format) => {
     ['/data/big.bin', 2, 10000, 5000],
     ['/small.txt', 2, 200, 200],
   ]);
+});
+
+bothFormats('a whiteout of a path no layer below has costs 0, and the rest of its layer still counts', async (t, format) => {
+  const { report } = await loadedImage(t, format, [
+    [{ path: 'a.bin', size: 100, seed: 1 }],
+    [
+      { path: 'ghost', type: 'whiteout' },
+      { path: 'z.bin', size: 50, seed: 2 },
+      { path: 'a.bin', size: 100, seed: 1 },
+    ],
+  ]);
+  t.deepEqual(figures(report), {
+    efficiencyScore: (100 + 0 + 50) / (200 + 0 + 50),
+    wastedBytes: 200,
+    reclaimableBytes: 100,
+    sizeBytes: 250,
+    userSizeBytes: 150,
+  });
+  t.deepEqual(table(report), [['/a.bin', 2, 200, 100]]);
+});
+
+bothFormats('an opaque directory hides nothing by dive’s rule, and its marker is no entry', async (t, format) => {
+  const { report } = await loadedImage(t, format, [
+    [{ path: 'd/x.bin', size: 300, seed: 1 }],
+    [
+      { path: 'd/', type: 'dir' },
+      { path: 'd', type: 'opaque' },
+      { path: 'd/y.bin', size: 10, seed: 2 },
+    ],
+    [
+      { path: 'e/', type: 'dir' },
+      { path: 'e', type: 'opaque' },
+    ],
+    [{ path: 'e/', type: 'dir' }],
+  ]);
+  // Leaves: /d/x.bin 300, /d/y.bin 10, and /e in the last two layers, empty but for the marker: 0 each.
+  t.deepEqual(figures(report), { efficiencyScore: 1, wastedBytes: 0, reclaimableBytes: 0, sizeBytes: 310, userSizeBytes: 10 });
+  t.deepEqual(table(report), [['/e', 2, 0, 0]]);
+});
+
+test('images measured with one LayerListings read a shared layer once, with the same figures', async (t) => {
+  const { store, dir } = await tmpStore(t);
+  const base = [{ path: 'lib/base.bin', size: 900, seed: 1 }];
+  for (const [tag, top] of [
+    ['a:1', [{ path: 'lib/base.bin', size: 900, seed: 2 }]],
+    ['b:1', [{ path: 'b.txt', size: 20, seed: 3 }]],
+  ] as const) {
+    const file = path.join(dir, `${tag.replace(':', '-')}.tar`);
+    await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: [tag], layers: [base, [...top]] }));
+    await loadImages(store, { path: file });
+  }
+  const [a, b] = [await findImage(store, 'a:1'), await findImage(store, 'b:1')];
+  const alone = [await measureWaste(store, { image: a }), await measureWaste(store, { image: b })];
+  const baseDiff = store.paths.layerDiff(a.layers[0]!.chainId);
+  const listings = new LayerListings();
+  const reads: string[] = [];
+  const readdirSync = fsSync.readdirSync;
+  fsSync.readdirSync = ((p: fsSync.PathLike, o?: unknown) => {
+    reads.push(String(p));
+    return (readdirSync as (p: fsSync.PathLike, o?: unknown) => unknown)(p, o);
+  }) as typeof fsSync.readdirSync;
+  let shared: WasteReport[];
+  try {
+    shared = [
+      await measureWaste(store, { image: a }, { layerListings: listings }),
+      await measureWaste(store, { image: b }, { layerListings: listings }),
+    ];
+  } finally {
+    fsSync.readdirSync = readdirSync;
+  }
+  t.deepEqual(shared, alone);
+  t.deepEqual(
+    reads.filter((p) => p === baseDiff),
+    [baseDiff],
+    'the shared base layer is listed once',
+  );
+  t.deepEqual(figures(alone[0]!), { efficiencyScore: 0.5, wastedBytes: 1800, reclaimableBytes: 900, sizeBytes: 1800, userSizeBytes: 900 });
 });
