@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Yielder } from '../event-loop.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
-import { isEncodingArtifact, isOpaqueDir, whiteoutTarget } from '../layer/whiteout.js';
+import { isEncodingArtifact, isOpaqueDir, whiteoutTarget, WHITEOUT_PREFIX } from '../layer/whiteout.js';
 import { hostInode, SizeTally } from '../layer/size.js';
 import { humanSize } from '../cli/format.js';
 import type { TreeNode, UpperChanges } from './report-data.js';
@@ -36,20 +36,21 @@ export async function upperChanges(upperDir: string, format: WhiteoutFormat, upp
     for (const entry of readdirOrEmpty(hostDir)) {
       await yielder.maybe();
       const host = `${hostDir}/${entry.name}`;
-      const st = fs.lstatSync(host, { throwIfNoEntry: false });
+      // A directory needs no lstat unless its name is whiteout-shaped, as in the usage walk.
+      const st = entry.isDirectory() && !entry.name.startsWith(WHITEOUT_PREFIX) ? null : fs.lstatSync(host, { throwIfNoEntry: false });
       if (st === undefined) continue; // removed while we walked
-      const whiteout = whiteoutTarget(entry.name, st, format);
+      const whiteout = st === null ? null : whiteoutTarget(entry.name, st, format);
       if (whiteout !== null) {
         changes.whiteouts.push(`${dir}/${whiteout}`);
         continue;
       }
-      if (isEncodingArtifact(entry.name, format)) continue;
-      if (st.isDirectory()) {
+      if (st === null || st.isDirectory()) {
         const child: TreeNode = { n: entry.name, c: [] };
         node.c!.push(child);
         pending.push([host, `${dir}/${entry.name}`, child]);
         continue;
       }
+      if (isEncodingArtifact(entry.name, format)) continue;
       node.c!.push({ n: entry.name, s: tally.count(st, () => hostInode(host)) ? st.size : 0, l: upperLayer });
     }
   }

@@ -310,6 +310,23 @@ maybe('the explorer: areas follow bytes within 1 %, a click zooms, breadcrumbs r
 
   await page.locator('#crumbs button', { hasText: '/' }).click();
   t.is(await page.locator('#crumbs').textContent(), '/');
+  // The same by keyboard: Enter on a focused directory zooms in, Escape zooms out.
+  await page.locator('#treemap g.zoomable:has(.tm-cell[data-path="/bin"])').focus();
+  await page.keyboard.press('Enter');
+  t.is(await page.locator('#crumbs').textContent(), '/ › bin');
+  await page.keyboard.press('Escape');
+  t.is(await page.locator('#crumbs').textContent(), '/');
+  // Tables sort by any column: the containers by size, largest first, then the other way.
+  t.deepEqual(
+    (await tableRows(page, '#containers-table')).map((r) => r[0]),
+    ['web', 'db'],
+  );
+  await page.locator('#containers-table th', { hasText: 'SIZE' }).click();
+  t.deepEqual(
+    (await tableRows(page, '#containers-table')).map((r) => r[0]),
+    ['db', 'web'],
+  );
+  t.is(await page.locator('#containers-table th', { hasText: 'SIZE' }).getAttribute('aria-sort'), 'ascending');
   await page.fill('#search', 'big');
   t.deepEqual(await tableRows(page, '#search-table'), [['/data/big.bin', '2kB']]);
   t.deepEqual(await page.$$eval('#treemap .tm-cell.match', (els) => els.map((e) => e.getAttribute('data-path'))), ['/data']);

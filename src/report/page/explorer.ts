@@ -65,6 +65,7 @@ export function explorerPanel(data: ReportData): HTMLElement {
   svg.id = 'treemap';
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
   svg.setAttribute('role', 'img');
+  svg.setAttribute('tabindex', '0');
   const listing = h('div', { id: 'tree-listing' });
   const results = h('div', { id: 'search-results' });
 
@@ -124,8 +125,19 @@ export function explorerPanel(data: ReportData): HTMLElement {
         g.append(label);
       }
       if (c.children) {
+        // Keyboard too: Tab to a directory, Enter to zoom in; Escape (below) zooms out.
         g.classList.add('zoomable');
+        g.setAttribute('tabindex', '0');
+        g.setAttribute('role', 'button');
+        g.setAttribute('aria-label', `${pathOf(c)}, ${c.value ?? 0} bytes`);
         g.addEventListener('click', () => zoom(c));
+        g.addEventListener('keydown', (e) => {
+          if (e.key === 'Enter' || e.key === ' ') {
+            e.preventDefault();
+            zoom(c);
+            ((svg.querySelector('.zoomable') as SVGGElement | null) ?? svg).focus();
+          }
+        });
       }
       cells.push(g);
     }
@@ -192,6 +204,9 @@ export function explorerPanel(data: ReportData): HTMLElement {
     matches = new Set();
     zoom(root);
   };
+  svg.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && focus?.parent) zoom(focus.parent);
+  });
   select.addEventListener('change', () => show(subjects.find((s) => s.key === select.value)!));
   search.addEventListener('input', find);
   if (subject) show(subject);
