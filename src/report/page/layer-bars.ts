@@ -59,7 +59,8 @@ export function layerBarsPanel(data: ReportData): HTMLElement {
 }
 
 function imageBar(data: ReportData, image: ReportImage, widest: number, choose: (layer: ReportLayer, index: number) => void): HTMLElement {
-  const bar = h('div', { class: 'bar', style: `width:${(100 * image.size) / widest}%` });
+  // Wide enough for every segment's 4px (style.css), however small the image.
+  const bar = h('div', { class: 'bar', style: `width:${(100 * image.size) / widest}%;min-width:${image.layers.length * 5}px` });
   image.layers.forEach((l, i) => {
     const layer = data.layers[l.chainId]!;
     const shared = layer.images.length > 1;
