@@ -89,8 +89,11 @@ function containerBar(c: ReportContainer, widest: number): HTMLElement {
   const bar = h(
     'div',
     { class: 'bar', style: `width:${(100 * c.sizeRw) / widest}%` },
-    h('span', { class: 'seg', style: `flex-grow:${c.added};background:${COLOURS.containerNew}`, title: `new: ${c.added} bytes` }),
-    h('span', { class: 'seg', style: `flex-grow:${c.copiedUp};background:${COLOURS.copiedUp}`, title: `copied up: ${c.copiedUp} bytes` }),
+    // A part of 0 bytes has no segment (every segment keeps a few pixels).
+    c.added > 0 &&
+      h('span', { class: 'seg', style: `flex-grow:${c.added};background:${COLOURS.containerNew}`, title: `new: ${c.added} bytes` }),
+    c.copiedUp > 0 &&
+      h('span', { class: 'seg', style: `flex-grow:${c.copiedUp};background:${COLOURS.copiedUp}`, title: `copied up: ${c.copiedUp} bytes` }),
   );
   return h(
     'div',
