@@ -179,7 +179,8 @@ export async function runDfBench(ctx: BenchContext, shape: DfShape = DF_SHAPE): 
   }
 }
 
-async function timeInProcess(work: () => Promise<unknown>): Promise<Sample> {
+/** Times `work` in this process: wall and CPU, no start-up. */
+export async function timeInProcess(work: () => Promise<unknown>): Promise<Sample> {
   const cpu = process.cpuUsage();
   const started = process.hrtime.bigint();
   await work();

@@ -86,7 +86,7 @@ export function wasteText(r: WasteReport, top: number): string {
     `Wasted (dive):      ${bytes(r.wastedBytes)}: every copy of each path stored more than once`,
     `Reclaimable:        ${bytes(r.reclaimableBytes)}: all but the smallest copy of each of those paths`,
     `Size:               ${bytes(r.sizeBytes)} in ${r.layers.length} ${r.layers.length === 1 ? 'layer' : 'layers'}${upper ? ' (the last: the upper dir)' : ''}; ` +
-      `${humanSize(r.userSizeBytes)} above the base layer, ${percent(r.userWastedPercent)} of it wasted (dive's userWastedPercent)`,
+      `${humanSize(r.userSizeBytes)} above the base layer; wasted / that: ${percent(r.userWastedPercent)} (dive's userWastedPercent)`,
   ];
   const figures = `${lines.join('\n')}\n\n`;
   if (r.paths.length === 0) return `${figures}No path is stored more than once.\n`;

@@ -34,9 +34,14 @@ import { withOwnerAccess } from '../store/owner-access.js';
  *    user wasted percent = wasted / user size.
  * A container's upper dir is one more layer, on top.
  *
- * One case is priced on purpose unlike dive: a whiteout of a path no layer below has.
- * dive fails to find it and stops reading the rest of that layer (its later leaves
- * then count nowhere); here such a whiteout costs 0 and the layer is read to the end.
+ * Two cases are priced unlike dive:
+ *  - on purpose, a whiteout of a path no layer below has: dive fails to find it and
+ *    stops reading the rest of that layer (its later leaves then count nowhere); here
+ *    such a whiteout costs 0 and the layer is read to the end;
+ *  - of necessity, a directory a layer tar only implies (`a/b` without an `a/` entry):
+ *    dive's tree holds it as a non-directory, so a later whiteout of it costs 0 there.
+ *    An unpacked layer cannot tell it from a directory the tar named, so here it is one.
+ *    Docker, BuildKit and kaniko name every parent.
  */
 export interface WasteReport {
   /** dive's "Image efficiency score": Σ min / Σ cumulative, between 0 and 1. */

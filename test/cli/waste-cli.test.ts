@@ -21,7 +21,7 @@ async function diveStore(t: ExecutionContext): Promise<string> {
 const FIGURES = `Efficiency score:   98.44 % (dive's: smallest copy of each path / all copies)
 Wasted (dive):      32.02kB (32025 bytes): every copy of each path stored more than once
 Reclaimable:        19.21kB (19215 bytes): all but the smallest copy of each of those paths
-Size:               1.221MB (1220598 bytes) in 14 layers; 66.24kB above the base layer, 48.35 % of it wasted (dive's userWastedPercent)
+Size:               1.221MB (1220598 bytes) in 14 layers; 66.24kB above the base layer; wasted / that: 48.35 % (dive's userWastedPercent)
 
 `;
 const TABLE = `Paths stored more than once: 3; layers counted from 0 at the base
@@ -229,7 +229,7 @@ test("du --waste of a container counts its upper as the last layer; du without -
     `Efficiency score:   50.00 % (dive's: smallest copy of each path / all copies)
 Wasted (dive):      10kB (10000 bytes): every copy of each path stored more than once
 Reclaimable:        5kB (5000 bytes): all but the smallest copy of each of those paths
-Size:               10kB (10000 bytes) in 2 layers (the last: the upper dir); 5kB above the base layer, 200.00 % of it wasted (dive's userWastedPercent)
+Size:               10kB (10000 bytes) in 2 layers (the last: the upper dir); 5kB above the base layer; wasted / that: 200.00 % (dive's userWastedPercent)
 
 Paths stored more than once: 1; layers counted from 0 at the base
 COUNT     TOTAL     RECLAIMABLE   LAYERS     PATH
@@ -249,7 +249,7 @@ test('an image with nothing stored twice says so', async (t) => {
     `Efficiency score:   100.00 % (dive's: smallest copy of each path / all copies)
 Wasted (dive):      0B (0 bytes): every copy of each path stored more than once
 Reclaimable:        0B (0 bytes): all but the smallest copy of each of those paths
-Size:               3B (3 bytes) in 1 layer; 0B above the base layer, 0.00 % of it wasted (dive's userWastedPercent)
+Size:               3B (3 bytes) in 1 layer; 0B above the base layer; wasted / that: 0.00 % (dive's userWastedPercent)
 
 No path is stored more than once.
 `,
