@@ -5,6 +5,7 @@ import { imageName } from './layer-bars.js';
 import { mergeUpper, type ViewNode } from './merge-upper.js';
 import { layerColour } from './palette.js';
 import { subjectLegend } from './explorer-legend.js';
+import { dominantLayer, fileCount, layerName } from './tree-node-facts.js';
 
 const W = 960;
 const H = 480;
@@ -239,34 +240,4 @@ function zoomButton(text: string, onClick: () => void): HTMLElement {
   const b = h('button', { type: 'button', class: 'link' }, text);
   b.addEventListener('click', onClick);
   return b;
-}
-
-/** Files below a node, counting what an aggregate stands for. */
-function fileCount(n: HNode): number {
-  if (!n.children) return n.data.c ? 0 : (n.data.k ?? 1);
-  let count = 0;
-  for (const leaf of n.leaves()) count += leaf.data.c ? 0 : (leaf.data.k ?? 1);
-  return count;
-}
-
-/** The layer (or copy-up) that holds most of a node's bytes: a directory's colour. */
-function dominantLayer(n: HNode): number {
-  if (!n.children) return n.data.l ?? 0;
-  const byLayer = new Map<number, number>();
-  for (const leaf of n.leaves())
-    if (leaf.data.l !== undefined) byLayer.set(leaf.data.l, (byLayer.get(leaf.data.l) ?? 0) + (leaf.value ?? 0));
-  let best = 0;
-  let most = -1;
-  for (const [l, b] of byLayer)
-    if (b > most) {
-      best = l;
-      most = b;
-    }
-  return best;
-}
-
-export function layerName(d: ViewNode, upperLayer: number): string {
-  if (d.l === undefined) return '';
-  if (d.l >= upperLayer) return d.cu ? 'upper (copied up)' : 'upper (new)';
-  return `layer ${d.l + 1}`;
 }
