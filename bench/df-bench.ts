@@ -307,7 +307,10 @@ function countEntries(dir: string): number {
 
 // ------------------------------------------------------------------ the store
 
-async function ensureDfStore(shape: DfShape, log: (line: string) => void): Promise<{ root: string; info: DfStoreInfo; cached: boolean }> {
+export async function ensureDfStore(
+  shape: DfShape,
+  log: (line: string) => void,
+): Promise<{ root: string; info: DfStoreInfo; cached: boolean }> {
   const format = process.getuid?.() === 0 && process.platform === 'linux' ? 'overlay' : 'oci';
   const key = createHash('sha256')
     .update(JSON.stringify({ generator: GENERATOR_VERSION, shape, format }))

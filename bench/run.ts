@@ -21,6 +21,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   save: async (ctx) => (await import('./save-bench.js')).runSaveBench(ctx),
   commit: async (ctx) => (await import('./commit-bench.js')).runCommitBench(ctx),
   'df-scale': async (ctx) => (await import('./df-scale-bench.js')).runDfScaleBench(ctx),
+  report: async (ctx) => (await import('./report-bench.js')).runReportBench(ctx),
 };
 
 // dist/bench/run.js → the repository root is two levels up.

@@ -17,6 +17,7 @@ import { registerInfoCommand } from './info-command.js';
 import { registerImportCommand } from './import-command.js';
 import { registerSaveCommand } from './save-command.js';
 import { registerCommitCommand } from './commit-command.js';
+import { registerReportCommand } from './report-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -57,6 +58,7 @@ export function createProgram(io: CliIO): Command {
   registerCopyCommands(program, ctx);
   registerInspectCommand(program, ctx);
   registerUsageCommands(program, ctx);
+  registerReportCommand(program, ctx);
   registerInfoCommand(program, ctx);
   registerImportCommand(program, ctx);
   registerCommitCommand(program, ctx);

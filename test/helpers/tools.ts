@@ -29,3 +29,10 @@ export function gnuTarSkipReason(): Promise<string | null> {
 export function setprivSkipReason(): Promise<string | null> {
   return commandSkipReason('setpriv', ['--version'], 'setpriv (util-linux) is not installed');
 }
+
+/** Debian's chromium, which playwright-core drives for the report's browser tests (it ships no browser of its own). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+export function chromiumSkipReason(): Promise<string | null> {
+  return commandSkipReason(CHROMIUM, ['--version'], `chromium is not installed at ${CHROMIUM} (Debian package chromium)`, /Chromium/);
+}
