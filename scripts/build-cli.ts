@@ -1,7 +1,7 @@
 /**
  * The second half of `npm run build` (after tsc): bundles the CLI into one CommonJS
  * file, dist/cli/strata.cjs, with a source map, and makes V8's code cache for it.
- * src/cli/launch.ts runs it. One file compiled from a cache starts in a fraction of
+ * src/cli/launch.cts runs it. One file compiled from a cache starts in a fraction of
  * the time a graph of a hundred ES modules takes to resolve, read and compile.
  *
  * `import.meta.url` means in the bundle what it means in tsc's output: each module's
@@ -9,11 +9,14 @@
  * the version, a worker script) are found where tsc put them, bundled or not.
  */
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { build, type Plugin } from 'esbuild';
-import { BUNDLE_LAYOUT, wrapCommonJs } from '../src/cli/bundle-layout.js';
+import { BUNDLE_LAYOUT, wrapCommonJs } from '../src/cli/bundle-layout.cjs';
 
 // dist/scripts/build-cli.js → the repository root is two levels up.
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -34,6 +37,23 @@ const moduleUrls: Plugin = {
   },
 };
 
+/**
+ * commander loads node:child_process (several ms, with net and its streams) at its top,
+ * for executable subcommands strata never defines; it gets it on first use instead.
+ */
+const deferChildProcess: Plugin = {
+  name: 'defer-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'deferred-child-process', namespace: 'defer-child-process' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'defer-child-process' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
+      loader: 'js',
+    }));
+  },
+};
+
 async function main(): Promise<void> {
   const { bundle, codeCache } = BUNDLE_LAYOUT;
   await fs.mkdir(path.dirname(bundle), { recursive: true });
@@ -51,7 +71,10 @@ async function main(): Promise<void> {
     // The .ts files themselves are the sources: stack traces under --debug name them.
     sourcemap: 'linked',
     sourcesContent: false,
-    plugins: [moduleUrls],
+    plugins: [moduleUrls, deferChildProcess],
+    // Half the bytes to read and hash; names are kept, for stack traces and for code that reads constructor.name.
+    minify: true,
+    keepNames: true,
     logLevel: 'warning',
     write: false,
   });
@@ -60,12 +83,23 @@ async function main(): Promise<void> {
   const code = files.get(bundle)!;
   const map = files.get(`${bundle}.map`)!;
   if (/\bimport\(/.test(code)) throw new Error(`${path.relative(repoRoot, bundle)} still has an import(), which a vm.Script cannot run`);
-  // A cache of what V8 compiles eagerly; functions compiled later on are compiled as usual.
+  // A cache of what V8 compiles eagerly, until trainCodeCache replaces it with a fuller one.
   const cache = new vm.Script(wrapCommonJs(code), { filename: bundle }).createCachedData();
   await writeReplacing(`${bundle}.map`, map);
   await writeReplacing(codeCache, cache);
   // The bundle last: the launcher takes a bundle newer than tsc's output as current.
   await writeReplacing(bundle, code);
+  await trainCodeCache();
+}
+
+/** Replaces the cache with one from a warm script (scripts/train-code-cache.ts); a bundle that cannot list a store fails the build. */
+async function trainCodeCache(): Promise<void> {
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-code-cache-'));
+  try {
+    await promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'scripts', 'train-code-cache.js'), scratch]);
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
 }
 
 /** Under a temporary name, then renamed: a CLI started meanwhile (a test run) reads the old file or the new one, never half of one. */

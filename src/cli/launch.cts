@@ -2,12 +2,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import vm from 'node:vm';
 import { createRequire } from 'node:module';
-import { BUNDLE_LAYOUT, wrapCommonJs } from './bundle-layout.js';
+import { BUNDLE_LAYOUT, wrapCommonJs } from './bundle-layout.cjs';
 
 /**
  * What bin/strata.js runs: the CLI from its one-file bundle (`npm run build` makes
  * it), compiled with the V8 code cache the build made beside it, so a call pays
  * neither for resolving and reading a hundred modules nor for compiling them.
+ * CommonJS, as bin/strata.js is (bin/package.json): an ES module entry would cost
+ * Node 20 its ES module loader, several milliseconds of a 50 ms start.
  *
  * - `--debug` loads the bundle through require() with source maps on, so stack
  *   traces name src/*.ts lines; reading the map costs time only then.
@@ -18,10 +20,10 @@ import { BUNDLE_LAYOUT, wrapCommonJs } from './bundle-layout.js';
 const { bundle, codeCache, unbundledEntry } = BUNDLE_LAYOUT;
 
 if (!bundleIsCurrent()) {
-  await import('./bin.js');
+  void import('./bin.js');
 } else if (process.argv.includes('--debug')) {
   process.setSourceMapsEnabled(true);
-  createRequire(import.meta.url)(bundle);
+  require(bundle);
 } else {
   runCached();
 }

@@ -1,12 +1,12 @@
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
 /**
  * Where the CLI's one-file bundle and its V8 code cache live, for the build that
  * writes them (scripts/build-cli.ts) and the launcher that runs them
- * (src/cli/launch.ts). Both sit beside the tsc output: dist/cli/ next to dist/src/.
+ * (src/cli/launch.cts). Both sit beside the tsc output: dist/cli/ next to dist/src/.
+ * CommonJS (.cts), as the launcher is: see there why.
  */
-const distDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const distDir = path.resolve(__dirname, '..', '..');
 
 export const BUNDLE_LAYOUT = {
   /** The whole CLI, CommonJS: only a script compiled with vm.Script can use a code cache on Node 20. */
