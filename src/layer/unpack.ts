@@ -39,10 +39,14 @@ export interface UnpackOptions {
   source: string;
   /** Called as the blob is read, with the total of (compressed) bytes read so far. */
   onProgress?: (compressedBytes: number) => void;
+  /** Name of the temp directory in layers/ (default: a fresh temp name), for a caller that must be able to remove it. */
+  tempName?: string;
 }
 
 /** An unpacked, verified layer that is not yet visible in the store. */
 export interface PreparedLayer {
+  /** The temp directory in layers/ the layer was unpacked into. */
+  tempDir: string;
   chainId: string;
   diffId: string;
   record: Omit<LayerRecord, 'blobDigest'>;
@@ -60,7 +64,7 @@ export interface PreparedLayer {
  */
 export async function prepareLayer(blob: Readable, options: UnpackOptions): Promise<PreparedLayer> {
   const { store, source } = options;
-  const build = await DirBuild.begin(store.paths.layersDir, { mode: 0o700 });
+  const build = await DirBuild.begin(store.paths.layersDir, { mode: 0o700, ...(options.tempName ? { name: options.tempName } : {}) });
   const temp = build.path;
   try {
     const diffDir = layerParts(temp).diff;
@@ -104,13 +108,11 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
       created: new Date().toISOString(),
     };
     return {
+      tempDir: temp,
       chainId,
       diffId,
       record,
-      commit: (blobDigest) => {
-        const { chainId, diffId: id, parent, ...rest } = record; // layer.json keeps LayerRecord's field order
-        return commitLayer(store, build, { chainId, diffId: id, parent, blobDigest, ...rest });
-      },
+      commit: (blobDigest) => commitLayer(store, build, record, blobDigest),
       abort: () => build.discard(),
     };
   } catch (err) {
@@ -240,7 +242,14 @@ async function settleDirectories(writer: LayerWriter, rel: string): Promise<void
  * makes the layer visible. If the chainID is already there (another process unpacked
  * the same layer), ours is dropped and theirs returned: same chainID, same content.
  */
-async function commitLayer(store: Store, build: DirBuild, record: LayerRecord): Promise<LayerRecord> {
+async function commitLayer(
+  store: Store,
+  build: DirBuild,
+  prepared: Omit<LayerRecord, 'blobDigest'>,
+  blobDigest: string,
+): Promise<LayerRecord> {
+  const { chainId, diffId, parent, ...rest } = prepared; // layer.json keeps LayerRecord's field order
+  const record: LayerRecord = { chainId, diffId, parent, blobDigest, ...rest };
   try {
     await writeJsonAtomic(layerParts(build.path).record, record);
   } catch (err) {
@@ -250,6 +259,16 @@ async function commitLayer(store: Store, build: DirBuild, record: LayerRecord): 
   if (await build.commit(store.paths.layerDir(record.chainId))) return record;
   await build.discard();
   return readLayerRecord(store, record.chainId);
+}
+
+/** Commits a layer another thread prepared in `tempDir` (PreparedLayer.commit, from here). */
+export function commitPreparedLayer(
+  store: Store,
+  tempDir: string,
+  record: Omit<LayerRecord, 'blobDigest'>,
+  blobDigest: string,
+): Promise<LayerRecord> {
+  return commitLayer(store, DirBuild.resume(tempDir), record, blobDigest);
 }
 
 export async function layerExists(store: Store, chainId: string): Promise<boolean> {
