@@ -41,6 +41,12 @@ export interface UnpackOptions {
   onProgress?: (compressedBytes: number) => void;
   /** Name of the temp directory in layers/ (default: a fresh temp name), for a caller that must be able to remove it. */
   tempName?: string;
+  /**
+   * The sha256 of the blob, from whoever else reads it (the content store's side of
+   * the import). An uncompressed blob's digest *is* its diffID: given this, those
+   * bytes are not hashed a second time. Awaited only after the whole blob was read.
+   */
+  blobDigest?: () => Promise<string>;
 }
 
 /** An unpacked, verified layer that is not yet visible in the store. */
@@ -149,7 +155,8 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
   const { stream: decoded, compression } = await decompress(counted);
   decoded.on('error', (err) => fail(corrupt(source, compression, err)));
 
-  const hash = createHash('sha256');
+  // Plain tar: the blob's own digest is the diffID (see UnpackOptions.blobDigest).
+  const hash = compression === 'none' && options.blobDigest ? null : createHash('sha256');
   const check = new TarHeaderCheck(source);
   const hashing = new Transform({
     // Lets decompression (in the thread pool) run up to 1 MiB ahead while this thread
@@ -162,7 +169,7 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
         // Every header is checked before tar-stream reads it (tar-header-check.ts says why);
         // what follows the end-of-archive marker is hashed but never parsed.
         const inArchive = check.write(chunk);
-        hash.update(chunk);
+        hash?.update(chunk);
         if (inArchive === 0) done();
         else done(null, inArchive === chunk.length ? chunk : chunk.subarray(0, inArchive));
       } catch (err) {
@@ -209,7 +216,7 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
     await feeding.catch(() => {});
   }
   if (failure !== undefined) throw failure;
-  return { diffId: digestFromHex(hash.digest('hex')), entries: meter.entries };
+  return { diffId: hash ? digestFromHex(hash.digest('hex')) : await options.blobDigest!(), entries: meter.entries };
 }
 
 /**
