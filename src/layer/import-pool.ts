@@ -21,8 +21,8 @@ import { discardTemps, stageLayer, type LayerFacts, type StagedLayer } from './s
 export interface ImportPoolOptions {
   /**
    * Layers staged at once. Given (the CLI's STRATA_IMPORT_WORKERS), it is used as
-   * it is; absent, os.availableParallelism(), and worker threads only for layers
-   * big enough to repay their start (WORKER_MIN_BYTES).
+   * it is; absent, os.availableParallelism() up to MAX_DEFAULT_WORKERS, and worker
+   * threads only for layers big enough to repay their start (WORKER_MIN_BYTES).
    */
   workers?: number | undefined;
 }
@@ -38,6 +38,13 @@ export interface StageCallbacks {
 
 /** Below this many bytes of blobs in all, staging on the calling thread is faster than starting workers. */
 export const WORKER_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Each worker costs about 45 MiB of memory (its own V8 heap and stream buffers;
+ * measured with bench/load-bench.ts: 197 MiB peak RSS with 2, 265–294 MiB with 4),
+ * so without an explicit size the pool stops at 4, inside the 300 MiB budget.
+ */
+export const MAX_DEFAULT_WORKERS = 4;
 
 /** The one place the worker's module is named; a bundled CLI must keep this URL working. */
 const WORKER_URL = new URL('./import-worker.js', import.meta.url);
@@ -62,7 +69,7 @@ export class ImportPool {
     options: ImportPoolOptions = {},
   ) {
     const total = sources.reduce((sum, s) => sum + layerSourceLength(s), 0);
-    const wanted = options.workers ?? (total < WORKER_MIN_BYTES ? 1 : os.availableParallelism());
+    const wanted = options.workers ?? (total < WORKER_MIN_BYTES ? 1 : Math.min(os.availableParallelism(), MAX_DEFAULT_WORKERS));
     this.lanes = Math.max(1, Math.min(wanted, sources.length));
   }
 
