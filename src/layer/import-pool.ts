@@ -42,9 +42,9 @@ export const WORKER_MIN_BYTES = 8 * 1024 * 1024;
 /**
  * Each worker costs about 45 MiB of memory (its own V8 heap and stream buffers;
  * measured with bench/load-bench.ts: 197 MiB peak RSS with 2, 265–294 MiB with 4),
- * so without an explicit size the pool stops at 4, inside the 300 MiB budget.
+ * so without an explicit size the pool stops at 3, safely inside the 300 MiB budget.
  */
-export const MAX_DEFAULT_WORKERS = 4;
+export const MAX_DEFAULT_WORKERS = 3;
 
 /** The one place the worker's module is named; a bundled CLI must keep this URL working. */
 const WORKER_URL = new URL('./import-worker.js', import.meta.url);
