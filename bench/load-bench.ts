@@ -36,6 +36,7 @@ import {
 } from './measure.js';
 import { skipped, summarize, type BenchContext, type BenchReport, type ContenderResult, type TargetResult } from './report.js';
 import { summarizeCpuProfile } from './cpu-profile.js';
+import { describeHashPasses, measureHashPasses } from './hash-passes.js';
 
 /**
  * The targets of the issues; they live here, never in tests. `maxOneCoreVsTarCpu`: on
@@ -143,6 +144,8 @@ export async function runLoadBench(ctx: BenchContext): Promise<BenchReport> {
       'baseline = per layer: sha256sum(blob) + gzip -dc | sha256sum (diffID) + tar -x, one read and one decompression; it keeps no copy of the blob and fsyncs nothing, strata does both',
       'parallel GNU baseline = the baseline with every layer at once, each into its own directory; strata imports one layer per CPU (os.availableParallelism())',
     ];
+    ctx.log('timing the sha256 passes of a load over the same layers (in-process) …');
+    notes.push(describeHashPasses(await measureHashPasses(blobs)));
     const details = ctx.cpuProfDir !== null ? await profileStrata(ctx, image, scratch) : undefined;
     return {
       name: 'load',
