@@ -16,6 +16,8 @@ export interface CliEnvironment {
   whiteoutFormat: WhiteoutFormat | undefined;
   /** $STRATA_LOCK_TIMEOUT (seconds): how long to wait for a live lock holder. */
   lockTimeoutMs: number | undefined;
+  /** $STRATA_IMPORT_WORKERS: layers a load imports at once; unset: one per CPU. */
+  importWorkers: number | undefined;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
@@ -25,6 +27,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     defaultRoot: env.STRATA_ROOT ? path.resolve(env.STRATA_ROOT) : defaultRoot({ privileged, xdgDataHome: env.XDG_DATA_HOME }),
     whiteoutFormat: whiteoutFormatOf(env.STRATA_WHITEOUT_FORMAT),
     lockTimeoutMs: lockTimeoutOf(env.STRATA_LOCK_TIMEOUT),
+    importWorkers: importWorkersOf(env.STRATA_IMPORT_WORKERS),
   };
 }
 
@@ -37,4 +40,11 @@ function whiteoutFormatOf(value: string | undefined): WhiteoutFormat | undefined
 function lockTimeoutOf(value: string | undefined): number | undefined {
   const seconds = Number(value);
   return value !== undefined && value !== '' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+function importWorkersOf(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 1 && n <= 256) return n;
+  throw new StrataError('EUSAGE', `STRATA_IMPORT_WORKERS must be a whole number from 1 to 256, not ${JSON.stringify(value)}`);
 }

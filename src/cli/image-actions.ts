@@ -41,6 +41,7 @@ export async function load(
       limits: { maxEntries: opts.maxLayerEntries, maxBytes: opts.maxLayerSize },
       onEvent: progress?.onEvent,
       signal: ctx.io.signal,
+      workers: ctx.environment.importWorkers,
     });
   } finally {
     progress?.stop();
