@@ -29,7 +29,9 @@ const MODULE_URL_HELPER =
 const moduleUrls: Plugin = {
   name: 'module-urls',
   setup(b) {
-    b.onLoad({ filter: /[\\/]src[\\/].*\.ts$/ }, async (args) => {
+    const srcDir = path.join(repoRoot, 'src') + path.sep;
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (!args.path.startsWith(srcDir)) return undefined;
       const source = await fs.readFile(args.path, 'utf8');
       const compiled = path.relative(repoRoot, args.path).replace(/\.ts$/, '.js').split(path.sep).join('/');
       return { contents: source.replaceAll('import.meta.url', `__strataModuleUrl(${JSON.stringify(compiled)})`), loader: 'ts' };
