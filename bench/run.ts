@@ -22,6 +22,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   commit: async (ctx) => (await import('./commit-bench.js')).runCommitBench(ctx),
   'df-scale': async (ctx) => (await import('./df-scale-bench.js')).runDfScaleBench(ctx),
   report: async (ctx) => (await import('./report-bench.js')).runReportBench(ctx),
+  startup: async (ctx) => (await import('./startup-bench.js')).runStartupBench(ctx),
 };
 
 // dist/bench/run.js → the repository root is two levels up.

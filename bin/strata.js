@@ -1,2 +1,3 @@
 #!/usr/bin/env node
-import '../dist/src/cli/bin.js';
+// CommonJS (bin/package.json): see src/cli/launch.cts.
+require('../dist/src/cli/launch.cjs');

@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { StrataError, jsonErrorReason } from '../errors.js';
 import { EntryTable } from './entry-table.js';
 import { ARCHIVE_LIMITS } from './limits.js';
-import type { ArchiveSource, ReadJsonOptions } from './source.js';
+import type { ArchiveSource, EntryBytes, ReadJsonOptions } from './source.js';
 import { normalizeEntryName, type EntryType, type TarEntry } from './tar-index.js';
 
 /**
@@ -80,6 +80,14 @@ export class IndexedSource implements ArchiveSource {
     this.streams.add(stream);
     stream.once('close', () => this.streams.delete(stream));
     return stream;
+  }
+
+  locate(name: string): EntryBytes {
+    this.assertOpen();
+    const { entry } = this.resolve(name);
+    const data = entry.data;
+    if ('buffer' in data) return { bytes: data.buffer };
+    return { file: data.file, offset: data.start, length: entry.size, noFollow: this.options.noFollow === true };
   }
 
   async readJson(name: string, options: number | ReadJsonOptions = {}): Promise<unknown> {

@@ -23,6 +23,12 @@ export interface ArchiveSource {
    */
   open(name: string): Readable;
   /**
+   * Where the bytes of the file at `name` are (links followed as by open), so another
+   * thread can read them on its own: a byte range of a file on disk, or the bytes
+   * themselves for a small entry held in memory.
+   */
+  locate(name: string): EntryBytes;
+  /**
    * Reads and parses a JSON entry, refusing ones larger than `maxBytes` (ELIMIT;
    * default: the archive's maxJsonBytes). With `digest`, the bytes must hash to it
    * (EINTEGRITY) — how manifests and indexes named by a descriptor are verified.
@@ -32,6 +38,16 @@ export interface ArchiveSource {
   /** Releases file handles and removes any spool files. */
   close(): Promise<void>;
 }
+
+export type EntryBytes =
+  | {
+      file: string;
+      offset: number;
+      length: number;
+      /** Open with O_NOFOLLOW (see IndexedSourceOptions.noFollow). */
+      noFollow: boolean;
+    }
+  | { bytes: Uint8Array };
 
 export interface ReadJsonOptions {
   maxBytes?: number;

@@ -62,7 +62,7 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 });
 
 faultPoint('cli.start');
-const code = await main(process.argv.slice(2), {
+void main(process.argv.slice(2), {
   stdout: process.stdout,
   stderr: process.stderr,
   get stdin() {
@@ -70,5 +70,6 @@ const code = await main(process.argv.slice(2), {
     return process.stdin;
   },
   signal: controller.signal,
+}).then((code) => {
+  process.exitCode = controller.signal.aborted ? (controller.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint) : code;
 });
-process.exitCode = controller.signal.aborted ? (controller.signal.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint) : code;

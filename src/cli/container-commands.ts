@@ -92,7 +92,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
       )
       .option('-n, --last <n>', 'show n last created containers (includes all states)', toInt, -1)
       .option('-l, --latest', 'show the latest created container (includes all states)')
-      .action(async (opts) => (await actions()).ps(ctx, opts));
+      .action(async (opts) => (await import('./ps-action.js')).ps(ctx, opts));
     parent
       .command('rename')
       .description('Rename a container')

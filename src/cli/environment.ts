@@ -18,6 +18,8 @@ export interface CliEnvironment {
   lockTimeoutMs: number | undefined;
   /** $SOURCE_DATE_EPOCH as set (empty counts as unset); `commit` checks it as it checks --source-date-epoch. */
   sourceDateEpoch?: string;
+  /** $STRATA_IMPORT_WORKERS: layers a load imports at once; unset: one per CPU. */
+  importWorkers: number | undefined;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
@@ -28,6 +30,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     whiteoutFormat: whiteoutFormatOf(env.STRATA_WHITEOUT_FORMAT),
     lockTimeoutMs: lockTimeoutOf(env.STRATA_LOCK_TIMEOUT),
     ...(env.SOURCE_DATE_EPOCH ? { sourceDateEpoch: env.SOURCE_DATE_EPOCH } : {}),
+    importWorkers: importWorkersOf(env.STRATA_IMPORT_WORKERS),
   };
 }
 
@@ -40,4 +43,11 @@ function whiteoutFormatOf(value: string | undefined): WhiteoutFormat | undefined
 function lockTimeoutOf(value: string | undefined): number | undefined {
   const seconds = Number(value);
   return value !== undefined && value !== '' && Number.isFinite(seconds) && seconds >= 0 ? seconds * 1000 : undefined;
+}
+
+function importWorkersOf(value: string | undefined): number | undefined {
+  if (value === undefined || value === '') return undefined;
+  const n = Number(value);
+  if (Number.isInteger(n) && n >= 1 && n <= 256) return n;
+  throw new StrataError('EUSAGE', `STRATA_IMPORT_WORKERS must be a whole number from 1 to 256, not ${JSON.stringify(value)}`);
 }

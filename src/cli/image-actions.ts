@@ -1,6 +1,5 @@
 import { StrataError } from '../errors.js';
 import { shortId } from '../content/digest.js';
-import { loadImages } from '../transfer/load.js';
 import { FilterArgs } from '../filter-args.js';
 import { selectImages } from '../image/filter.js';
 import { listImages, withContainerCounts, type ImageSummary } from '../image/list.js';
@@ -14,7 +13,6 @@ import type { CliContext } from './context.js';
 import { ellipsis, humanSize, rfc3339, since } from './format.js';
 import { HISTORY_HEADERS, IMAGE_HEADERS, imageContext } from './docker-context.js';
 import { eachName, printInspect, printListing } from './output.js';
-import { loadProgress } from './progress.js';
 
 /** What the image commands do; image-commands.ts defines them and loads this when one runs. */
 
@@ -22,7 +20,12 @@ export async function load(
   ctx: CliContext,
   opts: { input?: string; quiet?: boolean; platform?: string; maxLayerEntries: number; maxLayerSize: number },
 ): Promise<void> {
-  const store = await ctx.store();
+  // Loaded here, not at the top: `images`, `inspect` and the rest do not pay for the whole load pipeline.
+  const [store, { loadImages }, { loadProgress }] = await Promise.all([
+    ctx.store(),
+    import('../transfer/load.js'),
+    import('./progress.js'),
+  ]);
   if (opts.input === undefined && (ctx.io.stdin as { isTTY?: boolean }).isTTY) {
     throw new StrataError('EUSAGE', 'requested load from stdin, but stdin is empty: use -i FILE or pipe an archive in');
   }
@@ -38,6 +41,7 @@ export async function load(
       limits: { maxEntries: opts.maxLayerEntries, maxBytes: opts.maxLayerSize },
       onEvent: progress?.onEvent,
       signal: ctx.io.signal,
+      workers: ctx.environment.importWorkers,
     });
   } finally {
     progress?.stop();

@@ -3,11 +3,11 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import ssri from 'ssri';
+import { createHash } from 'node:crypto';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { fsyncDir, tempName } from '../store/atomic.js';
-import { fromIntegrity } from './digest.js';
+import { digestFromHex } from './digest.js';
 import { faultPoint } from '../store/fault-points.js';
 
 export interface IngestOptions {
@@ -16,6 +16,19 @@ export interface IngestOptions {
   expectedSize?: number;
   /** What to call the source in error messages (an archive entry name, usually). */
   source: string;
+  /**
+   * The temp file in ingest/ to write (default: a fresh temp name there). A caller
+   * that has another thread write it names it, so it can remove it whatever that
+   * thread does.
+   */
+  tempPath?: string;
+}
+
+/** A blob written to its temp file and hashed, not yet committed: what crosses to another thread. */
+export interface WrittenBlob {
+  tempPath: string;
+  digest: string;
+  size: number;
 }
 
 export interface IngestResult {
@@ -36,21 +49,32 @@ export interface IngestResult {
 export class Ingest {
   readonly tempPath: string;
   private size = 0;
-  private integrity: ssri.Integrity | undefined;
+  private digest: string | undefined;
 
   constructor(
     private readonly store: Store,
     private readonly options: IngestOptions,
   ) {
-    this.tempPath = path.join(store.paths.ingestDir, tempName());
+    this.tempPath = options.tempPath ?? path.join(store.paths.ingestDir, tempName());
+  }
+
+  /** An ingest another thread wrote (and verified): what is left is commit() or abort(). */
+  static written(store: Store, source: string, blob: WrittenBlob): Ingest {
+    const ingest = new Ingest(store, { source, tempPath: blob.tempPath });
+    ingest.size = blob.size;
+    ingest.digest = blob.digest;
+    return ingest;
+  }
+
+  /** What was written so far, for another thread to commit (see `written`). */
+  get written(): WrittenBlob {
+    return { tempPath: this.tempPath, digest: this.verify(), size: this.size };
   }
 
   /** Consumes `input` into the temp file; resolves when it is on disk and fsynced. */
   async write(input: Readable): Promise<IngestResult> {
-    const hasher = ssri.integrityStream({ algorithms: ['sha256'] });
-    hasher.on('integrity', (i: ssri.Integrity) => {
-      this.integrity = i;
-    });
+    const hash = createHash('sha256');
+    // Counts, checks the size as it grows and hashes, in one stage of the pipeline.
     const counter = new Transform({
       transform: (chunk: Buffer, _enc, done) => {
         this.size += chunk.length;
@@ -59,7 +83,12 @@ export class Ingest {
           done(this.sizeError(this.size));
           return;
         }
+        hash.update(chunk);
         done(null, chunk);
+      },
+      flush: (done) => {
+        this.digest = digestFromHex(hash.digest('hex'));
+        done();
       },
     });
     // The stream owns the file: it is fsynced before it is closed (flush), and closed
@@ -67,12 +96,11 @@ export class Ingest {
     // pipeline's destroy closed that fd on error, and closing the handle again gave
     // EBADF instead of the real error — or closed a file opened meanwhile.)
     try {
-      await pipeline(input, counter, hasher, fs.createWriteStream(this.tempPath, { flags: 'wx', mode: 0o600, flush: true }));
+      await pipeline(input, counter, fs.createWriteStream(this.tempPath, { flags: 'wx', mode: 0o600, flush: true }));
     } catch (err) {
       throw named(err, this.options.source);
     }
-    const digest = fromIntegrity(this.integrity!);
-    return { digest, size: this.size };
+    return { digest: this.digest!, size: this.size };
   }
 
   /**
@@ -102,8 +130,8 @@ export class Ingest {
 
   /** Throws EINTEGRITY unless what was written has the expected size and digest. */
   verify(): string {
-    if (!this.integrity) throw new StrataError('EUSAGE', 'ingest verified before it was written');
-    const digest = fromIntegrity(this.integrity);
+    const digest = this.digest;
+    if (digest === undefined) throw new StrataError('EUSAGE', 'ingest verified before it was written');
     const { expected, expectedSize, source } = this.options;
     if (expectedSize !== undefined && this.size !== expectedSize) throw this.sizeError(this.size);
     if (expected !== undefined && digest !== expected) {

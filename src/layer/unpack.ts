@@ -39,10 +39,20 @@ export interface UnpackOptions {
   source: string;
   /** Called as the blob is read, with the total of (compressed) bytes read so far. */
   onProgress?: (compressedBytes: number) => void;
+  /** Name of the temp directory in layers/ (default: a fresh temp name), for a caller that must be able to remove it. */
+  tempName?: string;
+  /**
+   * The sha256 of the blob, from whoever else reads it (the content store's side of
+   * the import). An uncompressed blob's digest *is* its diffID: given this, those
+   * bytes are not hashed a second time. Awaited only after the whole blob was read.
+   */
+  blobDigest?: () => Promise<string>;
 }
 
 /** An unpacked, verified layer that is not yet visible in the store. */
 export interface PreparedLayer {
+  /** The temp directory in layers/ the layer was unpacked into. */
+  tempDir: string;
   chainId: string;
   diffId: string;
   record: Omit<LayerRecord, 'blobDigest'>;
@@ -60,7 +70,7 @@ export interface PreparedLayer {
  */
 export async function prepareLayer(blob: Readable, options: UnpackOptions): Promise<PreparedLayer> {
   const { store, source } = options;
-  const build = await DirBuild.begin(store.paths.layersDir, { mode: 0o700 });
+  const build = await DirBuild.begin(store.paths.layersDir, { mode: 0o700, ...(options.tempName ? { name: options.tempName } : {}) });
   const temp = build.path;
   try {
     const diffDir = layerParts(temp).diff;
@@ -104,13 +114,11 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
       created: new Date().toISOString(),
     };
     return {
+      tempDir: temp,
       chainId,
       diffId,
       record,
-      commit: (blobDigest) => {
-        const { chainId, diffId: id, parent, ...rest } = record; // layer.json keeps LayerRecord's field order
-        return commitLayer(store, build, { chainId, diffId: id, parent, blobDigest, ...rest });
-      },
+      commit: (blobDigest) => commitLayer(store, build, record, blobDigest),
       abort: () => build.discard(),
     };
   } catch (err) {
@@ -147,7 +155,8 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
   const { stream: decoded, compression } = await decompress(counted);
   decoded.on('error', (err) => fail(corrupt(source, compression, err)));
 
-  const hash = createHash('sha256');
+  // Plain tar: the blob's own digest is the diffID (see UnpackOptions.blobDigest).
+  const hash = compression === 'none' && options.blobDigest ? null : createHash('sha256');
   const check = new TarHeaderCheck(source);
   const hashing = new Transform({
     // Lets decompression (in the thread pool) run up to 1 MiB ahead while this thread
@@ -160,7 +169,7 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
         // Every header is checked before tar-stream reads it (tar-header-check.ts says why);
         // what follows the end-of-archive marker is hashed but never parsed.
         const inArchive = check.write(chunk);
-        hash.update(chunk);
+        hash?.update(chunk);
         if (inArchive === 0) done();
         else done(null, inArchive === chunk.length ? chunk : chunk.subarray(0, inArchive));
       } catch (err) {
@@ -207,7 +216,7 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
     await feeding.catch(() => {});
   }
   if (failure !== undefined) throw failure;
-  return { diffId: digestFromHex(hash.digest('hex')), entries: meter.entries };
+  return { diffId: hash ? digestFromHex(hash.digest('hex')) : await options.blobDigest!(), entries: meter.entries };
 }
 
 /**
@@ -240,7 +249,14 @@ async function settleDirectories(writer: LayerWriter, rel: string): Promise<void
  * makes the layer visible. If the chainID is already there (another process unpacked
  * the same layer), ours is dropped and theirs returned: same chainID, same content.
  */
-async function commitLayer(store: Store, build: DirBuild, record: LayerRecord): Promise<LayerRecord> {
+async function commitLayer(
+  store: Store,
+  build: DirBuild,
+  prepared: Omit<LayerRecord, 'blobDigest'>,
+  blobDigest: string,
+): Promise<LayerRecord> {
+  const { chainId, diffId, parent, ...rest } = prepared; // layer.json keeps LayerRecord's field order
+  const record: LayerRecord = { chainId, diffId, parent, blobDigest, ...rest };
   try {
     await writeJsonAtomic(layerParts(build.path).record, record);
   } catch (err) {
@@ -250,6 +266,16 @@ async function commitLayer(store: Store, build: DirBuild, record: LayerRecord): 
   if (await build.commit(store.paths.layerDir(record.chainId))) return record;
   await build.discard();
   return readLayerRecord(store, record.chainId);
+}
+
+/** Commits a layer another thread prepared in `tempDir` (PreparedLayer.commit, from here). */
+export function commitPreparedLayer(
+  store: Store,
+  tempDir: string,
+  record: Omit<LayerRecord, 'blobDigest'>,
+  blobDigest: string,
+): Promise<LayerRecord> {
+  return commitLayer(store, DirBuild.resume(tempDir), record, blobDigest);
 }
 
 export async function layerExists(store: Store, chainId: string): Promise<boolean> {

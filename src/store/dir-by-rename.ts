@@ -48,6 +48,11 @@ export class DirBuild {
     return new DirBuild(where, parent);
   }
 
+  /** A temp directory begun elsewhere (another thread built it): commit or discard it from here. */
+  static resume(tempPath: string): DirBuild {
+    return new DirBuild(tempPath, path.dirname(tempPath));
+  }
+
   get committed(): boolean {
     return this.#committed;
   }

@@ -1,11 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { tempName } from './atomic.js';
 import { xattr } from '../xattr.js';
-
-const run = promisify(execFile);
 
 export type WhiteoutFormat = 'overlay' | 'oci';
 
@@ -20,7 +16,9 @@ export async function probeWhiteoutFormat(root: string): Promise<WhiteoutFormat>
   const probe = path.join(root, tempName('probe'));
   await fs.mkdir(probe);
   try {
-    await run('mknod', [path.join(probe, 'wh'), 'c', '0', '0']);
+    // Loaded here: every command opens the store, only its creation probes (node:child_process costs ms to load).
+    const [{ execFile }, { promisify }] = await Promise.all([import('node:child_process'), import('node:util')]);
+    await promisify(execFile)('mknod', [path.join(probe, 'wh'), 'c', '0', '0']);
     await xattr().setAttribute(probe, 'trusted.overlay.opaque', 'y');
     return 'overlay';
   } catch {

@@ -7,9 +7,12 @@ import { readBlob } from '../content/read.js';
 import { shortId } from '../content/digest.js';
 import { openArchive } from '../archive/open-archive.js';
 import { readImages } from '../archive/read-images.js';
-import type { ArchiveImage, ArchiveLayer, ArchiveSource } from '../archive/source.js';
+import type { ArchiveImage, ArchiveSource } from '../archive/source.js';
 import { chainIds } from '../layer/chain-id.js';
-import { importLayer, reusableLayer, type ImportedLayer } from '../layer/import.js';
+import { commitStagedLayer, reusableLayer } from '../layer/import.js';
+import { ImportPool } from '../layer/import-pool.js';
+import { layerSourceLength, type LayerSource } from '../layer/layer-source.js';
+import { discardStagedLayer, type LayerFacts, type StagedLayer } from '../layer/stage.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
@@ -29,6 +32,11 @@ export interface LoadOptions {
   onEvent?: (event: LoadEvent) => void;
   /** Aborting stops the load at the next chunk; everything in flight is removed. */
   signal?: AbortSignal;
+  /**
+   * Layers imported at once (worker threads; layer/import-pool.ts). Default: one per
+   * CPU (os.availableParallelism()) when the layers are big enough to repay a worker.
+   */
+  workers?: number;
 }
 
 export type LoadEvent =
@@ -138,7 +146,10 @@ async function storeImage(
   await lease.add({ layers: chain, blobs: image.layers.flatMap((l) => (l.digest ? [l.digest] : [])) });
 
   const content = new StoreContentProvider(store);
-  const layers: ImageLayer[] = [];
+  // In order: what the store holds already is reused (leased before it is looked at);
+  // the rest is staged all at once, then committed in order.
+  const plan: ({ reused: ImageLayer; id: string } | { job: number })[] = [];
+  const jobs: LayerJob[] = [];
   for (const [i, layer] of image.layers.entries()) {
     throwIfAborted(options.signal);
     faultPoint('load.layer');
@@ -148,13 +159,44 @@ async function storeImage(
     const reused = await reusableLayer(store, lease, chainId, layer.digest);
     if (reused) {
       const blob = await storedLayerDescriptor(content, reused.blobDigest, layer.mediaType);
-      options.onEvent?.({ type: 'layer-done', id, reused: true, size: reused.layer.size });
-      layers.push(imageLayer(diffId, chainId, blob, reused.layer.size));
+      plan.push({ reused: imageLayer(diffId, chainId, blob, reused.layer.size), id });
       continue;
     }
-    const imported = await importArchiveLayer(store, source, layer, { diffId, parent: i === 0 ? null : chain[i - 1]!, id }, lease, options);
-    layers.push(imageLayer(diffId, chainId, imported.blob, imported.layer.size));
-    options.onEvent?.({ type: 'layer-done', id, reused: false, size: imported.layer.size });
+    plan.push({ job: jobs.length });
+    jobs.push({
+      id,
+      chainId,
+      source: source.locate(layer.path),
+      facts: {
+        source: `${source.displayName}: ${layer.path}`,
+        parent: i === 0 ? null : chain[i - 1]!,
+        diffId,
+        digest: layer.digest,
+        size: layer.size,
+        mediaType: layer.mediaType,
+        limits: options.limits,
+      },
+    });
+  }
+  const staged = await stageLayers(store, jobs, options);
+  const layers: ImageLayer[] = [];
+  try {
+    for (const step of plan) {
+      if ('reused' in step) {
+        layers.push(step.reused);
+        options.onEvent?.({ type: 'layer-done', id: step.id, reused: true, size: step.reused.size });
+        continue;
+      }
+      const job = jobs[step.job]!;
+      const imported = await commitStagedLayer(staged[step.job]!, { store, lease, ...job.facts });
+      staged[step.job] = undefined;
+      layers.push(imageLayer(job.facts.diffId!, job.chainId, imported.blob, imported.layer.size));
+      options.onEvent?.({ type: 'layer-done', id: job.id, reused: false, size: imported.layer.size });
+    }
+  } catch (err) {
+    // What is staged and not committed yet is nobody's: the rollback does not know it.
+    for (const left of staged) if (left) await discardStagedLayer(left);
+    throw err;
   }
   return {
     id: configDigest,
@@ -171,30 +213,58 @@ function imageLayer(diffId: string, chainId: string, blob: BlobDescriptor, size:
   return { diffId, chainId, blobDigest: blob.digest, blobMediaType: blob.mediaType, blobSize: blob.size, size };
 }
 
-/** Streams one layer entry of the archive into the import stage, reporting progress as load events. */
-async function importArchiveLayer(
-  store: Store,
-  source: ArchiveSource,
-  layer: ArchiveLayer,
-  ident: { diffId: string; parent: string | null; id: string },
-  lease: Lease,
-  options: LoadOptions,
-): Promise<ImportedLayer> {
-  const input = source.open(layer.path);
-  options.onEvent?.({ type: 'layer-start', id: ident.id, total: layer.size ?? source.size(layer.path) });
-  return importLayer(input, {
+interface LayerJob {
+  /** The short ID progress events name the layer by. */
+  id: string;
+  chainId: string;
+  source: LayerSource;
+  facts: LayerFacts;
+}
+
+/**
+ * Stages every layer of `jobs` at once on the import pool, reporting progress as
+ * load events. All or nothing: the first failure cancels the other stages, every
+ * stage that finished is discarded, and that failure is what the load reports.
+ */
+async function stageLayers(store: Store, jobs: LayerJob[], options: LoadOptions): Promise<(StagedLayer | undefined)[]> {
+  if (jobs.length === 0) return [];
+  const pool = new ImportPool(
     store,
-    lease,
-    source: `${source.displayName}: ${layer.path}`,
-    parent: ident.parent,
-    diffId: ident.diffId,
-    digest: layer.digest,
-    size: layer.size,
-    mediaType: layer.mediaType,
-    limits: options.limits,
-    signal: options.signal,
-    onProgress: (done) => options.onEvent?.({ type: 'layer-progress', id: ident.id, done }),
-  });
+    jobs.map((j) => j.source),
+    { workers: options.workers },
+  );
+  const cancel = new AbortController();
+  const stop = () => cancel.abort();
+  options.signal?.addEventListener('abort', stop, { once: true });
+  if (options.signal?.aborted) stop();
+  let cause: unknown;
+  try {
+    const results = await Promise.allSettled(
+      jobs.map((job) =>
+        pool
+          .stage(job.source, job.facts, {
+            signal: cancel.signal,
+            onStart: () => options.onEvent?.({ type: 'layer-start', id: job.id, total: job.facts.size ?? layerSourceLength(job.source) }),
+            ...(options.onEvent ? { onProgress: (done: number) => options.onEvent!({ type: 'layer-progress', id: job.id, done }) } : {}),
+          })
+          .catch((err: unknown) => {
+            // The failure that stopped the others is the diagnosis, not their "interrupted".
+            if (!cancel.signal.aborted) {
+              cause = err;
+              stop();
+            }
+            throw err;
+          }),
+      ),
+    );
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed === undefined) return results.map((r) => (r as PromiseFulfilledResult<StagedLayer>).value);
+    for (const r of results) if (r.status === 'fulfilled') await discardStagedLayer(r.value);
+    throw cause ?? failed.reason;
+  } finally {
+    options.signal?.removeEventListener('abort', stop);
+    await pool.close();
+  }
 }
 
 function throwIfAborted(signal?: AbortSignal): void {

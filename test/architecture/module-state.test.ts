@@ -13,8 +13,7 @@ import { sourceFiles } from '../helpers/source-files.js';
 const ALLOWED: Record<string, string> = {
   'src/store/lock.ts heldHere': 'locks are held by the process, whichever Store asked',
   'src/store/lock.ts queues': 'in-process queue in front of a per-process lock',
-  'src/store/fault-points.ts seq': 'test-only fault points count hits per process',
-  'src/store/fault-points.ts perName': 'test-only fault points count hits per process',
+  'src/store/fault-points.ts counters': 'test-only fault points count hits per process (shared with its import workers)',
   'src/store/process-identity.ts me': 'facts about this process that cannot change while it runs',
   'src/store/random.ts crypto': 'a module loaded on first use',
   'src/content/digest.ts loaded': 'a module loaded on first use',

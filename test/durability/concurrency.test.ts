@@ -75,7 +75,11 @@ test(`${WORKERS} processes loading, creating, writing, removing and collecting a
       (_, w) =>
         new Promise<WorkerReport>((resolve, reject) => {
           const job: WorkerJob = { root: store.root, worker: w, deadline, tars: tars[w]!, shared: 'shared' };
-          const child = spawn(process.execPath, [workerScript, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'pipe'] });
+          // Every load stages its layers on two import workers, as a load of big layers does.
+          const child = spawn(process.execPath, [workerScript, JSON.stringify(job)], {
+            stdio: ['ignore', 'pipe', 'pipe'],
+            env: { ...process.env, STRATA_IMPORT_WORKERS: '2' },
+          });
           const out: Buffer[] = [];
           const err: Buffer[] = [];
           child.stdout.on('data', (c: Buffer) => out.push(c));

@@ -111,6 +111,8 @@ interface Scenario {
   /** What must hold after the kill and the repair. */
   verify(t: ExecutionContext, store: Store, i: number, result: KillResult, where: string): Promise<void>;
   kinds?: number;
+  /** Added to the environment of every run. */
+  env?: NodeJS.ProcessEnv;
   stdin?: 'pipe';
   feed?: (child: ChildProcess, i: number) => void;
 }
@@ -134,6 +136,7 @@ async function crashOperation(t: ExecutionContext, name: string, store: Store, s
       const i = k - kinds * rep; // ≡ k (mod kinds), and negative: never a kill point's own objects
       const traced = await prepare(i);
       const trace = await traceOperation(traced.root, traced.args, {
+        ...(scenario.env ? { env: scenario.env } : {}),
         ...(scenario.stdin ? { stdin: scenario.stdin } : {}),
         ...(scenario.feed ? { feed: (child: ChildProcess) => scenario.feed!(child, i) } : {}),
       });
@@ -154,6 +157,7 @@ async function crashOperation(t: ExecutionContext, name: string, store: Store, s
     const results = await Promise.all(
       batch.map(({ point, i }, j) =>
         killAt(runs[j]!.root, runs[j]!.args, point, {
+          ...(scenario.env ? { env: scenario.env } : {}),
           ...(scenario.stdin ? { stdin: scenario.stdin } : {}),
           ...(scenario.feed ? { feed: (child: ChildProcess) => scenario.feed!(child, i) } : {}),
         }),
@@ -173,13 +177,15 @@ async function crashOperation(t: ExecutionContext, name: string, store: Store, s
   t.deepEqual((await checkStore(store)).problems, []);
 }
 
-test.serial('load killed anywhere: repair recovers, a load that said so is complete, and loading again works', async (t) => {
+/** Kills `load` anywhere; with `env`, as that environment runs it (the import pool's size). */
+const loadKilled = test.macro(async (t, name: string, env?: NodeJS.ProcessEnv) => {
   const dir = await workDir(t);
   const store = await openStore({ root: path.join(dir, 'store'), whiteoutFormat: 'oci' });
   const tars = { oci: await writeImage(dir, 'app:1', 'app', 'oci'), docker: await writeImage(dir, 'other:1', 'other', 'docker') };
   const tarOf = (i: number) => (i % 2 === 0 ? tars.oci : tars.docker);
   const tagOf = (i: number) => (i % 2 === 0 ? ['app:1', 'app'] : ['other:1', 'other']);
-  await crashOperation(t, 'load', store, {
+  await crashOperation(t, name, store, {
+    ...(env ? { env } : {}),
     // Every kill point loads into an empty store: the layers are unpacked, not reused.
     setup: async (_store, i) => {
       const root = path.join(dir, `load-${i}`);
@@ -199,6 +205,15 @@ test.serial('load killed anywhere: repair recovers, a load that said so is compl
     },
   });
 });
+
+test.serial('load killed anywhere: repair recovers, a load that said so is complete, and loading again works', loadKilled, 'load');
+// Both layers staged at once on import workers: kill points also land inside the workers.
+test.serial(
+  'load on two import workers killed anywhere, workers included: repair recovers, a load that said so is complete, and loading again works',
+  loadKilled,
+  'load (2 import workers)',
+  { STRATA_IMPORT_WORKERS: '2' },
+);
 
 test.serial('create killed anywhere: repair recovers, and a container create reported exists whole', async (t) => {
   const dir = await workDir(t);

@@ -78,12 +78,12 @@ async function sha256(file: string): Promise<string> {
 }
 
 const fillsDuringLoad = test.macro({
-  async exec(t, options: Partial<BuildImageOptions>, fraction: number) {
+  async exec(t, options: Partial<BuildImageOptions>, fraction: number, workers?: number) {
     const { disk, store, archive, need } = await setup(t, options);
     const before = await snapshotTree(store.root);
     await disk.fill(Math.floor(need * fraction));
 
-    const err = await t.throwsAsync(loadImages(store, { path: archive }));
+    const err = await t.throwsAsync(loadImages(store, { path: archive }, workers === undefined ? {} : { workers }));
     t.is((err as NodeJS.ErrnoException).code, 'ENOSPC', err!.message);
     t.false(err!.message.includes('\n'), 'one line');
     // It names what it was writing: a file of the store or the archive entry it came from.
@@ -108,6 +108,15 @@ for (const fraction of [0.1, 0.5, 0.9])
     { format: 'oci', compression: 'gzip', outerGzip: true },
     fraction,
   );
+
+/** Four layers of incompressible data, staged at once on four import workers. */
+const quarters: LayerEntry[][] = [0, 1, 2, 3].map((q) => [
+  { path: `q${q}/`, type: 'dir' },
+  { path: `q${q}/a.bin`, size: 2 * MiB, seed: `q${q}` },
+  { path: `q${q}/small`, content: `quarter ${q}\n` },
+]);
+for (const fraction of [0.1, 0.5, 0.9])
+  withSmallFs.serial('four gzip layers on four import workers', fillsDuringLoad, { compression: 'gzip', layers: quarters }, fraction, 4);
 
 withSmallFs.serial(
   'strata load on a full disk prints one line naming the file and exits 1; the same load works after freeing space',

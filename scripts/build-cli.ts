@@ -1,0 +1,114 @@
+/**
+ * The second half of `npm run build` (after tsc): bundles the CLI into one CommonJS
+ * file, dist/cli/strata.cjs, with a source map, and makes V8's code cache for it.
+ * src/cli/launch.cts runs it. One file compiled from a cache starts in a fraction of
+ * the time a graph of a hundred ES modules takes to resolve, read and compile.
+ *
+ * `import.meta.url` means in the bundle what it means in tsc's output: each module's
+ * own URL under dist/src/. So files found relative to a module (package.json for
+ * the version, a worker script) are found where tsc put them, bundled or not.
+ */
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import vm from 'node:vm';
+import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { build, type Plugin } from 'esbuild';
+import { BUNDLE_LAYOUT, wrapCommonJs } from '../src/cli/bundle-layout.cjs';
+
+// dist/scripts/build-cli.js → the repository root is two levels up.
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** Defined at the top of the bundle: the URL of a module's tsc output, from its path under the repository. */
+const MODULE_URL_HELPER =
+  "function __strataModuleUrl(rel) { return require('node:url').pathToFileURL(require('node:path').join(__dirname, '..', rel)).href; }";
+
+/** Replaces `import.meta.url` in each of our modules with its tsc output's URL (dist/src/x/y.js for src/x/y.ts). */
+const moduleUrls: Plugin = {
+  name: 'module-urls',
+  setup(b) {
+    const srcDir = path.join(repoRoot, 'src') + path.sep;
+    b.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (!args.path.startsWith(srcDir)) return undefined;
+      const source = await fs.readFile(args.path, 'utf8');
+      const compiled = path.relative(repoRoot, args.path).replace(/\.ts$/, '.js').split(path.sep).join('/');
+      return { contents: source.replaceAll('import.meta.url', `__strataModuleUrl(${JSON.stringify(compiled)})`), loader: 'ts' };
+    });
+  },
+};
+
+/**
+ * commander loads node:child_process (several ms, with net and its streams) at its top,
+ * for executable subcommands strata never defines; it gets it on first use instead.
+ */
+const deferChildProcess: Plugin = {
+  name: 'defer-child-process',
+  setup(b) {
+    b.onResolve({ filter: /^node:child_process$/ }, (args) =>
+      /[\\/]commander[\\/]/.test(args.importer) ? { path: 'deferred-child-process', namespace: 'defer-child-process' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'defer-child-process' }, () => ({
+      contents: "module.exports = new Proxy({}, { get: (_, key) => require('node:child_process')[key] });",
+      loader: 'js',
+    }));
+  },
+};
+
+async function main(): Promise<void> {
+  const { bundle, codeCache } = BUNDLE_LAYOUT;
+  await fs.mkdir(path.dirname(bundle), { recursive: true });
+  const result = await build({
+    entryPoints: [path.join(repoRoot, 'src', 'cli', 'bin.ts')],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    // import() of a built-in becomes require(): a vm.Script has no module loader of its
+    // own for import() (Node 20's stand-in prints an ExperimentalWarning).
+    supported: { 'dynamic-import': false },
+    banner: { js: MODULE_URL_HELPER },
+    // The .ts files themselves are the sources: stack traces under --debug name them.
+    sourcemap: 'linked',
+    sourcesContent: false,
+    plugins: [moduleUrls, deferChildProcess],
+    // Half the bytes to read and hash; names are kept, for stack traces and for code that reads constructor.name.
+    minify: true,
+    keepNames: true,
+    logLevel: 'warning',
+    write: false,
+  });
+  if (result.warnings.length > 0) throw new Error(`esbuild warned about ${result.warnings.length} things; see above`);
+  const files = new Map(result.outputFiles.map((f) => [f.path, f.text]));
+  const code = files.get(bundle)!;
+  const map = files.get(`${bundle}.map`)!;
+  if (/\bimport\(/.test(code)) throw new Error(`${path.relative(repoRoot, bundle)} still has an import(), which a vm.Script cannot run`);
+  // A cache of what V8 compiles eagerly, until trainCodeCache replaces it with a fuller one.
+  const cache = new vm.Script(wrapCommonJs(code), { filename: bundle }).createCachedData();
+  await writeReplacing(`${bundle}.map`, map);
+  await writeReplacing(codeCache, cache);
+  // The bundle last: the launcher takes a bundle newer than tsc's output as current.
+  await writeReplacing(bundle, code);
+  await trainCodeCache();
+}
+
+/** Replaces the cache with one from a warm script (scripts/train-code-cache.ts); a bundle that cannot list a store fails the build. */
+async function trainCodeCache(): Promise<void> {
+  const scratch = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-code-cache-'));
+  try {
+    await promisify(execFile)(process.execPath, [path.join(repoRoot, 'dist', 'scripts', 'train-code-cache.js'), scratch]);
+  } finally {
+    await fs.rm(scratch, { recursive: true, force: true });
+  }
+}
+
+/** Under a temporary name, then renamed: a CLI started meanwhile (a test run) reads the old file or the new one, never half of one. */
+async function writeReplacing(file: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}`;
+  await fs.writeFile(tmp, data);
+  await fs.rename(tmp, file);
+}
+
+await main();

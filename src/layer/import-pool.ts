@@ -1,0 +1,183 @@
+import os from 'node:os';
+import path from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { StrataError } from '../errors.js';
+import { tempName } from '../store/atomic.js';
+import { faultPointCounters } from '../store/fault-points.js';
+import type { Store } from '../store/root.js';
+import { receiveError, type FromWorker, type ToWorker, type WorkerSetup } from './import-messages.js';
+import { layerSourceLength, openLayerSource, type LayerSource } from './layer-source.js';
+import { discardTemps, stageLayer, type LayerFacts, type StagedLayer } from './stage.js';
+
+/**
+ * Runs the import stage (stage.ts) of several layers at once, one per worker thread:
+ * each layer unpacks into its own temp directory, so layers are independent until
+ * they are committed — which the caller does on its own thread, in order. The pool
+ * takes a layer *source* (layer-source.ts), never archive internals.
+ *
+ * With one lane the stage runs on the calling thread: a worker would add only its
+ * start-up. The same holds when the layers are too small to repay a worker's start.
+ */
+export interface ImportPoolOptions {
+  /**
+   * Layers staged at once. Given (the CLI's STRATA_IMPORT_WORKERS), it is used as
+   * it is; absent, os.availableParallelism() up to MAX_DEFAULT_WORKERS, and worker
+   * threads only for layers big enough to repay their start (WORKER_MIN_BYTES).
+   */
+  workers?: number | undefined;
+}
+
+export interface StageCallbacks {
+  /** Aborting cancels the stage (EINTERRUPTED); its temps are removed. */
+  signal?: AbortSignal;
+  /** The stage has begun (a lane was free). */
+  onStart?: () => void;
+  /** Bytes of the blob read so far (from a worker, in steps of about 1 MiB). */
+  onProgress?: (bytes: number) => void;
+}
+
+/** Below this many bytes of blobs in all, staging on the calling thread is faster than starting workers. */
+export const WORKER_MIN_BYTES = 8 * 1024 * 1024;
+
+/**
+ * Each worker costs about 45 MiB of memory (its own V8 heap and stream buffers;
+ * measured with bench/load-bench.ts: 197 MiB peak RSS with 2, 265–294 MiB with 4),
+ * so without an explicit size the pool stops at 3, safely inside the 300 MiB budget.
+ */
+export const MAX_DEFAULT_WORKERS = 3;
+
+/** The one place the worker's module is named; a bundled CLI must keep this URL working. */
+const WORKER_URL = new URL('./import-worker.js', import.meta.url);
+
+interface Lane {
+  worker: Worker;
+  /** Set while a stage runs on it. */
+  busy: boolean;
+}
+
+export class ImportPool {
+  readonly lanes: number;
+  private readonly workers: Lane[] = [];
+  private readonly waiting: ((lane: Lane) => void)[] = [];
+  private nextId = 1;
+  private closed = false;
+
+  /** `sources`: the layers this pool will stage, to size it (never more lanes than layers). */
+  constructor(
+    private readonly store: Store,
+    sources: readonly LayerSource[],
+    options: ImportPoolOptions = {},
+  ) {
+    const total = sources.reduce((sum, s) => sum + layerSourceLength(s), 0);
+    const wanted = options.workers ?? (total < WORKER_MIN_BYTES ? 1 : Math.min(os.availableParallelism(), MAX_DEFAULT_WORKERS));
+    this.lanes = Math.max(1, Math.min(wanted, sources.length));
+  }
+
+  /** Stages one layer: on a free worker, or on this thread when the pool has one lane. */
+  async stage(source: LayerSource, facts: LayerFacts, callbacks: StageCallbacks = {}): Promise<StagedLayer> {
+    if (this.closed) throw new StrataError('EUSAGE', 'import pool already closed');
+    if (callbacks.signal?.aborted) throw new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
+    if (this.lanes === 1) {
+      callbacks.onStart?.();
+      return stageLayer(openLayerSource(source), {
+        ...facts,
+        store: this.store,
+        signal: callbacks.signal,
+        onProgress: callbacks.onProgress,
+      });
+    }
+    const lane = await this.acquire();
+    try {
+      if (callbacks.signal?.aborted) throw new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
+      callbacks.onStart?.();
+      return await this.run(lane, source, facts, callbacks);
+    } finally {
+      this.release(lane);
+    }
+  }
+
+  /** Stops every worker. Call once every stage has settled. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.workers.map((lane) => lane.worker.terminate()));
+    this.workers.length = 0;
+  }
+
+  private run(lane: Lane, source: LayerSource, facts: LayerFacts, callbacks: StageCallbacks): Promise<StagedLayer> {
+    const id = this.nextId++;
+    const layerDir = tempName();
+    const temp = { blob: path.join(this.store.paths.ingestDir, tempName()), layerDir };
+    const { worker } = lane;
+    return new Promise<StagedLayer>((resolve, reject) => {
+      const cancel = () => worker.postMessage({ type: 'cancel', id } satisfies ToWorker);
+      const settle = () => {
+        worker.off('message', onMessage).off('error', onError).off('exit', onExit);
+        callbacks.signal?.removeEventListener('abort', cancel);
+      };
+      const onMessage = (message: FromWorker) => {
+        if (message.id !== id) return;
+        if (message.type === 'progress') callbacks.onProgress?.(message.bytes);
+        else if (message.type === 'staged') {
+          settle();
+          resolve(message.staged);
+        } else {
+          settle();
+          reject(receiveError(message.error));
+        }
+      };
+      // A worker that dies cannot clean up: its temps were named here, so they go here.
+      const died = (err: Error) => {
+        settle();
+        this.forget(lane);
+        discardTemps({ blob: temp.blob, layerDir: path.join(this.store.paths.layersDir, layerDir) }).then(() => reject(err));
+      };
+      const onError = (err: Error) => died(err);
+      const onExit = (code: number) => died(new Error(`${facts.source}: layer import worker exited with code ${code}`));
+      worker.on('message', onMessage).on('error', onError).on('exit', onExit);
+      callbacks.signal?.addEventListener('abort', cancel, { once: true });
+      worker.postMessage({ type: 'stage', id, source, facts, temp, progress: callbacks.onProgress !== undefined } satisfies ToWorker);
+    });
+  }
+
+  private acquire(): Promise<Lane> {
+    const idle = this.workers.find((lane) => !lane.busy);
+    if (idle) {
+      idle.busy = true;
+      return Promise.resolve(idle);
+    }
+    if (this.workers.length < this.lanes) {
+      const lane = { worker: this.start(), busy: true };
+      this.workers.push(lane);
+      return Promise.resolve(lane);
+    }
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  private release(lane: Lane): void {
+    if (!this.workers.includes(lane)) {
+      // It died: a new one takes its place for whoever waits.
+      const next = this.waiting.shift();
+      if (next) {
+        const fresh = { worker: this.start(), busy: true };
+        this.workers.push(fresh);
+        next(fresh);
+      }
+      return;
+    }
+    const next = this.waiting.shift();
+    if (next) next(lane);
+    else lane.busy = false;
+  }
+
+  private forget(lane: Lane): void {
+    const i = this.workers.indexOf(lane);
+    if (i >= 0) this.workers.splice(i, 1);
+  }
+
+  private start(): Worker {
+    const { root, whiteoutFormat, info, privileged, lockTimeoutMs } = this.store;
+    const setup: WorkerSetup = { store: { root, whiteoutFormat, info, privileged, lockTimeoutMs }, faultPoints: faultPointCounters() };
+    // The worker's stdout and stderr are the process's; fault points write fd 2 directly.
+    return new Worker(WORKER_URL, { workerData: setup });
+  }
+}
