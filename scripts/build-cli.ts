@@ -56,6 +56,21 @@ const deferChildProcess: Plugin = {
   },
 };
 
+/**
+ * The report page's script is not a source but a build product (scripts/bundle-report-page.mjs
+ * writes it beside tsc's output, src/report/page-script.d.ts declares it); the bundle takes it from there.
+ */
+const reportPageScript: Plugin = {
+  name: 'report-page-script',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/page-script\.js$/ }, (args) =>
+      args.importer === path.join(repoRoot, 'src', 'report', 'html.ts')
+        ? { path: path.join(repoRoot, 'dist', 'src', 'report', 'page-script.js') }
+        : undefined,
+    );
+  },
+};
+
 async function main(): Promise<void> {
   const { bundle, codeCache } = BUNDLE_LAYOUT;
   await fs.mkdir(path.dirname(bundle), { recursive: true });
@@ -73,7 +88,7 @@ async function main(): Promise<void> {
     // The .ts files themselves are the sources: stack traces under --debug name them.
     sourcemap: 'linked',
     sourcesContent: false,
-    plugins: [moduleUrls, deferChildProcess],
+    plugins: [moduleUrls, deferChildProcess, reportPageScript],
     // Half the bytes to read and hash; names are kept, for stack traces and for code that reads constructor.name.
     minify: true,
     keepNames: true,
