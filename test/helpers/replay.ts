@@ -1,0 +1,149 @@
+/**
+ * containerd's snapshotter check (core/snapshots/testsuite/helpers.go checkSnapshots)
+ * with strata's commands in the snapshotter's place. For each layer of a case:
+ *
+ *   create a container on the previous commit    (Prepare)   — must equal the flat dir
+ *   apply the ops through the resolver, or a kernel overlay mount of the container's
+ *   own directories                              (apply)     — must equal the flat dir
+ *   strata commit                                (Commit)
+ *   strata save, strata load into a fresh store, create a container there
+ *                                                (View)      — must equal the flat dir
+ *
+ * while the same ops go to one plain directory (the flat dir). A View here goes through
+ * the layer tar, which containerd's rename-based commit never does.
+ */
+import type { ExecutionContext } from 'ava';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { Store } from '../../src/store/root.js';
+import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
+import { loadImages } from '../../src/transfer/load.js';
+import { createContainer } from '../../src/container/create.js';
+import { containerView } from '../../src/container/view.js';
+import { containerDirs, type ContainerRecord } from '../../src/container/record.js';
+import { tmpStore } from './tmp-store.js';
+import { buildImage } from './image-builder.js';
+import { strata } from './cli.js';
+import { mountOverlay } from './kernel-overlay.js';
+import { applyToDir, applyToView, inodesBelow, type Op } from './fs-ops.js';
+import { dirManifest, viewManifest } from './fs-manifest.js';
+
+export interface ReplayCase {
+  name: string;
+  /** The ops of each layer, bottom first; each layer is committed before the next container is made on it. */
+  layers: Op[][];
+  /** Renames (their `from`) that must fail EXDEV in a container and be done as `mv` does: lower directories. */
+  exdev?: string[];
+  /** Save and load after every layer (the default), or only after the last one (128 layers). */
+  saveEvery?: boolean;
+}
+
+/** How the ops reach the container: strata's resolver, or a kernel overlay mount of its directories (root). */
+export type ApplyVia = 'resolver' | 'kernel';
+
+export const BASE_IMAGE = 'replay:base';
+
+/** A store with an image of one empty layer: containerd's first Prepare has no parent either. */
+export async function replayStore(t: ExecutionContext, format: WhiteoutFormat): Promise<{ store: Store; dir: string }> {
+  const { store, dir } = await tmpStore(t, { whiteoutFormat: format });
+  const file = path.join(dir, 'base.tar');
+  await fs.writeFile(file, await buildImage({ format: 'oci', repoTags: [BASE_IMAGE], layers: [[]] }));
+  await loadImages(store, { path: file });
+  return { store, dir };
+}
+
+export async function replayCase(t: ExecutionContext, c: ReplayCase, via: ApplyVia, format: WhiteoutFormat): Promise<void> {
+  const { store, dir } = await replayStore(t, format);
+  const flat = path.join(dir, 'flat');
+  await fs.mkdir(flat);
+  await fs.chmod(flat, 0o755);
+  const fallbacks: string[] = [];
+  const onFallback = (o: Op, code: string) => {
+    if (o.op === 'rename') fallbacks.push(`${o.from} ${code}`);
+  };
+  let image = BASE_IMAGE;
+  for (const [i, ops] of c.layers.entries()) {
+    const at = `${c.name}, layer ${i + 1} of ${c.layers.length}`;
+    const record = await createContainer(store, image, { name: `layer${i + 1}` });
+    const before = await dirManifest(flat);
+    t.deepEqual(await viewManifest(await containerView(store, record)), before, `${at}: a new container equals the flat dir`);
+
+    const lowerInodes = await inodesBelow(flat);
+    const live =
+      via === 'resolver'
+        ? await applyThroughResolver(store, record, ops, onFallback)
+        : await applyThroughKernel(store, record, ops, path.join(dir, `mount${i + 1}`), onFallback);
+    await applyToDir(flat, ops, { lowerInodes });
+    const expected = await dirManifest(flat);
+    t.deepEqual(live, expected, `${at}: the container after the ops equals the flat dir`);
+
+    const committed = await strata(store.root, ['commit', record.name, `replay:${i + 1}`]);
+    t.is(committed.code, 0, `${at}: commit: ${committed.stderr}`);
+    t.regex(committed.stdout, /^sha256:[0-9a-f]{64}\n$/, `${at}: commit prints the image ID`);
+    image = `replay:${i + 1}`;
+
+    if (c.saveEvery === false && i < c.layers.length - 1) continue;
+    t.deepEqual(await savedAndLoaded(t, store, image, format, dir), expected, `${at}: saved, loaded into a fresh store`);
+  }
+  t.deepEqual(
+    fallbacks,
+    (c.exdev ?? []).map((from) => `${from} EXDEV`),
+    `${c.name}: renames of lower directories`,
+  );
+}
+
+async function applyThroughResolver(
+  store: Store,
+  record: ContainerRecord,
+  ops: Op[],
+  onFallback: (o: Op, code: string) => void,
+): Promise<string[]> {
+  const view = await containerView(store, record);
+  await applyToView(view, ops, { upperDir: containerDirs(store, record.id).upper, onFallback });
+  return viewManifest(view);
+}
+
+/**
+ * The container's own upper, work and layer directories mounted by the kernel. The
+ * lowers are named through short symlinks, as Docker's overlay2 does (its `l/`
+ * directory): overlayfs takes all its options in one page, and 128 full layer paths
+ * do not fit in 4096 bytes.
+ */
+async function applyThroughKernel(
+  store: Store,
+  record: ContainerRecord,
+  ops: Op[],
+  scratch: string,
+  onFallback: (o: Op, code: string) => void,
+): Promise<string[]> {
+  const links = path.join(scratch, 'l');
+  const target = path.join(scratch, 'merged');
+  await fs.mkdir(links, { recursive: true });
+  await fs.mkdir(target);
+  const lowerDirs: string[] = [];
+  for (const [i, chainId] of [...record.layers].reverse().entries()) {
+    await fs.symlink(store.paths.layerDiff(chainId), path.join(links, String(i)));
+    lowerDirs.push(path.join(links, String(i)));
+  }
+  const { upper, work } = containerDirs(store, record.id);
+  const mount = await mountOverlay({ lowerDirs, upperDir: upper, workDir: work, target });
+  try {
+    await applyToDir(target, ops, { mvFallback: true, onFallback });
+    return await dirManifest(target);
+  } finally {
+    await mount.unmount();
+  }
+}
+
+/** `strata save` of the image, `strata load` of that file into a fresh store, and a new container's tree there. */
+async function savedAndLoaded(t: ExecutionContext, store: Store, image: string, format: WhiteoutFormat, dir: string): Promise<string[]> {
+  const file = path.join(dir, `${image.replace(/[^a-z0-9]/g, '-')}.tar`);
+  const saved = await strata(store.root, ['save', '-o', file, image]);
+  t.is(saved.code, 0, `save ${image}: ${saved.stderr}`);
+  const fresh = await tmpStore(t, { whiteoutFormat: format });
+  const loaded = await strata(fresh.store.root, ['load', '-q', '-i', file]);
+  t.is(loaded.code, 0, `load ${image}: ${loaded.stderr}`);
+  await fs.rm(file);
+  const record = await createContainer(fresh.store, image);
+  return viewManifest(await containerView(fresh.store, record));
+}
