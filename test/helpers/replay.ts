@@ -23,7 +23,7 @@ import { containerView } from '../../src/container/view.js';
 import { containerDirs, type ContainerRecord } from '../../src/container/record.js';
 import { tmpStore } from './tmp-store.js';
 import { buildImage } from './image-builder.js';
-import { strata } from './cli.js';
+import { strata, type CliResult } from './cli.js';
 import { mountOverlay } from './kernel-overlay.js';
 import { applyToDir, applyToView, inodesBelow, type Op } from './fs-ops.js';
 import { dirManifest, viewManifest } from './fs-manifest.js';
@@ -69,10 +69,7 @@ export async function replayCase(t: ExecutionContext, c: ReplayCase, via: ApplyV
     t.deepEqual(await viewManifest(await containerView(store, record)), before, `${at}: a new container equals the flat dir`);
 
     const lowerInodes = await inodesBelow(flat);
-    const live =
-      via === 'resolver'
-        ? await applyThroughResolver(store, record, ops, onFallback)
-        : await applyThroughKernel(store, record, ops, path.join(dir, `mount${i + 1}`), onFallback);
+    const live = await applyInContainer(store, record, ops, via, path.join(dir, `mount${i + 1}`), onFallback);
     await applyToDir(flat, ops, { lowerInodes });
     const expected = await dirManifest(flat);
     t.deepEqual(live, expected, `${at}: the container after the ops equals the flat dir`);
@@ -90,6 +87,20 @@ export async function replayCase(t: ExecutionContext, c: ReplayCase, via: ApplyV
     (c.exdev ?? []).map((from) => `${from} EXDEV`),
     `${c.name}: renames of lower directories`,
   );
+}
+
+/** Applies `ops` in the container (`scratch`: a new directory for a kernel mount) and lists its tree right after. */
+export function applyInContainer(
+  store: Store,
+  record: ContainerRecord,
+  ops: Op[],
+  via: ApplyVia,
+  scratch: string,
+  onFallback: (o: Op, code: string) => void = () => undefined,
+): Promise<string[]> {
+  return via === 'resolver'
+    ? applyThroughResolver(store, record, ops, onFallback)
+    : applyThroughKernel(store, record, ops, scratch, onFallback);
 }
 
 async function applyThroughResolver(
@@ -146,4 +157,26 @@ async function savedAndLoaded(t: ExecutionContext, store: Store, image: string, 
   await fs.rm(file);
   const record = await createContainer(fresh.store, image);
   return viewManifest(await containerView(fresh.store, record));
+}
+
+export interface TwoCommits {
+  store: Store;
+  scratch: string;
+  /** The upper directory of the container that got `b`, as commit read it. */
+  upper: string;
+  /** `strata commit` of that container as `diff:b` (`diff:a` holds `a`). */
+  commit: CliResult;
+}
+
+/** containerd's TestDiffTar shape: `a` committed as `diff:a`, then `b` in a container of it, committed as `diff:b`. */
+export async function commitTwice(t: ExecutionContext, a: Op[], b: Op[], via: ApplyVia, format: WhiteoutFormat): Promise<TwoCommits> {
+  const { store, dir: scratch } = await replayStore(t, format);
+  const base = await createContainer(store, BASE_IMAGE, { name: 'a' });
+  await applyInContainer(store, base, a, via, path.join(scratch, 'mount-a'));
+  const first = await strata(store.root, ['commit', 'a', 'diff:a']);
+  if (first.code !== 0) throw new Error(`commit of the base ops failed: ${first.stderr}`);
+  const changed = await createContainer(store, 'diff:a', { name: 'b' });
+  await applyInContainer(store, changed, b, via, path.join(scratch, 'mount-b'));
+  const commit = await strata(store.root, ['commit', 'b', 'diff:b']);
+  return { store, scratch, upper: containerDirs(store, changed.id).upper, commit };
 }
