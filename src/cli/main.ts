@@ -16,6 +16,7 @@ import { registerCopyCommands } from './copy-commands.js';
 import { registerInfoCommand } from './info-command.js';
 import { registerImportCommand } from './import-command.js';
 import { registerSaveCommand } from './save-command.js';
+import { registerCommitCommand } from './commit-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -58,6 +59,7 @@ export function createProgram(io: CliIO): Command {
   registerUsageCommands(program, ctx);
   registerInfoCommand(program, ctx);
   registerImportCommand(program, ctx);
+  registerCommitCommand(program, ctx);
   registerGcCommands(program, ctx);
   registerCheckCommand(program, ctx);
   program
