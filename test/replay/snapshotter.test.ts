@@ -1,0 +1,24 @@
+/**
+ * containerd's snapshotter cases and continuity's FSSuite sequences through strata's
+ * resolver, commit, save and load (test/helpers/replay.ts), in both whiteout encodings.
+ */
+import test from 'ava';
+import { replayCase, type ReplayCase } from '../helpers/replay.js';
+import { testInFormat } from '../helpers/both-formats.js';
+import { firstReason, testUnless } from '../helpers/skip.js';
+import { FSSUITE_CASES, SNAPSHOTTER_CASES } from './cases.js';
+
+const notRoot = process.getuid?.() === 0 ? null : 'the flat directory can only be chowned by root';
+const needsRoot = (c: ReplayCase) => c.layers.flat().some((o) => o.op === 'chown');
+
+const replay = test.macro({
+  exec: (t, c: ReplayCase, format: 'oci' | 'overlay') => replayCase(t, c, 'resolver', format),
+  title: (_, c: ReplayCase, format: 'oci' | 'overlay') => `${c.name} replayed through the resolver, commit, save and load (${format})`,
+});
+
+for (const c of [...SNAPSHOTTER_CASES, ...FSSUITE_CASES]) {
+  for (const format of ['oci', 'overlay'] as const) {
+    const maybe = needsRoot(c) ? testUnless(firstReason(notRoot)) : testInFormat(format);
+    maybe(replay, c, format);
+  }
+}
