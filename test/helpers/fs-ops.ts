@@ -184,9 +184,13 @@ async function copyTree(from: string, to: string, seen = new Map<number, string>
   await fs.lutimes(to, st.atime, st.mtime);
 }
 
-/** Node cannot leave a bound unix socket behind (closing the server unlinks it); python's bind does. */
+/**
+ * Node cannot leave a bound unix socket behind (closing the server unlinks it); python's
+ * bind does. Bound by its name from its directory: a socket path holds at most 107 bytes.
+ */
 async function bindSocket(host: string): Promise<void> {
-  await run('python3', ['-S', '-E', '-c', 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])', host]);
+  const bind = 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])';
+  await run('python3', ['-S', '-E', '-c', bind, path.basename(host)], { cwd: path.dirname(host) });
 }
 
 function ancestorsAndSelf(p: string): string[] {
