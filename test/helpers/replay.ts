@@ -186,3 +186,20 @@ export async function commitTwice(t: ExecutionContext, a: Op[], b: Op[], via: Ap
   const commit = await strata(store.root, ['commit', 'after', 'diff:b']);
   return { store, scratch, upper: containerDirs(store, changed.id).upper, commit };
 }
+
+/** Resolves at the start of the next wall-clock second (containerd's LayerFileupdate starts each run there). */
+export function nextSecond(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000)));
+}
+
+/**
+ * containerd's LayerFileupdate loop: the case 5 times, each run from a new second, so
+ * that its two layers are written within one second — a same-size rewrite and a
+ * chmod-only change that a size-and-mtime comparison would miss.
+ */
+export async function replayEachSecond(t: ExecutionContext, c: ReplayCase, via: ApplyVia, format: WhiteoutFormat): Promise<void> {
+  for (let run = 1; run <= 5; run++) {
+    await nextSecond();
+    await replayCase(t, { ...c, name: `${c.name}, run ${run}` }, via, format);
+  }
+}

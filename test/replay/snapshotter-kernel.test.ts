@@ -6,10 +6,10 @@
  * Root only; the store is in the overlay encoding, the one the kernel writes.
  */
 import test from 'ava';
-import { replayCase, type ReplayCase } from '../helpers/replay.js';
+import { replayCase, replayEachSecond, type ReplayCase } from '../helpers/replay.js';
 import { kernelOverlaySkipReason } from '../helpers/kernel-overlay.js';
 import { testUnless } from '../helpers/skip.js';
-import { FSSUITE_CASES, SNAPSHOTTER_CASES } from './cases.js';
+import { FSSUITE_CASES, SNAPSHOTTER_CASES, layerFileUpdate } from './cases.js';
 
 const maybe = testUnless(await kernelOverlaySkipReason());
 
@@ -19,3 +19,7 @@ const replay = test.macro({
 });
 
 for (const c of [...SNAPSHOTTER_CASES, ...FSSUITE_CASES]) maybe(replay, c);
+
+maybe('containerd LayerFileupdate replayed 5 times, each from a new second, through a kernel overlay mount, commit, save and load', (t) =>
+  replayEachSecond(t, layerFileUpdate, 'kernel', 'overlay'),
+);

@@ -3,10 +3,10 @@
  * resolver, commit, save and load (test/helpers/replay.ts), in both whiteout encodings.
  */
 import test from 'ava';
-import { replayCase, type ReplayCase } from '../helpers/replay.js';
+import { replayCase, replayEachSecond, type ReplayCase } from '../helpers/replay.js';
 import { testInFormat } from '../helpers/both-formats.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
-import { FSSUITE_CASES, SNAPSHOTTER_CASES } from './cases.js';
+import { FSSUITE_CASES, SNAPSHOTTER_CASES, layerFileUpdate } from './cases.js';
 
 const notRoot = process.getuid?.() === 0 ? null : 'the flat directory can only be chowned by root';
 const needsRoot = (c: ReplayCase) => c.layers.flat().some((o) => o.op === 'chown');
@@ -22,3 +22,6 @@ for (const c of [...SNAPSHOTTER_CASES, ...FSSUITE_CASES]) {
     maybe(replay, c, format);
   }
 }
+
+test('containerd LayerFileupdate replayed 5 times, each from a new second, through the resolver, commit, save and load', (t) =>
+  replayEachSecond(t, layerFileUpdate, 'resolver', 'oci'));
