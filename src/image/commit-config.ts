@@ -46,7 +46,7 @@ export function committedConfig(input: CommitConfigInput): ImageConfig {
   const { parent, created } = input;
   const { container: _id, container_config: _config, docker_version: _version, ...kept } = parent;
   const runConfig = runConfigOf(parent.config, input.container);
-  applyInstructions(runConfig as ContainerConfig, input.changes);
+  applyInstructions(runConfig as ContainerConfig, input.changes, { commit: true });
   const history: HistoryEntry = { created };
   if (input.author) history.author = input.author;
   const createdBy = input.container?.cmd?.join(' ') ?? '';

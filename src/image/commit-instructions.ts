@@ -9,59 +9,125 @@ export interface ContainerConfig {
   User?: string;
   ExposedPorts?: Record<string, Record<string, never>>;
   Labels?: Record<string, string>;
+  Volumes?: Record<string, Record<string, never>>;
+  StopSignal?: string;
+  OnBuild?: string[];
 }
 
-const SUPPORTED = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'USER', 'WORKDIR'];
+const IMPORT_SET = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'USER', 'WORKDIR'];
+/** moby's validCommitCommands, less HEALTHCHECK. */
+const COMMIT_SET = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR'];
+
+export interface InstructionOptions {
+  /**
+   * `docker commit --change`: VOLUME, STOPSIGNAL and ONBUILD too, and `$VAR`/`${VAR}`
+   * references in ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME and STOPSIGNAL expanded
+   * against the config's Env as it stands before each instruction, as Docker's builder
+   * expands them (`ENV PATH=/usr/bin:$PATH`).
+   */
+  commit?: boolean;
+}
 
 /**
  * Applies Dockerfile-syntax instructions (`-c 'CMD ["sh"]'`, `-c 'ENV A=1'`), in order,
  * to `config`, as `docker import --change` and `docker commit --change` do.
  */
-export function applyInstructions(config: ContainerConfig, instructions: string[]): ContainerConfig {
-  for (const line of instructions) applyInstruction(config, line);
+export function applyInstructions(config: ContainerConfig, instructions: string[], options: InstructionOptions = {}): ContainerConfig {
+  const state = { commit: options.commit === true, cmdSet: false };
+  for (const line of instructions) applyInstruction(config, line, state);
   return config;
 }
 
-function applyInstruction(config: ContainerConfig, line: string): void {
+/** `cmdSet`: a CMD came earlier in this list, which a later ENTRYPOINT keeps (Docker's builder state). */
+function applyInstruction(config: ContainerConfig, line: string, state: { commit: boolean; cmdSet: boolean }): void {
+  const { commit } = state;
   const match = /^\s*(\S+)\s*(.*?)\s*$/s.exec(line);
   if (!match) throw usage(`empty instruction: ${JSON.stringify(line)}`);
   const keyword = match[1]!.toUpperCase();
   const rest = match[2]!;
-  if (!SUPPORTED.includes(keyword)) {
-    throw usage(`${match[1]} is not a supported change instruction (use one of ${SUPPORTED.join(', ')})`);
+  const supported = commit ? COMMIT_SET : IMPORT_SET;
+  if (!supported.includes(keyword)) {
+    throw usage(`${match[1]} is not a supported change instruction (use one of ${supported.join(', ')})`);
   }
   if (rest === '') throw usage(`${keyword} requires an argument`);
+  // Every reference in one instruction sees the Env from before it (ENV A=1 B=$A takes the old A).
+  const env = commit ? envMap(config.Env ?? []) : null;
+  const word = (text: string) => (env === null ? text : (lex(text, env, false)[0] ?? ''));
   switch (keyword) {
     case 'CMD':
       config.Cmd = commandForm(keyword, rest);
+      state.cmdSet = true;
       break;
     case 'ENTRYPOINT':
       config.Entrypoint = commandForm(keyword, rest);
+      // As the builder: a new entrypoint drops the inherited Cmd, not one given before it.
+      if (!state.cmdSet) delete config.Cmd;
       break;
     case 'ENV':
-      for (const [key, value] of pairs(keyword, rest)) {
-        const env = (config.Env ?? []).filter((e) => e.split('=')[0] !== key);
-        env.push(`${key}=${value}`);
-        config.Env = env;
+      for (const [key, value] of pairs(keyword, rest, env)) {
+        const current = config.Env ?? [];
+        const at = current.findIndex((e) => e.split('=')[0] === key);
+        // Docker's builder replaces a variable where it stands; import has always moved it last.
+        if (commit && at >= 0) config.Env = current.map((e, i) => (i === at ? `${key}=${value}` : e));
+        else config.Env = [...current.filter((e) => e.split('=')[0] !== key), `${key}=${value}`];
       }
       break;
     case 'LABEL':
-      for (const [key, value] of pairs(keyword, rest)) config.Labels = { ...config.Labels, [key]: value };
+      for (const [key, value] of pairs(keyword, rest, env)) config.Labels = { ...config.Labels, [key]: value };
       break;
     case 'WORKDIR':
-      config.WorkingDir = rest;
+      config.WorkingDir = word(rest);
       break;
     case 'USER':
-      config.User = rest;
+      config.User = word(rest);
       break;
     case 'EXPOSE':
-      for (const port of rest.split(/\s+/)) {
+      for (const port of env === null ? rest.split(/\s+/) : lex(rest, env, true)) {
         if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(port)) throw usage(`EXPOSE: invalid port ${JSON.stringify(port)}`);
         const name = port.includes('/') ? port.toLowerCase() : `${port}/tcp`;
         config.ExposedPorts = { ...config.ExposedPorts, [name]: {} };
       }
       break;
+    case 'VOLUME':
+      for (const volume of jsonList(rest) ?? lex(rest, env, true)) {
+        if (volume.trim() === '') throw usage('VOLUME specified can not be an empty string');
+        config.Volumes = { ...config.Volumes, [volume]: {} };
+      }
+      break;
+    case 'STOPSIGNAL': {
+      const signal = word(rest);
+      if (!/^(\d+|(SIG)?[A-Z][A-Z0-9]*([+-]\d+)?)$/i.test(signal)) throw usage(`STOPSIGNAL: invalid signal ${JSON.stringify(signal)}`);
+      config.StopSignal = signal;
+      break;
+    }
+    case 'ONBUILD': {
+      const trigger = /^\S+/.exec(rest)![0].toUpperCase();
+      if (trigger === 'ONBUILD') throw usage("Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+      if (trigger === 'FROM' || trigger === 'MAINTAINER') throw usage(`${trigger} isn't allowed as an ONBUILD trigger`);
+      config.OnBuild = [...(config.OnBuild ?? []), rest];
+      break;
+    }
   }
+}
+
+/** A JSON array of strings (the exec form), or null for anything else. */
+function jsonList(rest: string): string[] | null {
+  if (!rest.startsWith('[')) return null;
+  try {
+    const parsed: unknown = JSON.parse(rest);
+    return Array.isArray(parsed) && parsed.every((p) => typeof p === 'string') ? (parsed as string[]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function envMap(env: string[]): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const entry of env) {
+    const eq = entry.indexOf('=');
+    if (eq > 0) map.set(entry.slice(0, eq), entry.slice(eq + 1));
+  }
+  return map;
 }
 
 /** JSON array (exec form) as is; anything else (shell form) runs under `/bin/sh -c`. */
@@ -79,13 +145,14 @@ function commandForm(keyword: string, rest: string): string[] {
   return [rest];
 }
 
-/** `k=v k2="v 2"`, or the legacy one-pair form `k v…`. */
-function pairs(keyword: string, rest: string): [string, string][] {
-  const words = splitWords(rest);
+/** `k=v k2="v 2"`, or the legacy one-pair form `k v…`; with `env`, references in the values expanded. */
+function pairs(keyword: string, rest: string, env: Map<string, string> | null): [string, string][] {
+  const words = lex(rest, env, true);
   if (!words[0]!.includes('=')) {
     const space = /\s/.exec(rest);
     if (!space) throw usage(`${keyword} ${rest}: missing a value (write ${keyword} key=value)`);
-    return [[rest.slice(0, space.index), rest.slice(space.index).trim()]];
+    const value = rest.slice(space.index).trim();
+    return [[rest.slice(0, space.index), env === null ? value : (lex(value, env, false)[0] ?? '')]];
   }
   return words.map((word) => {
     const eq = word.indexOf('=');
@@ -94,14 +161,28 @@ function pairs(keyword: string, rest: string): [string, string][] {
   });
 }
 
-/** Splits on unquoted whitespace, removing double or single quotes and backslash escapes. */
-function splitWords(text: string): string[] {
+/**
+ * The builder's word lexer: removes double and single quotes and backslash escapes,
+ * splits on unquoted whitespace when `split`, and with `env` replaces `$NAME`,
+ * `${NAME}`, `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}` and `${NAME+word}`
+ * outside single quotes (an unset name is empty).
+ */
+function lex(text: string, env: Map<string, string> | null, split: boolean): string[] {
   const words: string[] = [];
   let word = '';
   let quote: string | null = null;
   let started = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
+    if (c === '$' && env !== null && quote !== "'") {
+      const ref = reference(text, i, env);
+      if (ref !== null) {
+        word += ref.value;
+        started = true;
+        i = ref.end - 1;
+        continue;
+      }
+    }
     if (c === '\\' && quote !== "'" && i + 1 < text.length) {
       word += text[++i];
       started = true;
@@ -111,7 +192,7 @@ function splitWords(text: string): string[] {
     } else if (c === '"' || c === "'") {
       quote = c;
       started = true;
-    } else if (/\s/.test(c)) {
+    } else if (split && /\s/.test(c)) {
       if (started) words.push(word);
       word = '';
       started = false;
@@ -123,6 +204,25 @@ function splitWords(text: string): string[] {
   if (quote) throw usage(`unterminated quote in ${JSON.stringify(text)}`);
   if (started) words.push(word);
   return words;
+}
+
+/** The variable reference at `text[at]` (a `$`): its value and where it ends; null for a lone `$`. */
+function reference(text: string, at: number, env: Map<string, string>): { value: string; end: number } | null {
+  const plain = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(at + 1));
+  if (plain) return { value: env.get(plain[0]) ?? '', end: at + 1 + plain[0].length };
+  if (text[at + 1] !== '{') return null;
+  const close = text.indexOf('}', at + 2);
+  if (close < 0) throw usage(`missing '}' in ${JSON.stringify(text)}`);
+  const braced = /^([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])(.*))?$/s.exec(text.slice(at + 2, close));
+  if (!braced) throw usage(`bad substitution in ${JSON.stringify(text)}`);
+  const [, name, modifier, alternative = ''] = braced;
+  const value = env.get(name!);
+  const set = modifier?.startsWith(':') ? value !== undefined && value !== '' : value !== undefined;
+  const other = () => lex(alternative, env, false)[0] ?? '';
+  let result = value ?? '';
+  if (modifier?.endsWith('-') && !set) result = other();
+  if (modifier?.endsWith('+')) result = set ? other() : '';
+  return { value: result, end: close + 1 };
 }
 
 function usage(message: string): StrataError {

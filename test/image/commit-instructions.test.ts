@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noTemplateCurlyInString: the strings are Dockerfile instructions, whose ${VAR} references are the point
 import test from 'ava';
 import { applyInstructions } from '../../src/image/commit-instructions.js';
 import type { StrataError } from '../../src/errors.js';
@@ -41,4 +42,66 @@ test('each bad instruction is one line naming what is wrong', (t) => {
   t.is(message('EXPOSE http'), 'EXPOSE: invalid port "http"');
   t.is(message('ENV A="open'), 'unterminated quote in "A=\\"open"');
   t.is(message('   '), 'empty instruction: "   "');
+});
+
+test('commit also takes VOLUME, STOPSIGNAL and ONBUILD, replaces a variable in place, and expands $VAR against the Env before each instruction', (t) => {
+  const config = applyInstructions(
+    { Env: ['PATH=/bin', 'HOME=/root'] },
+    [
+      'ENV PATH=/usr/bin:$PATH OLD=$PATH',
+      'ENV GREETING hello ${HOME}',
+      "ENV LITERAL='$HOME' ESCAPED=\\$HOME UNSET=${NOPE:-dflt} SETALT=${HOME:+yes} EMPTYALT=${NOPE:+yes}",
+      'WORKDIR $HOME/app',
+      'USER ${USER:-app}',
+      'LABEL home=$HOME',
+      'VOLUME /data $HOME/cache',
+      'VOLUME ["/json"]',
+      'STOPSIGNAL SIGKILL',
+      'ONBUILD RUN echo $HOME',
+      'EXPOSE ${PORT:-80}',
+    ],
+    { commit: true },
+  );
+  t.deepEqual(config, {
+    Env: [
+      'PATH=/usr/bin:/bin',
+      'HOME=/root',
+      'OLD=/bin',
+      'GREETING=hello /root',
+      'LITERAL=$HOME',
+      'ESCAPED=$HOME',
+      'UNSET=dflt',
+      'SETALT=yes',
+      'EMPTYALT=',
+    ],
+    WorkingDir: '/root/app',
+    User: 'app',
+    Labels: { home: '/root' },
+    Volumes: { '/data': {}, '/root/cache': {}, '/json': {} },
+    StopSignal: 'SIGKILL',
+    OnBuild: ['RUN echo $HOME'],
+    ExposedPorts: { '80/tcp': {} },
+  });
+});
+
+test("moby's TestCommitInheritsEnv: ENV PATH=/usr/bin:$PATH over PATH=/bin", (t) => {
+  t.deepEqual(applyInstructions({ Env: ['PATH=/bin'] }, ['ENV PATH=/usr/bin:$PATH'], { commit: true }), { Env: ['PATH=/usr/bin:/bin'] });
+});
+
+test('import keeps its own set and takes $ literally; commit names its set in the error', (t) => {
+  t.deepEqual(applyInstructions({ Env: ['A=1'] }, ['ENV B=$A']), { Env: ['A=1', 'B=$A'] });
+  t.throws(() => applyInstructions({}, ['VOLUME /data']), {
+    message: 'VOLUME is not a supported change instruction (use one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR)',
+  });
+  const message = (line: string) => (t.throws(() => applyInstructions({}, [line], { commit: true })) as StrataError).message;
+  t.is(
+    message('RUN true'),
+    'RUN is not a supported change instruction (use one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, STOPSIGNAL, USER, VOLUME, WORKDIR)',
+  );
+  t.is(message('ONBUILD ONBUILD RUN x'), "Chaining ONBUILD via `ONBUILD ONBUILD` isn't allowed");
+  t.is(message('ONBUILD from x'), "FROM isn't allowed as an ONBUILD trigger");
+  t.is(message('STOPSIGNAL not a signal'), 'STOPSIGNAL: invalid signal "not a signal"');
+  t.is(message('VOLUME [""]'), 'VOLUME specified can not be an empty string');
+  t.is(message('ENV A=${B'), 'missing \'}\' in "A=${B"');
+  t.is(message('ENV A=${B!}'), 'bad substitution in "A=${B!}"');
 });
