@@ -9,9 +9,6 @@ export interface RawEntry {
   typeflag: string;
   mode: number;
   uid: number;
-  gid: number;
-  /** Seconds; a pax mtime keeps its fraction. */
-  mtime: number;
   size: number;
   linkname: string;
   pax: Map<string, Buffer>;
@@ -47,8 +44,6 @@ export function parseTar(tar: Buffer): RawEntry[] {
       typeflag,
       mode: octal(block, 100, 8),
       uid: pax.has('uid') ? Number(pax.get('uid')!.toString()) : octal(block, 108, 8),
-      gid: pax.has('gid') ? Number(pax.get('gid')!.toString()) : octal(block, 116, 8),
-      mtime: pax.has('mtime') ? Number(pax.get('mtime')!.toString()) : octal(block, 136, 12),
       size,
       linkname: pax.get('linkpath')?.toString('utf8') ?? field(block, 157, 100),
       pax,

@@ -142,7 +142,6 @@ export const layers128: ReplayCase = {
       CreateFile(`/onlyme/file-${n + 1}`, 'only me!\n', 0o777),
     ]),
   ],
-  saveEvery: false,
 };
 
 export const SNAPSHOTTER_CASES: ReplayCase[] = [

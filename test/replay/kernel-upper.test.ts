@@ -12,7 +12,8 @@ import { createContainer } from '../../src/container/create.js';
 import { containerView } from '../../src/container/view.js';
 import { strata } from '../helpers/cli.js';
 import { commitTwice } from '../helpers/replay.js';
-import { entryLine, savedImage } from '../helpers/layer-entries.js';
+import { savedImage } from '../helpers/saved-image.js';
+import { entryLine } from '../helpers/layer-listing.js';
 import { viewManifest } from '../helpers/fs-manifest.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { CreateDir, CreateFile, Link, Remove, RemoveAll } from '../helpers/fs-ops.js';
@@ -52,10 +53,14 @@ kernel('whiteouts the kernel made as one shared inode commit as separate .wh. fi
   );
 
   const layer = (await savedImage(store, 'diff:b', scratch)).layers.at(-1)!;
-  t.deepEqual(
-    layer.map((e) => `${e.name} ${e.typeflag} ${e.size}`),
-    ['.wh.a 0 0', 'd/ 5 0', 'd/.wh.b 0 0', 'e/ 5 0', 'e/.wh.c 0 0', 'e/.wh.sub 0 0'],
-  );
+  t.deepEqual(layer.map(entryLine), [
+    '.wh.a file 0600 0:0 ""',
+    'd/ dir 0755 0:0',
+    'd/.wh.b file 0600 0:0 ""',
+    'e/ dir 0755 0:0',
+    'e/.wh.c file 0600 0:0 ""',
+    'e/.wh.sub file 0600 0:0 ""',
+  ]);
   t.deepEqual(await loadedTree(t, store.root, scratch), ['/ dir 0755 0:0', '/d dir 0755 0:0', '/e dir 0755 0:0']);
 });
 
@@ -75,9 +80,9 @@ kernel('a hardlink the kernel broke by copy-up is committed as the copy alone; a
 
   const layer = (await savedImage(store, 'diff:b', scratch)).layers.at(-1)!;
   t.deepEqual(layer.map(entryLine), [
-    'etc/ dir 0755',
-    'etc/hosts file 0644 "127.0.0.1 localhost.localdomain"',
-    'etc/hosts.new link etc/hosts',
+    'etc/ dir 0755 0:0',
+    'etc/hosts file 0644 0:0 "127.0.0.1 localhost.localdomain"',
+    'etc/hosts.new link 0644 0:0 -> etc/hosts',
   ]);
   const hosts = 'size=19 sha256=141f2ae6726c9419';
   const rewritten = 'size=31 sha256=235c287f42e0327f';
