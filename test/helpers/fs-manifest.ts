@@ -24,6 +24,14 @@ interface Node {
   rdev?: number;
 }
 
+/**
+ * Without root, a store shows the user's own files as root's, as a rootless container
+ * (a user namespace mapping the user to 0) would: the flat dir is read the same way.
+ */
+const ownUid = process.getuid?.() ?? 0;
+const ownGid = process.getgid?.() ?? 0;
+const asContainerSees = (id: number, own: number) => (own !== 0 && id === own ? 0 : id);
+
 /** A directory on the host (a flat dir, or a kernel overlay mount). */
 export async function dirManifest(root: string): Promise<string[]> {
   const nodes: Node[] = [];
@@ -43,7 +51,14 @@ export async function dirManifest(root: string): Promise<string[]> {
               : st.isBlockDevice()
                 ? 'block'
                 : 'socket';
-    const node: Node = { path: rel, type, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, inode: `${st.dev}:${st.ino}` };
+    const node: Node = {
+      path: rel,
+      type,
+      mode: st.mode & 0o7777,
+      uid: asContainerSees(st.uid, ownUid),
+      gid: asContainerSees(st.gid, ownGid),
+      inode: `${st.dev}:${st.ino}`,
+    };
     if (type === 'file') {
       node.size = st.size;
       node.sha256 = createHash('sha256')
