@@ -171,7 +171,15 @@ export interface TwoCommits {
 }
 
 /** containerd's TestDiffTar shape: `a` committed as `diff:a`, then `b` in a container of it, committed as `diff:b`. */
-export async function commitTwice(t: ExecutionContext, a: Op[], b: Op[], via: ApplyVia, format: WhiteoutFormat): Promise<TwoCommits> {
+export async function commitTwice(
+  t: ExecutionContext,
+  a: Op[],
+  b: Op[],
+  via: ApplyVia,
+  format: WhiteoutFormat,
+  /** Flags for the second commit. */
+  flags: string[] = [],
+): Promise<TwoCommits> {
   const { store, dir: scratch } = await replayStore(t, format);
   const base = await createContainer(store, BASE_IMAGE, { name: 'before' });
   await applyInContainer(store, base, a, via, path.join(scratch, 'mount-a'));
@@ -179,7 +187,7 @@ export async function commitTwice(t: ExecutionContext, a: Op[], b: Op[], via: Ap
   if (first.code !== 0) throw new Error(`commit of the base ops failed: ${first.stderr}`);
   const changed = await createContainer(store, 'diff:a', { name: 'after' });
   await applyInContainer(store, changed, b, via, path.join(scratch, 'mount-b'));
-  const commit = await strata(store.root, ['commit', 'after', 'diff:b']);
+  const commit = await strata(store.root, ['commit', ...flags, 'after', 'diff:b']);
   return { store, scratch, upper: containerDirs(store, changed.id).upper, commit };
 }
 

@@ -22,7 +22,7 @@ import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
 import { commitTwice, type ApplyVia } from '../helpers/replay.js';
 import { savedImage } from '../helpers/saved-image.js';
 import { entryLine } from '../helpers/layer-listing.js';
-import { Chmod, CreateDir, CreateFile, CreateSocket, Link, Remove, RemoveAll, type Op } from '../helpers/fs-ops.js';
+import { Chmod, Chtimes, CreateDir, CreateFile, CreateSocket, Link, Remove, RemoveAll, type Op } from '../helpers/fs-ops.js';
 import { kernelOverlaySkipReason } from '../helpers/kernel-overlay.js';
 import { overlayFormatSkipReason } from '../helpers/both-formats.js';
 import { testUnless } from '../helpers/skip.js';
@@ -241,3 +241,36 @@ for (const c of CASES) {
   overlayFormat(diffTar, c, 'resolver', 'overlay');
   kernel(diffTar, c, 'kernel', 'overlay');
 }
+
+/**
+ * containerd's TestSourceDateEpoch: with an epoch, a whiteout's mtime is 0 (not the
+ * epoch), an older mtime stays, a newer one is clamped to the epoch.
+ */
+const sourceDateEpoch = test.macro({
+  exec: async (t, via: ApplyVia, format: WhiteoutFormat) => {
+    const epoch = Date.UTC(2022, 0, 23, 12, 34, 56) / 1000;
+    const past = Date.UTC(2022, 0, 1) / 1000;
+    const now = Math.floor(Date.now() / 1000);
+    const a = [CreateFile('/f1', 'content', 0o644)];
+    const b = [
+      RemoveAll('/f1'),
+      CreateFile('/f2', 'content2', 0o644),
+      Chtimes('/f2', past, past),
+      CreateFile('/f3', 'content3', 0o644),
+      Chtimes('/f3', now, now),
+    ];
+    const { store, scratch, commit } = await commitTwice(t, a, b, via, format, ['--source-date-epoch', String(epoch)]);
+    t.is(commit.code, 0, commit.stderr);
+    const layer = (await savedImage(store, 'diff:b', scratch)).layers.at(-1)!;
+    t.deepEqual(
+      layer.map((e) => `${entryLine(e)} mtime=${e.mtime}`),
+      [`${whiteout('f1')} mtime=0`, `${file('f2', 'content2', 0o644)} mtime=${past}`, `${file('f3', 'content3', 0o644)} mtime=${epoch}`],
+    );
+  },
+  title: (_, via: ApplyVia, format: WhiteoutFormat) =>
+    `commit --source-date-epoch keeps older mtimes, clamps newer ones and gives whiteouts 0, as containerd's TestSourceDateEpoch (${via === 'kernel' ? 'kernel overlay mount' : `resolver, ${format}`})`,
+});
+
+test(sourceDateEpoch, 'resolver', 'oci');
+overlayFormat(sourceDateEpoch, 'resolver', 'overlay');
+kernel(sourceDateEpoch, 'kernel', 'overlay');
