@@ -10,6 +10,7 @@ import { withOwnerAccess, type AccessNeed } from '../store/owner-access.js';
 import { isAccessDenied } from '../resolver/owner-fallback.js';
 import { devMajor, devMinor, readUpperMeta, type UpperMeta } from '../resolver/upper-meta.js';
 import { archivedXattrs } from './entry-xattrs.js';
+import { xattr } from '../xattr.js';
 import type { SkippedEntry } from './tree-tar.js';
 
 /*
@@ -43,6 +44,13 @@ interface UpperName {
   st: fs.Stats;
   whiteout: boolean;
 }
+
+/**
+ * Files up to this size are read whole and synchronously as they are reached: one
+ * open and read instead of a stream's thread-pool round trips, which dominate for the
+ * many small files of a typical change. Only one such file is held at a time.
+ */
+const SMALL_FILE = 256 * 1024;
 
 interface Walk {
   options: UpperTarOptions;
@@ -192,7 +200,7 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
     gid: meta ? meta.gid : options.rootless ? 0 : st.gid,
     mtime: clampTime(Math.floor(st.mtimeMs / 1000), options.sourceDateEpoch),
   };
-  const xattrs = await asOwner(walk, host, 0o400, () => archivedXattrs(host, `/${rel}`));
+  const xattrs = await xattrsOf(walk, host, rel);
   const withXattrs = xattrs.length > 0 ? { ...base, xattrs } : base;
   if (st.isDirectory()) return { ...withXattrs, kind: 'dir' };
   if (st.isSymbolicLink()) return { ...withXattrs, kind: 'symlink', linkTarget: await fsp.readlink(host) };
@@ -206,7 +214,32 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
   const device = deviceOf(st, meta);
   if (device !== null) return { ...withXattrs, ...device };
   if (st.isFIFO()) return { ...withXattrs, kind: 'fifo' };
+  if (st.size <= SMALL_FILE) return { ...withXattrs, kind: 'file', content: await asOwner(walk, host, 0o400, async () => readSmall(host)) };
   return { ...withXattrs, kind: 'file', size: st.size, open: () => openAsOwner(walk, host) };
+}
+
+/**
+ * Most upper entries have no xattrs at all: one synchronous listxattr says so without
+ * a thread-pool round trip; anything else (or any error) takes entry-xattrs.ts's path.
+ */
+async function xattrsOf(walk: Walk, host: string, rel: string): Promise<Array<[string, Buffer]>> {
+  let names: string[] | null;
+  try {
+    names = xattr().listAttributesSync(host);
+  } catch {
+    names = null;
+  }
+  if (names !== null && names.length === 0) return [];
+  return asOwner(walk, host, 0o400, () => archivedXattrs(host, `/${rel}`));
+}
+
+function readSmall(host: string): Buffer {
+  const fd = fs.openSync(host, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function deviceOf(st: fs.Stats, meta: UpperMeta | null): Pick<PackEntry, 'kind' | 'devMajor' | 'devMinor'> | null {
