@@ -8,8 +8,8 @@
  * Where strata's list differs from containerd's, by design:
  * - the order is Docker's: its overlay2 commit walks the upper directory (Go's
  *   WalkDir: names in byte order, a directory before its children), so a whiteout
- *   `.wh.NAME` stands where NAME sorts, in either encoding; containerd emits in its
- *   own diff walk's order, so a hardlink's target can come before its parent;
+ *   `.wh.NAME` stands where NAME sorts, in either encoding; containerd's follows its
+ *   diff walk, which writes d2/l1's data first and only then goes back to d1/;
  * - the layer is the container's upper: every directory copied up is a parent entry
  *   (as Docker's overlay2 commit does), and a hardlink to a lower file is that file
  *   copied up plus a link entry — the first name in that order carries the data;
