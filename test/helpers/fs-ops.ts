@@ -3,8 +3,9 @@
  * three ways: to a plain directory (the expected side), to a kernel overlay mount (a
  * plain directory too, from the host's side) and through strata's resolver. Every op
  * sets its modes explicitly after creating, so the result does not depend on the umask
- * (containerd runs its suite with umask 0 for the same reason). No op follows a
- * symlink, so a kernel mount's merged dir can be changed by host paths (no chroot).
+ * (containerd runs its suite with umask 0 for the same reason). No case names a
+ * path through a symlink or chmods one, so a kernel mount's merged dir can be changed
+ * by host paths, without kernel-overlay.ts's chroot.
  */
 import fs from 'node:fs/promises';
 import path from 'node:path';
