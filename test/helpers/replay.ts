@@ -14,7 +14,6 @@
  */
 import type { ExecutionContext } from 'ava';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { Store } from '../../src/store/root.js';
 import type { WhiteoutFormat } from '../../src/store/whiteout-probe.js';
@@ -114,9 +113,9 @@ async function applyThroughResolver(
 
 /**
  * The container's own upper, work and layer directories mounted by the kernel. The
- * lowers are named through short symlinks, as Docker's overlay2 does (its `l/`
- * directory): overlayfs takes all its options in one page, and 128 full layer paths
- * do not fit in 4096 bytes.
+ * lowers are named by short relative links, as Docker's overlay2 does (its `l/`
+ * directory, mounted from its parent): overlayfs takes all its options in one page,
+ * and 128 full layer paths do not fit in 4096 bytes.
  */
 async function applyThroughKernel(
   store: Store,
@@ -125,26 +124,22 @@ async function applyThroughKernel(
   scratch: string,
   onFallback: (o: Op, code: string) => void,
 ): Promise<string[]> {
-  // Not below `scratch`: 128 links of 40 bytes would not fit either (os.tmpdir() is short).
-  const links = await fs.mkdtemp(path.join(os.tmpdir(), 'l'));
+  const links = path.join(scratch, 'l');
+  const target = path.join(scratch, 'merged');
+  await fs.mkdir(links, { recursive: true });
+  await fs.mkdir(target);
+  const lowerDirs: string[] = [];
+  for (const [i, chainId] of [...record.layers].reverse().entries()) {
+    await fs.symlink(store.paths.layerDiff(chainId), path.join(links, String(i)));
+    lowerDirs.push(String(i));
+  }
+  const { upper, work } = containerDirs(store, record.id);
+  const mount = await mountOverlay({ lowerDirs, upperDir: upper, workDir: work, target, cwd: links });
   try {
-    const target = path.join(scratch, 'merged');
-    await fs.mkdir(target, { recursive: true });
-    const lowerDirs: string[] = [];
-    for (const [i, chainId] of [...record.layers].reverse().entries()) {
-      await fs.symlink(store.paths.layerDiff(chainId), path.join(links, String(i)));
-      lowerDirs.push(path.join(links, String(i)));
-    }
-    const { upper, work } = containerDirs(store, record.id);
-    const mount = await mountOverlay({ lowerDirs, upperDir: upper, workDir: work, target });
-    try {
-      await applyToDir(target, ops, { mvFallback: true, onFallback });
-      return await dirManifest(target);
-    } finally {
-      await mount.unmount();
-    }
+    await applyToDir(target, ops, { mvFallback: true, onFallback });
+    return await dirManifest(target);
   } finally {
-    await fs.rm(links, { recursive: true });
+    await mount.unmount();
   }
 }
 
