@@ -26,7 +26,8 @@ export type Op =
   | { op: 'chtimes'; path: string; atime: number; mtime: number }
   | { op: 'symlink'; target: string; path: string }
   | { op: 'link'; existing: string; path: string }
-  | { op: 'createSocket'; path: string; mode: number };
+  | { op: 'createSocket'; path: string; mode: number }
+  | { op: 'mknod'; path: string; kind: 'char' | 'block' | 'fifo'; mode: number; major: number; minor: number };
 
 export const CreateFile = (p: string, data: string, mode: number): Op => ({ op: 'createFile', path: p, data, mode });
 export const CreateDir = (p: string, mode: number): Op => ({ op: 'createDir', path: p, mode });
@@ -42,6 +43,15 @@ export const Symlink = (target: string, p: string): Op => ({ op: 'symlink', targ
 /** Link(oldname, newname): newname becomes another name of oldname. */
 export const Link = (existing: string, p: string): Op => ({ op: 'link', existing, path: p });
 export const CreateSocket = (p: string, mode: number): Op => ({ op: 'createSocket', path: p, mode });
+/** Not in continuity (its Mknod is commented out); devices need root. */
+export const Mknod = (p: string, kind: 'char' | 'block' | 'fifo', mode: number, major = 0, minor = 0): Op => ({
+  op: 'mknod',
+  path: p,
+  kind,
+  mode,
+  major,
+  minor,
+});
 
 /** Container paths are absolute; containerd's cases sometimes leave the slash off. */
 const abs = (p: string) => path.posix.join('/', p);
@@ -132,6 +142,9 @@ export async function applyToDir(root: string, ops: Op[], options: HostApplyOpti
         await bindSocket(at(o.path));
         await fs.chmod(at(o.path), o.mode);
         break;
+      case 'mknod':
+        await mknod(at(o.path), o);
+        break;
     }
   }
 }
@@ -195,6 +208,12 @@ async function bindSocket(host: string): Promise<void> {
   await run('python3', ['-S', '-E', '-c', bind, path.basename(host)], { cwd: path.dirname(host) });
 }
 
+async function mknod(host: string, o: Extract<Op, { op: 'mknod' }>): Promise<void> {
+  const numbers = o.kind === 'fifo' ? [] : [String(o.major), String(o.minor)];
+  await run('mknod', [host, { char: 'c', block: 'b', fifo: 'p' }[o.kind], ...numbers]);
+  await fs.chmod(host, o.mode);
+}
+
 function ancestorsAndSelf(p: string): string[] {
   const parts = abs(p).split('/').filter(Boolean);
   return parts.map((_, i) => `/${parts.slice(0, i + 1).join('/')}`);
@@ -203,7 +222,7 @@ function ancestorsAndSelf(p: string): string[] {
 // ---- strata's resolver -------------------------------------------------------------
 
 export interface ViewApplyOptions {
-  /** A socket cannot be made through the resolver: it is bound in the upper directory, as a process would. */
+  /** Sockets and device nodes cannot be made through the resolver: they are made in the upper directory, as a process would. */
   upperDir: string;
   onFallback?: (op: Op, code: string) => void;
 }
@@ -256,13 +275,19 @@ export async function applyToView(view: Resolver, ops: Op[], options: ViewApplyO
       case 'link':
         await view.link(abs(o.existing), abs(o.path));
         break;
-      case 'createSocket': {
-        // Copies the parent up (a chmod to its own mode), then binds the socket beside it in the upper.
+      case 'createSocket':
+      case 'mknod': {
+        // The resolver makes neither: the parent is copied up (a chmod to its own mode)
+        // and the node made beside it in the upper, as a process in the container would.
         const parent = path.posix.dirname(abs(o.path));
         if (parent !== '/') await view.chmod(parent, (await view.lstat(parent)).mode);
         const host = path.join(options.upperDir, abs(o.path));
-        await bindSocket(host);
-        await fs.chmod(host, o.mode);
+        if (o.op === 'mknod') {
+          await mknod(host, o);
+        } else {
+          await bindSocket(host);
+          await fs.chmod(host, o.mode);
+        }
         break;
       }
     }

@@ -4,7 +4,7 @@
  * sequences (fs/fstest/testsuite.go), as data for test/helpers/replay.ts. Ops, paths,
  * contents and modes are theirs; where strata's mapping differs it says so beside the case.
  */
-import { Chmod, Chown, CreateDir, CreateFile, Link, Remove, RemoveAll, Rename, Symlink, type Op } from '../helpers/fs-ops.js';
+import { Chmod, Chown, CreateDir, CreateFile, Link, Mknod, Remove, RemoveAll, Rename, Symlink, type Op } from '../helpers/fs-ops.js';
 import type { ReplayCase } from '../helpers/replay.js';
 
 // ---- containerd core/snapshots/testsuite ------------------------------------------
@@ -276,6 +276,28 @@ export const FSSUITE_CASES: ReplayCase[] = [
       base,
       [rewriteHosts],
       [Remove('/etc/hosts'), CreateFile('/etc/hosts', '127.0.0.1 localhost', 0o644), Link('/etc/hosts', '/etc/before-hosts')],
+    ],
+  },
+];
+
+// ---- strata's own ------------------------------------------------------------------
+
+/**
+ * Neither suite makes device nodes (continuity's Mknod is commented out), so the
+ * compared major and minor numbers would go unchecked: devices and a fifo made, one
+ * device copied up by a chmod, one removed, one made in the next layer.
+ */
+export const DEVICE_CASES: ReplayCase[] = [
+  {
+    name: 'devices and fifos',
+    layers: [
+      [
+        CreateDir('/dev', 0o755),
+        Mknod('/dev/null', 'char', 0o666, 1, 3),
+        Mknod('/dev/loop0', 'block', 0o660, 7, 0),
+        Mknod('/run.fifo', 'fifo', 0o644),
+      ],
+      [Chmod('/dev/null', 0o600), Remove('/dev/loop0'), Mknod('/dev/zero', 'char', 0o666, 1, 5), Chmod('/run.fifo', 0o600)],
     ],
   },
 ];
