@@ -203,7 +203,7 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
   const xattrs = await xattrsOf(walk, host, rel);
   const withXattrs = xattrs.length > 0 ? { ...base, xattrs } : base;
   if (st.isDirectory()) return { ...withXattrs, kind: 'dir' };
-  if (st.isSymbolicLink()) return { ...withXattrs, kind: 'symlink', linkTarget: await fsp.readlink(host) };
+  // Any non-directory may have several names (a hardlinked symlink too, umoci's repack test).
   if (st.nlink > 1) {
     const key = `${st.dev}:${st.ino}`;
     const first = walk.inodes.get(key);
@@ -211,6 +211,7 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
     if (first !== undefined) return { ...base, kind: 'hardlink', linkTarget: first };
     walk.inodes.set(key, rel);
   }
+  if (st.isSymbolicLink()) return { ...withXattrs, kind: 'symlink', linkTarget: await fsp.readlink(host) };
   const device = deviceOf(st, meta);
   if (device !== null) return { ...withXattrs, ...device };
   if (st.isFIFO()) return { ...withXattrs, kind: 'fifo' };
