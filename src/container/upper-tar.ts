@@ -231,6 +231,15 @@ async function xattrsOf(walk: Walk, host: string, rel: string): Promise<Array<[s
     names = null;
   }
   if (names !== null && names.length === 0) return [];
+  const foreign = names?.find((name) => /^(trusted|user)\.overlay\.(metacopy|redirect)$/.test(name));
+  if (foreign !== undefined) {
+    // Docker falls back to comparing whole trees here; the upper alone would commit an empty file or lose a rename.
+    throw new StrataError(
+      'ECONFLICT',
+      `/${rel}: written by an overlay mount with metacopy or redirect_dir (${foreign}), which a commit of the upper dir cannot express`,
+      { path: `/${rel}` },
+    );
+  }
   return asOwner(walk, host, 0o400, () => archivedXattrs(host, `/${rel}`));
 }
 

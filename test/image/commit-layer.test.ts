@@ -203,3 +203,15 @@ test('an interrupted commit stops with EINTERRUPTED and the store is unchanged',
   t.is(err.code, 'EINTERRUPTED');
   t.deepEqual(await snapshotContent(store.root), before);
 });
+
+test('an upper written by a mount with metacopy or redirect_dir is refused rather than committed wrong', async (t) => {
+  const { store, record, view } = await containerFromLayers(t, 'overlay', BASE);
+  await view.writeFile('/etc/hostname', 'web\n');
+  xattr().setAttributeSync(path.join(containerDirs(store, record.id).upper, 'etc', 'hostname'), 'trusted.overlay.metacopy', '');
+  const before = await snapshotContent(store.root);
+  await t.throwsAsync(commitContainer(store, record), {
+    message:
+      '/etc/hostname: written by an overlay mount with metacopy or redirect_dir (trusted.overlay.metacopy), which a commit of the upper dir cannot express',
+  });
+  t.deepEqual(await snapshotContent(store.root), before);
+});
