@@ -18,6 +18,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   load: runLoadBench,
   resolver: async (ctx) => (await import('./resolver-bench.js')).runResolverBench(ctx),
   df: async (ctx) => (await import('./df-bench.js')).runDfBench(ctx),
+  commit: async (ctx) => (await import('./commit-bench.js')).runCommitBench(ctx),
 };
 
 // dist/bench/run.js → the repository root is two levels up.

@@ -203,7 +203,7 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
   const xattrs = await xattrsOf(walk, host, rel);
   const withXattrs = xattrs.length > 0 ? { ...base, xattrs } : base;
   if (st.isDirectory()) return { ...withXattrs, kind: 'dir' };
-  if (st.isSymbolicLink()) return { ...withXattrs, kind: 'symlink', linkTarget: await fsp.readlink(host) };
+  // Any non-directory may have several names (a hardlinked symlink too, umoci's repack test).
   if (st.nlink > 1) {
     const key = `${st.dev}:${st.ino}`;
     const first = walk.inodes.get(key);
@@ -211,6 +211,7 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
     if (first !== undefined) return { ...base, kind: 'hardlink', linkTarget: first };
     walk.inodes.set(key, rel);
   }
+  if (st.isSymbolicLink()) return { ...withXattrs, kind: 'symlink', linkTarget: await fsp.readlink(host) };
   const device = deviceOf(st, meta);
   if (device !== null) return { ...withXattrs, ...device };
   if (st.isFIFO()) return { ...withXattrs, kind: 'fifo' };
@@ -230,6 +231,15 @@ async function xattrsOf(walk: Walk, host: string, rel: string): Promise<Array<[s
     names = null;
   }
   if (names !== null && names.length === 0) return [];
+  const foreign = names?.find((name) => /^(trusted|user)\.overlay\.(metacopy|redirect)$/.test(name));
+  if (foreign !== undefined) {
+    // Docker falls back to comparing whole trees here; the upper alone would commit an empty file or lose a rename.
+    throw new StrataError(
+      'ECONFLICT',
+      `/${rel}: written by an overlay mount with metacopy or redirect_dir (${foreign}), which a commit of the upper dir cannot express`,
+      { path: `/${rel}` },
+    );
+  }
   return asOwner(walk, host, 0o400, () => archivedXattrs(host, `/${rel}`));
 }
 

@@ -182,3 +182,36 @@ test('a .wh. directory in an oci-encoded upper is refused too: only empty .wh. f
   });
   t.deepEqual(await snapshotContent(store.root), before);
 });
+
+bothFormats('a refusal after the layer began to stream takes back what was stored, and the store is unchanged', async (t, format) => {
+  const { store, record, view } = await containerFromLayers(t, format, BASE);
+  await view.writeFile('/big', Buffer.alloc(3 * 1024 * 1024, 7));
+  for (let i = 0; i < 50; i++) await view.writeFile(`/etc/f${i}`, `file ${i}\n`);
+  await fs.mkdir(path.join(containerDirs(store, record.id).upper, 'zzz', '.wh.late'), { recursive: true });
+  const before = await snapshotContent(store.root);
+  await t.throwsAsync(commitContainer(store, record, { reference: 'x:1' }), { message: /^\/zzz\/\.wh\.late: a name starting with \.wh\./ });
+  t.deepEqual(await snapshotContent(store.root), before);
+});
+
+test('an interrupted commit stops with EINTERRUPTED and the store is unchanged', async (t) => {
+  const { store, record, view } = await containerFromLayers(t, 'oci', BASE);
+  for (let i = 0; i < 200; i++) await view.writeFile(`/etc/f${i}`, `file ${i}\n`);
+  const before = await snapshotContent(store.root);
+  const controller = new AbortController();
+  controller.abort();
+  const err = (await t.throwsAsync(commitContainer(store, record, { reference: 'x:1', signal: controller.signal }))) as StrataError;
+  t.is(err.code, 'EINTERRUPTED');
+  t.deepEqual(await snapshotContent(store.root), before);
+});
+
+test('an upper written by a mount with metacopy or redirect_dir is refused rather than committed wrong', async (t) => {
+  const { store, record, view } = await containerFromLayers(t, 'overlay', BASE);
+  await view.writeFile('/etc/hostname', 'web\n');
+  xattr().setAttributeSync(path.join(containerDirs(store, record.id).upper, 'etc', 'hostname'), 'trusted.overlay.metacopy', '');
+  const before = await snapshotContent(store.root);
+  await t.throwsAsync(commitContainer(store, record), {
+    message:
+      '/etc/hostname: written by an overlay mount with metacopy or redirect_dir (trusted.overlay.metacopy), which a commit of the upper dir cannot express',
+  });
+  t.deepEqual(await snapshotContent(store.root), before);
+});

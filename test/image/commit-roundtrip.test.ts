@@ -8,6 +8,7 @@ import { commitContainer } from '../../src/transfer/commit.js';
 import { saveImagesToFile } from '../../src/transfer/save.js';
 import { loadImages } from '../../src/transfer/load.js';
 import { createContainer } from '../../src/container/create.js';
+import { containerView } from '../../src/container/view.js';
 import { exportContainerToFile } from '../../src/container/export.js';
 import { openStore } from '../../src/store/root.js';
 import { findImage } from '../../src/image/lookup.js';
@@ -38,6 +39,7 @@ bothFormats('a committed image saved and loaded into a fresh store gives contain
   await view.appendFile('/var/lib/db', ' more');
   await view.link('/etc/new', '/bin/new-link');
   await view.symlink('/etc/hostname', '/bin/host');
+  await view.link('/bin/host', '/etc/host-link');
   await view.chmod('/bin/sh', 0o4755);
 
   const image = await commitContainer(store, record, { reference: 'committed:1' });
@@ -58,4 +60,7 @@ bothFormats('a committed image saved and loaded into a fresh store gives contain
   const copied = path.join(dir, 'copy.tar');
   await exportContainerToFile(fresh, copy, copied);
   t.deepEqual(await fs.readFile(copied), await fs.readFile(original), 'the exports are byte for byte the same');
+  const linked = await containerView(fresh, copy);
+  t.is((await linked.lstat('/etc/host-link')).type, 'symlink');
+  t.is((await linked.lstat('/etc/host-link')).ino, (await linked.lstat('/bin/host')).ino, 'a hardlinked symlink stays one inode');
 });
