@@ -75,8 +75,16 @@ export interface HostApplyOptions {
 
 export async function applyToDir(root: string, ops: Op[], options: HostApplyOptions = {}): Promise<void> {
   const at = (p: string) => path.join(root, abs(p));
+  const lower = options.lowerInodes;
+  // Whatever a layer has changed or made is the upper's from then on: a later change
+  // copies nothing up, and an inode number the file system reused is not a lower one.
+  const settle = async (p: string) => {
+    const st = lower === undefined ? null : await fs.lstat(at(p)).catch(() => null);
+    if (st !== null) lower?.delete(st.ino);
+  };
   const copyUp = async (p: string) => {
-    if (options.lowerInodes !== undefined) await breakLowerLink(at(p), options.lowerInodes);
+    if (lower !== undefined) await breakLowerLink(at(p), lower);
+    await settle(p);
   };
   for (const o of ops) {
     switch (o.op) {
@@ -90,6 +98,7 @@ export async function applyToDir(root: string, ops: Op[], options: HostApplyOpti
           await handle.close();
         }
         await fs.chmod(at(o.path), o.mode);
+        await settle(o.path);
         break;
       }
       case 'createDir':
@@ -133,6 +142,7 @@ export async function applyToDir(root: string, ops: Op[], options: HostApplyOpti
         break;
       case 'symlink':
         await fs.symlink(o.target, at(o.path));
+        await settle(o.path);
         break;
       case 'link':
         await copyUp(o.existing);
@@ -141,9 +151,11 @@ export async function applyToDir(root: string, ops: Op[], options: HostApplyOpti
       case 'createSocket':
         await bindSocket(at(o.path));
         await fs.chmod(at(o.path), o.mode);
+        await settle(o.path);
         break;
       case 'mknod':
         await mknod(at(o.path), o);
+        await settle(o.path);
         break;
     }
   }

@@ -282,13 +282,10 @@ export const FSSUITE_CASES: ReplayCase[] = [
 
 // ---- strata's own ------------------------------------------------------------------
 
-/**
- * Neither suite makes device nodes (continuity's Mknod is commented out), so the
- * compared major and minor numbers would go unchecked: devices and a fifo made, one
- * device copied up by a chmod, one removed, one made in the next layer.
- */
-export const DEVICE_CASES: ReplayCase[] = [
+export const STRATA_CASES: ReplayCase[] = [
   {
+    // Neither suite makes device nodes (continuity's Mknod is commented out), so the
+    // compared major and minor numbers would go unchecked otherwise.
     name: 'devices and fifos',
     layers: [
       [
@@ -298,6 +295,22 @@ export const DEVICE_CASES: ReplayCase[] = [
         Mknod('/run.fifo', 'fifo', 0o644),
       ],
       [Chmod('/dev/null', 0o600), Remove('/dev/loop0'), Mknod('/dev/zero', 'char', 0o666, 1, 5), Chmod('/run.fifo', 0o600)],
+    ],
+  },
+  {
+    // A file is copied up once: changes after the first, and links made to it, stay
+    // with the upper copy; only the first change parts it from its lower names.
+    name: 'changes after a copy-up',
+    layers: [
+      [CreateFile('/f', 'lower\n', 0o644), CreateFile('/h', 'linked\n', 0o644), Link('/h', '/h2')],
+      [
+        CreateFile('/f', 'upper\n', 0o644),
+        Link('/f', '/g'),
+        Chmod('/f', 0o600),
+        Chmod('/h', 0o600),
+        Link('/h', '/h3'),
+        Chmod('/h3', 0o640),
+      ],
     ],
   },
 ];

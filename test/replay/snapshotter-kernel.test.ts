@@ -9,7 +9,7 @@ import test from 'ava';
 import { replayCase, replayEachSecond, type ReplayCase } from '../helpers/replay.js';
 import { kernelOverlaySkipReason } from '../helpers/kernel-overlay.js';
 import { testUnless } from '../helpers/skip.js';
-import { DEVICE_CASES, FSSUITE_CASES, SNAPSHOTTER_CASES, layerFileUpdate } from './cases.js';
+import { STRATA_CASES, FSSUITE_CASES, SNAPSHOTTER_CASES, layerFileUpdate } from './cases.js';
 
 const maybe = testUnless(await kernelOverlaySkipReason());
 
@@ -18,7 +18,7 @@ const replay = test.macro({
   title: (_, c: ReplayCase) => `${c.name} replayed through a kernel overlay mount, commit, save and load`,
 });
 
-for (const c of [...SNAPSHOTTER_CASES, ...FSSUITE_CASES, ...DEVICE_CASES]) maybe(replay, c);
+for (const c of [...SNAPSHOTTER_CASES, ...FSSUITE_CASES, ...STRATA_CASES]) maybe(replay, c);
 
 maybe('containerd LayerFileupdate replayed 5 times, each from a new second, through a kernel overlay mount, commit, save and load', (t) =>
   replayEachSecond(t, layerFileUpdate, 'kernel', 'overlay'),

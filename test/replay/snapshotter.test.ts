@@ -6,7 +6,7 @@ import test from 'ava';
 import { replayCase, replayEachSecond, type ReplayCase } from '../helpers/replay.js';
 import { testInFormat } from '../helpers/both-formats.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
-import { DEVICE_CASES, FSSUITE_CASES, SNAPSHOTTER_CASES, layerFileUpdate } from './cases.js';
+import { STRATA_CASES, FSSUITE_CASES, SNAPSHOTTER_CASES, layerFileUpdate } from './cases.js';
 
 const notRoot = process.getuid?.() === 0 ? null : 'chown and device nodes need root';
 const needsRoot = (c: ReplayCase) => c.layers.flat().some((o) => o.op === 'chown' || (o.op === 'mknod' && o.kind !== 'fifo'));
@@ -16,7 +16,7 @@ const replay = test.macro({
   title: (_, c: ReplayCase, format: 'oci' | 'overlay') => `${c.name} replayed through the resolver, commit, save and load (${format})`,
 });
 
-for (const c of [...SNAPSHOTTER_CASES, ...FSSUITE_CASES, ...DEVICE_CASES]) {
+for (const c of [...SNAPSHOTTER_CASES, ...FSSUITE_CASES, ...STRATA_CASES]) {
   for (const format of ['oci', 'overlay'] as const) {
     const maybe = needsRoot(c) ? testUnless(firstReason(notRoot)) : testInFormat(format);
     maybe(replay, c, format);
