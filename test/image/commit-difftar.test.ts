@@ -9,7 +9,6 @@
  * containerd gives it to the new name (HardlinkParentInclusion): both say the same links.
  */
 import test from 'ava';
-import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { containerFromLayers } from '../helpers/container-fixture.js';
 import { overlayFormatSkipReason } from '../helpers/both-formats.js';
