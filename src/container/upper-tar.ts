@@ -139,7 +139,8 @@ async function madeForMount(walk: Walk, containerPath: string): Promise<boolean>
 function listUpperDir(hostDir: string, rel: string, format: WhiteoutFormat): { names: UpperName[]; opaque: boolean } {
   const names: UpperName[] = [];
   let opaque = format === 'overlay' && isOpaqueDir(hostDir, format);
-  for (const onDisk of fs.readdirSync(hostDir)) {
+  for (const raw of fs.readdirSync(hostDir, { encoding: 'buffer' })) {
+    const onDisk = utf8Name(raw, rel);
     const st = fs.lstatSync(path.join(hostDir, onDisk));
     if (format === 'overlay') {
       if (st.isCharacterDevice() && st.rdev === 0) names.push({ name: onDisk, onDisk, st, whiteout: true });
@@ -164,6 +165,24 @@ function listUpperDir(hostDir: string, rel: string, format: WhiteoutFormat): { n
   // A whiteout sorts before an entry of the same name (oci: both may be there): it hides the lower one only.
   names.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) || Number(b.whiteout) - Number(a.whiteout));
   return { names, opaque };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A name as the layer would carry it. Linux names are bytes and tar names are UTF-8
+ * text (pax `path`): a name that is not UTF-8 could not be written as it is, and a
+ * replaced character would name another file, so it is refused.
+ */
+function utf8Name(raw: Buffer, rel: string): string {
+  try {
+    return UTF8.decode(raw);
+  } catch {
+    const shown = `/${rel === '' ? '' : `${rel}/`}${raw.toString('latin1')}`;
+    throw new StrataError('ECONFLICT', `${JSON.stringify(shown)}: a name that is not UTF-8 cannot be committed; rename it`, {
+      path: shown,
+    });
+  }
 }
 
 function reservedName(rel: string, name: string): StrataError {

@@ -105,6 +105,8 @@ export async function commitContainer(store: Store, container: ContainerRecord, 
       size: layers.reduce((sum, l) => sum + l.size, 0),
       created,
       loaded: new Date().toISOString(),
+      // Blobs of the image's layers that check --repair had to drop are still missing here.
+      ...(parent.missingBlobs !== undefined ? { missingBlobs: parent.missingBlobs } : {}),
     };
     const [published] = await publishImages(store, [{ record, repoTags }]);
     return { ...published!, emptyLayer: imported === null };

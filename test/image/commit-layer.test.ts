@@ -215,3 +215,18 @@ test('an upper written by a mount with metacopy or redirect_dir is refused rathe
   });
   t.deepEqual(await snapshotContent(store.root), before);
 });
+
+test('a name that is not UTF-8 is refused with one line, and the store is unchanged', async (t) => {
+  const { store, record, view } = await containerFromLayers(t, 'overlay', BASE);
+  await view.writeFile('/etc/hostname', 'web\n');
+  // Made the way a process in the container could: raw bytes, here latin-1 "café".
+  const upperEtc = Buffer.from(path.join(containerDirs(store, record.id).upper, 'etc/'));
+  const latin1 = Buffer.concat([upperEtc, Buffer.from([0x63, 0x61, 0x66, 0xe9])]);
+  const before = await snapshotContent(store.root);
+  await (await fs.open(latin1, 'w')).close();
+  await t.throwsAsync(commitContainer(store, record), {
+    message: '"/etc/caf\u00e9": a name that is not UTF-8 cannot be committed; rename it',
+  });
+  await fs.unlink(latin1); // the snapshot itself reads names as UTF-8
+  t.deepEqual(await snapshotContent(store.root), before);
+});
