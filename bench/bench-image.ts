@@ -132,7 +132,7 @@ function prng(seed: number): () => number {
  * two files overlap, and neither strata nor tar deduplicates, so slices at different
  * offsets cost them what distinct files would.
  */
-function makeCorpus(bytes: number, seed: number): Buffer {
+export function makeCorpus(bytes: number, seed: number): Buffer {
   const next = prng(seed);
   const words = Array.from({ length: 2048 }, () => {
     let w = '';

@@ -47,6 +47,8 @@ export function encodeHeader(fields: HeaderFields): Buffer {
   // Go's archive/tar does the same: ids too big for the octal fields go into pax records.
   if (fields.uid > MAX_OCTAL_6) records.push(paxRecord('uid', String(fields.uid)));
   if (fields.gid > MAX_OCTAL_6) records.push(paxRecord('gid', String(fields.gid)));
+  // Past 8 GiB: a pax size for every reader, and GNU base-256 in the field for those without pax.
+  if (fields.size > MAX_OCTAL_11) records.push(paxRecord('size', String(fields.size)));
   // Before 1970 or past the 11-digit field (year 4147): the ustar field holds the nearest it can.
   if (fields.mtime < 0 || fields.mtime > MAX_OCTAL_11) records.push(paxRecord('mtime', String(fields.mtime)));
   for (const [name, value] of fields.xattrs ?? []) records.push(paxRecord(XATTR_PREFIX + escapeKeyword(name), value));

@@ -10,6 +10,7 @@ import { withOwnerAccess, type AccessNeed } from '../store/owner-access.js';
 import { isAccessDenied } from '../resolver/owner-fallback.js';
 import { devMajor, devMinor, readUpperMeta, type UpperMeta } from '../resolver/upper-meta.js';
 import { archivedXattrs } from './entry-xattrs.js';
+import { xattr } from '../xattr.js';
 import type { SkippedEntry } from './tree-tar.js';
 
 /*
@@ -43,6 +44,13 @@ interface UpperName {
   st: fs.Stats;
   whiteout: boolean;
 }
+
+/**
+ * Files up to this size are read whole and synchronously as they are reached: one
+ * open and read instead of a stream's thread-pool round trips, which dominate for the
+ * many small files of a typical change. Only one such file is held at a time.
+ */
+const SMALL_FILE = 256 * 1024;
 
 interface Walk {
   options: UpperTarOptions;
@@ -131,7 +139,8 @@ async function madeForMount(walk: Walk, containerPath: string): Promise<boolean>
 function listUpperDir(hostDir: string, rel: string, format: WhiteoutFormat): { names: UpperName[]; opaque: boolean } {
   const names: UpperName[] = [];
   let opaque = format === 'overlay' && isOpaqueDir(hostDir, format);
-  for (const onDisk of fs.readdirSync(hostDir)) {
+  for (const raw of fs.readdirSync(hostDir, { encoding: 'buffer' })) {
+    const onDisk = utf8Name(raw, rel);
     const st = fs.lstatSync(path.join(hostDir, onDisk));
     if (format === 'overlay') {
       if (st.isCharacterDevice() && st.rdev === 0) names.push({ name: onDisk, onDisk, st, whiteout: true });
@@ -156,6 +165,24 @@ function listUpperDir(hostDir: string, rel: string, format: WhiteoutFormat): { n
   // A whiteout sorts before an entry of the same name (oci: both may be there): it hides the lower one only.
   names.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) || Number(b.whiteout) - Number(a.whiteout));
   return { names, opaque };
+}
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A name as the layer would carry it. Linux names are bytes and tar names are UTF-8
+ * text (pax `path`): a name that is not UTF-8 could not be written as it is, and a
+ * replaced character would name another file, so it is refused.
+ */
+function utf8Name(raw: Buffer, rel: string): string {
+  try {
+    return UTF8.decode(raw);
+  } catch {
+    const shown = `/${rel === '' ? '' : `${rel}/`}${raw.toString('latin1')}`;
+    throw new StrataError('ECONFLICT', `${JSON.stringify(shown)}: a name that is not UTF-8 cannot be committed; rename it`, {
+      path: shown,
+    });
+  }
 }
 
 function reservedName(rel: string, name: string): StrataError {
@@ -192,10 +219,10 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
     gid: meta ? meta.gid : options.rootless ? 0 : st.gid,
     mtime: clampTime(Math.floor(st.mtimeMs / 1000), options.sourceDateEpoch),
   };
-  const xattrs = await asOwner(walk, host, 0o400, () => archivedXattrs(host, `/${rel}`));
+  const xattrs = await xattrsOf(walk, host, rel);
   const withXattrs = xattrs.length > 0 ? { ...base, xattrs } : base;
   if (st.isDirectory()) return { ...withXattrs, kind: 'dir' };
-  if (st.isSymbolicLink()) return { ...withXattrs, kind: 'symlink', linkTarget: await fsp.readlink(host) };
+  // Any non-directory may have several names (a hardlinked symlink too, umoci's repack test).
   if (st.nlink > 1) {
     const key = `${st.dev}:${st.ino}`;
     const first = walk.inodes.get(key);
@@ -203,10 +230,45 @@ async function describe(walk: Walk, host: string, rel: string, st: fs.Stats): Pr
     if (first !== undefined) return { ...base, kind: 'hardlink', linkTarget: first };
     walk.inodes.set(key, rel);
   }
+  if (st.isSymbolicLink()) return { ...withXattrs, kind: 'symlink', linkTarget: await fsp.readlink(host) };
   const device = deviceOf(st, meta);
   if (device !== null) return { ...withXattrs, ...device };
   if (st.isFIFO()) return { ...withXattrs, kind: 'fifo' };
+  if (st.size <= SMALL_FILE) return { ...withXattrs, kind: 'file', content: await asOwner(walk, host, 0o400, async () => readSmall(host)) };
   return { ...withXattrs, kind: 'file', size: st.size, open: () => openAsOwner(walk, host) };
+}
+
+/**
+ * Most upper entries have no xattrs at all: one synchronous listxattr says so without
+ * a thread-pool round trip; anything else (or any error) takes entry-xattrs.ts's path.
+ */
+async function xattrsOf(walk: Walk, host: string, rel: string): Promise<Array<[string, Buffer]>> {
+  let names: string[] | null;
+  try {
+    names = xattr().listAttributesSync(host);
+  } catch {
+    names = null;
+  }
+  if (names !== null && names.length === 0) return [];
+  const foreign = names?.find((name) => /^(trusted|user)\.overlay\.(metacopy|redirect)$/.test(name));
+  if (foreign !== undefined) {
+    // Docker falls back to comparing whole trees here; the upper alone would commit an empty file or lose a rename.
+    throw new StrataError(
+      'ECONFLICT',
+      `/${rel}: written by an overlay mount with metacopy or redirect_dir (${foreign}), which a commit of the upper dir cannot express`,
+      { path: `/${rel}` },
+    );
+  }
+  return asOwner(walk, host, 0o400, () => archivedXattrs(host, `/${rel}`));
+}
+
+function readSmall(host: string): Buffer {
+  const fd = fs.openSync(host, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    return fs.readFileSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
 function deviceOf(st: fs.Stats, meta: UpperMeta | null): Pick<PackEntry, 'kind' | 'devMajor' | 'devMinor'> | null {

@@ -41,6 +41,13 @@ export interface StageOptions extends LayerFacts {
   onProgress?: (bytesRead: number) => void;
   /** Temp names to build under (ingest/ file path, layers/ directory name), for a caller that must be able to remove them. */
   temp?: { blob: string; layerDir: string };
+  /**
+   * The very tar the blob compresses, when the caller holds it (commit gzips the tar it
+   * writes): unpacked as it is, so the layer is not decompressed again on the way in.
+   * Consumed or destroyed with the blob; a blob that is not this tar compressed would
+   * store a layer unlike its blob, so only a caller that made both may pass it.
+   */
+  uncompressed?: Readable;
 }
 
 /**
@@ -93,18 +100,26 @@ export async function stageLayer(blob: Readable, options: StageOptions): Promise
     ...(options.temp ? { tempPath: options.temp.blob } : {}),
   });
   const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
+  const { uncompressed } = options;
   const toUnpack = unpackNeeded ? new PassThrough({ highWaterMark: 1 << 20 }) : null;
   // prepareLayer may fail before it reads (layers/ not writable): failAll's error on a
   // sink nobody listens to yet would crash the process. Failures come back as promises.
   toUnpack?.on('error', () => {});
   const sinks: PassThrough[] = toUnpack ? [toBlob, toUnpack] : [toBlob];
-  for (const sink of sinks) blob.pipe(sink);
+  if (uncompressed === undefined) for (const sink of sinks) blob.pipe(sink);
+  else {
+    blob.pipe(toBlob);
+    if (toUnpack) uncompressed.pipe(toUnpack);
+    else uncompressed.resume();
+  }
   // If any side fails, stop the others: otherwise backpressure would stall them forever.
   const failAll = (err: Error) => {
     blob.destroy(err);
+    uncompressed?.destroy(err);
     for (const sink of sinks) sink.destroy(err);
   };
   blob.on('error', failAll);
+  uncompressed?.on('error', failAll);
   blob.off('error', heldBack);
   if (blob.errored) failAll(blob.errored);
   else if (signal?.aborted) stopOnAbort();
@@ -128,7 +143,7 @@ export async function stageLayer(blob: Readable, options: StageOptions): Promise
         // With a digest to check, let the blob side finish: if the bytes are not what
         // they were named, that — not the unpack error it caused — is the diagnosis.
         if (options.digest !== undefined) {
-          blob.unpipe(toUnpack);
+          (uncompressed ?? blob).unpipe(toUnpack);
           toUnpack.resume();
         } else {
           failAll(err);

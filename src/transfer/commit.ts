@@ -1,10 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PassThrough, Readable, pipeline } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import zlib from 'node:zlib';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { ingestBlob } from '../content/ingest.js';
 import { writeTar, type PackEntry } from '../archive/tar-writer.js';
+import { Coalesce } from '../archive/coalesce.js';
 import { imageView } from '../image/view.js';
 import { committedConfig, type ContainerRunConfig } from '../image/commit-config.js';
 import { readImageConfig } from '../image/inspect.js';
@@ -104,6 +105,8 @@ export async function commitContainer(store: Store, container: ContainerRecord, 
       size: layers.reduce((sum, l) => sum + l.size, 0),
       created,
       loaded: new Date().toISOString(),
+      // Blobs of the image's layers that check --repair had to drop are still missing here.
+      ...(parent.missingBlobs !== undefined ? { missingBlobs: parent.missingBlobs } : {}),
     };
     const [published] = await publishImages(store, [{ record, repoTags }]);
     return { ...published!, emptyLayer: imported === null };
@@ -154,20 +157,15 @@ async function storeUpperLayer(
     const first = await entries.next();
     if (first.done) return null;
 
-    const tar = new PassThrough({ highWaterMark: 1 << 20 });
-    let blob: Readable = tar;
-    if ((options.compression ?? 'gzip') === 'gzip') {
-      const gzip = zlib.createGzip();
-      // Either side failing destroys the other, so the writer never waits on a dead stream.
-      pipeline(tar, gzip, () => {});
-      blob = gzip;
-    }
+    const tar = new Coalesce();
+    const { blob, uncompressed } = (options.compression ?? 'gzip') === 'gzip' ? gzipped(tar) : { blob: tar, uncompressed: undefined };
     const importing = outsideLock(() =>
       importLayer(blob, {
         store,
         lease,
         source,
         parent: current.layers.at(-1) ?? null,
+        uncompressed,
         limits: options.limits,
         signal: options.signal,
       }),
@@ -186,6 +184,23 @@ async function storeUpperLayer(
     return { importing };
   });
   return started === null ? null : started.importing;
+}
+
+/**
+ * The tar read twice at once: zlib (on the thread pool) makes the blob while the
+ * unpack reads the tar itself, rather than decompressing the blob again. Either
+ * reader failing stops the tar and the other, so the writer never waits on a dead stream.
+ */
+function gzipped(tar: Readable): { blob: Readable; uncompressed: Readable } {
+  const gzip = zlib.createGzip();
+  const plain = new PassThrough({ highWaterMark: 1 << 20 });
+  tar.pipe(gzip);
+  tar.pipe(plain);
+  const stopAll = (err: Error) => {
+    for (const stream of [tar, gzip, plain]) stream.destroy(err);
+  };
+  for (const stream of [tar, gzip, plain]) stream.on('error', stopAll);
+  return { blob: gzip, uncompressed: plain };
 }
 
 async function* prepend(first: PackEntry, rest: AsyncIterator<PackEntry>): AsyncGenerator<PackEntry> {

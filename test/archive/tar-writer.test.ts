@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PassThrough, Readable } from 'node:stream';
 import { writeTar, type PackEntry } from '../../src/archive/tar-writer.js';
-import { paxRecord } from '../../src/archive/tar-header.js';
+import { encodeHeader, paxRecord } from '../../src/archive/tar-header.js';
 import { isStrataError } from '../../src/errors.js';
 import { xattr } from '../../src/xattr.js';
 import { parseTar } from '../helpers/raw-tar.js';
@@ -161,4 +161,17 @@ test('a file that is not the size it was announced with fails the archive, namin
     tarOf([{ ...base, path: 'shrank', kind: 'file', size: 5, open: () => Readable.from([Buffer.from('two')]) }]),
   );
   t.is(shrank!.message, 'shrank: changed while being archived (expected 5 bytes, found 3)');
+});
+
+test('a size past 8 GiB goes into a pax record as well as GNU base-256 in the header', (t) => {
+  const size = 2 ** 33 + 5;
+  const header = encodeHeader({ name: 'huge', typeflag: '0', mode: 0o644, uid: 0, gid: 0, size, mtime: 0 });
+  t.is(header.length, 3 * 512, 'pax header, its records, the ustar header');
+  const record = paxRecord('size', String(size));
+  t.deepEqual(header.subarray(512, 512 + record.length), record);
+  const ustar = header.subarray(1024);
+  t.is(ustar[124], 0x80);
+  t.is(ustar.readBigUInt64BE(128), BigInt(size));
+  const small = encodeHeader({ name: 'small', typeflag: '0', mode: 0o644, uid: 0, gid: 0, size: 2 ** 33 - 1, mtime: 0 });
+  t.is(small.length, 512, 'the largest octal size needs no pax record');
 });

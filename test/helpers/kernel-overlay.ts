@@ -21,6 +21,8 @@ export interface OverlayMountOptions {
   workDir?: string;
   target: string;
   readOnly?: boolean;
+  /** Where relative lowerDirs are found (mount runs there): overlayfs takes all its options in one page. */
+  cwd?: string;
 }
 
 export interface KernelMount {
@@ -86,7 +88,7 @@ export async function mountOverlay(o: OverlayMountOptions): Promise<KernelMount>
   // renamed (EXDEV), as DESIGN.md specifies; no index (copy-up breaks hardlinks).
   options.push('redirect_dir=off', 'index=off', 'metacopy=off', 'xino=off');
   if (o.readOnly) options.push('ro');
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', options.join(','), o.target]);
+  await run('mount', ['-t', 'overlay', 'overlay', '-o', options.join(','), o.target], o.cwd === undefined ? {} : { cwd: o.cwd });
   return {
     merged: o.target,
     unmount: async () => {

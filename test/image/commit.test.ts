@@ -55,3 +55,24 @@ bothFormats('a commit holds the changes as an OCI layer: whiteouts, opaque dirs,
   t.is((await seen.lstat('/newl')).ino, (await seen.lstat('/newf')).ino);
   t.is((await findImage(store, 'new:1')).layers.length, 2);
 });
+
+bothFormats(
+  "containerd's MoveFileFromLowerLayer: a link to a lower file, then the original removed, carries the data",
+  async (t, format) => {
+    const { store, record, view } = await containerFromLayers(t, format, BASE);
+    await view.mkdir('/opt/moved', { mode: 0o700 });
+    await view.link('/etc/motd', '/opt/moved/motd');
+    await view.rm('/etc/motd');
+    await commitContainer(store, record, { reference: 'moved:1' });
+    t.deepEqual(await layerLines(store, 'moved:1'), [
+      'etc/ dir 0755 0:0',
+      'etc/.wh.motd file 0600 0:0 ""',
+      'opt/ dir 0755 0:0',
+      'opt/moved/ dir 0700 0:0',
+      'opt/moved/motd file 0644 0:0 "welcome\\n"',
+    ]);
+    const again = await containerView(store, await createContainer(store, 'moved:1', { name: 'moved' }));
+    t.is(await again.readFile('/opt/moved/motd', 'utf8'), 'welcome\n');
+    t.false(await again.exists('/etc/motd'));
+  },
+);

@@ -216,3 +216,26 @@ test('a stored layer is reused only when its blob is stored too, and that blob i
   t.is(await reusableLayer(store, again, diffId, sha256(gz)), null, 'the gzip blob the caller names is not stored');
   t.deepEqual(leased(again), { blobs: [sha256(tar), sha256(gz)], layers: [] });
 });
+
+test('with the uncompressed tar beside it, the blob is stored as given and the layer unpacked from the tar', async (t) => {
+  const { store, lease } = await setup(t);
+  const { tar, gz, diffId } = await layer();
+  const imported = await importing(store, lease, gz, { uncompressed: Readable.from([tar]) });
+  t.is(imported.layer.diffId, diffId);
+  t.is(imported.blob.digest, sha256(gz));
+  t.is(imported.blob.mediaType, OCI_GZIP);
+  t.is(await fsp.readFile(path.join(store.paths.layerDiff(imported.layer.chainId), 'etc', 'hostname'), 'utf8'), 'strata\n');
+});
+
+test('a failing uncompressed stream fails the import and leaves the store as it was', async (t) => {
+  const { store, lease, before } = await setup(t);
+  const { tar, gz } = await layer();
+  const broken = new Readable({
+    read() {
+      this.push(tar.subarray(0, 512));
+      this.destroy(new Error('the walk failed'));
+    },
+  });
+  await t.throwsAsync(importing(store, lease, gz, { uncompressed: broken }), { message: /the walk failed/ });
+  t.deepEqual(await snapshotTree(store.root), before);
+});
