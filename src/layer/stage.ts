@@ -137,8 +137,9 @@ export async function stageLayer(blob: Readable, options: StageOptions): Promise
         limits: options.limits,
         source,
         ...(options.temp ? { tempName: options.temp.layerDir } : {}),
-        // A plain tar blob is hashed once: its digest is also its diffID.
-        blobDigest: async () => (await writing).digest,
+        // A plain tar blob is hashed once: its digest is also its diffID. Not when the
+        // unpack reads a tar beside the blob: that blob may be its compressed form.
+        ...(uncompressed === undefined ? { blobDigest: async () => (await writing).digest } : {}),
       }).catch((err: Error) => {
         // With a digest to check, let the blob side finish: if the bytes are not what
         // they were named, that — not the unpack error it caused — is the diagnosis.
