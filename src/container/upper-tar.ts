@@ -74,7 +74,10 @@ export async function* upperTarEntries(options: UpperTarOptions): AsyncGenerator
 /** One upper directory: its entry (null for the root, which no layer carries), its opaque marker, then what it holds. */
 async function* walkDir(walk: Walk, hostDir: string, rel: string, dir: PackEntry | null): AsyncGenerator<PackEntry> {
   const { options } = walk;
-  const listing = await asOwner(walk, hostDir, 0o500, async () => listUpperDir(hostDir, rel, options.format));
+  // Below a mount target lies only what the mount hid: not even its names are looked at.
+  const listing = options.mountTargets.includes(`/${rel}`)
+    ? { names: [], opaque: false }
+    : await asOwner(walk, hostDir, 0o500, async () => listUpperDir(hostDir, rel, options.format));
   const heldBack = walk.pending.length;
   if (dir !== null) {
     const marker: PackEntry | null = listing.opaque ? opaqueMarker(dir) : null;
@@ -86,7 +89,6 @@ async function* walkDir(walk: Walk, hostDir: string, rel: string, dir: PackEntry
     throwIfAborted(options.signal);
     const entryRel = rel === '' ? item.name : `${rel}/${item.name}`;
     const containerPath = `/${entryRel}`;
-    if (options.mountTargets.some((m) => containerPath.startsWith(`${m}/`))) continue;
     const host = path.join(hostDir, item.onDisk);
     if (item.whiteout) {
       yield* emit(walk, whiteoutEntry(entryRel));
@@ -97,6 +99,8 @@ async function* walkDir(walk: Walk, hostDir: string, rel: string, dir: PackEntry
       options.onSkipped?.({ path: containerPath, type: 'socket', reason: 'a tar archive cannot hold a socket' });
       continue;
     }
+    // A file mount point (a bind-mounted file) the image lacks was made for the mount.
+    if (!st.isDirectory() && options.mountTargets.includes(containerPath) && (await madeForMount(walk, containerPath))) continue;
     const entry = await describe(walk, host, entryRel, st);
     if (st.isDirectory()) yield* walkDir(walk, host, entryRel, entry);
     else yield* emit(walk, entry);
