@@ -4,7 +4,6 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import type { PackEntry } from '../archive/pack-entry.js';
-import { OPAQUE_MARKER, WHITEOUT_PREFIX, isOpaqueDir } from '../layer/whiteout.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 import { withOwnerAccess, type AccessNeed } from '../store/owner-access.js';
 import { isAccessDenied } from '../resolver/owner-fallback.js';
@@ -12,6 +11,7 @@ import { devMajor, devMinor, readUpperMeta, type UpperMeta } from '../resolver/u
 import { archivedXattrs } from './entry-xattrs.js';
 import { xattr } from '../xattr.js';
 import type { SkippedEntry } from './tree-tar.js';
+import { listUpperDir } from './upper-names.js';
 
 /*
  * A container's upper directory as the entries of an OCI layer tar: what `commit`
@@ -33,16 +33,6 @@ export interface UpperTarOptions {
   /** Called for each entry a tar cannot hold (sockets), which is left out. */
   onSkipped?: (entry: SkippedEntry) => void;
   signal?: AbortSignal;
-}
-
-/** One name of an upper directory, classified. */
-interface UpperName {
-  /** The name in the container: a whiteout's target, else the name itself. */
-  name: string;
-  /** The name on disk. */
-  onDisk: string;
-  st: fs.Stats;
-  whiteout: boolean;
 }
 
 /**
@@ -84,7 +74,10 @@ export async function* upperTarEntries(options: UpperTarOptions): AsyncGenerator
 /** One upper directory: its entry (null for the root, which no layer carries), its opaque marker, then what it holds. */
 async function* walkDir(walk: Walk, hostDir: string, rel: string, dir: PackEntry | null): AsyncGenerator<PackEntry> {
   const { options } = walk;
-  const listing = await asOwner(walk, hostDir, 0o500, async () => listUpperDir(hostDir, rel, options.format));
+  // Below a mount target lies only what the mount hid: not even its names are looked at.
+  const listing = options.mountTargets.includes(`/${rel}`)
+    ? { names: [], opaque: false }
+    : await asOwner(walk, hostDir, 0o500, async () => listUpperDir(hostDir, rel, options.format));
   const heldBack = walk.pending.length;
   if (dir !== null) {
     const marker: PackEntry | null = listing.opaque ? opaqueMarker(dir) : null;
@@ -96,7 +89,6 @@ async function* walkDir(walk: Walk, hostDir: string, rel: string, dir: PackEntry
     throwIfAborted(options.signal);
     const entryRel = rel === '' ? item.name : `${rel}/${item.name}`;
     const containerPath = `/${entryRel}`;
-    if (options.mountTargets.some((m) => containerPath.startsWith(`${m}/`))) continue;
     const host = path.join(hostDir, item.onDisk);
     if (item.whiteout) {
       yield* emit(walk, whiteoutEntry(entryRel));
@@ -107,6 +99,8 @@ async function* walkDir(walk: Walk, hostDir: string, rel: string, dir: PackEntry
       options.onSkipped?.({ path: containerPath, type: 'socket', reason: 'a tar archive cannot hold a socket' });
       continue;
     }
+    // A file mount point (a bind-mounted file) the image lacks was made for the mount.
+    if (!st.isDirectory() && options.mountTargets.includes(containerPath) && (await madeForMount(walk, containerPath))) continue;
     const entry = await describe(walk, host, entryRel, st);
     if (st.isDirectory()) yield* walkDir(walk, host, entryRel, entry);
     else yield* emit(walk, entry);
@@ -127,71 +121,6 @@ async function madeForMount(walk: Walk, containerPath: string): Promise<boolean>
   const { mountTargets, imageHas } = walk.options;
   if (!mountTargets.some((m) => m === containerPath || m.startsWith(`${containerPath}/`))) return false;
   return !(await imageHas(containerPath));
-}
-
-/**
- * The names of one upper directory, sorted by their name in the container (byte
- * order), and whether it is opaque. In the oci encoding `.wh.NAME` files are
- * whiteouts and `.wh..wh..opq` the opaque marker; in the kernel's, a 0/0 character
- * device is a whiteout, the opaque xattr marks the directory, and every `.wh.` name
- * is one the container made.
- */
-function listUpperDir(hostDir: string, rel: string, format: WhiteoutFormat): { names: UpperName[]; opaque: boolean } {
-  const names: UpperName[] = [];
-  let opaque = format === 'overlay' && isOpaqueDir(hostDir, format);
-  for (const raw of fs.readdirSync(hostDir, { encoding: 'buffer' })) {
-    const onDisk = utf8Name(raw, rel);
-    const st = fs.lstatSync(path.join(hostDir, onDisk));
-    if (format === 'overlay') {
-      if (st.isCharacterDevice() && st.rdev === 0) names.push({ name: onDisk, onDisk, st, whiteout: true });
-      else if (onDisk.startsWith(WHITEOUT_PREFIX)) throw reservedName(rel, onDisk);
-      else names.push({ name: onDisk, onDisk, st, whiteout: false });
-      continue;
-    }
-    if (!onDisk.startsWith(WHITEOUT_PREFIX)) {
-      names.push({ name: onDisk, onDisk, st, whiteout: false });
-      continue;
-    }
-    const target = onDisk.slice(WHITEOUT_PREFIX.length);
-    if (onDisk === OPAQUE_MARKER && st.isFile()) {
-      opaque = true;
-      continue;
-    }
-    if (!st.isFile() || target === '' || target === '.' || target === '..' || target.startsWith(WHITEOUT_PREFIX)) {
-      throw reservedName(rel, onDisk);
-    }
-    names.push({ name: target, onDisk, st, whiteout: true });
-  }
-  // A whiteout sorts before an entry of the same name (oci: both may be there): it hides the lower one only.
-  names.sort((a, b) => Buffer.compare(Buffer.from(a.name), Buffer.from(b.name)) || Number(b.whiteout) - Number(a.whiteout));
-  return { names, opaque };
-}
-
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/**
- * A name as the layer would carry it. Linux names are bytes and tar names are UTF-8
- * text (pax `path`): a name that is not UTF-8 could not be written as it is, and a
- * replaced character would name another file, so it is refused.
- */
-function utf8Name(raw: Buffer, rel: string): string {
-  try {
-    return UTF8.decode(raw);
-  } catch {
-    const shown = `/${rel === '' ? '' : `${rel}/`}${raw.toString('latin1')}`;
-    throw new StrataError('ECONFLICT', `${JSON.stringify(shown)}: a name that is not UTF-8 cannot be committed; rename it`, {
-      path: shown,
-    });
-  }
-}
-
-function reservedName(rel: string, name: string): StrataError {
-  const where = `/${rel === '' ? name : `${rel}/${name}`}`;
-  return new StrataError(
-    'ECONFLICT',
-    `${where}: a name starting with ${WHITEOUT_PREFIX} cannot be committed (in a layer it would delete files of the image below); rename or remove it`,
-    { path: where },
-  );
 }
 
 /**

@@ -1,6 +1,7 @@
 /** The committed layer's entries, rule by rule: xattrs, names, ownership, devices, times, sockets, mounts, refusals. */
 import test from 'ava';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { bothFormats } from '../helpers/both-formats.js';
@@ -134,6 +135,8 @@ bothFormats('volume and tmpfs contents and the mount targets made only for them 
       { type: 'volume', name: 'data', destination: '/data', readOnly: false, anonymous: false },
       { type: 'tmpfs', destination: '/run/t' },
       { type: 'tmpfs', destination: '/opt/cache' },
+      // strata binds directories only; a runtime binding a file would make a file mount point.
+      { type: 'bind', source: os.tmpdir(), destination: '/etc/resolv.conf', readOnly: true },
     ],
   });
   await view.writeFile('/data/v', 'in the volume');
@@ -146,9 +149,17 @@ bothFormats('volume and tmpfs contents and the mount targets made only for them 
   await fs.mkdir(path.join(upper, 'run', 't'), { recursive: true });
   await fs.mkdir(path.join(upper, 'opt', 'cache'), { recursive: true });
   await fs.writeFile(path.join(upper, 'opt', 'cache', 'stale'), 'under the mount');
+  await fs.writeFile(path.join(upper, 'opt', 'cache', '.wh.hidden'), 'a name nothing will see');
+  await fs.mkdir(path.join(upper, 'etc'), { mode: 0o755 });
+  await fs.writeFile(path.join(upper, 'etc', 'resolv.conf'), '');
   await commitContainer(store, record, { reference: 'x:1' });
-  // /opt/cache is the image's: it stays as a parent, without what the mount hid.
-  t.deepEqual(await layerLines(store, 'x:1'), ['keep file 0644 0:0 "k"', 'opt/ dir 0755 0:0', 'opt/cache/ dir 0755 0:0']);
+  // /etc and /opt/cache are the image's: they stay as parents, without what the mounts hid.
+  t.deepEqual(await layerLines(store, 'x:1'), [
+    'etc/ dir 0755 0:0',
+    'keep file 0644 0:0 "k"',
+    'opt/ dir 0755 0:0',
+    'opt/cache/ dir 0755 0:0',
+  ]);
 });
 
 bothFormats('a container that only made mount points commits an empty layer', async (t, format) => {
