@@ -72,9 +72,8 @@ export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = 'o
     for (const stop of stops.reverse()) await stop();
     await fs.rm(dir, { recursive: true, force: true });
   });
-  const port = await freePort();
   const registry: TestRegistry = {
-    host: `127.0.0.1:${port}`,
+    host: '',
     auth,
     username: REGISTRY_USER,
     password: REGISTRY_PASSWORD,
@@ -92,18 +91,28 @@ export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = 'o
       `auth: {token: {realm: "${server.realm}", service: ${TOKEN_SERVICE}, issuer: ${TOKEN_ISSUER}, ` +
       `rootcertbundle: ${server.certificate}}}\n`;
   }
-  const config = path.join(dir, 'config.yml');
-  await fs.writeFile(
-    config,
-    'version: 0.1\n' +
-      'log: {level: warn}\n' +
-      `storage: {filesystem: {rootdirectory: ${registry.storage}}, delete: {enabled: true}}\n` +
-      `http: {addr: "${registry.host}"}\n` +
-      authConfig,
-  );
-  const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  stops.push(() => stopProcess(child));
-  await waitUntilServing(child, registry.host);
+  // Another process may take the free port before the registry binds it: then try another.
+  for (let attempt = 1; ; attempt++) {
+    registry.host = `127.0.0.1:${await freePort()}`;
+    const config = path.join(dir, 'config.yml');
+    await fs.writeFile(
+      config,
+      'version: 0.1\n' +
+        'log: {level: warn}\n' +
+        `storage: {filesystem: {rootdirectory: ${registry.storage}}, delete: {enabled: true}}\n` +
+        `http: {addr: "${registry.host}"}\n` +
+        authConfig,
+    );
+    const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      await waitUntilServing(child, registry.host);
+      stops.push(() => stopProcess(child));
+      break;
+    } catch (err) {
+      await stopProcess(child);
+      if (attempt === 3 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
   return registry;
 }
 
@@ -146,7 +155,8 @@ function pingStatus(host: string): Promise<number | null> {
   return new Promise((resolve) => {
     const req = http.get(`http://${host}/v2/`, (res) => {
       res.resume();
-      resolve(res.statusCode ?? null);
+      // Only the registry's answer counts, not another server's that took the port.
+      resolve(res.headers['docker-distribution-api-version'] === 'registry/2.0' ? (res.statusCode ?? null) : null);
     });
     req.on('error', () => resolve(null));
   });
