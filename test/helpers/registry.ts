@@ -246,3 +246,16 @@ function jwt(key: KeyObject, certDer: Buffer, claims: { sub: string; aud: string
 function b64url(bytes: Buffer): string {
   return bytes.toString('base64url');
 }
+
+/** Copies an OCI archive (its only image) into `registry` as `repository:tag`, with skopeo, as another client would. */
+export async function pushWithSkopeo(registry: TestRegistry, archive: string, repositoryTag: string): Promise<void> {
+  const creds = registry.auth === 'open' ? [] : ['--dest-creds', `${registry.username}:${registry.password}`];
+  await run('skopeo', [
+    'copy',
+    '-q',
+    '--dest-tls-verify=false',
+    ...creds,
+    `oci-archive:${archive}`,
+    `docker://${registry.host}/${repositoryTag}`,
+  ]);
+}

@@ -1,0 +1,160 @@
+import http from 'node:http';
+import type { Readable } from 'node:stream';
+import { StrataError } from '../errors.js';
+import { digestOf, isDigest } from '../content/digest.js';
+import { ARCHIVE_LIMITS } from '../archive/limits.js';
+import { Authorizer, repositoryScope, type Credentials } from './auth.js';
+import { parseChallenge } from './challenge.js';
+import type { RegistryEndpoint } from './endpoint.js';
+import { DEFAULT_HTTP_LIMITS, readSmallBody, sendRequest, type HttpLimits, type HttpRequest, type HttpResponse } from './http.js';
+import { MANIFEST_ACCEPT } from './media-types.js';
+
+export interface RegistryClientOptions {
+  credentials?: Credentials;
+  limits?: HttpLimits;
+}
+
+export interface FetchedManifest {
+  bytes: Buffer;
+  /** The manifest's own `mediaType`, else the Content-Type it was served with. */
+  mediaType: string;
+  digest: string;
+}
+
+export interface BlobResponse {
+  /** The blob's bytes from `offset` on, as stored (never decoded). */
+  body: Readable;
+  /** Where the body starts: `offset` when the registry honoured Range, 0 when it sent the whole blob. */
+  start: number;
+}
+
+/**
+ * The distribution API calls pull needs, for one registry: each request carries the
+ * Authorization its challenges asked for (retried once after a 401 with a fresh
+ * token or the credentials), and every answer is checked before it is used.
+ */
+export class RegistryClient {
+  private readonly auth: Authorizer;
+  private readonly limits: HttpLimits;
+
+  constructor(
+    readonly endpoint: RegistryEndpoint,
+    options: RegistryClientOptions = {},
+  ) {
+    this.limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+    this.auth = new Authorizer(endpoint, options.credentials, this.limits);
+  }
+
+  /** The manifest or index `reference` (a tag or digest) names, bounded, its digest checked. */
+  async manifest(repository: string, reference: string): Promise<FetchedManifest> {
+    const response = await this.send(repository, 'pull', {
+      method: 'GET',
+      url: this.url(`/v2/${repository}/manifests/${reference}`),
+      headers: { accept: MANIFEST_ACCEPT },
+    });
+    const what = `${this.endpoint.name}/${repository}:${reference}`;
+    if (response.status !== 200)
+      throw await responseError(response, `manifest for ${displayRef(this.endpoint.name, repository, reference)}`);
+    const bytes = await readSmallBody(response, ARCHIVE_LIMITS.maxJsonBytes, `manifest ${what}`);
+    const digest = digestOf(bytes);
+    if (isDigest(reference) && reference !== digest) {
+      throw new StrataError('EINTEGRITY', `${what}: manifest digest is ${digest}, not the ${reference} asked for`, {
+        expected: reference,
+        found: digest,
+      });
+    }
+    // Checked when sent and sha256 (the only algorithm strata stores).
+    const claimed = response.headers['docker-content-digest'];
+    if (typeof claimed === 'string' && claimed.startsWith('sha256:') && claimed !== digest) {
+      throw new StrataError('EINTEGRITY', `${what}: Docker-Content-Digest says ${claimed}, but the manifest is ${digest}`, {
+        expected: claimed,
+        found: digest,
+      });
+    }
+    return { bytes, mediaType: mediaTypeOf(bytes, response.headers['content-type']), digest };
+  }
+
+  /** A blob from byte `offset` on (Range), the stream unread; a registry that ignores Range sends it all (start 0). */
+  async blob(repository: string, digest: string, offset = 0): Promise<BlobResponse> {
+    const headers: Record<string, string> = offset > 0 ? { range: `bytes=${offset}-` } : {};
+    const response = await this.send(repository, 'pull', { method: 'GET', url: this.url(`/v2/${repository}/blobs/${digest}`), headers });
+    if (response.status === 200) return { body: response.body, start: 0 };
+    if (response.status === 206 && offset > 0) {
+      const start = Number(/^bytes (\d+)-/.exec(String(response.headers['content-range']))?.[1]);
+      if (start !== offset) {
+        response.body.destroy();
+        throw new StrataError(
+          'EREGISTRY',
+          `${this.endpoint.name}/${repository}@${digest}: asked for bytes from ${offset}, got ${response.headers['content-range']}`,
+        );
+      }
+      return { body: response.body, start };
+    }
+    throw await responseError(response, `${this.endpoint.name}/${repository}@${digest}`);
+  }
+
+  private url(path: string): URL {
+    return new URL(path, this.endpoint.origin);
+  }
+
+  /** Sends with the Authorization for `repository`'s scope; one retry after a 401 that a new token or credentials may answer. */
+  private async send(repository: string, actions: 'pull' | 'pull,push', request: HttpRequest): Promise<HttpResponse> {
+    const scope = repositoryScope(repository, actions);
+    for (let attempt = 0; ; attempt++) {
+      const authorization = await this.auth.header(scope);
+      const headers = { ...request.headers, ...(authorization ? { authorization } : {}) };
+      const response = await sendRequest({ ...request, headers }, this.limits);
+      if (response.status !== 401 || attempt > 0) return response;
+      const challenge = parseChallenge(response.headers['www-authenticate']);
+      if (!this.auth.challenged(challenge, scope, authorization)) return response;
+      response.body.resume();
+    }
+  }
+}
+
+function displayRef(registry: string, repository: string, reference: string): string {
+  return `${registry}/${repository}${isDigest(reference) ? '@' : ':'}${reference}`;
+}
+
+function mediaTypeOf(bytes: Buffer, contentType: string | undefined): string {
+  try {
+    const declared = (JSON.parse(bytes.toString()) as { mediaType?: unknown }).mediaType;
+    if (typeof declared === 'string' && declared !== '') return declared;
+  } catch {
+    // Not JSON: the caller reports it as a manifest it cannot read.
+  }
+  return (contentType ?? '').split(';')[0]!.trim();
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+
+/**
+ * A refused request as Docker words it: `manifest for X not found: manifest unknown:
+ * manifest unknown`, from the registry's own error JSON where it sent one.
+ */
+async function responseError(response: HttpResponse, what: string): Promise<StrataError> {
+  const body = await readSmallBody(response, MAX_ERROR_BODY, 'error response').catch(() => Buffer.alloc(0));
+  const detail = registryErrorText(body) ?? `${response.status} ${httpStatusText(response.status)}`;
+  if (response.status === 401 || response.status === 403) {
+    return new StrataError('EUNAUTHORIZED', `${what}: access denied, the repository does not exist or needs 'strata login': ${detail}`);
+  }
+  if (response.status === 404) return new StrataError('ENOTFOUND', `${what} not found: ${detail}`);
+  return new StrataError('EREGISTRY', `${what}: ${detail}`, { found: response.status });
+}
+
+/** distribution's `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}` → `manifest unknown: manifest unknown`. */
+function registryErrorText(body: Buffer): string | null {
+  try {
+    const errors = (JSON.parse(body.toString()) as { errors?: { code?: unknown; message?: unknown }[] }).errors;
+    const first = errors?.[0];
+    if (!first || typeof first.code !== 'string') return null;
+    const code = first.code.toLowerCase().replace(/_/g, ' ');
+    return typeof first.message === 'string' && first.message !== '' ? `${code}: ${first.message.split('\n')[0]}` : code;
+  } catch {
+    return null;
+  }
+}
+
+function httpStatusText(status: number): string {
+  return http.STATUS_CODES[status] ?? '';
+}
