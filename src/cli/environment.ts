@@ -16,6 +16,8 @@ export interface CliEnvironment {
   whiteoutFormat: WhiteoutFormat | undefined;
   /** $STRATA_LOCK_TIMEOUT (seconds): how long to wait for a live lock holder. */
   lockTimeoutMs: number | undefined;
+  /** $STRATA_INSECURE_REGISTRIES (comma-separated): registries pull and push reach over plain HTTP, as `--insecure-registry`. */
+  insecureRegistries: string[];
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
@@ -25,6 +27,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     defaultRoot: env.STRATA_ROOT ? path.resolve(env.STRATA_ROOT) : defaultRoot({ privileged, xdgDataHome: env.XDG_DATA_HOME }),
     whiteoutFormat: whiteoutFormatOf(env.STRATA_WHITEOUT_FORMAT),
     lockTimeoutMs: lockTimeoutOf(env.STRATA_LOCK_TIMEOUT),
+    insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
   };
 }
 

@@ -16,6 +16,7 @@ import { registerCopyCommands } from './copy-commands.js';
 import { registerInfoCommand } from './info-command.js';
 import { registerImportCommand } from './import-command.js';
 import { registerSaveCommand } from './save-command.js';
+import { registerPullCommand } from './pull-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -50,6 +51,7 @@ export function createProgram(io: CliIO): Command {
     });
   registerImageCommands(program, ctx);
   registerSaveCommand(program, ctx);
+  registerPullCommand(program, ctx);
   registerContainerCommands(program, ctx);
   registerVolumeCommands(program, ctx);
   registerFsCommands(program, ctx);
