@@ -1,9 +1,11 @@
+import http from 'node:http';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pullImage, type PullEvent } from '../../src/transfer/pull.js';
 import { saveImagesToFile } from '../../src/transfer/save.js';
+import { digestOf } from '../../src/content/digest.js';
 import { findImage } from '../../src/image/lookup.js';
 import { imageView } from '../../src/image/view.js';
 import { readTags } from '../../src/image/tags.js';
@@ -34,6 +36,8 @@ const reasons: Record<RegistryAuth, string | null> = {
 const APP = { archive: path.join(conformanceImages, 'app.oci.tar'), tsv: path.join(conformanceImages, 'app.rootfs.tsv') };
 const BASE = path.join(conformanceImages, 'base.oci.tar');
 const APP_MANIFEST = 'sha256:716671e5fa6f33ad906b25818261dd3388535337f30b98d18a8daa1c23e6c834';
+const BASE_MANIFEST = 'sha256:bf82337f0910b9dad193c45b0bc0192487e8e7067cfea76606c4c00dd0191146';
+const BASE_CONFIG = 'sha256:be88202612fb331be84461f085e0075039c8a04fe21cc916b21a8f694a178e12';
 const APP_CONFIG = 'sha256:81d880b7ac0bf6c777541ce5fef83005820d57f32858b068a6dad5ed80ca28f6';
 const APP_LAYERS = [
   'sha256:569eefd614caf0f5ed4ea1277c3f73aff587bc2770c5040b6bd3bf9b5b9440bc',
@@ -158,4 +162,54 @@ testUnless(reasons.open)('a pulled image saved again keeps its manifest digest',
     index.manifests.map((m) => m.digest),
     [APP_MANIFEST],
   );
+});
+
+/** PUTs an OCI index into the registry (its manifests must be there already). */
+function putIndex(host: string, repositoryTag: string, index: unknown): Promise<number> {
+  const [repository, tag] = repositoryTag.split(':');
+  const body = Buffer.from(JSON.stringify(index));
+  return new Promise((resolve, reject) => {
+    const req = http.request(`http://${host}/v2/${repository}/manifests/${tag}`, {
+      method: 'PUT',
+      headers: { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': body.length },
+    });
+    req.on('response', (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+testUnless(reasons.open)('from a multi-platform index, pull takes the --platform asked for, as Docker picks it', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  await pushWithSkopeo(registry, BASE, 'multi:base');
+  await pushWithSkopeo(registry, APP.archive, 'multi:app');
+  const manifest = (digest: string, size: number, platform: Record<string, string>) => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest,
+    size,
+    platform,
+  });
+  const index = {
+    schemaVersion: 2,
+    mediaType: 'application/vnd.oci.image.index.v1+json',
+    manifests: [
+      manifest(BASE_MANIFEST, 350, { os: 'linux', architecture: 'arm', variant: 'v6' }),
+      manifest(APP_MANIFEST, 504, { os: 'linux', architecture: 'arm64', variant: 'v8' }),
+    ],
+  };
+  t.is(await putIndex(registry.host, 'multi:1.0', index), 201);
+  const { store } = await tmpStore(t);
+  const arm64 = await pullImage(store, `${registry.host}/multi:1.0`, { platform: 'linux/aarch64' });
+  t.is(arm64.id, APP_CONFIG);
+  t.is(arm64.digest, digestOf(Buffer.from(JSON.stringify(index))));
+  t.is((await findImage(store, APP_CONFIG)).manifestDigest, APP_MANIFEST);
+  // An ARMv7 CPU runs ARMv6 images.
+  t.is((await pullImage(store, `${registry.host}/multi:1.0`, { platform: 'linux/arm/v7' })).id, BASE_CONFIG);
+  await t.throwsAsync(pullImage(store, `${registry.host}/multi:1.0`, { platform: 'linux/s390x' }), {
+    code: 'EPLATFORM',
+    message: `no matching manifest for linux/s390x in the manifest list entries (index ${arm64.digest} has linux/arm/v6, linux/arm64/v8)`,
+  });
 });
