@@ -8,10 +8,14 @@ import { parseChallenge } from './challenge.js';
 import type { RegistryEndpoint } from './endpoint.js';
 import { DEFAULT_HTTP_LIMITS, readSmallBody, sendRequest, type HttpLimits, type HttpRequest, type HttpResponse } from './http.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
+import { DEFAULT_RETRY, isTransient, retryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
 
 export interface RegistryClientOptions {
   credentials?: Credentials;
   limits?: HttpLimits;
+  retry?: RetryPolicy;
+  /** Aborting ends a wait between retries at once. */
+  signal?: AbortSignal;
 }
 
 export interface FetchedManifest {
@@ -36,12 +40,16 @@ export interface BlobResponse {
 export class RegistryClient {
   private readonly auth: Authorizer;
   private readonly limits: HttpLimits;
+  readonly retry: RetryPolicy;
+  readonly signal: AbortSignal | undefined;
 
   constructor(
     readonly endpoint: RegistryEndpoint,
     options: RegistryClientOptions = {},
   ) {
     this.limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+    this.retry = options.retry ?? DEFAULT_RETRY;
+    this.signal = options.signal;
     this.auth = new Authorizer(endpoint, options.credentials, this.limits);
   }
 
@@ -97,8 +105,28 @@ export class RegistryClient {
     return new URL(path, this.endpoint.origin);
   }
 
-  /** Sends with the Authorization for `repository`'s scope; one retry after a 401 that a new token or credentials may answer. */
+  /**
+   * Sends with the Authorization for `repository`'s scope: one more try after a 401
+   * that a new token or the credentials may answer, and retries with backoff after
+   * transient failures (requests here carry no body, so each try sends the same).
+   */
   private async send(repository: string, actions: 'pull' | 'pull,push', request: HttpRequest): Promise<HttpResponse> {
+    for (let attempt = 1; ; attempt++) {
+      let response: HttpResponse;
+      try {
+        response = await this.sendAuthorized(repository, actions, request);
+      } catch (err) {
+        if (!isTransient(err) || attempt >= this.retry.attempts) throw err;
+        await sleep(retryDelay(attempt, this.retry), this.signal);
+        continue;
+      }
+      if (!retryableStatus(response.status) || attempt >= this.retry.attempts) return response;
+      response.body.resume();
+      await sleep(retryDelay(attempt, this.retry, response.headers['retry-after']), this.signal);
+    }
+  }
+
+  private async sendAuthorized(repository: string, actions: 'pull' | 'pull,push', request: HttpRequest): Promise<HttpResponse> {
     const scope = repositoryScope(repository, actions);
     for (let attempt = 0; ; attempt++) {
       const authorization = await this.auth.header(scope);

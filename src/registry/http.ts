@@ -75,7 +75,10 @@ function exchange(request: HttpRequest & { headers: Record<string, string> }, li
     const req = transport.request(url, { method: request.method, headers: { 'user-agent': USER_AGENT, ...request.headers } });
     let response: http.IncomingMessage | undefined;
     const timedOut = () => {
-      const err = new StrataError('EREGISTRY', `${url.host}: no data for ${limits.idleTimeoutMs / 1000} s, giving up on ${url.pathname}`);
+      // ETIMEDOUT as the cause: a silent server is worth another try, like a reset one.
+      const err = new StrataError('EREGISTRY', `${url.host}: no data for ${limits.idleTimeoutMs / 1000} s, giving up on ${url.pathname}`, {
+        cause: Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }),
+      });
       response?.destroy(err);
       req.destroy(err);
     };

@@ -1,3 +1,4 @@
+import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { StrataError, isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
@@ -8,7 +9,7 @@ import { shortId } from '../content/digest.js';
 import { parseReference, familiarName } from '../archive/reference.js';
 import { hostPlatform, parsePlatform } from '../archive/platform.js';
 import { chainIds } from '../layer/chain-id.js';
-import { importLayer, reusableLayer } from '../layer/import.js';
+import { importLayer, reusableLayer, type LayerImportOptions } from '../layer/import.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
@@ -20,6 +21,8 @@ import { readTags } from '../image/tags.js';
 import type { Credentials } from '../registry/auth.js';
 import { RegistryClient, type FetchedManifest } from '../registry/client.js';
 import { registryEndpoint } from '../registry/endpoint.js';
+import { resumableBlob } from '../registry/blob-stream.js';
+import type { RetryPolicy } from '../registry/retry.js';
 import type { HttpLimits } from '../registry/http.js';
 import { manifestKind, parseImageManifest, pickPlatform, type RemoteDescriptor } from '../registry/manifest.js';
 import { runLimited } from './run-limited.js';
@@ -35,6 +38,7 @@ export interface PullOptions {
   maxConcurrentDownloads?: number;
   limits?: UnpackLimits;
   httpLimits?: HttpLimits;
+  retry?: RetryPolicy;
   onEvent?: (event: PullEvent) => void;
   /** Aborting stops the pull; everything it created is removed. */
   signal?: AbortSignal;
@@ -75,6 +79,8 @@ export async function pullImage(store: Store, name: string, options: PullOptions
   const client = new RegistryClient(registryEndpoint(ref.domain, { insecureRegistries: options.insecureRegistries }), {
     credentials: options.credentials?.(ref.domain),
     limits: options.httpLimits,
+    retry: options.retry,
+    signal: options.signal,
   });
   const top = await client.manifest(ref.path, ref.digest ?? tag!);
   const manifest = await resolvePlatform(client, ref.path, top, options.platform, reference);
@@ -190,19 +196,11 @@ async function storeImage(
         const id = shortId(layer.digest);
         throwIfAborted(stop.signal);
         options.onEvent?.({ type: 'layer-start', id, total: layer.size });
-        // A blob already stored (its layer was removed) is unpacked from the store, not fetched again.
-        const body = (await hasBlob(store, layer.digest))
-          ? await content.open(layer.digest)
-          : (await client.blob(repository, layer.digest)).body;
-        const imported = await importLayer(body, {
-          store,
+        const imported = await fetchLayer(store, client, repository, layer, {
           lease,
           source: where(layer.digest),
           parent: i === 0 ? null : chain[i - 1]!,
           diffId: diffIds[i]!,
-          digest: layer.digest,
-          size: layer.size,
-          mediaType: layer.mediaType,
           limits: options.limits,
           signal: stop.signal,
           onProgress: (done) => options.onEvent?.({ type: 'layer-progress', id, done }),
@@ -225,6 +223,32 @@ async function storeImage(
     };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+type FetchOptions = Omit<LayerImportOptions, 'store' | 'digest' | 'size' | 'mediaType'>;
+
+/**
+ * One layer into the import stage: from the store when its blob is there (the layer
+ * alone was removed), else from the registry through a spool in ingest/, so a pull
+ * that dies midway resumes there next time. A spool that turns out not to hold this
+ * blob's bytes (EINTEGRITY) is dropped and the layer fetched once more from the start.
+ */
+async function fetchLayer(store: Store, client: RegistryClient, repository: string, layer: RemoteDescriptor, options: FetchOptions) {
+  const importOptions = { ...options, store, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
+  if (await hasBlob(store, layer.digest)) return importLayer(await new StoreContentProvider(store).open(layer.digest), importOptions);
+  const spool = store.paths.pullSpool(layer.digest);
+  for (let attempt = 1; ; attempt++) {
+    let resumed = 0;
+    const body = resumableBlob(client, repository, layer.digest, layer.size, { spool, onResumed: (bytes) => (resumed = bytes) });
+    try {
+      const imported = await importLayer(body, importOptions);
+      await fs.rm(spool, { force: true });
+      return imported;
+    } catch (err) {
+      if (isStrataError(err, 'EINTEGRITY')) await fs.rm(spool, { force: true });
+      if (!(isStrataError(err, 'EINTEGRITY') && resumed > 0 && attempt === 1)) throw err;
+    }
   }
 }
 
