@@ -6,6 +6,7 @@ export { openStore, defaultRoot, type Store, type StoreInfo, type OpenStoreOptio
 export type { WhiteoutFormat } from './store/whiteout-probe.js';
 export { loadImages, type LoadOptions, type LoadEvent, type LoadedImage, type ArchiveInput } from './transfer/load.js';
 export { pullImage, type PullOptions, type PullEvent, type PulledImage } from './transfer/pull.js';
+export { pushImage, type PushOptions, type PushEvent, type PushedImage } from './transfer/push.js';
 export { importImage, type ImportOptions, type ImportInput } from './transfer/import.js';
 export { listImages, type ImageSummary } from './image/list.js';
 export { selectImages, IMAGE_FILTER_KEYS } from './image/filter.js';

@@ -17,6 +17,7 @@ import { registerInfoCommand } from './info-command.js';
 import { registerImportCommand } from './import-command.js';
 import { registerSaveCommand } from './save-command.js';
 import { registerPullCommand } from './pull-command.js';
+import { registerPushCommand } from './push-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -52,6 +53,7 @@ export function createProgram(io: CliIO): Command {
   registerImageCommands(program, ctx);
   registerSaveCommand(program, ctx);
   registerPullCommand(program, ctx);
+  registerPushCommand(program, ctx);
   registerContainerCommands(program, ctx);
   registerVolumeCommands(program, ctx);
   registerFsCommands(program, ctx);

@@ -54,6 +54,7 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
   }
 }
 
-function collect(value: string, previous: string[]): string[] {
+/** A repeatable option's values, in order. */
+export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }

@@ -59,7 +59,8 @@ export class Authorizer {
     }
     const fresh = this.challenge?.scheme !== challenge.scheme || this.challenge.params.realm !== challenge.params.realm;
     this.challenge = challenge;
-    if (challenge.scheme === 'basic') return fresh && this.credentials !== undefined;
+    // Requests running side by side may each meet the first challenge: retry any that went without the credentials.
+    if (challenge.scheme === 'basic') return this.credentials !== undefined && sent !== basic(this.credentials);
     const cached = this.tokens.get(scope);
     // The token we sent expired or was revoked: fetch a new one once.
     if (cached && sent === `Bearer ${cached.token}`) {

@@ -101,6 +101,61 @@ export class RegistryClient {
     throw await responseError(response, `${this.endpoint.name}/${repository}@${digest}`);
   }
 
+  /** Whether the repository has the blob (HEAD): push skips those it has. */
+  async hasBlob(repository: string, digest: string): Promise<boolean> {
+    const response = await this.send(repository, 'pull,push', { method: 'HEAD', url: this.url(`/v2/${repository}/blobs/${digest}`) });
+    response.body.resume();
+    if (response.status === 200) return true;
+    if (response.status === 404) return false;
+    throw await responseError(response, `${this.endpoint.name}/${repository}@${digest}`);
+  }
+
+  /**
+   * Uploads a blob: POST opens an upload, then one PUT to the Location it returned
+   * (resolved against the request, relative ones too) carries the whole body and the
+   * digest. `open` gives the body afresh for every try.
+   */
+  async uploadBlob(repository: string, digest: string, size: number, open: () => Readable | Buffer): Promise<void> {
+    const what = `${this.endpoint.name}/${repository}@${digest}`;
+    const started = await this.send(repository, 'pull,push', { method: 'POST', url: this.url(`/v2/${repository}/blobs/uploads/`) });
+    if (started.status !== 202) throw await responseError(started, `upload of ${what}`);
+    started.body.resume();
+    const location = started.headers.location;
+    if (location === undefined) throw new StrataError('EREGISTRY', `upload of ${what}: the registry sent no Location`);
+    const target = new URL(location, started.url);
+    target.searchParams.set('digest', digest);
+    const put = await this.send(repository, 'pull,push', {
+      method: 'PUT',
+      url: target,
+      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
+      body: open,
+    });
+    if (put.status !== 201) throw await responseError(put, `upload of ${what}`);
+    put.body.resume();
+  }
+
+  /** PUTs a manifest's exact bytes under `reference`; the registry must name the same digest. */
+  async putManifest(repository: string, reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const what = displayRef(this.endpoint.name, repository, reference);
+    const response = await this.send(repository, 'pull,push', {
+      method: 'PUT',
+      url: this.url(`/v2/${repository}/manifests/${reference}`),
+      headers: { 'content-type': mediaType, 'content-length': String(bytes.length) },
+      body: () => bytes,
+    });
+    if (response.status !== 201) throw await responseError(response, `manifest ${what}`);
+    response.body.resume();
+    const digest = digestOf(bytes);
+    const claimed = response.headers['docker-content-digest'];
+    if (typeof claimed === 'string' && claimed.startsWith('sha256:') && claimed !== digest) {
+      throw new StrataError('EINTEGRITY', `manifest ${what}: the registry stored ${claimed}, not ${digest}`, {
+        expected: digest,
+        found: claimed,
+      });
+    }
+    return digest;
+  }
+
   private url(path: string): URL {
     return new URL(path, this.endpoint.origin);
   }
@@ -116,11 +171,11 @@ export class RegistryClient {
       try {
         response = await this.sendAuthorized(repository, actions, request);
       } catch (err) {
-        if (!isTransient(err) || attempt >= this.retry.attempts) throw err;
+        if (!isTransient(err) || !idempotent(request) || attempt >= this.retry.attempts) throw err;
         await sleep(retryDelay(attempt, this.retry), this.signal);
         continue;
       }
-      if (!retryableStatus(response.status) || attempt >= this.retry.attempts) return response;
+      if (!retryableStatus(response.status) || !idempotent(request) || attempt >= this.retry.attempts) return response;
       response.body.resume();
       await sleep(retryDelay(attempt, this.retry, response.headers['retry-after']), this.signal);
     }
@@ -129,7 +184,8 @@ export class RegistryClient {
   private async sendAuthorized(repository: string, actions: 'pull' | 'pull,push', request: HttpRequest): Promise<HttpResponse> {
     const scope = repositoryScope(repository, actions);
     for (let attempt = 0; ; attempt++) {
-      const authorization = await this.auth.header(scope);
+      // Credentials go only to the registry itself, never to an upload Location on another host.
+      const authorization = request.url.host === new URL(this.endpoint.origin).host ? await this.auth.header(scope) : undefined;
       const headers = { ...request.headers, ...(authorization ? { authorization } : {}) };
       const response = await sendRequest({ ...request, headers }, this.limits);
       if (response.status !== 401 || attempt > 0) return response;
@@ -138,6 +194,11 @@ export class RegistryClient {
       response.body.resume();
     }
   }
+}
+
+/** Only these are sent again after a failure: an upload's PUT belongs to a session a retry must open anew. */
+function idempotent(request: HttpRequest): boolean {
+  return request.method === 'GET' || request.method === 'HEAD';
 }
 
 function displayRef(registry: string, repository: string, reference: string): string {

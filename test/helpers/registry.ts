@@ -259,3 +259,30 @@ export async function pushWithSkopeo(registry: TestRegistry, archive: string, re
     `docker://${registry.host}/${repositoryTag}`,
   ]);
 }
+
+/** `skopeo inspect --raw`: the manifest bytes the registry serves for `repositoryTag`. */
+export async function manifestWithSkopeo(registry: TestRegistry, repositoryTag: string): Promise<Buffer> {
+  const creds = registry.auth === 'open' ? [] : ['--creds', `${registry.username}:${registry.password}`];
+  const { stdout } = await run(
+    'skopeo',
+    ['inspect', '--raw', '--tls-verify=false', ...creds, `docker://${registry.host}/${repositoryTag}`],
+    {
+      encoding: 'buffer',
+    },
+  );
+  return stdout;
+}
+
+/** `skopeo copy docker://… oci:DIR:tag`: every blob fetched and verified by another client. */
+export async function copyOutWithSkopeo(registry: TestRegistry, repositoryTag: string, dir: string): Promise<void> {
+  const creds = registry.auth === 'open' ? [] : ['--src-creds', `${registry.username}:${registry.password}`];
+  await run('skopeo', [
+    'copy',
+    '-q',
+    '--preserve-digests',
+    '--src-tls-verify=false',
+    ...creds,
+    `docker://${registry.host}/${repositoryTag}`,
+    `oci:${dir}:t`,
+  ]);
+}
