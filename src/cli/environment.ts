@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
 import { defaultRoot } from '../store/default-root.js';
@@ -18,6 +19,8 @@ export interface CliEnvironment {
   lockTimeoutMs: number | undefined;
   /** $STRATA_INSECURE_REGISTRIES (comma-separated): registries pull and push reach over plain HTTP, as `--insecure-registry`. */
   insecureRegistries: string[];
+  /** Where Docker's config.json (registry credentials) lives: $DOCKER_CONFIG, else ~/.docker. */
+  dockerConfigDir: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
@@ -27,6 +30,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     defaultRoot: env.STRATA_ROOT ? path.resolve(env.STRATA_ROOT) : defaultRoot({ privileged, xdgDataHome: env.XDG_DATA_HOME }),
     whiteoutFormat: whiteoutFormatOf(env.STRATA_WHITEOUT_FORMAT),
     lockTimeoutMs: lockTimeoutOf(env.STRATA_LOCK_TIMEOUT),
+    dockerConfigDir: env.DOCKER_CONFIG ? path.resolve(env.DOCKER_CONFIG) : path.join(env.HOME || os.homedir(), '.docker'),
     insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
   };
 }

@@ -18,6 +18,7 @@ import { registerImportCommand } from './import-command.js';
 import { registerSaveCommand } from './save-command.js';
 import { registerPullCommand } from './pull-command.js';
 import { registerPushCommand } from './push-command.js';
+import { registerLoginCommands } from './login-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -54,6 +55,7 @@ export function createProgram(io: CliIO): Command {
   registerSaveCommand(program, ctx);
   registerPullCommand(program, ctx);
   registerPushCommand(program, ctx);
+  registerLoginCommands(program, ctx);
   registerContainerCommands(program, ctx);
   registerVolumeCommands(program, ctx);
   registerFsCommands(program, ctx);

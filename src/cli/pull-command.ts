@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import type { CliContext } from './context.js';
+import { collect, configCredentials } from './registry-options.js';
 import { pullOutput } from './pull-progress.js';
 import { toPositiveInt } from './image-commands.js';
 
@@ -36,6 +37,7 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
             pulled = await pullImage(store, name, {
               platform: opts.platform,
               insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
+              credentials: configCredentials(ctx),
               maxConcurrentDownloads: opts.maxConcurrentDownloads,
               onEvent: output?.onEvent,
               signal: ctx.io.signal,
@@ -52,9 +54,4 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
         },
       );
   }
-}
-
-/** A repeatable option's values, in order. */
-export function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }

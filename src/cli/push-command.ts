@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { PushEvent } from '../transfer/push.js';
 import type { CliContext } from './context.js';
 import { toPositiveInt } from './image-commands.js';
-import { collect } from './pull-command.js';
+import { collect, configCredentials } from './registry-options.js';
 
 /** `push` and `image push`: an image to a registry, as `docker push` prints it. */
 export function registerPushCommand(program: Command, ctx: CliContext): void {
@@ -31,6 +31,7 @@ export function registerPushCommand(program: Command, ctx: CliContext): void {
         const lines = opts.quiet ? undefined : pushLines(ctx, `The push refers to repository [${ref.domain}/${ref.path}]`);
         const pushed = await pushImage(store, name, {
           insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
+          credentials: configCredentials(ctx),
           maxConcurrentUploads: opts.maxConcurrentUploads,
           onEvent: lines,
           signal: ctx.io.signal,

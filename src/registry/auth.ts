@@ -73,7 +73,7 @@ export class Authorizer {
   private async fetchToken(challenge: Challenge, scope: string): Promise<{ token: string; expires: number }> {
     const realm = this.realmUrl(challenge.params.realm);
     if (challenge.params.service !== undefined) realm.searchParams.set('service', challenge.params.service);
-    realm.searchParams.append('scope', scope);
+    if (scope !== '') realm.searchParams.append('scope', scope);
     const headers: Record<string, string> = {};
     if (this.credentials) headers.authorization = basic(this.credentials);
     const response = await sendRequest({ method: 'GET', url: realm, headers }, this.limits);

@@ -101,6 +101,20 @@ export class RegistryClient {
     throw await responseError(response, `${this.endpoint.name}/${repository}@${digest}`);
   }
 
+  /**
+   * `login`'s check: `GET /v2/` with the credentials, through whatever challenge the
+   * registry sends (a Bearer token is asked for with no scope, as Docker does).
+   */
+  async checkLogin(): Promise<void> {
+    const response = await this.sendAuthorized('', 'pull', { method: 'GET', url: this.url('/v2/') });
+    response.body.resume();
+    if (response.status === 401 || response.status === 403) {
+      throw new StrataError('EUNAUTHORIZED', `${this.endpoint.name}: unauthorized: incorrect username or password`);
+    }
+    if (response.status !== 200)
+      throw new StrataError('EREGISTRY', `${this.endpoint.name}: login answered ${response.status}`, { found: response.status });
+  }
+
   /** Whether the repository has the blob (HEAD): push skips those it has. */
   async hasBlob(repository: string, digest: string): Promise<boolean> {
     const response = await this.send(repository, 'pull,push', { method: 'HEAD', url: this.url(`/v2/${repository}/blobs/${digest}`) });
@@ -182,7 +196,7 @@ export class RegistryClient {
   }
 
   private async sendAuthorized(repository: string, actions: 'pull' | 'pull,push', request: HttpRequest): Promise<HttpResponse> {
-    const scope = repositoryScope(repository, actions);
+    const scope = repository === '' ? '' : repositoryScope(repository, actions);
     for (let attempt = 0; ; attempt++) {
       // Credentials go only to the registry itself, never to an upload Location on another host.
       const authorization = request.url.host === new URL(this.endpoint.origin).host ? await this.auth.header(scope) : undefined;

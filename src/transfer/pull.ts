@@ -33,7 +33,7 @@ export interface PullOptions {
   /** Registries reached over plain HTTP besides loopback ones (`--insecure-registry`). */
   insecureRegistries?: readonly string[];
   /** The credentials for a registry, by the name references give it (`docker.io`, `host:port`). */
-  credentials?: (registry: string) => Credentials | undefined;
+  credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
   /** Layers downloaded at once (Docker's `--max-concurrent-downloads`, default 3). */
   maxConcurrentDownloads?: number;
   limits?: UnpackLimits;
@@ -77,7 +77,7 @@ export async function pullImage(store: Store, name: string, options: PullOptions
   const tag = ref.digest === undefined ? (ref.tag ?? 'latest') : undefined;
   const reference = familiarName(`${ref.domain}/${ref.path}${tag !== undefined ? `:${tag}` : `@${ref.digest}`}`);
   const client = new RegistryClient(registryEndpoint(ref.domain, { insecureRegistries: options.insecureRegistries }), {
-    credentials: options.credentials?.(ref.domain),
+    credentials: await options.credentials?.(ref.domain),
     limits: options.httpLimits,
     retry: options.retry,
     signal: options.signal,

@@ -18,7 +18,7 @@ import { runLimited } from './run-limited.js';
 
 export interface PushOptions {
   insecureRegistries?: readonly string[];
-  credentials?: (registry: string) => Credentials | undefined;
+  credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
   /** Blobs uploaded at once (Docker's `--max-concurrent-uploads`, default 5). */
   maxConcurrentUploads?: number;
   httpLimits?: HttpLimits;
@@ -54,7 +54,7 @@ export async function pushImage(store: Store, name: string, options: PushOptions
   const content = new StoreContentProvider(store);
   const manifest = await manifestOf(content, record, name);
   const client = new RegistryClient(registryEndpoint(ref.domain, { insecureRegistries: options.insecureRegistries }), {
-    credentials: options.credentials?.(ref.domain),
+    credentials: await options.credentials?.(ref.domain),
     limits: options.httpLimits,
     retry: options.retry,
     signal: options.signal,
