@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { StrataError } from '../errors.js';
+import { StrataError, isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { shortId } from '../content/digest.js';
 import { StoreContentProvider, type ContentProvider } from '../content/provider.js';
@@ -13,7 +13,7 @@ import { RegistryClient } from '../registry/client.js';
 import { registryEndpoint } from '../registry/endpoint.js';
 import type { HttpLimits } from '../registry/http.js';
 import { parseImageManifest } from '../registry/manifest.js';
-import type { RetryPolicy } from '../registry/retry.js';
+import { isTransient, retryableStatus, retryDelay, sleep, type RetryPolicy } from '../registry/retry.js';
 import { runLimited } from './run-limited.js';
 
 export interface PushOptions {
@@ -74,7 +74,7 @@ export async function pushImage(store: Store, name: string, options: PushOptions
             `${name}: blob ${blob.digest} is ${size} bytes in the store, but the manifest says ${blob.size}`,
           );
         }
-        await client.uploadBlob(ref.path, blob.digest, size, () => streamLater(content, blob.digest));
+        await uploadWithRetries(client, ref.path, blob.digest, size, () => streamLater(content, blob.digest));
       }
       if (blob.id !== undefined) options.onEvent?.({ type: 'layer-done', id: blob.id, outcome: exists ? 'exists' : 'pushed' });
     }),
@@ -83,6 +83,24 @@ export async function pushImage(store: Store, name: string, options: PushOptions
   );
   const digest = await client.putManifest(ref.path, tag, manifest.bytes, manifest.mediaType);
   return { tag, digest, size: manifest.bytes.length };
+}
+
+/**
+ * An upload that failed midway (a reset, a 5xx, a stale Location the registry no longer
+ * knows) starts over with a new upload session, the blob read again from the store.
+ */
+async function uploadWithRetries(client: RegistryClient, repository: string, digest: string, size: number, open: () => PassThrough) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await client.uploadBlob(repository, digest, size, open);
+      return;
+    } catch (err) {
+      const again =
+        isTransient(err) || isStrataError(err, 'ENOTFOUND') || (isStrataError(err, 'EREGISTRY') && retryableStatus(Number(err.found)));
+      if (!again || attempt >= client.retry.attempts) throw err;
+      await sleep(retryDelay(attempt, client.retry), client.signal);
+    }
+  }
 }
 
 interface PushManifest {

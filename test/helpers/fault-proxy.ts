@@ -56,7 +56,8 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
       req.resume();
       return;
     }
-    const headers = { ...req.headers, host: target };
+    // The client's Host goes on unchanged: the registry builds its Locations from it, so uploads come back through here.
+    const headers = { ...req.headers };
     if (fault?.kind === 'ignore-range') delete headers.range;
     const upstream = http.request(`http://${target}${path}`, { method: req.method, headers });
     upstream.on('error', () => res.destroy());

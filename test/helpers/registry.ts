@@ -65,7 +65,11 @@ export function skopeoSkipReason(): Promise<string | null> {
 }
 
 /** Starts a registry in `auth`'s setup; it is stopped and its storage removed when `t` ends. */
-export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = 'open', options: { tokenExpiresIn?: number } = {}) {
+export async function startRegistry(
+  t: ExecutionContext,
+  auth: RegistryAuth = 'open',
+  options: { tokenExpiresIn?: number /** Locations relative to the host, as the spec allows. */; relativeUrls?: boolean } = {},
+) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-registry-'));
   const stops: (() => Promise<void>)[] = [];
   t.teardown(async () => {
@@ -100,7 +104,7 @@ export async function startRegistry(t: ExecutionContext, auth: RegistryAuth = 'o
       'version: 0.1\n' +
         'log: {level: warn}\n' +
         `storage: {filesystem: {rootdirectory: ${registry.storage}}, delete: {enabled: true}}\n` +
-        `http: {addr: "${registry.host}"}\n` +
+        `http: {addr: "${registry.host}"${options.relativeUrls ? ', relativeurls: true' : ''}}\n` +
         authConfig,
     );
     const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });

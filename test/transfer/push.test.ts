@@ -123,3 +123,31 @@ testUnless(reasons.open)('push prints Docker’s lines; -q only the reference; a
     stderr: `strata: No such image: ${registry.host}/nothing:1\n`,
   });
 });
+
+testUnless(reasons.open)('relative upload Locations are resolved against the request', async (t) => {
+  const registry = await startRegistry(t, 'open', { relativeUrls: true });
+  const { store } = await storeWithDemo(t, `${registry.host}/demo:1`);
+  const pushed = await pushImage(store, `${registry.host}/demo:1`);
+  t.is(pushed.digest, digestOf(await manifestWithSkopeo(registry, 'demo:1')));
+});
+
+testUnless(reasons.open)('an upload whose Location went stale (404) or failed with a 5xx starts a new upload session', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const proxy = await startFaultProxy(t, registry.host);
+  const { store } = await storeWithDemo(t, `${proxy.host}/demo:1`);
+  let puts = 0;
+  proxy.fault = (r) => {
+    if (r.method !== 'PUT' || !r.path.includes('/blobs/uploads/')) return undefined;
+    puts++;
+    if (puts === 1) return { kind: 'status', status: 404 };
+    if (puts === 2) return { kind: 'status', status: 503 };
+    return undefined;
+  };
+  const pushed = await pushImage(store, `${proxy.host}/demo:1`, {
+    maxConcurrentUploads: 1,
+    retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 100 },
+  });
+  t.is(pushed.digest, digestOf(await manifestWithSkopeo(registry, 'demo:1')));
+  const posts = proxy.log.filter((r) => r.method === 'POST').length;
+  t.is(posts, 3 + 2, 'three blobs, two of the sessions opened again');
+});
