@@ -32,6 +32,8 @@ export interface FaultProxy {
   log: ProxiedRequest[];
   /** Asked for every request, in order; undefined passes it through. */
   fault: (request: { method: string; path: string; index: number }) => Fault | undefined;
+  /** Response bodies are sent no faster than this (bytes per second); 0 = as fast as they come. */
+  throttle: number;
   /** Body bytes sent for blob `digest` (GETs only). */
   blobBytes: (digest: string) => number;
 }
@@ -41,6 +43,7 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
     host: '',
     log: [],
     fault: () => undefined,
+    throttle: 0,
     blobBytes: (digest) =>
       proxy.log.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`)).reduce((n, r) => n + r.bytes, 0),
   };
@@ -77,6 +80,10 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
         }
         entry.bytes += chunk.length;
         res.write(chunk);
+        if (proxy.throttle > 0) {
+          up.pause();
+          setTimeout(() => up.resume(), (chunk.length / proxy.throttle) * 1000);
+        }
       });
       up.on('end', () => res.end());
     });
