@@ -202,7 +202,8 @@ export class RegistryClient {
       const authorization = request.url.host === new URL(this.endpoint.origin).host ? await this.auth.header(scope) : undefined;
       const headers = { ...request.headers, ...(authorization ? { authorization } : {}) };
       const response = await sendRequest({ ...request, headers }, this.limits);
-      if (response.status !== 401 || attempt > 0) return response;
+      // Twice at most: the first 401 brings the challenge, a second one may mean the token we had expired.
+      if (response.status !== 401 || attempt > 1) return response;
       const challenge = parseChallenge(response.headers['www-authenticate']);
       if (!this.auth.challenged(challenge, scope, authorization)) return response;
       response.body.resume();

@@ -28,7 +28,7 @@ export interface TestRegistry {
   username: string;
   password: string;
   /** The token server of the token setup: how many tokens it issued, and for which scopes. */
-  tokens?: { issued: { scope: string[]; user: string | null }[]; expiresIn: number };
+  tokens?: TokenServerState;
   /** The registry's storage directory. */
   storage: string;
 }
@@ -68,7 +68,7 @@ export function skopeoSkipReason(): Promise<string | null> {
 export async function startRegistry(
   t: ExecutionContext,
   auth: RegistryAuth = 'open',
-  options: { tokenExpiresIn?: number /** Locations relative to the host, as the spec allows. */; relativeUrls?: boolean } = {},
+  options: { /** Locations relative to the host, as the spec allows. */ relativeUrls?: boolean } = {},
 ) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-registry-'));
   const stops: (() => Promise<void>)[] = [];
@@ -88,7 +88,7 @@ export async function startRegistry(
     await fs.writeFile(path.join(dir, 'htpasswd'), `${REGISTRY_USER}:${await bcrypt(REGISTRY_PASSWORD)}\n`);
     authConfig = `auth: {htpasswd: {realm: basic-realm, path: ${path.join(dir, 'htpasswd')}}}\n`;
   } else if (auth === 'token') {
-    const server = await startTokenServer(dir, options.tokenExpiresIn ?? 300);
+    const server = await startTokenServer(dir);
     stops.push(server.stop);
     registry.tokens = server.tokens;
     authConfig =
@@ -180,14 +180,21 @@ function stopProcess(child: ChildProcess): Promise<void> {
  * a token that grants nothing (the registry then refuses). Tokens are ES256 JWTs
  * whose `x5c` header carries the certificate the registry trusts (rootcertbundle).
  */
-async function startTokenServer(dir: string, expiresIn: number) {
+export interface TokenServerState {
+  issued: { scope: string[]; user: string | null }[];
+  /** The next this many tokens are issued already expired, while the response still says they last 300 s. */
+  expiredNext: number;
+}
+
+async function startTokenServer(dir: string) {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const keyFile = path.join(dir, 'token.key');
   const certificate = path.join(dir, 'token.crt');
   await fs.writeFile(keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
   await run('openssl', ['req', '-new', '-x509', '-key', keyFile, '-out', certificate, '-days', '2', '-subj', '/CN=strata-test-token']);
   const certDer = new X509Certificate(await fs.readFile(certificate)).raw;
-  const tokens = { issued: [] as { scope: string[]; user: string | null }[], expiresIn };
+  const tokens: TokenServerState = { issued: [], expiredNext: 0 };
+  const expiresIn = 300;
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://token');
     const user = basicUser(req.headers.authorization);
@@ -198,7 +205,9 @@ async function startTokenServer(dir: string, expiresIn: number) {
     const scope = url.searchParams.getAll('scope');
     tokens.issued.push({ scope, user });
     const access = user === null ? [] : scope.flatMap(scopeAccess);
-    const token = jwt(privateKey, certDer, { sub: user ?? '', aud: url.searchParams.get('service') ?? '', access, expiresIn });
+    const lifetime = tokens.expiredNext > 0 ? -600 : expiresIn;
+    if (tokens.expiredNext > 0) tokens.expiredNext--;
+    const token = jwt(privateKey, certDer, { sub: user ?? '', aud: url.searchParams.get('service') ?? '', access, expiresIn: lifetime });
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ token, access_token: token, expires_in: expiresIn, issued_at: new Date().toISOString() }));
   });
@@ -236,7 +245,7 @@ function jwt(key: KeyObject, certDer: Buffer, claims: { sub: string; aud: string
     sub: claims.sub,
     aud: claims.aud,
     exp: now + claims.expiresIn,
-    nbf: now - 10,
+    nbf: now - 10 + Math.min(0, claims.expiresIn),
     iat: now,
     jti: randomUUID(),
     access: claims.access,

@@ -83,3 +83,19 @@ testUnless(reasons.token)('a token server that refuses the credentials is EUNAUT
     message: `${registry.host}: unauthorized: incorrect username or password`,
   });
 });
+
+testUnless(reasons.token)('a token the registry finds expired is dropped and a new one fetched', async (t) => {
+  const registry = await startRegistry(t, 'token');
+  await pushWithSkopeo(registry, APP, 'app:1.0');
+  const client = new RegistryClient(registryEndpoint(registry.host), {
+    credentials: { username: registry.username, password: registry.password },
+  });
+  const before = registry.tokens!.issued.length;
+  registry.tokens!.expiredNext = 1;
+  t.is((await client.manifest('app', '1.0')).digest, APP_MANIFEST);
+  t.is(registry.tokens!.issued.length - before, 2, 'the expired token, then a good one');
+  registry.tokens!.expiredNext = 1;
+  // The cached token is still good: nothing new is fetched.
+  t.is((await client.manifest('app', '1.0')).digest, APP_MANIFEST);
+  t.is(registry.tokens!.issued.length - before, 2);
+});
