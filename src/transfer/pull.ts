@@ -89,10 +89,15 @@ export async function pullImage(store: Store, name: string, options: PullOptions
 
   const lease = await Lease.create(store);
   try {
-    const record = await storeImage(store, client, ref.path, manifest, parsed, lease, options);
+    const stored = await storeImage(store, client, ref.path, manifest, parsed, lease, options);
     const repoTags = tag !== undefined ? [reference] : [];
+    const repoDigest = familiarName(`${ref.domain}/${ref.path}@${top.digest}`);
+    const existing = await existingImage(store, stored.id);
+    const repoDigests = [...new Set([...(existing?.repoDigests ?? []), repoDigest])];
+    const record: ImageRecord = { ...stored, repoDigests };
     const tags = await readTags(store);
-    const upToDate = (await hasImage(store, record.id)) && repoTags.every((t) => tags[t] === record.id);
+    const upToDate =
+      existing !== null && existing.repoDigests?.includes(repoDigest) === true && repoTags.every((t) => tags[t] === record.id);
     if (!upToDate) await publishImages(store, [{ record, repoTags }]);
     return { id: record.id, reference, digest: top.digest, updated: !upToDate };
   } catch (err) {
@@ -178,7 +183,7 @@ async function storeImage(
   options.onEvent?.({
     type: 'layers',
     ids: parsed.layers.map((l, i) => ({ id: shortId(l.digest), present: present[i] !== null })),
-    imageStored: await hasImage(store, config.digest),
+    imageStored: (await existingImage(store, config.digest)) !== null,
   });
 
   // One failing layer stops the others at once; the caller's rollback removes what they made.
@@ -256,12 +261,11 @@ function imageLayer(diffId: string, chainId: string, blob: { digest: string; med
   return { diffId, chainId, blobDigest: blob.digest, blobMediaType: blob.mediaType, blobSize: blob.size, size };
 }
 
-async function hasImage(store: Store, id: string): Promise<boolean> {
+async function existingImage(store: Store, id: string): Promise<ImageRecord | null> {
   try {
-    await readImageRecord(store, id);
-    return true;
+    return await readImageRecord(store, id);
   } catch (err) {
-    if (isStrataError(err, 'ENOTFOUND')) return false;
+    if (isStrataError(err, 'ENOTFOUND')) return null;
     throw err;
   }
 }

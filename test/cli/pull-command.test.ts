@@ -32,6 +32,8 @@ maybe('pull prints Docker’s lines: layers, Digest, Status and the reference; a
     ].join('\n'),
     stderr: '',
   });
+  const inspect = await strata(root, ['image', 'inspect', '--format', '{{json .RepoDigests}}', `${registry.host}/team/app:1.0`]);
+  t.is(inspect.stdout, `["${registry.host}/team/app@${APP_MANIFEST}"]\n`);
   const again = await strata(root, ['image', 'pull', `${registry.host}/team/app:1.0`]);
   t.is(
     again.stdout,

@@ -71,6 +71,7 @@ for (const auth of ['open', 'basic', 'token'] as const) {
     t.deepEqual(pulled, { id: APP_CONFIG, reference: `${registry.host}/team/app:1.0`, digest: APP_MANIFEST, updated: true });
     const image = await findImage(store, APP_CONFIG);
     t.is(image.manifestDigest, APP_MANIFEST);
+    t.deepEqual(image.repoDigests, [`${registry.host}/team/app@${APP_MANIFEST}`]);
     t.deepEqual(
       image.layers.map((l) => l.blobDigest),
       APP_LAYERS,
