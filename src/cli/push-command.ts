@@ -57,7 +57,8 @@ function pushLines(ctx: CliContext, header: string): (event: PushEvent) => void 
       for (const id of order) ctx.print(`${id}: Preparing`);
       return;
     }
-    outcomes.set(event.id, event.outcome === 'pushed' ? 'Pushed' : 'Layer already exists');
+    const said = event.mountedFrom ? `Mounted from ${event.mountedFrom}` : event.outcome === 'pushed' ? 'Pushed' : 'Layer already exists';
+    outcomes.set(event.id, said);
     for (; next < order.length && outcomes.has(order[next]!); next++) ctx.print(`${order[next]}: ${outcomes.get(order[next]!)}`);
   };
 }

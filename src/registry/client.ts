@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Readable } from 'node:stream';
-import { StrataError } from '../errors.js';
+import { StrataError, isStrataError } from '../errors.js';
 import { digestOf, isDigest } from '../content/digest.js';
 import { ARCHIVE_LIMITS } from '../archive/limits.js';
 import { Authorizer, repositoryScope, type Credentials } from './auth.js';
@@ -122,6 +122,25 @@ export class RegistryClient {
     if (response.status === 200) return true;
     if (response.status === 404) return false;
     throw await responseError(response, `${this.endpoint.name}/${repository}@${digest}`);
+  }
+
+  /**
+   * Asks the registry to link a blob it already holds in `from` (another repository):
+   * true when it did (201). Anything else — 202 (an upload session instead), an error —
+   * is false, and the caller uploads; some registries refuse mounts (ggcr#1404).
+   */
+  async mountBlob(repository: string, digest: string, from: string): Promise<boolean> {
+    const url = this.url(`/v2/${repository}/blobs/uploads/`);
+    url.searchParams.set('mount', digest);
+    url.searchParams.set('from', from);
+    try {
+      const response = await this.send(repository, 'pull,push', { method: 'POST', url });
+      response.body.resume();
+      return response.status === 201;
+    } catch (err) {
+      if (isStrataError(err, 'EINTERRUPTED')) throw err;
+      return false;
+    }
   }
 
   /**

@@ -28,7 +28,10 @@ export interface PushOptions {
 }
 
 /** `id` is the layer's short diffID, as `docker push` shows it. */
-export type PushEvent = { type: 'layers'; ids: string[] } | { type: 'layer-done'; id: string; outcome: 'pushed' | 'exists' };
+export type PushEvent =
+  | { type: 'layers'; ids: string[] }
+  /** `mountedFrom`: the registry linked the blob from that repository; nothing was uploaded. */
+  | { type: 'layer-done'; id: string; outcome: 'pushed' | 'exists'; mountedFrom?: string };
 
 export interface PushedImage {
   /** The tag pushed, as Docker prints it before `: digest:`. */
@@ -59,6 +62,8 @@ export async function pushImage(store: Store, name: string, options: PushOptions
     retry: options.retry,
     signal: options.signal,
   });
+  // Where this registry already has the image's blobs: the other repositories it was pulled from.
+  const sources = sourceRepositories(record, ref.domain, ref.path);
   const layerIds = record.layers.map((l) => shortId(l.diffId));
   options.onEvent?.({ type: 'layers', ids: layerIds });
   const blobs = [...manifest.layers.map((l, i) => ({ ...l, id: layerIds[i] })), { ...manifest.config, id: undefined }];
@@ -66,7 +71,14 @@ export async function pushImage(store: Store, name: string, options: PushOptions
     blobs.map((blob) => async () => {
       if (options.signal?.aborted) throw new StrataError('EINTERRUPTED', 'push interrupted');
       const exists = await client.hasBlob(ref.path, blob.digest);
-      if (!exists) {
+      let mountedFrom: string | undefined;
+      for (const from of exists ? [] : sources) {
+        if (await client.mountBlob(ref.path, blob.digest, from)) {
+          mountedFrom = from;
+          break;
+        }
+      }
+      if (!exists && mountedFrom === undefined) {
         const { size } = await content.info(blob.digest);
         if (size !== blob.size) {
           throw new StrataError(
@@ -76,7 +88,14 @@ export async function pushImage(store: Store, name: string, options: PushOptions
         }
         await uploadWithRetries(client, ref.path, blob.digest, size, () => streamLater(content, blob.digest));
       }
-      if (blob.id !== undefined) options.onEvent?.({ type: 'layer-done', id: blob.id, outcome: exists ? 'exists' : 'pushed' });
+      if (blob.id !== undefined) {
+        options.onEvent?.({
+          type: 'layer-done',
+          id: blob.id,
+          outcome: exists ? 'exists' : 'pushed',
+          ...(mountedFrom ? { mountedFrom } : {}),
+        });
+      }
     }),
     options.maxConcurrentUploads ?? DEFAULT_CONCURRENT_UPLOADS,
     () => {},
@@ -101,6 +120,15 @@ async function uploadWithRetries(client: RegistryClient, repository: string, dig
       await sleep(retryDelay(attempt, client.retry), client.signal);
     }
   }
+}
+
+function sourceRepositories(record: ImageRecord, registry: string, repository: string): string[] {
+  const out: string[] = [];
+  for (const repoDigest of record.repoDigests ?? []) {
+    const source = parseReference(repoDigest);
+    if (source.domain === registry && source.path !== repository && !out.includes(source.path)) out.push(source.path);
+  }
+  return out;
 }
 
 interface PushManifest {

@@ -151,3 +151,26 @@ testUnless(reasons.open)('an upload whose Location went stale (404) or failed wi
   const posts = proxy.log.filter((r) => r.method === 'POST').length;
   t.is(posts, 3 + 2, 'three blobs, two of the sessions opened again');
 });
+
+withShared('a pulled image pushed to another repository of the same registry is mounted, not uploaded', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  await pushWithSkopeo(registry, APP, 'app:1.0');
+  const proxy = await startFaultProxy(t, registry.host);
+  const { store } = await tmpStore(t);
+  await pullImage(store, `${proxy.host}/app:1.0`);
+  t.is((await strata(store.root, ['tag', `${proxy.host}/app:1.0`, `${proxy.host}/copy:2`])).code, 0);
+  const from = proxy.log.length;
+  const pushed = await strata(store.root, ['push', `${proxy.host}/copy:2`]);
+  t.is(pushed.code, 0, pushed.stderr);
+  t.regex(
+    pushed.stdout,
+    /: Mounted from app\n.*: Mounted from app\n2: digest: sha256:716671e5fa6f33ad906b25818261dd3388535337f30b98d18a8daa1c23e6c834 size: 504\n$/,
+  );
+  const requests = proxy.log.slice(from);
+  t.deepEqual(
+    requests.filter((r) => r.method === 'PUT' || r.method === 'PATCH').map((r) => r.path),
+    ['/v2/copy/manifests/2'],
+    'no blob body was sent',
+  );
+  t.is(requests.filter((r) => r.method === 'POST' && r.path.includes('mount=')).length, 3);
+});
