@@ -128,3 +128,25 @@ maybe('a spool that is not this blob’s beginning is dropped and the blob fetch
   );
   t.deepEqual(await fs.readdir(store.paths.ingestDir), []);
 });
+
+maybe('a layer unpacks while it downloads: its files are on disk before half the blob has arrived', async (t) => {
+  const { proxy, store, ref } = await setup(t);
+  // About 2.5 s for the big layer.
+  proxy.throttle = 4 * 1024 * 1024;
+  let finished = false;
+  const pulling = pullImage(store, ref, { maxConcurrentDownloads: 1 }).finally(() => {
+    finished = true;
+  });
+  let seenAt: number | undefined;
+  while (!finished && seenAt === undefined) {
+    const sent = proxy.blobBytes(BIG);
+    const building = (await fs.readdir(store.paths.layersDir).catch(() => [])).filter((n) => n.startsWith('.tmp'));
+    for (const dir of building) {
+      const entries = await fs.readdir(path.join(store.paths.layersDir, dir), { recursive: true }).catch(() => []);
+      if (entries.length > 5 && sent < BIG_SIZE / 2) seenAt = sent;
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  t.is((await pulling).id, APP_CONFIG);
+  t.not(seenAt, undefined, 'unpacked files appeared while the first half of the blob was still arriving');
+});
