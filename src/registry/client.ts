@@ -1,4 +1,3 @@
-import http from 'node:http';
 import type { Readable } from 'node:stream';
 import { StrataError, isStrataError } from '../errors.js';
 import { digestOf, isDigest } from '../content/digest.js';
@@ -8,6 +7,7 @@ import { parseChallenge } from './challenge.js';
 import type { RegistryEndpoint } from './endpoint.js';
 import { DEFAULT_HTTP_LIMITS, readSmallBody, sendRequest, type HttpLimits, type HttpRequest, type HttpResponse } from './http.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
+import { responseError } from './response-error.js';
 import { DEFAULT_RETRY, isTransient, retryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
 
 export interface RegistryClientOptions {
@@ -247,37 +247,4 @@ function mediaTypeOf(bytes: Buffer, contentType: string | undefined): string {
     // Not JSON: the caller reports it as a manifest it cannot read.
   }
   return (contentType ?? '').split(';')[0]!.trim();
-}
-
-const MAX_ERROR_BODY = 64 * 1024;
-
-/**
- * A refused request as Docker words it: `manifest for X not found: manifest unknown:
- * manifest unknown`, from the registry's own error JSON where it sent one.
- */
-async function responseError(response: HttpResponse, what: string): Promise<StrataError> {
-  const body = await readSmallBody(response, MAX_ERROR_BODY, 'error response').catch(() => Buffer.alloc(0));
-  const detail = registryErrorText(body) ?? `${response.status} ${httpStatusText(response.status)}`;
-  if (response.status === 401 || response.status === 403) {
-    return new StrataError('EUNAUTHORIZED', `${what}: access denied, the repository does not exist or needs 'strata login': ${detail}`);
-  }
-  if (response.status === 404) return new StrataError('ENOTFOUND', `${what} not found: ${detail}`);
-  return new StrataError('EREGISTRY', `${what}: ${detail}`, { found: response.status });
-}
-
-/** distribution's `{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]}` → `manifest unknown: manifest unknown`. */
-function registryErrorText(body: Buffer): string | null {
-  try {
-    const errors = (JSON.parse(body.toString()) as { errors?: { code?: unknown; message?: unknown }[] }).errors;
-    const first = errors?.[0];
-    if (!first || typeof first.code !== 'string') return null;
-    const code = first.code.toLowerCase().replace(/_/g, ' ');
-    return typeof first.message === 'string' && first.message !== '' ? `${code}: ${first.message.split('\n')[0]}` : code;
-  } catch {
-    return null;
-  }
-}
-
-function httpStatusText(status: number): string {
-  return http.STATUS_CODES[status] ?? '';
 }
