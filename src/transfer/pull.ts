@@ -1,4 +1,3 @@
-import fs from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { StrataError, isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
@@ -9,7 +8,7 @@ import { shortId } from '../content/digest.js';
 import { parseReference, familiarName } from '../archive/reference.js';
 import { hostPlatform, parsePlatform } from '../archive/platform.js';
 import { chainIds } from '../layer/chain-id.js';
-import { importLayer, reusableLayer, type LayerImportOptions } from '../layer/import.js';
+import { reusableLayer } from '../layer/import.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
@@ -21,11 +20,11 @@ import { readTags } from '../image/tags.js';
 import type { Credentials } from '../registry/auth.js';
 import { RegistryClient, type FetchedManifest } from '../registry/client.js';
 import { registryEndpoint } from '../registry/endpoint.js';
-import { resumableBlob } from '../registry/blob-stream.js';
 import type { RetryPolicy } from '../registry/retry.js';
 import type { HttpLimits } from '../registry/http.js';
 import { manifestKind, parseImageManifest, pickPlatform, type RemoteDescriptor } from '../registry/manifest.js';
 import { runLimited } from './run-limited.js';
+import { fetchLayer } from './pull-layer.js';
 
 export interface PullOptions {
   /** `os/arch[/variant]` to pick from a multi-platform index; default: this host. */
@@ -228,32 +227,6 @@ async function storeImage(
     };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
-  }
-}
-
-type FetchOptions = Omit<LayerImportOptions, 'store' | 'digest' | 'size' | 'mediaType'>;
-
-/**
- * One layer into the import stage: from the store when its blob is there (the layer
- * alone was removed), else from the registry through a spool in ingest/, so a pull
- * that dies midway resumes there next time. A spool that turns out not to hold this
- * blob's bytes (EINTEGRITY) is dropped and the layer fetched once more from the start.
- */
-async function fetchLayer(store: Store, client: RegistryClient, repository: string, layer: RemoteDescriptor, options: FetchOptions) {
-  const importOptions = { ...options, store, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
-  if (await hasBlob(store, layer.digest)) return importLayer(await new StoreContentProvider(store).open(layer.digest), importOptions);
-  const spool = store.paths.pullSpool(layer.digest);
-  for (let attempt = 1; ; attempt++) {
-    let resumed = 0;
-    const body = resumableBlob(client, repository, layer.digest, layer.size, { spool, onResumed: (bytes) => (resumed = bytes) });
-    try {
-      const imported = await importLayer(body, importOptions);
-      await fs.rm(spool, { force: true });
-      return imported;
-    } catch (err) {
-      if (isStrataError(err, 'EINTEGRITY')) await fs.rm(spool, { force: true });
-      if (!(isStrataError(err, 'EINTEGRITY') && resumed > 0 && attempt === 1)) throw err;
-    }
   }
 }
 
