@@ -14,7 +14,9 @@ export type Fault =
   /** Answer this status (and headers) instead of forwarding. */
   | { kind: 'status'; status: number; headers?: Record<string, string> }
   /** Forward without the Range header, as a registry that ignores it answers (200, whole blob). */
-  | { kind: 'ignore-range' };
+  | { kind: 'ignore-range' }
+  /** Forward, with the body byte at this offset flipped (content that is not what its digest says). */
+  | { kind: 'corrupt'; at: number };
 
 export interface ProxiedRequest {
   method: string;
@@ -67,7 +69,13 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
     upstream.on('response', (up) => {
       entry.status = up.statusCode ?? 0;
       res.writeHead(up.statusCode ?? 502, up.headers);
-      up.on('data', (chunk: Buffer) => {
+      up.on('data', (received: Buffer) => {
+        let chunk = received;
+        if (fault?.kind === 'corrupt' && fault.at >= entry.bytes && fault.at < entry.bytes + chunk.length) {
+          chunk = Buffer.from(chunk);
+          const i = fault.at - entry.bytes;
+          chunk[i] = chunk[i]! ^ 0xff;
+        }
         if (fault?.kind === 'reset-after') {
           const room = fault.bytes - entry.bytes;
           if (room <= 0) return;

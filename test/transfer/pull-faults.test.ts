@@ -150,3 +150,19 @@ maybe('a layer unpacks while it downloads: its files are on disk before half the
   t.is((await pulling).id, APP_CONFIG);
   t.not(seenAt, undefined, 'unpacked files appeared while the first half of the blob was still arriving');
 });
+
+maybe('a blob whose bytes are not its digest fails the pull with one line and leaves the store as it was', async (t) => {
+  const { proxy, store, ref } = await setup(t);
+  const before = await snapshotContent(store.root);
+  proxy.fault = (r) => (isBlobGet(r, BIG) ? { kind: 'corrupt', at: 5_000_000 } : undefined);
+  await t.throwsAsync(pullImage(store, ref, { maxConcurrentDownloads: 1 }), {
+    code: 'EINTEGRITY',
+    message: new RegExp(
+      `^${proxy.host.replace(/\./g, '\\.')}/app@${BIG}: digest mismatch \\(expected ${BIG}, found sha256:[0-9a-f]{64}\\)$`,
+    ),
+  });
+  t.deepEqual(
+    (await snapshotContent(store.root)).filter((l) => !/^(leases|locks)\t/.test(l)),
+    before.filter((l) => !/^(leases|locks)\t/.test(l)),
+  );
+});
