@@ -12,6 +12,7 @@ import { readTags } from '../../src/image/tags.js';
 import { formatTreeTsv, listTree } from '../../src/resolver/tree.js';
 import type { Store } from '../../src/store/root.js';
 import { tmpStore } from '../helpers/tmp-store.js';
+import { strata } from '../helpers/cli.js';
 import { snapshotContent } from '../helpers/store-snapshot.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
@@ -206,6 +207,9 @@ testUnless(reasons.open)('from a multi-platform index, pull takes the --platform
   const arm64 = await pullImage(store, `${registry.host}/multi:1.0`, { platform: 'linux/aarch64' });
   t.is(arm64.id, APP_CONFIG);
   t.is(arm64.digest, digestOf(Buffer.from(JSON.stringify(index))));
+  // Docker's DIGEST column: the digest the repository knows the image by, the index's.
+  const listed = await strata(store.root, ['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}']);
+  t.is(listed.stdout, `${registry.host}/multi 1.0 ${arm64.digest}\n`);
   t.is((await findImage(store, APP_CONFIG)).manifestDigest, APP_MANIFEST);
   // An ARMv7 CPU runs ARMv6 images.
   t.is((await pullImage(store, `${registry.host}/multi:1.0`, { platform: 'linux/arm/v7' })).id, BASE_CONFIG);
