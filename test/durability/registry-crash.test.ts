@@ -60,3 +60,25 @@ maybe.serial('SIGKILL anywhere in a pull: check reports only what --repair fixes
   }
   t.true(resumed > 0, 'at least one kill landed mid-download and was resumed');
 });
+
+maybe.serial('SIGKILL anywhere in a push: the store checks clean, and the next push completes with the same digest', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const proxy = await startFaultProxy(t, registry.host);
+  proxy.throttle = 10 * 1024 * 1024;
+  const { dir } = await tmpStore(t);
+  const root = path.join(dir, 'store');
+  t.is((await strataProcess(root, ['load', '-q', '-i', APP])).code, 0);
+  const target = (i: number) => `${proxy.host}/pushed-${i}:1`;
+  t.is((await strataProcess(root, ['tag', 'app:1.0', target(0)])).code, 0);
+  const trace = await traceOperation(root, ['push', '-q', target(0)]);
+  t.is(trace.code, 0, trace.stderr);
+  for (const [i, point] of spreadKillPoints(trace, 6).entries()) {
+    t.is((await strataProcess(root, ['tag', 'app:1.0', target(i + 1)])).code, 0);
+    await killAt(root, ['push', '-q', target(i + 1)], point);
+    const where = `kill ${JSON.stringify(point)}`;
+    const again = await strataProcess(root, ['push', target(i + 1)]);
+    t.deepEqual([again.code, again.stderr], [0, ''], where);
+    t.regex(again.stdout, /\n1: digest: sha256:716671e5fa6f33ad906b25818261dd3388535337f30b98d18a8daa1c23e6c834 size: 504\n$/, where);
+    await assertRepairable(t, root, where);
+  }
+});
