@@ -29,6 +29,7 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
             import('../registry/endpoint.js'),
           ]);
           const ref = parseReference(name);
+          if (opts.platform !== undefined) (await import('../archive/platform.js')).parsePlatform(opts.platform);
           const store = await ctx.store();
           if (!opts.quiet && ref.tag === undefined && ref.digest === undefined) ctx.print('Using default tag: latest');
           const output = pullOutput(ctx, `${ref.digest ?? ref.tag ?? 'latest'}: Pulling from ${ref.path}`, opts.quiet);

@@ -6,7 +6,7 @@ import { StoreContentProvider } from '../content/provider.js';
 import { readBlob } from '../content/read.js';
 import { shortId } from '../content/digest.js';
 import { parseReference, familiarName } from '../archive/reference.js';
-import { hostPlatform, parsePlatform } from '../archive/platform.js';
+import { hostPlatform, parsePlatform, type Platform } from '../archive/platform.js';
 import { chainIds } from '../layer/chain-id.js';
 import { reusableLayer } from '../layer/import.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
@@ -73,6 +73,8 @@ const DEFAULT_CONCURRENT_DOWNLOADS = 3;
  */
 export async function pullImage(store: Store, name: string, options: PullOptions = {}): Promise<PulledImage> {
   const ref = parseReference(name);
+  // A bad --platform is the caller's mistake: said before anything is asked of the registry.
+  const want = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
   const tag = ref.digest === undefined ? (ref.tag ?? 'latest') : undefined;
   const reference = familiarName(`${ref.domain}/${ref.path}${tag !== undefined ? `:${tag}` : `@${ref.digest}`}`);
   const client = new RegistryClient(registryEndpoint(ref.domain, { insecureRegistries: options.insecureRegistries }), {
@@ -82,7 +84,7 @@ export async function pullImage(store: Store, name: string, options: PullOptions
     signal: options.signal,
   });
   const top = await client.manifest(ref.path, ref.digest ?? tag!);
-  const manifest = await resolvePlatform(client, ref.path, top, options.platform, reference);
+  const manifest = await resolvePlatform(client, ref.path, top, want, reference);
   const parsed = parseImageManifest(manifest.bytes, `manifest ${manifest.digest}`);
   throwIfAborted(options.signal);
 
@@ -112,10 +114,9 @@ async function resolvePlatform(
   client: RegistryClient,
   repository: string,
   top: FetchedManifest,
-  platform: string | undefined,
+  want: Platform,
   reference: string,
 ): Promise<FetchedManifest> {
-  const want = platform === undefined ? hostPlatform() : parsePlatform(platform);
   let current = top;
   for (let depth = 0; manifestKind(current.mediaType, `manifest for ${reference}`) === 'index'; depth++) {
     if (depth >= MAX_INDEX_DEPTH) {

@@ -86,13 +86,18 @@ maybe('a tag the registry lacks is one line in Docker’s words and exit 1', asy
   });
 });
 
-test('a registry nobody listens on, or a bad flag value, is one line and exit 1', async (t) => {
+test('a registry nobody listens on, or a bad flag value, is one line and exit 1 (a bad --platform before any request)', async (t) => {
   const { dir } = await tmpStore(t);
   const root = path.join(dir, 'store');
   t.deepEqual(await strata(root, ['pull', '-q', '127.0.0.1:1/x:1']), {
     code: 1,
     stdout: '',
     stderr: 'strata: 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1\n',
+  });
+  t.deepEqual(await strata(root, ['pull', '--platform', 'linux', '127.0.0.1:1/x']), {
+    code: 1,
+    stdout: '',
+    stderr: 'strata: invalid platform "linux" (want os/arch[/variant], e.g. linux/arm64)\n',
   });
   t.deepEqual(await strata(root, ['pull', '--max-concurrent-downloads', '0', '127.0.0.1:1/x']), {
     code: 1,
