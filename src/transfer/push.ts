@@ -31,6 +31,9 @@ export interface PushOptions {
 export type PushEvent =
   | { type: 'layers'; ids: string[] }
   /** `mountedFrom`: the registry linked the blob from that repository; nothing was uploaded. */
+  | { type: 'layer-start'; id: string; total: number }
+  /** Bytes of the layer's blob sent so far (from 0 again when an upload starts over). */
+  | { type: 'layer-progress'; id: string; done: number }
   | { type: 'layer-done'; id: string; outcome: 'pushed' | 'exists'; mountedFrom?: string };
 
 export interface PushedImage {
@@ -86,7 +89,10 @@ export async function pushImage(store: Store, name: string, options: PushOptions
             `${name}: blob ${blob.digest} is ${size} bytes in the store, but the manifest says ${blob.size}`,
           );
         }
-        await uploadWithRetries(client, ref.path, blob.digest, size, () => streamLater(content, blob.digest));
+        const id = blob.id;
+        if (id !== undefined) options.onEvent?.({ type: 'layer-start', id, total: size });
+        const progress = id === undefined ? undefined : (done: number) => options.onEvent?.({ type: 'layer-progress', id, done });
+        await uploadWithRetries(client, ref.path, blob.digest, size, () => streamLater(content, blob.digest, progress));
       }
       if (blob.id !== undefined) {
         options.onEvent?.({
@@ -164,8 +170,10 @@ async function manifestOf(content: ContentProvider, record: ImageRecord, name: s
 }
 
 /** The blob as a stream for an upload body, opened when the request is sent (and again for a retry). */
-function streamLater(content: ContentProvider, digest: string): PassThrough {
+function streamLater(content: ContentProvider, digest: string, onProgress?: (done: number) => void): PassThrough {
   const out = new PassThrough();
+  let done = 0;
+  if (onProgress) out.on('data', (chunk: Buffer) => onProgress((done += chunk.length)));
   content.open(digest).then(
     (stream) => stream.pipe(out),
     (err: Error) => out.destroy(err),

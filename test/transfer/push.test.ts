@@ -174,3 +174,19 @@ withShared('a pulled image pushed to another repository of the same registry is 
   );
   t.is(requests.filter((r) => r.method === 'POST' && r.path.includes('mount=')).length, 3);
 });
+
+testUnless(reasons.open)('on a terminal each layer gets a bar that ends as "Pushed"; the digest line follows', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const { store } = await storeWithDemo(t, `${registry.host}/demo:1`);
+  const result = await strata(store.root, ['push', `${registry.host}/demo:1`], { tty: true, columns: 120 });
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stdout, /^The push refers to repository \[127\.0\.0\.1:\d+\/demo\]\n/);
+  t.regex(result.stdout, /c496f90e329a: Pushed +█+ \S+\/\S+/);
+  t.regex(result.stdout, /f9ff8a565f32: Pushed +█+ \S+\/\S+/);
+  t.true(
+    result.stdout.endsWith(
+      `1: digest: ${digestOf(await manifestWithSkopeo(registry, 'demo:1'))} size: ${(await manifestWithSkopeo(registry, 'demo:1')).length}\n`,
+    ),
+  );
+  t.false(result.stdout.includes(': Preparing\n'), 'the piped lines are not printed on a terminal');
+});
