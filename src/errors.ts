@@ -17,6 +17,8 @@ export type StrataErrorCode =
   | 'EREFERENCE' // a name that is not a valid image reference
   | 'ELOCKED' // another process holds a lock for longer than we wait
   | 'ESTORE' // the store's own directories cannot be made, read or written (permissions, a file in the way)
+  | 'EREGISTRY' // a registry failed, refused or timed out a request, or broke the distribution protocol
+  | 'EUNAUTHORIZED' // a registry wants credentials strata does not have, or refused the ones it sent
   | 'EINTERRUPTED'; // SIGINT/SIGTERM arrived while working
 
 export interface StrataErrorDetails {

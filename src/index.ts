@@ -5,6 +5,8 @@ export { StrataError, isStrataError, fsError, isFsError, type StrataErrorCode, t
 export { openStore, defaultRoot, type Store, type StoreInfo, type OpenStoreOptions } from './store/root.js';
 export type { WhiteoutFormat } from './store/whiteout-probe.js';
 export { loadImages, type LoadOptions, type LoadEvent, type LoadedImage, type ArchiveInput } from './transfer/load.js';
+export { pullImage, type PullOptions, type PullEvent, type PulledImage } from './transfer/pull.js';
+export { pushImage, type PushOptions, type PushEvent, type PushedImage } from './transfer/push.js';
 export { importImage, type ImportOptions, type ImportInput } from './transfer/import.js';
 export { commitContainer, type CommitOptions, type CommittedImage, type LayerCompression } from './transfer/commit.js';
 export { listImages, type ImageSummary } from './image/list.js';

@@ -25,8 +25,8 @@ export const MEDIA_TYPES = {
 
 const MANIFEST_TYPES = new Set<string>([MEDIA_TYPES.ociManifest, MEDIA_TYPES.dockerManifest]);
 const INDEX_TYPES = new Set<string>([MEDIA_TYPES.ociIndex, MEDIA_TYPES.dockerList]);
-const CONFIG_TYPES = new Set<string>([MEDIA_TYPES.ociConfig, MEDIA_TYPES.dockerConfig]);
-const LAYER_TYPES = new Set([
+export const CONFIG_TYPES = new Set<string>([MEDIA_TYPES.ociConfig, MEDIA_TYPES.dockerConfig]);
+export const LAYER_TYPES = new Set([
   'application/vnd.oci.image.layer.v1.tar',
   'application/vnd.oci.image.layer.v1.tar+gzip',
   'application/vnd.oci.image.layer.v1.tar+zstd',
@@ -35,7 +35,7 @@ const LAYER_TYPES = new Set([
   'application/vnd.docker.image.rootfs.diff.tar.zstd',
 ]);
 /** Layers the image says must be fetched from elsewhere (Windows base layers): not in the archive. */
-const FOREIGN_LAYER = /^application\/vnd\.(oci\.image\.layer\.nondistributable\.v1\.tar|docker\.image\.rootfs\.foreign\.diff\.tar)/;
+export const FOREIGN_LAYER = /^application\/vnd\.(oci\.image\.layer\.nondistributable\.v1\.tar|docker\.image\.rootfs\.foreign\.diff\.tar)/;
 const CONTAINERD_NAME = 'io.containerd.image.name';
 const OCI_REF_NAME = 'org.opencontainers.image.ref.name';
 const MAX_INDEX_DEPTH = 4;

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
 import { defaultRoot } from '../store/default-root.js';
@@ -20,6 +21,10 @@ export interface CliEnvironment {
   sourceDateEpoch?: string;
   /** $STRATA_IMPORT_WORKERS: layers a load imports at once; unset: one per CPU. */
   importWorkers: number | undefined;
+  /** $STRATA_INSECURE_REGISTRIES (comma-separated): registries pull and push reach over plain HTTP, as `--insecure-registry`. */
+  insecureRegistries: string[];
+  /** Where Docker's config.json (registry credentials) lives: $DOCKER_CONFIG, else ~/.docker. */
+  dockerConfigDir: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
@@ -31,6 +36,8 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     lockTimeoutMs: lockTimeoutOf(env.STRATA_LOCK_TIMEOUT),
     ...(env.SOURCE_DATE_EPOCH ? { sourceDateEpoch: env.SOURCE_DATE_EPOCH } : {}),
     importWorkers: importWorkersOf(env.STRATA_IMPORT_WORKERS),
+    dockerConfigDir: env.DOCKER_CONFIG ? path.resolve(env.DOCKER_CONFIG) : path.join(env.HOME || os.homedir(), '.docker'),
+    insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
   };
 }
 

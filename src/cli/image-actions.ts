@@ -75,7 +75,9 @@ export async function images(ctx: CliContext, repository: string | undefined, op
   const id = (r: Row) => (opts.trunc ? shortId(r.image.record.id) : r.image.record.id);
   // docker/cli shows a repo digest only when asked (--digests, or .Digest in the template).
   const withDigest = opts.digests === true || (opts.format ?? '').includes('{{.Digest}}');
-  const digest = (r: Row) => (withDigest && r.tag !== '<none>' ? (r.image.record.manifestDigest ?? '<none>') : '<none>');
+  // The digest the row's repository knows the image by (a pull's RepoDigests), else the manifest's.
+  const repoDigest = (r: Row) => r.image.record.repoDigests?.find((d) => d.startsWith(`${r.repository}@`))?.slice(r.repository.length + 1);
+  const digest = (r: Row) => (withDigest && r.tag !== '<none>' ? (repoDigest(r) ?? r.image.record.manifestDigest ?? '<none>') : '<none>');
   const seen = new Set<string>();
   const headers = ['REPOSITORY', 'TAG', ...(opts.digests ? ['DIGEST'] : []), 'IMAGE ID', 'CREATED', 'SIZE'];
   // A table template given with --digests gets the column appended, as docker/cli does.

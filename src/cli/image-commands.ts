@@ -93,7 +93,7 @@ export function registerImageCommands(program: Command, ctx: CliContext): void {
   }
 }
 
-function toPositiveInt(value: string): number {
+export function toPositiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isSafeInteger(n) || n <= 0) throw new StrataError('EUSAGE', `expected a positive whole number, got ${JSON.stringify(value)}`);
   return n;

@@ -18,6 +18,9 @@ import { registerImportCommand } from './import-command.js';
 import { registerSaveCommand } from './save-command.js';
 import { registerCommitCommand } from './commit-command.js';
 import { registerReportCommand } from './report-command.js';
+import { registerPullCommand } from './pull-command.js';
+import { registerPushCommand } from './push-command.js';
+import { registerLoginCommands } from './login-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -52,6 +55,9 @@ export function createProgram(io: CliIO): Command {
     });
   registerImageCommands(program, ctx);
   registerSaveCommand(program, ctx);
+  registerPullCommand(program, ctx);
+  registerPushCommand(program, ctx);
+  registerLoginCommands(program, ctx);
   registerContainerCommands(program, ctx);
   registerVolumeCommands(program, ctx);
   registerFsCommands(program, ctx);

@@ -7,7 +7,7 @@ import { humanSize } from './format.js';
 let loaded: typeof cliProgressModule | undefined;
 
 /** cli-progress is loaded only when a bar will be drawn: piped and scripted runs never pay for it. */
-function cliProgress(): typeof cliProgressModule {
+export function cliProgress(): typeof cliProgressModule {
   loaded ??= createRequire(import.meta.url)('cli-progress') as typeof cliProgressModule;
   return loaded;
 }

@@ -47,7 +47,7 @@ export async function inspectImage(store: Store, image: ImageRecord, repoTags: s
   return {
     Id: image.id,
     RepoTags: repoTags,
-    RepoDigests: [],
+    RepoDigests: image.repoDigests ?? [],
     Parent: '',
     Comment: lastComment(config),
     Created: goTimeText(image.created),

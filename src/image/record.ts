@@ -47,6 +47,8 @@ export interface ImageRecord {
    * intact: the image stays usable; loading or pulling it again restores them.
    */
   missingBlobs?: string[];
+  /** `repository@sha256:…` for each repository the image was pulled from or pushed to, as Docker keeps them. */
+  repoDigests?: string[];
 }
 
 export async function writeImageRecord(store: Store, record: ImageRecord): Promise<void> {

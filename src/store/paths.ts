@@ -25,6 +25,10 @@ export class StorePaths {
   get ingestDir(): string {
     return path.join(this.root, 'ingest');
   }
+  /** What a pull has received of a blob so far, kept across runs so the next pull resumes (gc removes it when stale). */
+  pullSpool(digest: string): string {
+    return path.join(this.ingestDir, `pull-${digestHex(digest)}`);
+  }
 
   get layersDir(): string {
     return path.join(this.root, 'layers');

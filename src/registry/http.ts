@@ -1,0 +1,137 @@
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
+import { StrataError } from '../errors.js';
+
+/**
+ * One HTTP exchange with a registry over node:http/node:https. Not fetch: fetch
+ * un-gzips a body served with `Content-Encoding: gzip`, and a blob's digest is over
+ * the bytes as stored. Redirects of GET and HEAD are followed here, and the
+ * Authorization header goes only to the host it was made for (blob storage behind a
+ * redirect, S3 for one, refuses a request carrying two kinds of credentials).
+ */
+export interface HttpRequest {
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  url: URL;
+  headers?: Record<string, string>;
+  /** A body is given as a function, so a retried request can open it again. */
+  body?: () => Readable | Buffer;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: http.IncomingHttpHeaders;
+  /** Where the answer came from, after redirects. */
+  url: URL;
+  /** Unread; the caller reads or discards it. Never decoded. */
+  body: http.IncomingMessage;
+}
+
+export interface HttpLimits {
+  /** No byte in either direction for this long ends the request (a dead or slow-drip server). */
+  idleTimeoutMs: number;
+  maxRedirects: number;
+}
+
+export const DEFAULT_HTTP_LIMITS: HttpLimits = { idleTimeoutMs: 30_000, maxRedirects: 10 };
+
+const USER_AGENT = 'strata';
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export async function sendRequest(request: HttpRequest, limits: HttpLimits = DEFAULT_HTTP_LIMITS): Promise<HttpResponse> {
+  let url = request.url;
+  let headers = { ...request.headers };
+  for (let hops = 0; ; hops++) {
+    const response = await exchange({ ...request, url, headers }, limits);
+    const location = response.headers.location;
+    const follow = (request.method === 'GET' || request.method === 'HEAD') && REDIRECTS.has(response.status) && location !== undefined;
+    if (!follow) return response;
+    response.body.resume();
+    if (hops >= limits.maxRedirects) {
+      throw new StrataError('EREGISTRY', `${request.url.host}: more than ${limits.maxRedirects} redirects for ${request.url.pathname}`);
+    }
+    const next = new URL(location, url);
+    if (next.protocol !== 'https:' && next.protocol !== 'http:') {
+      throw new StrataError('EREGISTRY', `${request.url.host}: redirect to unsupported URL ${next.protocol}//${next.host}`);
+    }
+    // Never from HTTPS down to plain HTTP: the registry was reached securely and must stay so.
+    if (url.protocol === 'https:' && next.protocol === 'http:') {
+      throw new StrataError('EREGISTRY', `${request.url.host}: refusing redirect from https to http://${next.host}`);
+    }
+    if (next.host !== url.host) headers = withoutAuthorization(headers);
+    url = next;
+  }
+}
+
+function withoutAuthorization(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([k]) => k.toLowerCase() !== 'authorization'));
+}
+
+function exchange(request: HttpRequest & { headers: Record<string, string> }, limits: HttpLimits): Promise<HttpResponse> {
+  const { url } = request;
+  const transport = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = transport.request(url, { method: request.method, headers: { 'user-agent': USER_AGENT, ...request.headers } });
+    let response: http.IncomingMessage | undefined;
+    const timedOut = () => {
+      // ETIMEDOUT as the cause: a silent server is worth another try, like a reset one.
+      const err = new StrataError('EREGISTRY', `${url.host}: no data for ${limits.idleTimeoutMs / 1000} s, giving up on ${url.pathname}`, {
+        cause: Object.assign(new Error('timed out'), { code: 'ETIMEDOUT' }),
+      });
+      response?.destroy(err);
+      req.destroy(err);
+    };
+    // The socket's idle timer runs for the whole exchange, body included: a server that
+    // stops sending mid-blob is given up on as one that never answered.
+    req.setTimeout(limits.idleTimeoutMs, timedOut);
+    req.on('error', (err) => reject(networkError(url, err)));
+    req.on('response', (res) => {
+      response = res;
+      res.on('error', () => {});
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
+    });
+    const body = request.body?.();
+    if (body === undefined) req.end();
+    else if (Buffer.isBuffer(body)) req.end(body);
+    else {
+      body.on('error', (err) => req.destroy(err));
+      body.pipe(req);
+    }
+  });
+}
+
+/** A connection error as one line naming the registry: `127.0.0.1:5000: connect ECONNREFUSED 127.0.0.1:5000`. */
+export function networkError(url: URL, err: Error): Error {
+  if (err instanceof StrataError) return err;
+  return new StrataError('EREGISTRY', `${url.host}: ${err.message.split('\n')[0]}`, { cause: err });
+}
+
+/** Reads a whole body that must stay small (a manifest, a token, an error), refusing more than `maxBytes`. */
+export async function readSmallBody(response: HttpResponse, maxBytes: number, what: string): Promise<Buffer> {
+  const declared = Number(response.headers['content-length']);
+  if (Number.isFinite(declared) && declared > maxBytes) {
+    response.body.destroy();
+    throw new StrataError('ELIMIT', `${response.url.host}: ${what} is ${declared} bytes, more than the ${maxBytes} allowed`, {
+      expected: maxBytes,
+      found: declared,
+    });
+  }
+  const chunks: Buffer[] = [];
+  let length = 0;
+  try {
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      length += chunk.length;
+      if (length > maxBytes) {
+        response.body.destroy();
+        throw new StrataError('ELIMIT', `${response.url.host}: ${what} is more than the ${maxBytes} bytes allowed`, {
+          expected: maxBytes,
+        });
+      }
+      chunks.push(chunk);
+    }
+  } catch (err) {
+    throw err instanceof StrataError ? err : networkError(response.url, err as Error);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,110 @@
+/**
+ * A fault-injecting HTTP proxy on 127.0.0.1 in front of a test registry. Every request
+ * is logged (method, path, Range, status, body bytes sent); `fault` decides, per request,
+ * whether to pass it on untouched or to misbehave: reset the connection after N body
+ * bytes, answer a status of its own (429 with Retry-After, 503), or drop Range.
+ */
+import http from 'node:http';
+import type net from 'node:net';
+import type { ExecutionContext } from 'ava';
+
+export type Fault =
+  /** Forward, but cut the connection after this many bytes of the response body. */
+  | { kind: 'reset-after'; bytes: number }
+  /** Answer this status (and headers) instead of forwarding. */
+  | { kind: 'status'; status: number; headers?: Record<string, string> }
+  /** Forward without the Range header, as a registry that ignores it answers (200, whole blob). */
+  | { kind: 'ignore-range' }
+  /** Forward, with the body byte at this offset flipped (content that is not what its digest says). */
+  | { kind: 'corrupt'; at: number };
+
+export interface ProxiedRequest {
+  method: string;
+  path: string;
+  range?: string;
+  status: number;
+  /** Response body bytes the client was sent. */
+  bytes: number;
+  /** When the request arrived (ms since the epoch). */
+  at: number;
+}
+
+export interface FaultProxy {
+  host: string;
+  log: ProxiedRequest[];
+  /** Asked for every request, in order; undefined passes it through. */
+  fault: (request: { method: string; path: string; index: number }) => Fault | undefined;
+  /** Response bodies are sent no faster than this (bytes per second); 0 = as fast as they come. */
+  throttle: number;
+  /** Body bytes sent for blob `digest` (GETs only). */
+  blobBytes: (digest: string) => number;
+}
+
+export async function startFaultProxy(t: ExecutionContext, target: string): Promise<FaultProxy> {
+  const proxy: FaultProxy = {
+    host: '',
+    log: [],
+    fault: () => undefined,
+    throttle: 0,
+    blobBytes: (digest) =>
+      proxy.log.filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${digest}`)).reduce((n, r) => n + r.bytes, 0),
+  };
+  const server = http.createServer((req, res) => {
+    const path = req.url ?? '/';
+    const entry: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, bytes: 0, at: Date.now() };
+    if (typeof req.headers.range === 'string') entry.range = req.headers.range;
+    proxy.log.push(entry);
+    const fault = proxy.fault({ method: entry.method, path, index: proxy.log.length - 1 });
+    if (fault?.kind === 'status') {
+      entry.status = fault.status;
+      res.writeHead(fault.status, fault.headers ?? {}).end();
+      req.resume();
+      return;
+    }
+    // The client's Host goes on unchanged: the registry builds its Locations from it, so uploads come back through here.
+    const headers = { ...req.headers };
+    if (fault?.kind === 'ignore-range') delete headers.range;
+    const upstream = http.request(`http://${target}${path}`, { method: req.method, headers });
+    upstream.on('error', () => res.destroy());
+    upstream.on('response', (up) => {
+      entry.status = up.statusCode ?? 0;
+      res.writeHead(up.statusCode ?? 502, up.headers);
+      up.on('data', (received: Buffer) => {
+        let chunk = received;
+        if (fault?.kind === 'corrupt' && fault.at >= entry.bytes && fault.at < entry.bytes + chunk.length) {
+          chunk = Buffer.from(chunk);
+          const i = fault.at - entry.bytes;
+          chunk[i] = chunk[i]! ^ 0xff;
+        }
+        if (fault?.kind === 'reset-after') {
+          const room = fault.bytes - entry.bytes;
+          if (room <= 0) return;
+          if (chunk.length >= room) {
+            entry.bytes += room;
+            res.write(chunk.subarray(0, room), () => res.socket?.destroy());
+            up.destroy();
+            return;
+          }
+        }
+        entry.bytes += chunk.length;
+        res.write(chunk);
+        if (proxy.throttle > 0) {
+          up.pause();
+          setTimeout(() => up.resume(), (chunk.length / proxy.throttle) * 1000);
+        }
+      });
+      up.on('end', () => res.end());
+    });
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  proxy.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
+  t.teardown(
+    () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  );
+  return proxy;
+}

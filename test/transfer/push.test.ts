@@ -1,0 +1,192 @@
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import type { ExecutionContext } from 'ava';
+import { pushImage, type PushEvent } from '../../src/transfer/push.js';
+import { pullImage } from '../../src/transfer/pull.js';
+import { loadImages } from '../../src/transfer/load.js';
+import { digestOf } from '../../src/content/digest.js';
+import { strata, repoRoot } from '../helpers/cli.js';
+import { tmpStore } from '../helpers/tmp-store.js';
+import { firstReason, testUnless } from '../helpers/skip.js';
+import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
+import {
+  basicRegistrySkipReason,
+  copyOutWithSkopeo,
+  manifestWithSkopeo,
+  pushWithSkopeo,
+  registrySkipReason,
+  skopeoSkipReason,
+  startRegistry,
+  tokenRegistrySkipReason,
+  type RegistryAuth,
+} from '../helpers/registry.js';
+import { startFaultProxy } from '../helpers/fault-proxy.js';
+
+const skopeo = await skopeoSkipReason();
+const reasons: Record<RegistryAuth, string | null> = {
+  open: firstReason(await registrySkipReason(), skopeo),
+  basic: firstReason(await basicRegistrySkipReason(), skopeo),
+  token: firstReason(await tokenRegistrySkipReason(), skopeo),
+};
+const withShared = testUnless(firstReason(reasons.open, sharedSkipReason()));
+const DEMO = path.join(repoRoot, 'fixtures', 'demo.tar');
+const APP = path.join(conformanceImages, 'app.oci.tar');
+const APP_MANIFEST = 'sha256:716671e5fa6f33ad906b25818261dd3388535337f30b98d18a8daa1c23e6c834';
+
+/** A store holding fixtures/demo.tar tagged `NAME` (demo.tar came from docker save: no manifest). */
+async function storeWithDemo(t: ExecutionContext, name: string) {
+  const { store, dir } = await tmpStore(t);
+  await loadImages(store, { path: DEMO });
+  const tagged = await strata(store.root, ['tag', 'demo:latest', name]);
+  t.is(tagged.code, 0, tagged.stderr);
+  return { store, dir };
+}
+
+for (const auth of ['open', 'basic', 'token'] as const) {
+  testUnless(reasons[auth])(`${auth} registry: a pushed image is what skopeo reads back, digest for digest`, async (t) => {
+    const registry = await startRegistry(t, auth);
+    const { store, dir } = await storeWithDemo(t, `${registry.host}/team/demo:1`);
+    const credentials = auth === 'open' ? undefined : { username: registry.username, password: registry.password };
+    const pushed = await pushImage(store, `${registry.host}/team/demo:1`, { credentials: () => credentials });
+    const served = await manifestWithSkopeo(registry, 'team/demo:1');
+    t.deepEqual(pushed, { tag: '1', digest: digestOf(served), size: served.length });
+    await copyOutWithSkopeo(registry, 'team/demo:1', path.join(dir, 'out'));
+    const index = JSON.parse(await fs.readFile(path.join(dir, 'out', 'index.json'), 'utf8')) as { manifests: { digest: string }[] };
+    t.is(index.manifests[0]!.digest, pushed.digest);
+    const manifest = JSON.parse(served.toString()) as { config: { digest: string } };
+    t.is(manifest.config.digest, 'sha256:8ebcc18619887bb5e534ed12acd5fc40015373fe531570afff4e3f7b15d681aa');
+  });
+}
+
+withShared('a pulled image pushed to another repository keeps its manifest digest', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  await pushWithSkopeo(registry, APP, 'app:1.0');
+  const { store } = await tmpStore(t);
+  await pullImage(store, `${registry.host}/app:1.0`);
+  t.is((await strata(store.root, ['tag', `${registry.host}/app:1.0`, `${registry.host}/copy:2`])).code, 0);
+  const pushed = await pushImage(store, `${registry.host}/copy:2`);
+  t.deepEqual(pushed, { tag: '2', digest: APP_MANIFEST, size: 504 });
+  t.is(digestOf(await manifestWithSkopeo(registry, 'copy:2')), APP_MANIFEST);
+});
+
+testUnless(reasons.open)('pushing twice sends no blob bodies the second time: HEADs and the manifest only', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const proxy = await startFaultProxy(t, registry.host);
+  const { store } = await storeWithDemo(t, `${proxy.host}/demo:1`);
+  const events: PushEvent[] = [];
+  await pushImage(store, `${proxy.host}/demo:1`);
+  const from = proxy.log.length;
+  const again = await pushImage(store, `${proxy.host}/demo:1`, { onEvent: (e) => events.push(e) });
+  const second = proxy.log.slice(from);
+  t.deepEqual(second.map((r) => `${r.method} ${r.path.replace(/sha256:[0-9a-f]{64}/, 'D')}`).sort(), [
+    'HEAD /v2/demo/blobs/D',
+    'HEAD /v2/demo/blobs/D',
+    'HEAD /v2/demo/blobs/D',
+    'PUT /v2/demo/manifests/1',
+  ]);
+  t.deepEqual(
+    events.filter((e) => e.type === 'layer-done').map((e) => (e as { outcome: string }).outcome),
+    ['exists', 'exists'],
+  );
+  t.is(again.digest, digestOf(await manifestWithSkopeo({ ...registry, host: proxy.host }, 'demo:1')));
+});
+
+testUnless(reasons.open)('push prints Docker’s lines; -q only the reference; an unknown image is one line', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const { store } = await storeWithDemo(t, `${registry.host}/demo:1`);
+  const first = await strata(store.root, ['push', `${registry.host}/demo:1`]);
+  const digest = digestOf(await manifestWithSkopeo(registry, 'demo:1'));
+  const size = (await manifestWithSkopeo(registry, 'demo:1')).length;
+  t.deepEqual(first, {
+    code: 0,
+    stdout: [
+      `The push refers to repository [${registry.host}/demo]`,
+      'c496f90e329a: Preparing',
+      'f9ff8a565f32: Preparing',
+      'c496f90e329a: Pushed',
+      'f9ff8a565f32: Pushed',
+      `1: digest: ${digest} size: ${size}`,
+      '',
+    ].join('\n'),
+    stderr: '',
+  });
+  const again = await strata(store.root, ['image', 'push', `${registry.host}/demo:1`]);
+  t.regex(again.stdout, /c496f90e329a: Layer already exists\nf9ff8a565f32: Layer already exists\n/);
+  t.deepEqual(await strata(store.root, ['push', '-q', `${registry.host}/demo:1`]), {
+    code: 0,
+    stdout: `${registry.host}/demo:1\n`,
+    stderr: '',
+  });
+  t.deepEqual(await strata(store.root, ['push', `${registry.host}/nothing:1`]), {
+    code: 1,
+    stdout: '',
+    stderr: `strata: No such image: ${registry.host}/nothing:1\n`,
+  });
+});
+
+testUnless(reasons.open)('relative upload Locations are resolved against the request', async (t) => {
+  const registry = await startRegistry(t, 'open', { relativeUrls: true });
+  const { store } = await storeWithDemo(t, `${registry.host}/demo:1`);
+  const pushed = await pushImage(store, `${registry.host}/demo:1`);
+  t.is(pushed.digest, digestOf(await manifestWithSkopeo(registry, 'demo:1')));
+});
+
+testUnless(reasons.open)('an upload whose Location went stale (404) or failed with a 5xx starts a new upload session', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const proxy = await startFaultProxy(t, registry.host);
+  const { store } = await storeWithDemo(t, `${proxy.host}/demo:1`);
+  let puts = 0;
+  proxy.fault = (r) => {
+    if (r.method !== 'PUT' || !r.path.includes('/blobs/uploads/')) return undefined;
+    puts++;
+    if (puts === 1) return { kind: 'status', status: 404 };
+    if (puts === 2) return { kind: 'status', status: 503 };
+    return undefined;
+  };
+  const pushed = await pushImage(store, `${proxy.host}/demo:1`, {
+    maxConcurrentUploads: 1,
+    retry: { attempts: 4, baseDelayMs: 10, maxDelayMs: 100 },
+  });
+  t.is(pushed.digest, digestOf(await manifestWithSkopeo(registry, 'demo:1')));
+  const posts = proxy.log.filter((r) => r.method === 'POST').length;
+  t.is(posts, 3 + 2, 'three blobs, two of the sessions opened again');
+});
+
+withShared('a pulled image pushed to another repository of the same registry is mounted, not uploaded', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  await pushWithSkopeo(registry, APP, 'app:1.0');
+  const proxy = await startFaultProxy(t, registry.host);
+  const { store } = await tmpStore(t);
+  await pullImage(store, `${proxy.host}/app:1.0`);
+  t.is((await strata(store.root, ['tag', `${proxy.host}/app:1.0`, `${proxy.host}/copy:2`])).code, 0);
+  const from = proxy.log.length;
+  const pushed = await strata(store.root, ['push', `${proxy.host}/copy:2`]);
+  t.is(pushed.code, 0, pushed.stderr);
+  t.regex(
+    pushed.stdout,
+    /: Mounted from app\n.*: Mounted from app\n2: digest: sha256:716671e5fa6f33ad906b25818261dd3388535337f30b98d18a8daa1c23e6c834 size: 504\n$/,
+  );
+  const requests = proxy.log.slice(from);
+  t.deepEqual(
+    requests.filter((r) => r.method === 'PUT' || r.method === 'PATCH').map((r) => r.path),
+    ['/v2/copy/manifests/2'],
+    'no blob body was sent',
+  );
+  t.is(requests.filter((r) => r.method === 'POST' && r.path.includes('mount=')).length, 3);
+});
+
+testUnless(reasons.open)('on a terminal each layer gets a bar that ends as "Pushed"; the digest line follows', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const { store } = await storeWithDemo(t, `${registry.host}/demo:1`);
+  const result = await strata(store.root, ['push', `${registry.host}/demo:1`], { tty: true, columns: 120 });
+  t.is(result.code, 0, result.stderr);
+  t.regex(result.stdout, /^The push refers to repository \[127\.0\.0\.1:\d+\/demo\]\n/);
+  t.regex(result.stdout, /c496f90e329a: Pushed +█+ \S+\/\S+/);
+  t.regex(result.stdout, /f9ff8a565f32: Pushed +█+ \S+\/\S+/);
+  t.true(
+    result.stdout.endsWith(
+      `1: digest: ${digestOf(await manifestWithSkopeo(registry, 'demo:1'))} size: ${(await manifestWithSkopeo(registry, 'demo:1')).length}\n`,
+    ),
+  );
+  t.false(result.stdout.includes(': Preparing\n'), 'the piped lines are not printed on a terminal');
+});
