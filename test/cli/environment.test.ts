@@ -8,13 +8,15 @@ import { withStoreLock } from '../../src/store/lock.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { strataProcess } from '../helpers/cli.js';
 
-test('the CLI reads the store location, whiteout format, lock timeout, insecure registries and Docker config directory from its environment', (t) => {
+test('the CLI reads the store location, whiteout format, lock timeout, import workers, source date epoch, insecure registries and Docker config directory from its environment', (t) => {
   const env = readEnvironment({
     STRATA_ROOT: 'relative/store',
     STRATA_WHITEOUT_FORMAT: 'oci',
     STRATA_LOCK_TIMEOUT: '2.5',
     STRATA_INSECURE_REGISTRIES: 'registry.example:5000, 10.0.0.0/8',
     DOCKER_CONFIG: 'relative/docker',
+    STRATA_IMPORT_WORKERS: '2',
+    SOURCE_DATE_EPOCH: '1700000000',
   });
   t.deepEqual(env, {
     privileged: process.geteuid?.() === 0,
@@ -23,11 +25,16 @@ test('the CLI reads the store location, whiteout format, lock timeout, insecure 
     lockTimeoutMs: 2500,
     insecureRegistries: ['registry.example:5000', '10.0.0.0/8'],
     dockerConfigDir: path.resolve('relative/docker'),
+    importWorkers: 2,
+    sourceDateEpoch: '1700000000',
   });
   const unset = readEnvironment({ XDG_DATA_HOME: '/data/home', HOME: '/home/u', STRATA_WHITEOUT_FORMAT: '', STRATA_LOCK_TIMEOUT: '' });
   t.is(unset.dockerConfigDir, '/home/u/.docker');
   t.is(unset.defaultRoot, process.geteuid?.() === 0 ? '/var/lib/strata' : '/data/home/strata');
-  t.deepEqual([unset.whiteoutFormat, unset.lockTimeoutMs, unset.insecureRegistries], [undefined, undefined, []]);
+  t.deepEqual(
+    [unset.whiteoutFormat, unset.lockTimeoutMs, unset.insecureRegistries, unset.importWorkers, unset.sourceDateEpoch],
+    [undefined, undefined, [], undefined, undefined],
+  );
   t.is(readEnvironment({ STRATA_LOCK_TIMEOUT: '-1' }).lockTimeoutMs, undefined, 'a negative timeout is the default');
   t.throws(() => readEnvironment({ STRATA_WHITEOUT_FORMAT: 'aufs' }), {
     message: 'STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not "aufs"',
