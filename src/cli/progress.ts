@@ -12,13 +12,9 @@ export function cliProgress(): typeof cliProgressModule {
   return loaded;
 }
 
-/**
- * Per-layer progress for `load` on a terminal, one bar a layer with bytes and rate,
- * like `docker load`. Returns undefined (no output at all) when piped or quiet.
- */
-export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: LoadEvent) => void; stop: () => void } | undefined {
-  if (!ctx.interactive(quiet)) return undefined;
-  const bars = new (cliProgress().MultiBar)(
+/** The bars of a command's layers (load, pull, push), laid out for the terminal's width. */
+export function layerMultiBar(ctx: CliContext): cliProgressModule.MultiBar {
+  return new (cliProgress().MultiBar)(
     {
       stream: ctx.io.stdout as NodeJS.WritableStream,
       ...loadBarLayout((ctx.io.stdout as { columns?: number }).columns ?? 80),
@@ -28,25 +24,38 @@ export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: L
     },
     cliProgress().Presets.shades_classic,
   );
-  const active = new Map<string, { bar: cliProgressModule.SingleBar; started: number; total: number }>();
-  const payload = (done: number, total: number, started: number, status: string) => ({
+}
+
+/** What a layer's bar shows besides the bar: bytes so far, size, rate and status. */
+export function barPayload(done: number, total: number, started: number, status: string) {
+  return {
     done: humanSize(done, 3),
     size: humanSize(total, 3),
     rate: `${humanSize(done / Math.max(0.001, (Date.now() - started) / 1000), 3)}/s`,
     status,
-  });
+  };
+}
+
+/**
+ * Per-layer progress for `load` on a terminal, one bar a layer with bytes and rate,
+ * like `docker load`. Returns undefined (no output at all) when piped or quiet.
+ */
+export function loadProgress(ctx: CliContext, quiet?: boolean): { onEvent: (e: LoadEvent) => void; stop: () => void } | undefined {
+  if (!ctx.interactive(quiet)) return undefined;
+  const bars = layerMultiBar(ctx);
+  const active = new Map<string, { bar: cliProgressModule.SingleBar; started: number; total: number }>();
   return {
     onEvent(event) {
       if (event.type === 'layer-start') {
         const total = event.total ?? 0;
-        const bar = bars.create(total, 0, { id: event.id, ...payload(0, total, Date.now(), 'Loading layer') });
+        const bar = bars.create(total, 0, { id: event.id, ...barPayload(0, total, Date.now(), 'Loading layer') });
         active.set(event.id, { bar, started: Date.now(), total });
       } else if (event.type === 'layer-progress') {
         const entry = active.get(event.id);
-        entry?.bar.update(event.done, payload(event.done, entry.total, entry.started, 'Loading layer'));
+        entry?.bar.update(event.done, barPayload(event.done, entry.total, entry.started, 'Loading layer'));
       } else {
         const entry = active.get(event.id);
-        if (entry) entry.bar.update(entry.total, payload(entry.total, entry.total, entry.started, 'Loaded      '));
+        if (entry) entry.bar.update(entry.total, barPayload(entry.total, entry.total, entry.started, 'Loaded      '));
         else bars.create(1, 1, { id: event.id, status: `Already exists (${humanSize(event.size, 3)})` }, { format: '{id}: {status}' });
       }
     },

@@ -1,8 +1,7 @@
 import type cliProgressModule from 'cli-progress';
 import type { PullEvent } from '../transfer/pull.js';
 import type { CliContext } from './context.js';
-import { humanSize } from './format.js';
-import { cliProgress, loadBarLayout } from './progress.js';
+import { barPayload, layerMultiBar } from './progress.js';
 
 export interface PullOutput {
   onEvent: (event: PullEvent) => void;
@@ -50,23 +49,13 @@ function pullLines(ctx: CliContext, header: string): PullOutput {
 }
 
 function pullBars(ctx: CliContext, header: string): PullOutput {
-  const layout = loadBarLayout((ctx.io.stdout as { columns?: number }).columns ?? 80);
   let bars: cliProgressModule.MultiBar | undefined;
   const active = new Map<string, { bar: cliProgressModule.SingleBar; started: number; total: number }>();
-  const payload = (done: number, total: number, started: number, status: string) => ({
-    done: humanSize(done, 3),
-    size: humanSize(total, 3),
-    rate: `${humanSize(done / Math.max(0.001, (Date.now() - started) / 1000), 3)}/s`,
-    status,
-  });
   return {
     onEvent(event) {
       if (event.type === 'layers') {
         ctx.print(header);
-        bars = new (cliProgress().MultiBar)(
-          { stream: ctx.io.stdout as NodeJS.WritableStream, ...layout, hideCursor: true, clearOnComplete: false, fps: 10 },
-          cliProgress().Presets.shades_classic,
-        );
+        bars = layerMultiBar(ctx);
         for (const { id, present } of event.imageStored ? [] : event.ids) {
           const bar = bars.create(1, present ? 1 : 0, { id, status: present ? 'Already exists' : 'Waiting' }, { format: '{id}: {status}' });
           if (!present) active.set(id, { bar, started: 0, total: 0 });
@@ -81,11 +70,11 @@ function pullBars(ctx: CliContext, header: string): PullOutput {
         bars.remove(entry.bar);
         entry.started = Date.now();
         entry.total = event.total;
-        entry.bar = bars.create(event.total, 0, { id: event.id, ...payload(0, event.total, entry.started, 'Downloading') });
+        entry.bar = bars.create(event.total, 0, { id: event.id, ...barPayload(0, event.total, entry.started, 'Downloading') });
       } else if (event.type === 'layer-progress') {
-        entry.bar.update(event.done, payload(event.done, entry.total, entry.started, 'Downloading'));
+        entry.bar.update(event.done, barPayload(event.done, entry.total, entry.started, 'Downloading'));
       } else {
-        entry.bar.update(entry.total, payload(entry.total, entry.total, entry.started, 'Pull complete'));
+        entry.bar.update(entry.total, barPayload(entry.total, entry.total, entry.started, 'Pull complete'));
       }
     },
     stop: () => bars?.stop(),

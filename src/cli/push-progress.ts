@@ -1,8 +1,7 @@
 import type cliProgressModule from 'cli-progress';
 import type { PushEvent } from '../transfer/push.js';
 import type { CliContext } from './context.js';
-import { humanSize } from './format.js';
-import { cliProgress, loadBarLayout } from './progress.js';
+import { barPayload, layerMultiBar } from './progress.js';
 
 export interface PushOutput {
   onEvent: (event: PushEvent) => void;
@@ -45,23 +44,13 @@ function pushLines(ctx: CliContext, header: string): PushOutput {
 }
 
 function pushBars(ctx: CliContext, header: string): PushOutput {
-  const layout = loadBarLayout((ctx.io.stdout as { columns?: number }).columns ?? 80);
   let bars: cliProgressModule.MultiBar | undefined;
   const active = new Map<string, { bar: cliProgressModule.SingleBar; total: number; started: number }>();
-  const payload = (done: number, total: number, started: number, status: string) => ({
-    done: humanSize(done, 3),
-    size: humanSize(total, 3),
-    rate: `${humanSize(done / Math.max(0.001, (Date.now() - started) / 1000), 3)}/s`,
-    status,
-  });
   return {
     onEvent(event) {
       if (event.type === 'layers') {
         ctx.print(header);
-        bars = new (cliProgress().MultiBar)(
-          { stream: ctx.io.stdout as NodeJS.WritableStream, ...layout, hideCursor: true, clearOnComplete: false, fps: 10 },
-          cliProgress().Presets.shades_classic,
-        );
+        bars = layerMultiBar(ctx);
         for (const id of [...event.ids].reverse()) {
           active.set(id, { bar: bars.create(1, 0, { id, status: 'Preparing' }, { format: '{id}: {status}' }), total: 0, started: 0 });
         }
@@ -74,11 +63,11 @@ function pushBars(ctx: CliContext, header: string): PushOutput {
         bars.remove(entry.bar);
         entry.started = Date.now();
         entry.total = event.total;
-        entry.bar = bars.create(event.total, 0, { id: event.id, ...payload(0, event.total, entry.started, 'Pushing') });
+        entry.bar = bars.create(event.total, 0, { id: event.id, ...barPayload(0, event.total, entry.started, 'Pushing') });
       } else if (event.type === 'layer-progress') {
-        entry.bar.update(event.done, payload(event.done, entry.total, entry.started, 'Pushing'));
+        entry.bar.update(event.done, barPayload(event.done, entry.total, entry.started, 'Pushing'));
       } else if (entry.total > 0) {
-        entry.bar.update(entry.total, payload(entry.total, entry.total, entry.started, outcomeText(event)));
+        entry.bar.update(entry.total, barPayload(entry.total, entry.total, entry.started, outcomeText(event)));
       } else {
         entry.bar.update(1, { id: event.id, status: outcomeText(event) });
       }

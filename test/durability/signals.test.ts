@@ -12,7 +12,7 @@ import { strataProcess } from '../helpers/cli.js';
 import { startStrata } from '../helpers/crash.js';
 
 const layers: LayerEntry[][] = Array.from({ length: 3 }, (_, i) =>
-  Array.from({ length: 20 }, (_, j): LayerEntry => ({ path: `l${i}/f${j}`, size: 20_000, seed: i * 100 + j })),
+  Array.from({ length: 20 }, (_, j): LayerEntry => ({ path: `l${i}/f${j}`, size: 100_000, seed: i * 100 + j })),
 );
 
 async function image(dir: string, outerGzip: boolean): Promise<string> {
