@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { openStore } from '../../src/store/root.js';
 import { removeTree } from '../../src/store/atomic.js';
 import { loadImages } from '../../src/transfer/load.js';
@@ -161,3 +162,29 @@ for (const point of ['layer.stage#3', 'ingest.chunk#40', 'layer.staged#2']) {
     t.deepEqual(await deepCheckStore(await openStore({ root })), []);
   });
 }
+
+test('a gzipped archive on stdin is spooled once and its layers are imported at once from the spool', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  const run = startStrata(root, ['load'], { stdin: gzipSync(await fs.readFile(file)), env: { STRATA_IMPORT_WORKERS: '3' } });
+  const result = await run.exit;
+  t.is(result.code, 0, result.stderr);
+  t.is(result.stdout, 'Loaded image: par:1\n');
+  t.is(run.markers.filter((m) => m.name === 'layer.stage').length, LAYERS);
+  t.deepEqual(await deepCheckStore(await openStore({ root })), []);
+  t.deepEqual((await checkStore(await openStore({ root }))).problems, []);
+});
+
+test('STRATA_IMPORT_WORKERS must be a whole number: anything else is one line and exit 1, before anything is read', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  for (const value of ['0', 'two', '1.5']) {
+    const result = await strataProcess(root, ['load', '-i', file], { env: { STRATA_IMPORT_WORKERS: value } });
+    t.is(result.code, 1);
+    t.is(result.stderr, `strata: STRATA_IMPORT_WORKERS must be a whole number from 1 to 256, not "${value}"\n`);
+    t.is(result.stdout, '');
+  }
+  await t.throwsAsync(fs.access(root), { code: 'ENOENT' }, 'no store was made');
+});
