@@ -61,6 +61,8 @@ export class ImportPool {
   private readonly waiting: ((lane: Lane) => void)[] = [];
   private nextId = 1;
   private closed = false;
+  /** With one lane: the stage in progress on this thread, which the next one waits for. */
+  private inline: Promise<void> = Promise.resolve();
 
   /** `sources`: the layers this pool will stage, to size it (never more lanes than layers). */
   constructor(
@@ -78,13 +80,22 @@ export class ImportPool {
     if (this.closed) throw new StrataError('EUSAGE', 'import pool already closed');
     if (callbacks.signal?.aborted) throw new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
     if (this.lanes === 1) {
-      callbacks.onStart?.();
-      return stageLayer(openLayerSource(source), {
-        ...facts,
-        store: this.store,
-        signal: callbacks.signal,
-        onProgress: callbacks.onProgress,
+      // One after the other, as the layers come: the next starts when this one is done.
+      const turn = this.inline.then(() => {
+        if (callbacks.signal?.aborted) throw new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
+        callbacks.onStart?.();
+        return stageLayer(openLayerSource(source), {
+          ...facts,
+          store: this.store,
+          signal: callbacks.signal,
+          onProgress: callbacks.onProgress,
+        });
       });
+      this.inline = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      return turn;
     }
     const lane = await this.acquire();
     try {

@@ -188,3 +188,13 @@ test('STRATA_IMPORT_WORKERS must be a whole number: anything else is one line an
   }
   await t.throwsAsync(fs.access(root), { code: 'ENOENT' }, 'no store was made');
 });
+
+test('with one lane (STRATA_IMPORT_WORKERS=1) the layers are staged one after the other: each ends before the next begins', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  const run = startStrata(root, ['load', '-i', file], { env: { STRATA_IMPORT_WORKERS: '1' } });
+  t.is((await run.exit).code, 0);
+  const stages = run.markers.map((m) => m.name).filter((n) => n === 'layer.stage' || n === 'layer.staged');
+  t.deepEqual(stages, Array.from({ length: LAYERS }, () => ['layer.stage', 'layer.staged']).flat());
+});
