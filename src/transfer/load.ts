@@ -32,7 +32,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /**
    * Layers imported at once (worker threads; layer/import-pool.ts). Default: one per
-   * CPU (os.availableParallelism()) when the layers are big enough to repay a worker.
+   * CPU (os.availableParallelism(), at most 3) when the layers are big enough to
+   * repay a worker; 1 imports them one after the other on this thread.
    */
   workers?: number;
 }
@@ -145,7 +146,7 @@ async function storeImage(
 
   const content = new StoreContentProvider(store);
   // In order: what the store holds already is reused (leased before it is looked at);
-  // the rest is staged all at once, then committed in order.
+  // the rest is staged all at once, and each committed in order as soon as it is ready.
   const plan: ({ reused: ImageLayer; id: string } | { job: number })[] = [];
   const jobs: LayerJob[] = [];
   for (const [i, layer] of image.layers.entries()) {
