@@ -198,3 +198,23 @@ test('with one lane (STRATA_IMPORT_WORKERS=1) the layers are staged one after th
   const stages = run.markers.map((m) => m.name).filter((n) => n === 'layer.stage' || n === 'layer.staged');
   t.deepEqual(stages, Array.from({ length: LAYERS }, () => ['layer.stage', 'layer.staged']).flat());
 });
+
+test('Ctrl-C while workers import layers: exit 130, every worker stops, nothing is left behind', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  const store = await openStore({ root, whiteoutFormat: 'oci' });
+  const baseline = path.join(dir, 'baseline.tar');
+  await fs.writeFile(baseline, (await buildImageWithInfo({ format: 'oci', repoTags: ['base:1'], layers: [small(9)] })).tar);
+  await loadImages(store, { path: baseline });
+  const before = await snapshotContent(root);
+  // The second layer to start is frozen for a moment: the signal arrives while one worker reads and one is frozen.
+  const run = startStrata(root, ['load', '-i', file], { pauseAt: 'layer.stage#2:200', env: { STRATA_IMPORT_WORKERS: '3' } });
+  t.truthy(await run.waitFor((m) => m.name === 'layer.stage' && run.markers.filter((x) => x.name === 'layer.stage').length === 2));
+  run.child.kill('SIGINT');
+  const exit = await run.exit;
+  t.is(exit.code, 130, exit.stderr);
+  t.regex(exit.stderr, /interrupted/);
+  t.is(exit.stdout, '');
+  t.deepEqual(await snapshotContent(root), before, 'the store is byte-for-byte as it was');
+});
