@@ -61,6 +61,8 @@ export class ImportPool {
   private readonly waiting: ((lane: Lane) => void)[] = [];
   private nextId = 1;
   private closed = false;
+  /** With one lane: the stage in progress on this thread, which the next one waits for. */
+  private inline: Promise<void> = Promise.resolve();
 
   /** `sources`: the layers this pool will stage, to size it (never more lanes than layers). */
   constructor(
@@ -78,13 +80,22 @@ export class ImportPool {
     if (this.closed) throw new StrataError('EUSAGE', 'import pool already closed');
     if (callbacks.signal?.aborted) throw new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
     if (this.lanes === 1) {
-      callbacks.onStart?.();
-      return stageLayer(openLayerSource(source), {
-        ...facts,
-        store: this.store,
-        signal: callbacks.signal,
-        onProgress: callbacks.onProgress,
+      // One after the other, as the layers come: the next starts when this one is done.
+      const turn = this.inline.then(() => {
+        if (callbacks.signal?.aborted) throw new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
+        callbacks.onStart?.();
+        return stageLayer(openLayerSource(source), {
+          ...facts,
+          store: this.store,
+          signal: callbacks.signal,
+          onProgress: callbacks.onProgress,
+        });
       });
+      this.inline = turn.then(
+        () => undefined,
+        () => undefined,
+      );
+      return turn;
     }
     const lane = await this.acquire();
     try {
@@ -145,23 +156,14 @@ export class ImportPool {
       idle.busy = true;
       return Promise.resolve(idle);
     }
-    if (this.workers.length < this.lanes) {
-      const lane = { worker: this.start(), busy: true };
-      this.workers.push(lane);
-      return Promise.resolve(lane);
-    }
+    if (this.workers.length < this.lanes) return Promise.resolve(this.start());
     return new Promise((resolve) => this.waiting.push(resolve));
   }
 
   private release(lane: Lane): void {
     if (!this.workers.includes(lane)) {
       // It died: a new one takes its place for whoever waits.
-      const next = this.waiting.shift();
-      if (next) {
-        const fresh = { worker: this.start(), busy: true };
-        this.workers.push(fresh);
-        next(fresh);
-      }
+      this.waiting.shift()?.(this.start());
       return;
     }
     const next = this.waiting.shift();
@@ -174,10 +176,15 @@ export class ImportPool {
     if (i >= 0) this.workers.splice(i, 1);
   }
 
-  private start(): Worker {
+  /** A new busy lane. */
+  private start(): Lane {
     const { root, whiteoutFormat, info, privileged, lockTimeoutMs } = this.store;
     const setup: WorkerSetup = { store: { root, whiteoutFormat, info, privileged, lockTimeoutMs }, faultPoints: faultPointCounters() };
     // The worker's stdout and stderr are the process's; fault points write fd 2 directly.
-    return new Worker(WORKER_URL, { workerData: setup });
+    const lane: Lane = { worker: new Worker(WORKER_URL, { workerData: setup }), busy: true };
+    // A stage in progress hears its worker fail (run); an idle worker that dies is only dropped.
+    lane.worker.on('error', () => {}).once('exit', () => this.forget(lane));
+    this.workers.push(lane);
+    return lane;
   }
 }

@@ -10,9 +10,7 @@ import { readImages } from '../archive/read-images.js';
 import type { ArchiveImage, ArchiveSource } from '../archive/source.js';
 import { chainIds } from '../layer/chain-id.js';
 import { commitStagedLayer, reusableLayer } from '../layer/import.js';
-import { ImportPool } from '../layer/import-pool.js';
-import { layerSourceLength, type LayerSource } from '../layer/layer-source.js';
-import { discardStagedLayer, type LayerFacts, type StagedLayer } from '../layer/stage.js';
+import { LayerStaging, type LayerJob } from './layer-staging.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
@@ -34,7 +32,8 @@ export interface LoadOptions {
   signal?: AbortSignal;
   /**
    * Layers imported at once (worker threads; layer/import-pool.ts). Default: one per
-   * CPU (os.availableParallelism()) when the layers are big enough to repay a worker.
+   * CPU (os.availableParallelism(), at most 3) when the layers are big enough to
+   * repay a worker; 1 imports them one after the other on this thread.
    */
   workers?: number;
 }
@@ -147,7 +146,7 @@ async function storeImage(
 
   const content = new StoreContentProvider(store);
   // In order: what the store holds already is reused (leased before it is looked at);
-  // the rest is staged all at once, then committed in order.
+  // the rest is staged all at once, and each committed in order as soon as it is ready.
   const plan: ({ reused: ImageLayer; id: string } | { job: number })[] = [];
   const jobs: LayerJob[] = [];
   for (const [i, layer] of image.layers.entries()) {
@@ -178,7 +177,7 @@ async function storeImage(
       },
     });
   }
-  const staged = await stageLayers(store, jobs, options);
+  const staging = jobs.length > 0 ? new LayerStaging(store, jobs, options) : null;
   const layers: ImageLayer[] = [];
   try {
     for (const step of plan) {
@@ -188,15 +187,16 @@ async function storeImage(
         continue;
       }
       const job = jobs[step.job]!;
-      const imported = await commitStagedLayer(staged[step.job]!, { store, lease, ...job.facts });
-      staged[step.job] = undefined;
+      const imported = await commitStagedLayer(await staging!.take(step.job), { store, lease, ...job.facts });
       layers.push(imageLayer(job.facts.diffId!, job.chainId, imported.blob, imported.layer.size));
       options.onEvent?.({ type: 'layer-done', id: job.id, reused: false, size: imported.layer.size });
     }
   } catch (err) {
     // What is staged and not committed yet is nobody's: the rollback does not know it.
-    for (const left of staged) if (left) await discardStagedLayer(left);
+    await staging?.abandon();
     throw err;
+  } finally {
+    await staging?.close();
   }
   return {
     id: configDigest,
@@ -211,60 +211,6 @@ async function storeImage(
 
 function imageLayer(diffId: string, chainId: string, blob: BlobDescriptor, size: number): ImageLayer {
   return { diffId, chainId, blobDigest: blob.digest, blobMediaType: blob.mediaType, blobSize: blob.size, size };
-}
-
-interface LayerJob {
-  /** The short ID progress events name the layer by. */
-  id: string;
-  chainId: string;
-  source: LayerSource;
-  facts: LayerFacts;
-}
-
-/**
- * Stages every layer of `jobs` at once on the import pool, reporting progress as
- * load events. All or nothing: the first failure cancels the other stages, every
- * stage that finished is discarded, and that failure is what the load reports.
- */
-async function stageLayers(store: Store, jobs: LayerJob[], options: LoadOptions): Promise<(StagedLayer | undefined)[]> {
-  if (jobs.length === 0) return [];
-  const pool = new ImportPool(
-    store,
-    jobs.map((j) => j.source),
-    { workers: options.workers },
-  );
-  const cancel = new AbortController();
-  const stop = () => cancel.abort();
-  options.signal?.addEventListener('abort', stop, { once: true });
-  if (options.signal?.aborted) stop();
-  let cause: unknown;
-  try {
-    const results = await Promise.allSettled(
-      jobs.map((job) =>
-        pool
-          .stage(job.source, job.facts, {
-            signal: cancel.signal,
-            onStart: () => options.onEvent?.({ type: 'layer-start', id: job.id, total: job.facts.size ?? layerSourceLength(job.source) }),
-            ...(options.onEvent ? { onProgress: (done: number) => options.onEvent!({ type: 'layer-progress', id: job.id, done }) } : {}),
-          })
-          .catch((err: unknown) => {
-            // The failure that stopped the others is the diagnosis, not their "interrupted".
-            if (!cancel.signal.aborted) {
-              cause = err;
-              stop();
-            }
-            throw err;
-          }),
-      ),
-    );
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed === undefined) return results.map((r) => (r as PromiseFulfilledResult<StagedLayer>).value);
-    for (const r of results) if (r.status === 'fulfilled') await discardStagedLayer(r.value);
-    throw cause ?? failed.reason;
-  } finally {
-    options.signal?.removeEventListener('abort', stop);
-    await pool.close();
-  }
 }
 
 function throwIfAborted(signal?: AbortSignal): void {

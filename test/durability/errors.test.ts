@@ -11,6 +11,7 @@ import { repoRoot, type CliResult } from '../helpers/cli.js';
 import { snapshotTree } from '../helpers/store-snapshot.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { testUnless } from '../helpers/skip.js';
+import { startStrata } from '../helpers/crash.js';
 import { checkStore } from '../../src/check/check.js';
 import { loadImages } from '../../src/transfer/load.js';
 
@@ -159,27 +160,25 @@ testUnless(prlimit ? null : 'needs Linux and prlimit (util-linux)')(
     const archive = zlib.gzipSync(await buildImage({ format: 'docker', repoTags: ['fd:1'], layers: [layer] }));
     const before = await snapshotTree(store.root);
     // Node's module loader alone needs ~50 descriptors, so the limit is lowered only once
-    // the load has begun: it reads a gzipped archive from stdin, and once its spool is
-    // there, the process may open no more files than it has open. (Same user, so no
-    // privilege is needed to lower it.)
-    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'strata.js'), '--root', store.root, 'load'], {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
+    // the load has begun: it reads a gzipped archive from stdin, spools it, and is
+    // frozen as the layer's import stage begins (its blob already open); from then on
+    // the process may open no more files than it has open, and the stage needs more.
+    // (Same user, so no privilege is needed to lower it.)
+    const started = startStrata(store.root, ['load'], { stdin: archive, pauseAt: 'layer.stage:3000' });
+    const child = started.child;
     t.teardown(() => {
       child.kill('SIGKILL');
     });
-    const stderr: Buffer[] = [];
-    child.stderr.on('data', (c: Buffer) => stderr.push(c));
-    const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-    child.stdin.write(archive.subarray(0, 512));
-    const spooling = async () => (await fs.readdir(store.paths.ingestDir)).some((n) => n.endsWith('-spool'));
-    for (let i = 0; i < 500 && !(await spooling()); i++) await new Promise((r) => setTimeout(r, 20));
-    const open = (await fs.readdir(`/proc/${child.pid}/fd`)).length;
+    t.truthy(await started.waitFor((m) => m.name === 'layer.stage'), 'the load reached the layer');
+    // The limit is the lowest free descriptor number, not the count: a descriptor
+    // inherited far above the others (a test runner's pipe) would leave a gap below it.
+    const fds = new Set((await fs.readdir(`/proc/${child.pid}/fd`)).map(Number));
+    let open = 0;
+    while (fds.has(open)) open++;
     await run('prlimit', [`--pid=${child.pid}`, `--nofile=${open}:${open}`]);
-    child.stdin.end(archive.subarray(512));
-    const code = await exited;
+    const { code, stderr } = await started.exit;
 
-    const lines = Buffer.concat(stderr).toString().split('\n').filter(Boolean);
+    const lines = stderr.split('\n').filter(Boolean);
     t.is(code, 1);
     t.is(lines.length, 1, lines.join('\n'));
     t.regex(lines[0] ?? '', /^strata: .*(EMFILE|Too many open files)/i);

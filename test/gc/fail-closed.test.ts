@@ -134,8 +134,8 @@ const rollback = test.macro({
     const before = await snapshotContent(w.root);
     refusedInOneLine(t, await failedLoad(w, dir), dir);
     const after = await snapshotContent(w.root);
-    // The load stored its config and manifest before its second layer failed; a rollback
-    // that cannot tell what else needs them keeps them (gc takes them once the store is readable).
+    // The load stored its first layer before the second failed; a rollback that cannot
+    // tell what else needs them keeps them (gc takes them once the store is readable).
     t.deepEqual(addedPaths(before, after), keptByRefusedRollback(w.broken), 'only what the failed load stored is added, and it is kept');
     t.deepEqual(
       before.filter((row) => !after.includes(row)),

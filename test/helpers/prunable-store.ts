@@ -20,12 +20,9 @@ export interface PrunableStore {
   /** A two-layer image whose second layer blob is corrupt: its load stores the first layer, then fails. */
   broken: {
     archive: string;
-    /**
-     * What that load stores before it fails: its config and manifest. Its layers are
-     * all staged before any is committed (src/transfer/load.ts), so the corrupt second
-     * layer stops the load before the first one becomes visible.
-     */
+    /** What that load stores before it fails: config, manifest and first layer blob, and the first layer. */
     blobs: string[];
+    chainId: string;
   };
 }
 
@@ -69,7 +66,8 @@ export async function buildPrunableStore(dir: string): Promise<PrunableStore> {
   const { image } = await buildImageWithInfo(spec);
   const archive = path.join(dir, 'broken.tar');
   await fs.writeFile(archive, await buildImage({ ...spec, editEntries: corruptBlob(image.layers[1]!.digest) }), { mode: 0o644 });
-  return { root, broken: { archive, blobs: [image.configDigest, image.manifestDigest] } };
+  const first = image.layers[0]!;
+  return { root, broken: { archive, blobs: [image.configDigest, image.manifestDigest, first.digest], chainId: first.diffId } };
 }
 
 /** Flips a byte near the end of the blob named `digest`, so its content no longer matches. */
@@ -85,9 +83,13 @@ function corruptBlob(digest: string) {
   };
 }
 
-/** Store paths a failed load of `broken` adds and a rollback that cannot tell what else needs them keeps. */
+/**
+ * Store paths a failed load of `broken` adds and a rollback that cannot tell what
+ * else needs them keeps (the layer's diff/ tree left out).
+ */
 export function keptByRefusedRollback(broken: PrunableStore['broken']): string[] {
-  return broken.blobs.map((d) => `blobs/sha256/${digestHex(d)}`).sort();
+  const layer = `layers/${digestHex(broken.chainId)}`;
+  return [...broken.blobs.map((d) => `blobs/sha256/${digestHex(d)}`), layer, `${layer}/files.sha256`, `${layer}/layer.json`].sort();
 }
 
 /** The paths of snapshot rows in `after` but not in `before`, without layer diff/ trees. */

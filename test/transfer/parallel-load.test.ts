@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { openStore } from '../../src/store/root.js';
 import { removeTree } from '../../src/store/atomic.js';
 import { loadImages } from '../../src/transfer/load.js';
@@ -161,3 +162,59 @@ for (const point of ['layer.stage#3', 'ingest.chunk#40', 'layer.staged#2']) {
     t.deepEqual(await deepCheckStore(await openStore({ root })), []);
   });
 }
+
+test('a gzipped archive on stdin is spooled once and its layers are imported at once from the spool', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  const run = startStrata(root, ['load'], { stdin: gzipSync(await fs.readFile(file)), env: { STRATA_IMPORT_WORKERS: '3' } });
+  const result = await run.exit;
+  t.is(result.code, 0, result.stderr);
+  t.is(result.stdout, 'Loaded image: par:1\n');
+  t.is(run.markers.filter((m) => m.name === 'layer.stage').length, LAYERS);
+  t.deepEqual(await deepCheckStore(await openStore({ root })), []);
+  t.deepEqual((await checkStore(await openStore({ root }))).problems, []);
+});
+
+test('STRATA_IMPORT_WORKERS must be a whole number: anything else is one line and exit 1, before anything is read', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  for (const value of ['0', 'two', '1.5']) {
+    const result = await strataProcess(root, ['load', '-i', file], { env: { STRATA_IMPORT_WORKERS: value } });
+    t.is(result.code, 1);
+    t.is(result.stderr, `strata: STRATA_IMPORT_WORKERS must be a whole number from 1 to 256, not "${value}"\n`);
+    t.is(result.stdout, '');
+  }
+  await t.throwsAsync(fs.access(root), { code: 'ENOENT' }, 'no store was made');
+});
+
+test('with one lane (STRATA_IMPORT_WORKERS=1) the layers are staged one after the other: each ends before the next begins', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  const run = startStrata(root, ['load', '-i', file], { env: { STRATA_IMPORT_WORKERS: '1' } });
+  t.is((await run.exit).code, 0);
+  const stages = run.markers.map((m) => m.name).filter((n) => n === 'layer.stage' || n === 'layer.staged');
+  t.deepEqual(stages, Array.from({ length: LAYERS }, () => ['layer.stage', 'layer.staged']).flat());
+});
+
+test('Ctrl-C while workers import layers: exit 130, every worker stops, nothing is left behind', async (t) => {
+  const dir = await workDir(t);
+  const { file } = await archive(dir, false);
+  const root = path.join(dir, 'store');
+  const store = await openStore({ root, whiteoutFormat: 'oci' });
+  const baseline = path.join(dir, 'baseline.tar');
+  await fs.writeFile(baseline, (await buildImageWithInfo({ format: 'oci', repoTags: ['base:1'], layers: [small(9)] })).tar);
+  await loadImages(store, { path: baseline });
+  const before = await snapshotContent(root);
+  // The second layer to start is frozen for a moment: the signal arrives while one worker reads and one is frozen.
+  const run = startStrata(root, ['load', '-i', file], { pauseAt: 'layer.stage#2:200', env: { STRATA_IMPORT_WORKERS: '3' } });
+  t.truthy(await run.waitFor((m) => m.name === 'layer.stage' && run.markers.filter((x) => x.name === 'layer.stage').length === 2));
+  run.child.kill('SIGINT');
+  const exit = await run.exit;
+  t.is(exit.code, 130, exit.stderr);
+  t.regex(exit.stderr, /interrupted/);
+  t.is(exit.stdout, '');
+  t.deepEqual(await snapshotContent(root), before, 'the store is byte-for-byte as it was');
+});
