@@ -9,8 +9,14 @@ export interface RawEntry {
   typeflag: string;
   mode: number;
   uid: number;
+  gid: number;
   size: number;
+  mtime: number;
   linkname: string;
+  devmajor: number;
+  devminor: number;
+  uname: string;
+  gname: string;
   pax: Map<string, Buffer>;
   body: Buffer;
 }
@@ -39,13 +45,21 @@ export function parseTar(tar: Buffer): RawEntry[] {
     }
     const prefix = field(block, 345, 155);
     const ustarName = prefix ? `${prefix}/${field(block, 0, 100)}` : field(block, 0, 100);
+    const number = (key: string, offset: number, length: number) =>
+      pax.has(key) ? Number(pax.get(key)!.toString()) : octal(block, offset, length);
     entries.push({
       name: pax.get('path')?.toString('utf8') ?? ustarName,
       typeflag,
       mode: octal(block, 100, 8),
-      uid: pax.has('uid') ? Number(pax.get('uid')!.toString()) : octal(block, 108, 8),
+      uid: number('uid', 108, 8),
+      gid: number('gid', 116, 8),
       size,
+      mtime: number('mtime', 136, 12),
       linkname: pax.get('linkpath')?.toString('utf8') ?? field(block, 157, 100),
+      devmajor: octal(block, 329, 8),
+      devminor: octal(block, 337, 8),
+      uname: field(block, 265, 32),
+      gname: field(block, 297, 32),
       pax,
       body,
     });

@@ -8,14 +8,13 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import type { Store } from '../../src/store/root.js';
 import { strata } from './cli.js';
-import { parseTar } from './raw-tar.js';
-import { parseLayerTar, type LayerEntryInfo } from './layer-listing.js';
+import { parseTar, type RawEntry } from './raw-tar.js';
 
 export interface SavedImage {
   /** manifest.json's Layers: the layer blob paths, bottom first. */
   layerPaths: string[];
   /** Each layer's entries, in archive order. */
-  layers: LayerEntryInfo[][];
+  layers: RawEntry[][];
 }
 
 export async function savedImage(store: Store, image: string, scratch: string): Promise<SavedImage> {
@@ -31,7 +30,7 @@ export async function savedImage(store: Store, image: string, scratch: string): 
     layers: layerPaths.map((p) => {
       const blob = outer.get(p);
       if (blob === undefined) throw new Error(`${p} is named in manifest.json but not in the archive`);
-      return parseLayerTar(blob[0] === 0x1f && blob[1] === 0x8b ? zlib.gunzipSync(blob) : blob);
+      return parseTar(blob[0] === 0x1f && blob[1] === 0x8b ? zlib.gunzipSync(blob) : blob);
     }),
   };
 }

@@ -8,7 +8,8 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { bothFormats } from '../helpers/both-formats.js';
 import { containerFromLayers } from '../helpers/container-fixture.js';
-import { layerLines, parseLayerTar, topLayerTar } from '../helpers/layer-listing.js';
+import { layerLines, topLayerTar } from '../helpers/layer-listing.js';
+import { parseTar } from '../helpers/raw-tar.js';
 import type { LayerInput } from '../helpers/image-builder.js';
 import { commitContainer } from '../../src/transfer/commit.js';
 import { containerChanges } from '../../src/container/diff.js';
@@ -51,7 +52,7 @@ bothFormats('every A, C and D line of diff has its entry in the committed layer'
 
   const changes = await containerChanges(store, record);
   await commitContainer(store, record, { reference: 'x:1' });
-  const names = new Set(parseLayerTar(await topLayerTar(store, 'x:1')).map((e) => `/${e.name.replace(/\/$/, '')}`));
+  const names = new Set(parseTar(await topLayerTar(store, 'x:1')).map((e) => `/${e.name.replace(/\/$/, '')}`));
   const missing = changes.filter(({ kind, path: p }) => {
     if (kind !== 'D') return !names.has(p);
     const whiteout = path.posix.join(path.posix.dirname(p), `.wh.${path.posix.basename(p)}`);

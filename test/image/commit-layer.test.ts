@@ -6,7 +6,8 @@ import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { bothFormats } from '../helpers/both-formats.js';
 import { containerFromLayers } from '../helpers/container-fixture.js';
-import { entryLine, layerLines, parseLayerTar, topLayerTar } from '../helpers/layer-listing.js';
+import { entryLine, layerLines, topLayerTar } from '../helpers/layer-listing.js';
+import { parseTar } from '../helpers/raw-tar.js';
 import { snapshotContent } from '../helpers/store-snapshot.js';
 import type { LayerInput } from '../helpers/image-builder.js';
 import { commitContainer } from '../../src/transfer/commit.js';
@@ -46,7 +47,7 @@ bothFormats('xattrs go in byte-exact as pax records; overlay’s and strata’s 
   set('', 'trusted.overlay.uuid', 'abc');
 
   await commitContainer(store, record, { reference: 'x:1' });
-  const entries = parseLayerTar(await topLayerTar(store, 'x:1'));
+  const entries = parseTar(await topLayerTar(store, 'x:1'));
   t.deepEqual(entries.map(entryLine), ['cap file 0755 0:0 "x"', 'etc/ dir 0755 0:0', 'etc/hostname file 0644 0:0 "web\\n"']);
   t.deepEqual(xattrRecords(entries[0]!.pax), [
     ['SCHILY.xattr.security.capability', CAPABILITY],
@@ -63,7 +64,7 @@ bothFormats('long and non-ASCII names and big ids take pax records; uname and gn
   await view.writeFile('/big-id', 'b', { mode: 0o600 });
   await view.chown('/big-id', 3000000, 2097152);
   await commitContainer(store, record, { reference: 'x:1' });
-  const entries = parseLayerTar(await topLayerTar(store, 'x:1'));
+  const entries = parseTar(await topLayerTar(store, 'x:1'));
   t.deepEqual(entries.map(entryLine), [
     'big-id file 0600 3000000:2097152 "b"',
     'opt/ dir 0755 0:0',
@@ -113,7 +114,7 @@ bothFormats(
     await view.rm('/opt/cache', { recursive: true });
     await view.mkdir('/opt/cache');
     await commitContainer(store, record, { reference: 'x:1', sourceDateEpoch: epoch });
-    const entries = parseLayerTar(await topLayerTar(store, 'x:1'));
+    const entries = parseTar(await topLayerTar(store, 'x:1'));
     t.deepEqual(
       entries.map((e) => `${e.name} ${e.mtime}`),
       [

@@ -9,7 +9,8 @@ import path from 'node:path';
 import { buildImage } from '../helpers/image-builder.js';
 import { testUnless } from '../helpers/skip.js';
 import { handOver, sharedTempDir, strataUnprivileged, unprivilegedSkipReason } from '../helpers/unprivileged.js';
-import { entryLine, parseLayerTar, topLayerTar } from '../helpers/layer-listing.js';
+import { entryLine, topLayerTar } from '../helpers/layer-listing.js';
+import { parseTar } from '../helpers/raw-tar.js';
 import { openStore } from '../../src/store/root.js';
 import { removeTree } from '../../src/store/atomic.js';
 
@@ -47,7 +48,7 @@ testUnless(skip)('a rootless commit takes owners and devices from the store’s 
 
   const store = await openStore({ root });
   t.true(store.info.rootless);
-  const entries = parseLayerTar(await topLayerTar(store, 'new:1'));
+  const entries = parseTar(await topLayerTar(store, 'new:1'));
   t.deepEqual(entries.map(entryLine), [
     'dev/ dir 0755 0:0',
     'dev/null char 0666 5:5 1,3',
