@@ -3,6 +3,7 @@ import { StrataError, isStrataError } from '../errors.js';
 import { digestOf, isDigest } from '../content/digest.js';
 import { ARCHIVE_LIMITS } from '../archive/limits.js';
 import { Authorizer, repositoryScope, type Credentials } from './auth.js';
+import { uploadBlob, type UploadOptions, type UploadSource } from './blob-upload.js';
 import { parseChallenge } from './challenge.js';
 import type { RegistryEndpoint } from './endpoint.js';
 import { DEFAULT_HTTP_LIMITS, readSmallBody, sendRequest, type HttpLimits, type HttpRequest, type HttpResponse } from './http.js';
@@ -143,28 +144,19 @@ export class RegistryClient {
     }
   }
 
-  /**
-   * Uploads a blob: POST opens an upload, then one PUT to the Location it returned
-   * (resolved against the request, relative ones too) carries the whole body and the
-   * digest. `open` gives the body afresh for every try.
-   */
-  async uploadBlob(repository: string, digest: string, size: number, open: () => Readable | Buffer): Promise<void> {
-    const what = `${this.endpoint.name}/${repository}@${digest}`;
-    const started = await this.send(repository, 'pull,push', { method: 'POST', url: this.url(`/v2/${repository}/blobs/uploads/`) });
-    if (started.status !== 202) throw await responseError(started, `upload of ${what}`);
-    started.body.resume();
-    const location = started.headers.location;
-    if (location === undefined) throw new StrataError('EREGISTRY', `upload of ${what}: the registry sent no Location`);
-    const target = new URL(location, started.url);
-    target.searchParams.set('digest', digest);
-    const put = await this.send(repository, 'pull,push', {
-      method: 'PUT',
-      url: target,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(size) },
-      body: open,
-    });
-    if (put.status !== 201) throw await responseError(put, `upload of ${what}`);
-    put.body.resume();
+  /** Uploads a blob the repository lacks: in one PUT when small, else in ordered chunks that resume (blob-upload.ts). */
+  uploadBlob(repository: string, blob: UploadSource, options: UploadOptions): Promise<void> {
+    return uploadBlob(
+      {
+        send: (request) => this.send(repository, 'pull,push', request),
+        uploadsUrl: this.url(`/v2/${repository}/blobs/uploads/`),
+        what: `${this.endpoint.name}/${repository}@${blob.digest}`,
+        retry: this.retry,
+        signal: this.signal,
+      },
+      blob,
+      options,
+    );
   }
 
   /** PUTs a manifest's exact bytes under `reference`; the registry must name the same digest. */

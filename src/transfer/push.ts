@@ -1,5 +1,5 @@
 import { PassThrough } from 'node:stream';
-import { StrataError, isStrataError } from '../errors.js';
+import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { shortId } from '../content/digest.js';
 import { StoreContentProvider, type ContentProvider } from '../content/provider.js';
@@ -13,7 +13,7 @@ import { RegistryClient } from '../registry/client.js';
 import { registryEndpoint } from '../registry/endpoint.js';
 import type { HttpLimits } from '../registry/http.js';
 import { parseImageManifest } from '../registry/manifest.js';
-import { isTransient, retryableStatus, retryDelay, sleep, type RetryPolicy } from '../registry/retry.js';
+import type { RetryPolicy } from '../registry/retry.js';
 import { runLimited } from './run-limited.js';
 
 export interface PushOptions {
@@ -21,6 +21,8 @@ export interface PushOptions {
   credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
   /** Blobs uploaded at once (Docker's `--max-concurrent-uploads`, default 5). */
   maxConcurrentUploads?: number;
+  /** Blobs larger than this are uploaded in chunks of this size (default 16 MiB). */
+  chunkSize?: number;
   httpLimits?: HttpLimits;
   retry?: RetryPolicy;
   onEvent?: (event: PushEvent) => void;
@@ -45,6 +47,11 @@ export interface PushedImage {
 }
 
 const DEFAULT_CONCURRENT_UPLOADS = 5;
+/**
+ * Blobs up to this size go in one PUT; larger ones in PATCHes of this size, so an
+ * upload cut off midway resumes from the last chunk the registry acknowledged.
+ */
+const DEFAULT_CHUNK_SIZE = 16 * 1024 * 1024;
 
 /**
  * `strata push`: every blob the registry lacks (HEAD first), then the manifest — the
@@ -92,7 +99,11 @@ export async function pushImage(store: Store, name: string, options: PushOptions
         const id = blob.id;
         if (id !== undefined) options.onEvent?.({ type: 'layer-start', id, total: size });
         const progress = id === undefined ? undefined : (done: number) => options.onEvent?.({ type: 'layer-progress', id, done });
-        await uploadWithRetries(client, ref.path, blob.digest, size, () => streamLater(content, blob.digest, progress));
+        await client.uploadBlob(
+          ref.path,
+          { digest: blob.digest, size, open: (start, end) => streamLater(content, blob.digest, start, end) },
+          { chunkSize: options.chunkSize ?? DEFAULT_CHUNK_SIZE, ...(progress ? { onProgress: progress } : {}) },
+        );
       }
       if (blob.id !== undefined) {
         options.onEvent?.({
@@ -108,24 +119,6 @@ export async function pushImage(store: Store, name: string, options: PushOptions
   );
   const digest = await client.putManifest(ref.path, tag, manifest.bytes, manifest.mediaType);
   return { tag, digest, size: manifest.bytes.length };
-}
-
-/**
- * An upload that failed midway (a reset, a 5xx, a stale Location the registry no longer
- * knows) starts over with a new upload session, the blob read again from the store.
- */
-async function uploadWithRetries(client: RegistryClient, repository: string, digest: string, size: number, open: () => PassThrough) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await client.uploadBlob(repository, digest, size, open);
-      return;
-    } catch (err) {
-      const again =
-        isTransient(err) || isStrataError(err, 'ENOTFOUND') || (isStrataError(err, 'EREGISTRY') && retryableStatus(Number(err.found)));
-      if (!again || attempt >= client.retry.attempts) throw err;
-      await sleep(retryDelay(attempt, client.retry), client.signal);
-    }
-  }
 }
 
 function sourceRepositories(record: ImageRecord, registry: string, repository: string): string[] {
@@ -169,12 +162,10 @@ async function manifestOf(content: ContentProvider, record: ImageRecord, name: s
   return { bytes, mediaType: MEDIA_TYPES.manifest, config: { digest: record.configDigest, size: configBytes.length }, layers };
 }
 
-/** The blob as a stream for an upload body, opened when the request is sent (and again for a retry). */
-function streamLater(content: ContentProvider, digest: string, onProgress?: (done: number) => void): PassThrough {
+/** Bytes [start, end) of a blob as an upload body, opened when the request is sent (and again for a retry). */
+function streamLater(content: ContentProvider, digest: string, start: number, end: number): PassThrough {
   const out = new PassThrough();
-  let done = 0;
-  if (onProgress) out.on('data', (chunk: Buffer) => onProgress((done += chunk.length)));
-  content.open(digest).then(
+  content.open(digest, { start, end: end - 1 }).then(
     (stream) => stream.pipe(out),
     (err: Error) => out.destroy(err),
   );

@@ -2,13 +2,15 @@
  * A fault-injecting HTTP proxy on 127.0.0.1 in front of a test registry. Every request
  * is logged (method, path, Range, status, body bytes sent); `fault` decides, per request,
  * whether to pass it on untouched or to misbehave: reset the connection after N body
- * bytes, answer a status of its own (429 with Retry-After, 503), or drop Range.
+ * bytes (of the response, or of an upload), answer a status of its own (429 with Retry-After, 503), or drop Range.
  */
 import http from 'node:http';
 import type net from 'node:net';
 import type { ExecutionContext } from 'ava';
 
 export type Fault =
+  /** Forward, but cut the connection after this many bytes of the request body (an upload cut off midway). */
+  | { kind: 'cut-upload-after'; bytes: number }
   /** Forward, but cut the connection after this many bytes of the response body. */
   | { kind: 'reset-after'; bytes: number }
   /** Answer this status (and headers) instead of forwarding. */
@@ -25,6 +27,12 @@ export interface ProxiedRequest {
   status: number;
   /** Response body bytes the client was sent. */
   bytes: number;
+  /** Request body bytes passed on to the registry (an upload's). */
+  sent: number;
+  /** The request's Content-Range (an upload chunk's). */
+  contentRange?: string;
+  /** The Location the answer named (an upload session's next URL). */
+  location?: string;
   /** When the request arrived (ms since the epoch). */
   at: number;
 }
@@ -51,8 +59,9 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
   };
   const server = http.createServer((req, res) => {
     const path = req.url ?? '/';
-    const entry: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, bytes: 0, at: Date.now() };
+    const entry: ProxiedRequest = { method: req.method ?? 'GET', path, status: 0, bytes: 0, sent: 0, at: Date.now() };
     if (typeof req.headers.range === 'string') entry.range = req.headers.range;
+    if (typeof req.headers['content-range'] === 'string') entry.contentRange = req.headers['content-range'];
     proxy.log.push(entry);
     const fault = proxy.fault({ method: entry.method, path, index: proxy.log.length - 1 });
     if (fault?.kind === 'status') {
@@ -68,6 +77,7 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
     upstream.on('error', () => res.destroy());
     upstream.on('response', (up) => {
       entry.status = up.statusCode ?? 0;
+      if (typeof up.headers.location === 'string') entry.location = up.headers.location;
       res.writeHead(up.statusCode ?? 502, up.headers);
       up.on('data', (received: Buffer) => {
         let chunk = received;
@@ -95,7 +105,26 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
       });
       up.on('end', () => res.end());
     });
-    req.pipe(upstream);
+    req.on('data', (received: Buffer) => {
+      let chunk = received;
+      if (fault?.kind === 'cut-upload-after' && entry.sent + chunk.length >= fault.bytes) {
+        chunk = chunk.subarray(0, fault.bytes - entry.sent);
+        entry.sent += chunk.length;
+        // The registry gets the bytes so far, then a connection that breaks; the client a reset.
+        upstream.write(chunk, () => {
+          upstream.destroy();
+          req.socket.destroy();
+        });
+        req.pause();
+        return;
+      }
+      entry.sent += chunk.length;
+      if (!upstream.write(chunk)) {
+        req.pause();
+        upstream.once('drain', () => req.resume());
+      }
+    });
+    req.on('end', () => upstream.end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   proxy.host = `127.0.0.1:${(server.address() as net.AddressInfo).port}`;
