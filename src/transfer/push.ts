@@ -7,6 +7,7 @@ import { imageManifest, MEDIA_TYPES } from '../archive/image-writer.js';
 import { parseReference, familiarName } from '../archive/reference.js';
 import { imageLayerDescriptors } from '../image/descriptors.js';
 import { findImage } from '../image/lookup.js';
+import { addRepoDigest } from '../image/repo-digest.js';
 import type { ImageRecord } from '../image/record.js';
 import type { Credentials } from '../registry/auth.js';
 import { RegistryClient } from '../registry/client.js';
@@ -118,6 +119,7 @@ export async function pushImage(store: Store, name: string, options: PushOptions
     () => {},
   );
   const digest = await client.putManifest(ref.path, tag, manifest.bytes, manifest.mediaType);
+  await addRepoDigest(store, record.id, familiarName(`${ref.domain}/${ref.path}@${digest}`));
   return { tag, digest, size: manifest.bytes.length };
 }
 

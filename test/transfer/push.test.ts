@@ -190,3 +190,21 @@ testUnless(reasons.open)('on a terminal each layer gets a bar that ends as "Push
   );
   t.false(result.stdout.includes(': Preparing\n'), 'the piped lines are not printed on a terminal');
 });
+
+testUnless(reasons.open)('after a push, images --digests and image inspect show the repository digest, as Docker does', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const name = `${registry.host}/team/demo`;
+  const { store } = await storeWithDemo(t, `${name}:1`);
+  const before = await strata(store.root, ['images', '--digests', '--format', '{{.Repository}} {{.Tag}} {{.Digest}}', name]);
+  t.is(before.stdout, `${name} 1 <none>\n`, 'a docker-save image has no manifest digest before it is pushed');
+  const pushed = await pushImage(store, `${name}:1`);
+  const listed = await strata(store.root, ['images', '--digests', name]);
+  t.regex(listed.stdout, new RegExp(`^REPOSITORY +TAG +DIGEST +IMAGE ID +CREATED +SIZE\n${name} +1 +${pushed.digest} +8ebcc1861988 `));
+  const inspect = await strata(store.root, ['image', 'inspect', '--format', '{{json .RepoDigests}}', `${name}:1`]);
+  t.is(inspect.stdout, `["${name}@${pushed.digest}"]\n`);
+  // Pushed again under another tag of the same repository: the same digest, recorded once.
+  t.is((await strata(store.root, ['tag', `${name}:1`, `${name}:2`])).code, 0);
+  await pushImage(store, `${name}:2`);
+  const again = await strata(store.root, ['image', 'inspect', '--format', '{{json .RepoDigests}}', `${name}:2`]);
+  t.is(again.stdout, `["${name}@${pushed.digest}"]\n`);
+});
