@@ -34,7 +34,7 @@ export class Authorizer {
     private readonly limits: HttpLimits,
   ) {}
 
-  /** The header for a request in `scope`, or undefined while the registry has asked for none. */
+  /** The header for a request in `scope` (space-separated scopes), or undefined while the registry has asked for none. */
   async header(scope: string): Promise<string | undefined> {
     const challenge = this.challenge;
     if (challenge === null) return undefined;
@@ -73,7 +73,7 @@ export class Authorizer {
   private async fetchToken(challenge: Challenge, scope: string): Promise<{ token: string; expires: number }> {
     const realm = this.realmUrl(challenge.params.realm);
     if (challenge.params.service !== undefined) realm.searchParams.set('service', challenge.params.service);
-    if (scope !== '') realm.searchParams.append('scope', scope);
+    for (const one of scope.split(' ')) if (one !== '') realm.searchParams.append('scope', one);
     const headers: Record<string, string> = {};
     if (this.credentials) headers.authorization = basic(this.credentials);
     const response = await sendRequest({ method: 'GET', url: realm, headers }, this.limits);

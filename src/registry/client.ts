@@ -135,7 +135,8 @@ export class RegistryClient {
     url.searchParams.set('mount', digest);
     url.searchParams.set('from', from);
     try {
-      const response = await this.send(repository, 'pull,push', { method: 'POST', url });
+      // A token must also grant pull on the source repository, or the registry asks again (401).
+      const response = await this.send(repository, 'pull,push', { method: 'POST', url }, [repositoryScope(from, 'pull')]);
       response.body.resume();
       return response.status === 201;
     } catch (err) {
@@ -190,11 +191,16 @@ export class RegistryClient {
    * that a new token or the credentials may answer, and retries with backoff after
    * transient failures (requests here carry no body, so each try sends the same).
    */
-  private async send(repository: string, actions: 'pull' | 'pull,push', request: HttpRequest): Promise<HttpResponse> {
+  private async send(
+    repository: string,
+    actions: 'pull' | 'pull,push',
+    request: HttpRequest,
+    moreScopes: string[] = [],
+  ): Promise<HttpResponse> {
     for (let attempt = 1; ; attempt++) {
       let response: HttpResponse;
       try {
-        response = await this.sendAuthorized(repository, actions, request);
+        response = await this.sendAuthorized(repository, actions, request, moreScopes);
       } catch (err) {
         if (!isTransient(err) || !idempotent(request) || attempt >= this.retry.attempts) throw err;
         await sleep(retryDelay(attempt, this.retry), this.signal);
@@ -206,8 +212,14 @@ export class RegistryClient {
     }
   }
 
-  private async sendAuthorized(repository: string, actions: 'pull' | 'pull,push', request: HttpRequest): Promise<HttpResponse> {
-    const scope = repository === '' ? '' : repositoryScope(repository, actions);
+  private async sendAuthorized(
+    repository: string,
+    actions: 'pull' | 'pull,push',
+    request: HttpRequest,
+    moreScopes: string[] = [],
+  ): Promise<HttpResponse> {
+    // Scopes are space-separated, as in a challenge's `scope`; the token request sends each as its own parameter.
+    const scope = [...(repository === '' ? [] : [repositoryScope(repository, actions)]), ...moreScopes].join(' ');
     for (let attempt = 0; ; attempt++) {
       // Credentials go only to the registry itself, never to an upload Location on another host.
       const authorization = request.url.host === new URL(this.endpoint.origin).host ? await this.auth.header(scope) : undefined;

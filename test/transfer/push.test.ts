@@ -5,7 +5,7 @@ import { pushImage, type PushEvent } from '../../src/transfer/push.js';
 import { pullImage } from '../../src/transfer/pull.js';
 import { loadImages } from '../../src/transfer/load.js';
 import { digestOf } from '../../src/content/digest.js';
-import { strata, repoRoot } from '../helpers/cli.js';
+import { strata, strataProcess, repoRoot } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
@@ -207,4 +207,35 @@ testUnless(reasons.open)('after a push, images --digests and image inspect show 
   await pushImage(store, `${name}:2`);
   const again = await strata(store.root, ['image', 'inspect', '--format', '{{json .RepoDigests}}', `${name}:2`]);
   t.is(again.stdout, `["${name}@${pushed.digest}"]\n`);
+});
+
+testUnless(reasons.token)('token registry: a mount asks for pull on the source repository too, and the layers are mounted', async (t) => {
+  const registry = await startRegistry(t, 'token');
+  const proxy = await startFaultProxy(t, registry.host);
+  const { store } = await storeWithDemo(t, `${proxy.host}/team/app:1`);
+  const credentials = () => ({ username: registry.username, password: registry.password });
+  await pushImage(store, `${proxy.host}/team/app:1`, { credentials });
+  t.is((await strata(store.root, ['tag', `${proxy.host}/team/app:1`, `${proxy.host}/copy:2`])).code, 0);
+  const config = path.join(store.root, '..', 'docker-config');
+  await fs.mkdir(config, { recursive: true });
+  const auth = Buffer.from(`${registry.username}:${registry.password}`).toString('base64');
+  await fs.writeFile(path.join(config, 'config.json'), JSON.stringify({ auths: { [proxy.host]: { auth } } }));
+  const from = proxy.log.length;
+  const issued = registry.tokens!.issued.length;
+  const pushed = await strataProcess(store.root, ['push', `${proxy.host}/copy:2`], { env: { DOCKER_CONFIG: config } });
+  t.is(pushed.code, 0, pushed.stderr);
+  t.regex(
+    pushed.stdout,
+    /\nc496f90e329a: Mounted from team\/app\nf9ff8a565f32: Mounted from team\/app\n2: digest: sha256:[0-9a-f]{64} size: \d+\n$/,
+  );
+  const requests = proxy.log.slice(from);
+  t.deepEqual(
+    requests.filter((r) => r.method === 'PUT' || r.method === 'PATCH').map((r) => r.path),
+    ['/v2/copy/manifests/2'],
+    'no blob body was sent',
+  );
+  t.true(
+    registry.tokens!.issued.slice(issued).some((i) => i.scope.join(' ') === 'repository:copy:pull,push repository:team/app:pull'),
+    JSON.stringify(registry.tokens!.issued.slice(issued)),
+  );
 });
