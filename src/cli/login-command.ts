@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { text } from 'node:stream/consumers';
 import { StrataError } from '../errors.js';
 import type { CliContext } from './context.js';
+import { isTerminal, promptLine } from './prompt.js';
 import { collect } from './registry-options.js';
 
 /** `login` and `logout`: credentials in Docker's own config.json, so docker and strata share them. */
@@ -28,13 +29,20 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
           throw new StrataError('EUSAGE', '--password and --password-stdin are mutually exclusive');
         if (opts.passwordStdin && opts.username === undefined)
           throw new StrataError('EUSAGE', 'Must provide --username with --password-stdin');
-        if (opts.username === undefined || (opts.password === undefined && !opts.passwordStdin)) {
-          throw new StrataError('EUSAGE', 'Cannot perform an interactive login: give --username and --password-stdin');
-        }
         if (opts.password !== undefined) ctx.io.stderr.write('WARNING! Using --password via the CLI is insecure. Use --password-stdin.\n');
-        const password = opts.password ?? (await text(ctx.io.stdin)).replace(/\r?\n$/, '');
+        const interactive = opts.username === undefined || (opts.password === undefined && !opts.passwordStdin);
+        if (interactive && !isTerminal(ctx.io.stdin)) {
+          throw new StrataError('EUSAGE', 'Cannot perform an interactive login from a non TTY device');
+        }
+        // As docker login: what the flags leave out is asked for, the password without echo.
+        const username = opts.username ?? (await promptLine(ctx.io.stdin, ctx.io.stdout, 'Username: ', true)).trim();
+        if (username === '') throw new StrataError('EUSAGE', 'Non-null Username Required');
+        const password = opts.passwordStdin
+          ? (await text(ctx.io.stdin)).replace(/\r?\n$/, '')
+          : (opts.password ?? (await promptLine(ctx.io.stdin, ctx.io.stdout, 'Password: ', false)));
+        if (password === '') throw new StrataError('EUSAGE', 'Password Required');
         const registry = registryName(server);
-        const credentials = { username: opts.username, password };
+        const credentials = { username, password };
         const endpoint = registryEndpoint(registry, {
           insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
         });

@@ -1,15 +1,24 @@
+import { spawn } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { strataProcess } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
 import { repoRoot } from '../helpers/cli.js';
+import { commandSkipReason } from '../helpers/tools.js';
 import { basicRegistrySkipReason, skopeoSkipReason, startRegistry, tokenRegistrySkipReason } from '../helpers/registry.js';
 
 const skopeo = await skopeoSkipReason();
 const withBasic = testUnless(firstReason(await basicRegistrySkipReason(), skopeo));
 const withToken = testUnless(firstReason(await tokenRegistrySkipReason(), skopeo));
 const DEMO = path.join(repoRoot, 'fixtures', 'demo.tar');
+/** `script` (util-linux) runs a command on a pseudo-terminal: how a user at a terminal is simulated without native modules. */
+const scriptSkip = await commandSkipReason(
+  'script',
+  ['--version'],
+  'script (util-linux) is not installed: no pseudo-terminal to type into',
+);
+const basic = await basicRegistrySkipReason();
 
 withBasic('login keeps the credentials in Docker’s config.json (0600), pull and push use them, logout removes them', async (t) => {
   const registry = await startRegistry(t, 'basic');
@@ -105,4 +114,76 @@ withToken('login against a token server, and a credential helper that config.jso
   const push = await strataProcess(root, ['push', '-q', `${registry.host}/demo:1`], { env });
   t.deepEqual([push.code, push.stderr], [0, '']);
   t.true(registry.tokens!.issued.some((i) => i.user === registry.username && i.scope.join() === 'repository:demo:pull,push'));
+});
+
+/**
+ * Runs `strata ARGS` on a pseudo-terminal and types each answer once its prompt has
+ * appeared (not before: the terminal would echo what arrives while it is not raw yet).
+ */
+function onTerminal(root: string, args: string[], env: NodeJS.ProcessEnv, answers: [prompt: string, typed: string][]) {
+  const command = [process.execPath, path.join(repoRoot, 'bin', 'strata.js'), '--root', root, ...args].map(shellQuote).join(' ');
+  const child = spawn('script', ['-qec', command, '/dev/null'], { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+  let screen = '';
+  const pending = [...answers];
+  child.stdout.on('data', (chunk: Buffer) => {
+    screen += chunk.toString();
+    const next = pending[0];
+    if (next && screen.endsWith(next[0])) {
+      pending.shift();
+      child.stdin.write(next[1]);
+    }
+  });
+  return new Promise<{ code: number | null; screen: string }>((resolve) =>
+    child.on('close', (code) => {
+      child.stdin.destroy();
+      resolve({ code, screen });
+    }),
+  );
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+testUnless(firstReason(basic, scriptSkip))(
+  'on a terminal, login asks for the username and for the password without echoing it',
+  async (t) => {
+    const registry = await startRegistry(t, 'basic');
+    const { dir } = await tmpStore(t);
+    const env = { DOCKER_CONFIG: path.join(dir, 'docker') };
+    const root = path.join(dir, 'store');
+    const asked = await onTerminal(root, ['login', registry.host], env, [
+      ['Username: ', `${registry.username}\r`],
+      ['Password: ', `${registry.password}\r`],
+    ]);
+    t.is(asked.code, 0, asked.screen);
+    t.regex(asked.screen, new RegExp(`^Username: ${registry.username}\\r?\\nPassword: \\r?\\n`));
+    t.false(asked.screen.includes(registry.password), 'the password was not echoed');
+    t.regex(asked.screen, /Login Succeeded\r?\n$/);
+    const file = path.join(env.DOCKER_CONFIG, 'config.json');
+    t.deepEqual(JSON.parse(await fs.readFile(file, 'utf8')), {
+      auths: { [registry.host]: { auth: Buffer.from(`${registry.username}:${registry.password}`).toString('base64') } },
+    });
+    // With -u, only the password is asked for; a wrong one is refused as with --password-stdin.
+    const wrong = await onTerminal(root, ['login', '-u', registry.username, registry.host], env, [['Password: ', 'nope\r']]);
+    t.is(wrong.code, 1);
+    t.regex(wrong.screen, /^Password: \r?\nstrata: .*unauthorized: incorrect username or password\r?\n$/);
+  },
+);
+
+testUnless(basic)('without a terminal, a login that would have to ask is refused as Docker refuses it', async (t) => {
+  const registry = await startRegistry(t, 'basic');
+  const { dir } = await tmpStore(t);
+  const env = { DOCKER_CONFIG: path.join(dir, 'docker') };
+  for (const args of [
+    ['login', registry.host],
+    ['login', '-u', registry.username, registry.host],
+  ]) {
+    const refused = await strataProcess(path.join(dir, 'store'), args, { env, stdin: Buffer.from(`${registry.password}\n`) });
+    t.deepEqual(
+      [refused.code, refused.stdout, refused.stderr],
+      [1, '', 'strata: Cannot perform an interactive login from a non TTY device\n'],
+    );
+  }
+  await t.throwsAsync(fs.stat(env.DOCKER_CONFIG), { code: 'ENOENT' });
 });
