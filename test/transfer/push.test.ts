@@ -21,8 +21,17 @@ import {
   type RegistryAuth,
 } from '../helpers/registry.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
+import { commandSkipReason } from '../helpers/tools.js';
+import { dirManifest, viewManifest } from '../helpers/fs-manifest.js';
+import { findImage } from '../../src/image/lookup.js';
+import { imageView } from '../../src/image/view.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 const skopeo = await skopeoSkipReason();
+const noUmoci = await commandSkipReason('umoci', ['--version'], 'umoci is not installed');
 const reasons: Record<RegistryAuth, string | null> = {
   open: firstReason(await registrySkipReason(), skopeo),
   basic: firstReason(await basicRegistrySkipReason(), skopeo),
@@ -238,4 +247,24 @@ testUnless(reasons.token)('token registry: a mount asks for pull on the source r
     registry.tokens!.issued.slice(issued).some((i) => i.scope.join(' ') === 'repository:copy:pull,push repository:team/app:pull'),
     JSON.stringify(registry.tokens!.issued.slice(issued)),
   );
+});
+
+testUnless(firstReason(reasons.open, noUmoci))('what skopeo copies out of a push, umoci unpacks to the tree strata serves', async (t) => {
+  const registry = await startRegistry(t, 'open');
+  const { store, dir } = await storeWithDemo(t, `${registry.host}/demo:1`);
+  await pushImage(store, `${registry.host}/demo:1`);
+  const layout = path.join(dir, 'copied');
+  await copyOutWithSkopeo(registry, 'demo:1', layout);
+  const bundle = path.join(dir, 'bundle');
+  const asRoot = process.getuid?.() === 0;
+  await run('umoci', ['unpack', ...(asRoot ? [] : ['--rootless']), '--image', `${layout}:t`, bundle]);
+  const image = await findImage(store, `${registry.host}/demo:1`);
+  const served = await viewManifest(
+    await imageView(
+      store,
+      image.layers.map((l) => l.chainId),
+    ),
+  );
+  t.deepEqual(await dirManifest(path.join(bundle, 'rootfs')), served);
+  t.true(served.length > 2, 'the image has files');
 });
