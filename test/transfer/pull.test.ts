@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { pullImage, type PullEvent } from '../../src/transfer/pull.js';
 import { saveImagesToFile } from '../../src/transfer/save.js';
+import { pushImage } from '../../src/transfer/push.js';
 import { digestOf } from '../../src/content/digest.js';
 import { findImage } from '../../src/image/lookup.js';
 import { imageView } from '../../src/image/view.js';
@@ -18,6 +19,7 @@ import { firstReason, testUnless } from '../helpers/skip.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
 import {
   basicRegistrySkipReason,
+  manifestWithSkopeo,
   pushWithSkopeo,
   registrySkipReason,
   skopeoSkipReason,
@@ -26,6 +28,7 @@ import {
   type RegistryAuth,
 } from '../helpers/registry.js';
 
+const run = promisify(execFile);
 const tools = firstReason(await skopeoSkipReason(), sharedSkipReason());
 const reasons: Record<RegistryAuth, string | null> = {
   open: firstReason(await registrySkipReason(), tools),
@@ -167,13 +170,13 @@ testUnless(reasons.open)('a pulled image saved again keeps its manifest digest',
 });
 
 /** PUTs an OCI index into the registry (its manifests must be there already). */
-function putIndex(host: string, repositoryTag: string, index: unknown): Promise<number> {
+function putIndex(host: string, repositoryTag: string, index: { mediaType: string }): Promise<number> {
   const [repository, tag] = repositoryTag.split(':');
   const body = Buffer.from(JSON.stringify(index));
   return new Promise((resolve, reject) => {
     const req = http.request(`http://${host}/v2/${repository}/manifests/${tag}`, {
       method: 'PUT',
-      headers: { 'content-type': 'application/vnd.oci.image.index.v1+json', 'content-length': body.length },
+      headers: { 'content-type': index.mediaType, 'content-length': body.length },
     });
     req.on('response', (res) => {
       res.resume();
@@ -218,3 +221,49 @@ testUnless(reasons.open)('from a multi-platform index, pull takes the --platform
     message: `no matching manifest for linux/s390x in the manifest list entries (index ${arm64.digest} has linux/arm/v6, linux/arm64/v8)`,
   });
 });
+
+testUnless(reasons.open)(
+  'a Docker manifest list of Docker schema 2 manifests is pulled as Docker pulls it, and pushed back unchanged',
+  async (t) => {
+    const registry = await startRegistry(t, 'open');
+    const toDocker = (archive: string, tag: string) =>
+      run('skopeo', [
+        'copy',
+        '-q',
+        '--dest-tls-verify=false',
+        '--format',
+        'v2s2',
+        `oci-archive:${archive}`,
+        `docker://${registry.host}/dock:${tag}`,
+      ]);
+    await toDocker(BASE, 'base');
+    await toDocker(APP.archive, 'app');
+    const schema2 = 'application/vnd.docker.distribution.manifest.v2+json';
+    const entry = async (tag: string, platform: Record<string, string>) => {
+      const bytes = await manifestWithSkopeo(registry, `dock:${tag}`);
+      t.is((JSON.parse(bytes.toString()) as { mediaType: string }).mediaType, schema2);
+      return { mediaType: schema2, digest: digestOf(bytes), size: bytes.length, platform };
+    };
+    const list = {
+      schemaVersion: 2,
+      mediaType: 'application/vnd.docker.distribution.manifest.list.v2+json',
+      manifests: [
+        await entry('base', { os: 'linux', architecture: 'arm', variant: 'v6' }),
+        await entry('app', { os: 'linux', architecture: 'arm64' }),
+      ],
+    };
+    t.is(await putIndex(registry.host, 'dock:multi', list), 201);
+    const { store } = await tmpStore(t);
+    const pulled = await pullImage(store, `${registry.host}/dock:multi`, { platform: 'linux/arm64/v8' });
+    t.is(pulled.id, APP_CONFIG, 'the same config: the format changed the manifest, not the image');
+    t.is(pulled.digest, digestOf(Buffer.from(JSON.stringify(list))));
+    t.is(await mergedTree(store, APP_CONFIG), await fs.readFile(APP.tsv, 'utf8'));
+    const image = await findImage(store, APP_CONFIG);
+    t.is(image.manifestDigest, list.manifests[1]!.digest);
+    // Pushed to another repository: the schema 2 bytes as they were, so the same digest.
+    t.is((await strata(store.root, ['tag', `${registry.host}/dock:multi`, `${registry.host}/again:1`])).code, 0);
+    const pushed = await pushImage(store, `${registry.host}/again:1`);
+    t.is(pushed.digest, list.manifests[1]!.digest);
+    t.is(digestOf(await manifestWithSkopeo(registry, 'again:1')), pushed.digest);
+  },
+);
