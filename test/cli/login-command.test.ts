@@ -187,3 +187,34 @@ testUnless(basic)('without a terminal, a login that would have to ask is refused
   }
   await t.throwsAsync(fs.stat(env.DOCKER_CONFIG), { code: 'ENOENT' });
 });
+
+withToken('a per-registry credHelpers entry is used before credsStore, as Docker uses it', async (t) => {
+  const registry = await startRegistry(t, 'token');
+  const { dir } = await tmpStore(t);
+  const bin = path.join(dir, 'bin');
+  await fs.mkdir(bin);
+  const asked = path.join(dir, 'asked');
+  // A helper that knows this registry's credentials and notes what it was asked for.
+  await fs.writeFile(
+    path.join(bin, 'docker-credential-perhost'),
+    `#!/bin/sh\n[ "$1" = get ] || exit 1\ncat >> ${asked}\necho '${JSON.stringify({ ServerURL: registry.host, Username: registry.username, Secret: registry.password })}'\n`,
+    { mode: 0o755 },
+  );
+  const env = { DOCKER_CONFIG: path.join(dir, 'docker'), PATH: `${bin}:${process.env.PATH}` };
+  await fs.mkdir(env.DOCKER_CONFIG);
+  // The store-wide helper does not exist: using it would fail the push.
+  await fs.writeFile(
+    path.join(env.DOCKER_CONFIG, 'config.json'),
+    JSON.stringify({ credsStore: 'absent', credHelpers: { [registry.host]: 'perhost' } }),
+  );
+  const root = path.join(dir, 'store');
+  t.is((await strataProcess(root, ['load', '-q', '-i', DEMO], { env })).code, 0);
+  t.is((await strataProcess(root, ['tag', 'demo:latest', `${registry.host}/demo:1`], { env })).code, 0);
+  const push = await strataProcess(root, ['push', '-q', `${registry.host}/demo:1`], { env });
+  t.deepEqual([push.code, push.stdout, push.stderr], [0, `${registry.host}/demo:1\n`, '']);
+  t.is((await fs.readFile(asked, 'utf8')).trim(), registry.host);
+  t.true(
+    registry.tokens!.issued.some((i) => i.user === registry.username),
+    'the token server saw the helper’s credentials',
+  );
+});
