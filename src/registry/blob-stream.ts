@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { StrataError } from '../errors.js';
+import { StrataError, isStrataError } from '../errors.js';
 import type { RegistryClient } from './client.js';
 import { isTransient, retryDelay, sleep } from './retry.js';
 
@@ -69,6 +69,9 @@ async function* chunks(client: RegistryClient, repository: string, digest: strin
         }
         if (offset < size) throw shortBody(client, repository, digest, size, offset);
       } catch (err) {
+        // Nothing from `offset` on (416): the blob ends there, short of what the descriptor says.
+        if (offset > 0 && isStrataError(err, 'EREGISTRY') && Number(err.found) === 416)
+          throw shortBody(client, repository, digest, size, offset);
         failures++;
         if (!(isTransient(err) || isShortBody(err)) || failures >= client.retry.attempts) throw oneLine(client, repository, digest, err);
         await sleep(retryDelay(failures, client.retry), client.signal);

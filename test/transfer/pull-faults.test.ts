@@ -166,3 +166,41 @@ maybe('a blob whose bytes are not its digest fails the pull with one line and le
     before.filter((l) => !/^(leases|locks)\t/.test(l)),
   );
 });
+
+/** The app's manifest, with the big layer's descriptor size changed by `delta`, put under `tag`. */
+async function putResized(host: string, tag: string, delta: number): Promise<void> {
+  const oci = 'application/vnd.oci.image.manifest.v1+json';
+  const got = await fetch(`http://${host}/v2/app/manifests/1.0`, { headers: { accept: oci } });
+  const manifest = (await got.json()) as { layers: { digest: string; size: number }[] };
+  for (const layer of manifest.layers) if (layer.digest === BIG) layer.size += delta;
+  const put = await fetch(`http://${host}/v2/app/manifests/${tag}`, {
+    method: 'PUT',
+    headers: { 'content-type': oci },
+    body: JSON.stringify(manifest),
+  });
+  if (put.status !== 201) throw new Error(`PUT manifest ${tag}: ${put.status} ${await put.text()}`);
+}
+
+maybe('a blob longer or shorter than its descriptor fails the pull with one line and leaves the store as it was', async (t) => {
+  const { proxy, store } = await setup(t);
+  await putResized(proxy.host, 'longer-blob', -1000);
+  await putResized(proxy.host, 'shorter-blob', +1000);
+  const before = await snapshotContent(store.root);
+  const unchanged = async () =>
+    t.deepEqual(
+      (await snapshotContent(store.root)).filter((l) => !/^(leases|locks)\t/.test(l)),
+      before.filter((l) => !/^(leases|locks)\t/.test(l)),
+    );
+  const blob = `${proxy.host}/app@${BIG}`;
+  await t.throwsAsync(pullImage(store, `${proxy.host}/app:longer-blob`, { maxConcurrentDownloads: 1, retry: FAST_RETRY }), {
+    code: 'EINTEGRITY',
+    message: `${blob}: size mismatch (expected ${BIG_SIZE - 1000} bytes, found ${BIG_SIZE} or more)`,
+  });
+  await unchanged();
+  // The whole blob arrives, short of the descriptor; the registry has nothing after it (416).
+  await t.throwsAsync(pullImage(store, `${proxy.host}/app:shorter-blob`, { maxConcurrentDownloads: 1, retry: FAST_RETRY }), {
+    code: 'EINTEGRITY',
+    message: `${blob}: the registry sent ${BIG_SIZE} bytes, but the descriptor says ${BIG_SIZE + 1000}`,
+  });
+  await unchanged();
+});
