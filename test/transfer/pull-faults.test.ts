@@ -3,6 +3,8 @@ import type { ExecutionContext } from 'ava';
 import path from 'node:path';
 import { pullImage } from '../../src/transfer/pull.js';
 import { findImage } from '../../src/image/lookup.js';
+import { collectGarbage } from '../../src/gc/sweep.js';
+import { checkStore } from '../../src/check/check.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
 import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
@@ -203,4 +205,22 @@ maybe('a blob longer or shorter than its descriptor fails the pull with one line
     message: `${blob}: the registry sent ${BIG_SIZE} bytes, but the descriptor says ${BIG_SIZE + 1000}`,
   });
   await unchanged();
+});
+
+maybe('what a failed pull keeps in ingest/ stays while fresh (a pull may resume it) and goes with gc once stale', async (t) => {
+  const { proxy, store, ref } = await setup(t);
+  proxy.fault = (r) => (isBlobGet(r, BIG) ? { kind: 'reset-after', bytes: 2_000_000 } : undefined);
+  await t.throwsAsync(pullImage(store, ref, { retry: { ...FAST_RETRY, attempts: 1 }, maxConcurrentDownloads: 1 }), { code: 'EREGISTRY' });
+  const spool = store.paths.pullSpool(BIG);
+  const kept = (await fs.stat(spool)).size;
+  t.deepEqual((await collectGarbage(store)).removed, [], 'a fresh spool may belong to a pull that resumes');
+  await fs.access(spool);
+  const old = new Date(Date.now() - 2 * 3600_000);
+  await fs.utimes(spool, old, old);
+  t.deepEqual(
+    (await collectGarbage(store)).removed.map((r) => [r.kind, r.name, r.bytes]),
+    [['leftover', path.relative(store.root, spool), kept]],
+  );
+  await t.throwsAsync(fs.stat(spool), { code: 'ENOENT' });
+  t.deepEqual((await checkStore(store)).problems, []);
 });
