@@ -57,6 +57,7 @@ export async function uploadBlob(channel: UploadChannel, blob: UploadSource, opt
         return;
       }
       while (session.offset < blob.size) {
+        if (channel.signal?.aborted) throw new StrataError('EINTERRUPTED', `upload of ${channel.what} interrupted`);
         const before: number = session.offset;
         session = await sendChunk(channel, session, blob, Math.max(options.chunkSize, session.minChunk), options);
         if (session.offset > before) failures = 0;
