@@ -11,7 +11,8 @@ import type { Store } from '../store/root.js';
  * `/run/strata` for root, `$XDG_RUNTIME_DIR/strata` for anyone else (a private
  * fallback under the temp dir when no runtime dir is set), then one directory per
  * store, named by a hash of the store's real path: two stores never share holds,
- * and a store reached through a symlink is still one store.
+ * and a store reached through a symlink is still one store. Only the path: nothing
+ * is created until a hold is written (ensureRunDir).
  */
 export function runDir(store: Store): string {
   const real = fs.realpathSync(store.root);
@@ -22,6 +23,7 @@ export function runDir(store: Store): string {
 /** runDir(store), created (mode 0700) with a `root` file naming the store, for a human looking in. */
 export function ensureRunDir(store: Store): string {
   const dir = runDir(store);
+  if (runBase() === privateBase()) assertPrivate(path.dirname(privateBase()));
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rootFile = path.join(dir, 'root');
   if (!fs.existsSync(rootFile)) fs.writeFileSync(rootFile, `${fs.realpathSync(store.root)}\n`);
@@ -32,17 +34,20 @@ function runBase(): string {
   if (process.geteuid?.() === 0) return '/run/strata';
   const runtime = process.env.XDG_RUNTIME_DIR;
   if (runtime !== undefined && path.isAbsolute(runtime)) return path.join(runtime, 'strata');
-  return privateTempDir();
+  return privateBase();
+}
+
+/** No runtime dir (a `setpriv`ed or `su`ed shell): a directory of our own in the temp dir. */
+function privateBase(): string {
+  return path.join(os.tmpdir(), `strata-run-${process.geteuid?.() ?? 0}`, 'strata');
 }
 
 /**
- * No runtime dir (a `setpriv`ed or `su`ed shell): a directory of our own in the temp
- * dir. Anyone may create names there, so it must be a real directory owned by us and
- * closed to others, or holds could be planted by another user.
+ * Anyone may create names in the temp dir, so ours must be a real directory owned by
+ * us and closed to others, or another user could plant holds or a symlink.
  */
-function privateTempDir(): string {
+function assertPrivate(dir: string): void {
   const uid = process.geteuid?.() ?? 0;
-  const dir = path.join(os.tmpdir(), `strata-run-${uid}`);
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
@@ -52,5 +57,4 @@ function privateTempDir(): string {
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
     throw new StrataError('ESTORE', `${dir}: not a private directory of user ${uid}; set XDG_RUNTIME_DIR`, { path: dir });
   }
-  return path.join(dir, 'strata');
 }
