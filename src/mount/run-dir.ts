@@ -4,42 +4,32 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
+import { defaultRunBase, privateRunBase } from './run-base.js';
 
 /**
- * Where mount holds live: a tmpfs, so a reboot (which drops every mount) drops the
- * holds with them, as containers/storage keeps `mountpoints.json` under its run root.
- * `/run/strata` for root, `$XDG_RUNTIME_DIR/strata` for anyone else (a private
- * fallback under the temp dir when no runtime dir is set), then one directory per
- * store, named by a hash of the store's real path: two stores never share holds,
- * and a store reached through a symlink is still one store. Only the path: nothing
- * is created until a hold is written (ensureRunDir).
+ * The store's directory under the run base (src/mount/run-base.ts), named by a hash
+ * of the store's real path: two stores never share holds, and a store reached
+ * through a symlink is still one store. Only the path: nothing is created until a
+ * hold is written (ensureRunDir).
  */
 export function runDir(store: Store): string {
   const real = fs.realpathSync(store.root);
   const key = createHash('sha256').update(real).digest('hex').slice(0, 20);
-  return path.join(runBase(), key);
+  return path.join(runBaseOf(store), key);
 }
 
 /** runDir(store), created (mode 0700) with a `root` file naming the store, for a human looking in. */
 export function ensureRunDir(store: Store): string {
   const dir = runDir(store);
-  if (runBase() === privateBase()) assertPrivate(path.dirname(privateBase()));
+  if (runBaseOf(store) === privateRunBase()) assertPrivate(path.dirname(privateRunBase()));
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rootFile = path.join(dir, 'root');
   if (!fs.existsSync(rootFile)) fs.writeFileSync(rootFile, `${fs.realpathSync(store.root)}\n`);
   return dir;
 }
 
-function runBase(): string {
-  if (process.geteuid?.() === 0) return '/run/strata';
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  if (runtime !== undefined && path.isAbsolute(runtime)) return path.join(runtime, 'strata');
-  return privateBase();
-}
-
-/** No runtime dir (a `setpriv`ed or `su`ed shell): a directory of our own in the temp dir. */
-function privateBase(): string {
-  return path.join(os.tmpdir(), `strata-run-${process.geteuid?.() ?? 0}`, 'strata');
+function runBaseOf(store: Store): string {
+  return store.runBase ?? defaultRunBase({ privileged: store.privileged });
 }
 
 /**
@@ -47,7 +37,7 @@ function privateBase(): string {
  * us and closed to others, or another user could plant holds or a symlink.
  */
 function assertPrivate(dir: string): void {
-  const uid = process.geteuid?.() ?? 0;
+  const uid = os.userInfo().uid;
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
