@@ -3,7 +3,6 @@ import fsp from 'node:fs/promises';
 import path from 'node:path';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import type { ExecutionContext } from 'ava';
 import { repoRoot, strata } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage, type LayerInput } from '../helpers/image-builder.js';
