@@ -24,6 +24,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   report: async (ctx) => (await import('./report-bench.js')).runReportBench(ctx),
   startup: async (ctx) => (await import('./startup-bench.js')).runStartupBench(ctx),
   pull: async (ctx) => (await import('./pull-bench.js')).runPullBench(ctx),
+  mount: async (ctx) => (await import('./mount-bench.js')).runMountBench(ctx),
 };
 
 // dist/bench/run.js → the repository root is two levels up.
