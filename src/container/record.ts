@@ -48,6 +48,8 @@ export interface ContainerRecord {
   labels?: Record<string, string>;
   /** `--rm`: strata runs no process, so the container goes at `stop`, where Docker removes it when it exits. */
   autoRemove?: boolean;
+  /** `--network`: none (a namespace of its own with loopback only; the default) or host. */
+  network?: 'none' | 'host';
   /** The --mount flags as given, in Docker's HostConfig.Mounts shape; `mounts` holds what they resolved to. */
   hostMounts?: HostConfigMount[];
 }
