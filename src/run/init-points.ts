@@ -29,7 +29,7 @@ interface Made {
 export async function makeMountPoints(view: Resolver, upperDir: string, listFile: string, points: MountPoint[]): Promise<void> {
   const plan: { path: string; kind: 'dir' | 'file'; mode: number; uid: number; gid: number }[] = [];
   const planned = new Set<string>();
-  points: for (const point of points) {
+  eachPoint: for (const point of points) {
     if (await presentAnywhere(view, upperDir, point.path)) continue;
     // Parents the upper lacks are made as copies of the image's (same mode and owner), so the merged view does not change.
     const parents: string[] = [];
@@ -37,7 +37,7 @@ export async function makeMountPoints(view: Resolver, upperDir: string, listFile
     for (const dir of parents) {
       if (planned.has(dir) || (await exists(path.join(upperDir, dir)))) continue;
       const st = await view.lstat(dir).catch(() => null);
-      if (st !== null && st.type !== 'dir') continue points; // not a directory in the image: the runtime will say so
+      if (st !== null && st.type !== 'dir') continue eachPoint; // not a directory in the image: the runtime will say so
       plan.push({ path: dir, kind: 'dir', mode: st?.mode ?? 0o755, uid: st?.uid ?? 0, gid: st?.gid ?? 0 });
       planned.add(dir);
     }
