@@ -38,7 +38,8 @@ export interface ContainerRecord {
   mounts: MountSpec[];
   /** The image's entrypoint + cmd, or what was given after IMAGE; shown as COMMAND. */
   command: string[];
-  state: { status: ContainerStatus; startedAt: string | null; finishedAt: string | null; exitCode: number };
+  /** `pid`: while running, the strata process that supervises the runtime (a foreground run or the -d monitor). */
+  state: { status: ContainerStatus; startedAt: string | null; finishedAt: string | null; exitCode: number; pid?: number };
   /**
    * Docker's Config of the container: the image's merged with create's flags. Records
    * made before these flags existed lack it; inspect then shows what `command` implies.

@@ -7,6 +7,7 @@ import { layerStackOptions } from '../image/view.js';
 import { Resolver } from '../resolver/resolver.js';
 import { containerDirs, type ContainerRecord } from '../container/record.js';
 import { volumeDataDir } from '../volume/volume.js';
+import { parseTmpfsOptions } from '../container/tmpfs-options.js';
 import { resolveProcessUser, type ProcessUser } from './user.js';
 import { DEFAULT_PATH, ETC_FILES, SYSTEM_MOUNT_POINTS, runtimeSpec } from './runtime-spec.js';
 import type { MountPoint } from './init-points.js';
@@ -60,7 +61,8 @@ export async function mountPointsOf(record: ContainerRecord): Promise<MountPoint
   points.push(...ETC_FILES.map((p) => ({ path: p, kind: 'file' as const })));
   for (const mount of record.mounts) {
     const isFile = mount.type === 'bind' && (await fs.stat(mount.source).catch(() => null))?.isFile() === true;
-    points.push({ path: mount.destination, kind: isFile ? 'file' : 'dir' });
+    const mode = mount.type === 'tmpfs' ? { mode: parseTmpfsOptions(mount.options ?? '').mode } : {};
+    points.push({ path: mount.destination, kind: isFile ? 'file' : 'dir', ...mode });
   }
   return points;
 }

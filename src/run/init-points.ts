@@ -19,6 +19,8 @@ export interface MountPoint {
   /** Container path. */
   path: string;
   kind: 'dir' | 'file';
+  /** Default 0755 (directories) or 0644; runc gives a tmpfs the mode of its mount point, so a --tmpfs target is made with the tmpfs's. */
+  mode?: number;
 }
 
 interface Made {
@@ -42,7 +44,7 @@ export async function makeMountPoints(view: Resolver, upperDir: string, listFile
       planned.add(dir);
     }
     if (planned.has(point.path)) continue;
-    plan.push({ path: point.path, kind: point.kind, mode: point.kind === 'dir' ? 0o755 : 0o644, uid: 0, gid: 0 });
+    plan.push({ path: point.path, kind: point.kind, mode: point.mode ?? (point.kind === 'dir' ? 0o755 : 0o644), uid: 0, gid: 0 });
     planned.add(point.path);
   }
   if (plan.length === 0) return;

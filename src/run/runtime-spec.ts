@@ -169,9 +169,10 @@ function containerMounts(input: RuntimeSpecInput): OciMount[] {
   return input.record.mounts.map((mount): OciMount => {
     if (mount.type === 'tmpfs') {
       const typed = (mount.options ?? '').split(',').filter((o) => o !== '');
-      // Checked again here: the record may predate the parser's current rules.
-      parseTmpfsOptions(mount.options ?? '');
-      return { destination: mount.destination, type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', ...typed] };
+      const { mode } = parseTmpfsOptions(mount.options ?? '');
+      // runc gives a tmpfs its mount point's mode unless told: say strata's default (1777, as the view has it) outright.
+      const withMode = typed.some((o) => o.startsWith('mode=')) ? typed : [...typed, `mode=${mode.toString(8)}`];
+      return { destination: mount.destination, type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', ...withMode] };
     }
     const options = ['rbind', 'rprivate', ...(mount.readOnly ? ['ro'] : [])];
     return { destination: mount.destination, type: 'bind', source: input.mountSource(mount), options };

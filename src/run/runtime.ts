@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { runDir } from '../mount/run-dir.js';
 
 const execFileP = promisify(execFile);
 
@@ -19,14 +21,9 @@ export interface Runtime {
   stateRoot: string;
 }
 
-export function runDirectory(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.STRATA_RUN_DIR) return env.STRATA_RUN_DIR;
-  if (process.getuid?.() === 0) return '/run/strata';
-  return path.join(env.XDG_RUNTIME_DIR || `/tmp/strata-run-${process.getuid?.() ?? 0}`, 'strata');
-}
-
-export function defaultRuntime(env: NodeJS.ProcessEnv = process.env): Runtime {
-  return { binary: env.STRATA_RUNTIME || 'runc', stateRoot: path.join(runDirectory(env), 'runc') };
+/** The runtime with its state under the store's run directory (src/mount/run-dir.ts). */
+export function runtimeFor(store: Store, env: NodeJS.ProcessEnv = process.env): Runtime {
+  return { binary: env.STRATA_RUNTIME || 'runc', stateRoot: path.join(runDir(store), 'runc') };
 }
 
 /** The container's runtime id: strata's container id, so `runc --root … list` names them as strata does. */
