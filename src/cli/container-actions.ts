@@ -8,7 +8,6 @@ import { envFlagEntry, labelMap, parseKeyValueFile, type EnvLookup } from '../co
 import { containerChanges } from '../container/diff.js';
 import { findContainer } from '../container/lookup.js';
 import { renameContainer } from '../container/rename.js';
-import { restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import type { CliContext } from './context.js';
 import { eachName, isTemplate, printTemplate } from './output.js';
@@ -93,20 +92,12 @@ async function readKeyValueFiles(files: string[], lookup?: EnvLookup): Promise<s
   return entries;
 }
 
-const LIFECYCLE = { start: startContainer, stop: stopContainer, restart: restartContainer } as const;
-
-export async function lifecycle(ctx: CliContext, verb: keyof typeof LIFECYCLE, names: string[]): Promise<void> {
-  const store = await ctx.store();
-  await eachName(ctx, names, async (n) => {
-    await LIFECYCLE[verb](store, n);
-    ctx.print(n);
-  });
-}
-
 export async function rm(ctx: CliContext, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
   const store = await ctx.store();
   const { removeContainerAndImage } = await import('../gc/remove-container.js');
   await eachName(ctx, names, async (n) => {
+    // rm -f of a container whose process runs: killed first, as Docker's (without -f, removal refuses).
+    if (opts.force) await (await import('../run/control.js')).killIfRunning(store, n);
     await removeContainerAndImage(store, n, opts);
     ctx.print(n);
   });

@@ -3,6 +3,8 @@ import { InvalidArgumentError } from 'commander';
 import type { CliContext } from './context.js';
 import { createFromFlags, type CreateFlags } from './container-actions.js';
 import { ExitStatus } from './main.js';
+import { eachName } from './output.js';
+import type { Store } from '../store/root.js';
 
 export interface RunFlags extends CreateFlags {
   detach?: boolean;
@@ -50,7 +52,7 @@ export async function run(ctx: CliContext, image: string, command: string[], opt
  * a PID 1 that ignores them is killed STOP_GRACE_MS later, or at once on a second one.
  * bin.ts's own handlers (abort and exit) are replaced: the run ends when the container does.
  */
-function forwardSignals(store: import('../store/root.js').Store, id: string, runtime: ChildProcess): void {
+function forwardSignals(store: Store, id: string, runtime: ChildProcess): void {
   let stopping = false;
   const killNow = async () => {
     const { killContainer, runtimeFor } = await import('../run/runtime.js');
@@ -72,4 +74,119 @@ function forwardSignals(store: import('../store/root.js').Store, id: string, run
       setTimeout(() => void killNow(), STOP_GRACE_MS).unref();
     });
   }
+}
+
+export interface StartFlags {
+  attach?: boolean;
+  interactive?: boolean;
+}
+
+/**
+ * Whether this store can run processes: as root, with the kernel's whiteout encoding
+ * (which overlayfs reads) and the runtime installed. Elsewhere start and stop keep
+ * their meaning without a process — they change the state, and stop empties --tmpfs.
+ */
+async function runsProcesses(store: Store): Promise<boolean> {
+  if (process.geteuid?.() !== 0 || store.whiteoutFormat !== 'overlay') return false;
+  const { runtimeFor } = await import('../run/runtime.js');
+  const binary = runtimeFor(store).binary;
+  const { execFileSync } = await import('node:child_process');
+  try {
+    execFileSync(binary, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function start(ctx: CliContext, names: string[], opts: StartFlags): Promise<void> {
+  const store = await ctx.store();
+  if (!(await runsProcesses(store))) {
+    const { startContainer } = await import('../container/lifecycle.js');
+    await eachName(ctx, names, async (n) => {
+      await startContainer(store, n);
+      ctx.print(n);
+    });
+    return;
+  }
+  if (opts.attach || opts.interactive) {
+    if (names.length > 1) throw new InvalidArgumentError('you cannot start and attach multiple containers at once');
+    const { runContainerProcess } = await import('../run/process.js');
+    const { findContainer } = await import('../container/lookup.js');
+    const record = await findContainer(store, names[0]!);
+    const code = await runContainerProcess(store, record.id, {
+      stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+      terminal: false,
+      onStarted: ctx.io.signal ? (runtime) => forwardSignals(store, record.id, runtime) : undefined,
+    });
+    if (code !== 0) throw new ExitStatus(code);
+    return;
+  }
+  const { startDetached } = await import('../run/detach.js');
+  const { findContainer } = await import('../container/lookup.js');
+  const { hasLiveProcess } = await import('../run/control.js');
+  await eachName(ctx, names, async (n) => {
+    const record = await findContainer(store, n);
+    // Docker's start of a running container does nothing and names it.
+    if (!hasLiveProcess(record)) await startDetached(store, record.id);
+    ctx.print(n);
+  });
+}
+
+export async function stopOrRestart(ctx: CliContext, verb: 'stop' | 'restart', names: string[], seconds: number): Promise<void> {
+  const store = await ctx.store();
+  const control = await import('../run/control.js');
+  const lifecycle = await import('../container/lifecycle.js');
+  const { findContainer } = await import('../container/lookup.js');
+  const processes = await runsProcesses(store);
+  await eachName(ctx, names, async (n) => {
+    const record = await findContainer(store, n);
+    if (control.hasLiveProcess(record)) await control.stopRunning(store, record.id, seconds);
+    else if (verb === 'stop' || !processes) await (verb === 'stop' ? lifecycle.stopContainer : lifecycle.restartContainer)(store, n);
+    if (verb === 'restart' && processes) await (await import('../run/detach.js')).startDetached(store, record.id);
+    ctx.print(n);
+  });
+}
+
+export async function kill(ctx: CliContext, names: string[], signal: string): Promise<void> {
+  const store = await ctx.store();
+  const { killRunning, parseSignal } = await import('../run/control.js');
+  parseSignal(signal);
+  await eachName(ctx, names, async (n) => {
+    await killRunning(store, n, signal);
+    ctx.print(n);
+  });
+}
+
+export async function wait(ctx: CliContext, names: string[]): Promise<void> {
+  const store = await ctx.store();
+  const { waitForExit } = await import('../run/control.js');
+  await eachName(ctx, names, async (n) => ctx.print(String(await waitForExit(store, n))));
+}
+
+export async function logs(ctx: CliContext, name: string, opts: { follow?: boolean }): Promise<void> {
+  const { copyLogs } = await import('../run/control.js');
+  await copyLogs(await ctx.store(), name, ctx.io.stdout, opts.follow === true);
+}
+
+export interface ExecFlags {
+  interactive?: boolean;
+  tty?: boolean;
+  env: string[];
+  workdir?: string;
+  user?: string;
+}
+
+export async function exec(ctx: CliContext, name: string, command: string[], opts: ExecFlags): Promise<void> {
+  const { execInContainer } = await import('../run/exec.js');
+  const { envFlagEntry } = await import('../container/run-config.js');
+  const code = await execInContainer(await ctx.store(), name, {
+    command,
+    env: opts.env.map((e) => envFlagEntry(e, (key) => process.env[key])),
+    workingDir: opts.workdir,
+    user: opts.user,
+    terminal: opts.tty === true,
+    stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+  });
+  if (code !== 0) throw new ExitStatus(code);
 }

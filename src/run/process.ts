@@ -10,6 +10,7 @@ import { mountContainer, unmountContainer } from '../mount/mount.js';
 import { bundlePaths, checkExecutable, mountPointsOf, resolveUser, rootView, writeBundle } from './bundle.js';
 import { makeMountPoints, removeMountPoints } from './init-points.js';
 import { processEnv } from './runtime-spec.js';
+import { hasLiveProcess } from './control.js';
 import { deleteRuntimeState, runtimeError, runtimeFor, spawnRun, waitExit } from './runtime.js';
 
 /**
@@ -89,7 +90,7 @@ async function removeAfterRun(store: Store, id: string): Promise<void> {
 async function markRunning(store: Store, id: string): Promise<void> {
   await withStoreLock(store, async () => {
     const record = await findContainer(store, id);
-    if (record.state.status === 'running') {
+    if (hasLiveProcess(record)) {
       throw new StrataError('ECONFLICT', `container ${id} is already running`, { path: id });
     }
     record.state = {
