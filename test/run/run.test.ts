@@ -1,0 +1,175 @@
+import fs from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { runSkipReason, runStore } from '../helpers/run-fixture.js';
+import { testUnless } from '../helpers/skip.js';
+import { runtimeFor } from '../../src/run/runtime.js';
+import { findContainer } from '../../src/container/lookup.js';
+
+const run = promisify(execFile);
+const maybe = testUnless(await runSkipReason());
+
+const APP_IMAGE = { User: 'app', WorkingDir: '/home/app' };
+
+maybe('run prints what the image config says: the user from its /etc/passwd, its WorkingDir and Env', async (t) => {
+  const s = await runStore(t, APP_IMAGE);
+  const result = await s.cli(['run', '--name', 'app1', 'bb:1', 'sh', '-c', 'id; pwd; env | sort']);
+  t.is(result.stderr, '');
+  t.is(result.code, 0);
+  const id = (await findContainer(s.store, 'app1')).id;
+  t.is(
+    result.stdout,
+    [
+      'uid=1000(app) gid=1000(app) groups=50(staff)',
+      '/home/app',
+      'GREETING=hello world',
+      'HOME=/home/app',
+      `HOSTNAME=${id.slice(0, 12)}`,
+      'PATH=/usr/local/bin:/bin',
+      'PWD=/home/app',
+      'SHLVL=1',
+      '',
+    ].join('\n'),
+  );
+});
+
+maybe('-u, -w, -e and -h change what the process gets, as in Docker', async (t) => {
+  const s = await runStore(t, APP_IMAGE);
+  const result = await s.cli([
+    'run',
+    '--rm',
+    '-u',
+    '4242:77',
+    '-w',
+    '/etc',
+    '-e',
+    'GREETING=hi',
+    '-h',
+    'box',
+    'bb:1',
+    'sh',
+    '-c',
+    'id; pwd; hostname; echo $GREETING $HOME',
+  ]);
+  t.is(result.stdout, 'uid=4242 gid=77\n/etc\nbox\nhi /\n');
+  t.is(result.code, 0);
+});
+
+maybe("the process's exit status is strata's: 0, 3, 127 not found, 126 not executable, 125 strata's own", async (t) => {
+  const s = await runStore(t);
+  t.is((await s.cli(['run', '--rm', 'bb:1', 'true'])).code, 0);
+  t.is((await s.cli(['run', '--rm', 'bb:1', 'sh', '-c', 'exit 3'])).code, 3);
+  const missing = await s.cli(['run', '--rm', 'bb:1', 'nosuch']);
+  t.is(missing.code, 127);
+  t.is(missing.stderr, 'strata: failed to create task for container: exec: "nosuch": executable file not found in $PATH\n');
+  const notExecutable = await s.cli(['run', '--rm', 'bb:1', '/etc/passwd']);
+  t.is(notExecutable.code, 126);
+  t.is(notExecutable.stderr, 'strata: failed to create task for container: exec: "/etc/passwd": permission denied\n');
+  const ghost = await s.cli(['run', '--rm', '-u', 'ghost', 'bb:1', 'true']);
+  t.is(ghost.code, 125);
+  t.is(ghost.stderr, 'strata: unable to find user ghost: no matching entries in passwd file\n');
+  t.is((await s.cli(['run', '--rm', '--network', 'bridge', 'bb:1', 'true'])).code, 125);
+  // --rm took every one of them away, the failed starts too.
+  t.is((await s.cli(['ps', '-aq'])).stdout, '');
+});
+
+maybe("run --read-only IMAGE touch /x prints the tool's own error", async (t) => {
+  const s = await runStore(t);
+  const result = await s.cli(['run', '--rm', '--read-only', 'bb:1', 'touch', '/x']);
+  t.is(result.stderr, 'touch: /x: Read-only file system\n');
+  t.is(result.code, 1);
+});
+
+maybe('--tmpfs /tmp is writable, mode 1777, and empty at every start', async (t) => {
+  const s = await runStore(t);
+  const script = 'ls -A /tmp; stat -c %A /tmp; echo x > /tmp/f; cat /tmp/f';
+  const first = await s.cli(['run', '--name', 'tmp', '--tmpfs', '/tmp', 'bb:1', 'sh', '-c', script]);
+  t.is(first.stdout, 'drwxrwxrwt\nx\n');
+  const again = await s.cli(['start', '-a', 'tmp']);
+  t.is(again.stdout, 'drwxrwxrwt\nx\n');
+  t.is(again.code, 0);
+});
+
+maybe("a volume's data outlives its container and is seen by the next one", async (t) => {
+  const s = await runStore(t);
+  t.is((await s.cli(['run', '--rm', '-v', 'data:/data', 'bb:1', 'sh', '-c', 'echo kept > /data/f'])).code, 0);
+  const next = await s.cli(['run', '--rm', '-v', 'data:/data:ro', 'bb:1', 'sh', '-c', 'cat /data/f; touch /data/g']);
+  t.is(next.stdout, 'kept\n');
+  t.is(next.stderr, 'touch: /data/g: Read-only file system\n');
+});
+
+maybe('after run IMAGE true nothing the runtime needed is in the upper: diff is empty and commit adds nothing', async (t) => {
+  const s = await runStore(t);
+  t.is((await s.cli(['run', '--name', 'idle', '--tmpfs', '/scratch', '-v', 'vol:/data/deep', 'bb:1', 'true'])).code, 0);
+  t.is((await s.cli(['diff', 'idle'])).stdout, '');
+  const record = await findContainer(s.store, 'idle');
+  t.deepEqual(await fs.readdir(s.store.paths.container(record.id).upper), []);
+  t.is((await s.cli(['commit', 'idle', 'idle:1'])).code, 0);
+  const history = await s.cli(['history', '--format', '{{.Size}}', 'idle:1']);
+  t.is(history.stdout.split('\n')[0], '0B');
+});
+
+maybe('diff after a run lists what the process changed, and only that', async (t) => {
+  const s = await runStore(t, APP_IMAGE);
+  const script = 'echo hi > /home/app/new; rm /etc/group; mkdir -p /var/cache';
+  t.is((await s.cli(['run', '--name', 'writer', '-u', 'root', 'bb:1', 'sh', '-c', script])).code, 0);
+  t.is((await s.cli(['diff', 'writer'])).stdout, 'C /etc\nD /etc/group\nC /home\nC /home/app\nA /home/app/new\nA /var\nA /var/cache\n');
+});
+
+maybe('a detached container logs its stdout and stderr; wait gives its exit code; ps shows the real state', async (t) => {
+  const s = await runStore(t);
+  const started = await s.cli(['run', '-d', '--name', 'bg', 'bb:1', 'sh', '-c', 'echo out; echo err >&2; sleep 1; exit 4']);
+  t.is(started.code, 0);
+  t.regex(started.stdout, /^[0-9a-f]{64}\n$/);
+  t.regex((await s.cli(['ps', '--format', '{{.Status}}'])).stdout, /^Up (Less than a second|\d+ seconds?)\n$/);
+  t.is((await s.cli(['wait', 'bg'])).stdout, '4\n');
+  t.is((await s.cli(['logs', 'bg'])).stdout, 'out\nerr\n');
+  t.regex((await s.cli(['ps', '-a', '--format', '{{.Status}}'])).stdout, /^Exited \(4\) /);
+});
+
+maybe('stop sends SIGTERM then SIGKILL after -t; kill -s and exec reach the running process', async (t) => {
+  const s = await runStore(t, APP_IMAGE);
+  t.is((await s.cli(['run', '-d', '--name', 'sleeper', 'bb:1', 'sleep', '100'])).code, 0);
+  const exec = await s.cli(['exec', '-u', 'root', '-w', '/', '-e', 'A=1', 'sleeper', 'sh', '-c', 'id -u; pwd; echo $A; exit 5']);
+  t.is(exec.stdout, '0\n/\n1\n');
+  t.is(exec.code, 5);
+  t.is((await s.cli(['exec', 'sleeper', 'id', '-un'])).stdout, 'app\n');
+  t.is((await s.cli(['exec', 'sleeper', 'nosuch'])).code, 126);
+  // sleep as PID 1 ignores SIGTERM: stop must kill it after its timeout.
+  const before = Date.now();
+  t.is((await s.cli(['stop', '-t', '1', 'sleeper'])).stdout, 'sleeper\n');
+  t.true(Date.now() - before >= 1000);
+  t.is((await s.cli(['wait', 'sleeper'])).stdout, '137\n');
+  t.is((await s.cli(['exec', 'sleeper', 'true'])).code, 1);
+  t.is((await s.cli(['start', 'sleeper'])).stdout, 'sleeper\n');
+  t.is((await s.cli(['kill', '-s', 'TERM', 'sleeper'])).code, 0);
+  t.is((await s.cli(['kill', 'sleeper'])).code, 0);
+  t.is((await s.cli(['wait', 'sleeper'])).stdout, '137\n');
+  const notRunning = await s.cli(['kill', 'sleeper']);
+  t.is(notRunning.code, 1);
+  t.regex(notRunning.stderr, /is not running/);
+});
+
+maybe('two containers of one image run at once on work dirs of their own', async (t) => {
+  const s = await runStore(t);
+  for (const name of ['one', 'two']) t.is((await s.cli(['run', '-d', '--name', name, 'bb:1', 'sleep', '100'])).code, 0);
+  const mountinfo = await fs.readFile('/proc/self/mountinfo', 'utf8');
+  const workDirs = await Promise.all(['one', 'two'].map(async (n) => s.store.paths.container((await findContainer(s.store, n)).id).work));
+  t.not(workDirs[0], workDirs[1]);
+  for (const work of workDirs) t.true(mountinfo.includes(`workdir=${work}`), `${work} is one mount's work dir`);
+  t.is((await s.cli(['rm', '-f', 'one', 'two'])).code, 0);
+  t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(s.root), 'rm -f leaves no mount of the store');
+});
+
+maybe("no runtime state is left in strata's runc root after a run", async (t) => {
+  const s = await runStore(t);
+  t.is((await s.cli(['run', '--rm', 'bb:1', 'true'])).code, 0);
+  t.is((await s.cli(['run', '-d', '--rm', 'bb:1', 'true'])).code, 0);
+  t.is((await s.cli(['run', '--rm', 'bb:1', 'nosuch'])).code, 127);
+  // The detached one may still be finishing.
+  for (let i = 0; i < 100 && (await s.cli(['ps', '-aq'])).stdout !== ''; i++) await new Promise((r) => setTimeout(r, 50));
+  t.is((await s.cli(['ps', '-aq'])).stdout, '');
+  const { stdout } = await run('runc', ['--root', runtimeFor(s.store).stateRoot, 'list', '-q']);
+  t.is(stdout, '');
+  t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(s.root), 'no mount of the store is left');
+});
