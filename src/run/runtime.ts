@@ -10,8 +10,7 @@ import { runDir } from '../mount/run-dir.js';
 const execFileP = promisify(execFile);
 
 /**
- * The OCI runtime strata drives: runc (Debian's), or crun when STRATA_RUNTIME names
- * it. Its state lives in a root of strata's own under the run directory (a tmpfs:
+ * The OCI runtime strata drives: runc (Debian's). Its state lives in a root of strata's own under the run directory (a tmpfs:
  * /run/strata as root, $XDG_RUNTIME_DIR/strata otherwise), so strata never sees or
  * leaves containers in another tool's runc state, and a reboot clears it.
  */
@@ -21,9 +20,9 @@ export interface Runtime {
   stateRoot: string;
 }
 
-/** The runtime with its state under the store's run directory (src/mount/run-dir.ts). */
-export function runtimeFor(store: Store, env: NodeJS.ProcessEnv = process.env): Runtime {
-  return { binary: env.STRATA_RUNTIME || 'runc', stateRoot: path.join(runDir(store), 'runc') };
+/** runc, with its state under the store's run directory (src/mount/run-dir.ts). */
+export function runtimeFor(store: Store): Runtime {
+  return { binary: 'runc', stateRoot: path.join(runDir(store), 'runc') };
 }
 
 /** The container's runtime id: strata's container id, so `runc --root … list` names them as strata does. */
@@ -46,7 +45,7 @@ export async function spawnRun(runtime: Runtime, id: string, bundle: string, std
     child.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'ENOENT'
-          ? new StrataError('EUSAGE', `${runtime.binary}: the OCI runtime is not installed (install runc, or set STRATA_RUNTIME)`, {
+          ? new StrataError('EUSAGE', `${runtime.binary}: the OCI runtime is not installed (Debian package runc)`, {
               path: runtime.binary,
             })
           : err,

@@ -2,12 +2,17 @@ import fs from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { runSkipReason, runStore } from '../helpers/run-fixture.js';
-import { testUnless } from '../helpers/skip.js';
+import { firstReason, testUnless } from '../helpers/skip.js';
 import { runtimeFor } from '../../src/run/runtime.js';
 import { findContainer } from '../../src/container/lookup.js';
 
 const run = promisify(execFile);
-const maybe = testUnless(await runSkipReason());
+const runReason = await runSkipReason();
+const maybe = testUnless(runReason);
+const noScript = await run('script', ['--version']).then(
+  () => null,
+  () => 'script(1) from util-linux is needed to give strata a terminal',
+);
 
 const APP_IMAGE = { User: 'app', WorkingDir: '/home/app' };
 
@@ -173,3 +178,51 @@ maybe("no runtime state is left in strata's runc root after a run", async (t) =>
   t.is(stdout, '');
   t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(s.root), 'no mount of the store is left');
 });
+
+maybe('a signal to a foreground run reaches the container; Ctrl-C stops one whose PID 1 ignores it', async (t) => {
+  const s = await runStore(t);
+  const { spawn } = await import('node:child_process');
+  const { repoRoot } = await import('../helpers/cli.js');
+  const path = await import('node:path');
+  const runInBackground = (name: string, script: string) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(repoRoot, 'bin', 'strata.js'), '--root', s.root, 'run', '--name', name, 'bb:1', 'sh', '-c', script],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => {
+      out += c.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, exited, output: () => out };
+  };
+  // A PID 1 with a handler: the forwarded SIGUSR1 and SIGINT run it.
+  const trapping = runInBackground('trapping', 'trap "echo usr1" USR1; trap "exit 130" INT; echo ready; while :; do sleep 0.1; done');
+  while (!trapping.output().includes('ready')) await new Promise((r) => setTimeout(r, 20));
+  trapping.child.kill('SIGUSR1');
+  while (!trapping.output().includes('usr1')) await new Promise((r) => setTimeout(r, 20));
+  trapping.child.kill('SIGINT');
+  t.is(await trapping.exited, 130);
+  // sleep as PID 1 has no handler, so the kernel drops SIGINT for it: strata kills it after its grace.
+  const ignoring = runInBackground('ignoring', 'echo ready; exec sleep 50');
+  while (!ignoring.output().includes('ready')) await new Promise((r) => setTimeout(r, 20));
+  ignoring.child.kill('SIGINT');
+  t.is(await ignoring.exited, 137);
+  t.regex((await s.cli(['ps', '-a', '--filter', 'name=ignoring', '--format', '{{.Status}}'])).stdout, /^Exited \(137\) /);
+});
+
+testUnless(firstReason(runReason, noScript))(
+  'run -it gives the container a terminal of its own (runc makes the pty in the foreground)',
+  async (t) => {
+    const s = await runStore(t);
+    const { repoRoot } = await import('../helpers/cli.js');
+    const path = await import('node:path');
+    const command = `${process.execPath} ${path.join(repoRoot, 'bin', 'strata.js')} --root ${s.root} run --rm -it bb:1 sh -c 'tty; echo $TERM; exit 7'`;
+    const result = await run('script', ['-qec', command, '/dev/null']).catch((err: { code: number; stdout: string }) => err);
+    t.is((result as { code?: number }).code, 7);
+    t.regex(result.stdout, /\/dev\/pts\/0\r\nxterm\r\n/);
+  },
+);
