@@ -23,6 +23,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   'df-scale': async (ctx) => (await import('./df-scale-bench.js')).runDfScaleBench(ctx),
   report: async (ctx) => (await import('./report-bench.js')).runReportBench(ctx),
   startup: async (ctx) => (await import('./startup-bench.js')).runStartupBench(ctx),
+  run: async (ctx) => (await import('./run-bench.js')).runRunBench(ctx),
 };
 
 // dist/bench/run.js → the repository root is two levels up.
