@@ -15,6 +15,7 @@ import { exists } from './scan.js';
 import { listStoreDir } from '../store/record-dir.js';
 import { checkContainers, checkImages, checkLayers, checkTags, checkVolumes } from './records.js';
 import { checkLeases, checkLeftovers, checkLocks } from './leftovers.js';
+import { checkMounts } from './mounts.js';
 
 export type { CheckReport, Problem, ProblemKind, Fix } from './problem.js';
 
@@ -43,6 +44,7 @@ export async function checkStore(store: Store): Promise<CheckReport> {
     await checkLeases(store, report);
     await checkLocks(store, report);
     await checkLeftovers(store, report);
+    await checkMounts(store, report);
   });
   return report;
 }

@@ -23,10 +23,15 @@ export type ProblemKind =
   | 'volume-record' // a volume directory whose volume.json cannot be read
   | 'leftover' // temp, trash or ingest entry of an interrupted operation
   | 'lease-stale' // the lease of a load whose process is gone
-  | 'lock-stale'; // a lock whose holder is gone, or whose owner cannot be read
+  | 'lock-stale' // a lock whose holder is gone, or whose owner cannot be read
+  | 'mount-unheld' // a container's merged view mounted with no holder left
+  | 'mount-orphan' // a mount under containers/ whose container is removed
+  | 'mount-hold-stale'; // mount holds in the run dir on a container not mounted or removed
 
 export type Fix =
   | { action: 'remove'; path: string; says: string }
+  | { action: 'unmount'; path: string; fsType: string; containerId: string | null; says: string }
+  | { action: 'drop-holds'; containerId: string; path: string; says: string }
   | { action: 'remove-scratch'; containerId: string; path: string; says: string }
   | { action: 'remove-lock-leftover'; entry: LockEntry; says: string }
   | { action: 'break-lock'; entry: LockEntry; says: string }

@@ -12,6 +12,7 @@ import { readLayerRecord } from '../layer/unpack.js';
 import { readImageRecord, removeImageRecord, writeImageRecord } from '../image/record.js';
 import { readTags, writeTags } from '../image/tags.js';
 import { checkStore } from './check.js';
+import { dropStaleHolds, repairMount } from './mount-repair.js';
 import type { CheckReport, Fix, Problem } from './problem.js';
 
 export interface RepairReport extends CheckReport {
@@ -50,6 +51,9 @@ export async function repairStore(store: Store, options: { onFix?: (line: string
 
 /** Leftovers and locks first, then layers, then what records name them. */
 const ORDER: Fix['action'][] = [
+  // A mount first: nothing may remove (through the mount) a directory still mounted.
+  'unmount',
+  'drop-holds',
   'remove-lock-leftover',
   'break-lock',
   'remove-scratch',
@@ -71,6 +75,8 @@ function keyOf(fix: Fix): string {
   switch (fix.action) {
     case 'remove':
     case 'remove-scratch':
+    case 'unmount':
+    case 'drop-holds':
       return `${fix.action} ${fix.path}`;
     case 'remove-lock-leftover':
     case 'break-lock':
@@ -99,6 +105,10 @@ async function apply(store: Store, fix: Fix): Promise<boolean> {
         if (isStrataError(err, 'ELOCKED')) return false;
         throw err;
       }
+    case 'unmount':
+      return repairMount(store, fix);
+    case 'drop-holds':
+      return dropStaleHolds(store, fix.containerId);
     case 'remove-lock-leftover':
       await removeLockLeftover(store, fix.entry);
       return true;

@@ -40,8 +40,8 @@ export class CliContext {
   /** Opened on first use, so `--help` never creates a store. */
   store(): Promise<Store> {
     this.storePromise ??= import('../store/root.js').then(({ openStore }) => {
-      const { privileged, whiteoutFormat, lockTimeoutMs } = this.environment;
-      return openStore({ root: this.root(), privileged, whiteoutFormat, lockTimeoutMs });
+      const { privileged, whiteoutFormat, lockTimeoutMs, runBase } = this.environment;
+      return openStore({ root: this.root(), privileged, whiteoutFormat, lockTimeoutMs, runBase });
     });
     return this.storePromise;
   }

@@ -2,6 +2,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
 import { defaultRoot } from '../store/default-root.js';
+import { defaultRunBase } from '../mount/run-base.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 
 /**
@@ -25,6 +26,8 @@ export interface CliEnvironment {
   insecureRegistries: string[];
   /** Where Docker's config.json (registry credentials) lives: $DOCKER_CONFIG, else ~/.docker. */
   dockerConfigDir: string;
+  /** Where mount holds live: /run/strata for root, else $XDG_RUNTIME_DIR/strata (src/mount/run-base.ts). */
+  runBase: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
@@ -38,6 +41,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     importWorkers: importWorkersOf(env.STRATA_IMPORT_WORKERS),
     dockerConfigDir: env.DOCKER_CONFIG ? path.resolve(env.DOCKER_CONFIG) : path.join(env.HOME || os.homedir(), '.docker'),
     insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
+    runBase: defaultRunBase({ privileged, xdgRuntimeDir: env.XDG_RUNTIME_DIR }),
   };
 }
 

@@ -21,6 +21,7 @@ import { registerReportCommand } from './report-command.js';
 import { registerPullCommand } from './pull-command.js';
 import { registerPushCommand } from './push-command.js';
 import { registerLoginCommands } from './login-command.js';
+import { registerMountCommands } from './mount-command.js';
 import { FLAG_ERROR_EXIT, trackParsedCommand, usageErrorReport } from './usage-errors.js';
 
 /**
@@ -68,6 +69,7 @@ export function createProgram(io: CliIO): Command {
   registerInfoCommand(program, ctx);
   registerImportCommand(program, ctx);
   registerCommitCommand(program, ctx);
+  registerMountCommands(program, ctx);
   registerGcCommands(program, ctx);
   registerCheckCommand(program, ctx);
   program

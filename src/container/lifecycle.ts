@@ -10,6 +10,7 @@ import { containerDirs, tmpfsBacking, writeContainerRecord, type ContainerRecord
 import { faultPoint } from '../store/fault-points.js';
 import { bumpUsageToken } from './usage-token.js';
 import { assertLayerFilesPresent, assertUpperPresent } from '../layer/missing-layer.js';
+import { detachForRemoval } from '../mount/mount.js';
 
 /**
  * Docker's container states without a process: `start` marks a container Up,
@@ -76,8 +77,9 @@ export interface RemoveContainerOptions {
 }
 
 /**
- * Removes upper/, work/ and tmpfs/ with the record. The directory is first renamed
- * to a trash name, so a crash mid-delete never leaves something that looks live.
+ * Removes upper/, work/ and tmpfs/ with the record, unmounting merged/ first if it is
+ * mounted. The directory is first renamed to a trash name, so a crash mid-delete
+ * never leaves something that looks live.
  */
 export async function removeContainer(store: Store, name: string, options: RemoveContainerOptions = {}): Promise<ContainerRecord> {
   return withStoreLock(store, async () => {
@@ -91,6 +93,8 @@ export async function removeContainer(store: Store, name: string, options: Remov
     }
     // An fs write or cp in flight finishes first (lock order: store, then container).
     await withContainerLock(store, record.id, async () => {
+      // A mounted view goes first, lazily: a process inside keeps it, nothing else sees it.
+      await detachForRemoval(store, record.id);
       faultPoint('rm.container');
       await removeByRename(store.paths.containerDir(record.id));
     });

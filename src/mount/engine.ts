@@ -67,11 +67,10 @@ export async function mountFuseOverlay(dirs: OverlayDirs, target: string): Promi
  * (moby#33638); otherwise a busy mount is an error. A fuse mount made without root
  * can only be undone by fusermount.
  */
-export async function unmountPoint(target: string, fsType: string, options: { lazy: boolean }): Promise<void> {
+export async function unmountPoint(target: string, fsType: string, options: { lazy: boolean; privileged: boolean }): Promise<void> {
   const fuse = fsType.startsWith('fuse');
-  const privileged = process.geteuid?.() === 0;
   const [command, args] =
-    fuse && !privileged
+    fuse && !options.privileged
       ? [await fusermount(), ['-u', ...(options.lazy ? ['-z'] : []), target]]
       : ['umount', [...(options.lazy ? ['-l'] : []), target]];
   const result = await runTool(command, args);

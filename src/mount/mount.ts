@@ -78,7 +78,7 @@ export async function unmountContainer(store: Store, nameOrId: string, options: 
       return false;
     }
     // Unmount first, then drop the holds: a crash between leaves holds on nothing, which is harmless.
-    await unmountPoint(mounted.mountPoint, mounted.fsType, { lazy: options.force === true });
+    await unmountPoint(mounted.mountPoint, mounted.fsType, { lazy: options.force === true, privileged: store.privileged });
     faultPoint('umount.unmounted');
     writeHolds(runs, record.id, NO_HOLDS);
     await bumpUsageToken(store, record.id);
@@ -95,7 +95,7 @@ export async function detachForRemoval(store: Store, id: string): Promise<void> 
   const merged = containerDirs(store, id).merged;
   const mounted = fs.existsSync(merged) ? mountAt(fs.realpathSync(merged)) : null;
   if (mounted !== null) {
-    await unmountPoint(mounted.mountPoint, mounted.fsType, { lazy: true });
+    await unmountPoint(mounted.mountPoint, mounted.fsType, { lazy: true, privileged: store.privileged });
     faultPoint('rm.unmounted');
   }
   writeHolds(runDir(store), id, NO_HOLDS);
@@ -137,7 +137,7 @@ function mountOf(dir: string, mounts: MountEntry[]): MountEntry | null {
 
 /** Kernel overlayfs where the kernel can read the store as root; fuse-overlayfs otherwise. */
 export function engineFor(store: Store): MountEngine {
-  return store.whiteoutFormat === 'overlay' && process.geteuid?.() === 0 ? 'kernel' : 'fuse';
+  return store.whiteoutFormat === 'overlay' && store.privileged ? 'kernel' : 'fuse';
 }
 
 async function makeMount(store: Store, record: ContainerRecord, engine: MountEngine): Promise<void> {

@@ -4,45 +4,40 @@ import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
+import { defaultRunBase, privateRunBase } from './run-base.js';
 
 /**
- * Where mount holds live: a tmpfs, so a reboot (which drops every mount) drops the
- * holds with them, as containers/storage keeps `mountpoints.json` under its run root.
- * `/run/strata` for root, `$XDG_RUNTIME_DIR/strata` for anyone else (a private
- * fallback under the temp dir when no runtime dir is set), then one directory per
- * store, named by a hash of the store's real path: two stores never share holds,
- * and a store reached through a symlink is still one store.
+ * The store's directory under the run base (src/mount/run-base.ts), named by a hash
+ * of the store's real path: two stores never share holds, and a store reached
+ * through a symlink is still one store. Only the path: nothing is created until a
+ * hold is written (ensureRunDir).
  */
 export function runDir(store: Store): string {
   const real = fs.realpathSync(store.root);
   const key = createHash('sha256').update(real).digest('hex').slice(0, 20);
-  return path.join(runBase(), key);
+  return path.join(runBaseOf(store), key);
 }
 
 /** runDir(store), created (mode 0700) with a `root` file naming the store, for a human looking in. */
 export function ensureRunDir(store: Store): string {
   const dir = runDir(store);
+  if (runBaseOf(store) === privateRunBase()) assertPrivate(path.dirname(privateRunBase()));
   fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
   const rootFile = path.join(dir, 'root');
   if (!fs.existsSync(rootFile)) fs.writeFileSync(rootFile, `${fs.realpathSync(store.root)}\n`);
   return dir;
 }
 
-function runBase(): string {
-  if (process.geteuid?.() === 0) return '/run/strata';
-  const runtime = process.env.XDG_RUNTIME_DIR;
-  if (runtime !== undefined && path.isAbsolute(runtime)) return path.join(runtime, 'strata');
-  return privateTempDir();
+function runBaseOf(store: Store): string {
+  return store.runBase ?? defaultRunBase({ privileged: store.privileged });
 }
 
 /**
- * No runtime dir (a `setpriv`ed or `su`ed shell): a directory of our own in the temp
- * dir. Anyone may create names there, so it must be a real directory owned by us and
- * closed to others, or holds could be planted by another user.
+ * Anyone may create names in the temp dir, so ours must be a real directory owned by
+ * us and closed to others, or another user could plant holds or a symlink.
  */
-function privateTempDir(): string {
-  const uid = process.geteuid?.() ?? 0;
-  const dir = path.join(os.tmpdir(), `strata-run-${uid}`);
+function assertPrivate(dir: string): void {
+  const uid = os.userInfo().uid;
   try {
     fs.mkdirSync(dir, { mode: 0o700 });
   } catch (err) {
@@ -52,5 +47,4 @@ function privateTempDir(): string {
   if (!st.isDirectory() || st.uid !== uid || (st.mode & 0o077) !== 0) {
     throw new StrataError('ESTORE', `${dir}: not a private directory of user ${uid}; set XDG_RUNTIME_DIR`, { path: dir });
   }
-  return path.join(dir, 'strata');
 }

@@ -31,6 +31,8 @@ export interface Store {
   readonly privileged: boolean;
   /** How long to wait for a live lock holder before ELOCKED. */
   readonly lockTimeoutMs: number;
+  /** Where mount holds live (src/mount/run-base.ts); left out: the default for `privileged`. */
+  readonly runBase?: string;
 }
 
 export interface OpenStoreOptions {
@@ -45,6 +47,8 @@ export interface OpenStoreOptions {
   privileged?: boolean;
   /** How long to wait for a live lock holder; default 120 s. */
   lockTimeoutMs?: number;
+  /** Where mount holds live (the CLI passes $XDG_RUNTIME_DIR/strata for a user); default src/mount/run-base.ts. */
+  runBase?: string;
 }
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 120_000;
@@ -81,6 +85,7 @@ export async function openStore(options: OpenStoreOptions): Promise<Store> {
     info,
     privileged,
     lockTimeoutMs: options.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS,
+    ...(options.runBase === undefined ? {} : { runBase: options.runBase }),
   };
 }
 

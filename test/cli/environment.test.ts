@@ -1,14 +1,16 @@
 import test from 'ava';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { readEnvironment } from '../../src/cli/environment.js';
 import { defaultRoot } from '../../src/store/default-root.js';
+import { defaultRunBase } from '../../src/mount/run-base.js';
 import { openStore } from '../../src/store/root.js';
 import { withStoreLock } from '../../src/store/lock.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { strataProcess } from '../helpers/cli.js';
 
-test('the CLI reads the store location, whiteout format, lock timeout, import workers, source date epoch, insecure registries and Docker config directory from its environment', (t) => {
+test('the CLI reads the store location, whiteout format, lock timeout, import workers, source date epoch, insecure registries, Docker config directory and runtime dir from its environment', (t) => {
   const env = readEnvironment({
     STRATA_ROOT: 'relative/store',
     STRATA_WHITEOUT_FORMAT: 'oci',
@@ -17,6 +19,7 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     DOCKER_CONFIG: 'relative/docker',
     STRATA_IMPORT_WORKERS: '2',
     SOURCE_DATE_EPOCH: '1700000000',
+    XDG_RUNTIME_DIR: '/run/user/1000',
   });
   t.deepEqual(env, {
     privileged: process.geteuid?.() === 0,
@@ -27,6 +30,7 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     dockerConfigDir: path.resolve('relative/docker'),
     importWorkers: 2,
     sourceDateEpoch: '1700000000',
+    runBase: process.geteuid?.() === 0 ? '/run/strata' : '/run/user/1000/strata',
   });
   const unset = readEnvironment({ XDG_DATA_HOME: '/data/home', HOME: '/home/u', STRATA_WHITEOUT_FORMAT: '', STRATA_LOCK_TIMEOUT: '' });
   t.is(unset.dockerConfigDir, '/home/u/.docker');
@@ -44,6 +48,16 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
 test('the default root depends on the privilege the caller passes, not on who runs the test', (t) => {
   t.is(defaultRoot({ privileged: true, xdgDataHome: '/data/home' }), '/var/lib/strata');
   t.is(defaultRoot({ privileged: false, xdgDataHome: '/data/home' }), '/data/home/strata');
+});
+
+test('mount holds live in /run/strata for root, else the runtime dir, else a private temp dir', (t) => {
+  t.is(defaultRunBase({ privileged: true, xdgRuntimeDir: '/run/user/1000' }), '/run/strata');
+  t.is(defaultRunBase({ privileged: false, xdgRuntimeDir: '/run/user/1000' }), '/run/user/1000/strata');
+  t.is(
+    defaultRunBase({ privileged: false, xdgRuntimeDir: 'relative' }),
+    path.join(os.tmpdir(), `strata-run-${os.userInfo().uid}`, 'strata'),
+  );
+  t.is(defaultRunBase({ privileged: false }), path.join(os.tmpdir(), `strata-run-${os.userInfo().uid}`, 'strata'));
 });
 
 test('the library takes privilege as an option: a store opened unprivileged is rootless whoever runs it', async (t) => {
