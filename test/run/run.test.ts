@@ -227,3 +227,24 @@ testUnless(firstReason(runReason, noScript))(
     t.regex(result.stdout, /\/dev\/pts\/0\r\nxterm\r\n/);
   },
 );
+
+maybe('-i passes stdin through; without it the process reads nothing', async (t) => {
+  const s = await runStore(t);
+  t.is((await s.cli(['run', '--rm', '-i', 'bb:1', 'tr', 'a-z', 'A-Z'], { stdin: Buffer.from('hello\n') })).stdout, 'HELLO\n');
+  t.is((await s.cli(['run', '--rm', 'bb:1', 'wc', '-c'], { stdin: Buffer.from('hello\n') })).stdout.trim(), '0');
+});
+
+maybe('a bind mount shows the host directory; --network none has loopback only, host the host interfaces', async (t) => {
+  const s = await runStore(t);
+  const host = `${s.dir}/shared`;
+  await fs.mkdir(host);
+  await fs.writeFile(`${host}/from-host`, 'hi\n');
+  const bind = await s.cli(['run', '--rm', '-v', `${host}:/mnt`, 'bb:1', 'sh', '-c', 'cat /mnt/from-host; echo back > /mnt/from-container']);
+  t.is(bind.stdout, 'hi\n');
+  t.is(await fs.readFile(`${host}/from-container`, 'utf8'), 'back\n');
+  const none = await s.cli(['run', '--rm', 'bb:1', 'sh', '-c', 'ls /sys/class/net']);
+  t.is(none.stdout, 'lo\n');
+  const hostNet = await s.cli(['run', '--rm', '--network', 'host', 'bb:1', 'sh', '-c', 'ls /sys/class/net']);
+  const own = (await fs.readdir('/sys/class/net')).sort();
+  t.deepEqual(hostNet.stdout.split('\n').filter((l) => l !== '').sort(), own);
+});
