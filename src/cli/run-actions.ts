@@ -141,7 +141,8 @@ export async function stopOrRestart(ctx: CliContext, verb: 'stop' | 'restart', n
   const processes = await runsProcesses(store);
   await eachName(ctx, names, async (n) => {
     const record = await findContainer(store, n);
-    if (control.hasLiveProcess(record)) await control.stopRunning(store, record.id, seconds);
+    // A process strata supervises, or did until its supervisor died (stopRunning then cleans up after it).
+    if (record.state.status === 'running' && record.state.supervisor !== undefined) await control.stopRunning(store, record.id, seconds);
     else if (verb === 'stop' || !processes) await (verb === 'stop' ? lifecycle.stopContainer : lifecycle.restartContainer)(store, n);
     if (verb === 'restart' && processes) await (await import('../run/detach.js')).startDetached(store, record.id);
     ctx.print(n);

@@ -7,24 +7,25 @@ import { findContainer } from '../container/lookup.js';
 import type { ContainerRecord } from '../container/record.js';
 import { killContainer, runtimeFor } from './runtime.js';
 import { bundlePaths } from './bundle.js';
+import { holderState } from '../store/process-identity.js';
 
 /**
  * stop, kill, wait and logs for a container whose process runs under strata (a
- * foreground `run` or the -d monitor, named by state.pid). The supervising process
+ * foreground `run` or the -d monitor, named by state.supervisor). The supervising process
  * records the exit; these only signal the runtime and watch the record.
  */
 
 const POLL_MS = 25;
 
-/** True while a strata process supervises this container's process. */
+/**
+ * True while a strata process supervises this container's process. The supervisor is
+ * named by pid and start time (src/store/process-identity.ts): a reused pid or a
+ * killed supervisor not yet reaped (a zombie) is not it.
+ */
 export function hasLiveProcess(record: ContainerRecord): boolean {
-  if (record.state.status !== 'running' || record.state.pid === undefined) return false;
-  try {
-    process.kill(record.state.pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
+  const supervisor = record.state.supervisor;
+  if (record.state.status !== 'running' || supervisor === undefined) return false;
+  return holderState(supervisor) !== 'dead';
 }
 
 /** A signal as Docker takes it: `KILL`, `SIGKILL` or `9`; returned as runc takes it (a name without SIG, or a number). */
@@ -45,9 +46,25 @@ export async function killRunning(store: Store, nameOrId: string, signal = 'KILL
   return record;
 }
 
+/**
+ * A container recorded running whose supervisor is gone (SIGKILLed, the machine's
+ * OOM killer): its process may still run under runc, unobserved, holding the mount.
+ * It is killed and everything its supervisor would have undone is undone here; the
+ * exit is recorded as 137, the code of a SIGKILLed process. True when there was one.
+ */
+export async function recoverOrphan(store: Store, record: ContainerRecord): Promise<boolean> {
+  if (record.state.status !== 'running' || record.state.supervisor === undefined || hasLiveProcess(record)) return false;
+  const runtime = runtimeFor(store);
+  await killContainer(runtime, record.id, 'KILL').catch(() => undefined);
+  const { finishRun } = await import('./process.js');
+  await finishRun(store, record, 137, true);
+  return true;
+}
+
 /** For `rm -f`: SIGKILL to a running process, and back when its supervisor has recorded the exit. */
 export async function killIfRunning(store: Store, nameOrId: string): Promise<void> {
   const record = await findContainer(store, nameOrId);
+  if (await recoverOrphan(store, record)) return;
   if (!hasLiveProcess(record)) return;
   await killContainer(runtimeFor(store), record.id, 'KILL');
   await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
@@ -56,6 +73,7 @@ export async function killIfRunning(store: Store, nameOrId: string): Promise<voi
 /** docker stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeoutSeconds`; returns when it has exited. */
 export async function stopRunning(store: Store, nameOrId: string, timeoutSeconds = 10): Promise<ContainerRecord> {
   const record = await findContainer(store, nameOrId);
+  if (await recoverOrphan(store, record)) return record;
   if (!hasLiveProcess(record)) return record;
   const runtime = runtimeFor(store);
   await killContainer(runtime, record.id, parseSignal(record.config?.stopSignal ?? 'SIGTERM'));

@@ -3,6 +3,7 @@ import fs from 'node:fs/promises';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
+import { self } from '../store/process-identity.js';
 import { findContainer } from '../container/lookup.js';
 import { containerDirs, writeContainerRecord, type ContainerRecord } from '../container/record.js';
 import { bumpUsageToken } from '../container/usage-token.js';
@@ -10,7 +11,7 @@ import { mountContainer, unmountContainer } from '../mount/mount.js';
 import { bundlePaths, checkExecutable, mountPointsOf, resolveUser, rootView, writeBundle } from './bundle.js';
 import { makeMountPoints, removeMountPoints } from './init-points.js';
 import { processEnv } from './runtime-spec.js';
-import { hasLiveProcess } from './control.js';
+import { hasLiveProcess, recoverOrphan } from './control.js';
 import { deleteRuntimeState, runtimeError, runtimeFor, spawnRun, waitExit } from './runtime.js';
 
 /**
@@ -31,6 +32,8 @@ export interface ProcessOptions {
 
 export async function runContainerProcess(store: Store, nameOrId: string, options: ProcessOptions): Promise<number> {
   const record = await findContainer(store, nameOrId);
+  // A run whose supervisor died is finished first: its mount, mount points and runtime state go.
+  await recoverOrphan(store, record);
   const runtime = runtimeFor(store);
   const paths = bundlePaths(store, record.id);
   const { upper } = containerDirs(store, record.id);
@@ -72,7 +75,8 @@ export async function runContainerProcess(store: Store, nameOrId: string, option
   }
 }
 
-async function finishRun(store: Store, record: ContainerRecord, exitCode: number, mounted: boolean): Promise<void> {
+/** What a supervisor does when the process has ended; also for one whose supervisor died (control.ts recoverOrphan). */
+export async function finishRun(store: Store, record: ContainerRecord, exitCode: number, mounted: boolean): Promise<void> {
   const runtime = runtimeFor(store);
   const paths = bundlePaths(store, record.id);
   await deleteRuntimeState(runtime, record.id);
@@ -98,7 +102,7 @@ async function markRunning(store: Store, id: string): Promise<void> {
       startedAt: new Date().toISOString(),
       finishedAt: record.state.finishedAt,
       exitCode: 0,
-      pid: process.pid,
+      supervisor: self(),
     };
     await writeContainerRecord(store, record);
     // The process writes the upper from now on: its cached usage is over.

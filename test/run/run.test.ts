@@ -239,12 +239,50 @@ maybe('a bind mount shows the host directory; --network none has loopback only, 
   const host = `${s.dir}/shared`;
   await fs.mkdir(host);
   await fs.writeFile(`${host}/from-host`, 'hi\n');
-  const bind = await s.cli(['run', '--rm', '-v', `${host}:/mnt`, 'bb:1', 'sh', '-c', 'cat /mnt/from-host; echo back > /mnt/from-container']);
+  const bind = await s.cli([
+    'run',
+    '--rm',
+    '-v',
+    `${host}:/mnt`,
+    'bb:1',
+    'sh',
+    '-c',
+    'cat /mnt/from-host; echo back > /mnt/from-container',
+  ]);
   t.is(bind.stdout, 'hi\n');
   t.is(await fs.readFile(`${host}/from-container`, 'utf8'), 'back\n');
   const none = await s.cli(['run', '--rm', 'bb:1', 'sh', '-c', 'ls /sys/class/net']);
   t.is(none.stdout, 'lo\n');
   const hostNet = await s.cli(['run', '--rm', '--network', 'host', 'bb:1', 'sh', '-c', 'ls /sys/class/net']);
   const own = (await fs.readdir('/sys/class/net')).sort();
-  t.deepEqual(hostNet.stdout.split('\n').filter((l) => l !== '').sort(), own);
+  t.deepEqual(
+    hostNet.stdout
+      .split('\n')
+      .filter((l) => l !== '')
+      .sort(),
+    own,
+  );
 });
+
+maybe(
+  'a container whose monitor was SIGKILLed is killed and cleaned up by the next stop: no process, mount or runtime state left',
+  async (t) => {
+    const s = await runStore(t);
+    t.is((await s.cli(['run', '-d', '--name', 'orphan', 'bb:1', 'sleep', '100'])).code, 0);
+    const record = await findContainer(s.store, 'orphan');
+    process.kill(record.state.supervisor!.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+    const runtime = runtimeFor(s.store);
+    t.regex(
+      (await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout,
+      new RegExp(record.id),
+      'the process outlives its monitor',
+    );
+    t.is((await s.cli(['stop', 'orphan'])).code, 0);
+    t.is((await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout, '');
+    t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(record.id), 'its mount is gone');
+    t.regex((await s.cli(['ps', '-a', '--format', '{{.Status}}'])).stdout, /^Exited \(137\) /);
+    t.deepEqual(await fs.readdir(s.store.paths.container(record.id).upper), []);
+    t.is((await s.cli(['run', '--rm', 'bb:1', 'true'])).code, 0, 'the store runs containers as before');
+  },
+);
