@@ -123,7 +123,7 @@ maybe('diff after a run lists what the process changed, and only that', async (t
 
 maybe('a detached container logs its stdout and stderr; wait gives its exit code; ps shows the real state', async (t) => {
   const s = await runStore(t);
-  const started = await s.cli(['run', '-d', '--name', 'bg', 'bb:1', 'sh', '-c', 'echo out; sleep 0.2; echo err >&2; sleep 1; exit 4']);
+  const started = await s.cli(['run', '-d', '--name', 'bg', 'bb:1', 'sh', '-c', 'echo out; sleep 0.2; echo err >&2; sleep 4; exit 4']);
   t.is(started.code, 0);
   t.regex(started.stdout, /^[0-9a-f]{64}\n$/);
   t.regex((await s.cli(['ps', '--format', '{{.Status}}'])).stdout, /^Up (Less than a second|\d+ seconds?)\n$/);
