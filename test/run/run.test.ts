@@ -216,7 +216,7 @@ maybe('a signal to a foreground run reaches the container; Ctrl-C stops one whos
 });
 
 testUnless(firstReason(runReason, noScript))(
-  'run -it gives the container a terminal of its own (runc makes the pty in the foreground)',
+  'run -it and exec -it give the process a terminal of its own (runc makes the pty in the foreground)',
   async (t) => {
     const s = await runStore(t);
     const { repoRoot } = await import('../helpers/cli.js');
@@ -225,6 +225,12 @@ testUnless(firstReason(runReason, noScript))(
     const result = await run('script', ['-qec', command, '/dev/null']).catch((err: { code: number; stdout: string }) => err);
     t.is((result as { code?: number }).code, 7);
     t.regex(result.stdout, /\/dev\/pts\/0\r\nxterm\r\n/);
+    // exec -it too: runc exec in the foreground serves the pty the same way.
+    t.is((await s.cli(['run', '-d', '--name', 'host', 'bb:1', 'sleep', '30'])).code, 0);
+    const exec = `${process.execPath} ${path.join(repoRoot, 'bin', 'strata.js')} --root ${s.root} exec -it host sh -c 'tty; exit 3'`;
+    const execResult = await run('script', ['-qec', exec, '/dev/null']).catch((err: { code: number; stdout: string }) => err);
+    t.is((execResult as { code?: number }).code, 3);
+    t.regex(execResult.stdout, /\/dev\/pts\/0\r\n/);
   },
 );
 
