@@ -3,6 +3,7 @@ import { InvalidArgumentError } from 'commander';
 import type { CliContext } from './context.js';
 import { createFromFlags, type CreateFlags } from './container-actions.js';
 import { ExitStatus } from './main.js';
+import { StrataError } from '../errors.js';
 import { eachName } from './output.js';
 import type { Store } from '../store/root.js';
 
@@ -28,8 +29,10 @@ export async function run(ctx: CliContext, image: string, command: string[], opt
     // runc hands a detached container's pty over a unix socket (SCM_RIGHTS), which Node cannot receive without a native addon.
     throw new InvalidArgumentError('-t with -d is not supported: the pty of a detached container cannot be received without native code');
   }
-  const record = await createFromFlags(ctx, image, command, opts);
   const store = await ctx.store();
+  const reason = cannotRun(store);
+  if (reason !== null) throw new StrataError('EUSAGE', reason);
+  const record = await createFromFlags(ctx, image, command, opts);
   if (opts.detach) {
     const { startDetached } = await import('../run/detach.js');
     await startDetached(store, record.id);
@@ -87,7 +90,18 @@ export interface StartFlags {
  * their meaning without a process — they change the state, and stop empties --tmpfs.
  */
 async function runsProcesses(store: Store): Promise<boolean> {
-  if (process.geteuid?.() !== 0 || store.whiteoutFormat !== 'overlay') return false;
+  return cannotRun(store) === null && (await runtimeInstalled(store));
+}
+
+/** Why this store cannot run processes, or null: root and the kernel's whiteout encoding. */
+function cannotRun(store: Store): string | null {
+  if (process.geteuid?.() !== 0) return 'running containers needs root (runc and kernel overlayfs mounts); strata has no rootless runs';
+  if (store.whiteoutFormat !== 'overlay')
+    return `the store at ${store.root} keeps whiteouts as .wh. files, which the kernel's overlayfs does not read: containers run only from a store in the overlay encoding`;
+  return null;
+}
+
+async function runtimeInstalled(store: Store): Promise<boolean> {
   const { runtimeFor } = await import('../run/runtime.js');
   const binary = runtimeFor(store).binary;
   const { execFileSync } = await import('node:child_process');

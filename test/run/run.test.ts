@@ -292,3 +292,16 @@ maybe(
     t.is((await s.cli(['run', '--rm', 'bb:1', 'true'])).code, 0, 'the store runs containers as before');
   },
 );
+
+maybe('a store that keeps whiteouts as .wh. files cannot run containers, and run says why before creating one', async (t) => {
+  const { tmpStore } = await import('../helpers/tmp-store.js');
+  const { strata } = await import('../helpers/cli.js');
+  const { store } = await tmpStore(t, { whiteoutFormat: 'oci' });
+  const result = await strata(store.root, ['run', '--rm', 'bb:1', 'true']);
+  t.is(result.code, 125);
+  t.is(
+    result.stderr,
+    `strata: the store at ${store.root} keeps whiteouts as .wh. files, which the kernel's overlayfs does not read: containers run only from a store in the overlay encoding\n`,
+  );
+  t.is((await strata(store.root, ['ps', '-aq'])).stdout, '');
+});
