@@ -30,9 +30,11 @@ export interface MountOptions {
 
 /**
  * Mounts a container's merged view at its MergedDir and takes one hold on it; a
- * mount already there is shared (several strata processes, one mount). The hold is
- * written before the mount is made: a crash between leaves a hold on nothing, which
- * the next mount (or check) sees and drops, never a mount nobody knows of.
+ * mount already there is shared (several strata processes, one mount). While it
+ * works, the hold is this process's own, written before the mount is made, and
+ * becomes a `user` hold only once the mount is there: a crash anywhere before leaves
+ * a hold of a dead process, which check reports and --repair undoes (unmounting
+ * what nobody else holds), never a mount that looks wanted.
  */
 export async function mountContainer(store: Store, nameOrId: string, options: MountOptions = {}): Promise<MountedContainer> {
   const record = await findContainer(store, nameOrId);
@@ -44,13 +46,14 @@ export async function mountContainer(store: Store, nameOrId: string, options: Mo
     const runs = ensureRunDir(store);
     const mounted = mountAt(fs.realpathSync(dirs.merged));
     // The kernel is the truth: holds on a mount that is gone (a reboot, a crash, someone's umount) are void.
-    const holds = mounted === null ? NO_HOLDS : readHolds(runs, record.id);
-    writeHolds(runs, record.id, withHold(holds, options.heldBy ?? 'user'));
+    const pending = withHold(mounted === null ? NO_HOLDS : readHolds(runs, record.id), 'process');
+    writeHolds(runs, record.id, pending);
     faultPoint('mount.held');
     if (mounted === null) {
       await makeMount(store, record, engineFor(store));
       faultPoint('mount.mounted');
     }
+    if ((options.heldBy ?? 'user') === 'user') writeHolds(runs, record.id, withHold(withoutHold(pending, 'process'), 'user'));
     return { id: record.id, mergedDir: dirs.merged };
   });
 }

@@ -1,9 +1,12 @@
 import fs from 'node:fs/promises';
+import fsSync from 'node:fs';
 import path from 'node:path';
 import { execFile, spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import os from 'node:os';
+import { runTool } from '../../src/mount/tool.js';
+import { MOUNT_DATA_LIMIT } from '../../src/mount/overlay-options.js';
 
 const run = promisify(execFile);
 
@@ -82,13 +85,31 @@ export async function mountOverlay(o: OverlayMountOptions): Promise<KernelMount>
   for (const p of [...lowers, o.upperDir ?? '', o.workDir ?? '']) {
     if (/[,:\\]/.test(p)) throw new Error(`overlay option paths cannot contain , : or \\: ${p}`);
   }
-  const options = [`lowerdir=${lowers.join(':')}`];
-  if (o.upperDir !== undefined) options.push(`upperdir=${o.upperDir}`, `workdir=${o.workDir}`);
-  // Pin what changes semantics: without redirect_dir a lower directory cannot be
-  // renamed (EXDEV), as DESIGN.md specifies; no index (copy-up breaks hardlinks).
-  options.push('redirect_dir=off', 'index=off', 'metacopy=off', 'xino=off');
-  if (o.readOnly) options.push('ro');
-  await run('mount', ['-t', 'overlay', 'overlay', '-o', options.join(','), o.target], o.cwd === undefined ? {} : { cwd: o.cwd });
+  const optionsFor = (names: string[]) => {
+    const options = [`lowerdir=${names.join(':')}`];
+    if (o.upperDir !== undefined) options.push(`upperdir=${o.upperDir}`, `workdir=${o.workDir}`);
+    // Pin what changes semantics: without redirect_dir a lower directory cannot be
+    // renamed (EXDEV), as DESIGN.md specifies; no index (copy-up breaks hardlinks).
+    options.push('redirect_dir=off', 'index=off', 'metacopy=off', 'xino=off');
+    if (o.readOnly) options.push('ro');
+    return options.join(',');
+  };
+  const byPath = optionsFor(lowers);
+  if (o.cwd !== undefined || Buffer.byteLength(byPath) <= MOUNT_DATA_LIMIT) {
+    await run('mount', ['-t', 'overlay', 'overlay', '-o', byPath, o.target], o.cwd === undefined ? {} : { cwd: o.cwd });
+  } else {
+    // Deep stacks: each lower as an fd the mount binary inherits, as strata mounts them (src/mount/engine.ts).
+    const fds = lowers.map((l) => fsSync.openSync(l, fsSync.constants.O_RDONLY | fsSync.constants.O_DIRECTORY));
+    try {
+      const done = await runTool('mount', ['-t', 'overlay', 'overlay', '-o', optionsFor(fds.map((_, i) => String(3 + i))), o.target], {
+        cwd: '/proc/self/fd',
+        fds,
+      });
+      if (done.code !== 0) throw new Error(`mount -t overlay failed: ${done.stderr}`);
+    } finally {
+      for (const fd of fds) fsSync.closeSync(fd);
+    }
+  }
   return {
     merged: o.target,
     unmount: async () => {
