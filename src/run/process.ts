@@ -4,6 +4,7 @@ import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { withStoreLock } from '../store/lock.js';
 import { self } from '../store/process-identity.js';
+import { faultPoint } from '../store/fault-points.js';
 import { findContainer } from '../container/lookup.js';
 import { containerDirs, writeContainerRecord, type ContainerRecord } from '../container/record.js';
 import { bumpUsageToken } from '../container/usage-token.js';
@@ -52,14 +53,18 @@ export async function runContainerProcess(store: Store, nameOrId: string, option
     );
     await markRunning(store, record.id);
     started = true;
+    faultPoint('run.marked');
     await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
     await makeMountPoints(view, upper, paths.initPoints, await mountPointsOf(record));
+    faultPoint('run.mount-points');
     const { mergedDir } = await mountContainer(store, record.id, { heldBy: 'process' });
     mounted = true;
     await writeBundle(store, { record, user, rootfs: mergedDir, terminal: options.terminal });
     const child = await spawnRun(runtime, record.id, paths.dir, options.stdio, paths.runtimeLog);
+    faultPoint('run.spawned');
     options.onStarted?.(child);
     exitCode = await waitExit(child);
+    faultPoint('run.exited');
     const failure = await runtimeError(paths.runtimeLog);
     if (failure !== null && exitCode !== 0) {
       exitCode = 125;
@@ -82,6 +87,7 @@ export async function finishRun(store: Store, record: ContainerRecord, exitCode:
   await deleteRuntimeState(runtime, record.id);
   if (mounted) await unmountContainer(store, record.id, { heldBy: 'process' });
   await removeMountPoints(containerDirs(store, record.id).upper, paths.initPoints);
+  faultPoint('run.cleaned');
   const removed = await recordExit(store, record.id, exitCode, { started: true });
   if (!removed && record.autoRemove) await removeAfterRun(store, record.id);
 }
