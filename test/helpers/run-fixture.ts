@@ -10,6 +10,7 @@ import { kernelOverlaySkipReason } from './kernel-overlay.js';
 import { commandSkipReason } from './tools.js';
 import { firstReason } from './skip.js';
 import { strataProcess, type CliResult } from './cli.js';
+import { runDir } from '../../src/mount/run-dir.js';
 
 /** Why containers cannot run here (root, runc, kernel overlayfs, a static busybox), or null. */
 export async function runSkipReason(): Promise<string | null> {
@@ -32,7 +33,8 @@ export interface RunStore {
 /**
  * A store in the kernel's whiteout encoding with image `bb:1` (busybox, see
  * busybox-image.ts; its config given by `config`) loaded. Every container left at
- * the end is removed with `rm -f`, which unmounts it, before the store goes.
+ * the end is removed with `rm -f`, which unmounts it, and the store's run directory
+ * with it, before the store goes.
  */
 export async function runStore(t: ExecutionContext, config: Record<string, unknown> = {}): Promise<RunStore> {
   const { store, dir } = await tmpStore(t, { whiteoutFormat: 'overlay' });
@@ -45,6 +47,8 @@ export async function runStore(t: ExecutionContext, config: Record<string, unkno
   t.teardown(async () => {
     const ids = (await cli(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter((l) => l !== '');
     if (ids.length > 0) await cli(['rm', '-f', ...ids]);
+    // The store's run directory (mount holds, runc's state root) would outlive its temp store.
+    await fs.rm(runDir(store), { recursive: true, force: true });
   });
   return { store, dir, root, cli };
 }
