@@ -1,6 +1,6 @@
 /**
  * The detached monitor of a `-d` container (and of `strata start`): a small Node
- * process in a session of its own that runs `runc run` with the container's output
+ * process, detached from the terminal (setsid), that runs `runc run` with the container's output
  * going to containers/<id>/container.log, waits for it, and records the exit code —
  * what Docker's daemon and containerd's shim do, without a daemon. It tells the
  * strata that launched it how the start went on fd 3, one line: `started`, or
