@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
-import { OPAQUE_MARKER, WHITEOUT_PREFIX, isOpaqueDir } from '../layer/whiteout.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX, isOpaqueDir, isWhiteoutDevice } from '../layer/whiteout.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 
 /** One name of an upper directory, classified. */
@@ -17,7 +17,8 @@ export interface UpperName {
 /**
  * The names of one upper directory, sorted by their name in the container (byte
  * order), and whether it is opaque. In the oci encoding `.wh.NAME` files are
- * whiteouts and `.wh..wh..opq` the opaque marker; in the kernel's, a 0/0 character
+ * whiteouts and `.wh..wh..opq` the opaque marker (and 0/0 devices, which
+ * fuse-overlayfs makes, whiteouts too); in the kernel's, a 0/0 character
  * device is a whiteout, the opaque xattr marks the directory, and every `.wh.` name
  * is one the container made.
  */
@@ -34,9 +35,11 @@ export function listUpperDir(hostDir: string, rel: string, format: WhiteoutForma
       continue;
     }
     if (!onDisk.startsWith(WHITEOUT_PREFIX)) {
-      names.push({ name: onDisk, onDisk, st, whiteout: false });
+      // A 0/0 device is fuse-overlayfs' whiteout, in this encoding too (src/layer/whiteout.ts).
+      names.push({ name: onDisk, onDisk, st, whiteout: isWhiteoutDevice(st) });
       continue;
     }
+    if (isWhiteoutDevice(st)) continue; // fuse-overlayfs' bookkeeping beside an opaque marker
     const target = onDisk.slice(WHITEOUT_PREFIX.length);
     if (onDisk === OPAQUE_MARKER && st.isFile()) {
       opaque = true;

@@ -83,13 +83,23 @@ export function isOpaqueDir(dir: string, format: WhiteoutFormat): boolean {
  * If the directory entry `name` (with its lstat) is a whiteout, returns the name it
  * hides; otherwise null. In the oci format the opaque marker is neither a whiteout
  * nor a visible file: see isEncodingArtifact.
+ *
+ * A 0/0 character device is a whiteout in the oci format too: fuse-overlayfs, which
+ * mounts stores of that encoding, reads it so and makes one for every deletion
+ * (Linux lets anyone make a 0/0 device), so the resolver must read what it wrote. A
+ * `.wh.`-named one is fuse-overlayfs' own bookkeeping beside an opaque marker: an
+ * encoding artifact, like the marker.
  */
 export function whiteoutTarget(name: string, st: Stats, format: WhiteoutFormat): string | null {
-  if (format === 'overlay') {
-    return st.isCharacterDevice() && st.rdev === 0 ? name : null;
-  }
-  if (name === OPAQUE_MARKER || !name.startsWith(WHITEOUT_PREFIX)) return null;
-  return name.slice(WHITEOUT_PREFIX.length);
+  const device = isWhiteoutDevice(st);
+  if (format === 'overlay') return device ? name : null;
+  if (name.startsWith(WHITEOUT_PREFIX)) return name === OPAQUE_MARKER || device ? null : name.slice(WHITEOUT_PREFIX.length);
+  return device ? name : null;
+}
+
+/** The kernel's whiteout: a character device 0/0. */
+export function isWhiteoutDevice(st: Stats): boolean {
+  return st.isCharacterDevice() && st.rdev === 0;
 }
 
 /** Names that are part of the on-disk encoding and never shown in a merged view. */

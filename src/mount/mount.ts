@@ -46,11 +46,17 @@ export async function mountContainer(store: Store, nameOrId: string, options: Mo
     const runs = ensureRunDir(store);
     const mounted = mountAt(fs.realpathSync(dirs.merged));
     // The kernel is the truth: holds on a mount that is gone (a reboot, a crash, someone's umount) are void.
-    const pending = withHold(mounted === null ? NO_HOLDS : readHolds(runs, record.id), 'process');
+    const before = mounted === null ? NO_HOLDS : readHolds(runs, record.id);
+    const pending = withHold(before, 'process');
     writeHolds(runs, record.id, pending);
     faultPoint('mount.held');
     if (mounted === null) {
-      await makeMount(store, record, engineFor(store));
+      try {
+        await makeMount(store, record, engineFor(store));
+      } catch (err) {
+        writeHolds(runs, record.id, before); // refused: no mount, so no hold either
+        throw err;
+      }
       faultPoint('mount.mounted');
     }
     if ((options.heldBy ?? 'user') === 'user') writeHolds(runs, record.id, withHold(withoutHold(pending, 'process'), 'user'));

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import type { ExecutionContext } from 'ava';
 import { readMounts, type MountEntry } from '../../src/mount/mountinfo.js';
 import { runDir } from '../../src/mount/run-dir.js';
+import { defaultRunBase } from '../../src/mount/run-base.js';
 import type { Store } from '../../src/store/root.js';
 import { kernelOverlaySkipReason } from './kernel-overlay.js';
 
@@ -21,17 +22,33 @@ export function mountsUnder(dir: string): MountEntry[] {
   return readMounts().filter((m) => m.mountPoint === real || m.mountPoint.startsWith(`${real}/`));
 }
 
-/** Registers a teardown that lazily unmounts whatever is still mounted under `dir`, and the store's run dir. */
+/**
+ * Registers a teardown that lazily unmounts whatever is still mounted under `dir`, and
+ * removes the run dir of every store whose root is under it (each test's store has
+ * its own, and the run base is shared by every test run on the machine).
+ */
 export function unmountAllOnTeardown(t: ExecutionContext, dir: string, store?: Store): void {
   const real = fs.realpathSync(dir);
-  const holds = store === undefined ? null : runDir(store);
+  const base = store === undefined ? defaultRunBase({ privileged: process.geteuid?.() === 0 }) : path.dirname(runDir(store));
   t.teardown(async () => {
     const left = readMounts()
       .filter((m) => m.mountPoint.startsWith(`${real}/`))
       .sort((a, b) => b.mountPoint.length - a.mountPoint.length);
     for (const m of left) await run('umount', ['-l', m.mountPoint]).catch(() => {});
-    if (holds !== null) fs.rmSync(holds, { recursive: true, force: true });
+    for (const name of fs.existsSync(base) ? fs.readdirSync(base) : []) {
+      const root = storeRootOf(path.join(base, name));
+      if (root.startsWith(`${real}/`)) fs.rmSync(path.join(base, name), { recursive: true, force: true });
+    }
   });
+}
+
+/** The store a run dir belongs to, from the `root` file it keeps ('' when there is none). */
+function storeRootOf(runDirPath: string): string {
+  try {
+    return fs.readFileSync(path.join(runDirPath, 'root'), 'utf8').trim();
+  } catch {
+    return '';
+  }
 }
 
 let fuseReason: Promise<string | null> | undefined;

@@ -7,6 +7,7 @@ import { repoRoot, strata } from '../helpers/cli.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { buildImage, type LayerInput } from '../helpers/image-builder.js';
 import { dirManifest } from '../helpers/fs-manifest.js';
+import { layerLines } from '../helpers/layer-listing.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
 import { fuseOverlaySkipReason, mountsUnder, realMerged, unmountAllOnTeardown } from '../helpers/mounts.js';
 import { handOver, NOBODY, sharedTempDir, strataUnprivileged, unprivilegedSkipReason } from '../helpers/unprivileged.js';
@@ -133,3 +134,43 @@ asNobody('an unprivileged user mounts a .wh.-encoded store with fuse-overlayfs; 
 async function psSize(s: (args: string[]) => Promise<{ stdout: string }>): Promise<number> {
   return JSON.parse((await s(['ps', '-a', '-s', '--format', 'json'])).stdout.trim()).Size as number;
 }
+
+asRoot(
+  'as root, deletions through fuse-overlayfs in a .wh.-encoded store read as the resolver makes them: diff, size and commit agree',
+  async (t) => {
+    const { store, dir } = await tmpStore(t, { whiteoutFormat: 'oci' });
+    unmountAllOnTeardown(t, dir, store);
+    const s = (args: string[]) => strata(store.root, args);
+    await fsp.writeFile(path.join(dir, 'app.tar'), await buildImage({ format: 'oci', repoTags: ['app:1'], layers: LAYERS }));
+    t.is((await s(['load', '-i', path.join(dir, 'app.tar')])).code, 0);
+    for (const name of ['c1', 'c2']) t.is((await s(['create', '--name', name, 'app:1'])).code, 0);
+    const merged = (await s(['mount', 'c1'])).stdout.trim();
+    fs.rmSync(path.join(merged, 'etc/os-release'));
+    fs.rmSync(path.join(merged, 'srv/old'), { recursive: true });
+    fs.mkdirSync(path.join(merged, 'srv/old'));
+    fs.chmodSync(path.join(merged, 'srv/old'), 0o755);
+    fs.writeFileSync(path.join(merged, 'srv/old/new.txt'), 'new\n');
+    const fuseTree = await dirManifest(merged);
+    t.is((await s(['umount', 'c1'])).code, 0);
+
+    const host = path.join(dir, 'new.txt');
+    fs.writeFileSync(host, 'new\n');
+    t.is((await s(['fs', 'rm', 'c2', '/etc/os-release'])).code, 0);
+    t.is((await s(['fs', 'rm', '-r', 'c2', '/srv/old'])).code, 0);
+    t.is((await s(['fs', 'mkdir', '-m', '755', 'c2', '/srv/old'])).code, 0);
+    t.is((await s(['cp', host, 'c2:/srv/old/new.txt'])).code, 0);
+
+    const c2 = (await s(['mount', 'c2'])).stdout.trim();
+    t.deepEqual(await dirManifest(c2), fuseTree);
+    t.is((await s(['umount', 'c2'])).code, 0);
+    t.is((await s(['diff', 'c1'])).stdout, (await s(['diff', 'c2'])).stdout);
+    t.is(JSON.parse((await s(['ps', '-a', '-s', '--filter', 'name=c1', '--format', 'json'])).stdout).Size, 4);
+    t.is((await s(['commit', 'c1', 'app:fuse'])).code, 0, 'commit c1');
+    t.is((await s(['commit', 'c2', 'app:resolver'])).code, 0);
+    t.deepEqual(await layerLines(store, 'app:fuse'), await layerLines(store, 'app:resolver'));
+    // Where fuse-overlayfs left its 0/0 device, the resolver writes the file again.
+    t.is((await s(['cp', host, 'c1:/etc/os-release'])).code, 0);
+    t.is((await s(['fs', 'cat', 'c1', '/etc/os-release'])).stdout, 'new\n');
+    t.deepEqual((await s(['diff', 'c1'])).stdout.split('\n').slice(0, 2), ['C /etc', 'C /etc/os-release']);
+  },
+);

@@ -74,6 +74,8 @@ withKernel.serial('501 layers: the error names the kernel limit of 500 lower dir
   t.is(refused.code, 1);
   t.is(refused.stderr, "strata: 501 layers: the kernel's overlayfs stacks at most 500 lower directories\n");
   t.deepEqual(mountsUnder(dir), []);
+  // A refused mount holds nothing: check has nothing to report.
+  t.is((await s(['check'])).stdout, '');
   t.is((await s(['mount'])).stdout, '');
 });
 
@@ -86,4 +88,5 @@ withKernel.serial('options past one page even with fds: the error says how many 
   t.regex(refused.stderr, /^strata: 2 layers need (\d+) bytes of mount options; the kernel takes 4095\n$/);
   t.true(Number(/need (\d+) bytes/.exec(refused.stderr)?.[1]) > 4095);
   t.deepEqual(mountsUnder(dir), []);
+  t.is((await s(['check'])).stdout, '');
 });

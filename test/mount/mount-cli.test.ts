@@ -176,3 +176,23 @@ withKernel('mount of an unknown container is one line and exit 1; umount of one 
   t.is(idle.stdout, `${id}\n`);
   t.is((await s(['mount', '--format', 'table'])).stderr, 'strata: invalid --format "table": only json is supported\n');
 });
+
+withKernel('processes mounting and unmounting at once: one mount while any holds it, none after the last umount', async (t) => {
+  const { store, dir } = await setup(t);
+  const mounted = await Promise.all(Array.from({ length: 6 }, () => strataProcess(store.root, ['mount', 'c1'])));
+  t.deepEqual(
+    mounted.map((r) => r.code),
+    [0, 0, 0, 0, 0, 0],
+  );
+  t.is(new Set(mounted.map((r) => r.stdout)).size, 1);
+  t.is(mountsUnder(dir).length, 1);
+  const released = await Promise.all(Array.from({ length: 5 }, () => strataProcess(store.root, ['umount', 'c1'])));
+  t.deepEqual(
+    released.map((r) => r.code),
+    [0, 0, 0, 0, 0],
+  );
+  t.is(mountsUnder(dir).length, 1);
+  t.is((await strataProcess(store.root, ['umount', 'c1'])).code, 0);
+  t.deepEqual(mountsUnder(dir), []);
+  t.is((await strata(store.root, ['check'])).stdout, '');
+});
