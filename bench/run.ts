@@ -24,6 +24,7 @@ const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = 
   report: async (ctx) => (await import('./report-bench.js')).runReportBench(ctx),
   startup: async (ctx) => (await import('./startup-bench.js')).runStartupBench(ctx),
   pull: async (ctx) => (await import('./pull-bench.js')).runPullBench(ctx),
+  run: async (ctx) => (await import('./run-bench.js')).runRunBench(ctx),
   mount: async (ctx) => (await import('./mount-bench.js')).runMountBench(ctx),
 };
 

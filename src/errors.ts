@@ -19,7 +19,8 @@ export type StrataErrorCode =
   | 'ESTORE' // the store's own directories cannot be made, read or written (permissions, a file in the way)
   | 'EREGISTRY' // a registry failed, refused or timed out a request, or broke the distribution protocol
   | 'EUNAUTHORIZED' // a registry wants credentials strata does not have, or refused the ones it sent
-  | 'EINTERRUPTED'; // SIGINT/SIGTERM arrived while working
+  | 'EINTERRUPTED' // SIGINT/SIGTERM arrived while working
+  | 'ECOMMAND'; // a container's command is not found or cannot be executed (`found` is Docker's exit code, 127 or 126)
 
 export interface StrataErrorDetails {
   /** The file, entry or object the error is about, as the user named it. */

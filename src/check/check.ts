@@ -16,6 +16,7 @@ import { listStoreDir } from '../store/record-dir.js';
 import { checkContainers, checkImages, checkLayers, checkTags, checkVolumes } from './records.js';
 import { checkLeases, checkLeftovers, checkLocks } from './leftovers.js';
 import { checkMounts } from './mounts.js';
+import { checkRuns } from './runs.js';
 
 export type { CheckReport, Problem, ProblemKind, Fix } from './problem.js';
 
@@ -44,6 +45,7 @@ export async function checkStore(store: Store): Promise<CheckReport> {
     await checkLeases(store, report);
     await checkLocks(store, report);
     await checkLeftovers(store, report);
+    await checkRuns(store, report);
     await checkMounts(store, report);
   });
   return report;

@@ -26,12 +26,14 @@ export type ProblemKind =
   | 'lock-stale' // a lock whose holder is gone, or whose owner cannot be read
   | 'mount-unheld' // a container's merged view mounted with no holder left
   | 'mount-orphan' // a mount under containers/ whose container is removed
-  | 'mount-hold-stale'; // mount holds in the run dir on a container not mounted or removed
+  | 'mount-hold-stale' // mount holds in the run dir on a container not mounted or removed
+  | 'run-orphan'; // a container recorded running whose supervising strata process is gone
 
 export type Fix =
   | { action: 'remove'; path: string; says: string }
   | { action: 'unmount'; path: string; fsType: string; containerId: string | null; says: string }
   | { action: 'drop-holds'; containerId: string; path: string; says: string }
+  | { action: 'finish-run'; containerId: string; says: string }
   | { action: 'remove-scratch'; containerId: string; path: string; says: string }
   | { action: 'remove-lock-leftover'; entry: LockEntry; says: string }
   | { action: 'break-lock'; entry: LockEntry; says: string }

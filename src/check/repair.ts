@@ -51,6 +51,8 @@ export async function repairStore(store: Store, options: { onFix?: (line: string
 
 /** Leftovers and locks first, then layers, then what records name them. */
 const ORDER: Fix['action'][] = [
+  // A run whose supervisor is gone first: its process stops before its mount goes.
+  'finish-run',
   // A mount first: nothing may remove (through the mount) a directory still mounted.
   'unmount',
   'drop-holds',
@@ -89,6 +91,8 @@ function keyOf(fix: Fix): string {
       return `${fix.action} ${fix.ref}`;
     case 'layer-size':
       return `${fix.action} ${fix.chainId}`;
+    case 'finish-run':
+      return `${fix.action} ${fix.containerId}`;
   }
 }
 
@@ -109,6 +113,11 @@ async function apply(store: Store, fix: Fix): Promise<boolean> {
       return repairMount(store, fix);
     case 'drop-holds':
       return dropStaleHolds(store, fix.containerId);
+    case 'finish-run': {
+      const { recoverOrphan } = await import('../run/control.js');
+      const { readContainerRecord } = await import('../container/record.js');
+      return recoverOrphan(store, await readContainerRecord(store, fix.containerId));
+    }
     case 'remove-lock-leftover':
       await removeLockLeftover(store, fix.entry);
       return true;

@@ -2,12 +2,12 @@ import fs from 'node:fs/promises';
 import { InvalidArgumentError } from 'commander';
 import { FS_ERROR_TEXT, StrataError, isStrataError } from '../errors.js';
 import { createContainer } from '../container/create.js';
+import type { ContainerRecord } from '../container/record.js';
 import { parseMountFlag } from '../container/mount-flag.js';
 import { envFlagEntry, labelMap, parseKeyValueFile, type EnvLookup } from '../container/run-config.js';
 import { containerChanges } from '../container/diff.js';
 import { findContainer } from '../container/lookup.js';
 import { renameContainer } from '../container/rename.js';
-import { restartContainer, startContainer, stopContainer } from '../container/lifecycle.js';
 import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import type { CliContext } from './context.js';
 import { eachName, isTemplate, printTemplate } from './output.js';
@@ -30,9 +30,15 @@ export interface CreateFlags {
   labelFile: string[];
   hostname?: string;
   rm?: boolean;
+  network?: string;
 }
 
 export async function create(ctx: CliContext, image: string, command: string[], opts: CreateFlags): Promise<void> {
+  ctx.print((await createFromFlags(ctx, image, command, opts)).id);
+}
+
+/** `create`'s flags parsed and the container made: `run` starts from here too. */
+export async function createFromFlags(ctx: CliContext, image: string, command: string[], opts: CreateFlags): Promise<ContainerRecord> {
   // strata's own environment is read here, at the CLI's edge: `-e KEY` and bare KEYs in an env file take their values from it.
   const lookup = (key: string) => process.env[key];
   const flagValues = <T>(parse: () => T): T => {
@@ -49,7 +55,7 @@ export async function create(ctx: CliContext, image: string, command: string[], 
   // As Docker: the files' entries first, then -e, in the order given.
   const env = [...(await readKeyValueFiles(opts.envFile, lookup)), ...cliEnv];
   const labels = labelMap([...(await readKeyValueFiles(opts.labelFile)), ...opts.label]);
-  const record = await createContainer(await ctx.store(), image, {
+  return createContainer(await ctx.store(), image, {
     name: opts.name,
     readOnly: opts.readOnly === true,
     mounts: [...opts.tmpfs.map(parseTmpfsFlag), ...opts.volume.map(parseVolumeFlag)],
@@ -62,8 +68,14 @@ export async function create(ctx: CliContext, image: string, command: string[], 
     labels,
     hostname: opts.hostname,
     autoRemove: opts.rm === true,
+    network: networkMode(opts.network),
   });
-  ctx.print(record.id);
+}
+
+/** `--network`: strata has no bridge to attach to, so `none` (loopback only, the default) or `host`. */
+function networkMode(value: string | undefined): 'none' | 'host' {
+  if (value === undefined || value === 'none' || value === 'host') return value ?? 'none';
+  throw new InvalidArgumentError(`network ${value} not found: strata runs containers with --network none (the default) or host`);
 }
 
 async function readKeyValueFiles(files: string[], lookup?: EnvLookup): Promise<string[]> {
@@ -80,20 +92,12 @@ async function readKeyValueFiles(files: string[], lookup?: EnvLookup): Promise<s
   return entries;
 }
 
-const LIFECYCLE = { start: startContainer, stop: stopContainer, restart: restartContainer } as const;
-
-export async function lifecycle(ctx: CliContext, verb: keyof typeof LIFECYCLE, names: string[]): Promise<void> {
-  const store = await ctx.store();
-  await eachName(ctx, names, async (n) => {
-    await LIFECYCLE[verb](store, n);
-    ctx.print(n);
-  });
-}
-
 export async function rm(ctx: CliContext, names: string[], opts: { force?: boolean; volumes?: boolean }): Promise<void> {
   const store = await ctx.store();
   const { removeContainerAndImage } = await import('../gc/remove-container.js');
   await eachName(ctx, names, async (n) => {
+    // rm -f of a container whose process runs: killed first, as Docker's (without -f, removal refuses).
+    if (opts.force) await (await import('../run/control.js')).killIfRunning(store, n);
     await removeContainerAndImage(store, n, opts);
     ctx.print(n);
   });

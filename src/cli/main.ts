@@ -32,7 +32,7 @@ export const EXIT = { ok: 0, failure: 1, sigint: 130, sigterm: 143 } as const;
 
 /** docker create (and run) report every failure of their own with 125, not 1: `create` or `container create`, not `volume create`. */
 function exitsWith125(command: Command): boolean {
-  return command.name() === 'create' && (command.parent?.parent === null || command.parent?.name() === 'container');
+  return ['create', 'run'].includes(command.name()) && (command.parent?.parent === null || command.parent?.name() === 'container');
 }
 
 /** The whole command tree, wired to `io`: main() parses with it, tests walk it. */
@@ -92,6 +92,8 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : EXIT.ok;
   } catch (err) {
+    // A container's own exit status (`run`), passed on as it is.
+    if (err instanceof ExitStatus) return err.code;
     // `strata` or `strata image` alone print their help, as docker does, and that is no error.
     if (err instanceof CommanderError && err.exitCode !== 0 && err.code !== 'commander.help') {
       const usage = usageErrorReport(err, parsedCommand());
@@ -123,6 +125,8 @@ async function report(err: unknown, io: CliIO, globals: GlobalOptions): Promise<
   }
   if (debug && err instanceof Error) io.stderr.write(`${err.stack}\n`);
   io.stderr.write(`strata: ${describe(await aboutStore(err, io, globals))}\n`);
+  // A command that is not there or cannot run: Docker's 127 and 126.
+  if (isStrataError(err, 'ECOMMAND') && typeof err.found === 'number') return err.found;
   if (isStrataError(err, 'EINTERRUPTED')) return io.signal?.reason === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
   return EXIT.failure;
 }

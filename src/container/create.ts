@@ -38,6 +38,8 @@ export interface CreateOptions {
   hostname?: string;
   /** `--rm`: the container is removed when it stops. */
   autoRemove?: boolean;
+  /** `--network`: none (default) or host. */
+  network?: 'none' | 'host';
   /** `--mount` flags, parsed (src/container/mount-flag.ts); checked and resolved here. */
   hostMounts?: HostConfigMount[];
 }
@@ -115,6 +117,7 @@ export async function createContainer(store: Store, imageName: string, options: 
       }),
       labels: mergeLabels(options.labels ?? {}, runConfig.Labels),
       autoRemove: options.autoRemove === true,
+      ...(options.network === 'host' ? { network: 'host' as const } : {}),
       ...(hostMounts.length > 0 ? { hostMounts } : {}),
     };
     let created: boolean;

@@ -6,6 +6,7 @@ import { readJsonRecord, readJsonRecordSync } from '../store/records.js';
 import { isLeftoverName } from '../store/paths.js';
 import { listStoreDir } from '../store/record-dir.js';
 import type { HostConfigMount } from './mount-flag.js';
+import type { ProcessIdentity } from '../store/process-identity.js';
 
 /**
  * A --tmpfs or -v mount, resolved before the layers at `destination`. `options` and
@@ -38,7 +39,8 @@ export interface ContainerRecord {
   mounts: MountSpec[];
   /** The image's entrypoint + cmd, or what was given after IMAGE; shown as COMMAND. */
   command: string[];
-  state: { status: ContainerStatus; startedAt: string | null; finishedAt: string | null; exitCode: number };
+  /** `supervisor`: while running, the strata process that supervises the runtime (a foreground run or the -d monitor). */
+  state: { status: ContainerStatus; startedAt: string | null; finishedAt: string | null; exitCode: number; supervisor?: ProcessIdentity };
   /**
    * Docker's Config of the container: the image's merged with create's flags. Records
    * made before these flags existed lack it; inspect then shows what `command` implies.
@@ -48,6 +50,8 @@ export interface ContainerRecord {
   labels?: Record<string, string>;
   /** `--rm`: strata runs no process, so the container goes at `stop`, where Docker removes it when it exits. */
   autoRemove?: boolean;
+  /** `--network`: none (a namespace of its own with loopback only; the default) or host. */
+  network?: 'none' | 'host';
   /** The --mount flags as given, in Docker's HostConfig.Mounts shape; `mounts` holds what they resolved to. */
   hostMounts?: HostConfigMount[];
 }

@@ -1,0 +1,31 @@
+import type { Store } from '../store/root.js';
+import { listContainerRecords } from '../container/record.js';
+import { holderState } from '../store/process-identity.js';
+import { problem, type CheckReport } from './problem.js';
+
+/**
+ * Containers recorded running whose supervising strata process (a foreground run or
+ * the -d monitor) is gone: their process may still run under runc, unobserved, with
+ * the mount held and mount points in the upper. Repair finishes the run as the
+ * supervisor would have (src/run/control.ts recoverOrphan): the process killed, the
+ * runtime's state deleted, the mount released, the mount points taken out, Exited
+ * (137) recorded. Listed before the mounts, so the unmount is the run's own.
+ */
+export async function checkRuns(store: Store, report: CheckReport): Promise<void> {
+  for (const record of await listContainerRecords(store)) {
+    const supervisor = record.state.supervisor;
+    if (record.state.status !== 'running' || supervisor === undefined || holderState(supervisor) !== 'dead') continue;
+    const file = store.paths.container(record.id).config;
+    problem(
+      report,
+      'run-orphan',
+      file,
+      `container ${record.id}: recorded running, but its strata supervisor (pid ${supervisor.pid}) is gone`,
+      {
+        action: 'finish-run',
+        containerId: record.id,
+        says: `finished the run of container ${record.id} whose supervisor is gone (killed, unmounted, Exited (137))`,
+      },
+    );
+  }
+}

@@ -1,0 +1,102 @@
+import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import fs from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { StrataError } from '../errors.js';
+import type { Store } from '../store/root.js';
+import { runDir } from '../mount/run-dir.js';
+
+const execFileP = promisify(execFile);
+
+/**
+ * The OCI runtime strata drives: runc (Debian's). Its state lives in a root of strata's own under the run directory (a tmpfs:
+ * /run/strata as root, $XDG_RUNTIME_DIR/strata otherwise), so strata never sees or
+ * leaves containers in another tool's runc state, and a reboot clears it.
+ */
+export interface Runtime {
+  binary: string;
+  /** `--root` for every call. */
+  stateRoot: string;
+}
+
+/** runc, with its state under the store's run directory (src/mount/run-dir.ts). */
+export function runtimeFor(store: Store): Runtime {
+  return { binary: 'runc', stateRoot: path.join(runDir(store), 'runc') };
+}
+
+/** The container's runtime id: strata's container id, so `runc --root … list` names them as strata does. */
+export function runtimeId(containerId: string): string {
+  return containerId;
+}
+
+/**
+ * `runc run` in the foreground: runc stays the parent of the container's first
+ * process and exits with its status (128+N when a signal N killed it), which is how
+ * strata learns the exit code without being a subreaper. With a terminal, runc makes
+ * the pty and copies between it and its own stdio.
+ */
+export async function spawnRun(runtime: Runtime, id: string, bundle: string, stdio: StdioOptions, logFile: string): Promise<ChildProcess> {
+  await fs.mkdir(runtime.stateRoot, { recursive: true, mode: 0o700 });
+  const args = ['--root', runtime.stateRoot, '--log', logFile, '--log-format', 'json', 'run', '--bundle', bundle, runtimeId(id)];
+  const child = spawn(runtime.binary, args, { stdio });
+  await new Promise<void>((resolve, reject) => {
+    child.once('spawn', resolve);
+    child.once('error', (err: NodeJS.ErrnoException) =>
+      reject(
+        err.code === 'ENOENT'
+          ? new StrataError('EUSAGE', `${runtime.binary}: the OCI runtime is not installed (Debian package runc)`, {
+              path: runtime.binary,
+            })
+          : err,
+      ),
+    );
+  });
+  return child;
+}
+
+/** The exit status of a `runc run`: the process's, as the shell reports it. */
+export function waitExit(child: ChildProcess): Promise<number> {
+  if (child.exitCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal))));
+}
+
+/** `runc kill`; a container that has already gone is not an error. */
+export async function killContainer(runtime: Runtime, id: string, signal: string): Promise<void> {
+  try {
+    await execFileP(runtime.binary, ['--root', runtime.stateRoot, 'kill', runtimeId(id), signal]);
+  } catch (err) {
+    const text = String((err as { stderr?: string }).stderr ?? '');
+    if (/does not exist|not running|container not running/i.test(text)) return;
+    throw new StrataError('EUSAGE', `cannot kill container ${id}: ${text.trim().split('\n').pop() ?? 'runtime failed'}`, { path: id });
+  }
+}
+
+/**
+ * Removes what the runtime keeps about a container that has stopped. `runc run`
+ * does it itself on a normal exit, so runc is only called (tens of ms) when its
+ * state directory is still there.
+ */
+export async function deleteRuntimeState(runtime: Runtime, id: string): Promise<void> {
+  if (!(await fs.stat(path.join(runtime.stateRoot, runtimeId(id))).catch(() => null))) return;
+  await execFileP(runtime.binary, ['--root', runtime.stateRoot, 'delete', '--force', runtimeId(id)]).catch(() => undefined);
+}
+
+/** The runtime's own error, if its log has one: how a failed start is told apart from a command that failed. */
+export async function runtimeError(logFile: string): Promise<string | null> {
+  const text = await fs.readFile(logFile, 'utf8').catch(() => '');
+  let message: string | null = null;
+  for (const line of text.split('\n')) {
+    try {
+      const entry = JSON.parse(line) as { level?: string; msg?: string };
+      if ((entry.level === 'error' || entry.level === 'fatal') && entry.msg) message = entry.msg;
+    } catch {
+      // not a JSON line
+    }
+  }
+  return message;
+}
+
+function signalNumber(signal: NodeJS.Signals | null): number {
+  return signal === null ? 0 : os.constants.signals[signal];
+}
