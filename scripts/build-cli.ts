@@ -1,6 +1,7 @@
 /**
  * The second half of `npm run build` (after tsc): bundles the CLI into one CommonJS
- * file, dist/cli/strata.cjs, with a source map, and makes V8's code cache for it.
+ * file, dist/cli/strata.cjs, and makes V8's code cache for it; and once more, with
+ * function names kept and a source map, into dist/cli/strata-debug.cjs for `--debug`.
  * src/cli/launch.cts runs it. One file compiled from a cache starts in a fraction of
  * the time a graph of a hundred ES modules takes to resolve, read and compile.
  *
@@ -15,7 +16,7 @@ import vm from 'node:vm';
 import { fileURLToPath } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { BUNDLE_LAYOUT, wrapCommonJs } from '../src/cli/bundle-layout.cjs';
 
 // dist/scripts/build-cli.js → the repository root is two levels up.
@@ -72,11 +73,32 @@ const reportPageScript: Plugin = {
 };
 
 async function main(): Promise<void> {
-  const { bundle, codeCache } = BUNDLE_LAYOUT;
+  const { bundle, debugBundle, codeCache } = BUNDLE_LAYOUT;
   await fs.mkdir(path.dirname(bundle), { recursive: true });
+  // What --debug runs: every function keeps its name (esbuild renames them), so stack
+  // traces name them, and the source map points them at the src/*.ts lines.
+  const debug = await bundleCli(debugBundle, { keepNames: true, sourcemap: 'linked', sourcesContent: false });
+  // What every other call runs: keepNames would define `name` on each function as its
+  // module loads, a few percent of a start-up, for names only a stack trace shows.
+  const code = (await bundleCli(bundle, {})).get(bundle)!;
+  // A cache of what V8 compiles eagerly, until trainCodeCache replaces it with a fuller one.
+  const cache = new vm.Script(wrapCommonJs(code), { filename: bundle }).createCachedData();
+  await writeReplacing(`${debugBundle}.map`, debug.get(`${debugBundle}.map`)!);
+  await writeReplacing(debugBundle, debug.get(debugBundle)!);
+  await writeReplacing(codeCache, cache);
+  // The bundle last: the launcher takes a bundle newer than tsc's output as current.
+  await writeReplacing(bundle, code);
+  await trainCodeCache();
+}
+
+/** The CLI as one CommonJS file at `outfile`; returns the files' texts by path. */
+async function bundleCli(
+  outfile: string,
+  options: Pick<BuildOptions, 'keepNames' | 'sourcemap' | 'sourcesContent'>,
+): Promise<Map<string, string>> {
   const result = await build({
     entryPoints: [path.join(repoRoot, 'src', 'cli', 'bin.ts')],
-    outfile: bundle,
+    outfile,
     bundle: true,
     platform: 'node',
     format: 'cjs',
@@ -85,28 +107,18 @@ async function main(): Promise<void> {
     // own for import() (Node 20's stand-in prints an ExperimentalWarning).
     supported: { 'dynamic-import': false },
     banner: { js: MODULE_URL_HELPER },
-    // The .ts files themselves are the sources: stack traces under --debug name them.
-    sourcemap: 'linked',
-    sourcesContent: false,
     plugins: [moduleUrls, deferChildProcess, reportPageScript],
-    // Half the bytes to read and hash; names are kept, for stack traces and for code that reads constructor.name.
+    // Half the bytes to read and to keep in memory.
     minify: true,
-    keepNames: true,
     logLevel: 'warning',
     write: false,
+    ...options,
   });
   if (result.warnings.length > 0) throw new Error(`esbuild warned about ${result.warnings.length} things; see above`);
   const files = new Map(result.outputFiles.map((f) => [f.path, f.text]));
-  const code = files.get(bundle)!;
-  const map = files.get(`${bundle}.map`)!;
-  if (/\bimport\(/.test(code)) throw new Error(`${path.relative(repoRoot, bundle)} still has an import(), which a vm.Script cannot run`);
-  // A cache of what V8 compiles eagerly, until trainCodeCache replaces it with a fuller one.
-  const cache = new vm.Script(wrapCommonJs(code), { filename: bundle }).createCachedData();
-  await writeReplacing(`${bundle}.map`, map);
-  await writeReplacing(codeCache, cache);
-  // The bundle last: the launcher takes a bundle newer than tsc's output as current.
-  await writeReplacing(bundle, code);
-  await trainCodeCache();
+  if (/\bimport\(/.test(files.get(outfile)!))
+    throw new Error(`${path.relative(repoRoot, outfile)} still has an import(), which a vm.Script cannot run`);
+  return files;
 }
 
 /** Replaces the cache with one from a warm script (scripts/train-code-cache.ts); a bundle that cannot list a store fails the build. */

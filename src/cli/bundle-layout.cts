@@ -11,6 +11,8 @@ const distDir = path.resolve(__dirname, '..', '..');
 export const BUNDLE_LAYOUT = {
   /** The whole CLI, CommonJS: only a script compiled with vm.Script can use a code cache on Node 20. */
   bundle: path.join(distDir, 'cli', 'strata.cjs'),
+  /** The same CLI for `--debug`: function names kept, and a source map beside it (`.map`). */
+  debugBundle: path.join(distDir, 'cli', 'strata-debug.cjs'),
   /** V8's code cache for the bundle, made by the build. */
   codeCache: path.join(distDir, 'cli', 'strata.cjs.v8cache'),
   /** tsc's output for the CLI entry: the module graph the bundle was made from. */

@@ -31,9 +31,10 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       ctx.print(`${opts.dryRun ? 'Would reclaim' : 'Total reclaimed space'}: ${humanSize(report.bytes)}`);
     });
 
-  const image = program.commands.find((c) => c.name() === 'image')!;
-  image
-    .command('prune')
+  // The groups are missing when a call builds only `gc` or `system` (see COMMANDS in main.ts).
+  program.commands
+    .find((c) => c.name() === 'image')
+    ?.command('prune')
     .description('Remove unused images')
     .option('-a, --all', 'remove all images not used by a container, not just dangling ones')
     .option('-f, --force', 'do not prompt for confirmation')
@@ -46,9 +47,9 @@ export function registerGcCommands(program: Command, ctx: CliContext): void {
       ctx.print(`Total reclaimed space: ${humanSize(bytes)}`);
     });
 
-  const container = program.commands.find((c) => c.name() === 'container')!;
-  container
-    .command('prune')
+  program.commands
+    .find((c) => c.name() === 'container')
+    ?.command('prune')
     .description('Remove all stopped containers')
     .option('-f, --force', 'do not prompt for confirmation')
     .action(async (opts: { force?: boolean }) => {

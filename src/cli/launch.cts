@@ -11,19 +11,20 @@ import { BUNDLE_LAYOUT, wrapCommonJs } from './bundle-layout.cjs';
  * CommonJS, as bin/strata.js is (bin/package.json): an ES module entry would cost
  * Node 20 its ES module loader, several milliseconds of a 50 ms start.
  *
- * - `--debug` loads the bundle through require() with source maps on, so stack
- *   traces name src/*.ts lines; reading the map costs time only then.
+ * - `--debug` loads the bundle's twin that keeps function names through require(),
+ *   with source maps on, so stack traces name src/*.ts lines and functions; reading
+ *   the map costs time only then.
  * - A bundle older than tsc's output (`npx tsc` after the last `npm run build`), or
  *   none at all, would run stale code: then the module graph tsc wrote runs instead.
  * - A cache V8 rejects (another Node version or V8 flags) only costs the compile.
  */
-const { bundle, codeCache, unbundledEntry } = BUNDLE_LAYOUT;
+const { bundle, debugBundle, codeCache, unbundledEntry } = BUNDLE_LAYOUT;
 
 if (!bundleIsCurrent()) {
   void import('./bin.js');
 } else if (process.argv.includes('--debug')) {
   process.setSourceMapsEnabled(true);
-  require(bundle);
+  require(debugBundle);
 } else {
   runCached();
 }

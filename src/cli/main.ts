@@ -35,8 +35,46 @@ function exitsWith125(command: Command): boolean {
   return ['create', 'run'].includes(command.name()) && (command.parent?.parent === null || command.parent?.name() === 'container');
 }
 
-/** The whole command tree, wired to `io`: main() parses with it, tests walk it. */
-export function createProgram(io: CliIO): Command {
+/** Adds commands to the program; what they do is imported when one runs. */
+type RegisterCommands = (program: Command, ctx: CliContext) => void;
+
+/**
+ * Every register function with the top-level names it defines, in `strata --help` order.
+ * A call builds only the entries that define its command (see entriesFor): building all
+ * ~80 commands with their ~190 options was the largest part of what commander added to
+ * a start-up. A group that several files add to (`image`, `container`, `system`) is
+ * listed in each of them.
+ */
+const COMMANDS: readonly { names: readonly string[]; register: RegisterCommands }[] = [
+  { names: ['image', 'load', 'images', 'history', 'tag', 'rmi'], register: registerImageCommands },
+  { names: ['image', 'save'], register: registerSaveCommand },
+  { names: ['image', 'pull'], register: registerPullCommand },
+  { names: ['image', 'push'], register: registerPushCommand },
+  { names: ['login', 'logout'], register: registerLoginCommands },
+  {
+    names: ['container', 'create', 'run', 'start', 'stop', 'restart', 'kill', 'wait', 'logs', 'exec', 'rm', 'diff', 'ps', 'rename'],
+    register: registerContainerCommands,
+  },
+  { names: ['volume'], register: registerVolumeCommands },
+  { names: ['fs'], register: registerFsCommands },
+  { names: ['container', 'cp', 'export'], register: registerCopyCommands },
+  { names: ['container', 'inspect'], register: registerInspectCommand },
+  { names: ['system', 'du'], register: registerUsageCommands },
+  { names: ['report'], register: registerReportCommand },
+  { names: ['system', 'info'], register: registerInfoCommand },
+  { names: ['image', 'import'], register: registerImportCommand },
+  { names: ['container', 'commit'], register: registerCommitCommand },
+  { names: ['container', 'mount', 'umount'], register: registerMountCommands },
+  { names: ['image', 'container', 'system', 'gc'], register: registerGcCommands },
+  { names: ['check'], register: registerCheckCommand },
+  { names: ['version'], register: registerVersionCommand },
+];
+
+/**
+ * The command tree, wired to `io`: main() parses with it, tests walk it. Given the
+ * command line, only the part that can parse it; without, all of it.
+ */
+export function createProgram(io: CliIO, argv?: readonly string[]): Command {
   const program = new Command('strata');
   const ctx = new CliContext(io, () => program.opts<GlobalOptions>());
   program
@@ -54,28 +92,7 @@ export function createProgram(io: CliIO): Command {
       // Parse errors are printed by report(), in Docker's words.
       outputError: () => {},
     });
-  registerImageCommands(program, ctx);
-  registerSaveCommand(program, ctx);
-  registerPullCommand(program, ctx);
-  registerPushCommand(program, ctx);
-  registerLoginCommands(program, ctx);
-  registerContainerCommands(program, ctx);
-  registerVolumeCommands(program, ctx);
-  registerFsCommands(program, ctx);
-  registerCopyCommands(program, ctx);
-  registerInspectCommand(program, ctx);
-  registerUsageCommands(program, ctx);
-  registerReportCommand(program, ctx);
-  registerInfoCommand(program, ctx);
-  registerImportCommand(program, ctx);
-  registerCommitCommand(program, ctx);
-  registerMountCommands(program, ctx);
-  registerGcCommands(program, ctx);
-  registerCheckCommand(program, ctx);
-  program
-    .command('version')
-    .description('Show the strata version information')
-    .action(() => ctx.print(versionText()));
+  for (const { register } of argv === undefined ? COMMANDS : entriesFor(argv)) register(program, ctx);
   // As `docker --version`: one line, whatever else was typed (commander's own .version() would read package.json at every start).
   program.on('option:version', () => {
     const line = `strata version ${strataVersion()}\n`;
@@ -85,8 +102,35 @@ export function createProgram(io: CliIO): Command {
   return program;
 }
 
+function registerVersionCommand(program: Command, ctx: CliContext): void {
+  program
+    .command('version')
+    .description('Show the strata version information')
+    .action(() => ctx.print(versionText()));
+}
+
+/**
+ * The entries a command line needs: those that define its command, or none for
+ * `--version` (it prints and exits as commander reads it). All of them when the whole
+ * list may be printed or searched: no command, `help`, `--help`, a name strata does
+ * not know (commander's error suggests a similar one), or an option before the command
+ * that is not a global one.
+ */
+function entriesFor(argv: readonly string[]): typeof COMMANDS {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--version') return [];
+    if (arg === '--root') i++;
+    else if (!(arg.startsWith('--root=') || arg === '--debug')) {
+      const entries = arg.startsWith('-') ? [] : COMMANDS.filter((entry) => entry.names.includes(arg));
+      return entries.length > 0 ? entries : COMMANDS;
+    }
+  }
+  return COMMANDS;
+}
+
 export async function main(argv: string[], io: CliIO): Promise<number> {
-  const program = createProgram(io);
+  const program = createProgram(io, argv);
   const parsedCommand = trackParsedCommand(program);
   try {
     await program.parseAsync(argv, { from: 'user' });
