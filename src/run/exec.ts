@@ -46,7 +46,7 @@ export async function execInContainer(store: Store, nameOrId: string, options: E
   await writeJsonAtomic(processFile, {
     ...config.process,
     terminal: options.terminal,
-    user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length > 0 ? { additionalGids: user.additionalGids } : {}) },
+    user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
     args: options.command,
     env,
     cwd,

@@ -109,7 +109,7 @@ export function runtimeSpec(input: RuntimeSpecInput): Record<string, unknown> {
     ociVersion: '1.0.2',
     process: {
       terminal: input.terminal,
-      user: { uid: user.uid, gid: user.gid, ...(user.additionalGids.length > 0 ? { additionalGids: user.additionalGids } : {}) },
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
       args: input.args,
       env: processEnv(record, user, input.terminal),
       cwd: record.config?.workingDir || '/',

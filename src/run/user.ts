@@ -28,8 +28,10 @@ interface GroupEntry {
  * Docker's `-u name|uid[:group|gid]` resolved as runc's libcontainer/user does it,
  * through the image's own /etc/passwd and /etc/group (never the host's): a name
  * must be found there (Docker's error otherwise); a number is taken as it is, with
- * the passwd entry's group and home when one matches. Supplementary groups are the
- * /etc/group entries listing the user, only when no group was given.
+ * the passwd entry's group and home when one matches. The process's groups are what
+ * Docker gives it (checked beside Docker 20.10): its primary group first, then, only
+ * when no group was given, the /etc/group entries listing the user — so busybox `id`
+ * prints `groups=0(root)` for root, not nothing as runc alone would.
  */
 export async function resolveProcessUser(spec: string, readRootFile: RootFileReader): Promise<ProcessUser> {
   const colon = spec.indexOf(':');
@@ -57,9 +59,9 @@ export async function resolveProcessUser(spec: string, readRootFile: RootFileRea
       throw new StrataError('EUSAGE', `unable to find group ${groupPart}: no matching entries in group file`, { path: groupPart });
     }
     user.gid = group?.gid ?? numericGroup!;
-  } else if (entry !== undefined) {
-    user.additionalGids = groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid);
   }
+  const memberOf = groupPart === '' && entry !== undefined ? groups.filter((g) => g.members.includes(entry.name)).map((g) => g.gid) : [];
+  user.additionalGids = [...new Set([user.gid, ...memberOf])];
   return user;
 }
 

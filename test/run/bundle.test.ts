@@ -89,14 +89,15 @@ maybe('the bundle runs what umoci unpack would: args, env, cwd and a user resolv
   t.true(ours.env.includes('HOME=/home/app'));
   t.is(ours.cwd, umoci.cwd);
   t.is(ours.cwd, '/home/app');
-  t.deepEqual(ours.user, umoci.user);
-  t.deepEqual(ours.user, { uid: 1000, gid: 1000, additionalGids: [50] });
+  // umoci lists only the supplementary groups; Docker puts the primary group first.
+  t.deepEqual(ours.user, { ...umoci.user, additionalGids: [1000, ...(umoci.user.additionalGids ?? [])] });
+  t.deepEqual(ours.user, { uid: 1000, gid: 1000, additionalGids: [1000, 50] });
 });
 
 maybe('a numeric user and group are taken as they are, as umoci takes them', async (t) => {
   const { ours, umoci } = await bothProcesses(t, { User: '4242:77' });
-  t.deepEqual(ours.user, umoci.user);
-  t.deepEqual(ours.user, { uid: 4242, gid: 77 });
+  t.deepEqual(ours.user, { ...umoci.user, additionalGids: [77] });
+  t.deepEqual(ours.user, { uid: 4242, gid: 77, additionalGids: [77] });
   t.deepEqual(...comparable(ours, umoci));
   t.true(ours.env.includes('HOME=/'));
   t.is(ours.cwd, '/');
@@ -104,8 +105,9 @@ maybe('a numeric user and group are taken as they are, as umoci takes them', asy
 
 maybe('an image without a user runs as root, with the default PATH only where the image sets none', async (t) => {
   const { ours, umoci } = await bothProcesses(t, { Env: ['A=1'] });
-  t.deepEqual(ours.user, umoci.user);
-  t.deepEqual(ours.user, { uid: 0, gid: 0 });
+  t.deepEqual(ours.user, { ...umoci.user, additionalGids: [0] });
+  // Docker's root process is in group 0 (busybox id: groups=0(root)); umoci leaves the list out.
+  t.deepEqual(ours.user, { uid: 0, gid: 0, additionalGids: [0] });
   t.true(ours.env.includes('PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'));
   t.deepEqual(ours.args, umoci.args);
 });

@@ -25,7 +25,7 @@ maybe('run prints what the image config says: the user from its /etc/passwd, its
   t.is(
     result.stdout,
     [
-      'uid=1000(app) gid=1000(app) groups=50(staff)',
+      'uid=1000(app) gid=1000(app) groups=50(staff),1000(app)',
       '/home/app',
       'GREETING=hello world',
       'HOME=/home/app',
@@ -56,7 +56,7 @@ maybe('-u, -w, -e and -h change what the process gets, as in Docker', async (t) 
     '-c',
     'id; pwd; hostname; echo $GREETING $HOME',
   ]);
-  t.is(result.stdout, 'uid=4242 gid=77\n/etc\nbox\nhi /\n');
+  t.is(result.stdout, 'uid=4242 gid=77 groups=77\n/etc\nbox\nhi /\n');
   t.is(result.code, 0);
 });
 
