@@ -54,8 +54,8 @@ export async function commitStagedLayer(
     // and a gc between commit and lease would otherwise sweep a blob this import reports.
     await lease.add({ blobs: [staged.blob.digest] });
     // The digest committed is the one just leased (commit verifies it). What it created
-    // is noted at once: another lease write here could fail (a full disk) after the
-    // rename, and the rollback would not know the blob was this load's.
+    // is noted before anything else can fail: a lease write that used to come between
+    // lost the blob to the rollback when the disk filled up right after the rename.
     const { digest, created, size } = await Ingest.written(store, options.source, staged.blob).commit();
     if (created) lease.created.blobs.add(digest);
     const descriptor = { digest, size, mediaType: staged.blob.mediaType };

@@ -218,10 +218,9 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
  * in the overlay format it removes whiteouts inside a directory this layer made
  * opaque (the kernel would list them in readdir); and it gives each directory its
  * real mode and mtime after its children are done, so creating them could not
- * disturb either and a 000 directory stayed enterable for the walk. One readdir and
- * one lstat per entry: measuring and settling used to be two walks, and the second
- * readdir of every directory was a fifth of the pass. Synchronous calls, like every
- * per-entry call of the unpack (safe-fs.ts says why).
+ * disturb either and a 000 directory stayed enterable for the walk. One readdir per
+ * directory and one lstat per entry: measuring and settling used to be two walks.
+ * Synchronous calls, like every per-entry call of the unpack (safe-fs.ts says why).
  */
 async function finishTree(writer: LayerWriter, onFile: (rel: string, abs: string, size: number) => void): Promise<TreeSize> {
   const tally = new SizeTally();
