@@ -53,8 +53,10 @@ export async function commitStagedLayer(
     // Lease the digest before the blob becomes visible: docker-save names none in advance,
     // and a gc between commit and lease would otherwise sweep a blob this import reports.
     await lease.add({ blobs: [staged.blob.digest] });
+    // The digest committed is the one just leased (commit verifies it). What it created
+    // is noted before anything else can fail: a lease write that used to come between
+    // lost the blob to the rollback when the disk filled up right after the rename.
     const { digest, created, size } = await Ingest.written(store, options.source, staged.blob).commit();
-    await lease.add({ blobs: [digest] });
     if (created) lease.created.blobs.add(digest);
     const descriptor = { digest, size, mediaType: staged.blob.mediaType };
     if (!prepared) return { layer: await readLayerRecord(store, knownChainId!), blob: descriptor };

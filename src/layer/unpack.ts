@@ -20,7 +20,8 @@ import { DEFAULT_LIMITS, LimitMeter, type UnpackLimits } from './limits.js';
 import type { LayerRecord } from './record.js';
 import { joinRel } from './safe-fs.js';
 import { missingLayerError } from './missing-layer.js';
-import { measureTree } from './size.js';
+import { SizeTally, hostInode, type TreeSize } from './size.js';
+import { Yielder } from '../event-loop.js';
 import { isOpaqueDir, whiteoutTarget } from './whiteout.js';
 import { TarHeaderCheck } from './tar-header-check.js';
 
@@ -84,23 +85,14 @@ export async function prepareLayer(blob: Readable, options: UnpackOptions): Prom
         found: diffId,
       });
     }
-    // Measured before directory modes are settled: a rootless walk needs to get into 000 dirs.
-    const files: [string, number][] = [];
-    const sizes = await measureTree(diffDir, (file, size) => files.push([file, size]));
+    const files: [string, string][] = [];
+    const sizes = await finishTree(writer, (rel, abs, size) => {
+      const written = writer.fileDigests.get(rel);
+      // Regular files this layer did not stream (oci whiteouts, rootless device placeholders) are empty.
+      files.push([rel, written?.size === size ? written.digest : size === 0 ? EMPTY_SHA256 : hashFileSync(abs)]);
+    });
     // Inside the temp dir, so the digests appear with the layer (check --deep reads them).
-    await writeFileAtomic(
-      layerParts(temp).fileDigests,
-      formatFileDigests(
-        files.map(([file, size]) => {
-          const rel = file.slice(diffDir.length + 1);
-          const written = writer.fileDigests.get(rel);
-          // Regular files this layer did not stream (oci whiteouts, rootless device placeholders) are empty.
-          const hex = written?.size === size ? written.digest : size === 0 ? EMPTY_SHA256 : hashFileSync(file);
-          return [rel, hex];
-        }),
-      ),
-    );
-    await settleDirectories(writer, '');
+    await writeFileAtomic(layerParts(temp).fileDigests, formatFileDigests(files));
     const chainId = options.chainId ?? chainIdOf(options.parent, diffId);
     const record: Omit<LayerRecord, 'blobDigest'> = {
       chainId,
@@ -220,28 +212,47 @@ async function readLayer(blob: Readable, writer: LayerWriter, options: UnpackOpt
 }
 
 /**
- * The last pass over the new layer, deepest first, discovering paths by readdir and
- * never following a symlink: in the overlay format, whiteouts inside a directory
- * this layer made opaque are removed (the kernel would list them in readdir); then
- * each directory gets its real mode and mtime, after its children are done, so
- * creating them could not disturb either and a 000 directory stayed enterable.
+ * The last pass over the new layer, one walk deepest first that discovers paths by
+ * readdir and never follows a symlink. It measures the layer (Docker's size rule,
+ * size.ts) and tells `onFile` every regular file's path and size (for files.sha256);
+ * in the overlay format it removes whiteouts inside a directory this layer made
+ * opaque (the kernel would list them in readdir); and it gives each directory its
+ * real mode and mtime after its children are done, so creating them could not
+ * disturb either and a 000 directory stayed enterable for the walk. One readdir per
+ * directory and one lstat per entry: measuring and settling used to be two walks.
  * Synchronous calls, like every per-entry call of the unpack (safe-fs.ts says why).
  */
-async function settleDirectories(writer: LayerWriter, rel: string): Promise<void> {
-  const abs = writer.tree.abs(rel);
-  const tidy = writer.opaqueDirs.has(rel) && isOpaqueDir(abs, writer.format);
-  for (const entry of fsSync.readdirSync(abs, { withFileTypes: true })) {
-    const child = joinRel(rel, entry.name);
-    if (entry.isDirectory()) await settleDirectories(writer, child);
-    else if (tidy && entry.isCharacterDevice()) {
-      const st = writer.tree.lstat(child);
-      if (st && whiteoutTarget(entry.name, st, writer.format) !== null) await writer.tree.remove(child, st);
+async function finishTree(writer: LayerWriter, onFile: (rel: string, abs: string, size: number) => void): Promise<TreeSize> {
+  const tally = new SizeTally();
+  let allocatedSize = 0;
+  const yielder = new Yielder();
+  const visit = async (rel: string): Promise<void> => {
+    const abs = writer.tree.abs(rel);
+    const tidy = writer.opaqueDirs.has(rel) && isOpaqueDir(abs, writer.format);
+    for (const entry of fsSync.readdirSync(abs, { withFileTypes: true })) {
+      await yielder.maybe();
+      const child = joinRel(rel, entry.name);
+      if (entry.isDirectory()) {
+        await visit(child);
+        continue;
+      }
+      const full = `${abs}/${entry.name}`;
+      const st = fsSync.lstatSync(full);
+      if (tidy && st.isCharacterDevice() && whiteoutTarget(entry.name, st, writer.format) !== null) {
+        await writer.tree.remove(child, st);
+        continue;
+      }
+      // Every path of a regular file, hardlinks too (each one's digest is recorded).
+      if (st.isFile()) onFile(child, full, st.size);
+      if (tally.count(st, () => hostInode(full))) allocatedSize += st.blocks * 512;
     }
-  }
-  const meta = writer.dirs.get(rel);
-  if (meta === undefined) return;
-  fsSync.chmodSync(abs, meta.mode);
-  if (meta.mtime !== null) fsSync.utimesSync(abs, meta.mtime, meta.mtime);
+    const meta = writer.dirs.get(rel);
+    if (meta === undefined) return;
+    fsSync.chmodSync(abs, meta.mode);
+    if (meta.mtime !== null) fsSync.utimesSync(abs, meta.mtime, meta.mtime);
+  };
+  await visit('');
+  return { size: tally.size, allocatedSize };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PassThrough, Readable } from 'node:stream';
+import { PassThrough, Readable, type TransformOptions } from 'node:stream';
 import zlib from 'node:zlib';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
@@ -157,7 +157,7 @@ async function storeUpperLayer(
     const first = await entries.next();
     if (first.done) return null;
 
-    const tar = new Coalesce();
+    const tar = new Coalesce(GZIP_JOB_BYTES);
     const { blob, uncompressed } = (options.compression ?? 'gzip') === 'gzip' ? gzipped(tar) : { blob: tar, uncompressed: undefined };
     const importing = outsideLock(() =>
       importLayer(blob, {
@@ -187,12 +187,25 @@ async function storeUpperLayer(
 }
 
 /**
- * The tar read twice at once: zlib (on the thread pool) makes the blob while the
- * unpack reads the tar itself, rather than decompressing the blob again. Either
+ * zlib deflates one chunk per thread-pool job, and starts the next only when this
+ * thread has taken the last one's output: each job that waits for this thread (busy
+ * unpacking the same tar) leaves the compressor idle. With zlib's defaults (16 KiB of
+ * output a job, a 16 KiB queue) a commit was a chain of ~1 ms jobs with a wait after
+ * each; at 1 MiB a job is ~20 ms of deflate, and the 8 MiB queue keeps the next ones
+ * ready while the unpack side catches up. Gzip is the longest of the commit's lanes,
+ * so it is the one never to leave waiting.
+ */
+const GZIP_JOB_BYTES = 1 << 20;
+const GZIP_QUEUE_BYTES = 8 << 20;
+
+/**
+ * The tar read twice at once: zlib (on the thread pool, in GZIP_JOB_BYTES jobs) makes
+ * the blob while the unpack reads the tar itself, rather than decompressing the blob again. Either
  * reader failing stops the tar and the other, so the writer never waits on a dead stream.
  */
 function gzipped(tar: Readable): { blob: Readable; uncompressed: Readable } {
-  const gzip = zlib.createGzip();
+  const options: zlib.ZlibOptions & TransformOptions = { chunkSize: GZIP_JOB_BYTES, writableHighWaterMark: GZIP_QUEUE_BYTES };
+  const gzip = zlib.createGzip(options);
   const plain = new PassThrough({ highWaterMark: 1 << 20 });
   tar.pipe(gzip);
   tar.pipe(plain);
