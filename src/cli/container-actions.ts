@@ -31,6 +31,7 @@ export interface CreateFlags {
   hostname?: string;
   rm?: boolean;
   network?: string;
+  tty?: boolean;
 }
 
 export async function create(ctx: CliContext, image: string, command: string[], opts: CreateFlags): Promise<void> {
@@ -69,6 +70,7 @@ export async function createFromFlags(ctx: CliContext, image: string, command: s
     hostname: opts.hostname,
     autoRemove: opts.rm === true,
     network: networkMode(opts.network),
+    tty: opts.tty === true,
   });
 }
 

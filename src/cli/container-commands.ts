@@ -25,8 +25,7 @@ export function registerContainerCommands(program: Command, ctx: CliContext): vo
         .argument('<image>', 'image name[:tag] or ID')
         .argument('[command...]', "the container's command and its arguments; options after IMAGE belong to it")
         .option('-d, --detach', 'run the container in the background and print its ID (output: `strata logs`)')
-        .option('-i, --interactive', 'keep STDIN open and pass it to the container')
-        .option('-t, --tty', 'allocate a pseudo-TTY (in the foreground only: see README)'),
+        .option('-i, --interactive', 'keep STDIN open and pass it to the container'),
     ).action(async (image: string, command: string[], opts: RunFlags) => (await runActions()).run(ctx, image, command, opts));
     parent
       .command('start')
@@ -121,6 +120,7 @@ function withCreateOptions(command: Command): Command {
       .passThroughOptions()
       .option('--name <name>', 'assign a name to the container')
       .option('--read-only', "mount the container's root filesystem as read only")
+      .option('-t, --tty', 'allocate a pseudo-TTY')
       .option(
         '--tmpfs <path[:options]>',
         'mount a tmpfs directory (emptied on every stop); options as mount(8) takes them, e.g. ' +

@@ -10,7 +10,6 @@ import type { Store } from '../store/root.js';
 export interface RunFlags extends CreateFlags {
   detach?: boolean;
   interactive?: boolean;
-  tty?: boolean;
 }
 
 /** What a foreground run does with the signals strata receives. */
@@ -25,10 +24,6 @@ const STOP_GRACE_MS = 2000;
  * cannot run or is not there (main.ts maps them).
  */
 export async function run(ctx: CliContext, image: string, command: string[], opts: RunFlags): Promise<void> {
-  if (opts.detach && opts.tty) {
-    // runc hands a detached container's pty over a unix socket (SCM_RIGHTS), which Node cannot receive without a native addon.
-    throw new InvalidArgumentError('-t with -d is not supported: the pty of a detached container cannot be received without native code');
-  }
   const store = await ctx.store();
   const reason = cannotRun(store);
   if (reason !== null) throw new StrataError('EUSAGE', reason);
@@ -130,7 +125,7 @@ export async function start(ctx: CliContext, names: string[], opts: StartFlags):
     const record = await findContainer(store, names[0]!);
     const code = await runContainerProcess(store, record.id, {
       stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-      terminal: false,
+      terminal: record.config?.tty === true,
       onStarted: ctx.io.signal ? (runtime) => forwardSignals(store, record.id, runtime) : undefined,
     });
     if (code !== 0) throw new ExitStatus(code);

@@ -40,6 +40,8 @@ export interface CreateOptions {
   autoRemove?: boolean;
   /** `--network`: none (default) or host. */
   network?: 'none' | 'host';
+  /** `-t`: the process runs on a terminal of its own. */
+  tty?: boolean;
   /** `--mount` flags, parsed (src/container/mount-flag.ts); checked and resolved here. */
   hostMounts?: HostConfigMount[];
 }

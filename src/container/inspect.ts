@@ -131,7 +131,7 @@ function containerConfigView(record: ContainerRecord): Record<string, unknown> {
     AttachStdout: true,
     AttachStderr: true,
     ...(config.exposedPorts ? { ExposedPorts: config.exposedPorts } : {}),
-    Tty: false,
+    Tty: config.tty === true,
     OpenStdin: false,
     StdinOnce: false,
     Env: config.env.length > 0 ? config.env : null,

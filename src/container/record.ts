@@ -69,6 +69,8 @@ export interface ContainerConfig {
   /** Carried from the image as Docker carries them (left out when the image has none). */
   exposedPorts?: Record<string, object>;
   stopSignal?: string;
+  /** `-t`: the process gets a terminal at every start (Docker's Config.Tty). */
+  tty?: boolean;
 }
 
 export function containerFile(store: Store, id: string): string {

@@ -119,6 +119,7 @@ export interface RunConfigFlags {
   env?: string[];
   user?: string;
   workingDir?: string;
+  tty?: boolean;
 }
 
 export interface EntrypointAndCmd {
@@ -200,6 +201,7 @@ export function mergeRunConfig(
   const ports = objectMap(image.ExposedPorts);
   if (Object.keys(ports).length > 0) config.exposedPorts = ports;
   if (typeof image.StopSignal === 'string' && image.StopSignal !== '') config.stopSignal = image.StopSignal;
+  if (options.tty) config.tty = true;
   return config;
 }
 

@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import { openStore } from '../store/root.js';
 import { readEnvironment } from '../cli/environment.js';
 import { isStrataError } from '../errors.js';
+import { readContainerRecord } from '../container/record.js';
 import { bundlePaths } from './bundle.js';
 import { runContainerProcess } from './process.js';
 
@@ -29,9 +30,11 @@ async function monitor(): Promise<void> {
   const store = await openStore({ root, privileged: env.privileged, whiteoutFormat: env.whiteoutFormat, lockTimeoutMs: env.lockTimeoutMs });
   const log = fs.openSync(bundlePaths(store, id).containerLog, 'a', 0o640);
   try {
+    const record = await readContainerRecord(store, id);
     await runContainerProcess(store, id, {
       stdio: ['ignore', log, log],
-      terminal: false,
+      // -t: the terminal's output goes to the log as one stream, with the pty's \r\n, as in Docker's.
+      terminal: record.config?.tty === true,
       onStarted: () => tell('started'),
     });
   } catch (err) {

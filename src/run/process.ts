@@ -60,7 +60,7 @@ export async function runContainerProcess(store: Store, nameOrId: string, option
     const { mergedDir } = await mountContainer(store, record.id, { heldBy: 'process' });
     mounted = true;
     await writeBundle(store, { record, user, rootfs: mergedDir, terminal: options.terminal });
-    const child = await spawnRun(runtime, record.id, paths.dir, options.stdio, paths.runtimeLog);
+    const child = await spawnRun(runtime, record.id, paths.dir, options.stdio, paths.runtimeLog, options.terminal);
     faultPoint('run.spawned');
     options.onStarted?.(child);
     exitCode = await waitExit(child);

@@ -2,6 +2,7 @@ import { execFile, spawn, type ChildProcess, type StdioOptions } from 'node:chil
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import tty from 'node:tty';
 import { promisify } from 'node:util';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
@@ -34,12 +35,23 @@ export function runtimeId(containerId: string): string {
  * `runc run` in the foreground: runc stays the parent of the container's first
  * process and exits with its status (128+N when a signal N killed it), which is how
  * strata learns the exit code without being a subreaper. With a terminal, runc makes
- * the pty and copies between it and its own stdio.
+ * the pty and copies between it and its own stdio — but only when one of them is a
+ * terminal (it opens /dev/tty otherwise). A detached `-t` container has none: its
+ * runc then runs under script(1) of util-linux, whose pty stands in for the user's
+ * terminal. (`runc run -d` would hand the pty over a unix socket as SCM_RIGHTS,
+ * which Node cannot receive without native code.)
  */
-export async function spawnRun(runtime: Runtime, id: string, bundle: string, stdio: StdioOptions, logFile: string): Promise<ChildProcess> {
+export async function spawnRun(
+  runtime: Runtime,
+  id: string,
+  bundle: string,
+  stdio: StdioOptions,
+  logFile: string,
+  terminal: boolean,
+): Promise<ChildProcess> {
   await fs.mkdir(runtime.stateRoot, { recursive: true, mode: 0o700 });
   const args = ['--root', runtime.stateRoot, '--log', logFile, '--log-format', 'json', 'run', '--bundle', bundle, runtimeId(id)];
-  const child = spawn(runtime.binary, args, { stdio });
+  const child = terminal && !hasTerminal(stdio) ? spawnUnderScript(runtime.binary, args, stdio) : spawn(runtime.binary, args, { stdio });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (err: NodeJS.ErrnoException) =>
@@ -53,6 +65,26 @@ export async function spawnRun(runtime: Runtime, id: string, bundle: string, std
     );
   });
   return child;
+}
+
+/**
+ * runc under `script -qefc … /dev/null`: -e passes the exit status on, -f flushes
+ * output as it comes. script's stdin stays an open pipe nobody writes: at end of
+ * input it would type an end-of-file into the container's terminal.
+ */
+function spawnUnderScript(binary: string, args: string[], stdio: StdioOptions): ChildProcess {
+  const [, ...rest] = Array.isArray(stdio) ? stdio : [stdio, stdio, stdio];
+  const command = [binary, ...args].map(shellQuote).join(' ');
+  return spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['pipe', ...rest] });
+}
+
+function hasTerminal(stdio: StdioOptions): boolean {
+  const fds = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio];
+  return fds.some((entry, fd) => (entry === 'inherit' ? tty.isatty(fd) : typeof entry === 'number' && tty.isatty(entry)));
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
 }
 
 /** The exit status of a `runc run`: the process's, as the shell reports it. */
