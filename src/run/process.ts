@@ -57,7 +57,7 @@ export async function runContainerProcess(store: Store, nameOrId: string, option
     await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
     await makeMountPoints(view, upper, paths.initPoints, await mountPointsOf(record));
     faultPoint('run.mount-points');
-    const { mergedDir } = await mountContainer(store, record.id, { heldBy: 'process' });
+    const { mergedDir } = await mountContainer(store, record.id, { heldBy: 'process', discardedAfter: record.autoRemove });
     mounted = true;
     await writeBundle(store, { record, user, rootfs: mergedDir, terminal: options.terminal });
     const child = await spawnRun(runtime, record.id, paths.dir, options.stdio, paths.runtimeLog);
