@@ -13,10 +13,12 @@ import { assertNameable, assertStackable, MOUNT_DATA_LIMIT, optionsTooLong, over
  */
 export type MountEngine = 'kernel' | 'fuse';
 
-export async function mountKernelOverlay(dirs: OverlayDirs, target: string): Promise<void> {
+/** `volatile`: no syncs of the upper, at umount included (see MountOptions.discardedAfter in mount.ts). */
+export async function mountKernelOverlay(dirs: OverlayDirs, target: string, options: { volatile?: boolean } = {}): Promise<void> {
   assertStackable(dirs.lowers.length);
   assertNameable([...dirs.lowers, dirs.upper, dirs.work]);
-  const byPath = overlayData(dirs);
+  const extra = options.volatile ? ',volatile' : '';
+  const byPath = overlayData(dirs) + extra;
   if (Buffer.byteLength(byPath) <= MOUNT_DATA_LIMIT) {
     await mountOverlay(byPath, target, {});
     return;
@@ -28,7 +30,7 @@ export async function mountKernelOverlay(dirs: OverlayDirs, target: string): Pro
   const fds: number[] = [];
   try {
     for (const lower of dirs.lowers) fds.push(fs.openSync(lower, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY));
-    const byFd = overlayData({ ...dirs, lowers: fds.map((_, i) => String(3 + i)) });
+    const byFd = overlayData({ ...dirs, lowers: fds.map((_, i) => String(3 + i)) }) + extra;
     if (Buffer.byteLength(byFd) > MOUNT_DATA_LIMIT) throw optionsTooLong(dirs.lowers.length, Buffer.byteLength(byFd));
     await mountOverlay(byFd, target, { cwd: '/proc/self/fd', fds });
   } finally {

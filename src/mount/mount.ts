@@ -26,6 +26,16 @@ export interface MountOptions {
    * runs — check sees a mount whose every holder is gone, and repair unmounts it.
    */
   heldBy?: HoldKind;
+  /**
+   * For a container whose upper is thrown away after this mount (a --rm run): a
+   * kernel mount made now is `volatile`, so its unmount does not sync the whole
+   * filesystem under the upper (overlayfs's sync_fs on umount, tens of ms to seconds
+   * on a busy disk). Its price is that the kernel will not mount that upper again
+   * (work/work/incompat/volatile) and that fsync inside it promises nothing, neither
+   * of which matters to an upper that is removed next. A mount already there is
+   * shared as it is; fuse-overlayfs has no such option.
+   */
+  discardedAfter?: boolean;
 }
 
 /**
@@ -52,7 +62,7 @@ export async function mountContainer(store: Store, nameOrId: string, options: Mo
     faultPoint('mount.held');
     if (mounted === null) {
       try {
-        await makeMount(store, record, engineFor(store));
+        await makeMount(store, record, engineFor(store), options.discardedAfter === true);
       } catch (err) {
         writeHolds(runs, record.id, before); // refused: no mount, so no hold either
         throw err;
@@ -149,7 +159,7 @@ export function engineFor(store: Store): MountEngine {
   return store.whiteoutFormat === 'overlay' && store.privileged ? 'kernel' : 'fuse';
 }
 
-async function makeMount(store: Store, record: ContainerRecord, engine: MountEngine): Promise<void> {
+async function makeMount(store: Store, record: ContainerRecord, engine: MountEngine, volatile: boolean): Promise<void> {
   const dirs = containerDirs(store, record.id);
   fs.mkdirSync(dirs.merged, { recursive: true, mode: 0o755 });
   fs.mkdirSync(dirs.work, { recursive: true, mode: 0o700 });
@@ -157,7 +167,7 @@ async function makeMount(store: Store, record: ContainerRecord, engine: MountEng
   // overlayfs needs a lower; an image of no layers stands on an empty one.
   if (lowers.length === 0) lowers.push(emptyLower(store));
   const overlay = { lowers, upper: dirs.upper, work: dirs.work };
-  if (engine === 'kernel') await mountKernelOverlay(overlay, dirs.merged);
+  if (engine === 'kernel') await mountKernelOverlay(overlay, dirs.merged, { volatile });
   else await mountFuseOverlay(overlay, dirs.merged);
 }
 

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { defaultRunBase, privateRunBase } from './run-base.js';
@@ -13,8 +13,8 @@ import { defaultRunBase, privateRunBase } from './run-base.js';
  * hold is written (ensureRunDir).
  */
 export function runDir(store: Store): string {
-  const real = fs.realpathSync(store.root);
-  const key = createHash('sha256').update(real).digest('hex').slice(0, 20);
+  // One-shot crypto.hash: createHash's stream machinery costs ~5 ms to set up on first use.
+  const key = hash('sha256', fs.realpathSync(store.root)).slice(0, 20);
   return path.join(runBaseOf(store), key);
 }
 

@@ -2,7 +2,6 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
-import { writeJsonAtomic } from '../store/atomic.js';
 import { layerStackOptions } from '../image/view.js';
 import { Resolver } from '../resolver/resolver.js';
 import { containerDirs, type ContainerRecord } from '../container/record.js';
@@ -129,7 +128,10 @@ export async function writeBundle(store: Store, options: WriteBundleOptions): Pr
     etcFiles: paths.etc,
     mountSource: (mount) => (mount.type === 'volume' ? volumeDataDir(store, mount.name) : mount.source),
   });
-  await writeJsonAtomic(paths.config, spec);
+  // A plain write, as the /etc files above: the bundle is made again before every
+  // start and read only by the runc started next, after this write; a crash leaves
+  // a file nobody reads until it is rewritten, so it needs neither fsync nor rename.
+  await fs.writeFile(paths.config, JSON.stringify(spec));
   return paths;
 }
 

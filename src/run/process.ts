@@ -57,7 +57,7 @@ export async function runContainerProcess(store: Store, nameOrId: string, option
     await fs.mkdir(paths.dir, { recursive: true, mode: 0o700 });
     await makeMountPoints(view, upper, paths.initPoints, await mountPointsOf(record));
     faultPoint('run.mount-points');
-    const { mergedDir } = await mountContainer(store, record.id, { heldBy: 'process' });
+    const { mergedDir } = await mountContainer(store, record.id, { heldBy: 'process', discardedAfter: record.autoRemove });
     mounted = true;
     await writeBundle(store, { record, user, rootfs: mergedDir, terminal: options.terminal });
     const child = await spawnRun(runtime, record.id, paths.dir, options.stdio, paths.runtimeLog, options.terminal);
@@ -85,16 +85,30 @@ export async function finishRun(store: Store, record: ContainerRecord, exitCode:
   const runtime = runtimeFor(store);
   const paths = bundlePaths(store, record.id);
   await deleteRuntimeState(runtime, record.id);
+  // An --rm container goes at once: removal detaches the mount and takes the upper
+  // (mount points included) and the record with it, so unmounting, taking the mount
+  // points out and recording the exit first would be three steps (a store lock, a
+  // umount(8) and a record's two fsyncs) undone a few ms later. A crash before the
+  // removal leaves it recorded running under a dead supervisor, which check --repair
+  // finishes as before: this path again, so removed; a crash within the removal is
+  // removal's own (the directory renamed to trash first).
+  if (record.autoRemove) {
+    await removeAfterRun(store, record.id).catch((err: unknown) => {
+      // Removed while it ran (rm -f): nothing left to do.
+      if (!(err instanceof StrataError && err.code === 'ENOTFOUND')) throw err;
+    });
+    return;
+  }
   if (mounted) await unmountContainer(store, record.id, { heldBy: 'process' });
   await removeMountPoints(containerDirs(store, record.id).upper, paths.initPoints);
   faultPoint('run.cleaned');
-  const removed = await recordExit(store, record.id, exitCode, { started: true });
-  if (!removed && record.autoRemove) await removeAfterRun(store, record.id);
+  await recordExit(store, record.id, exitCode, { started: true });
 }
 
+/** Forced: the container may still be recorded running (its run is over, see finishRun). */
 async function removeAfterRun(store: Store, id: string): Promise<void> {
   const { removeContainer } = await import('../container/lifecycle.js');
-  await removeContainer(store, id, { volumes: true });
+  await removeContainer(store, id, { volumes: true, force: true });
 }
 
 async function markRunning(store: Store, id: string): Promise<void> {
@@ -116,17 +130,16 @@ async function markRunning(store: Store, id: string): Promise<void> {
   });
 }
 
-/** The exit as Docker records it; false when the container is already gone (removed while it ran). */
-async function recordExit(store: Store, id: string, exitCode: number, how: { started: boolean }): Promise<boolean> {
-  return withStoreLock(store, async () => {
+/** The exit as Docker records it; nothing when the container is already gone (removed while it ran). */
+async function recordExit(store: Store, id: string, exitCode: number, how: { started: boolean }): Promise<void> {
+  await withStoreLock(store, async () => {
     const record = await findContainer(store, id).catch(() => null);
-    if (record === null) return true;
+    if (record === null) return;
     const now = new Date().toISOString();
     record.state = how.started
       ? { status: 'exited', startedAt: record.state.startedAt, finishedAt: now, exitCode }
       : { ...record.state, exitCode };
     await writeContainerRecord(store, record);
     await bumpUsageToken(store, id);
-    return false;
   });
 }

@@ -167,6 +167,25 @@ maybe('two containers of one image run at once on work dirs of their own', async
   t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(s.root), 'rm -f leaves no mount of the store');
 });
 
+maybe(
+  "a --rm run mounts its root volatile (its unmount syncs no disk); a kept container's mounts as before, again after its run",
+  async (t) => {
+    const s = await runStore(t);
+    // The container's root as its own mountinfo shows it: fields 4 and 5 are both `/`.
+    const rootMount = "grep ' / / ' /proc/self/mountinfo";
+    const removed = await s.cli(['run', '--rm', 'bb:1', 'sh', '-c', rootMount]);
+    t.is(removed.code, 0, removed.stderr);
+    t.regex(removed.stdout, / - overlay .*volatile/);
+    const kept = await s.cli(['run', '--name', 'kept', 'bb:1', 'sh', '-c', rootMount]);
+    t.is(kept.code, 0, kept.stderr);
+    t.regex(kept.stdout, / - overlay /);
+    t.notRegex(kept.stdout, /volatile/);
+    const mounted = await s.cli(['mount', 'kept']);
+    t.is(mounted.code, 0, mounted.stderr);
+    t.is((await s.cli(['umount', 'kept'])).code, 0);
+  },
+);
+
 maybe("no runtime state is left in strata's runc root after a run", async (t) => {
   const s = await runStore(t);
   t.is((await s.cli(['run', '--rm', 'bb:1', 'true'])).code, 0);
