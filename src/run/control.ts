@@ -7,6 +7,7 @@ import { findContainer } from '../container/lookup.js';
 import type { ContainerRecord } from '../container/record.js';
 import { killContainer, runtimeFor } from './runtime.js';
 import { bundlePaths } from './bundle.js';
+import { removedExit } from './removed-exit.js';
 import { holderState } from '../store/process-identity.js';
 
 /**
@@ -88,7 +89,8 @@ export async function waitForExit(store: Store, nameOrId: string): Promise<numbe
   const record = await findContainer(store, nameOrId);
   await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
   const after = await findContainer(store, record.id).catch(() => null);
-  return after?.state.exitCode ?? record.state.exitCode;
+  // An --rm container is gone once it has ended: its code was kept for this.
+  return after?.state.exitCode ?? removedExit(store, record.id) ?? record.state.exitCode;
 }
 
 async function exitedWithin(store: Store, id: string, ms: number): Promise<boolean> {

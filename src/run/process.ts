@@ -12,6 +12,7 @@ import { mountContainer, unmountContainer } from '../mount/mount.js';
 import { bundlePaths, checkExecutable, mountPointsOf, resolveUser, rootView, writeBundle } from './bundle.js';
 import { makeMountPoints, removeMountPoints } from './init-points.js';
 import { processEnv } from './runtime-spec.js';
+import { noteRemovedExit } from './removed-exit.js';
 import { hasLiveProcess, recoverOrphan } from './control.js';
 import { deleteRuntimeState, runtimeError, runtimeFor, spawnRun, waitExit } from './runtime.js';
 
@@ -93,6 +94,7 @@ export async function finishRun(store: Store, record: ContainerRecord, exitCode:
   // finishes as before: this path again, so removed; a crash within the removal is
   // removal's own (the directory renamed to trash first).
   if (record.autoRemove) {
+    noteRemovedExit(store, record.id, exitCode);
     await removeAfterRun(store, record.id).catch((err: unknown) => {
       // Removed while it ran (rm -f): nothing left to do.
       if (!(err instanceof StrataError && err.code === 'ENOTFOUND')) throw err;
