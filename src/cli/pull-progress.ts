@@ -10,7 +10,9 @@ export interface PullOutput {
 
 /**
  * What `pull` shows about its layers, as Docker does. On a terminal, one bar a layer
- * (Waiting, Downloading, Pull complete, Already exists). Piped, one line per change
+ * (Waiting, Downloading, Extracting, Pull complete, Already exists): a layer unpacks
+ * while it downloads, so "Extracting" is the stretch after its last byte, while the
+ * digests are checked and the unpack finishes. Piped, one line per change
  * a script can read: `ID: Already exists` or `ID: Pulling fs layer` for every layer,
  * then `ID: Pull complete` in layer order (layers finish in any order, the lines do not).
  * Nothing at all with -q.
@@ -72,11 +74,16 @@ function pullBars(ctx: CliContext, header: string): PullOutput {
         entry.total = event.total;
         entry.bar = bars.create(event.total, 0, { id: event.id, ...barPayload(0, event.total, entry.started, 'Downloading') });
       } else if (event.type === 'layer-progress') {
-        entry.bar.update(event.done, barPayload(event.done, entry.total, entry.started, 'Downloading'));
+        entry.bar.update(event.done, barPayload(event.done, entry.total, entry.started, downloadStatus(event.done, entry.total)));
       } else {
         entry.bar.update(entry.total, barPayload(entry.total, entry.total, entry.started, 'Pull complete'));
       }
     },
     stop: () => bars?.stop(),
   };
+}
+
+/** A downloading layer's status: "Extracting" once every byte has come, until the layer is stored. */
+export function downloadStatus(done: number, total: number): 'Downloading' | 'Extracting' {
+  return done >= total ? 'Extracting' : 'Downloading';
 }
