@@ -9,7 +9,7 @@ import { parseReference, familiarName } from '../archive/reference.js';
 import { hostPlatform, parsePlatform, type Platform } from '../archive/platform.js';
 import { chainIds } from '../layer/chain-id.js';
 import { reusableLayer } from '../layer/import.js';
-import { ImportPool, MAX_DEFAULT_WORKERS, WORKER_MIN_BYTES } from '../layer/import-pool.js';
+import { ImportPool } from '../layer/import-pool.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
@@ -38,8 +38,8 @@ export interface PullOptions {
   maxConcurrentDownloads?: number;
   /**
    * Layers staged at once on worker threads (layer/import-pool.ts; the CLI's
-   * STRATA_IMPORT_WORKERS). Default: one per concurrent download, up to the pool's
-   * default size, and none (this thread) when the layers to fetch are small.
+   * STRATA_IMPORT_WORKERS). Default: as load — one per CPU up to the pool's default
+   * size, and none (this thread) when the layers to fetch are small.
    */
   importWorkers?: number | undefined;
   limits?: UnpackLimits;
@@ -196,13 +196,13 @@ async function storeImage(
   // One failing layer stops the others at once; the caller's rollback removes what they made.
   const stop = new AbortController();
   const concurrency = options.maxConcurrentDownloads ?? DEFAULT_CONCURRENT_DOWNLOADS;
-  const fetched = parsed.layers.filter((_, i) => !present[i]).map((l) => l.size);
-  // A download never waits for a worker: each runs while the other layers stage, as
-  // load's do, even with fewer CPUs than downloads (a stage waits on the network then).
-  const small = fetched.reduce((sum, n) => sum + n, 0) < WORKER_MIN_BYTES;
-  const pool = new ImportPool(store, fetched, {
-    workers: options.importWorkers ?? (small ? 1 : Math.min(concurrency, MAX_DEFAULT_WORKERS)),
-  });
+  // With fewer workers than downloads, a download starts when a worker is free: a
+  // worker more than there are CPUs adds its memory (about 45 MiB) but no speed.
+  const pool = new ImportPool(
+    store,
+    parsed.layers.filter((_, i) => !present[i]).map((l) => l.size),
+    { workers: options.importWorkers },
+  );
   const onAbort = () => stop.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
