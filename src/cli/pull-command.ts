@@ -40,6 +40,7 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
               insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
               credentials: configCredentials(ctx),
               maxConcurrentDownloads: opts.maxConcurrentDownloads,
+              importWorkers: ctx.environment.importWorkers,
               onEvent: output?.onEvent,
               signal: ctx.io.signal,
             });

@@ -1,19 +1,23 @@
 import os from 'node:os';
 import path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import type { Readable } from 'node:stream';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { StrataError } from '../errors.js';
 import { tempName } from '../store/atomic.js';
 import { faultPointCounters } from '../store/fault-points.js';
 import type { Store } from '../store/root.js';
 import { receiveError, type FromWorker, type ToWorker, type WorkerSetup } from './import-messages.js';
-import { layerSourceLength, openLayerSource, type LayerSource } from './layer-source.js';
+import { openLayerSource, type LayerSource } from './layer-source.js';
+import { sendStream } from './port-stream.js';
 import { discardTemps, stageLayer, type LayerFacts, type StagedLayer } from './stage.js';
 
 /**
  * Runs the import stage (stage.ts) of several layers at once, one per worker thread:
  * each layer unpacks into its own temp directory, so layers are independent until
  * they are committed — which the caller does on its own thread, in order. The pool
- * takes a layer *source* (layer-source.ts), never archive internals.
+ * takes a layer *source* (layer-source.ts), never archive internals, or a stream whose
+ * bytes arrive on this thread (a registry download): that is fed to the worker's stage
+ * over a MessagePort as it arrives, with backpressure (port-stream.ts).
  *
  * With one lane the stage runs on the calling thread: a worker would add only its
  * start-up. The same holds when the layers are too small to repay a worker's start.
@@ -64,15 +68,15 @@ export class ImportPool {
   /** With one lane: the stage in progress on this thread, which the next one waits for. */
   private inline: Promise<void> = Promise.resolve();
 
-  /** `sources`: the layers this pool will stage, to size it (never more lanes than layers). */
+  /** `layerBytes`: the blob sizes of the layers this pool will stage, to size it (never more lanes than layers). */
   constructor(
     private readonly store: Store,
-    sources: readonly LayerSource[],
+    layerBytes: readonly number[],
     options: ImportPoolOptions = {},
   ) {
-    const total = sources.reduce((sum, s) => sum + layerSourceLength(s), 0);
+    const total = layerBytes.reduce((sum, n) => sum + n, 0);
     const wanted = options.workers ?? (total < WORKER_MIN_BYTES ? 1 : Math.min(os.availableParallelism(), MAX_DEFAULT_WORKERS));
-    this.lanes = Math.max(1, Math.min(wanted, sources.length));
+    this.lanes = Math.max(1, Math.min(wanted, layerBytes.length));
   }
 
   /** Stages one layer: on a free worker, or on this thread when the pool has one lane. */
@@ -107,6 +111,48 @@ export class ImportPool {
     }
   }
 
+  /**
+   * Stages one layer whose bytes arrive on this thread (`length`: the size it was named
+   * with). With one lane it is staged here, at once and beside any other: its producer
+   * (a download) sets the pace, so streams are not queued behind each other. Else it
+   * waits for a free worker, and only then is `blob` read. `blob` is consumed or
+   * destroyed whatever happens; progress counts the bytes read from it here.
+   */
+  async stageStream(blob: Readable, length: number, facts: LayerFacts, callbacks: StageCallbacks = {}): Promise<StagedLayer> {
+    const interrupted = () => {
+      blob.destroy();
+      return new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
+    };
+    if (this.closed) {
+      blob.destroy();
+      throw new StrataError('EUSAGE', 'import pool already closed');
+    }
+    if (callbacks.signal?.aborted) throw interrupted();
+    if (this.lanes === 1) {
+      callbacks.onStart?.();
+      return stageLayer(blob, { ...facts, store: this.store, signal: callbacks.signal, onProgress: callbacks.onProgress });
+    }
+    const lane = await this.acquire();
+    try {
+      if (callbacks.signal?.aborted) throw interrupted();
+      callbacks.onStart?.();
+      const { onProgress, ...rest } = callbacks;
+      if (onProgress) {
+        let read = 0;
+        blob.on('data', (chunk: Buffer) => onProgress((read += chunk.length)));
+      }
+      const channel = new MessageChannel();
+      const stopFeeding = sendStream(blob, channel.port1);
+      try {
+        return await this.run(lane, { port: channel.port2, length }, facts, rest, [channel.port2]);
+      } finally {
+        stopFeeding();
+      }
+    } finally {
+      this.release(lane);
+    }
+  }
+
   /** Stops every worker. Call once every stage has settled. */
   async close(): Promise<void> {
     this.closed = true;
@@ -114,7 +160,14 @@ export class ImportPool {
     this.workers.length = 0;
   }
 
-  private run(lane: Lane, source: LayerSource, facts: LayerFacts, callbacks: StageCallbacks): Promise<StagedLayer> {
+  /** `transfer`: what the message moves to the worker (a stream's port). */
+  private run(
+    lane: Lane,
+    source: LayerSource,
+    facts: LayerFacts,
+    callbacks: StageCallbacks,
+    transfer: MessagePort[] = [],
+  ): Promise<StagedLayer> {
     const id = this.nextId++;
     const layerDir = tempName();
     const temp = { blob: path.join(this.store.paths.ingestDir, tempName()), layerDir };
@@ -146,7 +199,10 @@ export class ImportPool {
       const onExit = (code: number) => died(new Error(`${facts.source}: layer import worker exited with code ${code}`));
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       callbacks.signal?.addEventListener('abort', cancel, { once: true });
-      worker.postMessage({ type: 'stage', id, source, facts, temp, progress: callbacks.onProgress !== undefined } satisfies ToWorker);
+      worker.postMessage(
+        { type: 'stage', id, source, facts, temp, progress: callbacks.onProgress !== undefined } satisfies ToWorker,
+        transfer,
+      );
     });
   }
 

@@ -40,7 +40,7 @@ export class LayerStaging {
   ) {
     this.pool = new ImportPool(
       store,
-      jobs.map((j) => j.source),
+      jobs.map((j) => layerSourceLength(j.source)),
       { workers: options.workers },
     );
     options.signal?.addEventListener('abort', this.stop, { once: true });

@@ -9,6 +9,7 @@ import { parseReference, familiarName } from '../archive/reference.js';
 import { hostPlatform, parsePlatform, type Platform } from '../archive/platform.js';
 import { chainIds } from '../layer/chain-id.js';
 import { reusableLayer } from '../layer/import.js';
+import { ImportPool } from '../layer/import-pool.js';
 import { storedLayerDescriptor } from '../layer/media-type.js';
 import type { UnpackLimits } from '../layer/limits.js';
 import { Lease } from '../store/lease.js';
@@ -35,6 +36,12 @@ export interface PullOptions {
   credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
   /** Layers downloaded at once (Docker's `--max-concurrent-downloads`, default 3). */
   maxConcurrentDownloads?: number;
+  /**
+   * Layers staged at once on worker threads (layer/import-pool.ts; the CLI's
+   * STRATA_IMPORT_WORKERS). Default: as load — one per CPU up to the pool's default
+   * size, and none (this thread) when the layers to fetch are small.
+   */
+  importWorkers?: number | undefined;
   limits?: UnpackLimits;
   httpLimits?: HttpLimits;
   retry?: RetryPolicy;
@@ -69,7 +76,7 @@ const DEFAULT_CONCURRENT_DOWNLOADS = 3;
  * stores config, manifest and layers through the same stages as `load`. Layers whose
  * chainID is stored are not fetched; the others stream from the registry straight
  * into the import stage (blob digest, diffID and unpack in one read), several at a
- * time. The record is published last; a failure removes what the pull created.
+ * time: the download on this thread, the stage on the import pool's workers. The record is published last; a failure removes what the pull created.
  */
 export async function pullImage(store: Store, name: string, options: PullOptions = {}): Promise<PulledImage> {
   const ref = parseReference(name);
@@ -188,6 +195,14 @@ async function storeImage(
 
   // One failing layer stops the others at once; the caller's rollback removes what they made.
   const stop = new AbortController();
+  const concurrency = options.maxConcurrentDownloads ?? DEFAULT_CONCURRENT_DOWNLOADS;
+  // With fewer workers than downloads, a download starts when a worker is free: a
+  // worker more than there are CPUs adds its memory (about 45 MiB) but no speed.
+  const pool = new ImportPool(
+    store,
+    parsed.layers.filter((_, i) => !present[i]).map((l) => l.size),
+    { workers: options.importWorkers },
+  );
   const onAbort = () => stop.abort();
   options.signal?.addEventListener('abort', onAbort, { once: true });
   try {
@@ -201,7 +216,7 @@ async function storeImage(
         const id = shortId(layer.digest);
         throwIfAborted(stop.signal);
         options.onEvent?.({ type: 'layer-start', id, total: layer.size });
-        const imported = await fetchLayer(store, client, repository, layer, {
+        const imported = await fetchLayer(store, client, repository, layer, pool, {
           lease,
           source: where(layer.digest),
           parent: i === 0 ? null : chain[i - 1]!,
@@ -213,7 +228,7 @@ async function storeImage(
         options.onEvent?.({ type: 'layer-done', id });
         return imageLayer(diffIds[i]!, chain[i]!, imported.blob, imported.layer.size);
       }),
-      options.maxConcurrentDownloads ?? DEFAULT_CONCURRENT_DOWNLOADS,
+      concurrency,
       () => stop.abort(),
     );
     throwIfAborted(options.signal);
@@ -228,6 +243,8 @@ async function storeImage(
     };
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
+    // runLimited has waited for every stage to settle: no worker is inside one.
+    await pool.close();
   }
 }
 
