@@ -8,6 +8,7 @@ import type { ContainerRecord } from '../container/record.js';
 import { killContainer, runtimeFor } from './runtime.js';
 import { bundlePaths } from './bundle.js';
 import { holderState } from '../store/process-identity.js';
+import { faultPoint } from '../store/fault-points.js';
 
 /**
  * stop, kill, wait and logs for a container whose process runs under strata (a
@@ -43,6 +44,7 @@ export async function killRunning(store: Store, nameOrId: string, signal = 'KILL
     throw new StrataError('ECONFLICT', `cannot kill container: ${nameOrId}: container ${record.id} is not running`, { path: nameOrId });
   }
   await killContainer(runtimeFor(store), record.id, parseSignal(signal));
+  faultPoint('kill.signalled');
   return record;
 }
 
@@ -56,6 +58,7 @@ export async function recoverOrphan(store: Store, record: ContainerRecord): Prom
   if (record.state.status !== 'running' || record.state.supervisor === undefined || hasLiveProcess(record)) return false;
   const runtime = runtimeFor(store);
   await killContainer(runtime, record.id, 'KILL').catch(() => undefined);
+  faultPoint('recover.killed');
   const { finishRun } = await import('./process.js');
   await finishRun(store, record, 137, true);
   return true;
@@ -67,7 +70,9 @@ export async function killIfRunning(store: Store, nameOrId: string): Promise<voi
   if (await recoverOrphan(store, record)) return;
   if (!hasLiveProcess(record)) return;
   await killContainer(runtimeFor(store), record.id, 'KILL');
+  faultPoint('rm.killed');
   await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
+  faultPoint('rm.exited');
 }
 
 /** docker stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeoutSeconds`; returns when it has exited. */
@@ -77,9 +82,13 @@ export async function stopRunning(store: Store, nameOrId: string, timeoutSeconds
   if (!hasLiveProcess(record)) return record;
   const runtime = runtimeFor(store);
   await killContainer(runtime, record.id, parseSignal(record.config?.stopSignal ?? 'SIGTERM'));
-  if (await exitedWithin(store, record.id, timeoutSeconds * 1000)) return record;
-  await killContainer(runtime, record.id, 'KILL');
-  await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
+  faultPoint('stop.signalled');
+  if (!(await exitedWithin(store, record.id, timeoutSeconds * 1000))) {
+    await killContainer(runtime, record.id, 'KILL');
+    faultPoint('stop.killed');
+    await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
+  }
+  faultPoint('stop.exited');
   return record;
 }
 

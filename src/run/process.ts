@@ -89,6 +89,7 @@ export async function finishRun(store: Store, record: ContainerRecord, exitCode:
   await removeMountPoints(containerDirs(store, record.id).upper, paths.initPoints);
   faultPoint('run.cleaned');
   const removed = await recordExit(store, record.id, exitCode, { started: true });
+  faultPoint('run.recorded');
   if (!removed && record.autoRemove) await removeAfterRun(store, record.id);
 }
 
