@@ -9,6 +9,7 @@ import { killContainer, runtimeFor } from './runtime.js';
 import { bundlePaths } from './bundle.js';
 import { holderState } from '../store/process-identity.js';
 import { faultPoint } from '../store/fault-points.js';
+import { withStoreLock } from '../store/lock.js';
 
 /**
  * stop, kill, wait and logs for a container whose process runs under strata (a
@@ -53,15 +54,27 @@ export async function killRunning(store: Store, nameOrId: string, signal = 'KILL
  * OOM killer): its process may still run under runc, unobserved, holding the mount.
  * It is killed and everything its supervisor would have undone is undone here; the
  * exit is recorded as 137, the code of a SIGKILLed process. True when there was one.
+ *
+ * Under the store lock, on the record as it is then: `record` may have been read
+ * before another strata finished this run or started a new one (start recovers, then
+ * marks itself running, under the same lock), and that new run's process must not be
+ * killed for the old one's sake.
  */
 export async function recoverOrphan(store: Store, record: ContainerRecord): Promise<boolean> {
-  if (record.state.status !== 'running' || record.state.supervisor === undefined || hasLiveProcess(record)) return false;
-  const runtime = runtimeFor(store);
-  await killContainer(runtime, record.id, 'KILL').catch(() => undefined);
-  faultPoint('recover.killed');
-  const { finishRun } = await import('./process.js');
-  await finishRun(store, record, 137, true);
-  return true;
+  if (!isOrphan(record)) return false;
+  return withStoreLock(store, async () => {
+    const now = await findContainer(store, record.id).catch(() => null);
+    if (now === null || !isOrphan(now)) return false;
+    await killContainer(runtimeFor(store), now.id, 'KILL').catch(() => undefined);
+    faultPoint('recover.killed');
+    const { finishRun } = await import('./process.js');
+    await finishRun(store, now, 137, true);
+    return true;
+  });
+}
+
+function isOrphan(record: ContainerRecord): boolean {
+  return record.state.status === 'running' && record.state.supervisor !== undefined && !hasLiveProcess(record);
 }
 
 /** For `rm -f`: SIGKILL to a running process, and back when its supervisor has recorded the exit. */

@@ -57,7 +57,12 @@ async function startDetached(t: ExecutionContext, c: Case): Promise<Started> {
   if (started.code !== 0) throw new Error(`run -d failed: ${started.stderr}`);
   const record = await findContainer(s.store, 'c1');
   const pid = await runningPid(s, record.id);
-  if (c.orphan) process.kill(record.state.supervisor!.pid, 'SIGKILL');
+  if (c.orphan) {
+    process.kill(record.state.supervisor!.pid, 'SIGKILL');
+    // runc and the container's process outlive the monitor: that is what stop has to clean up.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    if (!alive(pid)) throw new Error('the container process died with its monitor');
+  }
   return { s, pid };
 }
 
