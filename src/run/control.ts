@@ -10,6 +10,7 @@ import { bundlePaths } from './bundle.js';
 import { holderState } from '../store/process-identity.js';
 import { faultPoint } from '../store/fault-points.js';
 import { withStoreLock } from '../store/lock.js';
+import { isOrphan } from './orphans.js';
 
 /**
  * stop, kill, wait and logs for a container whose process runs under strata (a
@@ -71,10 +72,6 @@ export async function recoverOrphan(store: Store, record: ContainerRecord): Prom
     await finishRun(store, now, 137, true);
     return true;
   });
-}
-
-function isOrphan(record: ContainerRecord): boolean {
-  return record.state.status === 'running' && record.state.supervisor !== undefined && !hasLiveProcess(record);
 }
 
 /** For `rm -f`: SIGKILL to a running process, and back when its supervisor has recorded the exit. */
