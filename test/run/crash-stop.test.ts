@@ -13,9 +13,9 @@ const maybe = testUnless(await runSkipReason());
 
 /**
  * SIGKILL inside the commands that end a detached container's process: stop (the
- * process honours SIGTERM, or -t 0 makes it SIGKILL), rm -f, kill, and stop of a
- * container whose monitor was SIGKILLed first (stop then finishes the run itself:
- * unmount, record). Killed frozen at every fault point of its own (stop, rm, kill,
+ * process honours SIGTERM, or -t 0 makes it SIGKILL), rm -f, kill, and stop and rm -f
+ * of a container whose monitor was SIGKILLed first (they then finish the run
+ * themselves: kill, unmount, record). Killed frozen at every fault point of its own (stop, rm, kill,
  * recover, and the run's and mount's ones it passes), and at one moment between.
  * Then: check reports only what --repair fixes; the command run again finishes the
  * job; and nothing is left — no mount of the store, no runc state, no process of the
@@ -35,14 +35,38 @@ interface Case {
   args: string[];
   /** Run after the repair: what a user would do to end the container. */
   again: string[];
+  /** The command removes the container. */
+  removes: boolean;
 }
 
 const CASES: Case[] = [
-  { title: 'stop', command: HONOURS_TERM, orphan: false, args: ['stop', 'c1'], again: ['stop', 'c1'] },
-  { title: 'stop -t 0', command: IGNORES_TERM, orphan: false, args: ['stop', '-t', '0', 'c1'], again: ['stop', '-t', '0', 'c1'] },
-  { title: 'rm -f', command: IGNORES_TERM, orphan: false, args: ['rm', '-f', 'c1'], again: ['rm', '-f', 'c1'] },
-  { title: 'kill', command: IGNORES_TERM, orphan: false, args: ['kill', 'c1'], again: ['stop', '-t', '0', 'c1'] },
-  { title: 'stop of a container whose monitor died', command: IGNORES_TERM, orphan: true, args: ['stop', 'c1'], again: ['stop', 'c1'] },
+  { title: 'stop', command: HONOURS_TERM, orphan: false, args: ['stop', 'c1'], again: ['stop', 'c1'], removes: false },
+  {
+    title: 'stop -t 0',
+    command: IGNORES_TERM,
+    orphan: false,
+    args: ['stop', '-t', '0', 'c1'],
+    again: ['stop', '-t', '0', 'c1'],
+    removes: false,
+  },
+  { title: 'rm -f', command: IGNORES_TERM, orphan: false, args: ['rm', '-f', 'c1'], again: ['rm', '-f', 'c1'], removes: true },
+  { title: 'kill', command: IGNORES_TERM, orphan: false, args: ['kill', 'c1'], again: ['stop', '-t', '0', 'c1'], removes: false },
+  {
+    title: 'stop of a container whose monitor died',
+    command: IGNORES_TERM,
+    orphan: true,
+    args: ['stop', 'c1'],
+    again: ['stop', 'c1'],
+    removes: false,
+  },
+  {
+    title: 'rm -f of a container whose monitor died',
+    command: IGNORES_TERM,
+    orphan: true,
+    args: ['rm', '-f', 'c1'],
+    again: ['rm', '-f', 'c1'],
+    removes: true,
+  },
 ];
 
 interface Started {
@@ -118,7 +142,7 @@ for (const c of CASES) {
       t.is(stdout, '', `${where}: runc still knows the container`);
       t.true(await goneWithin(pid, 2000), `${where}: the container's process ${pid} is alive`);
       const record = await findContainer(s.store, 'c1').catch(() => null);
-      if (c.title === 'rm -f') t.is(record, null, `${where}: the container is still there`);
+      if (c.removes) t.is(record, null, `${where}: the container is still there`);
       else t.not(record?.state.status, 'running', `${where}: still recorded running`);
     }
   });
