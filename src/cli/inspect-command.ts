@@ -55,8 +55,10 @@ async function inspectOne(store: Store, name: string, type: InspectType | undefi
       throw err;
     });
     if (record) {
-      const { inspectContainer } = await import('../container/inspect.js');
-      return inspectContainer(store, record, size ? await containerSize(store, record) : undefined);
+      const [{ inspectContainer }, { finishOrphans }] = await Promise.all([import('../container/inspect.js'), import('../run/orphans.js')]);
+      // A run whose supervisor died is finished first (an --rm one is then gone), so State is the real one.
+      const current = (await finishOrphans(store, [record]))[0] ?? (await findContainer(store, name));
+      return inspectContainer(store, current, size ? await containerSize(store, current) : undefined);
     }
   }
   if (type === undefined || type === 'image') {

@@ -1,5 +1,6 @@
 import { selectContainers } from '../container/filter.js';
 import { listContainerRecords, type ContainerRecord } from '../container/record.js';
+import { finishOrphans } from '../run/orphans.js';
 import { listImageRecords, type ImageRecord } from '../image/record.js';
 import type { FilterArgs } from '../filter-args.js';
 import type { ContainerUsage } from '../usage/container-usage.js';
@@ -30,7 +31,12 @@ export async function ps(ctx: CliContext, opts: PsOptions): Promise<void> {
   const store = await ctx.store();
   // docker/cli: -l is -n 1 unless -n was given.
   const limit = opts.latest && opts.last === -1 ? 1 : opts.last;
-  const records = await selectContainers(store, await listContainerRecords(store), { all: opts.all, limit, filters: opts.filter });
+  // A run whose supervisor died is finished first, so its status is the real one.
+  const records = await selectContainers(store, await finishOrphans(store, await listContainerRecords(store)), {
+    all: opts.all,
+    limit,
+    filters: opts.filter,
+  });
   // Sizes may cost a walk of each upper dir: only with -s, as in docker. Cached where still valid, as in df.
   const sizes = new Map<string, { usage: ContainerUsage; virtual: number }>();
   // As docker/cli: a template that shows Size (or every field, `{{json .}}`) measures sizes too.

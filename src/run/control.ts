@@ -9,6 +9,9 @@ import { killContainer, runtimeFor } from './runtime.js';
 import { bundlePaths } from './bundle.js';
 import { removedExit } from './removed-exit.js';
 import { holderState } from '../store/process-identity.js';
+import { faultPoint } from '../store/fault-points.js';
+import { withStoreLock } from '../store/lock.js';
+import { isOrphan } from './orphans.js';
 
 /**
  * stop, kill, wait and logs for a container whose process runs under strata (a
@@ -44,6 +47,7 @@ export async function killRunning(store: Store, nameOrId: string, signal = 'KILL
     throw new StrataError('ECONFLICT', `cannot kill container: ${nameOrId}: container ${record.id} is not running`, { path: nameOrId });
   }
   await killContainer(runtimeFor(store), record.id, parseSignal(signal));
+  faultPoint('kill.signalled');
   return record;
 }
 
@@ -52,14 +56,23 @@ export async function killRunning(store: Store, nameOrId: string, signal = 'KILL
  * OOM killer): its process may still run under runc, unobserved, holding the mount.
  * It is killed and everything its supervisor would have undone is undone here; the
  * exit is recorded as 137, the code of a SIGKILLed process. True when there was one.
+ *
+ * Under the store lock, on the record as it is then: `record` may have been read
+ * before another strata finished this run or started a new one (start recovers, then
+ * marks itself running, under the same lock), and that new run's process must not be
+ * killed for the old one's sake.
  */
 export async function recoverOrphan(store: Store, record: ContainerRecord): Promise<boolean> {
-  if (record.state.status !== 'running' || record.state.supervisor === undefined || hasLiveProcess(record)) return false;
-  const runtime = runtimeFor(store);
-  await killContainer(runtime, record.id, 'KILL').catch(() => undefined);
-  const { finishRun } = await import('./process.js');
-  await finishRun(store, record, 137, true);
-  return true;
+  if (!isOrphan(record)) return false;
+  return withStoreLock(store, async () => {
+    const now = await findContainer(store, record.id).catch(() => null);
+    if (now === null || !isOrphan(now)) return false;
+    await killContainer(runtimeFor(store), now.id, 'KILL').catch(() => undefined);
+    faultPoint('recover.killed');
+    const { finishRun } = await import('./process.js');
+    await finishRun(store, now, 137, true);
+    return true;
+  });
 }
 
 /** For `rm -f`: SIGKILL to a running process, and back when its supervisor has recorded the exit. */
@@ -68,7 +81,9 @@ export async function killIfRunning(store: Store, nameOrId: string): Promise<voi
   if (await recoverOrphan(store, record)) return;
   if (!hasLiveProcess(record)) return;
   await killContainer(runtimeFor(store), record.id, 'KILL');
+  faultPoint('rm.killed');
   await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
+  faultPoint('rm.exited');
 }
 
 /** docker stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeoutSeconds`; returns when it has exited. */
@@ -78,9 +93,13 @@ export async function stopRunning(store: Store, nameOrId: string, timeoutSeconds
   if (!hasLiveProcess(record)) return record;
   const runtime = runtimeFor(store);
   await killContainer(runtime, record.id, parseSignal(record.config?.stopSignal ?? 'SIGTERM'));
-  if (await exitedWithin(store, record.id, timeoutSeconds * 1000)) return record;
-  await killContainer(runtime, record.id, 'KILL');
-  await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
+  faultPoint('stop.signalled');
+  if (!(await exitedWithin(store, record.id, timeoutSeconds * 1000))) {
+    await killContainer(runtime, record.id, 'KILL');
+    faultPoint('stop.killed');
+    await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
+  }
+  faultPoint('stop.exited');
   return record;
 }
 

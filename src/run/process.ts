@@ -105,6 +105,7 @@ export async function finishRun(store: Store, record: ContainerRecord, exitCode:
   await removeMountPoints(containerDirs(store, record.id).upper, paths.initPoints);
   faultPoint('run.cleaned');
   await recordExit(store, record.id, exitCode, { started: true });
+  faultPoint('run.recorded');
 }
 
 /** Forced: the container may still be recorded running (its run is over, see finishRun). */

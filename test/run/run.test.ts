@@ -324,3 +324,37 @@ maybe('a store that keeps whiteouts as .wh. files cannot run containers, and run
   );
   t.is((await strata(store.root, ['ps', '-aq'])).stdout, '');
 });
+
+maybe(
+  'ps and inspect of a container whose monitor was SIGKILLed show it Exited (137), as Docker after a dead shim: its process is killed, nothing left',
+  async (t) => {
+    const s = await runStore(t);
+    t.is((await s.cli(['run', '-d', '--name', 'orphan', 'bb:1', 'sleep', '100'])).code, 0);
+    t.is((await s.cli(['run', '-d', '--name', 'kept', 'bb:1', 'sleep', '100'])).code, 0);
+    const record = await findContainer(s.store, 'orphan');
+    process.kill(record.state.supervisor!.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+    const runtime = runtimeFor(s.store);
+    t.regex(
+      (await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout,
+      new RegExp(record.id),
+      'the process outlives its monitor',
+    );
+    t.regex((await s.cli(['ps', '-a', '--filter', 'name=orphan', '--format', '{{.Status}}'])).stdout, /^Exited \(137\) /);
+    t.regex(
+      (await s.cli(['ps', '--filter', 'name=kept', '--format', '{{.Status}}'])).stdout,
+      /^Up /,
+      'a supervised container is untouched',
+    );
+    t.is((await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout.includes(record.id), false, 'runc no longer runs it');
+    t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(record.id), 'its mount is gone');
+    t.is((await s.cli(['check'])).code, 0);
+
+    t.is((await s.cli(['run', '-d', '--name', 'inspected', 'bb:1', 'sleep', '100'])).code, 0);
+    const other = await findContainer(s.store, 'inspected');
+    process.kill(other.state.supervisor!.pid, 'SIGKILL');
+    await new Promise((r) => setTimeout(r, 100));
+    t.is((await s.cli(['inspect', '-f', '{{.State.Running}} {{.State.ExitCode}}', 'inspected'])).stdout, 'false 137\n');
+    t.false((await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout.includes(other.id), 'runc no longer runs it');
+  },
+);
