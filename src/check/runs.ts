@@ -1,5 +1,7 @@
 import type { Store } from '../store/root.js';
-import { listContainerRecords } from '../container/record.js';
+import { readContainerRecord } from '../container/record.js';
+import { listStoreDir } from '../store/record-dir.js';
+import { isLeftoverName } from '../store/paths.js';
 import { holderState } from '../store/process-identity.js';
 import { problem, type CheckReport } from './problem.js';
 
@@ -12,7 +14,11 @@ import { problem, type CheckReport } from './problem.js';
  * (137) recorded. Listed before the mounts, so the unmount is the run's own.
  */
 export async function checkRuns(store: Store, report: CheckReport): Promise<void> {
-  for (const record of await listContainerRecords(store)) {
+  for (const name of await listStoreDir(store.paths.containersDir)) {
+    if (isLeftoverName(name)) continue;
+    // A record that cannot be read is checkContainers' to report (records.ts), not a reason to stop here.
+    const record = await readContainerRecord(store, name).catch(() => null);
+    if (record === null) continue;
     const supervisor = record.state.supervisor;
     if (record.state.status !== 'running' || supervisor === undefined || holderState(supervisor) !== 'dead') continue;
     const file = store.paths.container(record.id).config;

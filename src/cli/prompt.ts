@@ -18,8 +18,9 @@ export function isTerminal(input: NodeJS.ReadableStream): boolean {
  */
 export function promptLine(input: NodeJS.ReadableStream, output: Writable, question: string, echo: boolean): Promise<string> {
   const terminal = input as TerminalInput;
-  output.write(question);
+  // Raw mode before the question: an answer typed as soon as it shows must not be echoed by the terminal too.
   terminal.setRawMode!(true);
+  output.write(question);
   terminal.resume();
   return new Promise((resolve, reject) => {
     let answer = '';
