@@ -39,8 +39,8 @@ export function mountAt(point: string, mounts = readMounts()): MountEntry | null
   return found;
 }
 
-/** The kernel writes space, tab, newline and backslash in paths as \ooo. */
-function unescapeOctal(s: string): string {
+/** The kernel writes space, tab, newline and backslash in paths (and `,` in overlay's options) as \ooo. */
+export function unescapeOctal(s: string): string {
   if (!s.includes('\\')) return s;
   return Buffer.from(
     s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),

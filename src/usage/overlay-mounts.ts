@@ -1,4 +1,5 @@
 import fs from 'node:fs';
+import { unescapeOctal } from '../mount/mountinfo.js';
 
 /**
  * The upper dirs of the overlay mounts this process can see, from /proc/self/mountinfo
@@ -33,12 +34,4 @@ export function overlayUpperDirs(mountinfo = '/proc/self/mountinfo'): Set<string
     }
   }
   return uppers;
-}
-
-function unescapeOctal(s: string): string {
-  if (!s.includes('\\')) return s;
-  return Buffer.from(
-    s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8))),
-    'latin1',
-  ).toString('utf8');
 }
