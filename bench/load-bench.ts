@@ -20,20 +20,8 @@ import fsp from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BENCH_TAG, ensureBenchImage, removeBenchImage, type BenchImage } from './bench-image.js';
-import {
-  INODE_REUSE_COOLDOWN_S,
-  available,
-  freeBytes,
-  gnuTimeProblem,
-  makeScratchDir,
-  measure,
-  removeTree,
-  run,
-  settleDisk,
-  sleep,
-  type Command,
-  type Sample,
-} from './measure.js';
+import { available, gnuTimeProblem, makeScratchDir, removeTree, run, settleDisk } from './measure.js';
+import { runInterleaved, type OutputContender } from './interleaved-runs.js';
 import { skipped, summarize, type BenchContext, type BenchReport, type ContenderResult, type TargetResult } from './report.js';
 import { summarizeCpuProfile } from './cpu-profile.js';
 import { describeHashPasses, measureHashPasses } from './hash-passes.js';
@@ -75,15 +63,6 @@ for blob in "$@"; do
 done
 wait`;
 
-interface Contender {
-  name: string;
-  describe: string;
-  /** The command for one run, writing into the fresh path `target` (which does not exist yet). */
-  command(target: string): Promise<Command>;
-  /** Checks a run's output (outside the timing): a fast wrong answer is no answer. */
-  verify(target: string): Promise<void>;
-}
-
 export async function runLoadBench(ctx: BenchContext): Promise<BenchReport> {
   const noTime = await gnuTimeProblem();
   if (noTime !== null) throw new Error(`load benchmark needs GNU time: ${noTime}`);
@@ -96,39 +75,13 @@ export async function runLoadBench(ctx: BenchContext): Promise<BenchReport> {
     await run({ file: 'tar', args: ['-xf', image.file, '-C', layout] });
     const blobs = image.info.layers.map((l) => path.join(layout, 'blobs', 'sha256', l.digest.slice('sha256:'.length)));
 
-    const contenders: Contender[] = [baseline(image, blobs), parallelBaseline(image, blobs), strata(ctx, image)];
+    const contenders: OutputContender[] = [baseline(image, blobs), parallelBaseline(image, blobs), strata(ctx, image)];
     const umociMissing = (await available('umoci')) ? null : 'umoci is not installed (Debian: apt-get install umoci)';
     if (umociMissing === null) contenders.push(umoci(layout));
     const tasksetMissing = (await available('taskset')) ? null : 'taskset is not installed (Debian: util-linux)';
     if (tasksetMissing === null) contenders.push(strata(ctx, image, true));
 
-    // Outputs are kept until the end when the disk has room: deleting ~50,000 files
-    // between runs makes the next run pay for it (INODE_REUSE_COOLDOWN_S). Without the
-    // room, each output is deleted at once and the next run waits out the cool-down.
-    const needed = (ctx.runs + 1) * contenders.length * image.info.contentBytes * 1.6 + 2 * 1024 ** 3;
-    const keepOutputs = (await freeBytes(scratch)) > needed;
-    if (!keepOutputs)
-      ctx.log(
-        `not enough free disk to keep every run's output: deleting each, then waiting ${INODE_REUSE_COOLDOWN_S} s before the next run`,
-      );
-    const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
-    for (let round = 0; round <= ctx.runs; round++) {
-      for (const [n, c] of contenders.entries()) {
-        const target = path.join(scratch, `run-${round}-${n}`);
-        const command = await c.command(target);
-        await settleDisk();
-        const sample = await measure(command, scratch);
-        await c.verify(target);
-        if (!keepOutputs) {
-          await removeTree(target);
-          await sleep(INODE_REUSE_COOLDOWN_S);
-        }
-        if (round > 0) samples.get(c.name)!.push(sample);
-        ctx.log(
-          `${round === 0 ? 'warm-up' : `run ${round}/${ctx.runs}`}  ${c.name.padEnd(24)} ${sample.wallS.toFixed(2)} s  ${sample.peakRssMiB.toFixed(1)} MiB`,
-        );
-      }
-    }
+    const { samples, outputsNote } = await runInterleaved(ctx, scratch, contenders, image.info.contentBytes);
 
     const base = summarize('', '', samples.get(contenders[0]!.name)!, null);
     const results: ContenderResult[] = contenders.map((c) => summarize(c.name, c.describe, samples.get(c.name)!, base.wallS, base.cpuS));
@@ -138,9 +91,7 @@ export async function runLoadBench(ctx: BenchContext): Promise<BenchReport> {
     const notes = [
       `image: ${describeImage(image)}`,
       `${ctx.runs} measured runs per contender after one warm-up run each (inputs in the page cache), rounds interleaved; wall time is the median, peak RSS the largest run`,
-      keepOutputs
-        ? 'run outputs were kept until the end (no deletes between runs: see INODE_REUSE_COOLDOWN_S)'
-        : `each run's output was deleted right after it, then ${INODE_REUSE_COOLDOWN_S} s of cool-down (not enough free disk to keep them)`,
+      outputsNote,
       'baseline = per layer: sha256sum(blob) + gzip -dc | sha256sum (diffID) + tar -x, one read and one decompression; it keeps no copy of the blob and fsyncs nothing, strata does both',
       'parallel GNU baseline = the baseline with every layer at once, each into its own directory; strata imports one layer per CPU (os.availableParallelism())',
     ];
@@ -161,7 +112,7 @@ export async function runLoadBench(ctx: BenchContext): Promise<BenchReport> {
   }
 }
 
-function baseline(image: BenchImage, blobs: string[]): Contender {
+function baseline(image: BenchImage, blobs: string[]): OutputContender {
   return {
     name: 'tar+sha256sum (baseline)',
     describe: 'per layer: tee blob | sha256sum; gzip -dc | tee | sha256sum; tar -xf - -C root',
@@ -182,7 +133,7 @@ function baseline(image: BenchImage, blobs: string[]): Contender {
 
 const ONE_CORE = 'strata load, 1 core';
 
-function parallelBaseline(image: BenchImage, blobs: string[]): Contender {
+function parallelBaseline(image: BenchImage, blobs: string[]): OutputContender {
   const serial = baseline(image, blobs);
   return {
     name: 'parallel GNU baseline',
@@ -196,7 +147,7 @@ function parallelBaseline(image: BenchImage, blobs: string[]): Contender {
 }
 
 /** `oneCore`: under `taskset -c 0`, where os.availableParallelism() is 1 and the import runs on one lane. */
-function strata(ctx: BenchContext, image: BenchImage, oneCore = false): Contender {
+function strata(ctx: BenchContext, image: BenchImage, oneCore = false): OutputContender {
   const bin = path.join(ctx.repoRoot, 'bin', 'strata.js');
   const load = [bin, '--root', '<store>', 'load', '-q', '-i', image.file];
   return {
@@ -215,7 +166,7 @@ function strata(ctx: BenchContext, image: BenchImage, oneCore = false): Contende
   };
 }
 
-function umoci(layout: string): Contender {
+function umoci(layout: string): OutputContender {
   const tag = BENCH_TAG.split(':')[1]!;
   return {
     name: 'umoci unpack',

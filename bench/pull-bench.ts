@@ -19,20 +19,8 @@ import http from 'node:http';
 import type net from 'node:net';
 import path from 'node:path';
 import { ensureBenchImage, removeBenchImage, BENCH_TAG, type BenchImage } from './bench-image.js';
-import {
-  INODE_REUSE_COOLDOWN_S,
-  available,
-  freeBytes,
-  gnuTimeProblem,
-  makeScratchDir,
-  measure,
-  removeTree,
-  run,
-  settleDisk,
-  sleep,
-  type Command,
-  type Sample,
-} from './measure.js';
+import { available, gnuTimeProblem, makeScratchDir, removeTree, run, sleep } from './measure.js';
+import { runInterleaved, type OutputContender } from './interleaved-runs.js';
 import { skipped, summarize, type BenchContext, type BenchReport, type ContenderResult, type TargetResult } from './report.js';
 
 /** The issue's targets; they live here, never in tests. */
@@ -51,13 +39,6 @@ const REPOSITORY = 'bench/pull';
 const MAX_CONCURRENT = 3;
 /** How far ahead of the link's schedule the proxy may send (ms): more than a timer's granularity. */
 const MAX_LEAD_MS = 5;
-
-interface Contender {
-  name: string;
-  describe: string;
-  command(target: string): Promise<Command>;
-  verify(target: string): Promise<void>;
-}
 
 export async function runPullBench(ctx: BenchContext): Promise<BenchReport> {
   const noTime = await gnuTimeProblem();
@@ -82,7 +63,7 @@ export async function runPullBench(ctx: BenchContext): Promise<BenchReport> {
     const blobs = [...image.info.layers.map((l) => ({ digest: l.digest, size: l.size })), manifest.config];
     const blobBytes = blobs.reduce((n, b) => n + b.size, 0);
 
-    const contenders: Contender[] = [curl(proxy.host, blobs), strataLoad(ctx, image), strataPull(ctx, proxy.host)];
+    const contenders: OutputContender[] = [curl(proxy.host, blobs), strataLoad(ctx, image), strataPull(ctx, proxy.host)];
     const missing = (await available('skopeo'))
       ? (await available('umoci'))
         ? null
@@ -90,26 +71,7 @@ export async function runPullBench(ctx: BenchContext): Promise<BenchReport> {
       : 'skopeo is not installed';
     if (missing === null) contenders.push(skopeoUmoci(proxy.host));
 
-    const needed = (ctx.runs + 1) * contenders.length * image.info.contentBytes * 1.6 + 2 * 1024 ** 3;
-    const keepOutputs = (await freeBytes(scratch)) > needed;
-    const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
-    for (let round = 0; round <= ctx.runs; round++) {
-      for (const [n, c] of contenders.entries()) {
-        const target = path.join(scratch, `run-${round}-${n}`);
-        const command = await c.command(target);
-        await settleDisk();
-        const sample = await measure(command, scratch);
-        await c.verify(target);
-        if (!keepOutputs) {
-          await removeTree(target);
-          await sleep(INODE_REUSE_COOLDOWN_S);
-        }
-        if (round > 0) samples.get(c.name)!.push(sample);
-        ctx.log(
-          `${round === 0 ? 'warm-up' : `run ${round}/${ctx.runs}`}  ${c.name.padEnd(16)} ${sample.wallS.toFixed(2)} s  ${sample.peakRssMiB.toFixed(1)} MiB`,
-        );
-      }
-    }
+    const { samples, outputsNote } = await runInterleaved(ctx, scratch, contenders, image.info.contentBytes);
     const base = summarize('', '', samples.get(contenders[0]!.name)!, null);
     const results: ContenderResult[] = contenders.map((c) => summarize(c.name, c.describe, samples.get(c.name)!, base.wallS, base.cpuS));
     if (missing !== null) results.push(skipped(SKOPEO_UMOCI, 'skopeo copy docker://… oci:… && umoci unpack --rootless', missing));
@@ -124,9 +86,7 @@ export async function runPullBench(ctx: BenchContext): Promise<BenchReport> {
         `link: docker-registry 2.8 on 127.0.0.1 behind a proxy in the bench process that sends response bodies at ${rate} MiB/s in all (STRATA_BENCH_PULL_MIBPS), shared by concurrent downloads`,
         `${ctx.runs} measured runs per contender after one warm-up run each, rounds interleaved; wall time is the median, peak RSS the largest run (for skopeo + umoci: the larger of the two)`,
         'ratios are against curl; the target is against max(curl, strata load)',
-        keepOutputs
-          ? 'run outputs were kept until the end (no deletes between runs: see INODE_REUSE_COOLDOWN_S)'
-          : `each run's output was deleted right after it, then ${INODE_REUSE_COOLDOWN_S} s of cool-down (not enough free disk to keep them)`,
+        outputsNote,
       ],
     };
   } finally {
@@ -146,7 +106,7 @@ function rateMiBps(): number {
 
 const SKOPEO_UMOCI = 'skopeo + umoci';
 
-function curl(host: string, blobs: { digest: string; size: number }[]): Contender {
+function curl(host: string, blobs: { digest: string; size: number }[]): OutputContender {
   return {
     name: 'curl (download)',
     describe: `curl --parallel --parallel-max ${MAX_CONCURRENT} of every blob into files, through the proxy`,
@@ -166,7 +126,7 @@ function curl(host: string, blobs: { digest: string; size: number }[]): Contende
   };
 }
 
-function strataLoad(ctx: BenchContext, image: BenchImage): Contender {
+function strataLoad(ctx: BenchContext, image: BenchImage): OutputContender {
   const bin = path.join(ctx.repoRoot, 'bin', 'strata.js');
   return {
     name: 'strata load',
@@ -180,7 +140,7 @@ function strataLoad(ctx: BenchContext, image: BenchImage): Contender {
   };
 }
 
-function strataPull(ctx: BenchContext, host: string): Contender {
+function strataPull(ctx: BenchContext, host: string): OutputContender {
   const bin = path.join(ctx.repoRoot, 'bin', 'strata.js');
   return {
     name: 'strata pull',
@@ -194,7 +154,7 @@ function strataPull(ctx: BenchContext, host: string): Contender {
   };
 }
 
-function skopeoUmoci(host: string): Contender {
+function skopeoUmoci(host: string): OutputContender {
   const script = `set -euo pipefail
 skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$2/layout:latest"
 umoci unpack --rootless --image "$2/layout:latest" "$2/bundle"`;
