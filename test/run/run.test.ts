@@ -1,7 +1,8 @@
 import fs from 'node:fs/promises';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { runSkipReason, runStore } from '../helpers/run-fixture.js';
+import type { ExecutionContext } from 'ava';
+import { runSkipReason, runStore, type RunStore } from '../helpers/run-fixture.js';
 import { firstReason, testUnless } from '../helpers/skip.js';
 import { runtimeFor } from '../../src/run/runtime.js';
 import { findContainer } from '../../src/container/lookup.js';
@@ -293,16 +294,7 @@ maybe(
   'a container whose monitor was SIGKILLed is killed and cleaned up by the next stop: no process, mount or runtime state left',
   async (t) => {
     const s = await runStore(t);
-    t.is((await s.cli(['run', '-d', '--name', 'orphan', 'bb:1', 'sleep', '100'])).code, 0);
-    const record = await findContainer(s.store, 'orphan');
-    process.kill(record.state.supervisor!.pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
-    const runtime = runtimeFor(s.store);
-    t.regex(
-      (await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout,
-      new RegExp(record.id),
-      'the process outlives its monitor',
-    );
+    const { record, runtime } = await orphanedContainer(t, s, 'orphan');
     t.is((await s.cli(['stop', 'orphan'])).code, 0);
     t.is((await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout, '');
     t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(record.id), 'its mount is gone');
@@ -329,17 +321,8 @@ maybe(
   'ps and inspect of a container whose monitor was SIGKILLed show it Exited (137), as Docker after a dead shim: its process is killed, nothing left',
   async (t) => {
     const s = await runStore(t);
-    t.is((await s.cli(['run', '-d', '--name', 'orphan', 'bb:1', 'sleep', '100'])).code, 0);
     t.is((await s.cli(['run', '-d', '--name', 'kept', 'bb:1', 'sleep', '100'])).code, 0);
-    const record = await findContainer(s.store, 'orphan');
-    process.kill(record.state.supervisor!.pid, 'SIGKILL');
-    await new Promise((r) => setTimeout(r, 100));
-    const runtime = runtimeFor(s.store);
-    t.regex(
-      (await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout,
-      new RegExp(record.id),
-      'the process outlives its monitor',
-    );
+    const { record, runtime } = await orphanedContainer(t, s, 'orphan');
     t.regex((await s.cli(['ps', '-a', '--filter', 'name=orphan', '--format', '{{.Status}}'])).stdout, /^Exited \(137\) /);
     t.regex(
       (await s.cli(['ps', '--filter', 'name=kept', '--format', '{{.Status}}'])).stdout,
@@ -358,3 +341,18 @@ maybe(
     t.false((await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout.includes(other.id), 'runc no longer runs it');
   },
 );
+
+/** A detached container whose monitor was SIGKILLed: its process runs on under runc, unsupervised. */
+async function orphanedContainer(t: ExecutionContext, s: RunStore, name: string) {
+  t.is((await s.cli(['run', '-d', '--name', name, 'bb:1', 'sleep', '100'])).code, 0);
+  const record = await findContainer(s.store, name);
+  process.kill(record.state.supervisor!.pid, 'SIGKILL');
+  await new Promise((r) => setTimeout(r, 100));
+  const runtime = runtimeFor(s.store);
+  t.regex(
+    (await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout,
+    new RegExp(record.id),
+    'the process outlives its monitor',
+  );
+  return { record, runtime };
+}
