@@ -2,7 +2,7 @@ import type { Store } from '../store/root.js';
 import { readContainerRecord } from '../container/record.js';
 import { listStoreDir } from '../store/record-dir.js';
 import { isLeftoverName } from '../store/paths.js';
-import { holderState } from '../store/process-identity.js';
+import { isOrphan } from '../run/orphans.js';
 import { problem, type CheckReport } from './problem.js';
 
 /**
@@ -19,8 +19,8 @@ export async function checkRuns(store: Store, report: CheckReport): Promise<void
     // A record that cannot be read is checkContainers' to report (records.ts), not a reason to stop here.
     const record = await readContainerRecord(store, name).catch(() => null);
     if (record === null) continue;
-    const supervisor = record.state.supervisor;
-    if (record.state.status !== 'running' || supervisor === undefined || holderState(supervisor) !== 'dead') continue;
+    if (!isOrphan(record)) continue;
+    const supervisor = record.state.supervisor!;
     const file = store.paths.container(record.id).config;
     problem(
       report,
