@@ -34,7 +34,7 @@ interface Views {
  */
 export async function containerChanges(store: Store, record: ContainerRecord): Promise<Change[]> {
   const dirs = containerDirs(store, record.id);
-  await assertUpperPresent(record.id, dirs.upper);
+  await assertUpperPresent(store, record.id);
   const views: Views = {
     image: await imageView(store, record.layers),
     container: new Resolver({ ...(await layerStackOptions(store, record.layers)), upperDir: dirs.upper, readOnly: true }),

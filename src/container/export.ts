@@ -20,7 +20,7 @@ export interface ExportOptions {
  * it; a view without mounts gives exactly that. Read-only: an export changes nothing.
  */
 export async function exportView(store: Store, record: ContainerRecord): Promise<Resolver> {
-  await assertUpperPresent(record.id, containerDirs(store, record.id).upper);
+  await assertUpperPresent(store, record.id);
   return new Resolver({
     ...(await layerStackOptions(store, record.layers)),
     upperDir: containerDirs(store, record.id).upper,

@@ -23,7 +23,7 @@ export async function startContainer(store: Store, name: string): Promise<Contai
     if (record.state.status === 'running') return record;
     // What a runtime would mount: refuse, as docker start does, rather than report Up over missing layers.
     await assertLayerFilesPresent(store, record.layers);
-    await assertUpperPresent(record.id, containerDirs(store, record.id).upper);
+    await assertUpperPresent(store, record.id);
     record.state = { status: 'running', startedAt: new Date().toISOString(), finishedAt: record.state.finishedAt, exitCode: 0 };
     // A runtime may write the upper while it runs: its cached usage is over from here on.
     await bumpUsageToken(store, record.id);

@@ -32,7 +32,7 @@ import { parseTmpfsOptions } from './tmpfs-options.js';
 export async function containerView(store: Store, record: ContainerRecord): Promise<Resolver> {
   const dirs = containerDirs(store, record.id);
   // The resolver would make a missing upper again, empty: the container's changes silently gone.
-  await assertUpperPresent(record.id, dirs.upper);
+  await assertUpperPresent(store, record.id);
   // The check is synchronous: a change made inside a batch (the lock already held)
   // must join the view's queue at once, before the batch looks for changes in flight.
   const exclusive: Exclusive = (work) =>

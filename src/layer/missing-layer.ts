@@ -27,16 +27,38 @@ export async function assertLayerFilesPresent(store: Store, chain: readonly stri
   );
 }
 
-/** A container's own layer (its upper dir), which create made and only rm removes. */
-export async function assertUpperPresent(containerId: string, upperDir: string): Promise<void> {
-  try {
-    if ((await fs.stat(upperDir)).isDirectory()) return;
-  } catch (err) {
-    if (!isFsError(err, 'ENOENT') && !isFsError(err, 'ENOTDIR')) throw err;
-  }
+/**
+ * A container's own layer (its upper dir), which create made and only rm removes.
+ * Callers read the record without the container's lock, so a `strata rm` in another
+ * process may take the whole container between that read and this check: with the
+ * record gone too, that is the documented `No such container`, not damage.
+ */
+export async function assertUpperPresent(store: Store, containerId: string): Promise<void> {
+  const { upper, config } = store.paths.container(containerId);
+  if (await isDirectory(upper)) return;
+  if (!(await exists(config))) throw new StrataError('ENOTFOUND', `No such container: ${containerId}`, { path: containerId });
   throw new StrataError(
     'ENOTFOUND',
     `container ${containerId}: its layer (upper directory) is missing from the store; run \`strata check\``,
-    { path: upperDir },
+    { path: upper },
   );
+}
+
+async function isDirectory(file: string): Promise<boolean> {
+  try {
+    return (await fs.stat(file)).isDirectory();
+  } catch (err) {
+    if (isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR')) return false;
+    throw err;
+  }
+}
+
+async function exists(file: string): Promise<boolean> {
+  try {
+    await fs.lstat(file);
+    return true;
+  } catch (err) {
+    if (isFsError(err, 'ENOENT') || isFsError(err, 'ENOTDIR')) return false;
+    throw err;
+  }
 }

@@ -52,7 +52,7 @@ export async function mountContainer(store: Store, nameOrId: string, options: Mo
     await assertStillThere(store, record);
     const dirs = containerDirs(store, record.id);
     await assertLayerFilesPresent(store, record.layers);
-    await assertUpperPresent(record.id, dirs.upper);
+    await assertUpperPresent(store, record.id);
     const runs = ensureRunDir(store);
     const mounted = mountAt(fs.realpathSync(dirs.merged));
     // The kernel is the truth: holds on a mount that is gone (a reboot, a crash, someone's umount) are void.

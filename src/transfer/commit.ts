@@ -138,7 +138,7 @@ async function storeUpperLayer(
     // Removed meanwhile: "No such container", nothing read.
     const current = await readContainerRecord(store, container.id);
     const upperDir = containerDirs(store, current.id).upper;
-    await assertUpperPresent(current.id, upperDir);
+    await assertUpperPresent(store, current.id);
     const image = await imageView(store, current.layers);
     const entries = upperTarEntries({
       upperDir,

@@ -5,6 +5,9 @@ import { tmpStore } from '../helpers/tmp-store.js';
 import { writeImage } from '../helpers/image-builder.js';
 import { strata } from '../helpers/cli.js';
 import { findContainer } from '../../src/container/lookup.js';
+import { containerView } from '../../src/container/view.js';
+import { containerChanges } from '../../src/container/diff.js';
+import { exportView } from '../../src/container/export.js';
 
 /*
  * A container whose image layer (or own upper directory) went missing from the store
@@ -87,4 +90,20 @@ test("a container's own layer (its upper directory) missing: each command says s
     ),
     'nothing made it again, empty',
   );
+});
+
+test('a container removed between reading its record and opening its layer is "No such container", not damage', async (t) => {
+  const { store, record } = await world(t);
+  // What another process's `strata rm` leaves for a command that had already read the record.
+  await fs.rm(store.paths.containerDir(record.id), { recursive: true });
+  const gone = `No such container: ${record.id}`;
+  const attempts = {
+    view: containerView(store, record),
+    diff: containerChanges(store, record),
+    export: exportView(store, record),
+  };
+  for (const [what, attempt] of Object.entries(attempts)) {
+    await t.throwsAsync(attempt, { message: gone }, what);
+  }
+  t.deepEqual(await fs.readdir(store.paths.containersDir), [], 'nothing of the container made again');
 });
