@@ -12,6 +12,7 @@ import { parseTmpfsFlag, parseVolumeFlag } from '../container/mount-spec.js';
 import type { CliContext } from './context.js';
 import { eachName, isTemplate, printTemplate } from './output.js';
 import { compileTemplate } from './template.js';
+import { assertInstalled, parseRuntimeName, type RuntimeName } from '../run/runtime-choice.js';
 
 /** What the container commands do; container-commands.ts defines them and loads this when one runs. */
 
@@ -32,6 +33,7 @@ export interface CreateFlags {
   rm?: boolean;
   network?: string;
   tty?: boolean;
+  runtime?: string;
 }
 
 export async function create(ctx: CliContext, image: string, command: string[], opts: CreateFlags): Promise<void> {
@@ -52,6 +54,10 @@ export async function createFromFlags(ctx: CliContext, image: string, command: s
     }
   };
   const hostMounts = flagValues(() => opts.mount.map(parseMountFlag));
+  const runtime = chosenRuntime(ctx, opts);
+  // A runtime chosen here must be there now, as a daemon knows its runtimes at create: nothing is made for one
+  // that is not. (`run` checks runc too; a `create` without a choice works on a machine without runc.)
+  if (runtime !== undefined) assertInstalled(runtime, process.env.PATH ?? '');
   const cliEnv = flagValues(() => opts.env.map((e) => envFlagEntry(e, lookup)));
   // As Docker: the files' entries first, then -e, in the order given.
   const env = [...(await readKeyValueFiles(opts.envFile, lookup)), ...cliEnv];
@@ -71,7 +77,20 @@ export async function createFromFlags(ctx: CliContext, image: string, command: s
     autoRemove: opts.rm === true,
     network: networkMode(opts.network),
     tty: opts.tty === true,
+    runtime,
   });
+}
+
+/** `--runtime`, else $STRATA_RUNTIME; undefined when neither chose one (runc then). */
+export function chosenRuntime(ctx: CliContext, opts: CreateFlags): RuntimeName | undefined {
+  if (opts.runtime !== undefined) return parseRuntimeName(opts.runtime);
+  const fromEnvironment = ctx.environment.defaultRuntime;
+  if (fromEnvironment === undefined) return undefined;
+  try {
+    return parseRuntimeName(fromEnvironment);
+  } catch (err) {
+    throw new StrataError('EUSAGE', `STRATA_RUNTIME: ${(err as Error).message}`);
+  }
 }
 
 /** `--network`: strata has no bridge to attach to, so `none` (loopback only, the default) or `host`. */

@@ -153,6 +153,7 @@ function withCreateOptions(command: Command): Command {
       .option('-h, --hostname <name>', 'container host name (default: the first 12 hex digits of its ID)')
       .option('--rm', 'remove the container when its process exits')
       .option('--network <mode>', 'none (a network namespace with loopback only; the default) or host')
+      .option('--runtime <name>', 'the OCI runtime for this container: runc (the default, or $STRATA_RUNTIME) or crun')
       // -h is the host name, as in docker create.
       .helpOption('--help', 'display help for command')
   );

@@ -28,6 +28,11 @@ export interface CliEnvironment {
   dockerConfigDir: string;
   /** Where mount holds live: /run/strata for root, else $XDG_RUNTIME_DIR/strata (src/mount/run-base.ts). */
   runBase: string;
+  /**
+   * $STRATA_RUNTIME as set (empty counts as unset): the OCI runtime of a container created without
+   * --runtime, as dockerd's --default-runtime; unset, runc. `create` and `run` check it, as they check --runtime.
+   */
+  defaultRuntime?: string;
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnvironment {
@@ -42,6 +47,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     dockerConfigDir: env.DOCKER_CONFIG ? path.resolve(env.DOCKER_CONFIG) : path.join(env.HOME || os.homedir(), '.docker'),
     insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
     runBase: defaultRunBase({ privileged, xdgRuntimeDir: env.XDG_RUNTIME_DIR }),
+    ...(env.STRATA_RUNTIME ? { defaultRuntime: env.STRATA_RUNTIME } : {}),
   };
 }
 

@@ -1,11 +1,12 @@
 import type { ChildProcess } from 'node:child_process';
 import { InvalidArgumentError } from 'commander';
 import type { CliContext } from './context.js';
-import { createFromFlags, type CreateFlags } from './container-actions.js';
+import { chosenRuntime, createFromFlags, type CreateFlags } from './container-actions.js';
 import { ExitStatus } from './main.js';
 import { StrataError } from '../errors.js';
 import { eachName } from './output.js';
 import type { Store } from '../store/root.js';
+import type { ContainerRecord } from '../container/record.js';
 
 export interface RunFlags extends CreateFlags {
   detach?: boolean;
@@ -27,6 +28,9 @@ export async function run(ctx: CliContext, image: string, command: string[], opt
   const store = await ctx.store();
   const reason = cannotRun(store);
   if (reason !== null) throw new StrataError('EUSAGE', reason);
+  const { assertInstalled } = await import('../run/runtime-choice.js');
+  // Before the container is made: a run whose runtime is missing leaves nothing behind.
+  assertInstalled(chosenRuntime(ctx, opts) ?? 'runc', process.env.PATH ?? '');
   const record = await createFromFlags(ctx, image, command, opts);
   if (opts.detach) {
     const { startDetached } = await import('../run/detach.js');
@@ -39,7 +43,7 @@ export async function run(ctx: CliContext, image: string, command: string[], opt
     stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
     terminal: opts.tty === true,
     // Only the real process owns its signals: an in-process caller (a test) keeps its own.
-    onStarted: ctx.io.signal ? (runtime) => forwardSignals(store, record.id, runtime) : undefined,
+    onStarted: ctx.io.signal ? (runtime) => forwardSignals(store, record, runtime) : undefined,
   });
   if (code !== 0) throw new ExitStatus(code);
 }
@@ -50,11 +54,11 @@ export async function run(ctx: CliContext, image: string, command: string[], opt
  * a PID 1 that ignores them is killed STOP_GRACE_MS later, or at once on a second one.
  * bin.ts's own handlers (abort and exit) are replaced: the run ends when the container does.
  */
-function forwardSignals(store: Store, id: string, runtime: ChildProcess): void {
+function forwardSignals(store: Store, record: ContainerRecord, runtime: ChildProcess): void {
   let stopping = false;
   const killNow = async () => {
-    const { killContainer, runtimeFor } = await import('../run/runtime.js');
-    await killContainer(runtimeFor(store), id, 'KILL').catch(() => undefined);
+    const { killContainer, containerRuntime } = await import('../run/runtime.js');
+    await killContainer(containerRuntime(store, record), record.id, 'KILL').catch(() => undefined);
   };
   for (const signal of FORWARDED) {
     process.removeAllListeners(signal);
@@ -81,11 +85,12 @@ export interface StartFlags {
 
 /**
  * Whether this store can run processes: as root, with the kernel's whiteout encoding
- * (which overlayfs reads) and the runtime installed. Elsewhere start and stop keep
+ * (which overlayfs reads) and a runtime installed (a container whose own is missing
+ * then fails to start, saying so). Elsewhere start and stop keep
  * their meaning without a process — they change the state, and stop empties --tmpfs.
  */
 async function runsProcesses(store: Store): Promise<boolean> {
-  return cannotRun(store) === null && (await runtimeInstalled(store));
+  return cannotRun(store) === null && (await runtimeInstalled());
 }
 
 /** Why this store cannot run processes, or null: root and the kernel's whiteout encoding. */
@@ -96,16 +101,16 @@ function cannotRun(store: Store): string | null {
   return null;
 }
 
-async function runtimeInstalled(store: Store): Promise<boolean> {
-  const { runtimeFor } = await import('../run/runtime.js');
-  const binary = runtimeFor(store).binary;
-  const { execFileSync } = await import('node:child_process');
-  try {
-    execFileSync(binary, ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
+async function runtimeInstalled(): Promise<boolean> {
+  const { RUNTIME_NAMES, assertInstalled } = await import('../run/runtime-choice.js');
+  return RUNTIME_NAMES.some((name) => {
+    try {
+      assertInstalled(name, process.env.PATH ?? '');
+      return true;
+    } catch {
+      return false;
+    }
+  });
 }
 
 export async function start(ctx: CliContext, names: string[], opts: StartFlags): Promise<void> {
@@ -126,7 +131,7 @@ export async function start(ctx: CliContext, names: string[], opts: StartFlags):
     const code = await runContainerProcess(store, record.id, {
       stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
       terminal: record.config?.tty === true,
-      onStarted: ctx.io.signal ? (runtime) => forwardSignals(store, record.id, runtime) : undefined,
+      onStarted: ctx.io.signal ? (runtime) => forwardSignals(store, record, runtime) : undefined,
     });
     if (code !== 0) throw new ExitStatus(code);
     return;

@@ -17,6 +17,7 @@ import { containerParts } from '../store/paths.js';
 import { mountSpecOf, type HostConfigMount } from './mount-flag.js';
 import { checkWorkingDir, entrypointAndCmd, mergeLabels, mergeRunConfig, type ImageRunConfig } from './run-config.js';
 import { faultPoint } from '../store/fault-points.js';
+import { parseRuntimeName, type RuntimeName } from '../run/runtime-choice.js';
 
 export interface CreateOptions {
   name?: string;
@@ -44,6 +45,8 @@ export interface CreateOptions {
   tty?: boolean;
   /** `--mount` flags, parsed (src/container/mount-flag.ts); checked and resolved here. */
   hostMounts?: HostConfigMount[];
+  /** `--runtime`: runc (the default) or crun; every later start, stop, exec and kill uses it. */
+  runtime?: RuntimeName;
 }
 
 /**
@@ -61,6 +64,8 @@ export async function createContainer(store: Store, imageName: string, options: 
   const hostMounts = options.hostMounts ?? [];
   const mounts = [...(options.mounts ?? []), ...hostMounts.map(mountSpecOf)];
   checkMountTargets(mounts);
+  // A JS caller's name is checked as the CLI's is, before anything is made.
+  const runtime = parseRuntimeName(options.runtime ?? 'runc');
 
   return withStoreLock(store, async () => {
     const existing = await listContainerRecords(store);
@@ -121,6 +126,7 @@ export async function createContainer(store: Store, imageName: string, options: 
       autoRemove: options.autoRemove === true,
       ...(options.network === 'host' ? { network: 'host' as const } : {}),
       ...(hostMounts.length > 0 ? { hostMounts } : {}),
+      runtime,
     };
     let created: boolean;
     try {

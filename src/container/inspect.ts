@@ -61,6 +61,7 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
       // Docker's map of path → the options typed after `--tmpfs PATH:`, '' for none.
       Tmpfs: Object.fromEntries(flagMounts.flatMap((m) => (m.type === 'tmpfs' ? [[m.destination, m.options ?? '']] : []))),
       ...(record.hostMounts && record.hostMounts.length > 0 ? { Mounts: record.hostMounts } : {}),
+      Runtime: record.runtime ?? 'runc',
     },
     GraphDriver: {
       Name: graphDriverName(store),

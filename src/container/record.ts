@@ -7,6 +7,7 @@ import { isLeftoverName } from '../store/paths.js';
 import { listStoreDir } from '../store/record-dir.js';
 import type { HostConfigMount } from './mount-flag.js';
 import type { ProcessIdentity } from '../store/process-identity.js';
+import type { RuntimeName } from '../run/runtime-choice.js';
 
 /**
  * A --tmpfs or -v mount, resolved before the layers at `destination`. `options` and
@@ -54,6 +55,8 @@ export interface ContainerRecord {
   network?: 'none' | 'host';
   /** The --mount flags as given, in Docker's HostConfig.Mounts shape; `mounts` holds what they resolved to. */
   hostMounts?: HostConfigMount[];
+  /** `--runtime`: the OCI runtime that runs its process (HostConfig.Runtime); left out, runc. */
+  runtime?: RuntimeName;
 }
 
 /** The parts of Docker's container Config that `create` sets. */

@@ -5,7 +5,7 @@ import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { findContainer } from '../container/lookup.js';
 import type { ContainerRecord } from '../container/record.js';
-import { killContainer, runtimeFor } from './runtime.js';
+import { containerRuntime, killContainer } from './runtime.js';
 import { bundlePaths } from './bundle.js';
 import { removedExit } from './removed-exit.js';
 import { holderState } from '../store/process-identity.js';
@@ -46,14 +46,14 @@ export async function killRunning(store: Store, nameOrId: string, signal = 'KILL
   if (!hasLiveProcess(record)) {
     throw new StrataError('ECONFLICT', `cannot kill container: ${nameOrId}: container ${record.id} is not running`, { path: nameOrId });
   }
-  await killContainer(runtimeFor(store), record.id, parseSignal(signal));
+  await killContainer(containerRuntime(store, record), record.id, parseSignal(signal));
   faultPoint('kill.signalled');
   return record;
 }
 
 /**
  * A container recorded running whose supervisor is gone (SIGKILLed, the machine's
- * OOM killer): its process may still run under runc, unobserved, holding the mount.
+ * OOM killer): its process may still run under its runtime, unobserved, holding the mount.
  * It is killed and everything its supervisor would have undone is undone here; the
  * exit is recorded as 137, the code of a SIGKILLed process. True when there was one.
  *
@@ -67,7 +67,7 @@ export async function recoverOrphan(store: Store, record: ContainerRecord): Prom
   return withStoreLock(store, async () => {
     const now = await findContainer(store, record.id).catch(() => null);
     if (now === null || !isOrphan(now)) return false;
-    await killContainer(runtimeFor(store), now.id, 'KILL').catch(() => undefined);
+    await killContainer(containerRuntime(store, now), now.id, 'KILL').catch(() => undefined);
     faultPoint('recover.killed');
     const { finishRun } = await import('./process.js');
     await finishRun(store, now, 137, true);
@@ -80,7 +80,7 @@ export async function killIfRunning(store: Store, nameOrId: string): Promise<voi
   const record = await findContainer(store, nameOrId);
   if (await recoverOrphan(store, record)) return;
   if (!hasLiveProcess(record)) return;
-  await killContainer(runtimeFor(store), record.id, 'KILL');
+  await killContainer(containerRuntime(store, record), record.id, 'KILL');
   faultPoint('rm.killed');
   await exitedWithin(store, record.id, Number.POSITIVE_INFINITY);
   faultPoint('rm.exited');
@@ -91,7 +91,7 @@ export async function stopRunning(store: Store, nameOrId: string, timeoutSeconds
   const record = await findContainer(store, nameOrId);
   if (await recoverOrphan(store, record)) return record;
   if (!hasLiveProcess(record)) return record;
-  const runtime = runtimeFor(store);
+  const runtime = containerRuntime(store, record);
   await killContainer(runtime, record.id, parseSignal(record.config?.stopSignal ?? 'SIGTERM'));
   faultPoint('stop.signalled');
   if (!(await exitedWithin(store, record.id, timeoutSeconds * 1000))) {

@@ -10,7 +10,7 @@ import { mergeEnv } from '../container/run-config.js';
 import { bundlePaths, checkExecutable, resolveUser, rootView } from './bundle.js';
 import { processEnv } from './runtime-spec.js';
 import { hasLiveProcess } from './control.js';
-import { runtimeFor, runtimeId, waitExit } from './runtime.js';
+import { containerRuntime, runtimeId, waitExit } from './runtime.js';
 
 export interface ExecOptions {
   command: string[];
@@ -52,7 +52,7 @@ export async function execInContainer(store: Store, nameOrId: string, options: E
     cwd,
   });
   try {
-    const runtime = runtimeFor(store);
+    const runtime = containerRuntime(store, record);
     const child = spawn(runtime.binary, ['--root', runtime.stateRoot, 'exec', '--process', processFile, runtimeId(record.id)], {
       stdio: options.stdio,
     });

@@ -14,7 +14,7 @@ import { makeMountPoints, removeMountPoints } from './init-points.js';
 import { processEnv } from './runtime-spec.js';
 import { noteRemovedExit } from './removed-exit.js';
 import { hasLiveProcess, recoverOrphan } from './control.js';
-import { deleteRuntimeState, runtimeError, runtimeFor, spawnRun, waitExit } from './runtime.js';
+import { containerRuntime, deleteRuntimeState, runtimeError, spawnRun, waitExit } from './runtime.js';
 
 /**
  * One run of a container's process, start to end, in the process that supervises it:
@@ -36,7 +36,7 @@ export async function runContainerProcess(store: Store, nameOrId: string, option
   const record = await findContainer(store, nameOrId);
   // A run whose supervisor died is finished first: its mount, mount points and runtime state go.
   await recoverOrphan(store, record);
-  const runtime = runtimeFor(store);
+  const runtime = containerRuntime(store, record);
   const paths = bundlePaths(store, record.id);
   const { upper } = containerDirs(store, record.id);
   let exitCode = 125;
@@ -83,7 +83,7 @@ export async function runContainerProcess(store: Store, nameOrId: string, option
 
 /** What a supervisor does when the process has ended; also for one whose supervisor died (control.ts recoverOrphan). */
 export async function finishRun(store: Store, record: ContainerRecord, exitCode: number, mounted: boolean): Promise<void> {
-  const runtime = runtimeFor(store);
+  const runtime = containerRuntime(store, record);
   const paths = bundlePaths(store, record.id);
   await deleteRuntimeState(runtime, record.id);
   // An --rm container goes at once: removal detaches the mount and takes the upper

@@ -7,23 +7,34 @@ import { promisify } from 'node:util';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { runDir } from '../mount/run-dir.js';
+import type { ContainerRecord } from '../container/record.js';
+import { notInstalled, type RuntimeName } from './runtime-choice.js';
 
 const execFileP = promisify(execFile);
 
 /**
- * The OCI runtime strata drives: runc (Debian's). Its state lives in a root of strata's own under the run directory (a tmpfs:
- * /run/strata as root, $XDG_RUNTIME_DIR/strata otherwise), so strata never sees or
- * leaves containers in another tool's runc state, and a reboot clears it.
+ * The OCI runtime that runs a container (runtime-choice.ts: runc or crun). Each keeps
+ * its state in a root of strata's own under the run directory (a tmpfs: /run/strata
+ * as root, $XDG_RUNTIME_DIR/strata otherwise), one root per runtime since their state
+ * formats differ: strata never sees or leaves containers in another tool's state, and
+ * a reboot clears it. runc and crun take the same command line for everything strata
+ * asks of them (run, exec --process, kill, delete --force, --log-format json).
  */
 export interface Runtime {
+  name: RuntimeName;
   binary: string;
   /** `--root` for every call. */
   stateRoot: string;
 }
 
-/** runc, with its state under the store's run directory (src/mount/run-dir.ts). */
-export function runtimeFor(store: Store): Runtime {
-  return { binary: 'runc', stateRoot: path.join(runDir(store), 'runc') };
+/** A runtime with its state under the store's run directory (src/mount/run-dir.ts). */
+export function runtimeFor(store: Store, name: RuntimeName = 'runc'): Runtime {
+  return { name, binary: name, stateRoot: path.join(runDir(store), name) };
+}
+
+/** The runtime a container was created with; records made before `--runtime` ran under runc. */
+export function containerRuntime(store: Store, record: ContainerRecord): Runtime {
+  return runtimeFor(store, record.runtime ?? 'runc');
 }
 
 /** The container's runtime id: strata's container id, so `runc --root … list` names them as strata does. */
@@ -57,7 +68,7 @@ export async function spawnRun(
     child.once('error', (err: NodeJS.ErrnoException) =>
       reject(
         err.code === 'ENOENT'
-          ? new StrataError('EUSAGE', `${runtime.binary}: the OCI runtime is not installed (Debian package runc)`, {
+          ? new StrataError('EUSAGE', notInstalled(runtime.name), {
               path: runtime.binary,
             })
           : err,
@@ -93,13 +104,16 @@ export function waitExit(child: ChildProcess): Promise<number> {
   return new Promise((resolve) => child.once('exit', (code, signal) => resolve(code ?? 128 + signalNumber(signal))));
 }
 
-/** `runc kill`; a container that has already gone is not an error. */
+/**
+ * `runc kill`; a container that has already gone is not an error. crun says so as
+ * "error opening file `<root>/<id>/status`: No such file or directory".
+ */
 export async function killContainer(runtime: Runtime, id: string, signal: string): Promise<void> {
   try {
     await execFileP(runtime.binary, ['--root', runtime.stateRoot, 'kill', runtimeId(id), signal]);
   } catch (err) {
     const text = String((err as { stderr?: string }).stderr ?? '');
-    if (/does not exist|not running|container not running/i.test(text)) return;
+    if (/does not exist|not running|status`: No such file/i.test(text)) return;
     throw new StrataError('EUSAGE', `cannot kill container ${id}: ${text.trim().split('\n').pop() ?? 'runtime failed'}`, { path: id });
   }
 }
