@@ -27,7 +27,7 @@ export interface RunStore {
   dir: string;
   root: string;
   /** `strata --root ROOT …args` in a child process (real stdio, signals and exit codes). */
-  cli(args: string[], options?: { stdin?: Buffer }): Promise<CliResult & { signal: NodeJS.Signals | null }>;
+  cli(args: string[], options?: { stdin?: Buffer; env?: NodeJS.ProcessEnv }): Promise<CliResult & { signal: NodeJS.Signals | null }>;
 }
 
 /**
@@ -43,7 +43,7 @@ export async function runStore(t: ExecutionContext, config: Record<string, unkno
   await loadImages(store, { path: archive });
   await fs.rm(archive);
   const root = store.root;
-  const cli = (args: string[], options: { stdin?: Buffer } = {}) => strataProcess(root, args, options);
+  const cli = (args: string[], options: { stdin?: Buffer; env?: NodeJS.ProcessEnv } = {}) => strataProcess(root, args, options);
   t.teardown(async () => {
     const ids = (await cli(['ps', '-aq', '--no-trunc'])).stdout.split('\n').filter((l) => l !== '');
     if (ids.length > 0) await cli(['rm', '-f', ...ids]);
