@@ -60,8 +60,9 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
       ReadonlyRootfs: record.readOnly,
       // Docker's map of path → the options typed after `--tmpfs PATH:`, '' for none.
       Tmpfs: Object.fromEntries(flagMounts.flatMap((m) => (m.type === 'tmpfs' ? [[m.destination, m.options ?? '']] : []))),
-      ...(record.hostMounts && record.hostMounts.length > 0 ? { Mounts: record.hostMounts } : {}),
+      // Where Docker's HostConfig has it: after Tmpfs, before Mounts.
       Runtime: record.runtime ?? 'runc',
+      ...(record.hostMounts && record.hostMounts.length > 0 ? { Mounts: record.hostMounts } : {}),
     },
     GraphDriver: {
       Name: graphDriverName(store),

@@ -70,7 +70,10 @@ test("without flags, a container's Config is the image's, and its host name is t
       StopSignal: 'SIGQUIT',
     }),
   );
-  t.is(JSON.stringify(info.HostConfig), JSON.stringify({ Binds: null, AutoRemove: false, ReadonlyRootfs: false, Tmpfs: {} }));
+  t.is(
+    JSON.stringify(info.HostConfig),
+    JSON.stringify({ Binds: null, AutoRemove: false, ReadonlyRootfs: false, Tmpfs: {}, Runtime: 'runc' }),
+  );
   t.is(info.Path, '/entry.sh');
   t.deepEqual(info.Args, ['serve']);
 });
@@ -198,6 +201,7 @@ test('--mount volume, bind and tmpfs show in HostConfig.Mounts and Mounts as Doc
       AutoRemove: false,
       ReadonlyRootfs: false,
       Tmpfs: { '/run': '' },
+      Runtime: 'runc',
       Mounts: [
         { Type: 'volume', Source: 'data', Target: '/data', VolumeOptions: { NoCopy: true, DriverConfig: {} } },
         { Type: 'bind', Source: host, Target: '/host', ReadOnly: true, BindOptions: { Propagation: 'rslave' } },
