@@ -193,6 +193,9 @@ export interface ExecFlags {
 }
 
 export async function exec(ctx: CliContext, name: string, command: string[], opts: ExecFlags): Promise<void> {
+  // Docker's check: -it reads the user's keys through the terminal, so stdin must be one.
+  if (opts.interactive && opts.tty && (ctx.io.stdin as { isTTY?: boolean }).isTTY !== true)
+    throw new StrataError('EUSAGE', 'the input device is not a TTY');
   const { execInContainer } = await import('../run/exec.js');
   const { envFlagEntry } = await import('../container/run-config.js');
   const code = await execInContainer(await ctx.store(), name, {

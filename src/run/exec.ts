@@ -1,4 +1,4 @@
-import { spawn, type StdioOptions } from 'node:child_process';
+import type { StdioOptions } from 'node:child_process';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { StrataError } from '../errors.js';
@@ -10,7 +10,7 @@ import { mergeEnv } from '../container/run-config.js';
 import { bundlePaths, checkExecutable, resolveUser, rootView } from './bundle.js';
 import { processEnv } from './runtime-spec.js';
 import { hasLiveProcess } from './control.js';
-import { containerRuntime, runtimeId, waitExit } from './runtime.js';
+import { containerRuntime, spawnExec, waitExit } from './runtime.js';
 
 export interface ExecOptions {
   command: string[];
@@ -53,10 +53,7 @@ export async function execInContainer(store: Store, nameOrId: string, options: E
   });
   try {
     const runtime = containerRuntime(store, record);
-    const child = spawn(runtime.binary, ['--root', runtime.stateRoot, 'exec', '--process', processFile, runtimeId(record.id)], {
-      stdio: options.stdio,
-    });
-    return await waitExit(child);
+    return await waitExit(await spawnExec(runtime, record.id, processFile, options.stdio, options.terminal));
   } finally {
     await fs.rm(processFile, { force: true });
   }

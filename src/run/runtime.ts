@@ -62,20 +62,35 @@ export async function spawnRun(
 ): Promise<ChildProcess> {
   await fs.mkdir(runtime.stateRoot, { recursive: true, mode: 0o700 });
   const args = ['--root', runtime.stateRoot, '--log', logFile, '--log-format', 'json', 'run', '--bundle', bundle, runtimeId(id)];
+  return spawnForeground(runtime, args, stdio, terminal);
+}
+
+/** `runc exec` of a process file in the foreground, on a terminal as `spawnRun`'s: `exec -t` with its output piped runs under script(1). */
+export function spawnExec(
+  runtime: Runtime,
+  id: string,
+  processFile: string,
+  stdio: StdioOptions,
+  terminal: boolean,
+): Promise<ChildProcess> {
+  return spawnForeground(runtime, ['--root', runtime.stateRoot, 'exec', '--process', processFile, runtimeId(id)], stdio, terminal);
+}
+
+async function spawnForeground(runtime: Runtime, args: string[], stdio: StdioOptions, terminal: boolean): Promise<ChildProcess> {
   const child = terminal && !hasTerminal(stdio) ? spawnUnderScript(runtime.binary, args, stdio) : spawn(runtime.binary, args, { stdio });
   await new Promise<void>((resolve, reject) => {
     child.once('spawn', resolve);
     child.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        err.code === 'ENOENT'
-          ? new StrataError('EUSAGE', notInstalled(runtime.name), {
-              path: runtime.binary,
-            })
-          : err,
-      ),
+      reject(err.code === 'ENOENT' ? new StrataError('EUSAGE', notInstalled(runtime.name), { path: runtime.binary }) : err),
     );
   });
   return child;
+}
+
+/** True when `stdio` hands the runtime a terminal (see spawnRun). */
+function hasTerminal(stdio: StdioOptions): boolean {
+  const fds = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio];
+  return fds.some((entry, fd) => (entry === 'inherit' ? tty.isatty(fd) : typeof entry === 'number' && tty.isatty(entry)));
 }
 
 /**
@@ -87,11 +102,6 @@ function spawnUnderScript(binary: string, args: string[], stdio: StdioOptions): 
   const [, ...rest] = Array.isArray(stdio) ? stdio : [stdio, stdio, stdio];
   const command = [binary, ...args].map(shellQuote).join(' ');
   return spawn('script', ['-qefc', command, '/dev/null'], { stdio: ['pipe', ...rest] });
-}
-
-function hasTerminal(stdio: StdioOptions): boolean {
-  const fds = Array.isArray(stdio) ? stdio.slice(0, 3) : [stdio, stdio, stdio];
-  return fds.some((entry, fd) => (entry === 'inherit' ? tty.isatty(fd) : typeof entry === 'number' && tty.isatty(entry)));
 }
 
 function shellQuote(word: string): string {
