@@ -20,6 +20,7 @@ export { removeImage, releaseImage, type RemoveEvent } from './gc/remove-image.j
 export { removeContainerAndImage } from './gc/remove-container.js';
 export type { ImageRecord, ImageLayer } from './image/record.js';
 export { createContainer, type CreateOptions } from './container/create.js';
+export { RUNTIME_NAMES, type RuntimeName } from './run/runtime-choice.js';
 export { findContainer } from './container/lookup.js';
 export { selectContainers, CONTAINER_FILTER_KEYS, type ContainerListOptions } from './container/filter.js';
 export { renameContainer } from './container/rename.js';

@@ -7,10 +7,10 @@ import { problem, type CheckReport } from './problem.js';
 
 /**
  * Containers recorded running whose supervising strata process (a foreground run or
- * the -d monitor) is gone: their process may still run under runc, unobserved, with
- * the mount held and mount points in the upper. Repair finishes the run as the
- * supervisor would have (src/run/control.ts recoverOrphan): the process killed, the
- * runtime's state deleted, the mount released, the mount points taken out, Exited
+ * the -d monitor) is gone: their process may still run under its runtime (runc or
+ * crun, as recorded), unobserved, with the mount held and mount points in the upper.
+ * Repair finishes the run as the supervisor would have (src/run/control.ts
+ * recoverOrphan): the process killed, that runtime's state deleted, the mount released, the mount points taken out, Exited
  * (137) recorded. Listed before the mounts, so the unmount is the run's own.
  */
 export async function checkRuns(store: Store, report: CheckReport): Promise<void> {

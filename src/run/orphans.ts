@@ -5,9 +5,10 @@ import { holderState } from '../store/process-identity.js';
 /**
  * Runs whose supervisor (the foreground `run` or the -d monitor) is provably gone:
  * its pid and start time no longer name a live process. The container's process
- * outlives it under runc, unobserved, so such a run is finished (control.ts
- * recoverOrphan: killed, unmounted, Exited (137)) by the next command that meets it,
- * as containerd does when a shim dies, rather than shown as Up.
+ * outlives it under its runtime (runc or crun), unobserved, so such a run is finished
+ * (control.ts recoverOrphan: killed through the container's own runtime, unmounted,
+ * Exited (137)) by the next command that meets it, as containerd does when a shim
+ * dies, rather than shown as Up.
  */
 export function isOrphan(record: ContainerRecord): boolean {
   const supervisor = record.state.supervisor;
