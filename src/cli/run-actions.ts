@@ -85,9 +85,9 @@ export interface StartFlags {
 
 /**
  * Whether this store can run processes: as root, with the kernel's whiteout encoding
- * (which overlayfs reads) and a runtime installed (a container whose own is missing
- * then fails to start, saying so). Elsewhere start and stop keep
- * their meaning without a process — they change the state, and stop empties --tmpfs.
+ * (which overlayfs reads) and runc or crun installed (a container whose own runtime is
+ * missing then fails to start, saying so). Elsewhere start and stop keep their
+ * meaning without a process — they change the state, and stop empties --tmpfs.
  */
 async function runsProcesses(store: Store): Promise<boolean> {
   return cannotRun(store) === null && (await runtimeInstalled());
