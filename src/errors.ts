@@ -15,6 +15,7 @@ export type StrataErrorCode =
   | 'EPLATFORM' // no image in an index matches the wanted platform
   | 'EUSAGE' // the caller asked for something that makes no sense
   | 'EREFERENCE' // a name that is not a valid image reference
+  | 'ENOTTY' // -it asks for the user's terminal and stdin is not one
   | 'ELOCKED' // another process holds a lock for longer than we wait
   | 'ESTORE' // the store's own directories cannot be made, read or written (permissions, a file in the way)
   | 'EREGISTRY' // a registry failed, refused or timed out a request, or broke the distribution protocol

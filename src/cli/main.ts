@@ -35,6 +35,11 @@ function exitsWith125(command: Command): boolean {
   return ['create', 'run'].includes(command.name()) && (command.parent?.parent === null || command.parent?.name() === 'container');
 }
 
+/** docker/cli's own checks, made before it asks the daemon, fail with 1 even for run and create: a name that is no reference, -it without a terminal. */
+function isClientCheck(err: unknown): boolean {
+  return isStrataError(err, 'EREFERENCE') || isStrataError(err, 'ENOTTY');
+}
+
 /** Adds commands to the program; what they do is imported when one runs. */
 type RegisterCommands = (program: Command, ctx: CliContext) => void;
 
@@ -145,8 +150,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       return usage.exitCode;
     }
     const code = await report(err, io, program.opts<GlobalOptions>());
-    // A name that is no reference is docker/cli's own check, before the daemon: exit 1, not 125.
-    return code === EXIT.failure && exitsWith125(parsedCommand()) && !isStrataError(err, 'EREFERENCE') ? FLAG_ERROR_EXIT : code;
+    return code === EXIT.failure && exitsWith125(parsedCommand()) && !isClientCheck(err) ? FLAG_ERROR_EXIT : code;
   }
 }
 

@@ -25,6 +25,7 @@ const STOP_GRACE_MS = 2000;
  * cannot run or is not there (main.ts maps them).
  */
 export async function run(ctx: CliContext, image: string, command: string[], opts: RunFlags): Promise<void> {
+  if (!opts.detach) assertInputIsTerminal(ctx, opts);
   const store = await ctx.store();
   const reason = cannotRun(store);
   if (reason !== null) throw new StrataError('EUSAGE', reason);
@@ -193,9 +194,7 @@ export interface ExecFlags {
 }
 
 export async function exec(ctx: CliContext, name: string, command: string[], opts: ExecFlags): Promise<void> {
-  // Docker's check: -it reads the user's keys through the terminal, so stdin must be one.
-  if (opts.interactive && opts.tty && (ctx.io.stdin as { isTTY?: boolean }).isTTY !== true)
-    throw new StrataError('EUSAGE', 'the input device is not a TTY');
+  assertInputIsTerminal(ctx, opts);
   const { execInContainer } = await import('../run/exec.js');
   const { envFlagEntry } = await import('../container/run-config.js');
   const code = await execInContainer(await ctx.store(), name, {
@@ -207,4 +206,10 @@ export async function exec(ctx: CliContext, name: string, command: string[], opt
     stdio: [opts.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
   });
   if (code !== 0) throw new ExitStatus(code);
+}
+
+/** Docker's check, before anything is made: -it reads the user's keys through the terminal, so stdin must be one. */
+function assertInputIsTerminal(ctx: CliContext, opts: { interactive?: boolean; tty?: boolean }): void {
+  if (opts.interactive && opts.tty && (ctx.io.stdin as { isTTY?: boolean }).isTTY !== true)
+    throw new StrataError('ENOTTY', 'the input device is not a TTY');
 }
