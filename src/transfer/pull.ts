@@ -43,7 +43,7 @@ export interface PullOptions {
    */
   importWorkers?: number | undefined;
   limits?: UnpackLimits;
-  httpLimits?: HttpLimits;
+  httpLimits?: Partial<HttpLimits>;
   retry?: RetryPolicy;
   onEvent?: (event: PullEvent) => void;
   /** Aborting stops the pull; everything it created is removed. */
