@@ -104,7 +104,9 @@ function pullBars(ctx: CliContext, header: string): PullOutput {
       const line = layers.get(event.id);
       if (!line) return;
       if (event.type === 'layer-start') {
+        // Also a second start: a resumed blob that was not this blob's beginning is fetched again from byte 0.
         line.started = Date.now();
+        line.done = 0;
         line.total = event.total;
         line.bar.setTotal(Math.max(1, event.total));
         enter(event.id, line, 'Downloading');

@@ -191,7 +191,7 @@ export async function discardTemps(temp: { blob: string; layerDir?: string | und
   if (temp.layerDir !== undefined) await removeTree(temp.layerDir).catch(() => undefined);
 }
 
-/** Whether a written blob is what it was named; a mismatch is thrown below, once the unpack has settled too. */
+/** Whether a written blob is what it was named; a mismatch is thrown by stageLayer once the unpack has settled too. */
 function verified(ingest: Ingest): boolean {
   try {
     ingest.verify();
