@@ -47,9 +47,10 @@ maybe('a registry that drips a blob is cut off in bounded time with one line; th
   // Not retried: a drip would keep a retry that restarts with every byte going for ever.
   t.is(proxy.log.filter((r) => isBlobGet(r, BIG)).length, 1);
 
-  // The store is as it was, apart from what arrived, kept in ingest/ for the next pull.
+  // The store is as it was, apart from what arrived, kept in ingest/ for the next pull
+  // (less what was still in the response's buffer, unread, when it was cut off).
   const kept = (await fs.stat(spool)).size;
-  t.true(kept >= 3_000_000 && kept < 3_100_000, `kept ${kept}`);
+  t.true(kept > 2_900_000 && kept < 3_100_000, `kept ${kept}`);
   await fs.rename(spool, `${spool}.aside`);
   t.deepEqual(withoutLocks((await snapshotContent(root)).filter((l) => !l.startsWith('ingest/'))), withoutLocks(before));
   await fs.rename(`${spool}.aside`, spool);
