@@ -124,6 +124,23 @@ test('a server that drips a blob is given up on once it stays under the low-spee
   t.true(took >= 450 && took < 2000, `gave up after ${took} ms`);
 });
 
+test('a low-speed limit of 0 lets a slow server finish', async (t) => {
+  const host = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': 100 });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(Buffer.alloc(10, 7));
+      if ((sent += 10) === 100) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 60);
+  });
+  const client = new RegistryClient(registryEndpoint(host), { limits: { lowSpeed: { bytesPerSecond: 0, windowMs: 200 } } });
+  const blob = await client.blob('x', BLOB_DIGEST);
+  t.deepEqual(await buffer(blob.body), Buffer.alloc(100, 7));
+});
+
 test('a reader that stops taking a blob for longer than the low-speed window does not make the server slow', async (t) => {
   const body = Buffer.alloc(4 * 1024 * 1024, 1);
   const host = await server(t, (_req, res) => res.writeHead(200, { 'content-length': body.length }).end(body));
