@@ -3,6 +3,7 @@ import path from 'node:path';
 import { StrataError } from '../errors.js';
 import { defaultRoot } from '../store/default-root.js';
 import { defaultRunBase } from '../mount/run-base.js';
+import { DEFAULT_LOW_SPEED, type LowSpeedLimit } from '../registry/low-speed.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 
 /**
@@ -24,6 +25,11 @@ export interface CliEnvironment {
   importWorkers: number | undefined;
   /** $STRATA_INSECURE_REGISTRIES (comma-separated): registries pull and push reach over plain HTTP, as `--insecure-registry`. */
   insecureRegistries: string[];
+  /**
+   * $STRATA_HTTP_LOW_SPEED_LIMIT (bytes/s, 0 = off) and $STRATA_HTTP_LOW_SPEED_TIME (seconds), as git's
+   * GIT_HTTP_LOW_SPEED_*: a registry response slower than this for that long is given up on.
+   */
+  lowSpeed: LowSpeedLimit;
   /** Where Docker's config.json (registry credentials) lives: $DOCKER_CONFIG, else ~/.docker. */
   dockerConfigDir: string;
   /** Where mount holds live: /run/strata for root, else $XDG_RUNTIME_DIR/strata (src/mount/run-base.ts). */
@@ -46,6 +52,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     importWorkers: importWorkersOf(env.STRATA_IMPORT_WORKERS),
     dockerConfigDir: env.DOCKER_CONFIG ? path.resolve(env.DOCKER_CONFIG) : path.join(env.HOME || os.homedir(), '.docker'),
     insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
+    lowSpeed: lowSpeedOf(env.STRATA_HTTP_LOW_SPEED_LIMIT, env.STRATA_HTTP_LOW_SPEED_TIME),
     runBase: defaultRunBase({ privileged, xdgRuntimeDir: env.XDG_RUNTIME_DIR }),
     ...(env.STRATA_RUNTIME ? { defaultRuntime: env.STRATA_RUNTIME } : {}),
   };
@@ -67,4 +74,16 @@ function importWorkersOf(value: string | undefined): number | undefined {
   const n = Number(value);
   if (Number.isInteger(n) && n >= 1 && n <= 256) return n;
   throw new StrataError('EUSAGE', `STRATA_IMPORT_WORKERS must be a whole number from 1 to 256, not ${JSON.stringify(value)}`);
+}
+
+function lowSpeedOf(limit: string | undefined, time: string | undefined): LowSpeedLimit {
+  const bytesPerSecond = limit === undefined || limit === '' ? DEFAULT_LOW_SPEED.bytesPerSecond : Number(limit);
+  if (!Number.isInteger(bytesPerSecond) || bytesPerSecond < 0) {
+    throw new StrataError('EUSAGE', `STRATA_HTTP_LOW_SPEED_LIMIT must be a whole number of bytes per second, not ${JSON.stringify(limit)}`);
+  }
+  const seconds = time === undefined || time === '' ? DEFAULT_LOW_SPEED.windowMs / 1000 : Number(time);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    throw new StrataError('EUSAGE', `STRATA_HTTP_LOW_SPEED_TIME must be a number of seconds above 0, not ${JSON.stringify(time)}`);
+  }
+  return { bytesPerSecond, windowMs: seconds * 1000 };
 }

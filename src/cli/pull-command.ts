@@ -41,6 +41,7 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
               credentials: configCredentials(ctx),
               maxConcurrentDownloads: opts.maxConcurrentDownloads,
               importWorkers: ctx.environment.importWorkers,
+              httpLimits: { lowSpeed: ctx.environment.lowSpeed },
               onEvent: output?.onEvent,
               signal: ctx.io.signal,
             });

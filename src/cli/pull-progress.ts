@@ -1,7 +1,7 @@
 import type cliProgressModule from 'cli-progress';
 import type { PullEvent } from '../transfer/pull.js';
 import type { CliContext } from './context.js';
-import { barPayload, layerMultiBar } from './progress.js';
+import { barPayload, cliProgress, layerMultiBar, loadBarLayout } from './progress.js';
 
 export interface PullOutput {
   onEvent: (event: PullEvent) => void;
@@ -9,10 +9,11 @@ export interface PullOutput {
 }
 
 /**
- * What `pull` shows about its layers, as Docker does. On a terminal, one bar a layer
- * (Waiting, Downloading, Extracting, Pull complete, Already exists): a layer unpacks
- * while it downloads, so "Extracting" is the stretch after its last byte, while the
- * digests are checked and the unpack finishes. Piped, one line per change
+ * What `pull` shows about its layers, as Docker does. On a terminal, one line a layer
+ * that goes through Docker's states (LayerState): Pulling fs layer, Waiting, Downloading
+ * with a bar, Verifying Checksum from the last byte until the blob digest is confirmed,
+ * Download complete, Extracting while the rest of the unpack (which ran during the
+ * download) finishes, Pull complete — or Already exists. Piped, one line per change
  * a script can read: `ID: Already exists` or `ID: Pulling fs layer` for every layer,
  * then `ID: Pull complete` in layer order (layers finish in any order, the lines do not).
  * Nothing at all with -q.
@@ -50,40 +51,88 @@ function pullLines(ctx: CliContext, header: string): PullOutput {
   };
 }
 
+/** A layer's line on a terminal: Docker's states, in the order a layer goes through them. */
+type LayerState =
+  | 'Already exists'
+  | 'Pulling fs layer'
+  | 'Waiting'
+  | 'Downloading'
+  | 'Verifying Checksum'
+  | 'Download complete'
+  | 'Extracting'
+  | 'Pull complete';
+
+/** The states whose line has a bar (bytes, size and rate); the others are the state alone, as Docker's. */
+const WITH_BAR = new Set<LayerState>(['Downloading', 'Extracting', 'Pull complete']);
+
+interface LayerLine {
+  bar: cliProgressModule.SingleBar;
+  state: LayerState;
+  started: number;
+  total: number;
+  done: number;
+}
+
 function pullBars(ctx: CliContext, header: string): PullOutput {
   let bars: cliProgressModule.MultiBar | undefined;
-  const active = new Map<string, { bar: cliProgressModule.SingleBar; started: number; total: number }>();
+  const layers = new Map<string, LayerLine>();
+  const payload = (id: string, line: Pick<LayerLine, 'state' | 'started' | 'total' | 'done'>) =>
+    WITH_BAR.has(line.state)
+      ? { id, withBar: true, ...barPayload(line.done, line.total, line.started, line.state) }
+      : { id, withBar: false, status: line.state };
+  // A new state is drawn at once, not at the next frame: a state can last less than a
+  // frame (Verifying Checksum, Download complete), and Docker shows every one.
+  const enter = (id: string, line: LayerLine, state: LayerState) => {
+    line.state = state;
+    line.bar.update(line.done, payload(id, line));
+    bars?.update();
+  };
   return {
     onEvent(event) {
       if (event.type === 'layers') {
         ctx.print(header);
         bars = layerMultiBar(ctx);
+        const format = layerLineFormat(loadBarLayout((ctx.io.stdout as { columns?: number }).columns ?? 80).format);
         for (const { id, present } of event.imageStored ? [] : event.ids) {
-          const bar = bars.create(1, present ? 1 : 0, { id, status: present ? 'Already exists' : 'Waiting' }, { format: '{id}: {status}' });
-          if (!present) active.set(id, { bar, started: 0, total: 0 });
+          const line = { state: present ? 'Already exists' : 'Pulling fs layer', started: 0, total: 0, done: 0 } as const;
+          const bar = bars.create(1, 0, payload(id, line), { format });
+          if (!present) layers.set(id, { ...line, bar });
         }
+        bars.update();
         return;
       }
-      const entry = active.get(event.id);
-      if (!entry || !bars) return;
+      const line = layers.get(event.id);
+      if (!line) return;
       if (event.type === 'layer-start') {
-        // The waiting line becomes a bar: cli-progress keeps a bar's format, so replace it in place.
-        entry.bar.stop();
-        bars.remove(entry.bar);
-        entry.started = Date.now();
-        entry.total = event.total;
-        entry.bar = bars.create(event.total, 0, { id: event.id, ...barPayload(0, event.total, entry.started, 'Downloading') });
+        // Also a second start: a resumed blob that was not this blob's beginning is fetched again from byte 0.
+        line.started = Date.now();
+        line.done = 0;
+        line.total = event.total;
+        line.bar.setTotal(Math.max(1, event.total));
+        enter(event.id, line, 'Downloading');
+        // Layers not begun while another has are waiting for a download slot or an import worker.
+        for (const [id, other] of layers) if (other.state === 'Pulling fs layer') enter(id, other, 'Waiting');
       } else if (event.type === 'layer-progress') {
-        entry.bar.update(event.done, barPayload(event.done, entry.total, entry.started, downloadStatus(event.done, entry.total)));
+        line.done = event.done;
+        // From the last byte the blob digest is being confirmed.
+        if (line.state === 'Downloading' && event.done >= line.total) enter(event.id, line, 'Verifying Checksum');
+        else line.bar.update(line.done, payload(event.id, line));
+      } else if (event.type === 'layer-verified') {
+        enter(event.id, line, 'Download complete');
+        // The unpack ran during the download; what is left of it is the extracting.
+        line.done = line.total;
+        enter(event.id, line, 'Extracting');
       } else {
-        entry.bar.update(entry.total, barPayload(entry.total, entry.total, entry.started, 'Pull complete'));
+        line.done = line.total;
+        enter(event.id, line, 'Pull complete');
       }
     },
     stop: () => bars?.stop(),
   };
 }
 
-/** A downloading layer's status: "Extracting" once every byte has come, until the layer is stored. */
-export function downloadStatus(done: number, total: number): 'Downloading' | 'Extracting' {
-  return done >= total ? 'Extracting' : 'Downloading';
+/** Lays out a layer's line: `layout` (loadBarLayout's) while its state has a bar, `ID: State` otherwise. */
+function layerLineFormat(layout: string): cliProgressModule.GenericFormatter {
+  return (options, params, payload: { withBar: boolean }) =>
+    cliProgress().Format.Formatter({ ...options, format: payload.withBar ? layout : '{id}: {status}' }, params, payload);
 }

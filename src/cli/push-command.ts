@@ -33,6 +33,7 @@ export function registerPushCommand(program: Command, ctx: CliContext): void {
         try {
           pushed = await pushImage(store, name, {
             insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
+            httpLimits: { lowSpeed: ctx.environment.lowSpeed },
             credentials: configCredentials(ctx),
             maxConcurrentUploads: opts.maxConcurrentUploads,
             onEvent: output?.onEvent,

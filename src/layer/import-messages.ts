@@ -18,6 +18,8 @@ export type ToWorker =
 
 export type FromWorker =
   | { type: 'progress'; id: number; bytes: number }
+  /** The blob is written and matched its digest (the unpack may still be running). */
+  | { type: 'verified'; id: number }
   | { type: 'staged'; id: number; staged: StagedLayer }
   | { type: 'failed'; id: number; error: SentError };
 

@@ -38,6 +38,8 @@ export interface StageCallbacks {
   onStart?: () => void;
   /** Bytes of the blob read so far (from a worker, in steps of about 1 MiB). */
   onProgress?: (bytes: number) => void;
+  /** The whole blob is written and matched its digest; the unpack may still be running. */
+  onBlobVerified?: () => void;
 }
 
 /** Below this many bytes of blobs in all, staging on the calling thread is faster than starting workers. */
@@ -93,6 +95,7 @@ export class ImportPool {
           store: this.store,
           signal: callbacks.signal,
           onProgress: callbacks.onProgress,
+          onBlobVerified: callbacks.onBlobVerified,
         });
       });
       this.inline = turn.then(
@@ -130,7 +133,8 @@ export class ImportPool {
     if (callbacks.signal?.aborted) throw interrupted();
     if (this.lanes === 1) {
       callbacks.onStart?.();
-      return stageLayer(blob, { ...facts, store: this.store, signal: callbacks.signal, onProgress: callbacks.onProgress });
+      const { signal, onProgress, onBlobVerified } = callbacks;
+      return stageLayer(blob, { ...facts, store: this.store, signal, onProgress, onBlobVerified });
     }
     const lane = await this.acquire();
     try {
@@ -181,6 +185,7 @@ export class ImportPool {
       const onMessage = (message: FromWorker) => {
         if (message.id !== id) return;
         if (message.type === 'progress') callbacks.onProgress?.(message.bytes);
+        else if (message.type === 'verified') callbacks.onBlobVerified?.();
         else if (message.type === 'staged') {
           settle();
           resolve(message.staged);

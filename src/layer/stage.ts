@@ -39,6 +39,8 @@ export interface StageOptions extends LayerFacts {
   signal?: AbortSignal;
   /** Called as the blob is read, with the bytes read so far. */
   onProgress?: (bytesRead: number) => void;
+  /** Called once every byte of the blob is written and matched its digest and size; the unpack may still be running. */
+  onBlobVerified?: () => void;
   /** Temp names to build under (ingest/ file path, layers/ directory name), for a caller that must be able to remove them. */
   temp?: { blob: string; layerDir: string };
   /**
@@ -124,10 +126,16 @@ export async function stageLayer(blob: Readable, options: StageOptions): Promise
   if (blob.errored) failAll(blob.errored);
   else if (signal?.aborted) stopOnAbort();
 
-  const writing = ingest.write(toBlob).catch((err: Error) => {
-    failAll(err);
-    throw err;
-  });
+  const writing = ingest.write(toBlob).then(
+    (wrote) => {
+      if (options.onBlobVerified && verified(ingest)) options.onBlobVerified();
+      return wrote;
+    },
+    (err: Error) => {
+      failAll(err);
+      throw err;
+    },
+  );
   const unpacking = toUnpack
     ? prepareLayer(toUnpack as Readable, {
         store,
@@ -181,6 +189,16 @@ export async function discardStagedLayer(staged: StagedLayer): Promise<void> {
 export async function discardTemps(temp: { blob: string; layerDir?: string | undefined }): Promise<void> {
   await fs.rm(temp.blob, { force: true }).catch(() => undefined);
   if (temp.layerDir !== undefined) await removeTree(temp.layerDir).catch(() => undefined);
+}
+
+/** Whether a written blob is what it was named; a mismatch is thrown by stageLayer once the unpack has settled too. */
+function verified(ingest: Ingest): boolean {
+  try {
+    ingest.verify();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The root cause, not the "stream destroyed" echo it caused on the other side. */

@@ -13,7 +13,8 @@ import { DEFAULT_RETRY, isTransient, retryableStatus, retryDelay, sleep, type Re
 
 export interface RegistryClientOptions {
   credentials?: Credentials;
-  limits?: HttpLimits;
+  /** What is left out is DEFAULT_HTTP_LIMITS's. */
+  limits?: Partial<HttpLimits>;
   retry?: RetryPolicy;
   /** Aborting ends a wait between retries at once. */
   signal?: AbortSignal;
@@ -48,7 +49,7 @@ export class RegistryClient {
     readonly endpoint: RegistryEndpoint,
     options: RegistryClientOptions = {},
   ) {
-    this.limits = options.limits ?? DEFAULT_HTTP_LIMITS;
+    this.limits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.signal = options.signal;
     this.auth = new Authorizer(endpoint, options.credentials, this.limits);

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
+import { DEFAULT_LOW_SPEED, watchLowSpeed, type LowSpeedLimit } from './low-speed.js';
 
 /**
  * One HTTP exchange with a registry over node:http/node:https. Not fetch: fetch
@@ -25,15 +26,26 @@ export interface HttpResponse {
   url: URL;
   /** Unread; the caller reads or discards it. Never decoded. */
   body: http.IncomingMessage;
+  /** The limits it was sent under (readSmallBody's deadline is one). */
+  limits: HttpLimits;
 }
 
 export interface HttpLimits {
-  /** No byte in either direction for this long ends the request (a dead or slow-drip server). */
+  /** No byte in either direction for this long ends the request (a dead server). */
   idleTimeoutMs: number;
+  /** A response body slower than this ends the request (a slow-drip server the idle timeout never ends). */
+  lowSpeed: LowSpeedLimit;
+  /** A body read whole (a manifest, a token, an error) must have arrived within this, however it trickles. */
+  smallBodyTimeoutMs: number;
   maxRedirects: number;
 }
 
-export const DEFAULT_HTTP_LIMITS: HttpLimits = { idleTimeoutMs: 30_000, maxRedirects: 10 };
+export const DEFAULT_HTTP_LIMITS: HttpLimits = {
+  idleTimeoutMs: 30_000,
+  lowSpeed: DEFAULT_LOW_SPEED,
+  smallBodyTimeoutMs: 60_000,
+  maxRedirects: 10,
+};
 
 const USER_AGENT = 'strata';
 
@@ -89,7 +101,14 @@ function exchange(request: HttpRequest & { headers: Record<string, string> }, li
     req.on('response', (res) => {
       response = res;
       res.on('error', () => {});
-      resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res });
+      const socket = res.socket;
+      watchLowSpeed(
+        res,
+        () => socket?.bytesRead ?? 0,
+        limits.lowSpeed,
+        (rate) => res.destroy(tooSlow(url, rate, limits.lowSpeed)),
+      );
+      resolve({ status: res.statusCode ?? 0, headers: res.headers, url, body: res, limits });
     });
     const body = request.body?.();
     if (body === undefined) req.end();
@@ -99,6 +118,19 @@ function exchange(request: HttpRequest & { headers: Record<string, string> }, li
       body.pipe(req);
     }
   });
+}
+
+/**
+ * Not a transient fault (no ETIMEDOUT cause): a blob download retries for as long as
+ * bytes keep coming, and a drip never stops coming. What arrived stays resumable.
+ */
+function tooSlow(url: URL, rate: number, limit: LowSpeedLimit): StrataError {
+  const seconds = limit.windowMs / 1000;
+  return new StrataError(
+    'EREGISTRY',
+    `${url.host}: ${Math.floor(rate)} bytes/s over ${seconds} s, under the ${limit.bytesPerSecond} bytes/s minimum, giving up on ${url.pathname}`,
+    { found: Math.floor(rate), expected: limit.bytesPerSecond },
+  );
 }
 
 /** A connection error as one line naming the registry: `127.0.0.1:5000: connect ECONNREFUSED 127.0.0.1:5000`. */
@@ -119,6 +151,15 @@ export async function readSmallBody(response: HttpResponse, maxBytes: number, wh
   }
   const chunks: Buffer[] = [];
   let length = 0;
+  const { smallBodyTimeoutMs } = response.limits;
+  const deadline = setTimeout(() => {
+    response.body.destroy(
+      new StrataError(
+        'EREGISTRY',
+        `${response.url.host}: ${what} not complete after ${smallBodyTimeoutMs / 1000} s, giving up on ${response.url.pathname}`,
+      ),
+    );
+  }, smallBodyTimeoutMs);
   try {
     for await (const chunk of response.body as AsyncIterable<Buffer>) {
       length += chunk.length;
@@ -132,6 +173,8 @@ export async function readSmallBody(response: HttpResponse, maxBytes: number, wh
     }
   } catch (err) {
     throw err instanceof StrataError ? err : networkError(response.url, err as Error);
+  } finally {
+    clearTimeout(deadline);
   }
   return Buffer.concat(chunks);
 }

@@ -4,13 +4,14 @@ import { isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { hasBlob } from '../content/ingest.js';
 import { StoreContentProvider } from '../content/provider.js';
-import type { ImportPool } from '../layer/import-pool.js';
+import type { ImportPool, StageCallbacks } from '../layer/import-pool.js';
 import { commitStagedLayer, type ImportedLayer, type LayerImportOptions } from '../layer/import.js';
 import type { RegistryClient } from '../registry/client.js';
 import { resumableBlob } from '../registry/blob-stream.js';
 import type { RemoteDescriptor } from '../registry/manifest.js';
 
-type FetchOptions = Pick<LayerImportOptions, 'lease' | 'source' | 'parent' | 'diffId' | 'limits' | 'signal' | 'onProgress'>;
+type FetchOptions = Pick<LayerImportOptions, 'lease' | 'source' | 'parent' | 'diffId' | 'limits' | 'signal' | 'onProgress'> &
+  Pick<StageCallbacks, 'onStart' | 'onBlobVerified'>;
 
 /**
  * One layer into the import stage: from the store when its blob is there (the layer
@@ -28,12 +29,14 @@ export async function fetchLayer(
   pool: ImportPool,
   options: FetchOptions,
 ): Promise<ImportedLayer> {
-  const { lease, signal, onProgress, ...known } = options;
+  const { lease, signal, onProgress, onStart, onBlobVerified, ...known } = options;
   const facts = { ...known, digest: layer.digest, size: layer.size, mediaType: layer.mediaType };
   const importLayer = async (body: Readable) => {
     const staged = await pool.stageStream(body, layer.size, facts, {
       ...(signal ? { signal } : {}),
       ...(onProgress ? { onProgress } : {}),
+      ...(onStart ? { onStart } : {}),
+      ...(onBlobVerified ? { onBlobVerified } : {}),
     });
     return commitStagedLayer(staged, { ...facts, store, lease });
   };

@@ -43,7 +43,7 @@ export interface PullOptions {
    */
   importWorkers?: number | undefined;
   limits?: UnpackLimits;
-  httpLimits?: HttpLimits;
+  httpLimits?: Partial<HttpLimits>;
   retry?: RetryPolicy;
   onEvent?: (event: PullEvent) => void;
   /** Aborting stops the pull; everything it created is removed. */
@@ -54,8 +54,11 @@ export interface PullOptions {
 export type PullEvent =
   /** The manifest is resolved: its layers, and whether each (and the whole image) is stored already. */
   | { type: 'layers'; ids: { id: string; present: boolean }[]; imageStored: boolean }
+  /** Its download begins (a download slot and an import lane were free). */
   | { type: 'layer-start'; id: string; total: number }
   | { type: 'layer-progress'; id: string; done: number }
+  /** Every byte arrived and the blob matched its digest; the unpack may still be finishing. */
+  | { type: 'layer-verified'; id: string }
   | { type: 'layer-done'; id: string };
 
 export interface PulledImage {
@@ -215,7 +218,6 @@ async function storeImage(
         }
         const id = shortId(layer.digest);
         throwIfAborted(stop.signal);
-        options.onEvent?.({ type: 'layer-start', id, total: layer.size });
         const imported = await fetchLayer(store, client, repository, layer, pool, {
           lease,
           source: where(layer.digest),
@@ -223,7 +225,9 @@ async function storeImage(
           diffId: diffIds[i]!,
           limits: options.limits,
           signal: stop.signal,
+          onStart: () => options.onEvent?.({ type: 'layer-start', id, total: layer.size }),
           onProgress: (done) => options.onEvent?.({ type: 'layer-progress', id, done }),
+          onBlobVerified: () => options.onEvent?.({ type: 'layer-verified', id }),
         });
         options.onEvent?.({ type: 'layer-done', id });
         return imageLayer(diffIds[i]!, chain[i]!, imported.blob, imported.layer.size);

@@ -24,7 +24,7 @@ export interface PushOptions {
   maxConcurrentUploads?: number;
   /** Blobs larger than this are uploaded in chunks of this size (default 16 MiB). */
   chunkSize?: number;
-  httpLimits?: HttpLimits;
+  httpLimits?: Partial<HttpLimits>;
   retry?: RetryPolicy;
   onEvent?: (event: PushEvent) => void;
   signal?: AbortSignal;

@@ -10,7 +10,7 @@ import { withStoreLock } from '../../src/store/lock.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { strataProcess } from '../helpers/cli.js';
 
-test('the CLI reads the store location, whiteout format, lock timeout, import workers, source date epoch, insecure registries, Docker config directory and runtime dir from its environment', (t) => {
+test('the CLI reads the store location, whiteout format, lock timeout, import workers, source date epoch, insecure registries, registry low-speed limit, Docker config directory and runtime dir from its environment', (t) => {
   const env = readEnvironment({
     STRATA_ROOT: 'relative/store',
     STRATA_WHITEOUT_FORMAT: 'oci',
@@ -20,6 +20,8 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     STRATA_IMPORT_WORKERS: '2',
     SOURCE_DATE_EPOCH: '1700000000',
     XDG_RUNTIME_DIR: '/run/user/1000',
+    STRATA_HTTP_LOW_SPEED_LIMIT: '2048',
+    STRATA_HTTP_LOW_SPEED_TIME: '1.5',
   });
   t.deepEqual(env, {
     privileged: process.geteuid?.() === 0,
@@ -30,6 +32,7 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     dockerConfigDir: path.resolve('relative/docker'),
     importWorkers: 2,
     sourceDateEpoch: '1700000000',
+    lowSpeed: { bytesPerSecond: 2048, windowMs: 1500 },
     runBase: process.geteuid?.() === 0 ? '/run/strata' : '/run/user/1000/strata',
   });
   const unset = readEnvironment({ XDG_DATA_HOME: '/data/home', HOME: '/home/u', STRATA_WHITEOUT_FORMAT: '', STRATA_LOCK_TIMEOUT: '' });
@@ -39,6 +42,11 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     [unset.whiteoutFormat, unset.lockTimeoutMs, unset.insecureRegistries, unset.importWorkers, unset.sourceDateEpoch],
     [undefined, undefined, [], undefined, undefined],
   );
+  t.deepEqual(unset.lowSpeed, { bytesPerSecond: 1024, windowMs: 30_000 }, 'under 1 KiB/s for 30 s, unless set');
+  t.deepEqual(readEnvironment({ STRATA_HTTP_LOW_SPEED_LIMIT: '0' }).lowSpeed, { bytesPerSecond: 0, windowMs: 30_000 }, '0 turns it off');
+  t.throws(() => readEnvironment({ STRATA_HTTP_LOW_SPEED_LIMIT: '1k' }), {
+    message: 'STRATA_HTTP_LOW_SPEED_LIMIT must be a whole number of bytes per second, not "1k"',
+  });
   t.is(readEnvironment({ STRATA_LOCK_TIMEOUT: '-1' }).lockTimeoutMs, undefined, 'a negative timeout is the default');
   t.throws(() => readEnvironment({ STRATA_WHITEOUT_FORMAT: 'aufs' }), {
     message: 'STRATA_WHITEOUT_FORMAT must be "overlay" or "oci", not "aufs"',

@@ -2,7 +2,8 @@
  * A fault-injecting HTTP proxy on 127.0.0.1 in front of a test registry. Every request
  * is logged (method, path, Range, status, body bytes sent); `fault` decides, per request,
  * whether to pass it on untouched or to misbehave: reset the connection after N body
- * bytes (of the response, or of an upload), answer a status of its own (429 with Retry-After, 503), or drop Range.
+ * bytes (of the response, or of an upload), answer a status of its own (429 with Retry-After, 503), drop Range,
+ * or drip the body out a few bytes at a time (a slow-drip server).
  */
 import http from 'node:http';
 import type net from 'node:net';
@@ -18,7 +19,9 @@ export type Fault =
   /** Forward without the Range header, as a registry that ignores it answers (200, whole blob). */
   | { kind: 'ignore-range' }
   /** Forward, with the body byte at this offset flipped (content that is not what its digest says). */
-  | { kind: 'corrupt'; at: number };
+  | { kind: 'corrupt'; at: number }
+  /** Forward the first `after` body bytes (default 0) as they come, then `bytes` every `everyMs` (a slow-drip server). */
+  | { kind: 'drip'; after?: number; bytes: number; everyMs: number };
 
 export interface ProxiedRequest {
   method: string;
@@ -79,6 +82,10 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
       entry.status = up.statusCode ?? 0;
       if (typeof up.headers.location === 'string') entry.location = up.headers.location;
       res.writeHead(up.statusCode ?? 502, up.headers);
+      if (fault?.kind === 'drip') {
+        drip(up, res, fault, entry);
+        return;
+      }
       up.on('data', (received: Buffer) => {
         let chunk = received;
         if (fault?.kind === 'corrupt' && fault.at >= entry.bytes && fault.at < entry.bytes + chunk.length) {
@@ -136,4 +143,41 @@ export async function startFaultProxy(t: ExecutionContext, target: string): Prom
       }),
   );
   return proxy;
+}
+
+/** Sends `up`'s body on to `res` as a drip fault says; what is not sent yet waits here, upstream paused while much does. */
+function drip(up: http.IncomingMessage, res: http.ServerResponse, fault: Extract<Fault, { kind: 'drip' }>, entry: ProxiedRequest) {
+  const HELD = 1 << 20;
+  let held = Buffer.alloc(0);
+  let ended = false;
+  up.on('data', (chunk: Buffer) => {
+    const fast = Math.max(0, Math.min(chunk.length, (fault.after ?? 0) - entry.bytes));
+    if (fast > 0) {
+      entry.bytes += fast;
+      res.write(chunk.subarray(0, fast));
+    }
+    held = Buffer.concat([held, chunk.subarray(fast)]);
+    if (held.length > HELD) up.pause();
+  });
+  up.on('end', () => {
+    ended = true;
+  });
+  const timer = setInterval(() => {
+    if (held.length === 0) {
+      if (ended) {
+        clearInterval(timer);
+        res.end();
+      }
+      return;
+    }
+    const slice = held.subarray(0, fault.bytes);
+    held = held.subarray(slice.length);
+    entry.bytes += slice.length;
+    res.write(slice);
+    if (held.length < HELD / 2) up.resume();
+  }, fault.everyMs);
+  res.on('close', () => {
+    clearInterval(timer);
+    up.destroy();
+  });
 }

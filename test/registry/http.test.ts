@@ -106,6 +106,69 @@ test('a server that stops sending mid-blob is given up on after the idle timeout
   });
 });
 
+test('a server that drips a blob is given up on once it stays under the low-speed limit for the window', async (t) => {
+  const host = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': 100_000 });
+    // 100 bytes/s: never silent long enough for the idle timeout.
+    const timer = setInterval(() => res.write(Buffer.alloc(10)), 100);
+    res.on('close', () => clearInterval(timer));
+  });
+  const client = new RegistryClient(registryEndpoint(host), { limits: { lowSpeed: { bytesPerSecond: 1024, windowMs: 500 } } });
+  const blob = await client.blob('x', BLOB_DIGEST);
+  const started = Date.now();
+  await t.throwsAsync(buffer(blob.body), {
+    code: 'EREGISTRY',
+    message: new RegExp(`^${host}: \\d+ bytes/s over 0\\.5 s, under the 1024 bytes/s minimum, giving up on /v2/x/blobs/${BLOB_DIGEST}$`),
+  });
+  const took = Date.now() - started;
+  t.true(took >= 450 && took < 2000, `gave up after ${took} ms`);
+});
+
+test('a low-speed limit of 0 lets a slow server finish', async (t) => {
+  const host = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-length': 100 });
+    let sent = 0;
+    const timer = setInterval(() => {
+      res.write(Buffer.alloc(10, 7));
+      if ((sent += 10) === 100) {
+        clearInterval(timer);
+        res.end();
+      }
+    }, 60);
+  });
+  const client = new RegistryClient(registryEndpoint(host), { limits: { lowSpeed: { bytesPerSecond: 0, windowMs: 200 } } });
+  const blob = await client.blob('x', BLOB_DIGEST);
+  t.deepEqual(await buffer(blob.body), Buffer.alloc(100, 7));
+});
+
+test('a reader that stops taking a blob for longer than the low-speed window does not make the server slow', async (t) => {
+  const body = Buffer.alloc(4 * 1024 * 1024, 1);
+  const host = await server(t, (_req, res) => res.writeHead(200, { 'content-length': body.length }).end(body));
+  const client = new RegistryClient(registryEndpoint(host), { limits: { lowSpeed: { bytesPerSecond: 1024, windowMs: 300 } } });
+  const blob = await client.blob('x', BLOB_DIGEST);
+  // Nothing is read for four windows: the server is held back by us, not slow.
+  await new Promise((r) => setTimeout(r, 1200));
+  t.is((await buffer(blob.body)).length, body.length);
+});
+
+test('a manifest that trickles in above the low-speed limit is still cut off at the small-body deadline', async (t) => {
+  const host = await server(t, (_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    // 4 KiB/s, above the 1 KiB/s minimum, for ever.
+    const timer = setInterval(() => res.write(Buffer.alloc(400, 0x20)), 100);
+    res.on('close', () => clearInterval(timer));
+  });
+  const client = new RegistryClient(registryEndpoint(host), {
+    limits: { lowSpeed: { bytesPerSecond: 1024, windowMs: 300 }, smallBodyTimeoutMs: 800 },
+  });
+  const started = Date.now();
+  await t.throwsAsync(client.manifest('x', 'slow'), {
+    code: 'EREGISTRY',
+    message: `${host}: manifest ${host}/x:slow not complete after 0.8 s, giving up on /v2/x/manifests/slow`,
+  });
+  t.true(Date.now() - started < 3000);
+});
+
 test('plain HTTP only for loopback registries and those listed insecure', (t) => {
   t.is(registryEndpoint('localhost:5000').origin, 'http://localhost:5000');
   t.is(registryEndpoint('127.0.0.1:5000').origin, 'http://127.0.0.1:5000');
