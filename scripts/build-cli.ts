@@ -2,7 +2,7 @@
  * The second half of `npm run build` (after tsc): bundles the CLI into one CommonJS
  * file, dist/cli/strata.cjs, and makes V8's code cache for it; and once more, with
  * function names kept and a source map, into dist/cli/strata-debug.cjs for `--debug`.
- * src/cli/launch.cts runs it. One file compiled from a cache starts in a fraction of
+ * bin/strata.js runs it. One file compiled from a cache starts in a fraction of
  * the time a graph of a hundred ES modules takes to resolve, read and compile.
  *
  * `import.meta.url` means in the bundle what it means in tsc's output: each module's
@@ -80,9 +80,9 @@ async function main(): Promise<void> {
   const debug = await bundleCli(debugBundle, { keepNames: true, sourcemap: 'linked', sourcesContent: false });
   // What every other call runs: keepNames would define `name` on each function as its
   // module loads, a few percent of a start-up, for names only a stack trace shows.
-  const code = (await bundleCli(bundle, {})).get(bundle)!;
+  const code = wrapCommonJs(withLightInterop((await bundleCli(bundle, {})).get(bundle)!));
   // A cache of what V8 compiles eagerly, until trainCodeCache replaces it with a fuller one.
-  const cache = new vm.Script(wrapCommonJs(code), { filename: bundle }).createCachedData();
+  const cache = new vm.Script(code, { filename: bundle }).createCachedData();
   await writeReplacing(`${debugBundle}.map`, debug.get(`${debugBundle}.map`)!);
   await writeReplacing(debugBundle, debug.get(debugBundle)!);
   await writeReplacing(codeCache, cache);
@@ -119,6 +119,35 @@ async function bundleCli(
   if (/\bimport\(/.test(files.get(outfile)!))
     throw new Error(`${path.relative(repoRoot, outfile)} still has an import(), which a vm.Script cannot run`);
   return files;
+}
+
+/**
+ * esbuild's `__toESM` as its minifier writes it: `NAME=(mod,isNodeMode,target)=>(target=mod!=null?…`,
+ * with its one-letter names captured. A newer esbuild that writes it otherwise fails the build (withLightInterop).
+ */
+const MINIFIED_TO_ESM =
+  /([$\w]+)=\(([$\w]+),([$\w]+),([$\w]+)\)=>\(\4=\2!=null\?[$\w]+\([$\w]+\(\2\)\):\{\},[$\w]+\(\3\|\|!\2\|\|!\2\.__esModule\?[$\w]+\(\4,"default",\{value:\2,enumerable:!0\}\):\4,\2\)\)/g;
+
+/**
+ * A default import of CommonJS (`import fs from 'node:fs'`, in some sixty modules)
+ * becomes `__toESM(require('node:fs'), 1)`: a new object with a getter defined for
+ * every one of the module's exports, at every import site, as each module loads:
+ * thousands of defineProperty calls and a scavenge or two before a command runs.
+ * The stand-in gives the same lookups for the cost of one object: `default` is the
+ * module, and every other name is found on the module itself, the object's prototype,
+ * as live as the getters were. Only enumerating the wrapper differs (it lists just
+ * `default`), which no code here does with an imported module. The `--debug` bundle
+ * keeps esbuild's own.
+ */
+function withLightInterop(code: string): string {
+  const found = [...code.matchAll(MINIFIED_TO_ESM)].length;
+  if (found !== 1) throw new Error(`esbuild's __toESM helper found ${found} times in the bundle, not once; see withLightInterop`);
+  return code.replace(
+    MINIFIED_TO_ESM,
+    (_, name: string, mod: string, nodeMode: string) =>
+      `${name}=(${mod},${nodeMode})=>${mod}===null||typeof ${mod}!="object"&&typeof ${mod}!="function"?{default:${mod}}` +
+      `:${nodeMode}||!${mod}.__esModule?Object.create(${mod},{default:{value:${mod},enumerable:!0}}):${mod}`,
+  );
 }
 
 /** Replaces the cache with one from a warm script (scripts/train-code-cache.ts); a bundle that cannot list a store fails the build. */

@@ -18,7 +18,7 @@ import vm from 'node:vm';
 import { execFileSync } from 'node:child_process';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { BUNDLE_LAYOUT, wrapCommonJs } from '../src/cli/bundle-layout.cjs';
+import { BUNDLE_LAYOUT } from '../src/cli/bundle-layout.cjs';
 
 const scratch = process.argv[2]!;
 const root = path.join(scratch, 'store');
@@ -32,7 +32,8 @@ cli('load', '-q', '-i', path.join(repoRoot, 'fixtures', 'demo.tar'));
 cli('create', '--name', 'trained', 'demo');
 
 const { bundle, codeCache } = BUNDLE_LAYOUT;
-const script = new vm.Script(wrapCommonJs(fs.readFileSync(bundle, 'utf8')), { filename: bundle });
+// The bundle is already wrapped as the launcher compiles it (see wrapCommonJs).
+const script = new vm.Script(fs.readFileSync(bundle, 'utf8'), { filename: bundle });
 const run = script.runInThisContext() as (...args: unknown[]) => void;
 const argv = process.argv;
 for (const args of COMMANDS) {

@@ -1,6 +1,7 @@
 import { main, EXIT } from './main.js';
 import { StrataError } from '../errors.js';
 import { faultPoint } from '../store/fault-points.js';
+import { standardOutput } from './standard-output.js';
 
 /**
  * Process entry: wires the real streams and signals to main().
@@ -56,14 +57,15 @@ function dieBy(signal: 'SIGINT' | 'SIGTERM'): void {
   process.kill(process.pid, signal);
 }
 
-process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+const stdout = standardOutput();
+stdout.on('error', (err: NodeJS.ErrnoException) => {
   // `strata images | head` closes the pipe early; that is not an error.
   if (err.code === 'EPIPE') process.exit(0);
 });
 
 faultPoint('cli.start');
 void main(process.argv.slice(2), {
-  stdout: process.stdout,
+  stdout,
   stderr: process.stderr,
   get stdin() {
     stdinUsed = true;

@@ -9,7 +9,7 @@ import { repoRoot, strata, strataProcess } from '../helpers/cli.js';
 import { BUNDLE_LAYOUT } from '../../src/cli/bundle-layout.cjs';
 
 /**
- * bin/strata.js runs the one-file bundle (src/cli/launch.cts), not tsc's module graph.
+ * bin/strata.js runs the one-file bundle, not tsc's module graph.
  * `npm test` builds it; a run after `npx tsc` alone has a bundle older than tsc's
  * output, which the launcher would pass over, so it is rebuilt here first (written
  * by rename: CLIs other tests start meanwhile see the old bundle or the new one).
