@@ -46,7 +46,14 @@ function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): void {
       : undefined;
     const staging = async () => {
       const blob = openLayerSource(message.source);
-      return stageLayer(blob, { ...message.facts, store, temp: message.temp, signal: controller.signal, onProgress });
+      return stageLayer(blob, {
+        ...message.facts,
+        store,
+        temp: message.temp,
+        spool: message.spool,
+        signal: controller.signal,
+        onProgress,
+      });
     };
     staging()
       .then(
