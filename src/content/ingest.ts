@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { Transform, Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createHash } from 'node:crypto';
 import { StrataError } from '../errors.js';
@@ -22,6 +22,13 @@ export interface IngestOptions {
    * thread does.
    */
   tempPath?: string;
+  /**
+   * The stream's producer writes these very bytes to `tempPath` itself, as it reads
+   * them (a pull's resume spool: registry/blob-stream.ts): write() then only counts,
+   * checks and hashes them, and fsyncs that file, so each byte reaches the disk once.
+   * abort() leaves the file to its producer, which keeps it to resume from or drops it.
+   */
+  writtenBySource?: boolean;
 }
 
 /** A blob written to its temp file and hashed, not yet committed: what crosses to another thread. */
@@ -74,33 +81,57 @@ export class Ingest {
   /** Consumes `input` into the temp file; resolves when it is on disk and fsynced. */
   async write(input: Readable): Promise<IngestResult> {
     const hash = createHash('sha256');
-    // Counts, checks the size as it grows and hashes, in one stage of the pipeline.
-    const counter = new Transform({
-      transform: (chunk: Buffer, _enc, done) => {
-        this.size += chunk.length;
-        faultPoint('ingest.chunk');
-        if (this.options.expectedSize !== undefined && this.size > this.options.expectedSize) {
-          done(this.sizeError(this.size));
-          return;
-        }
-        hash.update(chunk);
-        done(null, chunk);
-      },
-      flush: (done) => {
-        this.digest = digestFromHex(hash.digest('hex'));
-        done();
-      },
-    });
-    // The stream owns the file: it is fsynced before it is closed (flush), and closed
-    // exactly once, also when the copy fails. (It used to be handed a FileHandle's fd:
-    // pipeline's destroy closed that fd on error, and closing the handle again gave
-    // EBADF instead of the real error — or closed a file opened meanwhile.)
+    // Counts, checks the size as it grows and hashes: null, or why the bytes are refused.
+    const take = (chunk: Buffer): StrataError | null => {
+      this.size += chunk.length;
+      faultPoint('ingest.chunk');
+      if (this.options.expectedSize !== undefined && this.size > this.options.expectedSize) return this.sizeError(this.size);
+      hash.update(chunk);
+      return null;
+    };
     try {
-      await pipeline(input, counter, fs.createWriteStream(this.tempPath, { flags: 'wx', mode: 0o600, flush: true }));
+      if (this.options.writtenBySource) {
+        await pipeline(input, new Writable({ write: (chunk: Buffer, _enc, done) => done(take(chunk)) }));
+        await this.syncSourceFile();
+      } else {
+        const counter = new Transform({ transform: (chunk: Buffer, _enc, done) => done(take(chunk), chunk) });
+        // The stream owns the file: it is fsynced before it is closed (flush), and closed
+        // exactly once, also when the copy fails. (It used to be handed a FileHandle's fd:
+        // pipeline's destroy closed that fd on error, and closing the handle again gave
+        // EBADF instead of the real error — or closed a file opened meanwhile.)
+        await pipeline(input, counter, fs.createWriteStream(this.tempPath, { flags: 'wx', mode: 0o600, flush: true }));
+      }
     } catch (err) {
       throw named(err, this.options.source);
     }
-    return { digest: this.digest!, size: this.size };
+    this.digest = digestFromHex(hash.digest('hex'));
+    return { digest: this.digest, size: this.size };
+  }
+
+  /**
+   * The file the producer wrote: fsynced, and holding exactly the bytes hashed (a
+   * file that grew or shrank beside the stream is not what was verified).
+   */
+  private async syncSourceFile(): Promise<void> {
+    // 'a', not 'r': an empty blob's producer never had a byte to write, so never made the file.
+    const file = await fsp.open(this.tempPath, 'a');
+    try {
+      await file.sync();
+      const { size } = await file.stat();
+      if (size !== this.size) {
+        throw new StrataError(
+          'EINTEGRITY',
+          `${this.tempPath}: holds ${size} bytes, but ${this.size} were read from ${this.options.source}`,
+          {
+            path: this.tempPath,
+            expected: this.size,
+            found: size,
+          },
+        );
+      }
+    } finally {
+      await file.close();
+    }
   }
 
   /**
@@ -145,6 +176,7 @@ export class Ingest {
   }
 
   async abort(): Promise<void> {
+    if (this.options.writtenBySource) return;
     await fsp.rm(this.tempPath, { force: true });
   }
 

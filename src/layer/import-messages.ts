@@ -13,7 +13,16 @@ export interface WorkerSetup {
 }
 
 export type ToWorker =
-  | { type: 'stage'; id: number; source: LayerSource; facts: LayerFacts; temp: { blob: string; layerDir: string }; progress: boolean }
+  | {
+      type: 'stage';
+      id: number;
+      source: LayerSource;
+      facts: LayerFacts;
+      temp: { blob: string; layerDir: string };
+      /** The file the blob's bytes are written to beside the stream (stage.ts `spool`). */
+      spool?: string | undefined;
+      progress: boolean;
+    }
   | { type: 'cancel'; id: number };
 
 export type FromWorker =

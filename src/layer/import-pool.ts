@@ -42,6 +42,15 @@ export interface StageCallbacks {
   onBlobVerified?: () => void;
 }
 
+/** A layer blob whose bytes arrive on this thread (a registry download). */
+export interface StreamedBlob {
+  stream: Readable;
+  /** The size the blob was named with. */
+  length: number;
+  /** The file in ingest/ the stream's producer writes the same bytes to (stage.ts `spool`). */
+  spool?: string | undefined;
+}
+
 /** Below this many bytes of blobs in all, staging on the calling thread is faster than starting workers. */
 export const WORKER_MIN_BYTES = 8 * 1024 * 1024;
 
@@ -115,26 +124,27 @@ export class ImportPool {
   }
 
   /**
-   * Stages one layer whose bytes arrive on this thread (`length`: the size it was named
-   * with). With one lane it is staged here, at once and beside any other: its producer
-   * (a download) sets the pace, so streams are not queued behind each other. Else it
-   * waits for a free worker, and only then is `blob` read. `blob` is consumed or
-   * destroyed whatever happens; progress counts the bytes read from it here.
+   * Stages one layer whose bytes arrive on this thread. With one lane it is staged
+   * here, at once and beside any other: its producer (a download) sets the pace, so
+   * streams are not queued behind each other. Else it waits for a free worker, and
+   * only then is the stream read. The stream is consumed or destroyed whatever
+   * happens; progress counts the bytes read from it here.
    */
-  async stageStream(blob: Readable, length: number, facts: LayerFacts, callbacks: StageCallbacks = {}): Promise<StagedLayer> {
+  async stageStream(blob: StreamedBlob, facts: LayerFacts, callbacks: StageCallbacks = {}): Promise<StagedLayer> {
+    const { stream, length, spool } = blob;
     const interrupted = () => {
-      blob.destroy();
+      stream.destroy();
       return new StrataError('EINTERRUPTED', `${facts.source}: interrupted`);
     };
     if (this.closed) {
-      blob.destroy();
+      stream.destroy();
       throw new StrataError('EUSAGE', 'import pool already closed');
     }
     if (callbacks.signal?.aborted) throw interrupted();
     if (this.lanes === 1) {
       callbacks.onStart?.();
       const { signal, onProgress, onBlobVerified } = callbacks;
-      return stageLayer(blob, { ...facts, store: this.store, signal, onProgress, onBlobVerified });
+      return stageLayer(stream, { ...facts, store: this.store, spool, signal, onProgress, onBlobVerified });
     }
     const lane = await this.acquire();
     try {
@@ -143,12 +153,12 @@ export class ImportPool {
       const { onProgress, ...rest } = callbacks;
       if (onProgress) {
         let read = 0;
-        blob.on('data', (chunk: Buffer) => onProgress((read += chunk.length)));
+        stream.on('data', (chunk: Buffer) => onProgress((read += chunk.length)));
       }
       const channel = new MessageChannel();
-      const stopFeeding = sendStream(blob, channel.port1);
+      const stopFeeding = sendStream(stream, channel.port1);
       try {
-        return await this.run(lane, { port: channel.port2, length }, facts, rest, [channel.port2]);
+        return await this.run(lane, { port: channel.port2, length }, facts, rest, { transfer: [channel.port2], spool });
       } finally {
         stopFeeding();
       }
@@ -164,14 +174,15 @@ export class ImportPool {
     this.workers.length = 0;
   }
 
-  /** `transfer`: what the message moves to the worker (a stream's port). */
+  /** `transfer`: what the message moves to the worker (a stream's port); `spool`: see StreamedBlob. */
   private run(
     lane: Lane,
     source: LayerSource,
     facts: LayerFacts,
     callbacks: StageCallbacks,
-    transfer: MessagePort[] = [],
+    stream: { transfer: MessagePort[]; spool: string | undefined } = { transfer: [], spool: undefined },
   ): Promise<StagedLayer> {
+    const { transfer, spool } = stream;
     const id = this.nextId++;
     const layerDir = tempName();
     const temp = { blob: path.join(this.store.paths.ingestDir, tempName()), layerDir };
@@ -194,18 +205,20 @@ export class ImportPool {
           reject(receiveError(message.error));
         }
       };
-      // A worker that dies cannot clean up: its temps were named here, so they go here.
+      // A worker that dies cannot clean up: its temps were named here, so they go here
+      // (not a spool: that is its producer's, kept to resume from).
       const died = (err: Error) => {
         settle();
         this.forget(lane);
-        discardTemps({ blob: temp.blob, layerDir: path.join(this.store.paths.layersDir, layerDir) }).then(() => reject(err));
+        const blob = spool === undefined ? temp.blob : undefined;
+        discardTemps({ blob, layerDir: path.join(this.store.paths.layersDir, layerDir) }).then(() => reject(err));
       };
       const onError = (err: Error) => died(err);
       const onExit = (code: number) => died(new Error(`${facts.source}: layer import worker exited with code ${code}`));
       worker.on('message', onMessage).on('error', onError).on('exit', onExit);
       callbacks.signal?.addEventListener('abort', cancel, { once: true });
       worker.postMessage(
-        { type: 'stage', id, source, facts, temp, progress: callbacks.onProgress !== undefined } satisfies ToWorker,
+        { type: 'stage', id, source, facts, temp, spool, progress: callbacks.onProgress !== undefined } satisfies ToWorker,
         transfer,
       );
     });

@@ -50,6 +50,7 @@ function serve(port: NonNullable<typeof parentPort>, setup: WorkerSetup): void {
         ...message.facts,
         store,
         temp: message.temp,
+        spool: message.spool,
         signal: controller.signal,
         onProgress,
         onBlobVerified: () => send({ type: 'verified', id }),

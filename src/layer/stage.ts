@@ -44,6 +44,13 @@ export interface StageOptions extends LayerFacts {
   /** Temp names to build under (ingest/ file path, layers/ directory name), for a caller that must be able to remove them. */
   temp?: { blob: string; layerDir: string };
   /**
+   * The file in ingest/ the stream's producer writes the blob's bytes to as it reads
+   * them (a pull's resume spool): the stage writes no copy of its own but hashes and
+   * fsyncs that one (content/ingest.ts `writtenBySource`), and the staged blob is that
+   * file. A failed stage leaves it to the producer, to resume from or drop.
+   */
+  spool?: string;
+  /**
    * The very tar the blob compresses, when the caller holds it (commit gzips the tar it
    * writes): unpacked as it is, so the layer is not decompressed again on the way in.
    * Consumed or destroyed with the blob; a blob that is not this tar compressed would
@@ -99,7 +106,11 @@ export async function stageLayer(blob: Readable, options: StageOptions): Promise
     source,
     expected: options.digest,
     expectedSize: options.size,
-    ...(options.temp ? { tempPath: options.temp.blob } : {}),
+    ...(options.spool !== undefined
+      ? { tempPath: options.spool, writtenBySource: true }
+      : options.temp
+        ? { tempPath: options.temp.blob }
+        : {}),
   });
   const toBlob = new PassThrough({ highWaterMark: 1 << 20 });
   const { uncompressed } = options;
@@ -186,8 +197,8 @@ export async function discardStagedLayer(staged: StagedLayer): Promise<void> {
 }
 
 /** Removes a stage's temps by name (an import worker that died cannot); never throws. */
-export async function discardTemps(temp: { blob: string; layerDir?: string | undefined }): Promise<void> {
-  await fs.rm(temp.blob, { force: true }).catch(() => undefined);
+export async function discardTemps(temp: { blob?: string | undefined; layerDir?: string | undefined }): Promise<void> {
+  if (temp.blob !== undefined) await fs.rm(temp.blob, { force: true }).catch(() => undefined);
   if (temp.layerDir !== undefined) await removeTree(temp.layerDir).catch(() => undefined);
 }
 

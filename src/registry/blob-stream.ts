@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { StrataError, isStrataError } from '../errors.js';
 import type { RegistryClient } from './client.js';
 import { isTransient, retryDelay, sleep } from './retry.js';
+import { batchedBody } from './batched-body.js';
 
 export interface BlobStreamOptions {
   /**
@@ -50,7 +51,7 @@ async function* chunks(client: RegistryClient, repository: string, digest: strin
       try {
         const response = await client.blob(repository, digest, offset);
         let skip = offset - response.start;
-        for await (const received of response.body as AsyncIterable<Buffer>) {
+        for await (const received of batchedBody(response.body as AsyncIterable<Buffer>)) {
           let chunk = received;
           if (skip > 0) {
             const dropped = Math.min(skip, chunk.length);

@@ -50,9 +50,10 @@ maybe.serial('SIGKILL anywhere in a pull: check reports only what --repair fixes
     const gets = proxy.log.slice(from).filter((r) => r.method === 'GET' && r.path.endsWith(`/blobs/${BIG}`));
     if (kept > 0 && killed.killed) {
       resumed++;
+      // A spool the whole blob had reached (killed while the stage finished) is all read back: nothing is asked for.
       t.deepEqual(
         gets.map((r) => [r.range, r.bytes]),
-        [[`bytes=${kept}-`, BIG_SIZE - kept]],
+        kept === BIG_SIZE ? [] : [[`bytes=${kept}-`, BIG_SIZE - kept]],
         `${where}: the next pull resumed`,
       );
     }

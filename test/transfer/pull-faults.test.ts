@@ -11,6 +11,7 @@ import { conformanceImages, sharedSkipReason } from '../helpers/shared.js';
 import { pushWithSkopeo, registrySkipReason, skopeoSkipReason, startRegistry } from '../helpers/registry.js';
 import { startFaultProxy } from '../helpers/fault-proxy.js';
 import { snapshotContent } from '../helpers/store-snapshot.js';
+import { strataProcess } from '../helpers/cli.js';
 
 const maybe = testUnless(firstReason(await registrySkipReason(), await skopeoSkipReason(), sharedSkipReason()));
 const APP = path.join(conformanceImages, 'app.oci.tar');
@@ -114,6 +115,20 @@ maybe('a pull that gives up keeps what arrived in ingest/, and the next pull res
     [[`bytes=${kept}-`, BIG_SIZE - kept]],
   );
   await t.throwsAsync(fs.stat(spool), { code: 'ENOENT' });
+});
+
+maybe('two processes pulling one image into one store at once both succeed, and every stored blob is its digest', async (t) => {
+  const { proxy, store, ref } = await setup(t);
+  // About a second for the big layer, so the two downloads of it overlap.
+  proxy.throttle = 10 * 1024 * 1024;
+  const [first, second] = await Promise.all([
+    strataProcess(store.root, ['pull', '-q', ref]),
+    strataProcess(store.root, ['pull', '-q', ref]),
+  ]);
+  t.deepEqual([first.code, first.stderr, second.code, second.stderr], [0, '', 0, '']);
+  t.is((await findImage(store, APP_CONFIG)).id, APP_CONFIG);
+  t.deepEqual((await checkStore(store)).problems, []);
+  t.deepEqual(await fs.readdir(store.paths.ingestDir), []);
 });
 
 maybe('a spool that is not this blob’s beginning is dropped and the blob fetched again from the start', async (t) => {
