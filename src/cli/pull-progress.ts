@@ -13,9 +13,10 @@ export interface PullOutput {
  * that goes through Docker's states (LayerState): Pulling fs layer, Waiting, Downloading
  * with a bar, Verifying Checksum from the last byte until the blob digest is confirmed,
  * Download complete, Extracting while the rest of the unpack (which ran during the
- * download) finishes, Pull complete — or Already exists. Piped, one line per change
- * a script can read: `ID: Already exists` or `ID: Pulling fs layer` for every layer,
- * then `ID: Pull complete` in layer order (layers finish in any order, the lines do not).
+ * download) finishes, Pull complete — or Already exists. Piped, as Docker's output
+ * there: every state without a bar, a line each (`ID: Pulling fs layer`, `Waiting`,
+ * `Verifying Checksum`, `Download complete`, `Pull complete`, or `Already exists`) —
+ * downloads end in any order, `Pull complete` comes in layer order.
  * Nothing at all with -q.
  */
 export function pullOutput(ctx: CliContext, header: string, quiet?: boolean): PullOutput | undefined {
@@ -25,11 +26,25 @@ export function pullOutput(ctx: CliContext, header: string, quiet?: boolean): Pu
 
 function pullLines(ctx: CliContext, header: string): PullOutput {
   let order: { id: string; present: boolean }[] = [];
+  // What each layer has printed so far, as its last state.
+  const states = new Map<string, LayerState>();
+  const sizes = new Map<string, number>();
+  const say = (id: string, state: LayerState) => {
+    states.set(id, state);
+    ctx.print(`${id}: ${state}`);
+  };
+  const downloaded = (id: string) => {
+    if (states.get(id) === 'Download complete') return;
+    if (states.get(id) !== 'Verifying Checksum') say(id, 'Verifying Checksum');
+    say(id, 'Download complete');
+  };
   const done = new Set<string>();
   let next = 0;
   const advance = () => {
-    for (; next < order.length && done.has(order[next]!.id); next++)
-      if (!order[next]!.present) ctx.print(`${order[next]!.id}: Pull complete`);
+    for (; next < order.length && done.has(order[next]!.id); next++) {
+      const { id, present } = order[next]!;
+      if (!present) say(id, 'Pull complete');
+    }
   };
   return {
     onEvent(event) {
@@ -38,11 +53,22 @@ function pullLines(ctx: CliContext, header: string): PullOutput {
         // An image already stored shows no layers, as Docker's "Image is up to date".
         order = event.imageStored ? [] : event.ids;
         for (const { id, present } of order) {
-          ctx.print(`${id}: ${present ? 'Already exists' : 'Pulling fs layer'}`);
+          say(id, present ? 'Already exists' : 'Pulling fs layer');
           if (present) done.add(id);
         }
         advance();
+      } else if (event.type === 'layer-start') {
+        states.set(event.id, 'Downloading');
+        sizes.set(event.id, event.total);
+        // As on a terminal: layers not begun while another has are waiting for a slot.
+        for (const [id, state] of states) if (state === 'Pulling fs layer') say(id, 'Waiting');
+      } else if (event.type === 'layer-progress') {
+        if (states.get(event.id) === 'Downloading' && event.done >= (sizes.get(event.id) ?? Number.POSITIVE_INFINITY))
+          say(event.id, 'Verifying Checksum');
+      } else if (event.type === 'layer-verified') {
+        downloaded(event.id);
       } else if (event.type === 'layer-done') {
+        downloaded(event.id);
         done.add(event.id);
         advance();
       }

@@ -17,21 +17,28 @@ maybe('pull prints Docker’s lines: layers, Digest, Status and the reference; a
   const { dir } = await tmpStore(t);
   const root = path.join(dir, 'store');
   const first = await strata(root, ['pull', `${registry.host}/team/app:1.0`]);
-  t.deepEqual(first, {
-    code: 0,
-    stdout: [
-      '1.0: Pulling from team/app',
-      '569eefd614ca: Pulling fs layer',
-      '52d0cb720b12: Pulling fs layer',
-      '569eefd614ca: Pull complete',
-      '52d0cb720b12: Pull complete',
-      `Digest: ${APP_MANIFEST}`,
-      `Status: Downloaded newer image for ${registry.host}/team/app:1.0`,
-      `${registry.host}/team/app:1.0`,
-      '',
-    ].join('\n'),
-    stderr: '',
-  });
+  t.deepEqual([first.code, first.stderr], [0, '']);
+  const lines = first.stdout.split('\n');
+  t.deepEqual(lines.slice(0, 3), ['1.0: Pulling from team/app', '569eefd614ca: Pulling fs layer', '52d0cb720b12: Pulling fs layer']);
+  t.deepEqual(lines.slice(-4), [
+    `Digest: ${APP_MANIFEST}`,
+    `Status: Downloaded newer image for ${registry.host}/team/app:1.0`,
+    `${registry.host}/team/app:1.0`,
+    '',
+  ]);
+  // Docker's piped lines: every state without a bar; downloads end in any order, extraction in layer order.
+  const layerLines = lines.slice(1, -4);
+  const states = statesOf(layerLines);
+  for (const id of ['569eefd614ca', '52d0cb720b12'])
+    t.deepEqual(
+      states.get(id)?.filter((state) => state !== 'Waiting'),
+      ['Pulling fs layer', 'Verifying Checksum', 'Download complete', 'Pull complete'],
+      `${id}: ${layerLines.join(' | ')}`,
+    );
+  t.deepEqual(
+    layerLines.filter((line) => line.endsWith(': Pull complete')),
+    ['569eefd614ca: Pull complete', '52d0cb720b12: Pull complete'],
+  );
   const inspect = await strata(root, ['image', 'inspect', '--format', '{{json .RepoDigests}}', `${registry.host}/team/app:1.0`]);
   t.is(inspect.stdout, `["${registry.host}/team/app@${APP_MANIFEST}"]\n`);
   const again = await strata(root, ['image', 'pull', `${registry.host}/team/app:1.0`]);
@@ -66,6 +73,8 @@ maybe('pull -q prints only the reference; layers already stored say "Already exi
       'latest: Pulling from app',
       '569eefd614ca: Already exists',
       '52d0cb720b12: Pulling fs layer',
+      '52d0cb720b12: Verifying Checksum',
+      '52d0cb720b12: Download complete',
       '52d0cb720b12: Pull complete',
       `Digest: ${APP_MANIFEST}`,
       `Status: Downloaded newer image for ${registry.host}/app:latest`,
@@ -122,7 +131,19 @@ maybe('on a terminal each layer gets a bar that ends as "Pull complete"; the res
   );
   // A terminal's layer lines are drawn in place (ending in escapes and \r), never as the piped `ID: State` lines.
   t.false(
-    result.stdout.split('\n').some((line) => /^[0-9a-f]{12}: (Pulling fs layer|Pull complete)$/.test(line)),
+    result.stdout
+      .split('\n')
+      .some((line) => /^[0-9a-f]{12}: (Pulling fs layer|Verifying Checksum|Download complete|Pull complete)$/.test(line)),
     'the piped lines are not printed on a terminal',
   );
 });
+
+/** Each layer's piped states in the order printed: `ID: State` lines grouped by ID. */
+function statesOf(lines: string[]): Map<string, string[]> {
+  const states = new Map<string, string[]>();
+  for (const line of lines) {
+    const [id, state] = line.split(': ') as [string, string];
+    states.set(id, [...(states.get(id) ?? []), state]);
+  }
+  return states;
+}
