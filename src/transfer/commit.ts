@@ -1,11 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { PassThrough, Readable, type TransformOptions } from 'node:stream';
-import zlib from 'node:zlib';
+import { PassThrough, Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
 import { ingestBlob } from '../content/ingest.js';
 import { writeTar, type PackEntry } from '../archive/tar-writer.js';
 import { Coalesce } from '../archive/coalesce.js';
+import { gzipStream } from '../archive/gzip-stream.js';
 import { imageView } from '../image/view.js';
 import { committedConfig, type ContainerRunConfig } from '../image/commit-config.js';
 import { readImageConfig } from '../image/inspect.js';
@@ -119,7 +119,7 @@ export async function commitContainer(store: Store, container: ContainerRecord, 
 }
 
 /**
- * Streams the upper dir's tar (gzip on the thread pool when asked) into the import
+ * Streams the upper dir's tar (gzipped when asked) into the import
  * stage, which hashes, stores and unpacks it as it arrives: the walk, the compression
  * and the unpack overlap, and no layer is ever held in memory. The walk runs under
  * the container's lock; the import's own store-lock steps come after the last byte,
@@ -187,27 +187,21 @@ async function storeUpperLayer(
 }
 
 /**
- * zlib deflates one chunk per thread-pool job, and starts the next only when this
- * thread has taken the last one's output: each job that waits for this thread (busy
- * unpacking the same tar) leaves the compressor idle. With zlib's defaults (16 KiB of
- * output a job, a 16 KiB queue) a commit was a chain of ~1 ms jobs with a wait after
- * each; at 1 MiB a job is ~20 ms of deflate, and the 8 MiB queue keeps the next ones
- * ready while the unpack side catches up. Gzip is the longest of the commit's lanes,
- * so it is the one never to leave waiting.
+ * The tar reaches zlib in chunks of this size, each one thread-pool job: with zlib's
+ * defaults (16 KiB of output a job) a commit was a chain of tens of thousands of ~1 ms
+ * jobs, each followed by a turn of the thread that drives the compressor.
  */
 const GZIP_JOB_BYTES = 1 << 20;
-const GZIP_QUEUE_BYTES = 8 << 20;
 
 /**
- * The tar read twice at once: zlib (on the thread pool, in GZIP_JOB_BYTES jobs) makes
- * the blob while the unpack reads the tar itself, rather than decompressing the blob again. Either
- * reader failing stops the tar and the other, so the writer never waits on a dead stream.
+ * The tar read twice at once: zlib makes the blob (on a worker thread for all but small
+ * layers, gzip-stream.ts says why) while the unpack reads the tar itself, rather than
+ * decompressing the blob again. Either reader failing stops the tar and the other, so
+ * the writer never waits on a dead stream.
  */
 function gzipped(tar: Readable): { blob: Readable; uncompressed: Readable } {
-  const options: zlib.ZlibOptions & TransformOptions = { chunkSize: GZIP_JOB_BYTES, writableHighWaterMark: GZIP_QUEUE_BYTES };
-  const gzip = zlib.createGzip(options);
+  const gzip = gzipStream(tar, { chunkSize: GZIP_JOB_BYTES });
   const plain = new PassThrough({ highWaterMark: 1 << 20 });
-  tar.pipe(gzip);
   tar.pipe(plain);
   const stopAll = (err: Error) => {
     for (const stream of [tar, gzip, plain]) stream.destroy(err);

@@ -1,5 +1,6 @@
 /** The committed layer's entries, rule by rule: xattrs, names, ownership, devices, times, sockets, mounts, refusals. */
 import test from 'ava';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,8 @@ import { parseTar } from '../helpers/raw-tar.js';
 import { snapshotContent } from '../helpers/store-snapshot.js';
 import type { LayerInput } from '../helpers/image-builder.js';
 import { commitContainer } from '../../src/transfer/commit.js';
+import { findImage } from '../../src/image/lookup.js';
+import { WORKER_MIN_BYTES } from '../../src/archive/gzip-stream.js';
 import { containerDirs } from '../../src/container/record.js';
 import type { SkippedEntry } from '../../src/container/tree-tar.js';
 import type { StrataError } from '../../src/errors.js';
@@ -199,6 +202,29 @@ bothFormats('a refusal after the layer began to stream takes back what was store
   const { store, record, view } = await containerFromLayers(t, format, BASE);
   await view.writeFile('/big', Buffer.alloc(3 * 1024 * 1024, 7));
   for (let i = 0; i < 50; i++) await view.writeFile(`/etc/f${i}`, `file ${i}\n`);
+  await fs.mkdir(path.join(containerDirs(store, record.id).upper, 'zzz', '.wh.late'), { recursive: true });
+  const before = await snapshotContent(store.root);
+  await t.throwsAsync(commitContainer(store, record, { reference: 'x:1' }), { message: /^\/zzz\/\.wh\.late: a name starting with \.wh\./ });
+  t.deepEqual(await snapshotContent(store.root), before);
+});
+
+test('a layer past the gzip worker threshold: its blob unpacks to the tar its diffID names, contents intact', async (t) => {
+  const { store, record, view } = await containerFromLayers(t, 'overlay', BASE);
+  const big = Buffer.alloc(WORKER_MIN_BYTES + 3 * 1024 * 1024 + 5);
+  for (let i = 0; i < big.length; i++) big[i] = (i * i + (i >> 12)) & 0xff;
+  await view.writeFile('/big', big);
+  for (let i = 0; i < 20; i++) await view.writeFile(`/etc/f${i}`, `file ${i}\n`);
+  await commitContainer(store, record, { reference: 'x:1' });
+  const tar = await topLayerTar(store, 'x:1');
+  t.is(`sha256:${createHash('sha256').update(tar).digest('hex')}`, (await findImage(store, 'x:1')).layers.at(-1)!.diffId);
+  const entries = parseTar(tar);
+  t.is(entries.length, 22);
+  t.true(entries.find((e) => e.name === 'big')!.body.equals(big));
+});
+
+test('a refusal after the layer outgrew the gzip worker threshold takes back what was stored, and the store is unchanged', async (t) => {
+  const { store, record, view } = await containerFromLayers(t, 'overlay', BASE);
+  await view.writeFile('/big', Buffer.alloc(WORKER_MIN_BYTES + 4 * 1024 * 1024, 7));
   await fs.mkdir(path.join(containerDirs(store, record.id).upper, 'zzz', '.wh.late'), { recursive: true });
   const before = await snapshotContent(store.root);
   await t.throwsAsync(commitContainer(store, record, { reference: 'x:1' }), { message: /^\/zzz\/\.wh\.late: a name starting with \.wh\./ });
