@@ -230,6 +230,8 @@ maybe('a signal to a foreground run reaches the container; Ctrl-C stops one whos
   // sleep as PID 1 has no handler, so the kernel drops SIGINT for it: strata kills it after its grace.
   const ignoring = runInBackground('ignoring', 'echo ready; exec sleep 50');
   while (!ignoring.output().includes('ready')) await new Promise((r) => setTimeout(r, 20));
+  // "ready" comes from sh, which catches SIGINT (sh -c does) until it has exec'd sleep: wait for the exec.
+  await waitForCommand(s, 'ignoring', 'sleep');
   ignoring.child.kill('SIGINT');
   t.is(await ignoring.exited, 137);
   t.regex((await s.cli(['ps', '-a', '--filter', 'name=ignoring', '--format', '{{.Status}}'])).stdout, /^Exited \(137\) /);
@@ -342,6 +344,18 @@ maybe(
     t.false((await run('runc', ['--root', runtime.stateRoot, 'list', '-q'])).stdout.includes(other.id), 'runc no longer runs it');
   },
 );
+
+/** Waits until the named container's PID 1, as runc reports it, runs `command`. */
+async function waitForCommand(s: RunStore, name: string, command: string) {
+  const { id } = await findContainer(s.store, name);
+  for (;;) {
+    const state = await run('runc', ['--root', runtimeFor(s.store).stateRoot, 'state', id]).catch(() => undefined);
+    const pid = state === undefined ? 0 : (JSON.parse(state.stdout) as { pid: number }).pid;
+    const comm = pid > 0 ? await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '') : '';
+    if (comm === `${command}\n`) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
 
 /** A detached container whose monitor was SIGKILLed: its process runs on under runc, unsupervised. */
 async function orphanedContainer(t: ExecutionContext, s: RunStore, name: string) {
