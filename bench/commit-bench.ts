@@ -24,7 +24,7 @@ import {
   removeTree,
   run,
   settleDisk,
-  sleep,
+  waitOutRecentDeletes,
   type Sample,
 } from './measure.js';
 import { summarize, type BenchContext, type BenchReport, type TargetResult } from './report.js';
@@ -82,7 +82,7 @@ export async function runCommitBench(ctx: BenchContext): Promise<BenchReport> {
           if (keepCommits) return;
           await run(strata('rmi', `bench:run${round}`));
           await run(strata('gc'));
-          await sleep(INODE_REUSE_COOLDOWN_S);
+          await waitOutRecentDeletes(ctx.log);
         },
       },
     ];

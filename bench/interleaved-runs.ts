@@ -4,7 +4,16 @@
  * a drift of the machine touches them all alike.
  */
 import path from 'node:path';
-import { INODE_REUSE_COOLDOWN_S, freeBytes, measure, removeTree, settleDisk, sleep, type Command, type Sample } from './measure.js';
+import {
+  INODE_REUSE_COOLDOWN_S,
+  freeBytes,
+  measure,
+  removeTree,
+  settleDisk,
+  waitOutRecentDeletes,
+  type Command,
+  type Sample,
+} from './measure.js';
 import type { BenchContext } from './report.js';
 
 export interface OutputContender {
@@ -41,6 +50,7 @@ export async function runInterleaved(
     ctx.log(`not enough free disk to keep every run's output: deleting each, then waiting ${INODE_REUSE_COOLDOWN_S} s before the next run`);
   const nameWidth = Math.max(...contenders.map((c) => c.name.length));
   const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
+  await waitOutRecentDeletes(ctx.log); // a set-up step may have deleted a tree
   for (let round = 0; round <= ctx.runs; round++) {
     for (const [n, c] of contenders.entries()) {
       const target = path.join(scratch, `run-${round}-${n}`);
@@ -50,7 +60,7 @@ export async function runInterleaved(
       await c.verify(target);
       if (!keepOutputs) {
         await removeTree(target);
-        await sleep(INODE_REUSE_COOLDOWN_S);
+        await waitOutRecentDeletes(ctx.log);
       }
       if (round > 0) samples.get(c.name)!.push(sample);
       ctx.log(

@@ -113,13 +113,33 @@ export async function freeBytes(dir: string): Promise<number> {
 }
 
 /**
- * ext4 without a journal (common on VMs and CI disks) will not reuse an inode freed in
- * the last 30 s: each new inode is found by skipping every recently freed one, so
- * creating 40,000 files just after deleting 40,000 costs several times the normal
- * system time (measured here: 22–25 s of sys instead of 5–11 s for the same load).
- * A benchmark that deletes a tree between runs waits this long before the next one.
+ * ext4 without a journal (common on VMs and CI disks, and this machine kind's root) will
+ * not hand out an inode freed in the last 60 s, or the last 360 s while its inode-table
+ * block is still dirty (fs/ext4/ialloc.c, recently_deleted): each new inode is found by
+ * skipping every recently freed one, so creating 40,000 files just after deleting 40,000
+ * costs several times the normal system time (measured here: 22–25 s of sys instead of
+ * 5–11 s for the same load; a pull bench started right after another bench's clean-up
+ * paid 1.5–2x the CPU for its loads and pulls). So a benchmark that writes trees starts
+ * only once the last delete is this old, with a sync in between (waitOutRecentDeletes).
  */
-export const INODE_REUSE_COOLDOWN_S = 35;
+export const INODE_REUSE_COOLDOWN_S = 65;
+
+/** When removeTree last deleted a tree, kept in a file so a second bench invocation sees the first one's clean-up. */
+const LAST_DELETE_STAMP = path.join(os.tmpdir(), 'strata-bench-last-delete');
+
+/**
+ * Syncs (so freed inodes' table blocks are clean and the 60-s rule applies), then
+ * sleeps until the last tree removeTree deleted, in this process or an earlier one,
+ * is INODE_REUSE_COOLDOWN_S old.
+ */
+export async function waitOutRecentDeletes(log: (line: string) => void): Promise<void> {
+  await settleDisk();
+  const last = Number(await fsp.readFile(LAST_DELETE_STAMP, 'utf8').catch(() => '0'));
+  const waitS = (last + INODE_REUSE_COOLDOWN_S * 1000 - Date.now()) / 1000;
+  if (!(waitS > 0)) return;
+  log(`cool-down: ${waitS.toFixed(0)} s until the last deleted tree is ${INODE_REUSE_COOLDOWN_S} s old (see INODE_REUSE_COOLDOWN_S)`);
+  await sleep(waitS);
+}
 
 export function sleep(seconds: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, seconds * 1000));
@@ -135,7 +155,10 @@ export async function makeScratchDir(prefix: string): Promise<string> {
   return fsp.mkdtemp(path.join(os.tmpdir(), `${prefix}-`));
 }
 
-/** rm -rf of a contender's output; when a 000 directory stops a non-root rm, it is opened up and retried. */
+/**
+ * rm -rf of a contender's output; when a 000 directory stops a non-root rm, it is opened
+ * up and retried. Notes the time for waitOutRecentDeletes.
+ */
 export async function removeTree(dir: string): Promise<void> {
   try {
     await run({ file: 'rm', args: ['-rf', dir] });
@@ -143,4 +166,5 @@ export async function removeTree(dir: string): Promise<void> {
     await run({ file: 'chmod', args: ['-R', 'u+rwX', dir] }).catch(() => {});
     await run({ file: 'rm', args: ['-rf', dir] });
   }
+  await fsp.writeFile(LAST_DELETE_STAMP, String(Date.now()));
 }

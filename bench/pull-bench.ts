@@ -185,7 +185,8 @@ async function pushBenchImage(ctx: BenchContext, image: BenchImage, host: string
   await strata('tag', BENCH_TAG, `${host}/${REPOSITORY}:latest`);
   await strata('push', '-q', `${host}/${REPOSITORY}:latest`);
   const manifest = await fetchJson(`http://${host}/v2/${REPOSITORY}/manifests/latest`);
-  await removeTree(store);
+  // The store stays until the scratch dir goes: deleting its ~50,000 files now would make the
+  // measured loads and pulls pay ext4's scan past freed inodes (measure.ts INODE_REUSE_COOLDOWN_S).
   return manifest as { config: { digest: string; size: number } };
 }
 
