@@ -1,6 +1,7 @@
 import type { Command } from 'commander';
 import { StrataError, isStrataError } from '../errors.js';
 import type { Store } from '../store/root.js';
+import type { ContainerRecord } from '../container/record.js';
 import type { CliContext } from './context.js';
 import { printInspectEach } from './output.js';
 
@@ -46,6 +47,13 @@ async function inspectEach(
   await printInspectEach(ctx, names, (name) => inspectOne(store, name, type, opts.size === true), opts.format);
 }
 
+/** State.Pid: asked of the container's runtime, and only when it is running (a runtime call costs ~10 ms). */
+async function runningPid(store: Store, record: ContainerRecord): Promise<number> {
+  if (record.state.status !== 'running') return 0;
+  const runtime = await import('../run/runtime.js');
+  return runtime.runningPid(runtime.containerRuntime(store, record), record.id);
+}
+
 async function inspectOne(store: Store, name: string, type: InspectType | undefined, size: boolean): Promise<object> {
   const notFound = (err: unknown) => isStrataError(err, 'ENOTFOUND');
   if (type === undefined || type === 'container') {
@@ -58,7 +66,7 @@ async function inspectOne(store: Store, name: string, type: InspectType | undefi
       const [{ inspectContainer }, { finishOrphans }] = await Promise.all([import('../container/inspect.js'), import('../run/orphans.js')]);
       // A run whose supervisor died is finished first (an --rm one is then gone), so State is the real one.
       const current = (await finishOrphans(store, [record]))[0] ?? (await findContainer(store, name));
-      return inspectContainer(store, current, size ? await containerSize(store, current) : undefined);
+      return inspectContainer(store, current, size ? await containerSize(store, current) : undefined, await runningPid(store, current));
     }
   }
   if (type === undefined || type === 'image') {

@@ -17,7 +17,8 @@ export interface InspectSize {
   sizeRootFs: number;
 }
 
-export function inspectContainer(store: Store, record: ContainerRecord, size?: InspectSize): Record<string, unknown> {
+/** `pid`: the running process's host PID (State.Pid), 0 for a container that is not running. */
+export function inspectContainer(store: Store, record: ContainerRecord, size?: InspectSize, pid = 0): Record<string, unknown> {
   const dirs = containerDirs(store, record.id);
   const lower = [...record.layers].reverse().map((chainId) => store.paths.layerDiff(chainId));
   const [path, ...args] = record.command;
@@ -45,7 +46,7 @@ export function inspectContainer(store: Store, record: ContainerRecord, size?: I
       Restarting: false,
       OOMKilled: false,
       Dead: false,
-      Pid: 0,
+      Pid: running ? pid : 0,
       ExitCode: record.state.exitCode,
       Error: '',
       StartedAt: record.state.startedAt ?? '0001-01-01T00:00:00Z',

@@ -129,6 +129,21 @@ export async function killContainer(runtime: Runtime, id: string, signal: string
 }
 
 /**
+ * The host PID of a running container's first process, as `docker inspect` shows it in
+ * State.Pid (what nsenter and /proc/PID/root are used with); 0 when the runtime has no
+ * running process for it.
+ */
+export async function runningPid(runtime: Runtime, id: string): Promise<number> {
+  try {
+    const { stdout } = await execFileP(runtime.binary, ['--root', runtime.stateRoot, 'state', runtimeId(id)]);
+    const state = JSON.parse(stdout) as { status?: unknown; pid?: unknown };
+    return state.status === 'running' && typeof state.pid === 'number' ? state.pid : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
  * Removes what the runtime keeps about a container that has stopped. `runc run`
  * does it itself on a normal exit, so runc is only called (tens of ms) when its
  * state directory is still there.

@@ -320,6 +320,19 @@ maybe('a store that keeps whiteouts as .wh. files cannot run containers, and run
   t.is((await strata(store.root, ['ps', '-aq'])).stdout, '');
 });
 
+maybe("inspect shows a running container's host PID in State.Pid, as Docker does, and 0 once it has stopped", async (t) => {
+  const s = await runStore(t);
+  t.is((await s.cli(['run', '-d', '--name', 'sleeper', 'bb:1', 'sleep', '100'])).code, 0);
+  const pid = Number((await s.cli(['inspect', '-f', '{{.State.Pid}}', 'sleeper'])).stdout);
+  t.true(pid > 1, `State.Pid is ${pid}`);
+  // It is the container's first process: sleep, in a PID namespace of its own, seeing the image's root.
+  t.is(await fs.readFile(`/proc/${pid}/comm`, 'utf8'), 'sleep\n');
+  t.not(await fs.readlink(`/proc/${pid}/ns/pid`), await fs.readlink('/proc/self/ns/pid'));
+  t.true((await fs.stat(`/proc/${pid}/root/bin/busybox`)).isFile());
+  t.is((await s.cli(['stop', '-t', '0', 'sleeper'])).code, 0);
+  t.is((await s.cli(['inspect', '-f', '{{.State.Running}} {{.State.Pid}}', 'sleeper'])).stdout, 'false 0\n');
+});
+
 maybe(
   'ps and inspect of a container whose monitor was SIGKILLed show it Exited (137), as Docker after a dead shim: its process is killed, nothing left',
   async (t) => {
@@ -345,12 +358,10 @@ maybe(
   },
 );
 
-/** Waits until the named container's PID 1, as runc reports it, runs `command`. */
+/** Waits until the named container's PID 1, as `inspect` reports it in State.Pid, runs `command`. */
 async function waitForCommand(s: RunStore, name: string, command: string) {
-  const { id } = await findContainer(s.store, name);
   for (;;) {
-    const state = await run('runc', ['--root', runtimeFor(s.store).stateRoot, 'state', id]).catch(() => undefined);
-    const pid = state === undefined ? 0 : (JSON.parse(state.stdout) as { pid: number }).pid;
+    const pid = Number((await s.cli(['inspect', '-f', '{{.State.Pid}}', name])).stdout);
     const comm = pid > 0 ? await fs.readFile(`/proc/${pid}/comm`, 'utf8').catch(() => '') : '';
     if (comm === `${command}\n`) return;
     await new Promise((r) => setTimeout(r, 20));

@@ -57,36 +57,41 @@ withCrun('run --runtime crun prints what runc prints (id, pwd, env), with the sa
   t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(s.root), 'no mount of the store is left');
 });
 
-withCrun('a detached crun container: exec, inspect shows HostConfig.Runtime, stop, wait, logs, start and rm -f', async (t) => {
-  const s = await runStore(t);
-  const started = await s.cli([
-    'run',
-    '-d',
-    '--name',
-    'bg',
-    '--runtime',
-    'crun',
-    'bb:1',
-    'sh',
-    '-c',
-    'trap "exit 5" TERM; echo out; sleep 1000 & wait',
-  ]);
-  t.is(started.code, 0, started.stderr);
-  t.is((await s.cli(['create', '--name', 'plain', 'bb:1'])).code, 0);
-  t.is((await s.cli(['inspect', '-f', '{{.HostConfig.Runtime}}', 'bg', 'plain'])).stdout, 'crun\nrunc\n');
-  const id = (await findContainer(s.store, 'bg')).id;
-  t.is(await crunList(s), `${id}\n`, "crun's own state root holds it");
-  const inside = await s.cli(['exec', '-w', '/etc', 'bg', 'sh', '-c', 'pwd; exit 4']);
-  t.is(inside.stdout, '/etc\n');
-  t.is(inside.code, 4);
-  t.is((await s.cli(['stop', 'bg'])).code, 0);
-  t.is((await s.cli(['wait', 'bg'])).stdout, '5\n');
-  t.is((await s.cli(['logs', 'bg'])).stdout, 'out\n');
-  t.is((await s.cli(['start', 'bg'])).code, 0);
-  t.is((await s.cli(['rm', '-f', 'bg'])).stdout, 'bg\n');
-  t.is(await crunList(s), '');
-  t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(id), 'its mount is gone');
-});
+withCrun(
+  'a detached crun container: exec, inspect shows HostConfig.Runtime and State.Pid, stop, wait, logs, start and rm -f',
+  async (t) => {
+    const s = await runStore(t);
+    const started = await s.cli([
+      'run',
+      '-d',
+      '--name',
+      'bg',
+      '--runtime',
+      'crun',
+      'bb:1',
+      'sh',
+      '-c',
+      'trap "exit 5" TERM; echo out; sleep 1000 & wait',
+    ]);
+    t.is(started.code, 0, started.stderr);
+    t.is((await s.cli(['create', '--name', 'plain', 'bb:1'])).code, 0);
+    t.is((await s.cli(['inspect', '-f', '{{.HostConfig.Runtime}}', 'bg', 'plain'])).stdout, 'crun\nrunc\n');
+    const id = (await findContainer(s.store, 'bg')).id;
+    t.is(await crunList(s), `${id}\n`, "crun's own state root holds it");
+    const pid = Number((await s.cli(['inspect', '-f', '{{.State.Pid}}', 'bg'])).stdout);
+    t.is(await fs.readFile(`/proc/${pid}/comm`, 'utf8'), 'sh\n', "State.Pid is crun's container process");
+    const inside = await s.cli(['exec', '-w', '/etc', 'bg', 'sh', '-c', 'pwd; exit 4']);
+    t.is(inside.stdout, '/etc\n');
+    t.is(inside.code, 4);
+    t.is((await s.cli(['stop', 'bg'])).code, 0);
+    t.is((await s.cli(['wait', 'bg'])).stdout, '5\n');
+    t.is((await s.cli(['logs', 'bg'])).stdout, 'out\n');
+    t.is((await s.cli(['start', 'bg'])).code, 0);
+    t.is((await s.cli(['rm', '-f', 'bg'])).stdout, 'bg\n');
+    t.is(await crunList(s), '');
+    t.false((await fs.readFile('/proc/self/mountinfo', 'utf8')).includes(id), 'its mount is gone');
+  },
+);
 
 withCrun('check --repair finishes a crun container whose monitor was SIGKILLed: process killed, crun state and mount gone', async (t) => {
   const s = await runStore(t);
