@@ -87,6 +87,7 @@ export async function runCommitBench(ctx: BenchContext): Promise<BenchReport> {
       },
     ];
     const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
+    await waitOutRecentDeletes(ctx.log); // each run unpacks its layer: 40,000 new files
     for (let round = 0; round <= ctx.runs; round++) {
       for (const c of contenders) {
         await settleDisk();

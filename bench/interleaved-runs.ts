@@ -50,7 +50,7 @@ export async function runInterleaved(
     ctx.log(`not enough free disk to keep every run's output: deleting each, then waiting ${INODE_REUSE_COOLDOWN_S} s before the next run`);
   const nameWidth = Math.max(...contenders.map((c) => c.name.length));
   const samples = new Map<string, Sample[]>(contenders.map((c) => [c.name, []]));
-  await waitOutRecentDeletes(ctx.log); // a set-up step may have deleted a tree
+  await waitOutRecentDeletes(ctx.log); // an earlier benchmark's clean-up, or a set-up step, may have deleted trees
   for (let round = 0; round <= ctx.runs; round++) {
     for (const [n, c] of contenders.entries()) {
       const target = path.join(scratch, `run-${round}-${n}`);

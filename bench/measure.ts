@@ -114,26 +114,23 @@ export async function freeBytes(dir: string): Promise<number> {
 
 /**
  * ext4 without a journal (common on VMs and CI disks, and this machine kind's root) will
- * not hand out an inode freed in the last 60 s, or the last 360 s while its inode-table
- * block is still dirty (fs/ext4/ialloc.c, recently_deleted): each new inode is found by
- * skipping every recently freed one, so creating 40,000 files just after deleting 40,000
- * costs several times the normal system time (measured here: 22–25 s of sys instead of
- * 5–11 s for the same load; a pull bench started right after another bench's clean-up
- * paid 1.5–2x the CPU for its loads and pulls). So a benchmark that writes trees starts
- * only once the last delete is this old, with a sync in between (waitOutRecentDeletes).
+ * not hand out an inode freed in the last 60 s, or in the last 360 s while its
+ * inode-table block is dirty (fs/ext4/ialloc.c, recently_deleted). A sync does not help
+ * for long: each inode the next run creates dirties its table block again, and with it
+ * every freed inode beside it. So creating 40,000 files within six minutes of deleting
+ * 40,000 skips past each freed one in turn: measured here, a load's system time went
+ * from 7 s to 11–16 s and a pull bench run after another one's clean-up paid twice the
+ * CPU for each load and pull, with `recently_deleted` and the block lookup under it 41 %
+ * of all CPU (perf). A benchmark that writes trees starts only once the last delete is
+ * this old (waitOutRecentDeletes).
  */
-export const INODE_REUSE_COOLDOWN_S = 65;
+export const INODE_REUSE_COOLDOWN_S = 365;
 
 /** When removeTree last deleted a tree, kept in a file so a second bench invocation sees the first one's clean-up. */
 const LAST_DELETE_STAMP = path.join(os.tmpdir(), 'strata-bench-last-delete');
 
-/**
- * Syncs (so freed inodes' table blocks are clean and the 60-s rule applies), then
- * sleeps until the last tree removeTree deleted, in this process or an earlier one,
- * is INODE_REUSE_COOLDOWN_S old.
- */
+/** Sleeps until the last tree removeTree deleted, in this process or an earlier one, is INODE_REUSE_COOLDOWN_S old. */
 export async function waitOutRecentDeletes(log: (line: string) => void): Promise<void> {
-  await settleDisk();
   const last = Number(await fsp.readFile(LAST_DELETE_STAMP, 'utf8').catch(() => '0'));
   const waitS = (last + INODE_REUSE_COOLDOWN_S * 1000 - Date.now()) / 1000;
   if (!(waitS > 0)) return;

@@ -11,7 +11,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { runLoadBench } from './load-bench.js';
-import { run, waitOutRecentDeletes } from './measure.js';
+import { run } from './measure.js';
 import { renderHeader, renderJson, renderTable, type BenchContext, type BenchReport } from './report.js';
 
 const BENCHMARKS: Record<string, (ctx: BenchContext) => Promise<BenchReport>> = {
@@ -76,8 +76,6 @@ async function main(argv: string[]): Promise<number> {
   if (values.format === 'table') process.stdout.write(renderHeader(source));
   const reports: BenchReport[] = [];
   for (const name of names) {
-    // The previous benchmark (or bench invocation) may just have deleted its trees; do not let this one pay for that.
-    await waitOutRecentDeletes(ctx.log);
     ctx.log(`${name}: starting (${ctx.runs} runs, ${ctx.sizeMiB} MiB)`);
     const report = await BENCHMARKS[name]!(ctx);
     reports.push(report);
