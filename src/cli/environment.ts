@@ -4,6 +4,7 @@ import { StrataError } from '../errors.js';
 import { defaultRoot } from '../store/default-root.js';
 import { defaultRunBase } from '../mount/run-base.js';
 import { DEFAULT_LOW_SPEED, type LowSpeedLimit } from '../registry/low-speed.js';
+import type { TrustSources } from '../registry/tls-trust.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
 
 /**
@@ -23,7 +24,7 @@ export interface CliEnvironment {
   sourceDateEpoch?: string;
   /** $STRATA_IMPORT_WORKERS: layers a load imports at once; unset: one per CPU. */
   importWorkers: number | undefined;
-  /** $STRATA_INSECURE_REGISTRIES (comma-separated): registries pull and push reach over plain HTTP, as `--insecure-registry`. */
+  /** $STRATA_INSECURE_REGISTRIES (comma-separated): registries pull and push reach unchecked or over plain HTTP, as `--insecure-registry`. */
   insecureRegistries: string[];
   /**
    * $STRATA_HTTP_LOW_SPEED_LIMIT (bytes/s, 0 = off) and $STRATA_HTTP_LOW_SPEED_TIME (seconds), as git's
@@ -32,6 +33,12 @@ export interface CliEnvironment {
   lowSpeed: LowSpeedLimit;
   /** Where Docker's config.json (registry credentials) lives: $DOCKER_CONFIG, else ~/.docker. */
   dockerConfigDir: string;
+  /**
+   * What a registry's HTTPS is checked against: $SSL_CERT_FILE or the system's CA bundle, plus
+   * $NODE_EXTRA_CA_CERTS, plus the registry's directory in $STRATA_CERTS_DIR, else Docker's certs.d
+   * (/etc/docker/certs.d for root, $XDG_CONFIG_HOME/docker/certs.d as rootless dockerd's otherwise).
+   */
+  registryTrust: TrustSources;
   /** Where mount holds live: /run/strata for root, else $XDG_RUNTIME_DIR/strata (src/mount/run-base.ts). */
   runBase: string;
   /**
@@ -51,6 +58,15 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
     ...(env.SOURCE_DATE_EPOCH ? { sourceDateEpoch: env.SOURCE_DATE_EPOCH } : {}),
     importWorkers: importWorkersOf(env.STRATA_IMPORT_WORKERS),
     dockerConfigDir: env.DOCKER_CONFIG ? path.resolve(env.DOCKER_CONFIG) : path.join(env.HOME || os.homedir(), '.docker'),
+    registryTrust: {
+      ...(env.SSL_CERT_FILE ? { caFile: env.SSL_CERT_FILE } : {}),
+      ...(env.NODE_EXTRA_CA_CERTS ? { extraCaFile: env.NODE_EXTRA_CA_CERTS } : {}),
+      certsDir: env.STRATA_CERTS_DIR
+        ? path.resolve(env.STRATA_CERTS_DIR)
+        : privileged
+          ? '/etc/docker/certs.d'
+          : path.join(env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config'), 'docker', 'certs.d'),
+    },
     insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
     lowSpeed: lowSpeedOf(env.STRATA_HTTP_LOW_SPEED_LIMIT, env.STRATA_HTTP_LOW_SPEED_TIME),
     runBase: defaultRunBase({ privileged, xdgRuntimeDir: env.XDG_RUNTIME_DIR }),

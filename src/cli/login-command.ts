@@ -14,13 +14,18 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
     .option('-u, --username <user>', 'username')
     .option('-p, --password <password>', 'password or token (insecure: prefer --password-stdin)')
     .option('--password-stdin', 'take the password from stdin')
-    .option('--insecure-registry <host>', 'reach this registry over plain HTTP (repeatable; also $STRATA_INSECURE_REGISTRIES)', collect, [])
+    .option(
+      '--insecure-registry <host>',
+      'reach this registry over HTTPS unchecked or plain HTTP (repeatable; also $STRATA_INSECURE_REGISTRIES)',
+      collect,
+      [],
+    )
     .action(
       async (
         server: string | undefined,
         opts: { username?: string; password?: string; passwordStdin?: boolean; insecureRegistry: string[] },
       ) => {
-        const [{ RegistryClient }, { registryEndpoint, parseInsecureRegistries }, { storeCredentials }] = await Promise.all([
+        const [{ openRegistry }, { parseInsecureRegistries }, { storeCredentials }] = await Promise.all([
           import('../registry/client.js'),
           import('../registry/endpoint.js'),
           import('../registry/docker-config.js'),
@@ -43,10 +48,12 @@ export function registerLoginCommands(program: Command, ctx: CliContext): void {
         if (password === '') throw new StrataError('EUSAGE', 'Password Required');
         const registry = registryName(server);
         const credentials = { username, password };
-        const endpoint = registryEndpoint(registry, {
+        const client = await openRegistry(registry, {
           insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
+          trust: ctx.environment.registryTrust,
+          credentials,
         });
-        await new RegistryClient(endpoint, { credentials }).checkLogin();
+        await client.checkLogin();
         const file = await storeCredentials(ctx.environment.dockerConfigDir, registry, credentials);
         if (file !== null) ctx.io.stderr.write(`WARNING! Your password will be stored unencrypted in ${file}.\n`);
         ctx.print('Login Succeeded');

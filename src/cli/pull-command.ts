@@ -17,7 +17,7 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
       .option('--max-concurrent-downloads <n>', 'download at most this many layers at once', toPositiveInt, 3)
       .option(
         '--insecure-registry <host>',
-        'reach this registry over plain HTTP (repeatable; also $STRATA_INSECURE_REGISTRIES)',
+        'reach this registry over HTTPS unchecked or plain HTTP (repeatable; also $STRATA_INSECURE_REGISTRIES)',
         collect,
         [],
       )
@@ -38,6 +38,7 @@ export function registerPullCommand(program: Command, ctx: CliContext): void {
             pulled = await pullImage(store, name, {
               platform: opts.platform,
               insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
+              trust: ctx.environment.registryTrust,
               credentials: configCredentials(ctx),
               maxConcurrentDownloads: opts.maxConcurrentDownloads,
               importWorkers: ctx.environment.importWorkers,

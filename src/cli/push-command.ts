@@ -16,7 +16,7 @@ export function registerPushCommand(program: Command, ctx: CliContext): void {
       .option('--max-concurrent-uploads <n>', 'upload at most this many blobs at once', toPositiveInt, 5)
       .option(
         '--insecure-registry <host>',
-        'reach this registry over plain HTTP (repeatable; also $STRATA_INSECURE_REGISTRIES)',
+        'reach this registry over HTTPS unchecked or plain HTTP (repeatable; also $STRATA_INSECURE_REGISTRIES)',
         collect,
         [],
       )
@@ -33,6 +33,7 @@ export function registerPushCommand(program: Command, ctx: CliContext): void {
         try {
           pushed = await pushImage(store, name, {
             insecureRegistries: parseInsecureRegistries([...ctx.environment.insecureRegistries, ...opts.insecureRegistry]),
+            trust: ctx.environment.registryTrust,
             httpLimits: { lowSpeed: ctx.environment.lowSpeed },
             credentials: configCredentials(ctx),
             maxConcurrentUploads: opts.maxConcurrentUploads,

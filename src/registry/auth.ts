@@ -2,6 +2,7 @@ import { StrataError } from '../errors.js';
 import type { Challenge } from './challenge.js';
 import { isLoopback, hostOf } from './endpoint.js';
 import { readSmallBody, sendRequest, type HttpLimits } from './http.js';
+import type { RegistryTls } from './tls-trust.js';
 
 /** What a user logged in with: a password (or personal token) for Basic, and for the token server's Basic. */
 export interface Credentials {
@@ -32,6 +33,7 @@ export class Authorizer {
     private readonly registry: { name: string; insecure: boolean },
     private readonly credentials: Credentials | undefined,
     private readonly limits: HttpLimits,
+    private readonly tls?: RegistryTls,
   ) {}
 
   /** The header for a request in `scope` (space-separated scopes), or undefined while the registry has asked for none. */
@@ -76,7 +78,7 @@ export class Authorizer {
     for (const one of scope.split(' ')) if (one !== '') realm.searchParams.append('scope', one);
     const headers: Record<string, string> = {};
     if (this.credentials) headers.authorization = basic(this.credentials);
-    const response = await sendRequest({ method: 'GET', url: realm, headers }, this.limits);
+    const response = await sendRequest({ method: 'GET', url: realm, headers, tls: this.tls }, this.limits);
     const body = await readSmallBody(response, MAX_TOKEN_RESPONSE, 'token response');
     if (response.status === 401 || response.status === 403) {
       throw new StrataError('EUNAUTHORIZED', `${this.registry.name}: unauthorized: incorrect username or password`);

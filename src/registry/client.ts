@@ -5,11 +5,13 @@ import { ARCHIVE_LIMITS } from '../archive/limits.js';
 import { Authorizer, repositoryScope, type Credentials } from './auth.js';
 import { uploadBlob, type UploadOptions, type UploadSource } from './blob-upload.js';
 import { parseChallenge } from './challenge.js';
-import type { RegistryEndpoint } from './endpoint.js';
+import { registryEndpoint, type EndpointOptions, type RegistryEndpoint } from './endpoint.js';
 import { DEFAULT_HTTP_LIMITS, readSmallBody, sendRequest, type HttpLimits, type HttpRequest, type HttpResponse } from './http.js';
 import { MANIFEST_ACCEPT } from './media-types.js';
 import { responseError } from './response-error.js';
 import { DEFAULT_RETRY, isTransient, retryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
+import { chooseScheme } from './scheme.js';
+import { RegistryTls, type TrustSources } from './tls-trust.js';
 
 export interface RegistryClientOptions {
   credentials?: Credentials;
@@ -18,6 +20,8 @@ export interface RegistryClientOptions {
   retry?: RetryPolicy;
   /** Aborting ends a wait between retries at once. */
   signal?: AbortSignal;
+  /** The certificates its HTTPS is checked against; without it, Node's defaults (src/registry/tls-trust.ts). */
+  tls?: RegistryTls;
 }
 
 export interface FetchedManifest {
@@ -34,6 +38,26 @@ export interface BlobResponse {
   start: number;
 }
 
+export interface OpenRegistryOptions extends RegistryClientOptions, EndpointOptions {
+  /** Where the system's and the registry's own certificates are; Docker's defaults for root without it. */
+  trust?: TrustSources;
+}
+
+/** Docker's `certs.d` of a root daemon: where a registry's own CA and client certificate live. */
+export const ROOT_CERTS_DIR = '/etc/docker/certs.d';
+
+/**
+ * A client for the registry a reference names: HTTPS checked against the system's CAs
+ * and the registry's certs.d; for an insecure registry, whichever of HTTPS (unchecked)
+ * and plain HTTP it answers, in that order, as Docker tries them.
+ */
+export async function openRegistry(name: string, options: OpenRegistryOptions = {}): Promise<RegistryClient> {
+  const endpoint = registryEndpoint(name, options);
+  const tls = new RegistryTls(new URL(endpoint.origin).host, endpoint.insecure, options.trust ?? { certsDir: ROOT_CERTS_DIR });
+  const limits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
+  return new RegistryClient(await chooseScheme(endpoint, tls, limits, options.signal), { ...options, tls });
+}
+
 /**
  * The distribution API calls pull needs, for one registry: each request carries the
  * Authorization its challenges asked for (retried once after a 401 with a fresh
@@ -44,6 +68,7 @@ export class RegistryClient {
   private readonly limits: HttpLimits;
   readonly retry: RetryPolicy;
   readonly signal: AbortSignal | undefined;
+  private readonly tls: RegistryTls | undefined;
 
   constructor(
     readonly endpoint: RegistryEndpoint,
@@ -52,7 +77,8 @@ export class RegistryClient {
     this.limits = { ...DEFAULT_HTTP_LIMITS, ...options.limits };
     this.retry = options.retry ?? DEFAULT_RETRY;
     this.signal = options.signal;
-    this.auth = new Authorizer(endpoint, options.credentials, this.limits);
+    this.tls = options.tls;
+    this.auth = new Authorizer(endpoint, options.credentials, this.limits, options.tls);
   }
 
   /** The manifest or index `reference` (a tag or digest) names, bounded, its digest checked. */
@@ -225,7 +251,7 @@ export class RegistryClient {
       // Credentials go only to the registry itself, never to an upload Location on another host.
       const authorization = request.url.host === new URL(this.endpoint.origin).host ? await this.auth.header(scope) : undefined;
       const headers = { ...request.headers, ...(authorization ? { authorization } : {}) };
-      const response = await sendRequest({ ...request, headers }, this.limits);
+      const response = await sendRequest({ ...request, headers, tls: this.tls }, this.limits);
       // Twice at most: the first 401 brings the challenge, a second one may mean the token we had expired.
       if (response.status !== 401 || attempt > 1) return response;
       const challenge = parseChallenge(response.headers['www-authenticate']);

@@ -5,9 +5,9 @@ import { StrataError } from '../errors.js';
 export interface RegistryEndpoint {
   /** The registry as references name it: `docker.io`, `localhost:5000`. */
   name: string;
-  /** Base URL of its API, without `/v2/`: `https://registry-1.docker.io`. */
+  /** Base URL of its API, without `/v2/`: `https://registry-1.docker.io`; an insecure one's is `http://` until chooseScheme has tried HTTPS. */
   origin: string;
-  /** Plain HTTP: only for loopback registries and those the user listed as insecure. */
+  /** HTTPS unchecked, else plain HTTP (src/registry/scheme.ts): only for loopback registries and those the user listed as insecure. */
   insecure: boolean;
 }
 

@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { StrataError } from '../errors.js';
 import { DEFAULT_LOW_SPEED, watchLowSpeed, type LowSpeedLimit } from './low-speed.js';
+import type { RegistryTls } from './tls-trust.js';
 
 /**
  * One HTTP exchange with a registry over node:http/node:https. Not fetch: fetch
@@ -17,6 +18,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** A body is given as a function, so a retried request can open it again. */
   body?: () => Readable | Buffer;
+  /** Whose certificates HTTPS is checked against (src/registry/tls-trust.ts); Node's defaults without it. */
+  tls?: RegistryTls;
 }
 
 export interface HttpResponse {
@@ -82,9 +85,15 @@ function withoutAuthorization(headers: Record<string, string>): Record<string, s
 
 function exchange(request: HttpRequest & { headers: Record<string, string> }, limits: HttpLimits): Promise<HttpResponse> {
   const { url } = request;
-  const transport = url.protocol === 'https:' ? https : http;
+  const secure = url.protocol === 'https:';
+  const transport = secure ? https : http;
   return new Promise((resolve, reject) => {
-    const req = transport.request(url, { method: request.method, headers: { 'user-agent': USER_AGENT, ...request.headers } });
+    const agent = secure ? request.tls?.agentFor(url.host) : undefined;
+    const req = transport.request(url, {
+      method: request.method,
+      headers: { 'user-agent': USER_AGENT, ...request.headers },
+      ...(agent ? { agent } : {}),
+    });
     let response: http.IncomingMessage | undefined;
     const timedOut = () => {
       // ETIMEDOUT as the cause: a silent server is worth another try, like a reset one.

@@ -19,8 +19,8 @@ import { readImageRecord, type ImageLayer, type ImageRecord } from '../image/rec
 import { publishImages } from '../image/publish.js';
 import { readTags } from '../image/tags.js';
 import type { Credentials } from '../registry/auth.js';
-import { RegistryClient, type FetchedManifest } from '../registry/client.js';
-import { registryEndpoint } from '../registry/endpoint.js';
+import { openRegistry, type FetchedManifest, type RegistryClient } from '../registry/client.js';
+import type { TrustSources } from '../registry/tls-trust.js';
 import type { RetryPolicy } from '../registry/retry.js';
 import type { HttpLimits } from '../registry/http.js';
 import { manifestKind, parseImageManifest, pickPlatform, type RemoteDescriptor } from '../registry/manifest.js';
@@ -30,8 +30,10 @@ import { fetchLayer } from './pull-layer.js';
 export interface PullOptions {
   /** `os/arch[/variant]` to pick from a multi-platform index; default: this host. */
   platform?: string;
-  /** Registries reached over plain HTTP besides loopback ones (`--insecure-registry`). */
+  /** Registries reached over unchecked HTTPS or plain HTTP besides loopback ones (`--insecure-registry`). */
   insecureRegistries?: readonly string[];
+  /** The CA bundle and certs.d HTTPS is checked against (src/registry/tls-trust.ts). */
+  trust?: TrustSources;
   /** The credentials for a registry, by the name references give it (`docker.io`, `host:port`). */
   credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
   /** Layers downloaded at once (Docker's `--max-concurrent-downloads`, default 3). */
@@ -87,7 +89,9 @@ export async function pullImage(store: Store, name: string, options: PullOptions
   const want = options.platform === undefined ? hostPlatform() : parsePlatform(options.platform);
   const tag = ref.digest === undefined ? (ref.tag ?? 'latest') : undefined;
   const reference = familiarName(`${ref.domain}/${ref.path}${tag !== undefined ? `:${tag}` : `@${ref.digest}`}`);
-  const client = new RegistryClient(registryEndpoint(ref.domain, { insecureRegistries: options.insecureRegistries }), {
+  const client = await openRegistry(ref.domain, {
+    insecureRegistries: options.insecureRegistries,
+    trust: options.trust,
     credentials: await options.credentials?.(ref.domain),
     limits: options.httpLimits,
     retry: options.retry,

@@ -10,8 +10,8 @@ import { findImage } from '../image/lookup.js';
 import { addRepoDigest } from '../image/repo-digest.js';
 import type { ImageRecord } from '../image/record.js';
 import type { Credentials } from '../registry/auth.js';
-import { RegistryClient } from '../registry/client.js';
-import { registryEndpoint } from '../registry/endpoint.js';
+import { openRegistry } from '../registry/client.js';
+import type { TrustSources } from '../registry/tls-trust.js';
 import type { HttpLimits } from '../registry/http.js';
 import { parseImageManifest } from '../registry/manifest.js';
 import type { RetryPolicy } from '../registry/retry.js';
@@ -19,6 +19,8 @@ import { runLimited } from './run-limited.js';
 
 export interface PushOptions {
   insecureRegistries?: readonly string[];
+  /** The CA bundle and certs.d HTTPS is checked against (src/registry/tls-trust.ts). */
+  trust?: TrustSources;
   credentials?: (registry: string) => Credentials | undefined | Promise<Credentials | undefined>;
   /** Blobs uploaded at once (Docker's `--max-concurrent-uploads`, default 5). */
   maxConcurrentUploads?: number;
@@ -67,7 +69,9 @@ export async function pushImage(store: Store, name: string, options: PushOptions
   const record = await findImage(store, familiarName(`${ref.domain}/${ref.path}:${tag}`));
   const content = new StoreContentProvider(store);
   const manifest = await manifestOf(content, record, name);
-  const client = new RegistryClient(registryEndpoint(ref.domain, { insecureRegistries: options.insecureRegistries }), {
+  const client = await openRegistry(ref.domain, {
+    insecureRegistries: options.insecureRegistries,
+    trust: options.trust,
     credentials: await options.credentials?.(ref.domain),
     limits: options.httpLimits,
     retry: options.retry,

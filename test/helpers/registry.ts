@@ -68,7 +68,12 @@ export function skopeoSkipReason(): Promise<string | null> {
 export async function startRegistry(
   t: ExecutionContext,
   auth: RegistryAuth = 'open',
-  options: { /** Locations relative to the host, as the spec allows. */ relativeUrls?: boolean } = {},
+  options: {
+    /** Locations relative to the host, as the spec allows. */
+    relativeUrls?: boolean;
+    /** Serve HTTPS with this certificate; with `clientCas`, also ask clients for a certificate signed by one of them. */
+    tls?: { certificate: string; key: string; clientCas?: string };
+  } = {},
 ) {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'strata-registry-'));
   const stops: (() => Promise<void>)[] = [];
@@ -104,12 +109,12 @@ export async function startRegistry(
       'version: 0.1\n' +
         'log: {level: warn}\n' +
         `storage: {filesystem: {rootdirectory: ${registry.storage}}, delete: {enabled: true}}\n` +
-        `http: {addr: "${registry.host}"${options.relativeUrls ? ', relativeurls: true' : ''}}\n` +
+        `http: {addr: "${registry.host}"${options.relativeUrls ? ', relativeurls: true' : ''}${tlsConfig(options.tls)}}\n` +
         authConfig,
     );
     const child = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
     try {
-      await waitUntilServing(child, registry.host);
+      await waitUntilServing(child, registry.host, options.tls !== undefined);
       stops.push(() => stopProcess(child));
       break;
     } catch (err) {
@@ -118,6 +123,11 @@ export async function startRegistry(
     }
   }
   return registry;
+}
+
+function tlsConfig(tls: { certificate: string; key: string; clientCas?: string } | undefined): string {
+  if (tls === undefined) return '';
+  return `, tls: {certificate: ${tls.certificate}, key: ${tls.key}${tls.clientCas ? `, clientcas: [${tls.clientCas}]` : ''}}`;
 }
 
 /** A port nobody listened on a moment ago (the registry binds it next). */
@@ -139,7 +149,7 @@ async function bcrypt(password: string): Promise<string> {
 }
 
 /** Polls `GET /v2/` until the registry answers (200, or 401 when it wants credentials). */
-async function waitUntilServing(child: ChildProcess, host: string): Promise<void> {
+async function waitUntilServing(child: ChildProcess, host: string, secure: boolean): Promise<void> {
   const errors: Buffer[] = [];
   child.stderr?.on('data', (c: Buffer) => errors.push(c));
   const exited = new Promise<never>((_, reject) =>
@@ -148,11 +158,23 @@ async function waitUntilServing(child: ChildProcess, host: string): Promise<void
   exited.catch(() => {});
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline) {
-    const status = await Promise.race([pingStatus(host), exited]);
+    const status = await Promise.race([secure ? tcpOpen(host) : pingStatus(host), exited]);
     if (status === 200 || status === 401) return;
     await new Promise((r) => setTimeout(r, 50));
   }
   throw new Error(`docker-registry did not answer on ${host} within 15 s: ${Buffer.concat(errors).toString().trim()}`);
+}
+
+/** A TLS registry may want a client certificate before it answers anything: that it listens is enough (200). */
+function tcpOpen(host: string): Promise<number | null> {
+  return new Promise((resolve) => {
+    const [address, port] = host.split(':');
+    const socket = net.connect(Number(port), address!, () => {
+      socket.destroy();
+      resolve(200);
+    });
+    socket.on('error', () => resolve(null));
+  });
 }
 
 function pingStatus(host: string): Promise<number | null> {
