@@ -82,7 +82,12 @@ function systemCas(sources: TrustSources): string[] {
   const bundle = sources.caFile ?? SYSTEM_BUNDLES.find((file) => fs.existsSync(file));
   // No bundle anywhere (a minimal image, another OS): Node's own list is the best there is.
   const cas = bundle === undefined ? [...tls.rootCertificates] : [readPem(bundle, 'CA bundle')];
-  if (sources.extraCaFile) cas.push(readPem(sources.extraCaFile, 'NODE_EXTRA_CA_CERTS'));
+  // Node itself only warns when this file cannot be read, and goes on without it: so does strata.
+  if (sources.extraCaFile) {
+    try {
+      cas.push(fs.readFileSync(sources.extraCaFile, 'utf8'));
+    } catch {}
+  }
   return cas;
 }
 

@@ -94,6 +94,9 @@ withTls(
     await fs.writeFile(withTestCa, `${tls.rootCertificates.join('\n')}\n${await fs.readFile(ca.caCert, 'utf8')}`);
     await t.notThrowsAsync(login({ caFile: withTestCa, certsDir: emptyCertsDir }), '$SSL_CERT_FILE holding the CA');
     await t.notThrowsAsync(login({ caFile: publicBundle, extraCaFile: ca.caCert, certsDir: emptyCertsDir }), 'NODE_EXTRA_CA_CERTS');
+    // Node only warns about a NODE_EXTRA_CA_CERTS it cannot read; it stops nothing.
+    const missing = path.join(dir, 'no-such.pem');
+    await t.notThrowsAsync(login({ caFile: withTestCa, extraCaFile: missing, certsDir: emptyCertsDir }), 'unreadable NODE_EXTRA_CA_CERTS');
     const certsDir = path.join(dir, 'certs.d');
     await fs.mkdir(path.join(certsDir, registry.host), { recursive: true });
     await fs.copyFile(ca.caCert, path.join(certsDir, registry.host, 'ca.crt'));
