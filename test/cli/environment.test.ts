@@ -10,7 +10,7 @@ import { withStoreLock } from '../../src/store/lock.js';
 import { tmpStore } from '../helpers/tmp-store.js';
 import { strataProcess } from '../helpers/cli.js';
 
-test('the CLI reads the store location, whiteout format, lock timeout, import workers, source date epoch, insecure registries, registry low-speed limit, Docker config directory and runtime dir from its environment', (t) => {
+test('the CLI reads the store location, whiteout format, lock timeout, import workers, source date epoch, insecure registries, registry low-speed limit and certificates, Docker config directory and runtime dir from its environment', (t) => {
   const env = readEnvironment({
     STRATA_ROOT: 'relative/store',
     STRATA_WHITEOUT_FORMAT: 'oci',
@@ -22,6 +22,9 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     XDG_RUNTIME_DIR: '/run/user/1000',
     STRATA_HTTP_LOW_SPEED_LIMIT: '2048',
     STRATA_HTTP_LOW_SPEED_TIME: '1.5',
+    SSL_CERT_FILE: '/etc/site/bundle.pem',
+    NODE_EXTRA_CA_CERTS: '/etc/site/extra.pem',
+    STRATA_CERTS_DIR: 'relative/certs.d',
   });
   t.deepEqual(env, {
     privileged: process.geteuid?.() === 0,
@@ -33,6 +36,7 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     importWorkers: 2,
     sourceDateEpoch: '1700000000',
     lowSpeed: { bytesPerSecond: 2048, windowMs: 1500 },
+    registryTrust: { caFile: '/etc/site/bundle.pem', extraCaFile: '/etc/site/extra.pem', certsDir: path.resolve('relative/certs.d') },
     runBase: process.geteuid?.() === 0 ? '/run/strata' : '/run/user/1000/strata',
   });
   const unset = readEnvironment({ XDG_DATA_HOME: '/data/home', HOME: '/home/u', STRATA_WHITEOUT_FORMAT: '', STRATA_LOCK_TIMEOUT: '' });
@@ -43,6 +47,12 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
     [undefined, undefined, [], undefined, undefined],
   );
   t.deepEqual(unset.lowSpeed, { bytesPerSecond: 1024, windowMs: 30_000 }, 'under 1 KiB/s for 30 s, unless set');
+  // Docker's certs.d: the root daemon's, else rootless dockerd's under the config home.
+  t.deepEqual(unset.registryTrust, { certsDir: process.geteuid?.() === 0 ? '/etc/docker/certs.d' : '/home/u/.config/docker/certs.d' });
+  t.is(
+    readEnvironment({ XDG_CONFIG_HOME: '/cfg' }).registryTrust.certsDir,
+    process.geteuid?.() === 0 ? '/etc/docker/certs.d' : '/cfg/docker/certs.d',
+  );
   t.deepEqual(readEnvironment({ STRATA_HTTP_LOW_SPEED_LIMIT: '0' }).lowSpeed, { bytesPerSecond: 0, windowMs: 30_000 }, '0 turns it off');
   t.throws(() => readEnvironment({ STRATA_HTTP_LOW_SPEED_LIMIT: '1k' }), {
     message: 'STRATA_HTTP_LOW_SPEED_LIMIT must be a whole number of bytes per second, not "1k"',
