@@ -14,7 +14,7 @@ export function registerImportCommand(program: Command, ctx: CliContext): void {
       .argument('[repository[:tag]]', 'the reference to tag the new image with')
       .option(
         '-c, --change <instruction>',
-        'apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR)',
+        'apply a Dockerfile instruction to the image (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)',
         collect,
         [],
       )

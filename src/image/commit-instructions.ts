@@ -14,23 +14,23 @@ export interface ContainerConfig {
   OnBuild?: string[];
 }
 
-const IMPORT_SET = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'USER', 'WORKDIR'];
+/** What `docker import --change` takes (measured on Docker 20.10: STOPSIGNAL is refused there), less HEALTHCHECK. */
+const IMPORT_SET = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'USER', 'VOLUME', 'WORKDIR'];
 /** moby's validCommitCommands, less HEALTHCHECK. */
 const COMMIT_SET = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'ONBUILD', 'STOPSIGNAL', 'USER', 'VOLUME', 'WORKDIR'];
 
 export interface InstructionOptions {
-  /**
-   * `docker commit --change`: VOLUME, STOPSIGNAL and ONBUILD too, and `$VAR`/`${VAR}`
-   * references in ENV, LABEL, WORKDIR, USER, EXPOSE, VOLUME and STOPSIGNAL expanded
-   * against the config's Env as it stands before each instruction, as Docker's builder
-   * expands them (`ENV PATH=/usr/bin:$PATH`).
-   */
+  /** `docker commit --change`: STOPSIGNAL too. */
   commit?: boolean;
 }
 
 /**
  * Applies Dockerfile-syntax instructions (`-c 'CMD ["sh"]'`, `-c 'ENV A=1'`), in order,
- * to `config`, as `docker import --change` and `docker commit --change` do.
+ * to `config`, as `docker import --change` and `docker commit --change` do: both run
+ * them through Docker's builder, so `$VAR`/`${VAR}` references in ENV, LABEL, WORKDIR,
+ * USER, EXPOSE, VOLUME and STOPSIGNAL are expanded against the config's Env as it stands
+ * before each instruction (`ENV PATH=/usr/bin:$PATH`), and ENV replaces a variable where
+ * it stands. CMD, ENTRYPOINT and ONBUILD are kept as written.
  */
 export function applyInstructions(config: ContainerConfig, instructions: string[], options: InstructionOptions = {}): ContainerConfig {
   const state = { commit: options.commit === true, cmdSet: false };
@@ -51,8 +51,8 @@ function applyInstruction(config: ContainerConfig, line: string, state: { commit
   }
   if (rest === '') throw usage(`${keyword} requires an argument`);
   // Every reference in one instruction sees the Env from before it (ENV A=1 B=$A takes the old A).
-  const env = commit ? envMap(config.Env ?? []) : null;
-  const word = (text: string) => (env === null ? text : (lex(text, env, false)[0] ?? ''));
+  const env = envMap(config.Env ?? []);
+  const word = (text: string) => lex(text, env, false)[0] ?? '';
   switch (keyword) {
     case 'CMD':
       config.Cmd = commandForm(keyword, rest);
@@ -67,9 +67,7 @@ function applyInstruction(config: ContainerConfig, line: string, state: { commit
       for (const [key, value] of pairs(keyword, rest, env)) {
         const current = config.Env ?? [];
         const at = current.findIndex((e) => e.split('=')[0] === key);
-        // Docker's builder replaces a variable where it stands; import has always moved it last.
-        if (commit && at >= 0) config.Env = current.map((e, i) => (i === at ? `${key}=${value}` : e));
-        else config.Env = [...current.filter((e) => e.split('=')[0] !== key), `${key}=${value}`];
+        config.Env = at >= 0 ? current.map((e, i) => (i === at ? `${key}=${value}` : e)) : [...current, `${key}=${value}`];
       }
       break;
     case 'LABEL':
@@ -82,7 +80,7 @@ function applyInstruction(config: ContainerConfig, line: string, state: { commit
       config.User = word(rest);
       break;
     case 'EXPOSE':
-      for (const port of env === null ? rest.split(/\s+/) : lex(rest, env, true)) {
+      for (const port of lex(rest, env, true)) {
         if (!/^\d+(-\d+)?(\/(tcp|udp|sctp))?$/i.test(port)) throw usage(`EXPOSE: invalid port ${JSON.stringify(port)}`);
         const name = port.includes('/') ? port.toLowerCase() : `${port}/tcp`;
         config.ExposedPorts = { ...config.ExposedPorts, [name]: {} };
@@ -145,14 +143,14 @@ function commandForm(keyword: string, rest: string): string[] {
   return [rest];
 }
 
-/** `k=v k2="v 2"`, or the legacy one-pair form `k v…`; with `env`, references in the values expanded. */
-function pairs(keyword: string, rest: string, env: Map<string, string> | null): [string, string][] {
+/** `k=v k2="v 2"`, or the legacy one-pair form `k v…`; references in the values expanded from `env`. */
+function pairs(keyword: string, rest: string, env: Map<string, string>): [string, string][] {
   const words = lex(rest, env, true);
   if (!words[0]!.includes('=')) {
     const space = /\s/.exec(rest);
     if (!space) throw usage(`${keyword} ${rest}: missing a value (write ${keyword} key=value)`);
     const value = rest.slice(space.index).trim();
-    return [[rest.slice(0, space.index), env === null ? value : (lex(value, env, false)[0] ?? '')]];
+    return [[rest.slice(0, space.index), lex(value, env, false)[0] ?? '']];
   }
   return words.map((word) => {
     const eq = word.indexOf('=');
@@ -163,18 +161,18 @@ function pairs(keyword: string, rest: string, env: Map<string, string> | null): 
 
 /**
  * The builder's word lexer: removes double and single quotes and backslash escapes,
- * splits on unquoted whitespace when `split`, and with `env` replaces `$NAME`,
+ * splits on unquoted whitespace when `split`, and replaces `$NAME`,
  * `${NAME}`, `${NAME:-word}`, `${NAME-word}`, `${NAME:+word}` and `${NAME+word}`
  * outside single quotes (an unset name is empty).
  */
-function lex(text: string, env: Map<string, string> | null, split: boolean): string[] {
+function lex(text: string, env: Map<string, string>, split: boolean): string[] {
   const words: string[] = [];
   let word = '';
   let quote: string | null = null;
   let started = false;
   for (let i = 0; i < text.length; i++) {
     const c = text[i]!;
-    if (c === '$' && env !== null && quote !== "'") {
+    if (c === '$' && quote !== "'") {
       const ref = reference(text, i, env);
       if (ref !== null) {
         word += ref.value;

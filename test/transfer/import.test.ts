@@ -150,7 +150,7 @@ test('an unknown instruction is one line naming it, before anything is stored', 
   t.is(result.stdout, '');
   t.is(
     result.stderr,
-    'strata: RUN is not a supported change instruction (use one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, WORKDIR)\n',
+    'strata: RUN is not a supported change instruction (use one of CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, ONBUILD, USER, VOLUME, WORKDIR)\n',
   );
   t.deepEqual(await snapshotTree(store.root), before);
 });
