@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, Help, type Option } from 'commander';
 import { isStrataError, isFsError, FS_ERROR_TEXT } from '../errors.js';
 import { CliContext, type CliIO, type GlobalOptions } from './context.js';
 import { registerImageCommands } from './image-commands.js';
@@ -91,6 +91,13 @@ export function createProgram(io: CliIO, argv?: readonly string[]): Command {
     // hands `-c` to the container's command (create and run pass options through).
     .enablePositionalOptions()
     .exitOverride()
+    // A repeatable flag (-c, -e, --insecure-registry) starts from []: Docker shows no default for those, nor does strata.
+    .configureHelp({
+      optionDescription(this: Help, option: Option) {
+        const empty = Array.isArray(option.defaultValue) && option.defaultValue.length === 0;
+        return Help.prototype.optionDescription.call(this, empty ? Object.create(option, { defaultValue: { value: undefined } }) : option);
+      },
+    })
     .configureOutput({
       writeOut: (s) => io.stdout.write(s),
       writeErr: (s) => io.stderr.write(s),

@@ -31,6 +31,15 @@ test('every command, argument and option says in --help what it is', (t) => {
   t.deepEqual(undescribed, []);
 });
 
+test('no help text shows the empty default of a repeatable flag ("(default: [])"), as Docker shows none', (t) => {
+  const program = createProgram({ stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough() });
+  const shown = everyCommand(program).filter((c) => c.helpInformation().includes('(default: [])'));
+  t.deepEqual(shown.map(pathOf), []);
+  const commit = everyCommand(program).find((c) => pathOf(c) === 'strata commit')!;
+  t.regex(commit.helpInformation(), /-c, --change <instruction> +apply a Dockerfile instruction/);
+  t.regex(commit.helpInformation(), /\(default: "gzip"\)/, 'other defaults are still shown');
+});
+
 const quietIO = () => ({ stdout: new PassThrough(), stderr: new PassThrough(), stdin: new PassThrough() });
 
 /** What commander prints for `args` when the whole tree is built, as every call built it before start-up was cut. */
