@@ -106,7 +106,7 @@ function exchange(request: HttpRequest & { headers: Record<string, string> }, li
     // The socket's idle timer runs for the whole exchange, body included: a server that
     // stops sending mid-blob is given up on as one that never answered.
     req.setTimeout(limits.idleTimeoutMs, timedOut);
-    req.on('error', (err) => reject(networkError(url, err)));
+    req.on('error', (err) => reject(networkError(url, err, request.tls)));
     req.on('response', (res) => {
       response = res;
       res.on('error', () => {});
@@ -142,10 +142,14 @@ function tooSlow(url: URL, rate: number, limit: LowSpeedLimit): StrataError {
   );
 }
 
-/** A connection error as one line naming the registry: `127.0.0.1:5000: connect ECONNREFUSED 127.0.0.1:5000`. */
-export function networkError(url: URL, err: Error): Error {
+/**
+ * A connection error as one line naming the registry: `127.0.0.1:5000: connect ECONNREFUSED 127.0.0.1:5000`;
+ * a certificate no trusted CA signed also says where its CA would be trusted from.
+ */
+export function networkError(url: URL, err: Error, tls?: RegistryTls): Error {
   if (err instanceof StrataError) return err;
-  return new StrataError('EREGISTRY', `${url.host}: ${err.message.split('\n')[0]}`, { cause: err });
+  const hint = tls?.untrustedHint(url.host, (err as NodeJS.ErrnoException).code) ?? '';
+  return new StrataError('EREGISTRY', `${url.host}: ${err.message.split('\n')[0]}${hint}`, { cause: err });
 }
 
 /** Reads a whole body that must stay small (a manifest, a token, an error), refusing more than `maxBytes`. */

@@ -29,6 +29,15 @@ const SYSTEM_BUNDLES = [
   '/etc/ssl/cert.pem', // Alpine, BSDs, macOS
 ];
 
+/** OpenSSL's verdicts, as Node reports them, for a chain that ends in no CA strata trusts. */
+const UNTRUSTED_CODES = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+]);
+
 /**
  * The HTTPS agents of one registry client: the registry's host with its certs.d
  * additions, other hosts (blob storage behind a redirect) with the system bundle. An
@@ -46,6 +55,13 @@ export class RegistryTls {
     private readonly insecure: boolean,
     private readonly sources: TrustSources,
   ) {}
+
+  /** For Node's codes of a certificate no trusted CA signed: where the user can make its CA trusted. */
+  untrustedHint(host: string, code: unknown): string | null {
+    if (typeof code !== 'string' || !UNTRUSTED_CODES.has(code)) return null;
+    const own = host === this.registryHost ? ` or in ${path.join(this.sources.certsDir, host, 'ca.crt')}` : '';
+    return ` (put its CA in the system CA bundle${own})`;
+  }
 
   agentFor(host: string): https.Agent {
     const key = host === this.registryHost ? 'registry' : 'other';

@@ -88,6 +88,10 @@ withTls(
 
     const refused = await t.throwsAsync(login({ caFile: publicBundle, certsDir: emptyCertsDir }));
     t.regex(refused?.message ?? '', new RegExp(`^${registry.host}: .*certificate`, 'i'));
+    t.true(
+      refused?.message.endsWith(` (put its CA in the system CA bundle or in ${path.join(emptyCertsDir, registry.host, 'ca.crt')})`),
+      'it says where the CA would be trusted from',
+    );
     t.notRegex(refused?.message ?? '', /\n/);
 
     const withTestCa = path.join(dir, 'system-with-test-ca.pem');
