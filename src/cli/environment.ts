@@ -3,6 +3,7 @@ import path from 'node:path';
 import { StrataError } from '../errors.js';
 import { defaultRoot } from '../store/default-root.js';
 import { defaultRunBase } from '../mount/run-base.js';
+import { defaultCertsDir } from '../registry/certs-dir.js';
 import { DEFAULT_LOW_SPEED, type LowSpeedLimit } from '../registry/low-speed.js';
 import type { TrustSources } from '../registry/tls-trust.js';
 import type { WhiteoutFormat } from '../store/whiteout-probe.js';
@@ -63,9 +64,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): CliEnviro
       ...(env.NODE_EXTRA_CA_CERTS ? { extraCaFile: env.NODE_EXTRA_CA_CERTS } : {}),
       certsDir: env.STRATA_CERTS_DIR
         ? path.resolve(env.STRATA_CERTS_DIR)
-        : privileged
-          ? '/etc/docker/certs.d'
-          : path.join(env.XDG_CONFIG_HOME || path.join(env.HOME || os.homedir(), '.config'), 'docker', 'certs.d'),
+        : defaultCertsDir({ privileged, xdgConfigHome: env.XDG_CONFIG_HOME, home: env.HOME || os.homedir() }),
     },
     insecureRegistries: (env.STRATA_INSECURE_REGISTRIES ?? '').split(/[\s,]+/).filter((v) => v !== ''),
     lowSpeed: lowSpeedOf(env.STRATA_HTTP_LOW_SPEED_LIMIT, env.STRATA_HTTP_LOW_SPEED_TIME),

@@ -10,6 +10,7 @@ import { DEFAULT_HTTP_LIMITS, readSmallBody, sendRequest, type HttpLimits, type 
 import { MANIFEST_ACCEPT } from './media-types.js';
 import { responseError } from './response-error.js';
 import { DEFAULT_RETRY, isTransient, retryableStatus, retryDelay, sleep, type RetryPolicy } from './retry.js';
+import { ROOT_CERTS_DIR } from './certs-dir.js';
 import { chooseScheme } from './scheme.js';
 import { RegistryTls, type TrustSources } from './tls-trust.js';
 
@@ -42,9 +43,6 @@ export interface OpenRegistryOptions extends RegistryClientOptions, EndpointOpti
   /** Where the system's and the registry's own certificates are; Docker's defaults for root without it. */
   trust?: TrustSources;
 }
-
-/** Docker's `certs.d` of a root daemon: where a registry's own CA and client certificate live. */
-export const ROOT_CERTS_DIR = '/etc/docker/certs.d';
 
 /**
  * A client for the registry a reference names: HTTPS checked against the system's CAs

@@ -43,7 +43,7 @@ const UNTRUSTED_CODES = new Set([
  * additions, other hosts (blob storage behind a redirect) with the system bundle. An
  * insecure registry (loopback or listed) is reached over HTTPS without checking its
  * certificate, as Docker does before it falls back to HTTP; a redirect away from it is
- * still checked. Built on first use: a plain-HTTP registry never reads a bundle.
+ * still checked. Built on first use: a plain-HTTP or unchecked registry never reads a bundle.
  */
 export class RegistryTls {
   private readonly agents = new Map<string, https.Agent>();
@@ -80,10 +80,11 @@ export class RegistryTls {
   }
 
   private agent(extra: { ca?: string[]; cert?: Buffer; key?: Buffer }, verify: boolean, dir?: string): https.Agent {
-    this.systemCas ??= systemCas(this.sources);
+    // An unchecked registry's agent needs no CA list: reading and parsing the bundle would be for nothing.
+    const ca = verify ? [...(this.systemCas ??= systemCas(this.sources)), ...(extra.ca ?? [])] : undefined;
     let secureContext: tls.SecureContext;
     try {
-      secureContext = tls.createSecureContext({ ca: [...this.systemCas, ...(extra.ca ?? [])], cert: extra.cert, key: extra.key });
+      secureContext = tls.createSecureContext({ ca, cert: extra.cert, key: extra.key });
     } catch (err) {
       // OpenSSL names no file: the certs.d directory is where the user put something it cannot read.
       const where = dir ?? this.sources.caFile ?? 'the system CA bundle';

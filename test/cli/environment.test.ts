@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { readEnvironment } from '../../src/cli/environment.js';
 import { defaultRoot } from '../../src/store/default-root.js';
+import { defaultCertsDir } from '../../src/registry/certs-dir.js';
 import { defaultRunBase } from '../../src/mount/run-base.js';
 import { openStore } from '../../src/store/root.js';
 import { withStoreLock } from '../../src/store/lock.js';
@@ -66,6 +67,12 @@ test('the CLI reads the store location, whiteout format, lock timeout, import wo
 test('the default root depends on the privilege the caller passes, not on who runs the test', (t) => {
   t.is(defaultRoot({ privileged: true, xdgDataHome: '/data/home' }), '/var/lib/strata');
   t.is(defaultRoot({ privileged: false, xdgDataHome: '/data/home' }), '/data/home/strata');
+});
+
+test("a registry's certs.d is the root daemon's for root, else rootless dockerd's under the config home", (t) => {
+  t.is(defaultCertsDir({ privileged: true, xdgConfigHome: '/cfg', home: '/home/u' }), '/etc/docker/certs.d');
+  t.is(defaultCertsDir({ privileged: false, xdgConfigHome: '/cfg', home: '/home/u' }), '/cfg/docker/certs.d');
+  t.is(defaultCertsDir({ privileged: false, home: '/home/u' }), '/home/u/.config/docker/certs.d');
 });
 
 test('mount holds live in /run/strata for root, else the runtime dir, else a private temp dir', (t) => {

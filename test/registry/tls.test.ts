@@ -1,6 +1,7 @@
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import tls from 'node:tls';
+import type { ExecutionContext } from 'ava';
 import { RegistryClient } from '../../src/registry/client.js';
 import { RegistryTls, type TrustSources } from '../../src/registry/tls-trust.js';
 import { repoRoot, strataProcess } from '../helpers/cli.js';
@@ -13,12 +14,18 @@ import { tmpStore } from '../helpers/tmp-store.js';
 const withTls = testUnless(await tokenRegistrySkipReason());
 const DEMO = path.join(repoRoot, 'fixtures', 'demo.tar');
 
+/** A temp dir, a CA made in it, and a registry serving HTTPS with that CA's certificate (asking clients for one with `clientCas`). */
+async function tlsRegistry(t: ExecutionContext, options: { clientCas?: boolean } = {}) {
+  const { dir } = await tmpStore(t);
+  const ca = await makeTestCa(path.join(dir, 'ca'));
+  const tls = { certificate: ca.serverCert, key: ca.serverKey, ...(options.clientCas ? { clientCas: ca.caCert } : {}) };
+  return { dir, ca, registry: await startRegistry(t, 'open', { tls }) };
+}
+
 withTls(
   'a loopback registry served over TLS is pushed to and pulled from over HTTPS, its certificate unchecked, as Docker treats insecure registries',
   async (t) => {
-    const { dir } = await tmpStore(t);
-    const ca = await makeTestCa(path.join(dir, 'ca'));
-    const registry = await startRegistry(t, 'open', { tls: { certificate: ca.serverCert, key: ca.serverKey } });
+    const { dir, registry } = await tlsRegistry(t);
     const env = { STRATA_CERTS_DIR: path.join(dir, 'certs.d') };
     const root = path.join(dir, 'one');
     t.is((await strataProcess(root, ['load', '-q', '-i', DEMO], { env })).code, 0);
@@ -36,9 +43,7 @@ withTls(
 withTls(
   'a registry that asks for a client certificate gets the one in its certs.d directory; without one, one line naming the registry, and nothing pushed',
   async (t) => {
-    const { dir } = await tmpStore(t);
-    const ca = await makeTestCa(path.join(dir, 'ca'));
-    const registry = await startRegistry(t, 'open', { tls: { certificate: ca.serverCert, key: ca.serverKey, clientCas: ca.caCert } });
+    const { dir, ca, registry } = await tlsRegistry(t, { clientCas: true });
     const root = path.join(dir, 'one');
     t.is((await strataProcess(root, ['load', '-q', '-i', DEMO])).code, 0);
     t.is((await strataProcess(root, ['tag', 'demo:latest', `${registry.host}/demo:1`])).code, 0);
@@ -72,9 +77,7 @@ withTls(
 withTls(
   "a registry's certificate is checked against the system CA bundle ($SSL_CERT_FILE), NODE_EXTRA_CA_CERTS and its certs.d *.crt; one none of them signed is refused",
   async (t) => {
-    const { dir } = await tmpStore(t);
-    const ca = await makeTestCa(path.join(dir, 'ca'));
-    const registry = await startRegistry(t, 'open', { tls: { certificate: ca.serverCert, key: ca.serverKey } });
+    const { dir, ca, registry } = await tlsRegistry(t);
     // As a registry that is neither loopback nor listed insecure is reached: HTTPS, checked.
     const login = (sources: TrustSources) =>
       new RegistryClient(
