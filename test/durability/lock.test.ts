@@ -29,7 +29,8 @@ interface Worker {
 
 /** `killWhileHolding`: SIGKILL the worker the moment it says it holds the lock for the n-th time. */
 function startWorker(job: LockJob, killWhileHolding?: number): Worker {
-  const child = spawn(process.execPath, [workerScript, JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const full: LockJob = killWhileHolding === undefined ? job : { ...job, holdUntilKilledIn: killWhileHolding };
+  const child = spawn(process.execPath, [workerScript, JSON.stringify(full)], { stdio: ['ignore', 'pipe', 'inherit'] });
   let onHolding!: () => void;
   const worker: Worker = {
     pid: child.pid!,

@@ -21,6 +21,12 @@ export interface LockJob {
   holdMs?: number;
   /** Block the whole event loop this long while holding, as a stalled process would. */
   stallMs?: number;
+  /**
+   * mutex: in this round (1-based), hold on until killed. The test kills the worker when
+   * it says it holds that round; without this, a worker on a busy machine could finish
+   * every round before the kill arrived, and die holding nothing.
+   */
+  holdUntilKilledIn?: number;
   /** append: the container file each round appends a line to. */
   file?: string;
   tag?: string;
@@ -37,7 +43,7 @@ for (let i = 0; i < job.rounds; i++) {
       log('enter');
       process.stdout.write(`holding ${i}\n`);
       if (job.stallMs) Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, job.stallMs);
-      await sleep(job.holdMs ?? 0);
+      await sleep(job.holdUntilKilledIn === i + 1 ? 600_000 : (job.holdMs ?? 0));
       log('exit');
     });
   } else {
